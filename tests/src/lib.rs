@@ -9,3 +9,4 @@
 
 pub mod examples;
 pub mod support;
+pub mod widget;

@@ -8,3 +8,91 @@ pub fn api_error(e: kube::Error) -> kube::core::Status {
         other => panic!("expected an API error, got {other:?}"),
     }
 }
+
+/// `GET url` (plain HTTP/1.1, as a probe or Prometheus would); returns the
+/// status code and body. Panics (failing the test) when the server cannot be
+/// reached.
+pub async fn http_get(url: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {host}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("writing to {host}: {e}"));
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .unwrap_or_else(|e| panic!("reading from {host}: {e}"));
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Runs `promtool check metrics` on `text`; returns its exit success and
+/// output. Panics when promtool is missing (`cargo xtask tools` installs it).
+pub fn promtool_check_metrics(text: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("promtool not runnable ({e}): run `cargo xtask tools`"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("feeding promtool: {e}"));
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for promtool: {e}"));
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), output)
+}
+
+/// Waits until an events.k8s.io Event with `reason` regarding the object
+/// `name` exists, and returns it (polling: Events have no useful watch key).
+pub async fn wait_for_event(
+    events: &kube::Api<k8s_openapi::api::events::v1::Event>,
+    name: &str,
+    reason: &str,
+    timeout: std::time::Duration,
+) -> k8s_openapi::api::events::v1::Event {
+    let params = kube::api::ListParams::default().fields(&format!("regarding.name={name}"));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let list = events
+            .list(&params)
+            .await
+            .unwrap_or_else(|e| panic!("listing events: {e}"));
+        if let Some(e) = list
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some(reason))
+        {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {reason} event about {name} within {timeout:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

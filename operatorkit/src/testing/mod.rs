@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod operator;
 mod wait;
 
 use std::time::Duration;
@@ -26,6 +27,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Resource};
 
+pub use self::operator::{OperatorRun, RequestCounts};
 pub use self::wait::wait_for;
 /// Configuration of the embedded API server (HTTPS, data dir, watch history).
 pub use apiserver::Config as ServerConfig;
@@ -51,6 +53,9 @@ pub enum TestError {
     /// A request to the API server failed.
     #[error("API request failed: {0}")]
     Api(#[from] kube::Error),
+    /// The operator under test could not start.
+    #[error("starting the operator: {0}")]
+    Operator(String),
     /// A wait ran out of time.
     #[error("timed out after {timeout:?} waiting for {what}")]
     Timeout {
@@ -64,6 +69,7 @@ pub enum TestError {
 /// A running test environment: a client, a namespace of its own, and (when
 /// embedded) the server.
 pub struct TestEnv {
+    config: kube::Config,
     client: Client,
     namespace: String,
     extra_namespaces: std::sync::Mutex<Vec<String>>,
@@ -80,7 +86,7 @@ impl TestEnv {
     /// Like [`TestEnv::start`], with this configuration for the embedded server
     /// (ignored against a real cluster).
     pub async fn start_with(config: apiserver::Config) -> Result<Self, TestError> {
-        let (client, server) = match std::env::var_os(KUBECONFIG_ENV) {
+        let (config, server) = match std::env::var_os(KUBECONFIG_ENV) {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(&path)
                     .map_err(|e| TestError::Kubeconfig(e.to_string()))?;
@@ -88,15 +94,17 @@ impl TestEnv {
                     kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                         .await
                         .map_err(|e| TestError::Kubeconfig(e.to_string()))?;
-                (Client::try_from(config)?, None)
+                (config, None)
             }
             None => {
                 let server = apiserver::start(config).await?;
-                (Client::try_from(server.kube_config(None))?, Some(server))
+                (server.kube_config(None), Some(server))
             }
         };
+        let client = Client::try_from(config.clone())?;
         let namespace = create_namespace(&client).await?;
         Ok(Self {
+            config,
             client,
             namespace,
             extra_namespaces: std::sync::Mutex::default(),
@@ -116,12 +124,13 @@ impl TestEnv {
         let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
             .await
             .map_err(|e| TestError::Kubeconfig(e.to_string()))?;
-        let client = Client::try_from(config)?;
+        let client = Client::try_from(config.clone())?;
         let namespace = match namespace {
             Some(ns) => ns.to_owned(),
             None => create_namespace(&client).await?,
         };
         Ok(Self {
+            config,
             client,
             namespace,
             extra_namespaces: std::sync::Mutex::default(),

@@ -1,0 +1,140 @@
+//! One run of an operator's controller on kube-runtime's `Controller`: the
+//! label-selected watch of its kind with a cache, the child watches, bounded
+//! concurrency, and a graceful stop that lets in-flight loops finish up to a
+//! deadline.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
+
+use crate::backoff::Backoff;
+use crate::cache::Caches;
+use crate::events::Events;
+use crate::http::Health;
+use crate::metrics::Metrics;
+use crate::operator::{Object, Operator};
+use crate::reconcile::{Context, error_policy, reconcile};
+use crate::selection::reconcile_relevant_hash;
+use crate::watch::{Attach, Pending, synced_signal};
+
+/// What a controller run shares with the rest of the operator.
+pub(crate) struct Shared<K: Object> {
+    pub operator: Arc<Operator<K>>,
+    pub client: Client,
+    pub metrics: Metrics,
+    pub events: Events,
+    pub backoff: Arc<Backoff<ObjectRef<K>>>,
+    pub health: Health,
+    pub namespace: Option<String>,
+    pub shutdown_timeout: Duration,
+    /// Reads the number of cached objects of the current run.
+    pub watched: Arc<std::sync::Mutex<Option<reflector::Store<K>>>>,
+}
+
+/// Runs the controller until `stop` resolves, then lets in-flight loops
+/// finish for up to `shutdown_timeout`.
+pub(crate) async fn run<K: Object>(
+    shared: &Shared<K>,
+    stop: impl Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let operator = &shared.operator;
+    let namespace = shared.namespace.as_deref();
+    let api: Api<K> = match namespace {
+        Some(ns) => Api::namespaced(shared.client.clone(), ns),
+        None => Api::all(shared.client.clone()),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(selector) = operator.label_selector() {
+        config = config.labels(&selector);
+    }
+    let pending = Pending::new(shared.metrics.clone());
+    let (reader, writer) = reflector::store::<K>();
+    let main_pending = pending.clone();
+    let (main_synced, listed) = synced_signal();
+    let trigger = watcher(api, config)
+        .default_backoff()
+        .map(listed)
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(reconcile_relevant_hash::<K>, PredicateConfig::default())
+        .map(move |r| {
+            if let Ok(o) = &r {
+                main_pending.add(ObjectRef::from_obj(o));
+            }
+            r
+        });
+    let mut synced = vec![main_synced];
+    *shared
+        .watched
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reader.clone());
+    let mut controller = Controller::for_stream(trigger, reader);
+    let mut caches = Caches::default();
+    for child in &operator.children {
+        controller = child.attach(Attach {
+            controller,
+            client: &shared.client,
+            namespace,
+            caches: &mut caches,
+            pending: &pending,
+            synced: &mut synced,
+        });
+    }
+    let health = shared.health.clone();
+    let name = operator.name.clone();
+    let readiness = tokio::spawn(async move {
+        futures::future::join_all(synced).await;
+        tracing::info!(controller = %name, "caches synced; ready");
+        health.set_ready(true);
+    });
+    let ctx = Arc::new(Context {
+        operator: operator.clone(),
+        client: shared.client.clone(),
+        metrics: shared.metrics.clone(),
+        events: shared.events.clone(),
+        backoff: shared.backoff.clone(),
+        caches,
+        pending,
+    });
+    let name = operator.name.clone();
+    let loops = controller
+        .with_config(controller::Config::default().concurrency(operator.concurrency))
+        .graceful_shutdown_on(stop.clone())
+        .run(reconcile, error_policy, ctx)
+        .for_each(move |result| {
+            match result {
+                Ok(_) | Err(controller::Error::ReconcilerFailed(..)) => {}
+                Err(controller::Error::ObjectNotFound(r)) => {
+                    tracing::debug!(controller = %name, object = %r, "object gone before its loop")
+                }
+                Err(e) => tracing::warn!(controller = %name, error = %e, "controller error"),
+            }
+            futures::future::ready(())
+        });
+    let mut loops = std::pin::pin!(loops);
+    tokio::select! {
+        () = &mut loops => {}
+        () = stop => {
+            if tokio::time::timeout(shared.shutdown_timeout, &mut loops).await.is_err() {
+                tracing::warn!(
+                    controller = %operator.name,
+                    timeout = ?shared.shutdown_timeout,
+                    "in-flight reconciles did not finish in time; abandoned"
+                );
+            }
+        }
+    }
+    readiness.abort();
+    shared.health.set_ready(false);
+    *shared
+        .watched
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+}
