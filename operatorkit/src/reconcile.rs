@@ -196,7 +196,11 @@ async fn run<K: Object>(
                     reasons::RECONCILE_FAILED,
                     e.to_string(),
                 ));
-                write_status(&api, request.object(), &changes, ctx).await?;
+                // The resource's error is what matters; a failed status
+                // write on top of it is logged, not returned instead.
+                if let Err(status) = write_status(&api, request.object(), &changes, ctx).await {
+                    tracing::warn!(error = %status, "could not record the failure in the status");
+                }
                 request
                     .event(EventType::Warning, reasons::RECONCILE_FAILED, e.to_string())
                     .await;
@@ -258,7 +262,9 @@ async fn delete<K: Object>(
             }
             Err(e) => {
                 let changes = request.take_changes();
-                write_status(api, request.object(), &changes, ctx).await?;
+                if let Err(status) = write_status(api, request.object(), &changes, ctx).await {
+                    tracing::warn!(error = %status, "could not record the failure in the status");
+                }
                 request
                     .event(EventType::Warning, "DeletionFailed", e.to_string())
                     .await;
