@@ -273,3 +273,59 @@ async fn shutdown_lets_in_flight_loops_finish_up_to_the_deadline() {
     assert!(!api.get(&other).await.unwrap().is_ready());
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_that_loses_its_lease_stops_reconciling() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::ResourceExt;
+    use kube::api::{Patch, PatchParams};
+
+    let env = widget::env().await;
+    let journal = Arc::new(Journal::default());
+    let lease = env.name("lease");
+    let (op, ..) = widget::operator("1", "a", &journal, Duration::from_secs(300));
+    let run = env
+        .run_operator(op, leader_settings(&lease, env.namespace(), "a"))
+        .await
+        .unwrap();
+    wait_leader(&[&run]).await;
+
+    // Someone else takes the lease (as after a network partition).
+    let leases: Api<Lease> = env.api();
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(jiff::Timestamp::now());
+    let taken = serde_json::json!({"spec": {
+        "holderIdentity": "intruder", "leaseDurationSeconds": 3600, "renewTime": now
+    }});
+    leases
+        .patch(&lease, &PatchParams::default(), &Patch::Merge(taken))
+        .await
+        .unwrap();
+    let lost = Instant::now();
+    while is_leader(&run) {
+        // renew deadline (3s) plus a retry period: well within the lease (4s).
+        assert!(lost.elapsed() < Duration::from_secs(4), "still leading");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // It no longer reconciles.
+    let api: Api<Widget> = env.api();
+    let name = env.name("w");
+    api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(api.get(&name).await.unwrap().finalizers().is_empty());
+    assert!(journal.of(&name).is_empty());
+    assert_eq!(
+        leases
+            .get(&lease)
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .holder_identity
+            .as_deref(),
+        Some("intruder")
+    );
+    run.stop().await;
+    env.stop().await;
+}
