@@ -168,7 +168,6 @@ async fn run<K: Object>(
         // Deleted meanwhile: the deletion triggers the next loop.
         return Ok(None);
     };
-    let was_ready = is_ready(&object);
     let request = new_request(Arc::new(object), ctx);
     let mut requeue = None;
     let mut cancelled_by = None;
@@ -224,8 +223,10 @@ async fn run<K: Object>(
         .conditions
         .iter()
         .any(|c| c.type_ == READY && c.status == status::ConditionStatus::True);
-    write_status(&api, request.object(), &changes, ctx).await?;
-    if now_ready && !was_ready {
+    // Judged on the freshest status read: a loop on a stale cached object must
+    // not announce a transition that already happened.
+    let written = write_status(&api, request.object(), &changes, ctx).await?;
+    if now_ready && !written.was_true(READY) {
         request
             .event(EventType::Normal, "Ready", "all resources reconciled")
             .await;
@@ -361,19 +362,11 @@ async fn write_status<K: Object>(
     object: &K,
     changes: &StatusChanges,
     ctx: &Context<K>,
-) -> Result<(), StatusError> {
+) -> Result<status::StatusWrite, StatusError> {
     status::write_status(api, object, changes, &ctx.operator.name, || {
         ctx.metrics.status_conflict();
     })
-    .await?;
-    Ok(())
-}
-
-fn is_ready<K: Object>(object: &K) -> bool {
-    let value = serde_json::to_value(object).unwrap_or_default();
-    status::conditions_of(value.get("status"))
-        .iter()
-        .any(|c| c.type_ == READY && c.status == "True")
+    .await
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

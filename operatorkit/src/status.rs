@@ -209,24 +209,47 @@ pub enum StatusError {
     Conflicts,
 }
 
+/// What a status write found and did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusWrite {
+    /// Whether anything was written.
+    pub wrote: bool,
+    /// The conditions the status had before (on the freshest object read,
+    /// which after a conflict is newer than the one passed in).
+    pub previous: Vec<Condition>,
+}
+
+impl StatusWrite {
+    /// Whether condition `type_` was `True` before the write.
+    pub fn was_true(&self, type_: &str) -> bool {
+        self.previous
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == "True")
+    }
+}
+
 /// Writes `changes` into the status of `object` (through `/status`, carrying
-/// its resourceVersion); on 409 re-reads the object and merges again. Returns
-/// whether it wrote; `on_conflict` is called for each conflict met.
+/// its resourceVersion); on 409 re-reads the object and merges again.
+/// `on_conflict` is called for each conflict met.
 pub async fn write_status<K>(
     api: &Api<K>,
     object: &K,
     changes: &StatusChanges,
     field_manager: &str,
     on_conflict: impl Fn(),
-) -> Result<bool, StatusError>
+) -> Result<StatusWrite, StatusError>
 where
     K: KubeResource + Clone + Serialize + DeserializeOwned + Debug,
 {
     let mut current = object.clone();
     let mut conflicts = 0;
     loop {
+        let previous = conditions_of(serde_json::to_value(&current)?.get("status"));
         let Some(status) = status_patch(&current, changes, jiff::Timestamp::now())? else {
-            return Ok(false);
+            return Ok(StatusWrite {
+                wrote: false,
+                previous,
+            });
         };
         let body = json!({
             "metadata": { "resourceVersion": current.resource_version() },
@@ -240,7 +263,12 @@ where
             .patch_status(&current.name_any(), &params, &Patch::Merge(&body))
             .await
         {
-            Ok(_) => return Ok(true),
+            Ok(_) => {
+                return Ok(StatusWrite {
+                    wrote: true,
+                    previous,
+                });
+            }
             Err(kube::Error::Api(s)) if s.code == 409 && conflicts < CONFLICT_RETRIES => {
                 conflicts += 1;
                 on_conflict();

@@ -10,41 +10,62 @@ use crate::{cmd, workspace};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: `apiserver` (default: all).
+    /// Which benchmark: `apiserver` or `operator` (default: all).
     name: Option<String>,
 }
 
-/// Benchmarks and the crate that holds each.
-const BENCHES: &[(&str, &str)] = &[("apiserver", "apiserver")];
+/// A benchmark: its name, the crate that holds it, and the features of that
+/// crate it needs.
+struct Bench {
+    name: &'static str,
+    package: &'static str,
+    features: &'static [&'static str],
+}
+
+/// The benchmarks.
+const BENCHES: &[Bench] = &[
+    Bench {
+        name: "apiserver",
+        package: "apiserver",
+        features: &[],
+    },
+    Bench {
+        name: "operator",
+        package: "operatorkit",
+        features: &["testing"],
+    },
+];
 
 /// Runs the benchmarks.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let selected: Vec<&(&str, &str)> = match &args.name {
+    let selected: Vec<&Bench> = match &args.name {
         None => BENCHES.iter().collect(),
-        Some(n) => match BENCHES.iter().find(|(b, _)| b == n) {
+        Some(n) => match BENCHES.iter().find(|b| b.name == n) {
             Some(b) => vec![b],
             None => bail!(
                 "unknown benchmark {n:?}; known: {}",
                 BENCHES
                     .iter()
-                    .map(|(b, _)| *b)
+                    .map(|b| b.name)
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
         },
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    for (bench, package) in selected {
-        cmd::run(
-            &format!("bench {bench}"),
-            Command::new(&cargo).current_dir(workspace::root()).args([
-                "bench",
-                "--package",
-                package,
-                "--bench",
-                bench,
-            ]),
-        )?;
+    for bench in selected {
+        let mut command = Command::new(&cargo);
+        command.current_dir(workspace::root()).args([
+            "bench",
+            "--package",
+            bench.package,
+            "--bench",
+            bench.name,
+        ]);
+        if !bench.features.is_empty() {
+            command.args(["--features", &bench.features.join(",")]);
+        }
+        cmd::run(&format!("bench {}", bench.name), &mut command)?;
     }
     Ok(())
 }
