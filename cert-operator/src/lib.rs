@@ -1,9 +1,12 @@
 //! cert-operator: issues TLS certificates for guest-cluster components from a built-in CA or Vault PKI, reconciling `CertConfig`.
 //!
-//! Not built yet (issue 5): this crate holds the operator's identity only,
-//! and its binary says so and exits non-zero.
+//! In progress (issue 5): [`pki`] (requests, keys, the built-in CA, bundle
+//! checks) is built; the reconciler is not, and the binary says so and exits
+//! non-zero.
 
 #![forbid(unsafe_code)]
+
+pub mod pki;
 
 use apiextensions::keys::Operator;
 
