@@ -1,30 +1,100 @@
-//! cert-operator: issues TLS certificates for guest-cluster components from a built-in CA or Vault PKI, reconciling `CertConfig`.
+//! cert-operator: issues TLS certificates for guest-cluster components from a
+//! built-in CA or Vault PKI, reconciling `CertConfig` into Secret
+//! `<clusterID>-<clusterComponent>` (`ca.crt`, `tls.crt`, `tls.key`).
 //!
-//! In progress (issue 5): [`pki`] (requests, keys, the built-in CA, bundle
-//! checks) is built; the reconciler is not, and the binary says so and exits
-//! non-zero.
+//! - [`pki`]: requests, keys, the built-in CA, the checks every bundle passes;
+//! - [`backend`]: where certificates come from;
+//! - [`certificate`]: the resource that issues, renews and removes them;
+//! - [`metrics`]: issued/renewed counts, backend errors, expiry times;
+//! - [`settings`]: the command line.
 
 #![forbid(unsafe_code)]
 
+pub mod backend;
+pub mod certificate;
+pub mod metrics;
 pub mod pki;
+pub mod settings;
 
-use apiextensions::keys::Operator;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use operatorkit::Operator;
+
+use apiextensions::CertConfig;
+use apiextensions::keys::{CLUSTER_LABEL, MANAGED_BY_LABEL, Operator as OperatorId};
+
+use crate::backend::Backend;
+use crate::certificate::{CertSettings, Certificate};
+use crate::metrics::CertMetrics;
 
 /// This operator.
-pub const OPERATOR: Operator = Operator::Cert;
+pub const OPERATOR: OperatorId = OperatorId::Cert;
 
-/// The message the binary prints while the operator is not built.
-pub fn not_built_message() -> String {
-    format!(
-        "{} is not built yet: its reconciler of CertConfig arrives in issue 5",
-        OPERATOR.as_str()
-    )
+/// `app.kubernetes.io/managed-by` of everything it writes; also its field manager.
+pub const MANAGED_BY: &str = "cert-operator";
+
+/// Label of a cluster's CA Secret.
+pub const CA_LABEL: &str = "cert-operator.operatorkit.dev/ca";
+
+/// Annotation of a certificate Secret: the hash of the spec it was issued for.
+pub const HASH_ANNOTATION: &str = "cert-operator.operatorkit.dev/spec-hash";
+
+/// Annotation of a certificate Secret: `<namespace>/<name>` of its CertConfig.
+pub const CERTCONFIG_ANNOTATION: &str = "cert-operator.operatorkit.dev/certconfig";
+
+/// The CertConfig a Secret belongs to, from its annotation.
+fn certconfig_of(secret: &Secret) -> Vec<ObjectRef<CertConfig>> {
+    secret
+        .annotations()
+        .get(CERTCONFIG_ANNOTATION)
+        .and_then(|v| v.split_once('/'))
+        .map(|(ns, name)| ObjectRef::new(name).within(ns))
+        .into_iter()
+        .collect()
+}
+
+/// cert-operator at `version`, issuing from `backend`.
+pub fn operator(
+    version: &str,
+    backend: Arc<dyn Backend>,
+    settings: CertSettings,
+) -> Result<Operator<CertConfig>, prometheus::Error> {
+    let metrics = CertMetrics::new()?;
+    let backend_name = backend.name();
+    let registered = metrics.clone();
+    let secrets = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
+    let op = Operator::new(OPERATOR.as_str(), version)
+        .metrics(move |registry| registered.register(registry, backend_name));
+    // Secrets: a change or deletion brings their CertConfig back. Pods of
+    // guest clusters: cached, for the deletion rule.
+    let op = match &settings.secret_namespace {
+        Some(ns) => op.watches_in::<Secret>(ns.clone(), secrets, certconfig_of),
+        None => op.watches::<Secret>(secrets, certconfig_of),
+    };
+    Ok(op
+        .watches::<Pod>(watcher::Config::default().labels(CLUSTER_LABEL), |_| {
+            Vec::new()
+        })
+        .resource(Certificate::new(backend, settings, metrics)))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn says_which_operator_is_missing() {
-        assert!(super::not_built_message().starts_with("cert-operator is not built yet"));
+    fn secrets_map_back_to_their_certconfig() {
+        let mut s = Secret::default();
+        assert!(certconfig_of(&s).is_empty());
+        s.metadata.annotations =
+            Some([(CERTCONFIG_ANNOTATION.to_owned(), "ns1/abc12-api".to_owned())].into());
+        let refs = certconfig_of(&s);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].name, "abc12-api");
+        assert_eq!(refs[0].namespace.as_deref(), Some("ns1"));
     }
 }

@@ -1,8 +1,16 @@
 //! Binary of cert-operator; see the library for what it does.
 
-use std::process::ExitCode;
+use cert_operator::settings::Cli;
+use clap::Parser;
 
-fn main() -> ExitCode {
-    eprintln!("{}", cert_operator::not_built_message());
-    ExitCode::FAILURE
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let operator = cert_operator::operator(
+        env!("CARGO_PKG_VERSION"),
+        cli.cert.backend(),
+        cli.cert.settings(),
+    )?;
+    operatorkit::run(operator, cli.operator).await?;
+    Ok(())
 }

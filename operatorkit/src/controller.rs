@@ -75,8 +75,10 @@ pub(crate) async fn run<K: Object>(
         .watched
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reader.clone());
-    let mut controller = Controller::for_stream(trigger, reader);
     let mut caches = Caches::default();
+    // Resources may read the operator's own kind too (siblings of an object).
+    caches.insert(reader.clone());
+    let mut controller = Controller::for_stream(trigger, reader);
     for child in &operator.children {
         controller = child.attach(Attach {
             controller,

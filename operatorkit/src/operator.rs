@@ -67,7 +67,12 @@ pub struct Operator<K: Object> {
     pub(crate) resync: Duration,
     pub(crate) concurrency: u16,
     pub(crate) backoff: BackoffConfig,
+    pub(crate) metrics: Vec<RegisterFn>,
 }
+
+/// Registers an operator's own metrics in its registry.
+pub(crate) type RegisterFn =
+    Box<dyn Fn(&prometheus::Registry) -> Result<(), prometheus::Error> + Send + Sync>;
 
 impl<K: Object> Operator<K> {
     /// Operator `name` (a DNS label such as `cert-operator`) at `version`.
@@ -82,6 +87,7 @@ impl<K: Object> Operator<K> {
             resync: Duration::from_secs(300),
             concurrency: 4,
             backoff: BackoffConfig::default(),
+            metrics: Vec::new(),
         }
     }
 
@@ -116,7 +122,25 @@ impl<K: Object> Operator<K> {
         config: watcher::Config,
         mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
-        self.children.push(ChildWatch::mapped::<C>(config, mapper));
+        self.children
+            .push(ChildWatch::mapped::<C>(config, None, mapper));
+        self
+    }
+
+    /// [`Operator::watches`] in `namespace`, whatever the operator's scope
+    /// (for objects kept in another namespace than the objects they serve).
+    #[must_use]
+    pub fn watches_in<C: Object>(
+        mut self,
+        namespace: impl Into<String>,
+        config: watcher::Config,
+        mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
+    ) -> Self {
+        self.children.push(ChildWatch::mapped::<C>(
+            config,
+            Some(namespace.into()),
+            mapper,
+        ));
         self
     }
 
@@ -153,6 +177,20 @@ impl<K: Object> Operator<K> {
     #[must_use]
     pub fn backoff(mut self, backoff: BackoffConfig) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Registers the operator's own metrics (with `register`) in the registry
+    /// `/metrics` serves, next to operatorkit's.
+    #[must_use]
+    pub fn metrics(
+        mut self,
+        register: impl Fn(&prometheus::Registry) -> Result<(), prometheus::Error>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.metrics.push(Box::new(register));
         self
     }
 

@@ -189,19 +189,28 @@ async fn run<K: Object>(
             }
             Err(e) => {
                 let mut changes = request.take_changes();
-                changes.set_condition(status::ConditionUpdate::new(
-                    READY,
-                    false,
-                    reasons::RECONCILE_FAILED,
-                    e.to_string(),
-                ));
+                // A resource that said why it is not Ready (BackendUnavailable,
+                // ...) keeps its reason; otherwise the error is the reason.
+                if !changes.has_condition(READY) {
+                    changes.set_condition(status::ConditionUpdate::new(
+                        READY,
+                        false,
+                        reasons::RECONCILE_FAILED,
+                        e.to_string(),
+                    ));
+                }
+                let reason = changes
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == READY)
+                    .map_or(reasons::RECONCILE_FAILED.to_owned(), |c| c.reason.clone());
                 // The resource's error is what matters; a failed status
                 // write on top of it is logged, not returned instead.
                 if let Err(status) = write_status(&api, request.object(), &changes, ctx).await {
                     tracing::warn!(error = %status, "could not record the failure in the status");
                 }
                 request
-                    .event(EventType::Warning, reasons::RECONCILE_FAILED, e.to_string())
+                    .event(EventType::Warning, &reason, e.to_string())
                     .await;
                 return Err(e);
             }

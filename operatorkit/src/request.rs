@@ -83,7 +83,8 @@ where
         Api::namespaced(self.client.clone(), &self.namespace())
     }
 
-    /// The cache of `C`, if the operator owns or watches `C`.
+    /// The cache of `C`, if the operator owns or watches `C` (or `C` is the
+    /// operator's own kind: its siblings).
     pub fn cache<C>(&self) -> Option<kube::runtime::reflector::Store<C>>
     where
         C: KubeResource<DynamicType = ()> + Clone + Send + Sync + 'static,

@@ -144,6 +144,9 @@ impl<K: Object> Operator<K> {
             .clone()
             .or_else(|| self.namespace.clone());
         let metrics = Metrics::new(&self.name)?;
+        for register in &self.metrics {
+            register(metrics.registry())?;
+        }
         let watched: Arc<std::sync::Mutex<Option<kube::runtime::reflector::Store<K>>>> =
             Arc::default();
         let render = metrics.clone();

@@ -79,20 +79,22 @@ pub(crate) struct ChildWatch<K: Object> {
 impl<K: Object> ChildWatch<K> {
     /// Children mapped to their controller owner of kind `K`.
     pub(crate) fn owned<C: Object>(config: watcher::Config) -> Self {
-        Self::mapped::<C>(config, |child: &C| {
+        Self::mapped::<C>(config, None, |child: &C| {
             controller_owner::<K, C>(child).into_iter().collect()
         })
     }
 
-    /// Children mapped by `mapper`.
+    /// Objects mapped by `mapper`, watched in `namespace` (default: the
+    /// operator's scope).
     pub(crate) fn mapped<C: Object>(
         config: watcher::Config,
+        namespace: Option<String>,
         mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
         let mapper = Arc::new(mapper);
         Self {
             attach: Arc::new(move |args: Attach<'_, K>| {
-                let api: Api<C> = match args.namespace {
+                let api: Api<C> = match namespace.as_deref().or(args.namespace) {
                     Some(ns) => Api::namespaced(args.client.clone(), ns),
                     None => Api::all(args.client.clone()),
                 };

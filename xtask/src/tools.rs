@@ -41,6 +41,11 @@ const DEBIAN_PACKAGES: &[DebianPackage] = &[
         needed_by: "building the etcd-client crate (well-known .proto files)",
     },
     DebianPackage {
+        name: "openssl",
+        check: &["openssl", "version"],
+        needed_by: "cert-operator tests (`openssl verify` of issued chains)",
+    },
+    DebianPackage {
         name: "prometheus",
         check: &["promtool", "--version"],
         needed_by: "`promtool check metrics` on every operator's /metrics",

@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 
 use super::PkiError;
 
+/// The longest lifetime a certificate may ask for (X.509 dates end in 9999).
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// One certificate to issue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertRequest {
@@ -39,6 +42,12 @@ impl CertRequest {
         })?;
         if ttl < Duration::from_secs(3600) {
             return Err(PkiError::Invalid("spec.ttl must be at least 1h".into()));
+        }
+        if ttl > MAX_TTL {
+            return Err(PkiError::Invalid(format!(
+                "spec.ttl {:?} is longer than 100 years",
+                spec.ttl
+            )));
         }
         let ip_sans = spec
             .ip_sans

@@ -1,0 +1,461 @@
+//! The one resource of cert-operator: a CertConfig's certificate in Secret
+//! `<clusterID>-<clusterComponent>` (`ca.crt`, `tls.crt`, `tls.key`,
+//! `kubernetes.io/tls`), issued when missing, re-issued when the spec hash
+//! changes or the remaining lifetime falls under the renewal threshold, and
+//! removed on deletion once no pod of the cluster runs any more — the
+//! cluster's CA with the last of its CertConfigs.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, Preconditions};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use operatorkit::{Outcome, Request, Resource, ResourceError};
+
+use apiextensions::CertConfig;
+use apiextensions::core::cert_config::KeyAlgorithm;
+use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL, MANAGED_BY_LABEL};
+
+use crate::backend::{Backend, BackendError, Scope};
+use crate::metrics::CertMetrics;
+use crate::pki::{CertInfo, CertRequest, IssuedCert, spec_hash, verify_bundle};
+use crate::{CERTCONFIG_ANNOTATION, HASH_ANNOTATION, MANAGED_BY};
+
+/// How long a deletion waits before looking at the cluster's pods again.
+const PODS_RECHECK: Duration = Duration::from_secs(5);
+
+/// Settings of the certificate resource.
+#[derive(Clone, Debug)]
+pub struct CertSettings {
+    /// Key algorithm of CertConfigs that name none.
+    pub default_key: KeyAlgorithm,
+    /// Re-issue when less than this much lifetime remains (at most a third of
+    /// the certificate's lifetime).
+    pub renew_before: Duration,
+    /// Namespace of the Secrets (default: the CertConfig's).
+    pub secret_namespace: Option<String>,
+}
+
+/// The name of a CertConfig's Secret.
+pub fn secret_name(config: &CertConfig) -> String {
+    format!(
+        "{}-{}",
+        config.spec.cluster_id, config.spec.cluster_component
+    )
+}
+
+/// The certificate resource.
+pub struct Certificate {
+    backend: Arc<dyn Backend>,
+    settings: CertSettings,
+    metrics: CertMetrics,
+}
+
+/// What to do with the current certificate.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// It is fine.
+    Keep,
+    /// Issue one: missing, broken or its spec changed.
+    Issue,
+    /// Issue one: it nears expiry.
+    Renew,
+}
+
+/// Seconds since the epoch.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The renewal threshold of a certificate of lifetime `ttl`.
+fn threshold(renew_before: Duration, ttl: Duration) -> i64 {
+    i64::try_from(renew_before.min(ttl / 3).as_secs()).unwrap_or(i64::MAX)
+}
+
+fn decide(
+    current: Option<(&CertInfo, &str)>,
+    hash: &str,
+    now: i64,
+    threshold: i64,
+    frozen: bool,
+) -> Decision {
+    match current {
+        None => Decision::Issue,
+        Some(_) if frozen => Decision::Keep,
+        Some((_, h)) if h != hash => Decision::Issue,
+        Some((info, _)) if info.not_after - now < threshold => Decision::Renew,
+        Some(_) => Decision::Keep,
+    }
+}
+
+impl Certificate {
+    /// The resource, issuing from `backend`.
+    pub fn new(backend: Arc<dyn Backend>, settings: CertSettings, metrics: CertMetrics) -> Self {
+        Self {
+            backend,
+            settings,
+            metrics,
+        }
+    }
+
+    fn scope(&self, config: &CertConfig) -> Scope {
+        Scope {
+            namespace: self
+                .settings
+                .secret_namespace
+                .clone()
+                .or_else(|| config.namespace())
+                .unwrap_or_default(),
+            cluster_id: config.spec.cluster_id.clone(),
+        }
+    }
+
+    fn cached_secret(
+        request: &Request<CertConfig>,
+        scope: &Scope,
+        name: &str,
+    ) -> Option<Arc<Secret>> {
+        request
+            .cache::<Secret>()
+            .and_then(|s| s.get(&ObjectRef::new(name).within(&scope.namespace)))
+    }
+
+    /// What the current Secret holds, if it is a whole, valid bundle.
+    fn current(secret: &Secret, now: i64) -> Option<(CertInfo, String)> {
+        let data = secret.data.as_ref()?;
+        let text = |k: &str| data.get(k).and_then(|b| std::str::from_utf8(&b.0).ok());
+        let info = verify_bundle(text("ca.crt")?, text("tls.crt")?, text("tls.key")?, now);
+        match info {
+            Ok(info) => {
+                let hash = secret
+                    .annotations()
+                    .get(HASH_ANNOTATION)
+                    .cloned()
+                    .unwrap_or_default();
+                Some((info, hash))
+            }
+            Err(e) => {
+                tracing::warn!(secret = %secret.name_any(), error = %e, "the Secret's certificate is unusable; re-issuing");
+                None
+            }
+        }
+    }
+
+    async fn write_secret(
+        &self,
+        request: &Request<CertConfig>,
+        scope: &Scope,
+        name: &str,
+        issued: &IssuedCert,
+        hash: &str,
+    ) -> Result<(), kube::Error> {
+        let config = request.object();
+        let same_namespace = config.namespace().as_deref() == Some(scope.namespace.as_str());
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some(scope.namespace.clone()),
+                labels: Some(
+                    [
+                        (CLUSTER_LABEL.to_owned(), config.spec.cluster_id.clone()),
+                        (
+                            COMPONENT_LABEL.to_owned(),
+                            config.spec.cluster_component.clone(),
+                        ),
+                        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
+                    ]
+                    .into(),
+                ),
+                annotations: Some(
+                    [
+                        (HASH_ANNOTATION.to_owned(), hash.to_owned()),
+                        (
+                            CERTCONFIG_ANNOTATION.to_owned(),
+                            format!("{}/{}", request.namespace(), request.name()),
+                        ),
+                    ]
+                    .into(),
+                ),
+                owner_references: same_namespace.then(|| vec![request.owner_reference()]),
+                ..Default::default()
+            },
+            type_: Some("kubernetes.io/tls".to_owned()),
+            data: Some(
+                [
+                    (
+                        "ca.crt".to_owned(),
+                        ByteString(issued.ca_pem.as_bytes().to_vec()),
+                    ),
+                    (
+                        "tls.crt".to_owned(),
+                        ByteString(issued.cert_pem.as_bytes().to_vec()),
+                    ),
+                    (
+                        "tls.key".to_owned(),
+                        ByteString(issued.key_pem.as_bytes().to_vec()),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        // One write with all three keys: a Secret is never half written.
+        let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
+        api.patch(
+            name,
+            &PatchParams::apply(MANAGED_BY).force(),
+            &Patch::Apply(&secret),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Issues, checks and writes a certificate; errors set the Ready reason.
+    async fn issue(
+        &self,
+        request: &Request<CertConfig>,
+        scope: &Scope,
+        name: &str,
+        cert: &CertRequest,
+        hash: &str,
+    ) -> Result<CertInfo, ResourceError> {
+        let backend = self.backend.name();
+        let issued = match self.backend.issue(request, scope, cert).await {
+            Ok(issued) => issued,
+            Err(e) => {
+                self.metrics.backend_error(backend);
+                let reason = match e {
+                    BackendError::Unavailable(_) => "BackendUnavailable",
+                    BackendError::Invalid(_) => "IssueFailed",
+                };
+                request.set_not_ready(reason, e.to_string());
+                return Err(e.into());
+            }
+        };
+        let info = match verify_bundle(
+            &issued.ca_pem,
+            &issued.cert_pem,
+            &issued.key_pem,
+            unix_now(),
+        ) {
+            Ok(info) => info,
+            Err(e) => {
+                self.metrics.backend_error(backend);
+                request.set_not_ready("IssueFailed", e.to_string());
+                return Err(e.into());
+            }
+        };
+        self.write_secret(request, scope, name, &issued, hash)
+            .await?;
+        Ok(info)
+    }
+}
+
+fn time(unix: i64) -> Option<Time> {
+    jiff::Timestamp::from_second(unix).ok().map(Time)
+}
+
+#[async_trait]
+impl Resource<CertConfig> for Certificate {
+    fn name(&self) -> &str {
+        "certificate"
+    }
+
+    async fn ensure_created(
+        &self,
+        request: &Request<CertConfig>,
+    ) -> Result<Outcome, ResourceError> {
+        let config = request.object();
+        let cert = match CertRequest::from_spec(&config.spec, self.settings.default_key) {
+            Ok(cert) => cert,
+            Err(e) => {
+                // Bad input the schema could not refuse: a condition and an
+                // Event; nothing is retried until the spec changes.
+                request.set_not_ready("InvalidSpec", e.to_string());
+                request
+                    .event(EventType::Warning, "InvalidSpec", e.to_string())
+                    .await;
+                return Ok(Outcome::cancel_loop());
+            }
+        };
+        let hash = spec_hash(&cert);
+        let scope = self.scope(config);
+        let name = secret_name(config);
+        let now = unix_now();
+        let threshold = threshold(self.settings.renew_before, cert.ttl);
+        let current =
+            Self::cached_secret(request, &scope, &name).and_then(|s| Self::current(&s, now));
+        let decision = decide(
+            current.as_ref().map(|(i, h)| (i, h.as_str())),
+            &hash,
+            now,
+            threshold,
+            config.spec.disable_regeneration,
+        );
+        let info = match (decision, current) {
+            (Decision::Keep, Some((info, _))) => info,
+            (decision, _) => {
+                let renewal = decision == Decision::Renew;
+                let info = self.issue(request, &scope, &name, &cert, &hash).await?;
+                self.metrics.issued(self.backend.name(), renewal);
+                let (reason, verb) = if renewal {
+                    ("Renewed", "renewed")
+                } else {
+                    ("Issued", "issued")
+                };
+                request
+                    .event(
+                        EventType::Normal,
+                        reason,
+                        format!("certificate {} {verb} into Secret {name}", info.serial),
+                    )
+                    .await;
+                info
+            }
+        };
+        self.metrics
+            .set_expiry(&request.namespace(), &request.name(), info.not_after);
+        request.set_condition(
+            operatorkit::status::READY,
+            true,
+            "Issued",
+            format!("certificate in Secret {}/{name}", scope.namespace),
+        );
+        request.set_status_field("secretName", &name)?;
+        request.set_status_field("serialNumber", &info.serial)?;
+        request.set_status_field("notBefore", time(info.not_before))?;
+        request.set_status_field("notAfter", time(info.not_after))?;
+        if config.spec.disable_regeneration {
+            return Ok(Outcome::Continue);
+        }
+        // Come back at the renewal time instead of polling.
+        let renew_in = (info.not_after - threshold - now).max(1);
+        Ok(Outcome::RequeueAfter(Duration::from_secs(
+            u64::try_from(renew_in).unwrap_or(1),
+        )))
+    }
+
+    async fn ensure_deleted(
+        &self,
+        request: &Request<CertConfig>,
+    ) -> Result<Outcome, ResourceError> {
+        let config = request.object();
+        let scope = self.scope(config);
+        // Certificates outlive the machines that use them: wait for the pods.
+        let running = request
+            .cache::<Pod>()
+            .map(|pods| {
+                pods.state()
+                    .iter()
+                    .filter(|p| p.labels().get(CLUSTER_LABEL) == Some(&scope.cluster_id))
+                    .filter(|p| {
+                        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+                        !matches!(phase, Some("Succeeded" | "Failed"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if running > 0 {
+            tracing::info!(cluster = %scope.cluster_id, pods = running, "pods of the cluster still run; keeping the certificate");
+            request.set_not_ready(
+                "WaitingForPods",
+                format!("{running} pods of cluster {} still run", scope.cluster_id),
+            );
+            return Ok(Outcome::KeepFinalizer(PODS_RECHECK));
+        }
+        let name = secret_name(config);
+        if let Some(secret) = Self::cached_secret(request, &scope, &name) {
+            let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: secret.uid(),
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
+            match api.delete(&name, &params).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.metrics.forget(&request.namespace(), &request.name());
+        // The cluster's last CertConfig takes the CA with it.
+        let uid = request.uid();
+        let siblings = request
+            .cache::<CertConfig>()
+            .map(|s| {
+                s.state()
+                    .iter()
+                    .filter(|c| c.uid().as_deref() != Some(uid.as_str()))
+                    .filter(|c| c.metadata.deletion_timestamp.is_none())
+                    .filter(|c| c.spec.cluster_id == scope.cluster_id && self.scope(c) == scope)
+                    .count()
+            })
+            .unwrap_or(0);
+        if siblings == 0
+            && let Err(e) = self.backend.delete_cluster(request, &scope).await
+        {
+            self.metrics.backend_error(self.backend.name());
+            return Err(e.into());
+        }
+        Ok(Outcome::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(not_after: i64) -> CertInfo {
+        CertInfo {
+            serial: "01".into(),
+            not_before: 0,
+            not_after,
+            common_name: String::new(),
+            organizations: vec![],
+            dns_names: vec![],
+            ip_addresses: vec![],
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let fresh = info(10_000);
+        assert_eq!(decide(None, "h", 0, 100, false), Decision::Issue);
+        assert_eq!(
+            decide(Some((&fresh, "h")), "h", 0, 100, false),
+            Decision::Keep
+        );
+        assert_eq!(
+            decide(Some((&fresh, "old")), "h", 0, 100, false),
+            Decision::Issue
+        );
+        assert_eq!(
+            decide(Some((&fresh, "h")), "h", 9_950, 100, false),
+            Decision::Renew
+        );
+        // disableRegeneration: keep a valid certificate whatever happens.
+        assert_eq!(
+            decide(Some((&fresh, "old")), "h", 9_950, 100, true),
+            Decision::Keep
+        );
+        // ... but a missing one is still issued.
+        assert_eq!(decide(None, "h", 0, 100, true), Decision::Issue);
+    }
+
+    #[test]
+    fn threshold_is_at_most_a_third_of_the_lifetime() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(threshold(30 * day, 90 * day), 30 * 86_400);
+        assert_eq!(threshold(30 * day, 3 * day), 86_400);
+    }
+}

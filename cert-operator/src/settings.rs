@@ -1,0 +1,125 @@
+//! cert-operator's command line: operatorkit's standard flags plus the
+//! backend, the default key algorithm, the renewal threshold and where the
+//! Secrets go.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apiextensions::core::cert_config::KeyAlgorithm;
+
+use crate::backend::Backend;
+use crate::backend::builtin::Builtin;
+use crate::certificate::CertSettings;
+
+/// The flags of cert-operator.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "cert-operator",
+    about = "Issues TLS certificates for guest clusters (CertConfig)"
+)]
+pub struct Cli {
+    /// operatorkit's flags.
+    #[command(flatten)]
+    pub operator: operatorkit::Args,
+    /// cert-operator's own.
+    #[command(flatten)]
+    pub cert: CertArgs,
+}
+
+/// Key algorithms on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAlgorithmArg {
+    /// ECDSA P-256.
+    EcdsaP256,
+    /// ECDSA P-384.
+    EcdsaP384,
+    /// RSA 2048.
+    Rsa2048,
+    /// RSA 4096.
+    Rsa4096,
+}
+
+impl From<KeyAlgorithmArg> for KeyAlgorithm {
+    fn from(a: KeyAlgorithmArg) -> Self {
+        match a {
+            KeyAlgorithmArg::EcdsaP256 => Self::EcdsaP256,
+            KeyAlgorithmArg::EcdsaP384 => Self::EcdsaP384,
+            KeyAlgorithmArg::Rsa2048 => Self::Rsa2048,
+            KeyAlgorithmArg::Rsa4096 => Self::Rsa4096,
+        }
+    }
+}
+
+/// Which backend issues.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// A CA per cluster kept in a Secret; nothing to run.
+    Builtin,
+}
+
+/// cert-operator's own flags.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CertArgs {
+    /// Where certificates come from.
+    #[arg(long, value_enum, default_value = "builtin")]
+    pub backend: BackendKind,
+    /// Key algorithm of CertConfigs that name none.
+    #[arg(long, value_enum, default_value = "ecdsa-p256")]
+    pub key_algorithm: KeyAlgorithmArg,
+    /// Re-issue a certificate when less than this remains of it (at most a
+    /// third of its lifetime), e.g. `720h`.
+    #[arg(long, default_value = "720h", value_parser = parse_go_duration)]
+    pub renew_before: Duration,
+    /// Put the Secrets in this namespace instead of the CertConfig's.
+    #[arg(long)]
+    pub secret_namespace: Option<String>,
+}
+
+fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    crate::pki::request::parse_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration such as 720h"))
+}
+
+impl CertArgs {
+    /// The resource settings.
+    pub fn settings(&self) -> CertSettings {
+        CertSettings {
+            default_key: self.key_algorithm.into(),
+            renew_before: self.renew_before,
+            secret_namespace: self.secret_namespace.clone(),
+        }
+    }
+
+    /// The backend the flags choose.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        match self.backend {
+            BackendKind::Builtin => Arc::new(Builtin::default()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let cli = Cli::try_parse_from(["cert-operator"]).unwrap_or_else(|e| panic!("{e}"));
+        let s = cli.cert.settings();
+        assert_eq!(s.default_key, KeyAlgorithm::EcdsaP256);
+        assert_eq!(s.renew_before, Duration::from_secs(720 * 3600));
+        let cli = Cli::try_parse_from([
+            "cert-operator",
+            "--key-algorithm=rsa-2048",
+            "--renew-before=48h",
+            "--secret-namespace=certs",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let s = cli.cert.settings();
+        assert_eq!(s.default_key, KeyAlgorithm::Rsa2048);
+        assert_eq!(s.renew_before, Duration::from_secs(48 * 3600));
+        assert_eq!(s.secret_namespace.as_deref(), Some("certs"));
+        assert!(Cli::try_parse_from(["cert-operator", "--renew-before=soon"]).is_err());
+    }
+}

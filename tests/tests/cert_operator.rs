@@ -1,0 +1,462 @@
+//! cert-operator with the built-in CA, black-box through
+//! `operatorkit::testing`: issued Secrets (checked with `openssl verify`),
+//! SANs, organisations, validity and key; re-issue on a spec change and near
+//! expiry; disableRegeneration; bad input; deletion ordering with the
+//! cluster's pods and the CA going with the last CertConfig; metrics.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use apiextensions::CertConfig;
+use cert_operator::pki::{Ca, CertRequest, verify_bundle};
+use cert_operator::settings::{BackendKind, CertArgs, KeyAlgorithmArg};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::{CustomResourceExt, ResourceExt};
+use operatorkit::Settings;
+use operatorkit::testing::{OperatorRun, TestEnv, wait_for};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+const VERSION: &str = "0.1.0";
+
+fn args(renew_before: &str) -> CertArgs {
+    CertArgs {
+        backend: BackendKind::Builtin,
+        key_algorithm: KeyAlgorithmArg::EcdsaP256,
+        renew_before: cert_operator::pki::request::parse_duration(renew_before).unwrap(),
+        secret_namespace: None,
+    }
+}
+
+async fn start(env: &TestEnv, args: &CertArgs) -> OperatorRun {
+    let op = cert_operator::operator(VERSION, args.backend(), args.settings()).unwrap();
+    let settings = Settings {
+        health_address: Some(([127, 0, 0, 1], 0).into()),
+        ..Settings::default()
+    };
+    env.run_operator(op, settings).await.unwrap()
+}
+
+async fn env() -> TestEnv {
+    let env = TestEnv::start().await.unwrap();
+    env.install_crds([CertConfig::crd()]).await.unwrap();
+    env
+}
+
+fn certconfig(name: &str, cluster: &str, component: &str, extra: serde_json::Value) -> CertConfig {
+    let mut spec = json!({
+        "clusterID": cluster,
+        "clusterComponent": component,
+        "commonName": format!("{component}.{cluster}.k8s.example.com"),
+        "altNames": ["kubernetes", "kubernetes.default.svc"],
+        "ipSans": ["172.31.0.1", "127.0.0.1"],
+        "organizations": ["system:masters", "operators"],
+        "ttl": "48h"
+    });
+    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "core.operatorkit.dev/v1alpha1",
+        "kind": "CertConfig",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "operatorkit.dev/cluster": cluster,
+                "cert-operator.operatorkit.dev/version": VERSION
+            }
+        },
+        "spec": spec
+    }))
+    .unwrap()
+}
+
+fn ready(c: Option<&CertConfig>) -> bool {
+    c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+fn field(secret: &Secret, key: &str) -> String {
+    String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap()
+}
+
+/// What the Secret's bundle holds, after every check a consumer relies on.
+fn bundle(secret: &Secret) -> Result<cert_operator::pki::CertInfo, cert_operator::pki::PkiError> {
+    verify_bundle(
+        &field(secret, "ca.crt"),
+        &field(secret, "tls.crt"),
+        &field(secret, "tls.key"),
+        now(),
+    )
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// `openssl verify -CAfile ca.crt tls.crt`, as a consumer of the Secret would.
+fn openssl_verify(secret: &Secret) {
+    let dir = std::env::temp_dir().join(format!("okt-openssl-{}", secret.uid().unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ca.crt"), field(secret, "ca.crt")).unwrap();
+    std::fs::write(dir.join("tls.crt"), field(secret, "tls.crt")).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(dir.join("tls.crt"))
+        .output()
+        .unwrap_or_else(|e| panic!("openssl not runnable ({e}): run `cargo xtask tools`"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(": OK"),
+        "openssl verify: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issues_a_verified_secret_and_reissues_when_the_spec_changes() {
+    let env = env().await;
+    let run = start(&env, &args("720h")).await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let cluster = env.name("c");
+    let name = format!("{cluster}-api");
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    let cc = wait_for(&api, &name, WAIT, ready).await.unwrap().unwrap();
+    let secret = secrets.get(&format!("{cluster}-api")).await.unwrap();
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+    assert_eq!(secret.labels()["operatorkit.dev/cluster"], cluster);
+    assert_eq!(secret.labels()["operatorkit.dev/component"], "api");
+    assert!(
+        secret
+            .annotations()
+            .contains_key(cert_operator::HASH_ANNOTATION)
+    );
+    assert_eq!(secret.owner_references()[0].uid, cc.uid().unwrap());
+    openssl_verify(&secret);
+    let info = bundle(&secret).unwrap();
+    assert_eq!(info.common_name, format!("api.{cluster}.k8s.example.com"));
+    assert!(
+        info.dns_names
+            .contains(&"kubernetes.default.svc".to_owned())
+    );
+    assert!(info.dns_names.contains(&info.common_name));
+    assert_eq!(info.ip_addresses.len(), 2);
+    assert_eq!(info.organizations, ["operators", "system:masters"]);
+    assert!((48 * 3600..=48 * 3600 + 600).contains(&(info.not_after - info.not_before)));
+    let status = cc.status.unwrap();
+    assert_eq!(
+        status.secret_name.as_deref(),
+        Some(format!("{cluster}-api").as_str())
+    );
+    assert_eq!(status.serial_number.as_deref(), Some(info.serial.as_str()));
+    assert_eq!(status.not_after.unwrap().0.as_second(), info.not_after);
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason, "Issued");
+    e2e::support::wait_for_event(&env.api::<Event>(), &name, "Issued", WAIT).await;
+    // The CA is the cluster's, kept in its own Secret.
+    let ca = secrets.get(&format!("{cluster}-ca")).await.unwrap();
+    assert_eq!(field(&ca, "ca.crt"), field(&secret, "ca.crt"));
+
+    // A spec change re-issues, with the new name in the certificate.
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"altNames": ["extra.example.com"]}})),
+    )
+    .await
+    .unwrap();
+    let old_serial = info.serial.clone();
+    let reissued = wait_for(
+        &secrets,
+        &format!("{cluster}-api"),
+        WAIT,
+        |s: Option<&Secret>| s.is_some_and(|s| bundle(s).is_ok_and(|i| i.serial != old_serial)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let info = bundle(&reissued).unwrap();
+    assert!(info.dns_names.contains(&"extra.example.com".to_owned()));
+    assert!(!info.dns_names.contains(&"kubernetes".to_owned()));
+    // Same CA for the whole cluster.
+    assert_eq!(field(&reissued, "ca.crt"), field(&ca, "ca.crt"));
+    let run_metrics = run.metrics().encode().unwrap();
+    assert!(
+        run_metrics.contains("cert_operator_certificates_issued_total{backend=\"builtin\"} 2"),
+        "{run_metrics}"
+    );
+    assert!(
+        run_metrics.contains("cert_operator_certificate_expiry_timestamp_seconds{"),
+        "{run_metrics}"
+    );
+    let (code, text) =
+        e2e::support::http_get(&format!("{}/metrics", run.health_url().unwrap())).await;
+    assert_eq!(code, 200);
+    let (ok, output) = e2e::support::promtool_check_metrics(&text);
+    assert!(ok && output.trim().is_empty(), "promtool: {output}");
+
+    // Steady state: nothing more is written.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes = run.requests().writes();
+    let (_, _) = (
+        api.get(&name).await.unwrap(),
+        tokio::time::sleep(Duration::from_millis(1500)).await,
+    );
+    assert_eq!(
+        run.requests().writes(),
+        writes,
+        "{:?}",
+        run.requests().snapshot()
+    );
+    run.stop().await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renews_near_expiry_but_not_with_disable_regeneration() {
+    let env = env().await;
+    let run = start(&env, &args("720h")).await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let cluster = env.name("c");
+    for (component, frozen) in [("worker", false), ("etcd", true)] {
+        let name = format!("{cluster}-{component}");
+        api.create(
+            &PostParams::default(),
+            &certconfig(
+                &name,
+                &cluster,
+                component,
+                json!({"disableRegeneration": frozen}),
+            ),
+        )
+        .await
+        .unwrap();
+        wait_for(&api, &name, WAIT, ready).await.unwrap();
+    }
+    // Replace both certificates by ones that expire in two minutes, signed by
+    // the cluster CA, as if time had passed.
+    let ca_secret = secrets.get(&format!("{cluster}-ca")).await.unwrap();
+    let ca = Ca::from_pem(&field(&ca_secret, "ca.crt"), &field(&ca_secret, "ca.key")).unwrap();
+    let mut short_serials = Vec::new();
+    for component in ["worker", "etcd"] {
+        let cc = api.get(&format!("{cluster}-{component}")).await.unwrap();
+        let mut request = CertRequest::from_spec(
+            &cc.spec,
+            apiextensions::core::cert_config::KeyAlgorithm::EcdsaP256,
+        )
+        .unwrap();
+        request.ttl = Duration::from_secs(120);
+        let short = ca.issue(&request).unwrap();
+        let patch = json!({"data": {
+            "tls.crt": ByteString(short.cert_pem.as_bytes().to_vec()),
+            "tls.key": ByteString(short.key_pem.as_bytes().to_vec()),
+        }});
+        secrets
+            .patch(
+                &format!("{cluster}-{component}"),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await
+            .unwrap();
+        short_serials.push(
+            verify_bundle(ca.cert_pem(), &short.cert_pem, &short.key_pem, now())
+                .unwrap()
+                .serial,
+        );
+    }
+    // The worker certificate is renewed (48h again) ...
+    let renewed = wait_for(
+        &secrets,
+        &format!("{cluster}-worker"),
+        WAIT,
+        |s: Option<&Secret>| {
+            s.is_some_and(|s| bundle(s).is_ok_and(|i| i.not_after - now() > 24 * 3600))
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    openssl_verify(&renewed);
+    e2e::support::wait_for_event(
+        &env.api::<Event>(),
+        &format!("{cluster}-worker"),
+        "Renewed",
+        WAIT,
+    )
+    .await;
+    assert!(
+        run.metrics()
+            .encode()
+            .unwrap()
+            .contains("cert_operator_certificates_renewed_total{backend=\"builtin\"} 1")
+    );
+    // ... the frozen one is left as it is.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let frozen = secrets.get(&format!("{cluster}-etcd")).await.unwrap();
+    let info = bundle(&frozen).unwrap();
+    assert_eq!(info.serial, short_serials[1]);
+    run.stop().await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_becomes_a_condition_and_an_event_and_writes_nothing() {
+    let env = env().await;
+    let run = start(&env, &args("720h")).await;
+    let api: Api<CertConfig> = env.api();
+    let cluster = env.name("c");
+    let name = format!("{cluster}-api");
+    // A lifetime the schema accepts but no certificate can have.
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({"ttl": "99999999h"})),
+    )
+    .await
+    .unwrap();
+    let cc = wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
+        c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "InvalidSpec")
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let condition = cc
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(condition.status, "False");
+    assert!(condition.message.contains("spec.ttl"), "{condition:?}");
+    e2e::support::wait_for_event(&env.api::<Event>(), &name, "InvalidSpec", WAIT).await;
+    let secrets: Api<Secret> = env.api();
+    assert!(
+        secrets
+            .get_opt(&format!("{cluster}-api"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Fixed, it is issued.
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"ttl": "24h"}})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    run.stop().await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_ca() {
+    let env = env().await;
+    let run = start(&env, &args("720h")).await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let pods: Api<Pod> = env.api();
+    let cluster = env.name("c");
+    for component in ["api", "worker"] {
+        let name = format!("{cluster}-{component}");
+        api.create(
+            &PostParams::default(),
+            &certconfig(&name, &cluster, component, json!({})),
+        )
+        .await
+        .unwrap();
+        wait_for(&api, &name, WAIT, ready).await.unwrap();
+    }
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": env.name("vm"), "labels": {"operatorkit.dev/cluster": cluster}},
+        "spec": {"containers": [{"name": "vm", "image": "example/vm:1"}]}
+    }))
+    .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+
+    // The API certificate is kept while the cluster's pod runs.
+    let api_name = format!("{cluster}-api");
+    api.delete(&api_name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let waiting = wait_for(&api, &api_name, WAIT, |c: Option<&CertConfig>| {
+        c.and_then(|c| c.status.as_ref())
+            .is_some_and(|s| s.conditions.iter().any(|c| c.reason == "WaitingForPods"))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    assert!(secrets.get_opt(&api_name).await.unwrap().is_some());
+
+    // The pod goes: the Secret goes, then the CertConfig; the CA stays for
+    // the worker certificate.
+    pods.delete(&pod.name_any(), &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for(&api, &api_name, WAIT, |c: Option<&CertConfig>| c.is_none())
+        .await
+        .unwrap();
+    assert!(secrets.get_opt(&api_name).await.unwrap().is_none());
+    assert!(
+        secrets
+            .get_opt(&format!("{cluster}-ca"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The last CertConfig of the cluster takes the CA with it.
+    api.delete(&format!("{cluster}-worker"), &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for(
+        &secrets,
+        &format!("{cluster}-ca"),
+        WAIT,
+        |s: Option<&Secret>| s.is_none(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        secrets
+            .get_opt(&format!("{cluster}-worker"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !run.metrics()
+            .encode()
+            .unwrap()
+            .contains(&format!("certconfig=\"{cluster}-api\""))
+    );
+    run.stop().await;
+    env.stop().await;
+}
