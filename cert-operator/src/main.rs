@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let operator = cert_operator::operator(
         env!("CARGO_PKG_VERSION"),
-        cli.cert.backend(),
+        cli.cert.backend()?,
         cli.cert.settings(),
     )?;
     operatorkit::run(operator, cli.operator).await?;

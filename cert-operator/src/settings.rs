@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use apiextensions::core::cert_config::KeyAlgorithm;
 
+use std::path::PathBuf;
+
 use crate::backend::Backend;
 use crate::backend::builtin::Builtin;
+use crate::backend::vault::client::{Token, Vault, VaultConfig, VaultError};
+use crate::backend::vault::{REQUEST_TIMEOUT, VaultBackend};
 use crate::certificate::CertSettings;
 
 /// The flags of cert-operator.
@@ -55,6 +59,8 @@ impl From<KeyAlgorithmArg> for KeyAlgorithm {
 pub enum BackendKind {
     /// A CA per cluster kept in a Secret; nothing to run.
     Builtin,
+    /// Vault (or OpenBao) PKI: `--vault-address` and a token.
+    Vault,
 }
 
 /// cert-operator's own flags.
@@ -73,6 +79,23 @@ pub struct CertArgs {
     /// Put the Secrets in this namespace instead of the CertConfig's.
     #[arg(long)]
     pub secret_namespace: Option<String>,
+    /// Address of Vault, e.g. `https://vault.example.com:8200` (with `--backend vault`).
+    #[arg(long, env = "VAULT_ADDR")]
+    pub vault_address: Option<String>,
+    /// File holding the Vault token (default: the `VAULT_TOKEN` environment variable).
+    #[arg(long)]
+    pub vault_token_file: Option<PathBuf>,
+}
+
+/// Why the backend flags cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendSetupError {
+    /// `--backend vault` without `--vault-address`.
+    #[error("--backend vault needs --vault-address (or VAULT_ADDR)")]
+    NoVaultAddress,
+    /// The Vault client could not be set up (token, address).
+    #[error(transparent)]
+    Vault(#[from] VaultError),
 }
 
 fn parse_go_duration(s: &str) -> Result<Duration, String> {
@@ -90,10 +113,28 @@ impl CertArgs {
         }
     }
 
-    /// The backend the flags choose.
-    pub fn backend(&self) -> Arc<dyn Backend> {
+    /// The backend the flags choose. With Vault, the token is renewed in the
+    /// background at half its lifetime, for as long as the process runs.
+    pub fn backend(&self) -> Result<Arc<dyn Backend>, BackendSetupError> {
         match self.backend {
-            BackendKind::Builtin => Arc::new(Builtin::default()),
+            BackendKind::Builtin => Ok(Arc::new(Builtin::default())),
+            BackendKind::Vault => {
+                let address = self
+                    .vault_address
+                    .clone()
+                    .ok_or(BackendSetupError::NoVaultAddress)?;
+                let token = match &self.vault_token_file {
+                    Some(path) => Token::from_file(path)?,
+                    None => Token::from_env("VAULT_TOKEN")?,
+                };
+                let vault = Vault::new(VaultConfig {
+                    address,
+                    token,
+                    request_timeout: REQUEST_TIMEOUT,
+                })?;
+                vault.spawn_token_renewal(std::future::pending());
+                Ok(Arc::new(VaultBackend::new(vault)))
+            }
         }
     }
 }
@@ -121,5 +162,13 @@ mod tests {
         assert_eq!(s.renew_before, Duration::from_secs(48 * 3600));
         assert_eq!(s.secret_namespace.as_deref(), Some("certs"));
         assert!(Cli::try_parse_from(["cert-operator", "--renew-before=soon"]).is_err());
+        let vault = Cli::try_parse_from(["cert-operator", "--backend=vault"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        if std::env::var_os("VAULT_ADDR").is_none() {
+            assert!(matches!(
+                vault.cert.backend(),
+                Err(BackendSetupError::NoVaultAddress)
+            ));
+        }
     }
 }

@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod certs;
 pub mod examples;
+pub mod openbao;
 pub mod support;
 pub mod widget;

@@ -10,117 +10,15 @@ use std::time::Duration;
 
 use apiextensions::CertConfig;
 use cert_operator::pki::{Ca, CertRequest, verify_bundle};
-use cert_operator::settings::{BackendKind, CertArgs, KeyAlgorithmArg};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{CustomResourceExt, ResourceExt};
-use operatorkit::Settings;
-use operatorkit::testing::{OperatorRun, TestEnv, wait_for};
+use operatorkit::testing::wait_for;
 use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(60);
-const VERSION: &str = "0.1.0";
-
-fn args(renew_before: &str) -> CertArgs {
-    CertArgs {
-        backend: BackendKind::Builtin,
-        key_algorithm: KeyAlgorithmArg::EcdsaP256,
-        renew_before: cert_operator::pki::request::parse_duration(renew_before).unwrap(),
-        secret_namespace: None,
-    }
-}
-
-async fn start(env: &TestEnv, args: &CertArgs) -> OperatorRun {
-    let op = cert_operator::operator(VERSION, args.backend(), args.settings()).unwrap();
-    let settings = Settings {
-        health_address: Some(([127, 0, 0, 1], 0).into()),
-        ..Settings::default()
-    };
-    env.run_operator(op, settings).await.unwrap()
-}
-
-async fn env() -> TestEnv {
-    let env = TestEnv::start().await.unwrap();
-    env.install_crds([CertConfig::crd()]).await.unwrap();
-    env
-}
-
-fn certconfig(name: &str, cluster: &str, component: &str, extra: serde_json::Value) -> CertConfig {
-    let mut spec = json!({
-        "clusterID": cluster,
-        "clusterComponent": component,
-        "commonName": format!("{component}.{cluster}.k8s.example.com"),
-        "altNames": ["kubernetes", "kubernetes.default.svc"],
-        "ipSans": ["172.31.0.1", "127.0.0.1"],
-        "organizations": ["system:masters", "operators"],
-        "ttl": "48h"
-    });
-    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
-        s.extend(e.clone());
-    }
-    serde_json::from_value(json!({
-        "apiVersion": "core.operatorkit.dev/v1alpha1",
-        "kind": "CertConfig",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "operatorkit.dev/cluster": cluster,
-                "cert-operator.operatorkit.dev/version": VERSION
-            }
-        },
-        "spec": spec
-    }))
-    .unwrap()
-}
-
-fn ready(c: Option<&CertConfig>) -> bool {
-    c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
-}
-
-fn field(secret: &Secret, key: &str) -> String {
-    String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap()
-}
-
-/// What the Secret's bundle holds, after every check a consumer relies on.
-fn bundle(secret: &Secret) -> Result<cert_operator::pki::CertInfo, cert_operator::pki::PkiError> {
-    verify_bundle(
-        &field(secret, "ca.crt"),
-        &field(secret, "tls.crt"),
-        &field(secret, "tls.key"),
-        now(),
-    )
-}
-
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
-/// `openssl verify -CAfile ca.crt tls.crt`, as a consumer of the Secret would.
-fn openssl_verify(secret: &Secret) {
-    let dir = std::env::temp_dir().join(format!("okt-openssl-{}", secret.uid().unwrap()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("ca.crt"), field(secret, "ca.crt")).unwrap();
-    std::fs::write(dir.join("tls.crt"), field(secret, "tls.crt")).unwrap();
-    let out = std::process::Command::new("openssl")
-        .args(["verify", "-CAfile"])
-        .arg(dir.join("ca.crt"))
-        .arg(dir.join("tls.crt"))
-        .output()
-        .unwrap_or_else(|e| panic!("openssl not runnable ({e}): run `cargo xtask tools`"));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains(": OK"),
-        "openssl verify: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_dir_all(dir);
-}
+use e2e::certs::{WAIT, args, bundle, certconfig, env, field, now, openssl_verify, ready, start};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn issues_a_verified_secret_and_reissues_when_the_spec_changes() {

@@ -1,13 +1,14 @@
 //! `cargo xtask dev`: the system on one machine.
 //!
 //! Starts the embedded API server (data kept in `target/dev`), installs the
-//! CRDs and the valid examples with kubectl, and says how to reach it. The
-//! operators are not built yet, so it says that too: objects are stored and
-//! validated, not reconciled. Ctrl-C stops the server; its data stays.
+//! CRDs and the valid examples with kubectl, runs the operators that are
+//! built (cert-operator) against it until their examples are Ready, and says
+//! how to reach it and which operators are not built yet. Ctrl-C stops
+//! everything; the server's data stays.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, bail};
 
@@ -21,9 +22,12 @@ pub struct Args {
     port: u16,
 }
 
-/// Operators that will run here once built, and the issue that builds each.
+/// Operators that run here, with the address of their metrics and the kind
+/// whose examples they make Ready.
+const OPERATORS: &[(&str, &str, &str)] = &[("cert-operator", "127.0.0.1:8081", "certconfigs")];
+
+/// Operators that will run here once built.
 const OPERATORS_NOT_BUILT: &[&str] = &[
-    "cert-operator",
     "flannel-operator",
     "ingress-operator",
     "kvm-operator",
@@ -64,15 +68,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let _ = server.kill();
         return Err(e);
     }
+    let operators = match start_operators(&root, &cargo, Path::new(&kubeconfig)) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = server.kill();
+            return Err(e);
+        }
+    };
+    let running: Vec<String> = OPERATORS
+        .iter()
+        .map(|(name, metrics, _)| format!("{name} (metrics on http://{metrics}/metrics)"))
+        .collect();
     println!(
-        "\nThe embedded API server is running.\n\n  export KUBECONFIG={kubeconfig}\n  kubectl get operatorkit\n\n\
-         Not running yet (not built): {}.\n\
-         Objects are stored and validated at admission, but nothing reconciles them.\n\
-         Ctrl-C stops the server; its data stays in {}.",
+        "\nThe embedded API server is running, with {}.\n\n  export KUBECONFIG={kubeconfig}\n  kubectl get operatorkit\n\n\
+         Not running yet (not built): {}; their objects are stored and validated\n\
+         at admission, but nothing reconciles them.\n\
+         Ctrl-C stops everything; the server's data stays in {}.",
+        running.join(", "),
         OPERATORS_NOT_BUILT.join(", "),
         data_dir.display()
     );
     let status = server.wait().context("waiting for the API server")?;
+    for mut operator in operators {
+        let _ = operator.kill();
+        let _ = operator.wait();
+    }
     if !status.success() {
         bail!("the API server exited with {status}");
     }
@@ -103,4 +123,67 @@ fn install(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
         ],
     )?;
     run("apply examples", &["apply", "-f", "manifests/examples"])
+}
+
+/// Builds and starts the operators that are built, and waits until the
+/// examples of their kinds are Ready.
+fn start_operators(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Result<Vec<Child>> {
+    let mut build = Command::new(cargo);
+    build.current_dir(root).args(["build", "--quiet"]);
+    for (name, _, _) in OPERATORS {
+        build.args(["--package", name]);
+    }
+    cmd::run("build operators", &mut build)?;
+    let mut children = Vec::new();
+    for (name, metrics, _) in OPERATORS {
+        let binary = workspace::target_dir().join("debug").join(name);
+        let child = Command::new(&binary)
+            .current_dir(root)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["--metrics-address", metrics])
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()));
+        match child {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                for mut c in children {
+                    let _ = c.kill();
+                }
+                return Err(e);
+            }
+        }
+    }
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
+    for (name, _, kind) in OPERATORS {
+        let waited = cmd::run(
+            &format!("wait for {name} to make the {kind} examples Ready"),
+            Command::new(&kubectl)
+                .current_dir(root)
+                .env("KUBECONFIG", kubeconfig)
+                .args([
+                    "wait",
+                    "--for=condition=Ready",
+                    kind,
+                    "--all",
+                    "--timeout=120s",
+                ]),
+        )
+        .and_then(|()| {
+            cmd::run(
+                &format!("kubectl get {kind}"),
+                Command::new(&kubectl)
+                    .current_dir(root)
+                    .env("KUBECONFIG", kubeconfig)
+                    .args(["get", kind]),
+            )
+        });
+        if let Err(e) = waited {
+            for mut c in children {
+                let _ = c.kill();
+            }
+            return Err(e);
+        }
+    }
+    Ok(children)
 }

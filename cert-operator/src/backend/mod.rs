@@ -1,7 +1,8 @@
 //! Where certificates come from: one trait, two backends — the built-in CA
-//! (default, nothing to run) and Vault PKI.
+//! (default, nothing to run) and Vault PKI ([`vault`]).
 
 pub mod builtin;
+pub mod vault;
 
 use async_trait::async_trait;
 use operatorkit::Request;

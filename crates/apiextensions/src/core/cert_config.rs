@@ -39,7 +39,7 @@ use crate::status;
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Expires", type_ = "date", json_path = ".status.notAfter"),
+    printcolumn(name = "Expires", type_ = "string", json_path = ".status.notAfter"),
     printcolumn(
         name = "Age",
         type_ = "date",

