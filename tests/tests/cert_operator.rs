@@ -358,3 +358,118 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     run.stop().await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_secret_is_repaired_whole() {
+    let env = env().await;
+    let run = start(&env, &args("720h")).await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let cluster = env.name("c");
+    let name = format!("{cluster}-api");
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    let before = bundle(&secrets.get(&name).await.unwrap()).unwrap();
+    // Someone removes the key: the next loop (the Secret's change triggers
+    // it) issues a whole new bundle.
+    secrets
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"tls.key": null}})),
+        )
+        .await
+        .unwrap();
+    let repaired = wait_for(&secrets, &name, WAIT, |s: Option<&Secret>| {
+        s.is_some_and(|s| s.data.as_ref().is_some_and(|d| d.contains_key("tls.key")))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let after = bundle(&repaired).unwrap();
+    assert_ne!(after.serial, before.serial);
+    openssl_verify(&repaired);
+    run.stop().await;
+    env.stop().await;
+}
+
+/// A backend that returns a certificate whose key is not its own.
+struct Mismatched(cert_operator::backend::builtin::Builtin);
+
+#[async_trait::async_trait]
+impl cert_operator::backend::Backend for Mismatched {
+    fn name(&self) -> &'static str {
+        "mismatched"
+    }
+    async fn issue(
+        &self,
+        request: &operatorkit::Request<CertConfig>,
+        scope: &cert_operator::backend::Scope,
+        cert: &cert_operator::pki::CertRequest,
+    ) -> Result<cert_operator::pki::IssuedCert, cert_operator::backend::BackendError> {
+        let mut a = self.0.issue(request, scope, cert).await?;
+        let b = self.0.issue(request, scope, cert).await?;
+        a.key_pem = b.key_pem;
+        Ok(a)
+    }
+    async fn delete_cluster(
+        &self,
+        request: &operatorkit::Request<CertConfig>,
+        scope: &cert_operator::backend::Scope,
+    ) -> Result<(), cert_operator::backend::BackendError> {
+        self.0.delete_cluster(request, scope).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_whose_key_does_not_match_is_never_written() {
+    let env = env().await;
+    let backend = std::sync::Arc::new(Mismatched(
+        cert_operator::backend::builtin::Builtin::default(),
+    ));
+    let op =
+        cert_operator::operator(e2e::certs::VERSION, backend, args("720h").settings()).unwrap();
+    let run = env
+        .run_operator(op, operatorkit::Settings::default())
+        .await
+        .unwrap();
+    let api: Api<CertConfig> = env.api();
+    let cluster = env.name("c");
+    let name = format!("{cluster}-api");
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    let failed = wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
+        c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "IssueFailed")
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let condition = failed
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(
+        condition.message.contains("does not belong"),
+        "{condition:?}"
+    );
+    let secrets: Api<Secret> = env.api();
+    assert!(secrets.get_opt(&name).await.unwrap().is_none());
+    run.stop().await;
+    env.stop().await;
+}

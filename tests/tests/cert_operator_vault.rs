@@ -187,3 +187,104 @@ async fn a_vault_outage_is_a_condition_and_an_event_and_is_recovered_from() {
     env.stop().await;
     let _ = std::fs::remove_file(token_file);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vault_certificates_are_renewed_and_outlive_the_clusters_pods() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::ResourceExt;
+    use kube::api::{Patch, PatchParams};
+
+    let bao = OpenBao::start().await.unwrap();
+    let env = env().await;
+    let (args, token_file) = vault_args(&bao);
+    let run = start(&env, &args).await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let cluster = env.name("v");
+    let name = format!("{cluster}-api");
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    let first = bundle(&secrets.get(&name).await.unwrap()).unwrap();
+
+    // A spec change re-issues.
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"organizations": ["system:masters"]}})),
+    )
+    .await
+    .unwrap();
+    let changed = wait_for(&secrets, &name, WAIT, |s: Option<&Secret>| {
+        s.is_some_and(|s| bundle(s).is_ok_and(|i| i.organizations == ["system:masters"]))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_ne!(bundle(&changed).unwrap().serial, first.serial);
+
+    // Near expiry (a two-minute certificate from the same Vault): renewed.
+    let short = client(&bao)
+        .issue(
+            &cluster,
+            &IssueRequest {
+                common_name: format!("api.{cluster}.k8s.example.com"),
+                alt_names: vec![],
+                ip_sans: vec![],
+                organizations: vec!["system:masters".into()],
+                ttl: std::time::Duration::from_secs(120),
+                key_type: KeyType::EcP256,
+                allow_bare_domains: false,
+            },
+        )
+        .await
+        .unwrap();
+    let patch = json!({"data": {
+        "tls.crt": ByteString(short.certificate.as_bytes().to_vec()),
+        "tls.key": ByteString(short.private_key.as_bytes().to_vec()),
+    }});
+    secrets
+        .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
+    let renewed = wait_for(&secrets, &name, WAIT, |s: Option<&Secret>| {
+        s.is_some_and(|s| bundle(s).is_ok_and(|i| i.not_after - e2e::certs::now() > 24 * 3600))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    openssl_verify(&renewed);
+    e2e::support::wait_for_event(&env.api::<Event>(), &name, "Renewed", WAIT).await;
+
+    // Deletion waits for the cluster's pods.
+    let pods: Api<Pod> = env.api();
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": env.name("vm"), "labels": {"operatorkit.dev/cluster": cluster}},
+        "spec": {"containers": [{"name": "vm", "image": "example/vm:1"}]}
+    }))
+    .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+    api.delete(&name, &DeleteParams::default()).await.unwrap();
+    wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
+        c.and_then(|c| c.status.as_ref())
+            .is_some_and(|s| s.conditions.iter().any(|c| c.reason == "WaitingForPods"))
+    })
+    .await
+    .unwrap();
+    assert!(secrets.get_opt(&name).await.unwrap().is_some());
+    pods.delete(&pod.name_any(), &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| c.is_none())
+        .await
+        .unwrap();
+    assert!(secrets.get_opt(&name).await.unwrap().is_none());
+    run.stop().await;
+    env.stop().await;
+    let _ = std::fs::remove_file(token_file);
+}
