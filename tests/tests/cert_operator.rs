@@ -473,3 +473,63 @@ async fn a_bundle_whose_key_does_not_match_is_never_written() {
     run.stop().await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_go_to_the_namespace_the_flag_names() {
+    let env = env().await;
+    let certs_ns = env.extra_namespace().await.unwrap();
+    let mut a = args("720h");
+    a.secret_namespace = Some(certs_ns.clone());
+    let run = start(&env, &a).await;
+    let api: Api<CertConfig> = env.api();
+    let cluster = env.name("c");
+    let name = format!("{cluster}-api");
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    let secrets: Api<Secret> = Api::namespaced(env.client(), &certs_ns);
+    let secret = secrets.get(&name).await.unwrap();
+    openssl_verify(&secret);
+    // No owner reference across namespaces; the annotation maps it back.
+    assert!(secret.owner_references().is_empty());
+    assert_eq!(
+        secret.annotations()[cert_operator::CERTCONFIG_ANNOTATION],
+        format!("{}/{name}", env.namespace())
+    );
+    assert!(
+        secrets
+            .get_opt(&format!("{cluster}-ca"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let local: Api<Secret> = env.api();
+    assert!(local.get_opt(&name).await.unwrap().is_none());
+    // Deleted behind the operator's back, it comes back (the watch is there).
+    secrets
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for(&secrets, &name, WAIT, |s: Option<&Secret>| {
+        s.is_some_and(|s| s.uid() != secret.uid())
+    })
+    .await
+    .unwrap();
+    // Deletion cleans up there too.
+    api.delete(&name, &DeleteParams::default()).await.unwrap();
+    wait_for(
+        &secrets,
+        &format!("{cluster}-ca"),
+        WAIT,
+        |s: Option<&Secret>| s.is_none(),
+    )
+    .await
+    .unwrap();
+    assert!(secrets.get_opt(&name).await.unwrap().is_none());
+    run.stop().await;
+    env.stop().await;
+}
