@@ -10,7 +10,7 @@ use crate::{cmd, workspace};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: `apiserver` or `operator` (default: all).
+    /// Which benchmark: `apiserver`, `operator` or `issue` (default: all).
     name: Option<String>,
 }
 
@@ -33,6 +33,11 @@ const BENCHES: &[Bench] = &[
         name: "operator",
         package: "operatorkit",
         features: &["testing"],
+    },
+    Bench {
+        name: "issue",
+        package: "cert-operator",
+        features: &[],
     },
 ];
 
