@@ -38,8 +38,10 @@ pub enum KeyAlgorithmArg {
     /// ECDSA P-384.
     EcdsaP384,
     /// RSA 2048.
+    #[value(name = "rsa-2048")]
     Rsa2048,
     /// RSA 4096.
+    #[value(name = "rsa-4096")]
     Rsa4096,
 }
 
