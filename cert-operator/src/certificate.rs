@@ -25,10 +25,13 @@ use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL, MANAGED_BY_LABEL};
 use crate::backend::{Backend, BackendError, Scope};
 use crate::metrics::CertMetrics;
 use crate::pki::{CertInfo, CertRequest, IssuedCert, spec_hash, verify_bundle};
+use crate::waiting::PodWaiters;
 use crate::{CERTCONFIG_ANNOTATION, HASH_ANNOTATION, MANAGED_BY};
 
-/// How long a deletion waits before looking at the cluster's pods again.
-const PODS_RECHECK: Duration = Duration::from_secs(5);
+/// How long a deletion waiting for pods waits at most before looking at them
+/// again. A pod event of the cluster brings it back sooner ([`PodWaiters`]);
+/// this is the safety net.
+pub const PODS_RECHECK: Duration = Duration::from_secs(60);
 
 /// Settings of the certificate resource.
 #[derive(Clone, Debug)]
@@ -55,6 +58,7 @@ pub struct Certificate {
     backend: Arc<dyn Backend>,
     settings: CertSettings,
     metrics: CertMetrics,
+    waiters: PodWaiters,
 }
 
 /// What to do with the current certificate.
@@ -103,7 +107,14 @@ impl Certificate {
             backend,
             settings,
             metrics,
+            waiters: PodWaiters::default(),
         }
+    }
+
+    /// The deletions of this resource waiting for pods: map pod events
+    /// through [`PodWaiters::waiting_for`] to finish them when the pods go.
+    pub fn pod_waiters(&self) -> PodWaiters {
+        self.waiters.clone()
     }
 
     fn scope(&self, config: &CertConfig) -> Scope {
@@ -350,6 +361,11 @@ impl Resource<CertConfig> for Certificate {
         let config = request.object();
         let scope = self.scope(config);
         // Certificates outlive the machines that use them: wait for the pods.
+        // Registered before the cache is read, so that the event of a pod
+        // going meanwhile brings this object back instead of being missed
+        // (kube-runtime runs a trigger that arrives during a loop after it).
+        let me = ObjectRef::from_obj(config);
+        self.waiters.wait(&scope.cluster_id, me.clone());
         let running = request
             .cache::<Pod>()
             .map(|pods| {
@@ -371,6 +387,7 @@ impl Resource<CertConfig> for Certificate {
             );
             return Ok(Outcome::KeepFinalizer(PODS_RECHECK));
         }
+        self.waiters.done(&scope.cluster_id, &me);
         let name = secret_name(config);
         if let Some(secret) = Self::cached_secret(request, &scope, &name) {
             let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);

@@ -5,6 +5,7 @@
 //! - [`pki`]: requests, keys, the built-in CA, the checks every bundle passes;
 //! - [`backend`]: where certificates come from;
 //! - [`certificate`]: the resource that issues, renews and removes them;
+//! - [`waiting`]: deletions waiting for a cluster's pods to go;
 //! - [`metrics`]: issued/renewed counts, backend errors, expiry times;
 //! - [`settings`]: the command line.
 
@@ -15,6 +16,7 @@ pub mod certificate;
 pub mod metrics;
 pub mod pki;
 pub mod settings;
+pub mod waiting;
 
 use std::sync::Arc;
 
@@ -70,16 +72,20 @@ pub fn operator(
     let op = Operator::new(OPERATOR.as_str(), version)
         .metrics(move |registry| registered.register(registry, backend_name));
     // Secrets: a change or deletion brings their CertConfig back. Pods of
-    // guest clusters: cached, for the deletion rule.
+    // guest clusters: cached for the deletion rule, and their events bring
+    // back the deletions waiting for them.
+    let certificate = Certificate::new(backend, settings.clone(), metrics);
+    let waiters = certificate.pod_waiters();
     let op = match &settings.secret_namespace {
         Some(ns) => op.watches_in::<Secret>(ns.clone(), secrets, certconfig_of),
         None => op.watches::<Secret>(secrets, certconfig_of),
     };
     Ok(op
-        .watches::<Pod>(watcher::Config::default().labels(CLUSTER_LABEL), |_| {
-            Vec::new()
-        })
-        .resource(Certificate::new(backend, settings, metrics)))
+        .watches::<Pod>(
+            watcher::Config::default().labels(CLUSTER_LABEL),
+            move |pod| waiters.waiting_for(pod),
+        )
+        .resource(certificate))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use apiextensions::CertConfig;
+use cert_operator::certificate::PODS_RECHECK;
 use cert_operator::pki::{Ca, CertRequest, verify_bundle};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Pod, Secret};
@@ -281,6 +282,14 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     let secrets: Api<Secret> = env.api();
     let pods: Api<Pod> = env.api();
     let cluster = env.name("c");
+    // The cluster's pod first: by the time its certificates are Ready the
+    // operator's pod cache has long seen it.
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": env.name("vm"), "labels": {"operatorkit.dev/cluster": cluster}},
+        "spec": {"containers": [{"name": "vm", "image": "example/vm:1"}]}
+    }))
+    .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
     for component in ["api", "worker"] {
         let name = format!("{cluster}-{component}");
         api.create(
@@ -291,12 +300,6 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
         .unwrap();
         wait_for(&api, &name, WAIT, ready).await.unwrap();
     }
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": env.name("vm"), "labels": {"operatorkit.dev/cluster": cluster}},
-        "spec": {"containers": [{"name": "vm", "image": "example/vm:1"}]}
-    }))
-    .unwrap();
-    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
 
     // The API certificate is kept while the cluster's pod runs.
     let api_name = format!("{cluster}-api");
@@ -314,13 +317,21 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     assert!(secrets.get_opt(&api_name).await.unwrap().is_some());
 
     // The pod goes: the Secret goes, then the CertConfig; the CA stays for
-    // the worker certificate.
+    // the worker certificate. The pod's deletion event brings the waiting
+    // CertConfig back: well before the fallback recheck, which is not what
+    // ends the wait.
     pods.delete(&pod.name_any(), &DeleteParams::default())
         .await
         .unwrap();
-    wait_for(&api, &api_name, WAIT, |c: Option<&CertConfig>| c.is_none())
-        .await
-        .unwrap();
+    let before_fallback = PODS_RECHECK.saturating_sub(std::time::Duration::from_secs(20));
+    wait_for(
+        &api,
+        &api_name,
+        before_fallback,
+        |c: Option<&CertConfig>| c.is_none(),
+    )
+    .await
+    .unwrap();
     assert!(secrets.get_opt(&api_name).await.unwrap().is_none());
     assert!(
         secrets

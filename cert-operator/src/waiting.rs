@@ -1,0 +1,104 @@
+//! Deletions that wait for a cluster's pods: which CertConfigs keep their
+//! finalizer until no pod labelled with their cluster runs any more. A pod
+//! event of that cluster brings exactly those CertConfigs back at once, so a
+//! deletion finishes when the last pod goes instead of at the next poll.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+
+use apiextensions::CertConfig;
+use apiextensions::keys::CLUSTER_LABEL;
+
+/// CertConfigs waiting for the pods of a cluster, by cluster ID. Cheap to
+/// clone; clones share the set.
+#[derive(Clone, Debug, Default)]
+pub struct PodWaiters {
+    inner: Arc<Mutex<HashMap<String, HashSet<ObjectRef<CertConfig>>>>>,
+}
+
+impl PodWaiters {
+    /// The set, even if a holder panicked: it holds no invariant a panic
+    /// could break half-way (each change is one insert or remove).
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, HashSet<ObjectRef<CertConfig>>>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `config` waits for the pods of `cluster`.
+    pub fn wait(&self, cluster: &str, config: ObjectRef<CertConfig>) {
+        self.lock()
+            .entry(cluster.to_owned())
+            .or_default()
+            .insert(config);
+    }
+
+    /// `config` no longer waits for the pods of `cluster`.
+    pub fn done(&self, cluster: &str, config: &ObjectRef<CertConfig>) {
+        let mut waiters = self.lock();
+        if let Some(set) = waiters.get_mut(cluster) {
+            set.remove(config);
+            if set.is_empty() {
+                waiters.remove(cluster);
+            }
+        }
+    }
+
+    /// The CertConfigs waiting for the cluster `pod` belongs to (none for a
+    /// pod without the cluster label).
+    pub fn waiting_for(&self, pod: &Pod) -> Vec<ObjectRef<CertConfig>> {
+        let Some(cluster) = pod.labels().get(CLUSTER_LABEL) else {
+            return Vec::new();
+        };
+        self.lock()
+            .get(cluster)
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(cluster: Option<&str>) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.name = Some("p".into());
+        p.metadata.labels = cluster.map(|c| [(CLUSTER_LABEL.to_owned(), c.to_owned())].into());
+        p
+    }
+
+    #[test]
+    fn pods_bring_back_the_certconfigs_of_their_cluster_only() {
+        let waiters = PodWaiters::default();
+        let api = ObjectRef::<CertConfig>::new("abc12-api").within("ns1");
+        let worker = ObjectRef::<CertConfig>::new("abc12-worker").within("ns1");
+        let other = ObjectRef::<CertConfig>::new("xyz99-api").within("ns2");
+        waiters.wait("abc12", api.clone());
+        waiters.wait("abc12", worker.clone());
+        waiters.wait("abc12", api.clone());
+        waiters.clone().wait("xyz99", other.clone());
+
+        let mut refs = waiters.waiting_for(&pod(Some("abc12")));
+        refs.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(refs, [api.clone(), worker.clone()]);
+        assert_eq!(
+            waiters.waiting_for(&pod(Some("xyz99"))),
+            std::slice::from_ref(&other)
+        );
+        assert!(waiters.waiting_for(&pod(Some("none"))).is_empty());
+        assert!(waiters.waiting_for(&pod(None)).is_empty());
+
+        waiters.done("abc12", &api);
+        assert_eq!(
+            waiters.waiting_for(&pod(Some("abc12"))),
+            std::slice::from_ref(&worker)
+        );
+        waiters.done("abc12", &worker);
+        waiters.done("abc12", &worker);
+        assert!(waiters.waiting_for(&pod(Some("abc12"))).is_empty());
+        assert!(!waiters.lock().contains_key("abc12"));
+    }
+}
