@@ -328,6 +328,7 @@ async fn run_once(contender: Contender) -> Run {
         secret_namespace: None,
         vault_address: None,
         vault_token_file: None,
+        vault_ca_file: None,
     };
     let operator =
         cert_operator::operator(VERSION, args.backend().unwrap(), args.settings()).unwrap();

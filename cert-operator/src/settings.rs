@@ -87,6 +87,10 @@ pub struct CertArgs {
     /// File holding the Vault token (default: the `VAULT_TOKEN` environment variable).
     #[arg(long)]
     pub vault_token_file: Option<PathBuf>,
+    /// PEM file of the CA(s) that signed Vault's TLS certificate, trusted
+    /// besides the built-in roots (for a Vault behind a private CA).
+    #[arg(long, env = "VAULT_CACERT")]
+    pub vault_ca_file: Option<PathBuf>,
 }
 
 /// Why the backend flags cannot be used.
@@ -119,7 +123,14 @@ impl CertArgs {
     /// background at half its lifetime, for as long as the process runs.
     pub fn backend(&self) -> Result<Arc<dyn Backend>, BackendSetupError> {
         match self.backend {
-            BackendKind::Builtin => Ok(Arc::new(Builtin::default())),
+            BackendKind::Builtin => {
+                if self.vault_token_file.is_some() || self.vault_ca_file.is_some() {
+                    tracing::warn!(
+                        "--backend builtin ignores --vault-token-file and --vault-ca-file"
+                    );
+                }
+                Ok(Arc::new(Builtin::default()))
+            }
             BackendKind::Vault => {
                 let address = self
                     .vault_address
@@ -129,10 +140,20 @@ impl CertArgs {
                     Some(path) => Token::from_file(path)?,
                     None => Token::from_env("VAULT_TOKEN")?,
                 };
+                if self.vault_ca_file.is_some() && address.trim().starts_with("http://") {
+                    tracing::warn!(%address, "--vault-ca-file is unused: Vault is addressed over plain http");
+                }
+                let ca_pem = match &self.vault_ca_file {
+                    Some(path) => {
+                        Some(std::fs::read(path).map_err(|e| VaultError::Io(path.clone(), e))?)
+                    }
+                    None => None,
+                };
                 let vault = Vault::new(VaultConfig {
                     address,
                     token,
                     request_timeout: REQUEST_TIMEOUT,
+                    ca_pem,
                 })?;
                 vault.spawn_token_renewal(std::future::pending());
                 Ok(Arc::new(VaultBackend::new(vault)))
@@ -172,5 +193,33 @@ mod tests {
                 Err(BackendSetupError::NoVaultAddress)
             ));
         }
+    }
+
+    #[test]
+    fn an_unreadable_or_empty_vault_ca_file_is_refused_naming_it() {
+        let dir =
+            std::env::temp_dir().join(format!("cert-operator-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let token = dir.join("token");
+        std::fs::write(&token, "t").unwrap_or_else(|e| panic!("{e}"));
+        let empty = dir.join("empty-ca.pem");
+        std::fs::write(&empty, "").unwrap_or_else(|e| panic!("{e}"));
+        let missing = dir.join("missing-ca.pem");
+        let backend = |ca: &std::path::Path| {
+            let cli = Cli::try_parse_from([
+                "cert-operator".to_owned(),
+                "--backend=vault".to_owned(),
+                "--vault-address=https://vault.example:8200".to_owned(),
+                format!("--vault-token-file={}", token.display()),
+                format!("--vault-ca-file={}", ca.display()),
+            ])
+            .unwrap_or_else(|e| panic!("{e}"));
+            cli.cert.backend().err().map(|e| e.to_string())
+        };
+        let e = backend(&missing).unwrap_or_default();
+        assert!(e.contains("missing-ca.pem"), "{e}");
+        let e = backend(&empty).unwrap_or_default();
+        assert!(e.contains("no PEM CERTIFICATE"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -30,6 +30,7 @@ pub fn args(renew_before: &str) -> CertArgs {
         secret_namespace: None,
         vault_address: None,
         vault_token_file: None,
+        vault_ca_file: None,
     }
 }
 

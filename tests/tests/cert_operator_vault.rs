@@ -34,8 +34,70 @@ fn client(bao: &OpenBao) -> Vault {
         address: bao.address(),
         token: Token::new(bao.root_token()),
         request_timeout: std::time::Duration::from_secs(5),
+        ca_pem: bao.ca_file().map(|f| std::fs::read(f).unwrap()),
     })
     .unwrap()
+}
+
+fn backend_unavailable(c: Option<&CertConfig>) -> bool {
+    c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason == "BackendUnavailable")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vault_behind_a_private_ca_is_reached_with_vault_ca_file_and_refused_without() {
+    let bao = OpenBao::start_tls().await.unwrap();
+    assert!(bao.address().starts_with("https://"));
+    let env = env().await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let cluster = env.name("t");
+    let name = format!("{cluster}-api");
+
+    // Without the CA the server's certificate is not trusted: a condition
+    // that says so, and nothing written.
+    let (args, token_file) = vault_args(&bao);
+    assert!(args.vault_ca_file.is_none());
+    let run = start(&env, &args).await;
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    let refused = wait_for(&api, &name, WAIT, backend_unavailable)
+        .await
+        .unwrap()
+        .unwrap();
+    let message = refused
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .message;
+    assert!(message.contains("certificate"), "{message}");
+    assert!(secrets.get_opt(&name).await.unwrap().is_none());
+    run.stop().await;
+
+    // --vault-ca-file: the same CertConfig is issued over TLS.
+    let mut args = args;
+    args.vault_ca_file = bao.ca_file();
+    let run = start(&env, &args).await;
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    let secret = secrets.get(&name).await.unwrap();
+    openssl_verify(&secret);
+    assert_eq!(
+        client(&bao).ensure_ca(&cluster).await.unwrap().trim(),
+        field(&secret, "ca.crt").trim()
+    );
+    run.stop().await;
+    env.stop().await;
+    let _ = std::fs::remove_file(token_file);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -155,16 +217,10 @@ async fn a_vault_outage_is_a_condition_and_an_event_and_is_recovered_from() {
     )
     .await
     .unwrap();
-    let down = wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
-        c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.reason == "BackendUnavailable")
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let down = wait_for(&api, &name, WAIT, backend_unavailable)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(down.status.unwrap().secret_name.is_none());
     e2e::support::wait_for_event(&env.api::<Event>(), &name, "BackendUnavailable", WAIT).await;
     let secrets: Api<Secret> = env.api();
@@ -203,6 +259,14 @@ async fn vault_certificates_are_renewed_and_outlive_the_clusters_pods() {
     let secrets: Api<Secret> = env.api();
     let cluster = env.name("v");
     let name = format!("{cluster}-api");
+    // A pod of the cluster, running all along.
+    let pods: Api<Pod> = env.api();
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": env.name("vm"), "labels": {"operatorkit.dev/cluster": cluster}},
+        "spec": {"containers": [{"name": "vm", "image": "example/vm:1"}]}
+    }))
+    .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
     api.create(
         &PostParams::default(),
         &certconfig(&name, &cluster, "api", json!({})),
@@ -261,14 +325,8 @@ async fn vault_certificates_are_renewed_and_outlive_the_clusters_pods() {
     openssl_verify(&renewed);
     e2e::support::wait_for_event(&env.api::<Event>(), &name, "Renewed", WAIT).await;
 
-    // Deletion waits for the cluster's pods.
-    let pods: Api<Pod> = env.api();
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": env.name("vm"), "labels": {"operatorkit.dev/cluster": cluster}},
-        "spec": {"containers": [{"name": "vm", "image": "example/vm:1"}]}
-    }))
-    .unwrap();
-    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+    // Deletion waits for the cluster's pods (the pod was created first, so
+    // the operator's pod cache has it).
     api.delete(&name, &DeleteParams::default()).await.unwrap();
     wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
         c.and_then(|c| c.status.as_ref())

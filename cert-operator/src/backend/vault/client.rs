@@ -50,6 +50,10 @@ pub struct VaultConfig {
     pub token: Token,
     /// Upper bound on each HTTP request, connecting included.
     pub request_timeout: Duration,
+    /// PEM certificates of CAs to trust besides the built-in (Mozilla) roots,
+    /// such as the private CA of Vault's listener certificate. `None`: the
+    /// built-in roots only.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// A Vault token. Never printed: `Debug` shows `Token(***)`.
@@ -217,7 +221,7 @@ pub enum VaultError {
     /// The client is misconfigured (address, token, timeout).
     #[error("Vault client configuration: {0}")]
     Config(String),
-    /// Reading a file (the token file) failed.
+    /// Reading a file (the token file, the CA file) failed.
     #[error("reading {path}: {source}", path = .0.display(), source = .1)]
     Io(PathBuf, #[source] std::io::Error),
     /// Vault answered something this client does not understand.
@@ -296,11 +300,25 @@ impl Vault {
         headers.insert(TOKEN_HEADER, token);
         // Asked for by Vault on some endpoints; marks API (not browser) calls.
         headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
-            .user_agent(concat!("cert-operator/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("cert-operator/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &config.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                VaultError::Config(format!("reading the CA certificates: {}", chain(&e)))
+            })?;
+            if certs.is_empty() {
+                return Err(VaultError::Config(
+                    "the CA certificates hold no PEM CERTIFICATE block".to_owned(),
+                ));
+            }
+            for cert in certs {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http
             .build()
             .map_err(|e| VaultError::Config(format!("building the HTTP client: {}", chain(&e))))?;
         Ok(Self {
@@ -1001,6 +1019,7 @@ mod tests {
             address: address.to_owned(),
             token: Token::new(token),
             request_timeout: Duration::from_secs(1),
+            ca_pem: None,
         };
         assert!(Vault::new(config("http://127.0.0.1:8200/", "t")).is_ok());
         assert!(matches!(
@@ -1019,5 +1038,27 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(e.as_deref().is_some_and(|m| !m.contains("sec")), "{e:?}");
+    }
+
+    #[test]
+    fn extra_ca_certificates_must_be_pem_certificates() {
+        let config = |ca_pem: &[u8]| VaultConfig {
+            address: "https://vault.example:8200".to_owned(),
+            token: Token::new("t"),
+            request_timeout: Duration::from_secs(1),
+            ca_pem: Some(ca_pem.to_vec()),
+        };
+        let ca = crate::pki::ca::Ca::generate("abc12").unwrap_or_else(|e| panic!("{e}"));
+        assert!(Vault::new(config(ca.cert_pem().as_bytes())).is_ok());
+        let two = format!("{}\n{}", ca.cert_pem(), ca.cert_pem());
+        assert!(Vault::new(config(two.as_bytes())).is_ok());
+        for bad in [
+            &b""[..],
+            b"not a certificate",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
+            let e = Vault::new(config(bad)).err();
+            assert!(matches!(e, Some(VaultError::Config(_))), "{bad:?}: {e:?}");
+        }
     }
 }
