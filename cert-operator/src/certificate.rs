@@ -5,7 +5,8 @@
 //! removed on deletion once no pod of the cluster runs any more — the
 //! cluster's CA with the last of its CertConfigs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -59,6 +60,10 @@ pub struct Certificate {
     settings: CertSettings,
     metrics: CertMetrics,
     waiters: PodWaiters,
+    /// Serial of the certificate this process last wrote, by CertConfig UID:
+    /// tells a Secret cache that lags behind our own write (see
+    /// [`Certificate::current_secret`]).
+    written: Mutex<HashMap<String, String>>,
 }
 
 /// What to do with the current certificate.
@@ -108,7 +113,60 @@ impl Certificate {
             settings,
             metrics,
             waiters: PodWaiters::default(),
+            written: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The serial last written for the CertConfig `uid`.
+    fn last_written(&self, uid: &str) -> Option<String> {
+        // Each access is one insert, remove or lookup: nothing a panic could
+        // leave half done.
+        let written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        written.get(uid).cloned()
+    }
+
+    fn remember_written(&self, uid: &str, serial: Option<&str>) {
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        match serial {
+            Some(serial) => written.insert(uid.to_owned(), serial.to_owned()),
+            None => written.remove(uid),
+        };
+    }
+
+    /// The current certificate of the Secret `name`, if whole and valid,
+    /// with the spec hash it was issued for. Read from the cache; but when
+    /// this process wrote a certificate for this CertConfig that the cache
+    /// does not show (yet: a loop that runs right after the one that wrote,
+    /// before the Secret's watch event), the Secret is read from the API
+    /// server instead: a lagging cache must not cost a second certificate.
+    /// What that read finds becomes the certificate to expect, so a Secret
+    /// replaced by someone else is read live once, not at every loop.
+    async fn current_secret(
+        &self,
+        request: &Request<CertConfig>,
+        scope: &Scope,
+        name: &str,
+        now: i64,
+    ) -> Result<Option<(CertInfo, String)>, kube::Error> {
+        let cached = Self::cached_secret(request, scope, name).and_then(|s| Self::current(&s, now));
+        let Some(written) = self.last_written(&request.uid()) else {
+            return Ok(cached);
+        };
+        if cached
+            .as_ref()
+            .is_some_and(|(info, _)| info.serial == written)
+        {
+            return Ok(cached);
+        }
+        let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
+        let live = api
+            .get_opt(name)
+            .await?
+            .and_then(|s| Self::current(&s, now));
+        if let Some((info, _)) = &live {
+            self.remember_written(&request.uid(), Some(&info.serial));
+        }
+        Ok(live)
     }
 
     /// The deletions of this resource waiting for pods: map pod events
@@ -266,6 +324,7 @@ impl Certificate {
         };
         self.write_secret(request, scope, name, &issued, hash)
             .await?;
+        self.remember_written(&request.uid(), Some(&info.serial));
         Ok(info)
     }
 }
@@ -302,8 +361,7 @@ impl Resource<CertConfig> for Certificate {
         let name = secret_name(config);
         let now = unix_now();
         let threshold = threshold(self.settings.renew_before, cert.ttl);
-        let current =
-            Self::cached_secret(request, &scope, &name).and_then(|s| Self::current(&s, now));
+        let current = self.current_secret(request, &scope, &name, now).await?;
         let decision = decide(
             current.as_ref().map(|(i, h)| (i, h.as_str())),
             &hash,
@@ -405,6 +463,7 @@ impl Resource<CertConfig> for Certificate {
             }
         }
         self.metrics.forget(&request.namespace(), &request.name());
+        self.remember_written(&request.uid(), None);
         // The cluster's last CertConfig takes the CA with it.
         let uid = request.uid();
         let siblings = request
