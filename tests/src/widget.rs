@@ -309,3 +309,29 @@ pub fn metric(run: &operatorkit::testing::OperatorRun, name: &str, labels: &[&st
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Waits until `run` has no loop in flight and the journal of `name` has not
+/// grown for 300 ms: the object is idle for that operator (the loops that
+/// follow its first one, triggered by its own finalizer and children, are
+/// over). Panics after [`WAIT`].
+pub async fn wait_idle(journal: &Journal, name: &str, run: &operatorkit::testing::OperatorRun) {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = journal.of(name).len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = journal.of(name).len();
+        let metrics = run
+            .metrics()
+            .encode()
+            .unwrap_or_else(|e| panic!("encoding metrics: {e}"));
+        let busy = metrics
+            .lines()
+            .filter(|l| l.starts_with("operatorkit_active_reconciles"))
+            .any(|l| !l.ends_with(" 0"));
+        if now == seen && !busy {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never became idle");
+        seen = now;
+    }
+}

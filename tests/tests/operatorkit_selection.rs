@@ -48,6 +48,10 @@ async fn two_versions_reconcile_their_own_objects_and_hand_over_by_relabelling()
     );
 
     // Relabel the old one for v2: v2 takes it over, finalizer included.
+    // First v1 finishes the loops that follow its first one (triggered by
+    // its own finalizer and children): a loop in flight during the relabel
+    // would rightly finish, and this checks that none starts after it.
+    widget::wait_idle(&journal, &old, &run1).await;
     let before = journal.of(&old).len();
     api.patch(
         &old,
