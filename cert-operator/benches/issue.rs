@@ -39,11 +39,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use apiextensions::keys::{CLUSTER_LABEL, MANAGED_BY_LABEL};
-use apiextensions::{CertConfig, CertConfigSpec};
+use apiextensions::{CertConfig, CertConfigSpec, HasConditions};
 use cert_operator::pki::{Ca, CertRequest, PrivateKey, verify_bundle};
 use cert_operator::settings::{BackendKind, CertArgs, KeyAlgorithmArg};
 use cert_operator::{CA_LABEL, MANAGED_BY, OPERATOR};
@@ -51,9 +51,8 @@ use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, PostParams};
-use kube::runtime::watcher;
 use kube::{CustomResourceExt, ResourceExt};
-use operatorkit::testing::TestEnv;
+use operatorkit::testing::{TestEnv, wait_for_count};
 use rsa::traits::PublicKeyParts;
 
 /// Guest clusters per run, each with its own CA.
@@ -179,18 +178,6 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// The difference of two request snapshots.
-fn delta(
-    after: &BTreeMap<&'static str, u64>,
-    before: &BTreeMap<&'static str, u64>,
-) -> BTreeMap<&'static str, u64> {
-    after
-        .iter()
-        .map(|(v, n)| (*v, n - before.get(v).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
 fn cluster_id(c: usize) -> String {
     format!("bench{c:02}")
 }
@@ -229,43 +216,7 @@ fn certconfig(i: usize) -> CertConfig {
 }
 
 fn is_ready(c: &CertConfig) -> bool {
-    c.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
-}
-
-/// Watches the CertConfigs; resolves `listening` once the watch has listed,
-/// then returns when all `CERTIFICATES` are Ready, with the instant it saw that.
-async fn watch_ready(api: Api<CertConfig>, listening: tokio::sync::oneshot::Sender<()>) -> Instant {
-    let mut listening = Some(listening);
-    let mut ready = HashSet::new();
-    let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()));
-    while let Some(event) = stream.try_next().await.expect("watching CertConfigs") {
-        match event {
-            watcher::Event::InitDone => {
-                if let Some(l) = listening.take() {
-                    let _ = l.send(());
-                }
-            }
-            watcher::Event::Apply(c) | watcher::Event::InitApply(c) => {
-                if is_ready(&c) {
-                    ready.insert(c.name_any());
-                } else {
-                    ready.remove(&c.name_any());
-                }
-                if ready.len() == CERTIFICATES {
-                    return Instant::now();
-                }
-            }
-            watcher::Event::Delete(c) => {
-                ready.remove(&c.name_any());
-            }
-            watcher::Event::Init => {}
-        }
-    }
-    panic!("the watch of CertConfigs ended");
+    c.status.as_ref().is_some_and(HasConditions::is_ready)
 }
 
 /// The sum of the samples of `metric` (name and opening brace or space) in
@@ -318,7 +269,12 @@ async fn run_once(contender: Contender) -> Run {
     let configs: Api<CertConfig> = env.api();
 
     let (listening, listened) = tokio::sync::oneshot::channel();
-    let waiter = tokio::spawn(watch_ready(configs.clone(), listening));
+    let waiter = tokio::spawn(wait_for_count(
+        configs.clone(),
+        CERTIFICATES,
+        is_ready,
+        listening,
+    ));
     listened.await.unwrap();
 
     let args = CertArgs {
@@ -366,6 +322,7 @@ async fn run_once(contender: Contender) -> Run {
                 contender.name
             )
         })
+        .unwrap()
         .unwrap();
     let elapsed = end - start;
     let cpu = cpu_time()
@@ -373,7 +330,7 @@ async fn run_once(contender: Contender) -> Run {
         .map(|(now, then)| now.saturating_sub(then));
 
     tokio::time::sleep(SETTLE).await;
-    let requests = delta(&run.requests().snapshot(), &before);
+    let requests = run.requests().since(&before);
     let metrics = run.metrics().encode().unwrap();
     let reconciles = metric_sum(&metrics, "operatorkit_reconcile_total{");
     let issued = metric_sum(&metrics, "cert_operator_certificates_issued_total{");

@@ -31,7 +31,7 @@
 mod operator;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ use kube::runtime::watcher;
 use kube::{Client, CustomResourceExt, Resource, ResourceExt};
 use operatorkit::children::MANAGED_BY_LABEL;
 use operatorkit::selection::{finalizer, version_label};
-use operatorkit::testing::{RequestCounts, TestEnv};
+use operatorkit::testing::{RequestCounts, TestEnv, wait_for_count};
 use serde_json::json;
 
 use operator::{Greeting, GreetingSpec, NAME};
@@ -127,18 +127,6 @@ impl Run {
     }
 }
 
-/// The difference of two request snapshots.
-fn delta(
-    after: &BTreeMap<&'static str, u64>,
-    before: &BTreeMap<&'static str, u64>,
-) -> BTreeMap<&'static str, u64> {
-    after
-        .iter()
-        .map(|(v, n)| (*v, n - before.get(v).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
 fn greeting(i: usize) -> Greeting {
     let mut g = Greeting::new(
         &format!("g-{i:04}"),
@@ -159,38 +147,6 @@ fn ready_condition(g: &Greeting) -> Option<&Condition> {
 
 fn is_ready(g: &Greeting) -> bool {
     ready_condition(g).is_some_and(|c| c.status == "True")
-}
-
-/// Watches the Greetings; resolves once the watch has listed, then returns
-/// when `OBJECTS` of them are Ready, with the instant it saw that.
-async fn watch_ready(api: Api<Greeting>, listening: tokio::sync::oneshot::Sender<()>) -> Instant {
-    let mut listening = Some(listening);
-    let mut ready = HashSet::new();
-    let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()));
-    while let Some(event) = stream.try_next().await.expect("watching Greetings") {
-        match event {
-            watcher::Event::InitDone => {
-                if let Some(l) = listening.take() {
-                    let _ = l.send(());
-                }
-            }
-            watcher::Event::Apply(g) | watcher::Event::InitApply(g) => {
-                if is_ready(&g) {
-                    ready.insert(g.name_any());
-                } else {
-                    ready.remove(&g.name_any());
-                }
-                if ready.len() == OBJECTS {
-                    return Instant::now();
-                }
-            }
-            watcher::Event::Delete(g) => {
-                ready.remove(&g.name_any());
-            }
-            watcher::Event::Init => {}
-        }
-    }
-    panic!("the watch of Greetings ended");
 }
 
 /// A started contender.
@@ -275,7 +231,12 @@ async fn run_once(contender: Contender) -> Run {
     let greetings: Api<Greeting> = env.api();
 
     let (listening, listened) = tokio::sync::oneshot::channel();
-    let waiter = tokio::spawn(watch_ready(greetings.clone(), listening));
+    let waiter = tokio::spawn(wait_for_count(
+        greetings.clone(),
+        OBJECTS,
+        is_ready,
+        listening,
+    ));
     listened.await.unwrap();
 
     let (started, requests) = Started::start(contender, &env).await;
@@ -308,11 +269,12 @@ async fn run_once(contender: Contender) -> Run {
                 contender.name()
             )
         })
+        .unwrap()
         .unwrap();
     let elapsed = end - start;
 
     tokio::time::sleep(SETTLE).await;
-    let requests = delta(&requests.snapshot(), &before);
+    let requests = requests.since(&before);
     let (reconciles, status_conflicts) = started.stop().await;
 
     let configmaps: Api<ConfigMap> = env.api();

@@ -28,7 +28,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Resource};
 
 pub use self::operator::{OperatorRun, RequestCounts};
-pub use self::wait::wait_for;
+pub use self::wait::{wait_for, wait_for_count};
 /// Configuration of the embedded API server (HTTPS, data dir, watch history).
 pub use apiserver::Config as ServerConfig;
 

@@ -41,6 +41,21 @@ impl RequestCounts {
             .clone()
     }
 
+    /// The requests made since `before` (an earlier [`RequestCounts::snapshot`]),
+    /// by verb; verbs with none are left out.
+    pub fn since(&self, before: &BTreeMap<&'static str, u64>) -> BTreeMap<&'static str, u64> {
+        self.snapshot()
+            .into_iter()
+            .map(|(verb, n)| {
+                (
+                    verb,
+                    n.saturating_sub(before.get(verb).copied().unwrap_or(0)),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     /// Writes so far: creates, updates, patches and deletes.
     pub fn writes(&self) -> u64 {
         let c = self.snapshot();

@@ -1,7 +1,9 @@
-//! Waiting for an object to reach a state, by watching it (never by polling).
+//! Waiting for an object (or a number of objects) to reach a state, by
+//! watching (never by polling).
 
+use std::collections::HashSet;
 use std::fmt::Debug;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use kube::Resource;
@@ -64,4 +66,59 @@ where
             timeout,
         }),
     }
+}
+
+/// Watches every object of `api`: sends on `listed` once the watch has
+/// listed (start the work to be measured after that), then returns the
+/// instant the watch saw `count` objects for which `predicate` holds at once.
+/// Has no deadline of its own: wrap it in a timeout. Made for benchmarks,
+/// which time "all N objects Ready" from a watch, not from polling.
+pub async fn wait_for_count<K>(
+    api: Api<K>,
+    count: usize,
+    predicate: impl Fn(&K) -> bool,
+    listed: tokio::sync::oneshot::Sender<()>,
+) -> Result<Instant, TestError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    // Namespace and name: what tells two objects of one kind apart.
+    let key = |o: &K| (o.meta().namespace.clone(), o.meta().name.clone());
+    let mut listed = Some(listed);
+    let mut matching = HashSet::new();
+    let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()));
+    while let Some(event) = stream
+        .try_next()
+        .await
+        .map_err(|e| TestError::Watch(e.to_string()))?
+    {
+        match event {
+            watcher::Event::InitDone => {
+                if let Some(l) = listed.take() {
+                    // The receiver may have gone: nobody waits for the list.
+                    let _ = l.send(());
+                }
+            }
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                let key = key(&o);
+                if predicate(&o) {
+                    matching.insert(key);
+                } else {
+                    matching.remove(&key);
+                }
+                if matching.len() == count {
+                    return Ok(Instant::now());
+                }
+            }
+            watcher::Event::Delete(o) => {
+                matching.remove(&key(&o));
+            }
+            watcher::Event::Init => {}
+        }
+    }
+    Err(TestError::Watch(format!(
+        "the watch of {} ended",
+        K::kind(&Default::default())
+    )))
 }
