@@ -7,13 +7,16 @@
 
 use std::time::Duration;
 
-use apiextensions::CertConfig;
+use apiextensions::{CertConfig, HasConditions};
 use cert_operator::pki::{CertInfo, PkiError, verify_bundle};
 use cert_operator::settings::{BackendKind, CertArgs, KeyAlgorithmArg};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::Api;
 use kube::{CustomResourceExt, ResourceExt};
 use operatorkit::Settings;
-use operatorkit::testing::{OperatorRun, TestEnv};
+use operatorkit::status::READY;
+use operatorkit::testing::{OperatorRun, TestEnv, wait_for};
 use serde_json::json;
 
 /// How long tests wait for the operator.
@@ -87,11 +90,29 @@ pub fn certconfig(
 
 /// Whether the CertConfig is Ready.
 pub fn ready(c: Option<&CertConfig>) -> bool {
-    c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+    c.and_then(|c| c.status.as_ref())
+        .is_some_and(HasConditions::is_ready)
+}
+
+/// The Ready condition of a CertConfig; fails the test when there is none.
+pub fn ready_condition(c: &CertConfig) -> Condition {
+    c.status
+        .as_ref()
+        .and_then(|s| s.condition(READY))
+        .cloned()
+        .unwrap_or_else(|| panic!("CertConfig {} has no Ready condition", c.name_any()))
+}
+
+/// Waits until CertConfig `name` has Ready with `reason`, and returns it.
+pub async fn wait_for_ready_reason(api: &Api<CertConfig>, name: &str, reason: &str) -> CertConfig {
+    wait_for(api, name, WAIT, |c: Option<&CertConfig>| {
+        c.and_then(|c| c.status.as_ref())
+            .and_then(|s| s.condition(READY))
+            .is_some_and(|r| r.reason == reason)
     })
+    .await
+    .unwrap_or_else(|e| panic!("CertConfig {name} never Ready with reason {reason}: {e}"))
+    .unwrap_or_else(|| panic!("CertConfig {name} is gone"))
 }
 
 /// A key of a Secret, as text.

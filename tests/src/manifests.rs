@@ -260,25 +260,26 @@ impl std::fmt::Display for ApiRequest {
     }
 }
 
+/// The strings of a JSON array (none for anything else).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether RBAC `rules` (of a Role or ClusterRole, as JSON) allow `request`,
 /// with RBAC's matching: `*` wildcards (and `*/<subresource>`), and
 /// `resourceNames` never matching a request that names no object (create,
 /// list, watch).
 pub fn allows(rules: &Value, request: &ApiRequest) -> bool {
-    let strings = |rule: &Value, key: &str| -> Vec<String> {
-        rule[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let has = |list: &[String], want: &str| list.iter().any(|s| s == "*" || s == want);
     rules.as_array().into_iter().flatten().any(|rule| {
-        let verbs = strings(rule, "verbs");
+        let verbs = strings(&rule["verbs"]);
         match request {
             ApiRequest::Resource {
                 verb,
@@ -287,21 +288,21 @@ pub fn allows(rules: &Value, request: &ApiRequest) -> bool {
                 name,
                 ..
             } => {
-                let names = strings(rule, "resourceNames");
+                let names = strings(&rule["resourceNames"]);
                 let sub = resource.split_once('/').map(|(_, sub)| sub);
-                let resource_matches = strings(rule, "resources").iter().any(|r| {
+                let resource_matches = strings(&rule["resources"]).iter().any(|r| {
                     r == "*"
                         || r == resource
                         || sub.is_some_and(|s| r.strip_prefix("*/") == Some(s))
                 });
                 has(&verbs, verb)
-                    && has(&strings(rule, "apiGroups"), group)
+                    && has(&strings(&rule["apiGroups"]), group)
                     && resource_matches
                     && (names.is_empty() || name.as_ref().is_some_and(|n| names.contains(n)))
             }
             ApiRequest::NonResource { verb, path } => {
                 has(&verbs, verb)
-                    && strings(rule, "nonResourceURLs").iter().any(|u| {
+                    && strings(&rule["nonResourceURLs"]).iter().any(|u| {
                         u == path || u.strip_suffix('*').is_some_and(|p| path.starts_with(p))
                     })
             }

@@ -320,14 +320,7 @@ pub async fn wait_idle(journal: &Journal, name: &str, run: &operatorkit::testing
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let now = journal.of(name).len();
-        let metrics = run
-            .metrics()
-            .encode()
-            .unwrap_or_else(|e| panic!("encoding metrics: {e}"));
-        let busy = metrics
-            .lines()
-            .filter(|l| l.starts_with("operatorkit_active_reconciles"))
-            .any(|l| !l.ends_with(" 0"));
+        let busy = metric(run, "operatorkit_active_reconciles", &[]) > 0.0;
         if now == seen && !busy {
             return;
         }

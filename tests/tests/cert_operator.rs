@@ -19,7 +19,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use operatorkit::testing::wait_for;
 use serde_json::json;
 
-use e2e::certs::{WAIT, args, bundle, certconfig, env, field, now, openssl_verify, ready, start};
+use e2e::certs::{
+    WAIT, args, bundle, certconfig, env, field, now, openssl_verify, ready, ready_condition, start,
+    wait_for_ready_reason,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn issues_a_verified_secret_and_reissues_when_the_spec_changes() {
@@ -57,6 +60,7 @@ async fn issues_a_verified_secret_and_reissues_when_the_spec_changes() {
     assert_eq!(info.ip_addresses.len(), 2);
     assert_eq!(info.organizations, ["operators", "system:masters"]);
     assert!((48 * 3600..=48 * 3600 + 600).contains(&(info.not_after - info.not_before)));
+    assert_eq!(ready_condition(&cc).reason, "Issued");
     let status = cc.status.unwrap();
     assert_eq!(
         status.secret_name.as_deref(),
@@ -64,12 +68,6 @@ async fn issues_a_verified_secret_and_reissues_when_the_spec_changes() {
     );
     assert_eq!(status.serial_number.as_deref(), Some(info.serial.as_str()));
     assert_eq!(status.not_after.unwrap().0.as_second(), info.not_after);
-    let ready = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
-    assert_eq!(ready.reason, "Issued");
     e2e::support::wait_for_event(&env.api::<Event>(), &name, "Issued", WAIT).await;
     // The CA is the cluster's, kept in its own Secret.
     let ca = secrets.get(&format!("{cluster}-ca")).await.unwrap();
@@ -233,23 +231,7 @@ async fn bad_input_becomes_a_condition_and_an_event_and_writes_nothing() {
     )
     .await
     .unwrap();
-    let cc = wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
-        c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.reason == "InvalidSpec")
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let condition = cc
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let condition = ready_condition(&wait_for_ready_reason(&api, &name, "InvalidSpec").await);
     assert_eq!(condition.status, "False");
     assert!(condition.message.contains("spec.ttl"), "{condition:?}");
     e2e::support::wait_for_event(&env.api::<Event>(), &name, "InvalidSpec", WAIT).await;
@@ -306,13 +288,7 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     api.delete(&api_name, &DeleteParams::default())
         .await
         .unwrap();
-    let waiting = wait_for(&api, &api_name, WAIT, |c: Option<&CertConfig>| {
-        c.and_then(|c| c.status.as_ref())
-            .is_some_and(|s| s.conditions.iter().any(|c| c.reason == "WaitingForPods"))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let waiting = wait_for_ready_reason(&api, &api_name, "WaitingForPods").await;
     assert!(waiting.metadata.deletion_timestamp.is_some());
     assert!(secrets.get_opt(&api_name).await.unwrap().is_some());
 
@@ -458,23 +434,7 @@ async fn a_bundle_whose_key_does_not_match_is_never_written() {
     )
     .await
     .unwrap();
-    let failed = wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
-        c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.reason == "IssueFailed")
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let condition = failed
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let condition = ready_condition(&wait_for_ready_reason(&api, &name, "IssueFailed").await);
     assert!(
         condition.message.contains("does not belong"),
         "{condition:?}"

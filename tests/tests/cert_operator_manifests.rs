@@ -17,11 +17,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use apiextensions::CertConfig;
 use apiextensions::core::cert_config::KeyAlgorithm;
+use apiextensions::{CertConfig, HasConditions};
 use cert_operator::backend::builtin::Builtin;
 use cert_operator::certificate::CertSettings;
-use e2e::manifests::{self, ApiRequest, RecordingProxy};
+use e2e::manifests::{self, ApiRequest, RecordingProxy, strings};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
@@ -80,17 +80,6 @@ fn one<'a>(objects: &'a [Value], kind: &str, p: &mut Problems) -> Option<&'a Val
 
 fn name(object: &Value) -> &str {
     object["metadata"]["name"].as_str().unwrap_or_default()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Every string anywhere in `v`.
@@ -1274,12 +1263,8 @@ async fn the_operator_makes_no_request_its_rbac_does_not_allow() {
         .unwrap();
     let ready_at = |generation: i64| {
         move |c: Option<&CertConfig>| {
-            c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-                s.observed_generation == Some(generation)
-                    && s.conditions
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
+            c.and_then(|c| c.status.as_ref())
+                .is_some_and(|s| s.observed_generation == Some(generation) && s.is_ready())
         }
     };
     let wait = Duration::from_secs(60);

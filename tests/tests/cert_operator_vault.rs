@@ -11,7 +11,10 @@ use cert_operator::backend::vault::client::{
     IssueRequest, KeyType, Token, Vault, VaultConfig, VaultError,
 };
 use cert_operator::settings::{BackendKind, CertArgs};
-use e2e::certs::{WAIT, args, bundle, certconfig, env, field, openssl_verify, ready, start};
+use e2e::certs::{
+    WAIT, args, bundle, certconfig, env, field, openssl_verify, ready, ready_condition, start,
+    wait_for_ready_reason,
+};
 use e2e::openbao::OpenBao;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -39,14 +42,6 @@ fn client(bao: &OpenBao) -> Vault {
     .unwrap()
 }
 
-fn backend_unavailable(c: Option<&CertConfig>) -> bool {
-    c.and_then(|c| c.status.as_ref()).is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.reason == "BackendUnavailable")
-    })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn vault_behind_a_private_ca_is_reached_with_vault_ca_file_and_refused_without() {
     let bao = OpenBao::start_tls().await.unwrap();
@@ -68,18 +63,8 @@ async fn vault_behind_a_private_ca_is_reached_with_vault_ca_file_and_refused_wit
     )
     .await
     .unwrap();
-    let refused = wait_for(&api, &name, WAIT, backend_unavailable)
-        .await
-        .unwrap()
-        .unwrap();
-    let message = refused
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap()
-        .message;
+    let refused = wait_for_ready_reason(&api, &name, "BackendUnavailable").await;
+    let message = ready_condition(&refused).message;
     assert!(message.contains("certificate"), "{message}");
     assert!(secrets.get_opt(&name).await.unwrap().is_none());
     run.stop().await;
@@ -217,10 +202,7 @@ async fn a_vault_outage_is_a_condition_and_an_event_and_is_recovered_from() {
     )
     .await
     .unwrap();
-    let down = wait_for(&api, &name, WAIT, backend_unavailable)
-        .await
-        .unwrap()
-        .unwrap();
+    let down = wait_for_ready_reason(&api, &name, "BackendUnavailable").await;
     assert!(down.status.unwrap().secret_name.is_none());
     e2e::support::wait_for_event(&env.api::<Event>(), &name, "BackendUnavailable", WAIT).await;
     let secrets: Api<Secret> = env.api();
@@ -328,12 +310,7 @@ async fn vault_certificates_are_renewed_and_outlive_the_clusters_pods() {
     // Deletion waits for the cluster's pods (the pod was created first, so
     // the operator's pod cache has it).
     api.delete(&name, &DeleteParams::default()).await.unwrap();
-    wait_for(&api, &name, WAIT, |c: Option<&CertConfig>| {
-        c.and_then(|c| c.status.as_ref())
-            .is_some_and(|s| s.conditions.iter().any(|c| c.reason == "WaitingForPods"))
-    })
-    .await
-    .unwrap();
+    wait_for_ready_reason(&api, &name, "WaitingForPods").await;
     assert!(secrets.get_opt(&name).await.unwrap().is_some());
     pods.delete(&pod.name_any(), &DeleteParams::default())
         .await
