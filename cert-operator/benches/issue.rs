@@ -43,10 +43,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use apiextensions::keys::{CLUSTER_LABEL, MANAGED_BY_LABEL};
-use apiextensions::{CertConfig, CertConfigSpec, HasConditions};
+use apiextensions::{CertConfig, CertConfigSpec, OperatorStatus};
 use cert_operator::pki::{Ca, CertRequest, PrivateKey, verify_bundle};
 use cert_operator::settings::{BackendKind, CertArgs, KeyAlgorithmArg};
-use cert_operator::{CA_LABEL, MANAGED_BY, OPERATOR};
+use cert_operator::{CA_LABEL, OPERATOR};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
@@ -216,7 +216,7 @@ fn certconfig(i: usize) -> CertConfig {
 }
 
 fn is_ready(c: &CertConfig) -> bool {
-    c.status.as_ref().is_some_and(HasConditions::is_ready)
+    c.status.as_ref().is_some_and(OperatorStatus::is_ready)
 }
 
 /// The sum of the samples of `metric` (name and opening brace or space) in
@@ -338,7 +338,7 @@ async fn run_once(contender: Contender) -> Run {
 
     let secrets: Api<Secret> = env.api();
     let made = secrets
-        .list(&ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}")))
+        .list(&ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR}")))
         .await
         .unwrap();
     check_secrets(contender, &made.items);

@@ -5,8 +5,7 @@
 //! removed on deletion once no pod of the cluster runs any more — the
 //! cluster's CA with the last of its CertConfigs.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -14,10 +13,10 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, Preconditions};
+use kube::api::ObjectMeta;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
-use operatorkit::{Outcome, Request, Resource, ResourceError};
+use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use apiextensions::CertConfig;
 use apiextensions::core::cert_config::KeyAlgorithm;
@@ -27,7 +26,7 @@ use crate::backend::{Backend, BackendError, Scope};
 use crate::metrics::CertMetrics;
 use crate::pki::{CertInfo, CertRequest, IssuedCert, spec_hash, verify_bundle};
 use crate::waiting::PodWaiters;
-use crate::{CERTCONFIG_ANNOTATION, HASH_ANNOTATION, MANAGED_BY};
+use crate::{CERTCONFIG_ANNOTATION, HASH_ANNOTATION, OPERATOR};
 
 /// How long a deletion waiting for pods waits at most before looking at them
 /// again. A pod event of the cluster brings it back sooner ([`PodWaiters`]);
@@ -60,10 +59,6 @@ pub struct Certificate {
     settings: CertSettings,
     metrics: CertMetrics,
     waiters: PodWaiters,
-    /// Serial of the certificate this process last wrote, by CertConfig UID:
-    /// tells a Secret cache that lags behind our own write (see
-    /// [`Certificate::current_secret`]).
-    written: Mutex<HashMap<String, String>>,
 }
 
 /// What to do with the current certificate.
@@ -113,60 +108,22 @@ impl Certificate {
             settings,
             metrics,
             waiters: PodWaiters::default(),
-            written: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The serial last written for the CertConfig `uid`.
-    fn last_written(&self, uid: &str) -> Option<String> {
-        // Each access is one insert, remove or lookup: nothing a panic could
-        // leave half done.
-        let written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
-        written.get(uid).cloned()
-    }
-
-    fn remember_written(&self, uid: &str, serial: Option<&str>) {
-        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
-        match serial {
-            Some(serial) => written.insert(uid.to_owned(), serial.to_owned()),
-            None => written.remove(uid),
-        };
-    }
-
     /// The current certificate of the Secret `name`, if whole and valid,
-    /// with the spec hash it was issued for. Read from the cache; but when
-    /// this process wrote a certificate for this CertConfig that the cache
-    /// does not show (yet: a loop that runs right after the one that wrote,
-    /// before the Secret's watch event), the Secret is read from the API
-    /// server instead: a lagging cache must not cost a second certificate.
-    /// What that read finds becomes the certificate to expect, so a Secret
-    /// replaced by someone else is read live once, not at every loop.
+    /// with the spec hash it was issued for. Read through the context, so a
+    /// loop that runs right after the one that wrote the Secret (before the
+    /// Secret's watch event) sees that write: a lagging cache must not cost
+    /// a second certificate.
     async fn current_secret(
-        &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
         name: &str,
         now: i64,
     ) -> Result<Option<(CertInfo, String)>, kube::Error> {
-        let cached = Self::cached_secret(request, scope, name).and_then(|s| Self::current(&s, now));
-        let Some(written) = self.last_written(&request.uid()) else {
-            return Ok(cached);
-        };
-        if cached
-            .as_ref()
-            .is_some_and(|(info, _)| info.serial == written)
-        {
-            return Ok(cached);
-        }
-        let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
-        let live = api
-            .get_opt(name)
-            .await?
-            .and_then(|s| Self::current(&s, now));
-        if let Some((info, _)) = &live {
-            self.remember_written(&request.uid(), Some(&info.serial));
-        }
-        Ok(live)
+        let secret = cx.get::<Secret>(&scope.namespace, name).await?;
+        Ok(secret.and_then(|s| Self::current(&s, now)))
     }
 
     /// The deletions of this resource waiting for pods: map pod events
@@ -185,16 +142,6 @@ impl Certificate {
                 .unwrap_or_default(),
             cluster_id: config.spec.cluster_id.clone(),
         }
-    }
-
-    fn cached_secret(
-        request: &Request<CertConfig>,
-        scope: &Scope,
-        name: &str,
-    ) -> Option<Arc<Secret>> {
-        request
-            .cache::<Secret>()
-            .and_then(|s| s.get(&ObjectRef::new(name).within(&scope.namespace)))
     }
 
     /// What the current Secret holds, if it is a whole, valid bundle.
@@ -220,13 +167,13 @@ impl Certificate {
 
     async fn write_secret(
         &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
         name: &str,
         issued: &IssuedCert,
         hash: &str,
     ) -> Result<(), kube::Error> {
-        let config = request.object();
+        let config = cx.object();
         let same_namespace = config.namespace().as_deref() == Some(scope.namespace.as_str());
         let secret = Secret {
             metadata: ObjectMeta {
@@ -239,7 +186,7 @@ impl Certificate {
                             COMPONENT_LABEL.to_owned(),
                             config.spec.cluster_component.clone(),
                         ),
-                        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
+                        (MANAGED_BY_LABEL.to_owned(), OPERATOR.as_str().to_owned()),
                     ]
                     .into(),
                 ),
@@ -248,12 +195,12 @@ impl Certificate {
                         (HASH_ANNOTATION.to_owned(), hash.to_owned()),
                         (
                             CERTCONFIG_ANNOTATION.to_owned(),
-                            format!("{}/{}", request.namespace(), request.name()),
+                            format!("{}/{}", cx.namespace(), cx.name()),
                         ),
                     ]
                     .into(),
                 ),
-                owner_references: same_namespace.then(|| vec![request.owner_reference()]),
+                owner_references: same_namespace.then(|| vec![cx.owner_reference()]),
                 ..Default::default()
             },
             type_: Some("kubernetes.io/tls".to_owned()),
@@ -277,36 +224,25 @@ impl Certificate {
             ..Default::default()
         };
         // One write with all three keys: a Secret is never half written.
-        let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
-        api.patch(
-            name,
-            &PatchParams::apply(MANAGED_BY).force(),
-            &Patch::Apply(&secret),
-        )
-        .await?;
+        cx.apply(&secret).await?;
         Ok(())
     }
 
     /// Issues, checks and writes a certificate; errors set the Ready reason.
     async fn issue(
         &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
         name: &str,
         cert: &CertRequest,
         hash: &str,
-    ) -> Result<CertInfo, ResourceError> {
+    ) -> Result<CertInfo, StepError> {
         let backend = self.backend.name();
-        let issued = match self.backend.issue(request, scope, cert).await {
+        let issued = match self.backend.issue(cx, scope, cert).await {
             Ok(issued) => issued,
             Err(e) => {
                 self.metrics.backend_error(backend);
-                let reason = match e {
-                    BackendError::Unavailable(_) => "BackendUnavailable",
-                    BackendError::Invalid(_) => "IssueFailed",
-                };
-                request.set_not_ready(reason, e.to_string());
-                return Err(e.into());
+                return Err(backend_failure(e));
             }
         };
         let info = match verify_bundle(
@@ -318,15 +254,23 @@ impl Certificate {
             Ok(info) => info,
             Err(e) => {
                 self.metrics.backend_error(backend);
-                request.set_not_ready("IssueFailed", e.to_string());
-                return Err(e.into());
+                return Err(StepError::transient(e).reason("IssueFailed"));
             }
         };
-        self.write_secret(request, scope, name, &issued, hash)
-            .await?;
-        self.remember_written(&request.uid(), Some(&info.serial));
+        self.write_secret(cx, scope, name, &issued, hash).await?;
         Ok(info)
     }
+}
+
+/// A backend's error as a step error: an unreachable backend or one that
+/// could not issue what was asked are both retried (a Vault role can be
+/// fixed, a mount recreated), with the reason users see.
+fn backend_failure(e: BackendError) -> StepError {
+    let reason = match e {
+        BackendError::Unavailable(_) => "BackendUnavailable",
+        BackendError::Invalid(_) => "IssueFailed",
+    };
+    StepError::transient(e).reason(reason)
 }
 
 fn time(unix: i64) -> Option<Time> {
@@ -334,34 +278,23 @@ fn time(unix: i64) -> Option<Time> {
 }
 
 #[async_trait]
-impl Resource<CertConfig> for Certificate {
+impl Step<CertConfig> for Certificate {
     fn name(&self) -> &str {
         "certificate"
     }
 
-    async fn ensure_created(
-        &self,
-        request: &Request<CertConfig>,
-    ) -> Result<Outcome, ResourceError> {
-        let config = request.object();
-        let cert = match CertRequest::from_spec(&config.spec, self.settings.default_key) {
-            Ok(cert) => cert,
-            Err(e) => {
-                // Bad input the schema could not refuse: a condition and an
-                // Event; nothing is retried until the spec changes.
-                request.set_not_ready("InvalidSpec", e.to_string());
-                request
-                    .event(EventType::Warning, "InvalidSpec", e.to_string())
-                    .await;
-                return Ok(Outcome::cancel_loop());
-            }
-        };
+    async fn ensure_created(&self, cx: &Context<CertConfig>) -> Result<Outcome, StepError> {
+        let config = cx.object();
+        // Bad input the schema could not refuse: Ready False and a Warning
+        // Event; nothing is retried until the spec changes.
+        let cert = CertRequest::from_spec(&config.spec, self.settings.default_key)
+            .map_err(|e| StepError::permanent(e).reason("InvalidSpec"))?;
         let hash = spec_hash(&cert);
         let scope = self.scope(config);
         let name = secret_name(config);
         let now = unix_now();
         let threshold = threshold(self.settings.renew_before, cert.ttl);
-        let current = self.current_secret(request, &scope, &name, now).await?;
+        let current = Self::current_secret(cx, &scope, &name, now).await?;
         let decision = decide(
             current.as_ref().map(|(i, h)| (i, h.as_str())),
             &hash,
@@ -373,50 +306,50 @@ impl Resource<CertConfig> for Certificate {
             (Decision::Keep, Some((info, _))) => info,
             (decision, _) => {
                 let renewal = decision == Decision::Renew;
-                let info = self.issue(request, &scope, &name, &cert, &hash).await?;
+                let info = self.issue(cx, &scope, &name, &cert, &hash).await?;
                 self.metrics.issued(self.backend.name(), renewal);
                 let (reason, verb) = if renewal {
                     ("Renewed", "renewed")
                 } else {
                     ("Issued", "issued")
                 };
-                request
-                    .event(
-                        EventType::Normal,
-                        reason,
-                        format!("certificate {} {verb} into Secret {name}", info.serial),
-                    )
-                    .await;
+                cx.event(
+                    EventType::Normal,
+                    reason,
+                    format!("certificate {} {verb} into Secret {name}", info.serial),
+                )
+                .await;
                 info
             }
         };
         self.metrics
-            .set_expiry(&request.namespace(), &request.name(), info.not_after);
-        request.set_condition(
-            operatorkit::status::READY,
-            true,
-            "Issued",
-            format!("certificate in Secret {}/{name}", scope.namespace),
+            .set_expiry(&cx.namespace(), &cx.name(), info.not_after);
+        cx.set_condition(
+            condition(operatorkit::status::READY)
+                .is(true)
+                .because("Issued")
+                .message(format!("certificate in Secret {}/{name}", scope.namespace)),
         );
-        request.set_status_field("secretName", &name)?;
-        request.set_status_field("serialNumber", &info.serial)?;
-        request.set_status_field("notBefore", time(info.not_before))?;
-        request.set_status_field("notAfter", time(info.not_after))?;
+        let (serial, not_before, not_after) =
+            (info.serial.clone(), info.not_before, info.not_after);
+        cx.status(move |s| {
+            s.secret_name = Some(name.clone());
+            s.serial_number = Some(serial.clone());
+            s.not_before = time(not_before);
+            s.not_after = time(not_after);
+        });
         if config.spec.disable_regeneration {
-            return Ok(Outcome::Continue);
+            return Ok(Outcome::Done);
         }
         // Come back at the renewal time instead of polling.
         let renew_in = (info.not_after - threshold - now).max(1);
-        Ok(Outcome::RequeueAfter(Duration::from_secs(
+        Ok(Outcome::RecheckAfter(Duration::from_secs(
             u64::try_from(renew_in).unwrap_or(1),
         )))
     }
 
-    async fn ensure_deleted(
-        &self,
-        request: &Request<CertConfig>,
-    ) -> Result<Outcome, ResourceError> {
-        let config = request.object();
+    async fn ensure_deleted(&self, cx: &Context<CertConfig>) -> Result<Outcome, StepError> {
+        let config = cx.object();
         let scope = self.scope(config);
         // Certificates outlive the machines that use them: wait for the pods.
         // Registered before the cache is read, so that the event of a pod
@@ -424,7 +357,7 @@ impl Resource<CertConfig> for Certificate {
         // (kube-runtime runs a trigger that arrives during a loop after it).
         let me = ObjectRef::from_obj(config);
         self.waiters.wait(&scope.cluster_id, me.clone());
-        let running = request
+        let running = cx
             .cache::<Pod>()
             .map(|pods| {
                 pods.state()
@@ -439,34 +372,21 @@ impl Resource<CertConfig> for Certificate {
             .unwrap_or(0);
         if running > 0 {
             tracing::info!(cluster = %scope.cluster_id, pods = running, "pods of the cluster still run; keeping the certificate");
-            request.set_not_ready(
+            cx.not_ready(
                 "WaitingForPods",
                 format!("{running} pods of cluster {} still run", scope.cluster_id),
             );
-            return Ok(Outcome::KeepFinalizer(PODS_RECHECK));
+            return Ok(Outcome::Wait(PODS_RECHECK));
         }
         self.waiters.done(&scope.cluster_id, &me);
         let name = secret_name(config);
-        if let Some(secret) = Self::cached_secret(request, &scope, &name) {
-            let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
-            let params = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: secret.uid(),
-                    resource_version: None,
-                }),
-                ..Default::default()
-            };
-            match api.delete(&name, &params).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-                Err(e) => return Err(e.into()),
-            }
+        if let Some(secret) = cx.get::<Secret>(&scope.namespace, &name).await? {
+            cx.delete(secret.as_ref()).await?;
         }
-        self.metrics.forget(&request.namespace(), &request.name());
-        self.remember_written(&request.uid(), None);
+        self.metrics.forget(&cx.namespace(), &cx.name());
         // The cluster's last CertConfig takes the CA with it.
-        let uid = request.uid();
-        let siblings = request
+        let uid = cx.uid();
+        let siblings = cx
             .cache::<CertConfig>()
             .map(|s| {
                 s.state()
@@ -478,12 +398,12 @@ impl Resource<CertConfig> for Certificate {
             })
             .unwrap_or(0);
         if siblings == 0
-            && let Err(e) = self.backend.delete_cluster(request, &scope).await
+            && let Err(e) = self.backend.delete_cluster(cx, &scope).await
         {
             self.metrics.backend_error(self.backend.name());
-            return Err(e.into());
+            return Err(backend_failure(e));
         }
-        Ok(Outcome::Continue)
+        Ok(Outcome::Done)
     }
 }
 

@@ -27,26 +27,24 @@ use kube::runtime::watcher;
 use operatorkit::Operator;
 
 use apiextensions::CertConfig;
-use apiextensions::keys::{CLUSTER_LABEL, MANAGED_BY_LABEL, Operator as OperatorId};
+use apiextensions::keys::{CERT_OPERATOR, CLUSTER_LABEL, MANAGED_BY_LABEL, OperatorName};
 
 use crate::backend::Backend;
 use crate::certificate::{CertSettings, Certificate};
 use crate::metrics::CertMetrics;
 
-/// This operator.
-pub const OPERATOR: OperatorId = OperatorId::Cert;
-
-/// `app.kubernetes.io/managed-by` of everything it writes; also its field manager.
-pub const MANAGED_BY: &str = "cert-operator";
+/// This operator: also the `app.kubernetes.io/managed-by` of everything it
+/// writes, and its field manager.
+pub const OPERATOR: OperatorName = CERT_OPERATOR;
 
 /// Label of a cluster's CA Secret.
-pub const CA_LABEL: &str = "cert-operator.operatorkit.dev/ca";
+pub const CA_LABEL: &str = operatorkit::key!("cert-operator", "ca");
 
 /// Annotation of a certificate Secret: the hash of the spec it was issued for.
-pub const HASH_ANNOTATION: &str = "cert-operator.operatorkit.dev/spec-hash";
+pub const HASH_ANNOTATION: &str = operatorkit::key!("cert-operator", "spec-hash");
 
 /// Annotation of a certificate Secret: `<namespace>/<name>` of its CertConfig.
-pub const CERTCONFIG_ANNOTATION: &str = "cert-operator.operatorkit.dev/certconfig";
+pub const CERTCONFIG_ANNOTATION: &str = operatorkit::key!("cert-operator", "certconfig");
 
 /// The CertConfig a Secret belongs to, from its annotation.
 fn certconfig_of(secret: &Secret) -> Vec<ObjectRef<CertConfig>> {
@@ -68,8 +66,8 @@ pub fn operator(
     let metrics = CertMetrics::new()?;
     let backend_name = backend.name();
     let registered = metrics.clone();
-    let secrets = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
-    let op = Operator::new(OPERATOR.as_str(), version)
+    let secrets = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR}"));
+    let op = Operator::new(OPERATOR, version)
         .metrics(move |registry| registered.register(registry, backend_name));
     // Secrets: a change or deletion brings their CertConfig back. Pods of
     // guest clusters: cached for the deletion rule, and their events bring
@@ -85,7 +83,7 @@ pub fn operator(
             watcher::Config::default().labels(CLUSTER_LABEL),
             move |pod| waiters.waiting_for(pod),
         )
-        .resource(certificate))
+        .step(certificate))
 }
 
 #[cfg(test)]

@@ -15,20 +15,12 @@ use crate::backend::vault::client::{Token, Vault, VaultConfig, VaultError};
 use crate::backend::vault::{REQUEST_TIMEOUT, VaultBackend};
 use crate::certificate::CertSettings;
 
-/// The flags of cert-operator.
-#[derive(clap::Parser, Debug)]
-#[command(
-    name = "cert-operator",
-    about = "Issues TLS certificates for guest clusters (CertConfig)"
-)]
-pub struct Cli {
-    /// operatorkit's flags.
-    #[command(flatten)]
-    pub operator: operatorkit::Args,
-    /// cert-operator's own.
-    #[command(flatten)]
-    pub cert: CertArgs,
-}
+/// What `cert-operator --help` says it does.
+pub const ABOUT: &str = "Issues TLS certificates for guest clusters (CertConfig)";
+
+/// The command line of cert-operator: operatorkit's standard one (`run`,
+/// the default, and `crd`) with [`CertArgs`] as its own flags.
+pub type Cli = operatorkit::cli::Cli<CertArgs>;
 
 /// Key algorithms on the command line.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +68,7 @@ pub struct CertArgs {
     pub key_algorithm: KeyAlgorithmArg,
     /// Re-issue a certificate when less than this remains of it (at most a
     /// third of its lifetime), e.g. `720h`.
-    #[arg(long, default_value = "720h", value_parser = parse_go_duration)]
+    #[arg(long, default_value = "720h", value_parser = operatorkit::duration::parse_arg)]
     pub renew_before: Duration,
     /// Put the Secrets in this namespace instead of the CertConfig's.
     #[arg(long)]
@@ -102,11 +94,6 @@ pub enum BackendSetupError {
     /// The Vault client could not be set up (token, address).
     #[error(transparent)]
     Vault(#[from] VaultError),
-}
-
-fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    crate::pki::request::parse_duration(s)
-        .ok_or_else(|| format!("{s:?} is not a duration such as 720h"))
 }
 
 impl CertArgs {
@@ -166,30 +153,39 @@ impl CertArgs {
 mod tests {
     use super::*;
     use clap::Parser;
+    use operatorkit::cli::Command;
+
+    /// The flags of `run` (the default) among `args`.
+    fn cert_args(args: &[&str]) -> Result<CertArgs, clap::Error> {
+        match Cli::try_parse_from(args)?.into_command() {
+            Command::Run(run) => Ok(run.own),
+            Command::Crd => panic!("{args:?} is not a run"),
+        }
+    }
 
     #[test]
     fn defaults_and_overrides() {
-        let cli = Cli::try_parse_from(["cert-operator"]).unwrap_or_else(|e| panic!("{e}"));
-        let s = cli.cert.settings();
+        let cert = cert_args(&["cert-operator"]).unwrap_or_else(|e| panic!("{e}"));
+        let s = cert.settings();
         assert_eq!(s.default_key, KeyAlgorithm::EcdsaP256);
         assert_eq!(s.renew_before, Duration::from_secs(720 * 3600));
-        let cli = Cli::try_parse_from([
+        let cert = cert_args(&[
             "cert-operator",
             "--key-algorithm=rsa-2048",
             "--renew-before=48h",
             "--secret-namespace=certs",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        let s = cli.cert.settings();
+        let s = cert.settings();
         assert_eq!(s.default_key, KeyAlgorithm::Rsa2048);
         assert_eq!(s.renew_before, Duration::from_secs(48 * 3600));
         assert_eq!(s.secret_namespace.as_deref(), Some("certs"));
-        assert!(Cli::try_parse_from(["cert-operator", "--renew-before=soon"]).is_err());
-        let vault = Cli::try_parse_from(["cert-operator", "--backend=vault"])
-            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cert_args(&["cert-operator", "--renew-before=soon"]).is_err());
+        let vault =
+            cert_args(&["cert-operator", "--backend=vault"]).unwrap_or_else(|e| panic!("{e}"));
         if std::env::var_os("VAULT_ADDR").is_none() {
             assert!(matches!(
-                vault.cert.backend(),
+                vault.backend(),
                 Err(BackendSetupError::NoVaultAddress)
             ));
         }
@@ -206,15 +202,17 @@ mod tests {
         std::fs::write(&empty, "").unwrap_or_else(|e| panic!("{e}"));
         let missing = dir.join("missing-ca.pem");
         let backend = |ca: &std::path::Path| {
-            let cli = Cli::try_parse_from([
-                "cert-operator".to_owned(),
-                "--backend=vault".to_owned(),
-                "--vault-address=https://vault.example:8200".to_owned(),
-                format!("--vault-token-file={}", token.display()),
-                format!("--vault-ca-file={}", ca.display()),
+            let token = format!("--vault-token-file={}", token.display());
+            let ca = format!("--vault-ca-file={}", ca.display());
+            let cert = cert_args(&[
+                "cert-operator",
+                "--backend=vault",
+                "--vault-address=https://vault.example:8200",
+                &token,
+                &ca,
             ])
             .unwrap_or_else(|e| panic!("{e}"));
-            cli.cert.backend().err().map(|e| e.to_string())
+            cert.backend().err().map(|e| e.to_string())
         };
         let e = backend(&missing).unwrap_or_default();
         assert!(e.contains("missing-ca.pem"), "{e}");

@@ -5,10 +5,10 @@
 
 #![forbid(unsafe_code)]
 
-use apiextensions::keys::Operator;
+use apiextensions::keys::{FLANNEL_OPERATOR, OperatorName};
 
 /// This operator.
-pub const OPERATOR: Operator = Operator::Flannel;
+pub const OPERATOR: OperatorName = FLANNEL_OPERATOR;
 
 /// The message the binary prints while the operator is not built.
 pub fn not_built_message() -> String {

@@ -5,10 +5,10 @@
 
 #![forbid(unsafe_code)]
 
-use apiextensions::keys::Operator;
+use apiextensions::keys::{KVM_OPERATOR, OperatorName};
 
 /// This operator.
-pub const OPERATOR: Operator = Operator::Kvm;
+pub const OPERATOR: OperatorName = KVM_OPERATOR;
 
 /// The message the binary prints while the operator is not built.
 pub fn not_built_message() -> String {

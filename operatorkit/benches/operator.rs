@@ -46,8 +46,7 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Client, CustomResourceExt, Resource, ResourceExt};
-use operatorkit::children::MANAGED_BY_LABEL;
-use operatorkit::selection::{finalizer, version_label};
+use operatorkit::keys::MANAGED_BY_LABEL;
 use operatorkit::testing::{RequestCounts, TestEnv, wait_for_count};
 use serde_json::json;
 
@@ -135,7 +134,7 @@ fn greeting(i: usize) -> Greeting {
             name: Some(format!("n{i}")),
         },
     );
-    g.metadata.labels = Some([(version_label(NAME), VERSION.to_owned())].into());
+    g.metadata.labels = Some([(NAME.version_label(), VERSION.to_owned())].into());
     g
 }
 
@@ -351,7 +350,7 @@ mod bare {
     ) {
         let greetings: Api<Greeting> = Api::namespaced(client.clone(), &namespace);
         let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
-        let selector = format!("{}={VERSION}", version_label(NAME));
+        let selector = format!("{}={VERSION}", NAME.version_label());
         let reporter = Reporter {
             controller: format!("{NAME}-bare"),
             instance: Some(operatorkit::runtime::default_instance()),
@@ -359,7 +358,7 @@ mod bare {
         let ctx = Arc::new(Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            finalizer: finalizer(NAME),
+            finalizer: NAME.finalizer(),
             reconciles,
         });
         Controller::new(greetings, watcher::Config::default().labels(&selector))
@@ -411,7 +410,7 @@ mod bare {
         configmaps
             .patch(
                 &cm.name_any(),
-                &PatchParams::apply(NAME).force(),
+                &PatchParams::apply(NAME.as_str()).force(),
                 &Patch::Apply(&cm),
             )
             .await?;
@@ -519,7 +518,7 @@ mod bare {
             metadata: ObjectMeta {
                 name: Some(format!("{}-greeting", greeting.name_any())),
                 namespace: greeting.namespace(),
-                labels: Some([(MANAGED_BY_LABEL.to_owned(), NAME.to_owned())].into()),
+                labels: Some([(MANAGED_BY_LABEL.to_owned(), NAME.to_string())].into()),
                 owner_references: Some(vec![OwnerReference {
                     api_version: Greeting::api_version(&()).into_owned(),
                     kind: Greeting::kind(&()).into_owned(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::keys::OperatorName;
 use crate::leader::LeaderElectionConfig;
 use crate::logging::LogFormat;
 use crate::runtime::{Settings, default_instance};
@@ -37,16 +38,16 @@ pub struct Args {
     #[arg(long, env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
     /// How long a lease lasts without renewal, e.g. `15s`.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = crate::duration::parse_arg)]
     pub lease_duration: Duration,
     /// Objects reconciled at once (default: the operator's).
     #[arg(long)]
     pub concurrency: Option<u16>,
     /// Resync period, e.g. `5m` (default: the operator's).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = crate::duration::parse_arg)]
     pub resync: Option<Duration>,
     /// How long in-flight reconciles may run after SIGTERM, e.g. `25s`.
-    #[arg(long, default_value = "25s", value_parser = parse_duration)]
+    #[arg(long, default_value = "25s", value_parser = crate::duration::parse_arg)]
     pub shutdown_timeout: Duration,
     /// Log filter: a level (`info`) or tracing directives (`info,kube=debug`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
@@ -93,7 +94,7 @@ impl Args {
     }
 
     /// The run settings these flags ask for, for operator `name`.
-    pub fn settings(&self, name: &str) -> Settings {
+    pub fn settings(&self, name: &OperatorName) -> Settings {
         let instance = default_instance();
         let leader_election = self.leader_elect.then(|| {
             let namespace = self
@@ -125,23 +126,6 @@ impl Args {
     }
 }
 
-/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 30s or 5m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
-        _ => Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,13 +138,14 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("m").is_err());
+    fn durations_are_go_durations() {
+        let cli = Cli::try_parse_from(["op", "--resync=1h30m", "--shutdown-timeout=1.5s"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.args.resync, Some(Duration::from_secs(5400)));
+        assert_eq!(cli.args.shutdown_timeout, Duration::from_millis(1500));
+        for bad in ["--resync=30", "--resync=-1m", "--lease-duration=5 parsecs"] {
+            assert!(Cli::try_parse_from(["op", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -176,7 +161,9 @@ mod tests {
             "--log-format=json",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        let settings = cli.args.settings("demo-operator");
+        let settings = cli
+            .args
+            .settings(&OperatorName::from_static("demo-operator"));
         assert_eq!(settings.namespace.as_deref(), Some("ns1"));
         assert_eq!(settings.concurrency, Some(9));
         assert_eq!(settings.resync, Some(Duration::from_secs(60)));
@@ -192,7 +179,7 @@ mod tests {
     #[test]
     fn defaults_leave_the_operator_defaults() {
         let cli = Cli::try_parse_from(["op"]).unwrap_or_else(|e| panic!("{e}"));
-        let settings = cli.args.settings("x");
+        let settings = cli.args.settings(&OperatorName::from_static("x"));
         assert_eq!(settings.concurrency, None);
         assert_eq!(settings.resync, None);
         assert!(settings.leader_election.is_none());

@@ -1,78 +1,79 @@
-//! Child objects as a CRUD resource: the operator says which objects should
-//! exist for its object; [`Children`] reads the existing ones from the cache,
-//! creates and updates through server-side apply only what differs, and
-//! deletes the ones no longer wanted. Children carry a controller owner
-//! reference, so a change to one brings its owner back to the loop and the
-//! garbage collector removes them with it.
+//! Child objects as a CRUD step: the operator says which objects should
+//! exist for its object; [`Children`] reads the existing ones through the
+//! context (the cache, seeing this operator's own writes), server-side
+//! applies only what drifted, and deletes the ones no longer wanted.
+//! Children carry a controller owner reference, so a change to one brings
+//! its owner back to the loop and the garbage collector removes them with it.
+//!
+//! Declared with [`Operator::children`](crate::Operator::children), which
+//! also registers the watch of the child kind: one call, nothing to forget.
+//!
+//! **Drift.** A child has drifted when a field the desired object sets has
+//! another value (or is missing), or when this operator's field manager owns
+//! a field that the desired object no longer sets: a key removed from the
+//! desired object is removed from the child by the next apply.
 
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::Value;
 
-use crate::crud::{Crud, CrudResource};
-use crate::operator::Object;
-use crate::request::Request;
-use crate::resource::ResourceError;
+use crate::context::Context;
+use crate::crud::Crud;
+use crate::drift::removed_fields;
+use crate::keys::{MANAGED_BY_LABEL, OperatorName};
+use crate::kind::{Kind, OperatorKind};
+use crate::step::StepError;
 
-/// Label set on every child, naming the operator that manages it.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-
-type DesiredFn<K, C> = dyn Fn(&Request<K>) -> Result<Vec<C>, ResourceError> + Send + Sync;
+type DesiredFn<K, C> = dyn Fn(&Context<K>) -> Result<Vec<C>, StepError> + Send + Sync;
 
 /// The children of kind `C` an object of kind `K` should have.
-pub struct Children<K, C> {
+pub struct Children<K: OperatorKind, C> {
     name: String,
+    manager: OperatorName,
     desired: Box<DesiredFn<K, C>>,
-    _kinds: PhantomData<fn() -> (K, C)>,
+    _kinds: PhantomData<fn() -> C>,
 }
 
-impl<K, C> Children<K, C> {
-    /// A resource named `name` that keeps the children `desired` computes.
-    /// The operator must own `C` (`Operator::owns::<C>()`), so they are cached.
-    pub fn new(
-        name: impl Into<String>,
-        desired: impl Fn(&Request<K>) -> Result<Vec<C>, ResourceError> + Send + Sync + 'static,
-    ) -> CrudResource<Self> {
-        CrudResource(Self {
-            name: name.into(),
+impl<K: OperatorKind, C> Children<K, C> {
+    /// A step named `name` of operator `manager` that keeps the children
+    /// `desired` computes.
+    pub(crate) fn new(
+        name: String,
+        manager: OperatorName,
+        desired: impl Fn(&Context<K>) -> Result<Vec<C>, StepError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name,
+            manager,
             desired: Box::new(desired),
             _kinds: PhantomData,
-        })
+        }
     }
 }
 
 #[async_trait]
-impl<K: Object, C: Object> Crud<K> for Children<K, C> {
+impl<K: OperatorKind, C: Kind> Crud<K> for Children<K, C> {
     type Item = C;
 
     fn name(&self) -> &str {
         &self.name
     }
 
-    async fn current(&self, request: &Request<K>) -> Result<Vec<C>, ResourceError> {
-        if request.cache::<C>().is_none() {
-            return Err(format!(
-                "resource {}: {} is not cached; the operator must own or watch it",
-                self.name,
-                C::kind(&())
-            )
-            .into());
-        }
-        Ok(request.owned::<C>().iter().map(|c| C::clone(c)).collect())
+    async fn current(&self, cx: &Context<K>) -> Result<Vec<C>, StepError> {
+        Ok(cx.owned::<C>().iter().map(|c| C::clone(c)).collect())
     }
 
-    async fn desired(&self, request: &Request<K>) -> Result<Vec<C>, ResourceError> {
-        let mut children = (self.desired)(request)?;
+    async fn desired(&self, cx: &Context<K>) -> Result<Vec<C>, StepError> {
+        let mut children = (self.desired)(cx)?;
         for child in &mut children {
             let meta = child.meta_mut();
-            meta.namespace = Some(request.namespace());
+            meta.namespace = Some(cx.namespace());
             meta.labels
                 .get_or_insert_default()
-                .insert(MANAGED_BY_LABEL.to_owned(), request.operator().to_owned());
-            let owner = request.owner_reference();
+                .insert(MANAGED_BY_LABEL.to_owned(), self.manager.to_string());
+            let owner = cx.owner_reference();
             let owners = meta.owner_references.get_or_insert_default();
             if !owners.iter().any(|o| o.uid == owner.uid) {
                 owners.push(owner);
@@ -86,61 +87,45 @@ impl<K: Object, C: Object> Crud<K> for Children<K, C> {
     }
 
     fn is_up_to_date(&self, current: &C, desired: &C) -> bool {
-        match (serde_json::to_value(desired), serde_json::to_value(current)) {
-            (Ok(d), Ok(c)) => is_subset(&d, &c),
-            _ => false,
-        }
-    }
-
-    async fn create(&self, request: &Request<K>, desired: &C) -> Result<(), ResourceError> {
-        apply(request, desired).await
-    }
-
-    async fn update(&self, request: &Request<K>, _: &C, desired: &C) -> Result<(), ResourceError> {
-        apply(request, desired).await
-    }
-
-    async fn delete(&self, request: &Request<K>, current: &C) -> Result<(), ResourceError> {
-        let api: Api<C> = request.api();
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: current.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::background()
+        let (Ok(d), Ok(c)) = (serde_json::to_value(desired), serde_json::to_value(current)) else {
+            return false;
         };
-        match api.delete(&current.name_any(), &params).await {
-            Ok(_) => Ok(()),
-            // Gone already, or replaced by another object of that name.
-            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        is_subset(&d, &c) && owned_fields(current, self.manager.as_str()).is_none_or(|owned| {
+            let removed = removed_fields(&owned, &d);
+            if !removed.is_empty() {
+                tracing::debug!(child = %current.name_any(), ?removed, "fields removed from the desired child");
+            }
+            removed.is_empty()
+        })
+    }
+
+    async fn create(&self, cx: &Context<K>, desired: &C) -> Result<(), StepError> {
+        cx.apply(desired).await?;
+        Ok(())
+    }
+
+    async fn update(&self, cx: &Context<K>, _: &C, desired: &C) -> Result<(), StepError> {
+        cx.apply(desired).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Context<K>, current: &C) -> Result<(), StepError> {
+        cx.delete(current).await?;
+        Ok(())
     }
 }
 
-/// Server-side apply of `desired` by the operator, taking over conflicting
-/// fields (the operator is the authority on its children).
-async fn apply<K: Object, C: Object>(
-    request: &Request<K>,
-    desired: &C,
-) -> Result<(), ResourceError> {
-    let api: Api<C> = request.api();
-    let mut body = serde_json::to_value(desired)?;
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("apiVersion".into(), C::api_version(&()).into());
-        obj.insert("kind".into(), C::kind(&()).into());
-        if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
-            meta.remove("resourceVersion");
-            meta.remove("managedFields");
-        }
-    }
-    api.patch(
-        &desired.name_any(),
-        &PatchParams::apply(request.operator()).force(),
-        &Patch::Apply(&body),
-    )
-    .await?;
-    Ok(())
+/// The fields `manager` owns on `object` through server-side apply (its
+/// `fieldsV1`), if the server records managed fields.
+fn owned_fields<C: Kind>(object: &C, manager: &str) -> Option<Value> {
+    object
+        .meta()
+        .managed_fields
+        .iter()
+        .flatten()
+        .find(|m| m.manager.as_deref() == Some(manager) && m.operation.as_deref() == Some("Apply"))
+        .and_then(|m| m.fields_v1.as_ref())
+        .map(|f| f.0.clone())
 }
 
 /// Whether every field set in `desired` has the same value in `current`

@@ -15,17 +15,19 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 
 use crate::backoff::Backoff;
-use crate::cache::Caches;
+use crate::cache::{Caches, WatchProgress};
 use crate::events::Events;
 use crate::http::Health;
+use crate::kind::OperatorKind;
 use crate::metrics::Metrics;
-use crate::operator::{Object, Operator};
-use crate::reconcile::{Context, error_policy, reconcile};
-use crate::selection::reconcile_relevant_hash;
-use crate::watch::{Attach, Pending, synced_signal};
+use crate::operator::{Operator, Selection};
+use crate::reconcile::{Env, error_policy, reconcile};
+use crate::unselected;
+use crate::watch::{Attach, Pending, observed, synced_signal, trigger_hash};
+use crate::writes::Writes;
 
 /// What a controller run shares with the rest of the operator.
-pub(crate) struct Shared<K: Object> {
+pub(crate) struct Shared<K: OperatorKind> {
     pub operator: Arc<Operator<K>>,
     pub client: Client,
     pub metrics: Metrics,
@@ -40,7 +42,7 @@ pub(crate) struct Shared<K: Object> {
 
 /// Runs the controller until `stop` resolves, then lets in-flight loops
 /// finish for up to `shutdown_timeout`.
-pub(crate) async fn run<K: Object>(
+pub(crate) async fn run<K: OperatorKind>(
     shared: &Shared<K>,
     stop: impl Future<Output = ()> + Send + Sync + Clone + 'static,
 ) {
@@ -58,12 +60,14 @@ pub(crate) async fn run<K: Object>(
     let (reader, writer) = reflector::store::<K>();
     let main_pending = pending.clone();
     let (main_synced, listed) = synced_signal();
+    let progress = WatchProgress::default();
     let trigger = watcher(api, config)
         .default_backoff()
         .map(listed)
         .reflect(writer)
+        .map(observed(progress.clone()))
         .applied_objects()
-        .predicate_filter(reconcile_relevant_hash::<K>, PredicateConfig::default())
+        .predicate_filter(trigger_hash::<K>, PredicateConfig::default())
         .map(move |r| {
             if let Ok(o) = &r {
                 main_pending.add(ObjectRef::from_obj(o));
@@ -76,8 +80,8 @@ pub(crate) async fn run<K: Object>(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reader.clone());
     let mut caches = Caches::default();
-    // Resources may read the operator's own kind too (siblings of an object).
-    caches.insert(reader.clone());
+    // Steps may read the operator's own kind too (siblings of an object).
+    caches.insert(reader.clone(), progress);
     let mut controller = Controller::for_stream(trigger, reader);
     for child in &operator.children {
         controller = child.attach(Attach {
@@ -96,20 +100,33 @@ pub(crate) async fn run<K: Object>(
         tracing::info!(controller = %name, "caches synced; ready");
         health.set_ready(true);
     });
-    let ctx = Arc::new(Context {
+    let unselected = (operator.selection == Selection::VersionLabel).then(|| {
+        let metadata = match namespace {
+            Some(ns) => Api::namespaced(shared.client.clone(), ns),
+            None => Api::all(shared.client.clone()),
+        };
+        tokio::spawn(unselected::report(
+            metadata,
+            operator.clone(),
+            shared.events.clone(),
+            shared.metrics.clone(),
+        ))
+    });
+    let env = Arc::new(Env {
         operator: operator.clone(),
         client: shared.client.clone(),
         metrics: shared.metrics.clone(),
         events: shared.events.clone(),
         backoff: shared.backoff.clone(),
         caches,
+        writes: Arc::new(Writes::default()),
         pending,
     });
     let name = operator.name.clone();
     let loops = controller
         .with_config(controller::Config::default().concurrency(operator.concurrency))
         .graceful_shutdown_on(stop.clone())
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, env)
         .for_each(move |result| {
             match result {
                 Ok(_) | Err(controller::Error::ReconcilerFailed(..)) => {}
@@ -134,6 +151,9 @@ pub(crate) async fn run<K: Object>(
         }
     }
     readiness.abort();
+    if let Some(task) = unselected {
+        task.abort();
+    }
     shared.health.set_ready(false);
     *shared
         .watched

@@ -3,7 +3,7 @@
 //! Like Giant Swarm's CRUD resources (GetCurrentState, GetDesiredState,
 //! NewUpdatePatch, ApplyCreate/Update/DeleteChange), an implementation says
 //! how to read the current state, what the desired state is, and how to
-//! create, update and delete one item; [`CrudResource`] works out the changes,
+//! create, update and delete one item; [`CrudStep`] works out the changes,
 //! so a steady state makes no writes at all.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,13 +11,13 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use crate::outcome::Outcome;
-use crate::request::Request;
-use crate::resource::{Resource, ResourceError};
+use crate::context::Context;
+use crate::kind::OperatorKind;
+use crate::step::{Outcome, Step, StepError};
 
 /// State split into keyed items (objects, Vault roles, DNS records, ...).
 #[async_trait]
-pub trait Crud<K>: Send + Sync + 'static {
+pub trait Crud<K: OperatorKind>: Send + Sync + 'static {
     /// One item of state.
     type Item: Send + Sync;
 
@@ -25,10 +25,10 @@ pub trait Crud<K>: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// The items that exist now. Should read caches, not the API, when it can.
-    async fn current(&self, request: &Request<K>) -> Result<Vec<Self::Item>, ResourceError>;
+    async fn current(&self, cx: &Context<K>) -> Result<Vec<Self::Item>, StepError>;
 
     /// The items that should exist.
-    async fn desired(&self, request: &Request<K>) -> Result<Vec<Self::Item>, ResourceError>;
+    async fn desired(&self, cx: &Context<K>) -> Result<Vec<Self::Item>, StepError>;
 
     /// The identity of an item: a current and a desired item with the same
     /// key are the same thing.
@@ -38,20 +38,18 @@ pub trait Crud<K>: Send + Sync + 'static {
     fn is_up_to_date(&self, current: &Self::Item, desired: &Self::Item) -> bool;
 
     /// Creates a missing item.
-    async fn create(&self, request: &Request<K>, desired: &Self::Item)
-    -> Result<(), ResourceError>;
+    async fn create(&self, cx: &Context<K>, desired: &Self::Item) -> Result<(), StepError>;
 
     /// Brings `current` in line with `desired`.
     async fn update(
         &self,
-        request: &Request<K>,
+        cx: &Context<K>,
         current: &Self::Item,
         desired: &Self::Item,
-    ) -> Result<(), ResourceError>;
+    ) -> Result<(), StepError>;
 
     /// Deletes an item that should not exist (or, on deletion, every item).
-    async fn delete(&self, request: &Request<K>, current: &Self::Item)
-    -> Result<(), ResourceError>;
+    async fn delete(&self, cx: &Context<K>, current: &Self::Item) -> Result<(), StepError>;
 }
 
 /// What to change: indexes into the current and desired lists.
@@ -73,61 +71,80 @@ impl Plan {
 }
 
 /// Works out the changes from `current` to `desired`.
-pub fn plan<K, C: Crud<K> + ?Sized>(crud: &C, current: &[C::Item], desired: &[C::Item]) -> Plan {
+pub fn plan<K: OperatorKind, C: Crud<K> + ?Sized>(
+    crud: &C,
+    current: &[C::Item],
+    desired: &[C::Item],
+) -> Plan {
+    plan_by(
+        current,
+        desired,
+        |i| crud.key(i),
+        |c, d| crud.is_up_to_date(c, d),
+    )
+}
+
+/// [`plan`] with the key and the comparison as functions.
+fn plan_by<T>(
+    current: &[T],
+    desired: &[T],
+    key: impl Fn(&T) -> String,
+    is_up_to_date: impl Fn(&T, &T) -> bool,
+) -> Plan {
     let current_by_key: BTreeMap<String, usize> = current
         .iter()
         .enumerate()
-        .map(|(i, c)| (crud.key(c), i))
+        .map(|(i, c)| (key(c), i))
         .collect();
     let mut wanted = BTreeSet::new();
     let mut plan = Plan::default();
     for (d, item) in desired.iter().enumerate() {
-        let key = crud.key(item);
-        match current_by_key.get(&key) {
+        let k = key(item);
+        match current_by_key.get(&k) {
             None => plan.create.push(d),
-            Some(&c) if !crud.is_up_to_date(&current[c], item) => plan.update.push((c, d)),
+            Some(&c) if !is_up_to_date(&current[c], item) => plan.update.push((c, d)),
             Some(_) => {}
         }
-        wanted.insert(key);
+        wanted.insert(k);
     }
     plan.delete = current
         .iter()
         .enumerate()
-        .filter(|(_, c)| !wanted.contains(&crud.key(c)))
+        .filter(|(_, c)| !wanted.contains(&key(c)))
         .map(|(i, _)| i)
         .collect();
     plan
 }
 
-/// A [`Crud`] used as a [`Resource`].
-pub struct CrudResource<T>(pub T);
+/// A [`Crud`] used as a [`Step`].
+pub struct CrudStep<T>(pub T);
 
 #[async_trait]
-impl<K, T> Resource<K> for CrudResource<T>
+impl<K, T> Step<K> for CrudStep<T>
 where
-    K: Send + Sync + 'static,
+    K: OperatorKind,
     T: Crud<K>,
 {
     fn name(&self) -> &str {
         self.0.name()
     }
 
-    async fn ensure_created(&self, request: &Request<K>) -> Result<Outcome, ResourceError> {
-        let current = self.0.current(request).await?;
-        let desired = self.0.desired(request).await?;
+    async fn ensure_created(&self, cx: &Context<K>) -> Result<Outcome, StepError> {
+        let current = self.0.current(cx).await?;
+        let desired = self.0.desired(cx).await?;
         let plan = plan(&self.0, &current, &desired);
         if plan.is_empty() {
-            return Ok(Outcome::Continue);
+            return Ok(Outcome::Done);
         }
         let started = Instant::now();
         for &d in &plan.create {
-            self.0.create(request, &desired[d]).await?;
+            self.0.create(cx, &desired[d]).await?;
         }
         for &(c, d) in &plan.update {
-            self.0.update(request, &current[c], &desired[d]).await?;
+            self.0.update(cx, &current[c], &desired[d]).await?;
         }
         for &c in &plan.delete {
-            self.0.delete(request, &current[c]).await?;
+            self.0.delete(cx, &current[c]).await?;
         }
         tracing::debug!(
             resource = self.0.name(),
@@ -137,14 +154,14 @@ where
             elapsed = ?started.elapsed(),
             "applied changes"
         );
-        Ok(Outcome::Continue)
+        Ok(Outcome::Done)
     }
 
-    async fn ensure_deleted(&self, request: &Request<K>) -> Result<Outcome, ResourceError> {
-        for item in self.0.current(request).await? {
-            self.0.delete(request, &item).await?;
+    async fn ensure_deleted(&self, cx: &Context<K>) -> Result<Outcome, StepError> {
+        for item in self.0.current(cx).await? {
+            self.0.delete(cx, &item).await?;
         }
-        Ok(Outcome::Continue)
+        Ok(Outcome::Done)
     }
 }
 
@@ -152,54 +169,22 @@ where
 mod tests {
     use super::*;
 
-    /// Items are (key, value) pairs.
-    struct Pairs;
-
-    #[async_trait]
-    impl Crud<()> for Pairs {
-        type Item = (&'static str, u32);
-        fn name(&self) -> &str {
-            "pairs"
-        }
-        async fn current(&self, _: &Request<()>) -> Result<Vec<Self::Item>, ResourceError> {
-            Ok(vec![])
-        }
-        async fn desired(&self, _: &Request<()>) -> Result<Vec<Self::Item>, ResourceError> {
-            Ok(vec![])
-        }
-        fn key(&self, item: &Self::Item) -> String {
-            item.0.to_owned()
-        }
-        fn is_up_to_date(&self, current: &Self::Item, desired: &Self::Item) -> bool {
-            current.1 == desired.1
-        }
-        async fn create(&self, _: &Request<()>, _: &Self::Item) -> Result<(), ResourceError> {
-            Ok(())
-        }
-        async fn update(
-            &self,
-            _: &Request<()>,
-            _: &Self::Item,
-            _: &Self::Item,
-        ) -> Result<(), ResourceError> {
-            Ok(())
-        }
-        async fn delete(&self, _: &Request<()>, _: &Self::Item) -> Result<(), ResourceError> {
-            Ok(())
-        }
+    /// Items are (key, value) pairs; equal values are up to date.
+    fn pairs(current: &[(&str, u32)], desired: &[(&str, u32)]) -> Plan {
+        plan_by(current, desired, |i| i.0.to_owned(), |c, d| c.1 == d.1)
     }
 
     #[test]
     fn steady_state_plans_nothing() {
         let items = [("a", 1), ("b", 2)];
-        assert!(plan(&Pairs, &items, &items).is_empty());
+        assert!(pairs(&items, &items).is_empty());
     }
 
     #[test]
     fn creates_updates_and_deletes_by_key() {
         let current = [("a", 1), ("b", 2), ("gone", 0)];
         let desired = [("b", 3), ("a", 1), ("new", 7)];
-        let p = plan(&Pairs, &current, &desired);
+        let p = pairs(&current, &desired);
         assert_eq!(p.create, [2]);
         assert_eq!(p.update, [(1, 0)]);
         assert_eq!(p.delete, [2]);

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, Resource as KubeResource, ResourceExt};
+use kube::{Client, Resource as KubeResource};
 
 /// The event publisher of one operator.
 #[derive(Clone)]
@@ -36,6 +37,31 @@ impl Events {
     ) where
         K: KubeResource<DynamicType = ()>,
     {
+        self.publish_to(&object.object_ref(&()), type_, reason, action, note)
+            .await;
+    }
+
+    /// Publishes an event about the object `reference` names (action
+    /// `Reconcile`); logs when that fails.
+    pub async fn publish_ref(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
+        self.publish_to(reference, type_, reason, "Reconcile", note)
+            .await;
+    }
+
+    async fn publish_to(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_,
             reason: reason.to_owned(),
@@ -44,8 +70,9 @@ impl Events {
             action: action.to_owned(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
-            tracing::warn!(object = %object.name_any(), reason, error = %e, "could not publish event");
+        if let Err(e) = self.recorder.publish(&event, reference).await {
+            let object = reference.name.as_deref().unwrap_or_default();
+            tracing::warn!(object, reason, error = %e, "could not publish event");
         }
     }
 }

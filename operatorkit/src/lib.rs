@@ -1,63 +1,84 @@
 //! operatorkit: a framework for Kubernetes operators on kube-runtime.
 //!
-//! An operator is its CRD type, an ordered list of [`Resource`]s and a
+//! An operator is its CRD type, an ordered list of [`Step`]s and a
 //! `main.rs` of a few lines; operatorkit owns the rest:
 //!
-//! - the watch of the kind (label-selected by the version label, so versions
-//!   run side by side) and of the child kinds it owns or watches, with caches
-//!   ([`Operator`], [`Request::owned`]);
-//! - the loop on kube-runtime's `Controller`: bounded concurrency, one loop per
-//!   object at a time, per-object exponential backoff with jitter, resync, and
-//!   panics contained to the object ([`reconcile`]);
-//! - the finalizer `operatorkit.dev/<operator>`, resources in reverse on
-//!   deletion, explicit [`Outcome`]s (continue, cancel resource, cancel loop,
-//!   requeue after, keep finalizer);
+//! ```text
+//!   cli, main ─────────── the command line (run, crd), logging first
+//!      │
+//!   runtime ───────────── health and metrics endpoints, leader election, shutdown
+//!      │
+//!   controller ────────── kube-runtime's Controller: watches, caches, unselected objects
+//!      │
+//!   reconcile ─────────── one loop: selection, pause, finalizer, steps, status, Events
+//!      │
+//!   operator ──────────── the definition: name, version, steps, children, owned/watched kinds
+//!      │
+//!   children ── crud ──── child objects and other keyed state, no writes in a steady state
+//!      │
+//!   step ──────────────── Step, Outcome, StepError (transient or permanent)
+//!      │
+//!   context ───────────── what a step sees: object, reads that see its writes, typed status
+//!      │
+//!   status, writes, cache, watch, events, finalizer, metrics, keys, kind, ...
+//! ```
+//!
+//! Modules import only from the layers below them (a test checks it).
+//!
+//! - [`keys`]: every well-known label, annotation and finalizer, from one
+//!   prefix; [`kind`]: the kinds it works with, and the status contract;
+//! - [`Operator`]: the watch of the kind (label-selected by the version
+//!   label, so versions run side by side; unlabelled objects are reported,
+//!   not ignored silently) and of the child kinds, with caches;
+//! - the loop on kube-runtime's `Controller`: bounded concurrency, one loop
+//!   per object at a time, per-object exponential backoff with jitter for
+//!   transient errors, no retry for permanent ones until something changes,
+//!   resync, and panics contained to the object ([`reconcile`], which also
+//!   documents the deletion path and its guarantees);
 //! - the CRUD helper that makes a steady state write nothing ([`crud`],
-//!   [`Children`]);
-//! - status conditions with real transitions and observedGeneration, written
-//!   through `/status` with conflict retry ([`status`]); Events;
+//!   [`Operator::children`]), with drift detection that notices removed keys
+//!   and reads that see the operator's own writes ([`writes`]);
+//! - typed status conditions with real transitions and observedGeneration
+//!   ([`status`]); Events;
 //! - Prometheus metrics, `/metrics`, `/healthz`, `/readyz` ([`metrics`],
 //!   [`http`]); leader election on a Lease ([`leader`]); graceful shutdown;
-//! - the pause annotation; a shared command line ([`Args`]) and logging;
+//! - the pause annotation; the command line ([`cli`], [`Args`]), one Go-style
+//!   [`duration`] grammar, and logging;
 //! - [`testing`] (feature `testing`): the test environment.
-//!
-//! ```no_run
-//! # use operatorkit::{Operator, Args};
-//! # use k8s_openapi::api::core::v1::ConfigMap as MyKind;
-//! # async fn demo(args: Args) -> Result<(), operatorkit::MainError> {
-//! let operator = Operator::<MyKind>::new("demo-operator", "1.0.0");
-//! operatorkit::run(operator, args).await
-//! # }
-//! ```
 
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod backoff;
 pub mod cache;
-pub mod children;
+mod children;
+pub mod cli;
+pub mod context;
 mod controller;
 pub mod crud;
+mod drift;
+pub mod duration;
 pub mod events;
 pub mod finalizer;
 pub mod http;
+pub mod keys;
+pub mod kind;
 pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod operator;
-pub mod outcome;
 pub mod reconcile;
-pub mod request;
-pub mod resource;
 pub mod runtime;
-pub mod selection;
 pub mod status;
+pub mod step;
+mod unselected;
 mod watch;
+pub mod writes;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-/// For implementing [`Resource`] and [`crud::Crud`].
+/// For implementing [`Step`] and [`crud::Crud`].
 pub use async_trait::async_trait;
 /// The `k8s-openapi` every operator builds against (feature `v1_33`, set once
 /// in the workspace).
@@ -68,43 +89,14 @@ pub use kube;
 pub use schemars;
 
 pub use crate::args::Args;
-pub use crate::children::Children;
-pub use crate::operator::{Object, Operator, Selection};
-pub use crate::outcome::Outcome;
-pub use crate::request::Request;
-pub use crate::resource::{Resource, ResourceError};
+pub use crate::cli::{MainError, main};
+pub use crate::context::Context;
+pub use crate::kind::{Kind, OperatorKind};
+pub use crate::operator::{Operator, Selection};
 pub use crate::runtime::{RunError, Running, Settings};
-
-/// Why [`run`] failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MainError {
-    /// Logging could not be set up.
-    #[error(transparent)]
-    Logging(#[from] logging::LoggingError),
-    /// The flags could not be used.
-    #[error(transparent)]
-    Args(#[from] args::ArgsError),
-    /// The operator could not run.
-    #[error(transparent)]
-    Run(#[from] RunError),
-}
-
-/// The whole of an operator's `main`: logging, client, and the operator until
-/// SIGTERM or SIGINT.
-pub async fn run<K: Object>(operator: Operator<K>, args: Args) -> Result<(), MainError> {
-    logging::init(&args.log_level, args.log_format)?;
-    let client = args.client().await?;
-    let settings = args.settings(operator.name());
-    tracing::info!(
-        operator = operator.name(),
-        version = operator.version(),
-        namespace = settings.namespace.as_deref().unwrap_or("(all)"),
-        leader_election = settings.leader_election.is_some(),
-        "starting"
-    );
-    operator.run(client, settings, shutdown_signal()).await?;
-    Ok(())
-}
+pub use crate::status::{OperatorStatus, condition};
+pub use crate::step::{Category, Outcome, Step, StepError};
+pub use crate::unselected::NOT_RECONCILED;
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {

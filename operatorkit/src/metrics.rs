@@ -24,7 +24,7 @@ use prometheus::{
 /// Common prefix of every metric this module defines.
 const NAMESPACE: &str = "operatorkit";
 
-/// Buckets (seconds) for reconcile and resource-operation durations: 5ms … 60s.
+/// Buckets (seconds) for reconcile and step durations: 5ms … 60s.
 const DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
@@ -36,15 +36,25 @@ pub enum ReconcileResult {
     Success,
     /// The reconcile completed and asked to run again later; label value `requeue`.
     Requeue,
-    /// The reconcile returned an error; label value `error`.
+    /// A step failed with a transient error (retried with backoff); label
+    /// value `error`.
     Error,
+    /// A step failed with a permanent error (not retried until a change);
+    /// label value `permanent`.
+    Permanent,
     /// The reconcile panicked; label value `panic`.
     Panic,
 }
 
 impl ReconcileResult {
     /// Every variant, in label order.
-    pub const ALL: [Self; 4] = [Self::Success, Self::Requeue, Self::Error, Self::Panic];
+    pub const ALL: [Self; 5] = [
+        Self::Success,
+        Self::Requeue,
+        Self::Error,
+        Self::Permanent,
+        Self::Panic,
+    ];
 
     /// The `result` label value.
     pub fn as_str(self) -> &'static str {
@@ -52,6 +62,7 @@ impl ReconcileResult {
             Self::Success => "success",
             Self::Requeue => "requeue",
             Self::Error => "error",
+            Self::Permanent => "permanent",
             Self::Panic => "panic",
         }
     }
@@ -72,9 +83,10 @@ struct Inner {
     reconcile_total: IntCounterVec,
     reconcile_duration: Histogram,
     last_success: Gauge,
-    resource_errors: IntCounterVec,
-    resource_operation_duration: HistogramVec,
+    step_errors: IntCounterVec,
+    step_duration: HistogramVec,
     watched_objects: IntGauge,
+    unselected_objects: IntGauge,
     queue_depth: IntGauge,
     leader: IntGauge,
     status_conflicts: IntCounter,
@@ -107,7 +119,7 @@ impl Metrics {
     /// Creates the metrics of the operator `controller` in a new registry, and
     /// registers the process collector there too.
     ///
-    /// Every series that has only the `controller` label, and the four
+    /// Every series that has only the `controller` label, and the five
     /// `result` values of `operatorkit_reconcile_total`, start at 0.
     pub fn new(controller: &str) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
@@ -149,25 +161,31 @@ impl Metrics {
                      (0: none yet).",
                 ))?,
             )?,
-            resource_errors: counter_vec(
-                "resource_errors_total",
-                "Errors returned by the operator's resources, by resource.",
-                &["resource"],
+            step_errors: counter_vec(
+                "step_errors_total",
+                "Errors of the operator's steps, by step and category (transient, permanent, \
+                 panic).",
+                &["step", "category"],
             )?,
-            resource_operation_duration: register(
+            step_duration: register(
                 r,
                 HistogramVec::new(
                     hist(
-                        "resource_operation_duration_seconds",
-                        "Duration in seconds of resource operations, by resource and operation \
+                        "step_duration_seconds",
+                        "Duration in seconds of step operations, by step and operation \
                          (ensure_created, ensure_deleted).",
                     ),
-                    &["resource", "operation"],
+                    &["step", "operation"],
                 )?,
             )?,
             watched_objects: gauge(
                 "watched_objects",
                 "Number of objects currently in the operator's watch cache.",
+            )?,
+            unselected_objects: gauge(
+                "unselected_objects",
+                "Objects of the operator's kind without its version label: no version of it \
+                 reconciles them.",
             )?,
             queue_depth: gauge(
                 "queue_depth",
@@ -228,21 +246,27 @@ impl Metrics {
         }
     }
 
-    /// Counts one error of the resource named `resource`.
-    pub fn resource_error(&self, resource: &str) {
+    /// Counts one error of the step named `step`, of `category`
+    /// (`transient`, `permanent` or `panic`).
+    pub fn step_error(&self, step: &str, category: &str) {
         self.inner
-            .resource_errors
-            .with_label_values(&[resource])
+            .step_errors
+            .with_label_values(&[step, category])
             .inc();
     }
 
     /// Observes the `duration` of `operation` (e.g. `ensure_created`,
-    /// `ensure_deleted`) of the resource named `resource`.
-    pub fn resource_operation(&self, resource: &str, operation: &str, duration: Duration) {
+    /// `ensure_deleted`) of the step named `step`.
+    pub fn step_operation(&self, step: &str, operation: &str, duration: Duration) {
         self.inner
-            .resource_operation_duration
-            .with_label_values(&[resource, operation])
+            .step_duration
+            .with_label_values(&[step, operation])
             .observe(duration.as_secs_f64());
+    }
+
+    /// Sets the number of objects no version of the operator reconciles.
+    pub fn set_unselected_objects(&self, n: usize) {
+        self.inner.unselected_objects.set(saturating_i64(n));
     }
 
     /// Sets the number of objects in the watch cache.
@@ -329,6 +353,7 @@ mod tests {
             "operatorkit_last_success_timestamp_seconds",
             "operatorkit_watched_objects",
             "operatorkit_queue_depth",
+            "operatorkit_unselected_objects",
             "operatorkit_leader",
             "operatorkit_status_conflicts_total",
         ];
@@ -347,7 +372,7 @@ mod tests {
         assert!(
             !gathered
                 .iter()
-                .any(|f| f.name().starts_with("operatorkit_resource_"))
+                .any(|f| f.name().starts_with("operatorkit_step_"))
         );
         // The process collector is registered too (Linux only).
         if cfg!(target_os = "linux") {
@@ -391,6 +416,7 @@ mod tests {
             ("success", 1.0),
             ("requeue", 2.0),
             ("error", 1.0),
+            ("permanent", 0.0),
             ("panic", 1.0),
         ] {
             assert_eq!(reconcile_count(&m, result), n, "{result}");
@@ -408,15 +434,16 @@ mod tests {
     }
 
     #[test]
-    fn gauges_counters_and_resource_series() {
+    fn gauges_counters_and_step_series() {
         let m = Metrics::new("op").unwrap();
         m.set_watched_objects(7);
         m.set_queue_depth(3);
         m.set_leader(true);
         m.status_conflict();
-        m.resource_error("deployment");
-        m.resource_error("deployment");
-        m.resource_operation("deployment", "ensure_created", Duration::from_millis(30));
+        m.step_error("deployment", "transient");
+        m.step_error("deployment", "transient");
+        m.set_unselected_objects(2);
+        m.step_operation("deployment", "ensure_created", Duration::from_millis(30));
         assert_eq!(gauge(&m, "operatorkit_watched_objects"), 7.0);
         assert_eq!(gauge(&m, "operatorkit_queue_depth"), 3.0);
         assert_eq!(gauge(&m, "operatorkit_leader"), 1.0);
@@ -424,12 +451,14 @@ mod tests {
         assert_eq!(gauge(&m, "operatorkit_leader"), 0.0);
         let c = family(&m, "operatorkit_status_conflicts_total");
         assert_eq!(c.get_metric()[0].get_counter().get_value(), 1.0);
-        let e = family(&m, "operatorkit_resource_errors_total");
+        assert_eq!(gauge(&m, "operatorkit_unselected_objects"), 2.0);
+        let e = family(&m, "operatorkit_step_errors_total");
         let e = &e.get_metric()[0];
-        assert_eq!(label(e, "resource"), Some("deployment"));
+        assert_eq!(label(e, "step"), Some("deployment"));
+        assert_eq!(label(e, "category"), Some("transient"));
         assert_eq!(label(e, "controller"), Some("op"));
         assert_eq!(e.get_counter().get_value(), 2.0);
-        let o = family(&m, "operatorkit_resource_operation_duration_seconds");
+        let o = family(&m, "operatorkit_step_duration_seconds");
         let o = &o.get_metric()[0];
         assert_eq!(label(o, "operation"), Some("ensure_created"));
         assert_eq!(o.get_histogram().get_sample_count(), 1);
@@ -453,9 +482,11 @@ mod tests {
         for result in ReconcileResult::ALL {
             m.reconcile_finished(result, Duration::from_millis(120));
         }
-        m.resource_error("service");
-        m.resource_operation("service", "ensure_created", Duration::from_millis(3));
-        m.resource_operation("service", "ensure_deleted", Duration::from_secs(90));
+        m.step_error("service", "transient");
+        m.step_error("service", "permanent");
+        m.step_operation("service", "ensure_created", Duration::from_millis(3));
+        m.step_operation("service", "ensure_deleted", Duration::from_secs(90));
+        m.set_unselected_objects(1);
         m.set_watched_objects(4);
         m.set_queue_depth(1);
         m.set_leader(true);

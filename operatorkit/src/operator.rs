@@ -1,53 +1,29 @@
 //! The definition of an operator: its name and version, the kind it
-//! reconciles, its ordered resources, the child kinds it owns or watches, and
+//! reconciles, its ordered steps, the child kinds it owns or watches, and
 //! the defaults of its loop.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::backoff::BackoffConfig;
-use crate::resource::Resource;
-use crate::selection::{finalizer, has_label, version_label};
+use crate::children::Children;
+use crate::context::Context;
+use crate::crud::CrudStep;
+use crate::keys::{OperatorName, label};
+use crate::kind::{Kind, OperatorKind};
+use crate::step::{Step, StepError};
 use crate::watch::ChildWatch;
-
-/// What a kind needs to be reconciled or cached: a namespaced Kubernetes type
-/// with static type information.
-pub trait Object:
-    kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
-    + Clone
-    + Serialize
-    + DeserializeOwned
-    + Debug
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<T> Object for T where
-    T: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static
-{
-}
 
 /// Which objects of its kind an operator reconciles.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selection {
-    /// Those labelled `<name>.operatorkit.dev/version=<version>` (the default),
-    /// so several versions run side by side.
+    /// Those labelled `<name>.operatorkit.dev/version=<version>` (the
+    /// default), so several versions run side by side. Objects without the
+    /// label are reported (a Warning Event `NotReconciled`, a log line and
+    /// the `operatorkit_unselected_objects` gauge), never silently ignored.
     VersionLabel,
     /// Those matching this label selector.
     Labels(String),
@@ -55,12 +31,12 @@ pub enum Selection {
     All,
 }
 
-/// An operator: build it with [`Operator::new`] and the builder methods, run it
-/// with [`Operator::run`] (or [`crate::run`] from `main`).
-pub struct Operator<K: Object> {
-    pub(crate) name: Arc<str>,
+/// An operator: build it with [`Operator::new`] and the builder methods, run
+/// it with [`Operator::start`] (or [`crate::main`] from `main`).
+pub struct Operator<K: OperatorKind> {
+    pub(crate) name: OperatorName,
     pub(crate) version: String,
-    pub(crate) resources: Vec<Arc<dyn Resource<K>>>,
+    pub(crate) steps: Vec<Arc<dyn Step<K>>>,
     pub(crate) children: Vec<ChildWatch<K>>,
     pub(crate) namespace: Option<String>,
     pub(crate) selection: Selection,
@@ -74,13 +50,13 @@ pub struct Operator<K: Object> {
 pub(crate) type RegisterFn =
     Box<dyn Fn(&prometheus::Registry) -> Result<(), prometheus::Error> + Send + Sync>;
 
-impl<K: Object> Operator<K> {
-    /// Operator `name` (a DNS label such as `cert-operator`) at `version`.
-    pub fn new(name: &str, version: &str) -> Self {
+impl<K: OperatorKind> Operator<K> {
+    /// Operator `name` at `version` (a label value such as `1.2.0`).
+    pub fn new(name: OperatorName, version: impl Into<String>) -> Self {
         Self {
-            name: name.into(),
-            version: version.to_owned(),
-            resources: Vec::new(),
+            name,
+            version: version.into(),
+            steps: Vec::new(),
             children: Vec::new(),
             namespace: None,
             selection: Selection::VersionLabel,
@@ -91,56 +67,80 @@ impl<K: Object> Operator<K> {
         }
     }
 
-    /// Appends a resource: resources run in the order added, and in reverse
-    /// order on deletion.
+    /// Appends a step: steps run in the order added, and in reverse order on
+    /// deletion.
     #[must_use]
-    pub fn resource(mut self, resource: impl Resource<K>) -> Self {
-        self.resources.push(Arc::new(resource));
+    pub fn step(mut self, step: impl Step<K>) -> Self {
+        self.steps.push(Arc::new(step));
         self
     }
 
-    /// Caches `C` and reconciles an object whenever a `C` it controls (owner
-    /// reference with `controller: true`) changes or is deleted.
+    /// Appends a step named `name` that keeps the child objects of kind `C`
+    /// that `desired` computes for an object (see [`Children`]), and caches
+    /// `C` so that a change to a child brings its owner back.
     #[must_use]
-    pub fn owns<C: Object>(self) -> Self {
+    pub fn children<C: Kind>(
+        self,
+        name: impl Into<String>,
+        desired: impl Fn(&Context<K>) -> Result<Vec<C>, StepError> + Send + Sync + 'static,
+    ) -> Self {
+        let children = Children::<K, C>::new(name.into(), self.name.clone(), desired);
+        self.owns::<C>().step(CrudStep(children))
+    }
+
+    /// Caches `C` and reconciles an object whenever a `C` it controls (owner
+    /// reference with `controller: true`) changes or is deleted. Owning a
+    /// kind twice caches it once.
+    #[must_use]
+    pub fn owns<C: Kind>(self) -> Self {
         self.owns_with::<C>(watcher::Config::default())
     }
 
     /// [`Operator::owns`] with a watcher configuration (for example a label
     /// selector to cache fewer objects).
     #[must_use]
-    pub fn owns_with<C: Object>(mut self, config: watcher::Config) -> Self {
-        self.children.push(ChildWatch::owned::<C>(config));
-        self
+    pub fn owns_with<C: Kind>(self, config: watcher::Config) -> Self {
+        self.with_child(ChildWatch::owned::<C>(config))
     }
 
     /// Caches `C` and reconciles the objects `mapper` names whenever a `C`
     /// changes or is deleted.
     #[must_use]
-    pub fn watches<C: Object>(
-        mut self,
+    pub fn watches<C: Kind>(
+        self,
         config: watcher::Config,
         mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
-        self.children
-            .push(ChildWatch::mapped::<C>(config, None, mapper));
-        self
+        self.with_child(ChildWatch::mapped::<C>(config, None, mapper))
     }
 
     /// [`Operator::watches`] in `namespace`, whatever the operator's scope
     /// (for objects kept in another namespace than the objects they serve).
     #[must_use]
-    pub fn watches_in<C: Object>(
-        mut self,
+    pub fn watches_in<C: Kind>(
+        self,
         namespace: impl Into<String>,
         config: watcher::Config,
         mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
-        self.children.push(ChildWatch::mapped::<C>(
+        self.with_child(ChildWatch::mapped::<C>(
             config,
             Some(namespace.into()),
             mapper,
-        ));
+        ))
+    }
+
+    fn with_child(mut self, watch: ChildWatch<K>) -> Self {
+        // One cache per owned kind: owning a kind again (say, two `children`
+        // steps of ConfigMaps) shares the first one's.
+        let again = watch.is_owned()
+            && self
+                .children
+                .iter()
+                .any(|c| c.is_owned() && c.kind() == watch.kind());
+        if !again {
+            self.children.push(watch);
+        }
         self
     }
 
@@ -173,7 +173,7 @@ impl<K: Object> Operator<K> {
         self
     }
 
-    /// The backoff of failing objects.
+    /// The backoff of objects failing with transient errors.
     #[must_use]
     pub fn backoff(mut self, backoff: BackoffConfig) -> Self {
         self.backoff = backoff;
@@ -195,7 +195,7 @@ impl<K: Object> Operator<K> {
     }
 
     /// The operator's name.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &OperatorName {
         &self.name
     }
 
@@ -204,16 +204,11 @@ impl<K: Object> Operator<K> {
         &self.version
     }
 
-    /// The finalizer it puts on objects: `operatorkit.dev/<name>`.
-    pub fn finalizer(&self) -> String {
-        finalizer(&self.name)
-    }
-
     /// The label selector of its watch, if any.
     pub fn label_selector(&self) -> Option<String> {
         match &self.selection {
             Selection::VersionLabel => {
-                Some(format!("{}={}", version_label(&self.name), self.version))
+                Some(format!("{}={}", self.name.version_label(), self.version))
             }
             Selection::Labels(s) => Some(s.clone()),
             Selection::All => None,
@@ -224,7 +219,9 @@ impl<K: Object> Operator<K> {
     /// case a cache is behind a relabelling).
     pub fn selects(&self, object: &K) -> bool {
         match &self.selection {
-            Selection::VersionLabel => has_label(object, &version_label(&self.name), &self.version),
+            Selection::VersionLabel => {
+                label(object, &self.name.version_label()) == Some(self.version.as_str())
+            }
             // The API server applied the selector; a stale cache is caught by
             // the next watch event.
             Selection::Labels(_) | Selection::All => true,

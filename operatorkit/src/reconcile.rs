@@ -1,6 +1,70 @@
-//! One loop over one object: selection and pause checks, the finalizer,
-//! the resources in order (or in reverse on deletion), the status and the
-//! events. Panics inside a resource become an error of that object only.
+//! One loop over one object: selection and pause checks, the finalizer, the
+//! steps in order (or in reverse on deletion), the status, the Events, and
+//! what happens after an error. Panics inside a step become an error of that
+//! object only.
+//!
+//! # Errors
+//!
+//! A step's [`StepError`] stops the loop. Ready becomes False with the
+//! error's reason (or the reason the step set itself), the message names the
+//! step, a Warning Event carries the same reason, and
+//! `operatorkit_step_errors_total{step, category}` counts it. Then:
+//! - **transient**: the object is retried with per-object exponential
+//!   backoff, reset by the next success;
+//! - **permanent**: no retry (not even a resync) until the object or a
+//!   watched child changes; the Warning Event is published once per distinct
+//!   failure, not at every loop.
+//!
+//! # Deletion
+//!
+//! Modelled on kube-runtime's `finalizer` helper, for an ordered list of
+//! steps.
+//!
+//! ## Expected flow
+//! 1. A loop of a selected, unpaused object without a deletionTimestamp adds
+//!    the finalizer `operatorkit.dev/<operator>` (a merge patch carrying the
+//!    resourceVersion) **before** any step runs.
+//! 2. The object is deleted: the API server sets its deletionTimestamp and
+//!    keeps it because of the finalizer.
+//! 3. Each deletion loop runs `ensure_deleted` of every step in **reverse**
+//!    order. A step that returns [`Outcome::Wait`] stops the loop there: the
+//!    steps before it (which the waiting one may still depend on) do not run,
+//!    the finalizer stays, and the loop comes back after the wait, or sooner
+//!    on a change of the object or of a watched child.
+//! 4. When every step returned [`Outcome::Done`] (or `RecheckAfter`, which on
+//!    deletion means the same), a Normal `CleanedUp` Event is published and
+//!    the finalizer is removed. The API server then deletes the object, and
+//!    its garbage collector the children that carry its owner reference.
+//!
+//! ## Guarantees
+//! - No step's `ensure_created` runs on an object that does not carry the
+//!   finalizer, so every side effect has its cleanup owed.
+//! - The finalizer is removed only by a loop in which every `ensure_deleted`
+//!   returned without error and without waiting; never while a step waits or
+//!   fails (transient or permanent).
+//! - `ensure_created` never runs on an object being deleted, and nothing runs
+//!   for an object after its finalizer was removed.
+//! - At most one loop runs per object at a time (kube-runtime's
+//!   `Controller`), also across the steps of a deletion.
+//! - A paused or unselected object is never touched, also on deletion; the
+//!   finalizer stays until it is unpaused or selected again (relabelling to
+//!   another version hands the duty over: the finalizer is per operator).
+//!
+//! ## Caveats
+//! - **A crash between two steps** (process killed, leadership lost): the
+//!   next loop (after the restart's initial list) starts the deletion again
+//!   from the last step. Every `ensure_deleted` must therefore be idempotent
+//!   and succeed when its part is already gone.
+//! - **A crash after the last `ensure_deleted` and before the finalizer
+//!   write**: the next loop runs every `ensure_deleted` again, then removes the
+//!   finalizer.
+//! - **A finalizer removed by hand**: no `ensure_deleted` runs; external
+//!   state (a Vault mount, a DNS record) is left behind. Children with owner
+//!   references are still garbage-collected.
+//! - **An object deleted before its first loop** got no finalizer and no
+//!   `ensure_created` ran: nothing is owed, nothing runs.
+//! - A step that waits forever keeps the object forever: say why in a
+//!   condition (`cx.not_ready("WaitingForPods", ..)`) so that users see it.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -16,37 +80,34 @@ use tracing::Instrument;
 
 use crate::backoff::Backoff;
 use crate::cache::Caches;
+use crate::context::{Context, Parts};
 use crate::events::Events;
 use crate::finalizer::{self, FinalizerError};
+use crate::keys::is_paused;
+use crate::kind::OperatorKind;
 use crate::metrics::{Metrics, ReconcileResult};
-use crate::operator::{Object, Operator};
-use crate::outcome::{Outcome, earliest};
-use crate::request::Request;
-use crate::resource::{Resource, ResourceError};
-use crate::selection::is_paused;
-use crate::status::{self, READY, StatusChanges, StatusError, reasons};
+use crate::operator::Operator;
+use crate::status::{self, READY, StatusChanges, StatusError, condition, reasons};
+use crate::step::{Category, Outcome, Step, StepError, earliest};
 use crate::watch::Pending;
+use crate::writes::Writes;
 
-/// How long a kept finalizer waits before the object is looked at again,
-/// when the resource did not say.
-const KEEP_FINALIZER_RECHECK: Duration = Duration::from_secs(30);
-
-/// Why a loop failed. The object is retried with backoff.
+/// Why a loop failed; the object is retried with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    /// A resource returned an error.
-    #[error("resource {resource}: {source}")]
-    Resource {
-        /// The resource's name.
-        resource: String,
+    /// A step returned a transient error.
+    #[error("step {step}: {error}")]
+    Step {
+        /// The step's name.
+        step: String,
         /// Its error.
-        source: ResourceError,
+        error: StepError,
     },
-    /// A resource panicked.
-    #[error("resource {resource} panicked: {message}")]
+    /// A step panicked.
+    #[error("step {step} panicked: {message}")]
     Panic {
-        /// The resource's name (or `operatorkit` for a panic outside resources).
-        resource: String,
+        /// The step's name (or `operatorkit` for a panic outside steps).
+        step: String,
         /// The panic message.
         message: String,
     },
@@ -58,248 +119,259 @@ pub enum ReconcileError {
     Status(#[from] StatusError),
 }
 
-impl ReconcileError {
-    fn is_panic(&self) -> bool {
-        matches!(self, Self::Panic { .. })
-    }
-}
-
 /// Everything a loop needs, shared by the loops of one controller run.
-pub(crate) struct Context<K: Object> {
+pub(crate) struct Env<K: OperatorKind> {
     pub operator: Arc<Operator<K>>,
     pub client: Client,
     pub metrics: Metrics,
     pub events: Events,
     pub backoff: Arc<Backoff<ObjectRef<K>>>,
     pub caches: Caches,
+    pub writes: Arc<Writes>,
     pub pending: Pending<K>,
 }
 
+/// How a loop ended, when it did not fail with a retryable error.
+enum End {
+    /// Look again after at most this long (else after the resync period).
+    Requeue(Option<Duration>),
+    /// A permanent error: look again only when something changes.
+    AwaitChange,
+}
+
 /// The reconcile function handed to kube-runtime's `Controller`.
-pub(crate) async fn reconcile<K: Object>(
+pub(crate) async fn reconcile<K: OperatorKind>(
     object: Arc<K>,
-    ctx: Arc<Context<K>>,
+    env: Arc<Env<K>>,
 ) -> Result<Action, ReconcileError> {
     let key = ObjectRef::from_obj(object.as_ref());
-    ctx.pending.remove(&key);
-    let _active = ctx.metrics.reconcile_started();
+    env.pending.remove(&key);
+    let _active = env.metrics.reconcile_started();
     let started = Instant::now();
     let span = tracing::info_span!(
         "reconcile",
-        controller = %ctx.operator.name,
+        controller = %env.operator.name,
         object = %object.name_any(),
         namespace = %object.namespace().unwrap_or_default(),
     );
-    let result = AssertUnwindSafe(run(object, &ctx).instrument(span))
+    let result = AssertUnwindSafe(run(object, &env).instrument(span))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {
             Err(ReconcileError::Panic {
-                resource: "operatorkit".into(),
+                step: "operatorkit".into(),
                 message: panic_message(panic.as_ref()),
             })
         });
-    let elapsed = started.elapsed();
-    match result {
-        Ok(requeue) => {
-            ctx.backoff.succeeded(&key);
-            let outcome = if requeue.is_some() {
-                ReconcileResult::Requeue
-            } else {
-                ReconcileResult::Success
+    let (result, action) = match result {
+        Ok(End::Requeue(requeue)) => {
+            env.backoff.succeeded(&key);
+            let resync = env.operator.resync;
+            let outcome = match requeue {
+                Some(_) => ReconcileResult::Requeue,
+                None => ReconcileResult::Success,
             };
-            ctx.metrics.reconcile_finished(outcome, elapsed);
-            let resync = ctx.operator.resync;
-            Ok(Action::requeue(requeue.map_or(resync, |r| r.min(resync))))
+            (
+                outcome,
+                Ok(Action::requeue(requeue.map_or(resync, |r| r.min(resync)))),
+            )
         }
-        Err(e) => {
-            let outcome = if e.is_panic() {
-                ReconcileResult::Panic
-            } else {
-                ReconcileResult::Error
-            };
-            ctx.metrics.reconcile_finished(outcome, elapsed);
-            Err(e)
+        Ok(End::AwaitChange) => {
+            env.backoff.succeeded(&key);
+            (ReconcileResult::Permanent, Ok(Action::await_change()))
         }
-    }
+        Err(e @ ReconcileError::Panic { .. }) => (ReconcileResult::Panic, Err(e)),
+        Err(e) => (ReconcileResult::Error, Err(e)),
+    };
+    env.metrics.reconcile_finished(result, started.elapsed());
+    action
 }
 
 /// The error policy handed to kube-runtime's `Controller`: per-object
 /// exponential backoff.
-pub(crate) fn error_policy<K: Object>(
+pub(crate) fn error_policy<K: OperatorKind>(
     object: Arc<K>,
     error: &ReconcileError,
-    ctx: Arc<Context<K>>,
+    env: Arc<Env<K>>,
 ) -> Action {
     let key = ObjectRef::from_obj(object.as_ref());
-    let delay = ctx.backoff.failed(key.clone());
+    let delay = env.backoff.failed(key.clone());
     tracing::warn!(
-        controller = %ctx.operator.name,
+        controller = %env.operator.name,
         object = %object.name_any(),
         namespace = %object.namespace().unwrap_or_default(),
         error = %error,
-        failures = ctx.backoff.failures(&key),
+        failures = env.backoff.failures(&key),
         retry_in = ?delay,
         "reconcile failed"
     );
     Action::requeue(delay)
 }
 
-/// One loop; returns the requeue the resources asked for.
-async fn run<K: Object>(
-    object: Arc<K>,
-    ctx: &Context<K>,
-) -> Result<Option<Duration>, ReconcileError> {
-    let operator = &ctx.operator;
+/// One loop.
+async fn run<K: OperatorKind>(object: Arc<K>, env: &Env<K>) -> Result<End, ReconcileError> {
+    let operator = &env.operator;
     if !operator.selects(&object) {
         tracing::debug!("not labelled for this version; left alone");
-        return Ok(None);
+        return Ok(End::Requeue(None));
     }
     if is_paused(object.as_ref()) {
         tracing::info!("paused; left alone");
-        return Ok(None);
+        return Ok(End::Requeue(None));
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+    let api: Api<K> = Api::namespaced(env.client.clone(), &object.namespace().unwrap_or_default());
     if object.meta().deletion_timestamp.is_some() {
-        return delete(object, ctx, &api).await;
+        return delete(object, env, &api).await;
     }
-    let finalizer = operator.finalizer();
+    let finalizer = operator.name.finalizer();
     let Some(object) = finalizer::add(&api, object.as_ref(), &finalizer).await? else {
         // Deleted meanwhile: the deletion triggers the next loop.
-        return Ok(None);
+        return Ok(End::Requeue(None));
     };
-    let request = new_request(Arc::new(object), ctx);
+    let cx = context(Arc::new(object), env);
     let mut requeue = None;
-    let mut cancelled_by = None;
-    for resource in &operator.resources {
-        match run_resource(resource.as_ref(), &request, Operation::Create, ctx).await {
+    for step in &operator.steps {
+        match run_step(step.as_ref(), &cx, Operation::Create, env).await {
             Ok(outcome) => {
-                requeue = earliest(
-                    requeue,
-                    match outcome {
-                        // Only meaningful on deletion.
-                        Outcome::KeepFinalizer(_) => None,
-                        o => o.requeue_after(),
-                    },
-                );
-                if outcome.stops_loop() {
-                    cancelled_by = Some(resource.name().to_owned());
-                    break;
+                requeue = earliest(requeue, outcome.recheck());
+                if outcome.is_wait() {
+                    return finish(&cx, &api, env, Some(step.name()), requeue).await;
                 }
             }
-            Err(e) => {
-                let mut changes = request.take_changes();
-                // A resource that said why it is not Ready (BackendUnavailable,
-                // ...) keeps its reason; otherwise the error is the reason.
-                if !changes.has_condition(READY) {
-                    changes.set_condition(status::ConditionUpdate::new(
-                        READY,
-                        false,
-                        reasons::RECONCILE_FAILED,
-                        e.to_string(),
-                    ));
-                }
-                let reason = changes
-                    .conditions
-                    .iter()
-                    .find(|c| c.type_ == READY)
-                    .map_or(reasons::RECONCILE_FAILED.to_owned(), |c| c.reason.clone());
-                // The resource's error is what matters; a failed status
-                // write on top of it is logged, not returned instead.
-                if let Err(status) = write_status(&api, request.object(), &changes, ctx).await {
-                    tracing::warn!(error = %status, "could not record the failure in the status");
-                }
-                request
-                    .event(EventType::Warning, &reason, e.to_string())
-                    .await;
-                return Err(e);
-            }
+            Err(failure) => return failed(&cx, &api, env, failure, Operation::Create).await,
         }
     }
-    let mut changes = request.take_changes();
-    if !changes.has_condition(READY) {
-        changes.set_condition(match &cancelled_by {
-            None => status::ConditionUpdate::new(READY, true, reasons::RECONCILED, ""),
-            Some(r) => status::ConditionUpdate::new(
-                READY,
-                false,
-                reasons::IN_PROGRESS,
-                format!("resource {r} is not finished"),
-            ),
-        });
-    }
-    let now_ready = changes
-        .conditions
-        .iter()
-        .any(|c| c.type_ == READY && c.status == status::ConditionStatus::True);
-    // Judged on the freshest status read: a loop on a stale cached object must
-    // not announce a transition that already happened.
-    let written = write_status(&api, request.object(), &changes, ctx).await?;
-    if now_ready && !written.was_true(READY) {
-        request
-            .event(EventType::Normal, "Ready", "all resources reconciled")
-            .await;
-    }
-    Ok(requeue)
+    finish(&cx, &api, env, None, requeue).await
 }
 
-/// The deletion loop: resources in reverse, then the finalizer.
-async fn delete<K: Object>(
-    object: Arc<K>,
-    ctx: &Context<K>,
+/// The end of a creation loop that did not fail: Ready (True, or False
+/// InProgress when `waiting_on` a step, unless a step said otherwise), the
+/// status write, and the Ready Event on the transition.
+async fn finish<K: OperatorKind>(
+    cx: &Context<K>,
     api: &Api<K>,
-) -> Result<Option<Duration>, ReconcileError> {
-    let finalizer = ctx.operator.finalizer();
-    if !object.finalizers().contains(&finalizer) {
-        return Ok(None);
+    env: &Env<K>,
+    waiting_on: Option<&str>,
+    requeue: Option<Duration>,
+) -> Result<End, ReconcileError> {
+    let mut changes = cx.take_changes();
+    if changes.condition(READY).is_none() {
+        changes.set_condition(match waiting_on {
+            None => condition(READY).is(true).because(reasons::RECONCILED),
+            Some(step) => condition(READY)
+                .is(false)
+                .because(reasons::IN_PROGRESS)
+                .message(format!("step {step} is not finished")),
+        });
     }
-    let request = new_request(object, ctx);
-    let mut kept: Option<Duration> = None;
-    let mut kept_by = Vec::new();
-    for resource in ctx.operator.resources.iter().rev() {
-        match run_resource(resource.as_ref(), &request, Operation::Delete, ctx).await {
-            Ok(outcome) => {
-                if outcome.keeps_finalizer() {
-                    kept = earliest(
-                        kept,
-                        Some(outcome.requeue_after().unwrap_or(KEEP_FINALIZER_RECHECK)),
-                    );
-                    kept_by.push(resource.name().to_owned());
-                }
-                if outcome.stops_loop() {
-                    break;
-                }
+    let now_ready = changes.condition(READY).is_some_and(|c| c.is_true());
+    // Judged on the freshest status read: a loop on a stale cached object must
+    // not announce a transition that already happened.
+    let written = write_status(api, cx.object(), &changes, env).await?;
+    let was_ready = written.previous(READY).is_some_and(|c| c.status == "True");
+    if now_ready && !was_ready {
+        cx.event(EventType::Normal, READY, "all steps reconciled")
+            .await;
+    }
+    Ok(End::Requeue(requeue))
+}
+
+/// A step failed: say so in the status and an Event, then end the loop as
+/// the error's category says.
+async fn failed<K: OperatorKind>(
+    cx: &Context<K>,
+    api: &Api<K>,
+    env: &Env<K>,
+    failure: Failure,
+    operation: Operation,
+) -> Result<End, ReconcileError> {
+    let mut changes = cx.take_changes();
+    let (category, reason, message) = failure.describe(operation);
+    // A step that said why it is not Ready (BackendUnavailable, ...) keeps
+    // its reason; otherwise the error's is used.
+    let reason = match changes.condition(READY) {
+        Some(c) if !c.is_true() => c.reason().to_owned(),
+        _ => {
+            let ready = condition(READY)
+                .is(false)
+                .because(&reason)
+                .message(&message);
+            changes.set_condition(ready);
+            reason
+        }
+    };
+    let ready_message = changes
+        .condition(READY)
+        .map_or(message.clone(), |c| c.message_text().to_owned());
+    // The step's error is what matters; a failed status write on top of it
+    // is logged, not returned instead.
+    let repeated = match write_status(api, cx.object(), &changes, env).await {
+        Ok(written) => written.previous(READY).is_some_and(|c| {
+            c.status == "False" && c.reason == reason && c.message == ready_message
+        }),
+        Err(status) => {
+            tracing::warn!(error = %status, "could not record the failure in the status");
+            false
+        }
+    };
+    if category != Some(Category::Permanent) || !repeated {
+        cx.event(EventType::Warning, &reason, &message).await;
+    }
+    match failure {
+        Failure::Step { step, error } if error.category() == Category::Permanent => {
+            tracing::warn!(step, error = %error, reason, "permanent error; waiting for a change of the object");
+            Ok(End::AwaitChange)
+        }
+        Failure::Step { step, error } => Err(ReconcileError::Step { step, error }),
+        Failure::Panic { step, message } => Err(ReconcileError::Panic { step, message }),
+    }
+}
+
+/// The deletion loop: steps in reverse, then the finalizer.
+async fn delete<K: OperatorKind>(
+    object: Arc<K>,
+    env: &Env<K>,
+    api: &Api<K>,
+) -> Result<End, ReconcileError> {
+    let finalizer = env.operator.name.finalizer();
+    if !object.finalizers().contains(&finalizer) {
+        return Ok(End::Requeue(None));
+    }
+    let cx = context(object, env);
+    for step in env.operator.steps.iter().rev() {
+        match run_step(step.as_ref(), &cx, Operation::Delete, env).await {
+            Ok(Outcome::Wait(after)) => {
+                tracing::info!(step = step.name(), recheck_in = ?after, "finalizer kept");
+                write_changes(api, &cx, env).await?;
+                return Ok(End::Requeue(Some(after)));
             }
-            Err(e) => {
-                let changes = request.take_changes();
-                if let Err(status) = write_status(api, request.object(), &changes, ctx).await {
-                    tracing::warn!(error = %status, "could not record the failure in the status");
-                }
-                request
-                    .event(EventType::Warning, "DeletionFailed", e.to_string())
-                    .await;
-                return Err(e);
-            }
+            Ok(Outcome::Done | Outcome::RecheckAfter(_)) => {}
+            Err(failure) => return failed(&cx, api, env, failure, Operation::Delete).await,
         }
     }
-    let changes = request.take_changes();
-    if changes != StatusChanges::default() {
-        write_status(api, request.object(), &changes, ctx).await?;
-    }
-    if let Some(after) = kept {
-        tracing::info!(kept_by = ?kept_by, recheck_in = ?after, "finalizer kept");
-        return Ok(Some(after));
-    }
-    request
-        .event(
-            EventType::Normal,
-            "CleanedUp",
-            "every resource deleted; finalizer removed",
-        )
-        .await;
-    finalizer::remove(api, request.object(), &finalizer).await?;
+    write_changes(api, &cx, env).await?;
+    cx.event(
+        EventType::Normal,
+        "CleanedUp",
+        "every step deleted; finalizer removed",
+    )
+    .await;
+    finalizer::remove(api, cx.object(), &finalizer).await?;
     tracing::info!("finalizer removed");
-    Ok(None)
+    Ok(End::Requeue(None))
+}
+
+/// Writes what the steps of a deletion loop set, if anything.
+async fn write_changes<K: OperatorKind>(
+    api: &Api<K>,
+    cx: &Context<K>,
+    env: &Env<K>,
+) -> Result<(), ReconcileError> {
+    let changes = cx.take_changes();
+    if !changes.is_empty() {
+        write_status(api, cx.object(), &changes, env).await?;
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
@@ -317,63 +389,98 @@ impl Operation {
     }
 }
 
-/// Runs one resource, timing it and turning its error or panic into a
-/// [`ReconcileError`] that names it.
-async fn run_resource<K: Object>(
-    resource: &dyn Resource<K>,
-    request: &Request<K>,
+/// A step that did not finish: its error, or its panic.
+enum Failure {
+    Step { step: String, error: StepError },
+    Panic { step: String, message: String },
+}
+
+impl Failure {
+    /// The category (none for a panic), the reason and the message of the
+    /// Ready condition and the Event.
+    fn describe(&self, operation: Operation) -> (Option<Category>, String, String) {
+        match self {
+            Self::Step { step, error } => {
+                let reason = match (error.reason_given(), operation) {
+                    (Some(r), _) => r.to_owned(),
+                    (None, Operation::Delete) => "DeletionFailed".to_owned(),
+                    (None, Operation::Create) => error.reason_or_default().to_owned(),
+                };
+                (
+                    Some(error.category()),
+                    reason,
+                    format!("step {step}: {error}"),
+                )
+            }
+            Self::Panic { step, message } => (
+                None,
+                reasons::RECONCILE_FAILED.to_owned(),
+                format!("step {step} panicked: {message}"),
+            ),
+        }
+    }
+}
+
+/// Runs one step, timing it and turning its error or panic into a
+/// [`Failure`] that names it.
+async fn run_step<K: OperatorKind>(
+    step: &dyn Step<K>,
+    cx: &Context<K>,
     operation: Operation,
-    ctx: &Context<K>,
-) -> Result<Outcome, ReconcileError> {
-    let name = resource.name();
-    let span = tracing::debug_span!("resource", resource = name, operation = operation.as_str());
+    env: &Env<K>,
+) -> Result<Outcome, Failure> {
+    let name = step.name();
+    let span = tracing::debug_span!("step", step = name, operation = operation.as_str());
     let started = Instant::now();
     let call = async {
         match operation {
-            Operation::Create => resource.ensure_created(request).await,
-            Operation::Delete => resource.ensure_deleted(request).await,
+            Operation::Create => step.ensure_created(cx).await,
+            Operation::Delete => step.ensure_deleted(cx).await,
         }
     };
     let result = AssertUnwindSafe(call.instrument(span)).catch_unwind().await;
-    ctx.metrics
-        .resource_operation(name, operation.as_str(), started.elapsed());
+    env.metrics
+        .step_operation(name, operation.as_str(), started.elapsed());
     match result {
         Ok(Ok(outcome)) => Ok(outcome),
-        Ok(Err(source)) => {
-            ctx.metrics.resource_error(name);
-            Err(ReconcileError::Resource {
-                resource: name.to_owned(),
-                source,
+        Ok(Err(error)) => {
+            env.metrics.step_error(name, error.category().as_str());
+            Err(Failure::Step {
+                step: name.to_owned(),
+                error,
             })
         }
         Err(panic) => {
-            ctx.metrics.resource_error(name);
-            Err(ReconcileError::Panic {
-                resource: name.to_owned(),
+            env.metrics.step_error(name, "panic");
+            Err(Failure::Panic {
+                step: name.to_owned(),
                 message: panic_message(panic.as_ref()),
             })
         }
     }
 }
 
-fn new_request<K: Object>(object: Arc<K>, ctx: &Context<K>) -> Request<K> {
-    Request::new(
+fn context<K: OperatorKind>(object: Arc<K>, env: &Env<K>) -> Context<K> {
+    Context::new(
         object,
-        ctx.client.clone(),
-        ctx.operator.name.clone(),
-        ctx.caches.clone(),
-        ctx.events.clone(),
+        Parts {
+            client: env.client.clone(),
+            operator: env.operator.name.clone(),
+            caches: env.caches.clone(),
+            writes: env.writes.clone(),
+            events: env.events.clone(),
+        },
     )
 }
 
-async fn write_status<K: Object>(
+async fn write_status<K: OperatorKind>(
     api: &Api<K>,
     object: &K,
-    changes: &StatusChanges,
-    ctx: &Context<K>,
+    changes: &StatusChanges<K::Status>,
+    env: &Env<K>,
 ) -> Result<status::StatusWrite, StatusError> {
-    status::write_status(api, object, changes, &ctx.operator.name, || {
-        ctx.metrics.status_conflict();
+    status::write_status(api, object, changes, env.operator.name.as_str(), || {
+        env.metrics.status_conflict();
     })
     .await
 }

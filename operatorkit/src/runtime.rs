@@ -17,9 +17,10 @@ use crate::backoff::Backoff;
 use crate::controller::{self, Shared};
 use crate::events::Events;
 use crate::http::{Health, HealthServer};
+use crate::kind::OperatorKind;
 use crate::leader::{LeaderElectionConfig, LeaderElector, LeaderError};
 use crate::metrics::Metrics;
-use crate::operator::{Object, Operator};
+use crate::operator::Operator;
 
 /// How an operator runs (as opposed to what it is): the settings a deployment
 /// chooses, usually from [`crate::Args`].
@@ -83,6 +84,11 @@ pub enum RunError {
     /// The leader election settings are invalid.
     #[error(transparent)]
     Leader(#[from] LeaderError),
+    /// The operator's version cannot be a label value.
+    #[error(
+        "operator version {0:?} is not a valid label value (at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)"
+    )]
+    Version(String),
 }
 
 /// A started operator: its metrics and health, and the address it serves them on.
@@ -111,7 +117,7 @@ impl Running {
     }
 }
 
-impl<K: Object> Operator<K> {
+impl<K: OperatorKind> Operator<K> {
     /// Runs the operator until `shutdown` resolves.
     pub async fn run(
         self,
@@ -133,6 +139,9 @@ impl<K: Object> Operator<K> {
         settings: Settings,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Running, RunError> {
+        if !is_label_value(&self.version) {
+            return Err(RunError::Version(self.version));
+        }
         if let Some(c) = settings.concurrency {
             self.concurrency = c.max(1);
         }
@@ -143,7 +152,7 @@ impl<K: Object> Operator<K> {
             .namespace
             .clone()
             .or_else(|| self.namespace.clone());
-        let metrics = Metrics::new(&self.name)?;
+        let metrics = Metrics::new(self.name.as_str())?;
         for register in &self.metrics {
             register(metrics.registry())?;
         }
@@ -186,7 +195,11 @@ impl<K: Object> Operator<K> {
             }
             None => None,
         };
-        let events = Events::new(client.clone(), &self.name, Some(settings.instance.clone()));
+        let events = Events::new(
+            client.clone(),
+            self.name.as_str(),
+            Some(settings.instance.clone()),
+        );
         let shared = Shared {
             backoff: Arc::new(Backoff::new(self.backoff)),
             operator: Arc::new(self),
@@ -223,7 +236,7 @@ impl<K: Object> Operator<K> {
 
 /// Standby until elected, reconcile while leading, back to standby when the
 /// lease is lost; on stop, finish the run and then release the lease.
-async fn campaign<K: Object>(
+async fn campaign<K: OperatorKind>(
     shared: &Shared<K>,
     elector: LeaderElector,
     stop: SharedFuture<futures::future::BoxFuture<'static, ()>>,
@@ -271,6 +284,18 @@ async fn campaign<K: Object>(
     if let Err(e) = election.join().await {
         tracing::warn!(controller = %name, error = %e, "leader election task failed");
     }
+}
+
+/// Whether `s` is a valid label value: empty, or at most 63 characters of
+/// `[A-Za-z0-9._-]` beginning and ending with an alphanumeric one.
+fn is_label_value(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.is_empty()
+        || (b.len() <= 63
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+            && b.first().is_some_and(u8::is_ascii_alphanumeric)
+            && b.last().is_some_and(u8::is_ascii_alphanumeric))
 }
 
 /// A cloneable future that resolves once `rx` says true (or its sender is gone).

@@ -1,19 +1,26 @@
-//! Status conditions and the status write.
+//! The status contract and its write.
 //!
-//! Resources record conditions (and other status fields) on the
-//! [`Request`](crate::Request); at the end of a loop the operator merges them
-//! with the object's current status: `lastTransitionTime` moves only when a
-//! condition's status really changes, every condition carries the generation
-//! it describes, and `status.observedGeneration` is set. The result is written
-//! through the `/status` subresource with optimistic concurrency; a 409 is
-//! retried on the fresh object so no other writer's update is lost, and when
-//! nothing changed nothing is written.
+//! A reconciled kind's status type implements [`OperatorStatus`] (usually
+//! through [`operator_status!`](crate::operator_status)): it has
+//! `conditions` and `observedGeneration`, so a kind that cannot carry them
+//! does not compile. Steps contribute conditions with the builder
+//! ([`condition`]) and set their own typed fields with a closure
+//! ([`Context::status`](crate::Context::status)); no step knows a JSON path.
+//!
+//! At the end of a loop the changes are applied to the object's current
+//! status: `lastTransitionTime` moves only when a condition's status really
+//! changes, every condition carries the generation it describes, and
+//! `observedGeneration` is set. What differs from the current status is sent
+//! as a JSON merge patch through `/status`, carrying the resourceVersion; a
+//! 409 is retried on the fresh object (other writers' conditions are kept),
+//! and when nothing changed nothing is written.
 
-use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::object::HasStatus;
 use kube::{Resource as KubeResource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,16 +31,66 @@ pub const READY: &str = "Ready";
 
 /// Reasons of the Ready condition that operatorkit itself sets.
 pub mod reasons {
-    /// Every resource ran to completion.
+    /// Every step ran to completion.
     pub const RECONCILED: &str = "Reconciled";
-    /// A resource failed; the message says which and why.
+    /// A step failed with a transient error; it is retried with backoff.
     pub const RECONCILE_FAILED: &str = "ReconcileFailed";
-    /// A resource cancelled the loop before the end.
+    /// A step failed with a permanent error; it is not retried until the
+    /// object or a watched child changes.
+    pub const RECONCILE_REJECTED: &str = "ReconcileRejected";
+    /// A step is waiting ([`Outcome::Wait`](crate::Outcome::Wait)).
     pub const IN_PROGRESS: &str = "InProgress";
 }
 
 /// How many times a status write is retried after a 409 Conflict.
 const CONFLICT_RETRIES: usize = 5;
+
+/// The status type of a reconciled kind: it carries conditions and
+/// observedGeneration, which operatorkit writes.
+pub trait OperatorStatus:
+    Serialize + DeserializeOwned + Default + Clone + PartialEq + Debug + Send + Sync + 'static
+{
+    /// The conditions.
+    fn conditions(&self) -> &[Condition];
+    /// The conditions, to change.
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// The generation of the spec this status describes.
+    fn observed_generation(&self) -> Option<i64>;
+    /// Sets the generation this status describes.
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+
+    /// The condition of type `type_`, if set.
+    fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions().iter().find(|c| c.type_ == type_)
+    }
+
+    /// Whether the `Ready` condition is `True`.
+    fn is_ready(&self) -> bool {
+        self.condition(READY).is_some_and(|c| c.status == "True")
+    }
+}
+
+/// Implements [`OperatorStatus`] for status structs with the fields
+/// `conditions: Vec<Condition>` and `observed_generation: Option<i64>`.
+#[macro_export]
+macro_rules! operator_status {
+    ($($status:ty),+ $(,)?) => {
+        $(impl $crate::status::OperatorStatus for $status {
+            fn conditions(&self) -> &[$crate::k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<$crate::k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+                &mut self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.observed_generation = generation;
+            }
+        })+
+    };
+}
 
 /// The status of a condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,83 +120,78 @@ impl From<bool> for ConditionStatus {
     }
 }
 
-/// One condition a loop wants set.
+/// One condition a loop wants set; build it with [`condition`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConditionUpdate {
-    /// `type`, e.g. `Ready` or `SecretReady`.
-    pub type_: String,
-    /// True, False or Unknown.
-    pub status: ConditionStatus,
-    /// CamelCase reason.
-    pub reason: String,
-    /// Human-readable message.
-    pub message: String,
+    type_: String,
+    status: ConditionStatus,
+    reason: String,
+    message: String,
+}
+
+/// The condition builder: `condition("SecretReady").is(true).because("Issued")
+/// .message("certificate in Secret x")`. Unset, a condition is `Unknown`
+/// with reason `Unknown` and no message.
+pub fn condition(type_: impl Into<String>) -> ConditionUpdate {
+    ConditionUpdate {
+        type_: type_.into(),
+        status: ConditionStatus::Unknown,
+        reason: "Unknown".to_owned(),
+        message: String::new(),
+    }
 }
 
 impl ConditionUpdate {
-    /// A condition update.
-    pub fn new(
-        type_: impl Into<String>,
-        status: impl Into<ConditionStatus>,
-        reason: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            type_: type_.into(),
-            status: status.into(),
-            reason: reason.into(),
-            message: message.into(),
-        }
+    /// Its status.
+    #[must_use]
+    pub fn is(mut self, status: impl Into<ConditionStatus>) -> Self {
+        self.status = status.into();
+        self
+    }
+
+    /// Its reason: one CamelCase word, as Kubernetes requires.
+    #[must_use]
+    pub fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reason = reason.into();
+        self
+    }
+
+    /// Its message, for humans.
+    #[must_use]
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// The condition type.
+    pub fn type_(&self) -> &str {
+        &self.type_
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The message.
+    pub fn message_text(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the status is `True`.
+    pub fn is_true(&self) -> bool {
+        self.status == ConditionStatus::True
     }
 }
 
-/// What one loop wants in the status: conditions and other fields.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StatusChanges {
-    /// Conditions by type, in the order first set.
-    pub conditions: Vec<ConditionUpdate>,
-    /// Other top-level status fields (by JSON name).
-    pub fields: BTreeMap<String, Value>,
-}
-
-impl StatusChanges {
-    /// Sets (or replaces) the condition of `update.type_`.
-    pub fn set_condition(&mut self, update: ConditionUpdate) {
-        match self.conditions.iter_mut().find(|c| c.type_ == update.type_) {
-            Some(c) => *c = update,
-            None => self.conditions.push(update),
-        }
-    }
-
-    /// Whether a condition of `type_` was set.
-    pub fn has_condition(&self, type_: &str) -> bool {
-        self.conditions.iter().any(|c| c.type_ == type_)
-    }
-}
-
-/// The conditions of `status` (a JSON status object); malformed entries are
-/// skipped.
-pub fn conditions_of(status: Option<&Value>) -> Vec<Condition> {
-    status
-        .and_then(|s| s.get("conditions"))
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|c| serde_json::from_value(c.clone()).ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Merges `updates` into `current`: conditions of other types are kept;
+/// Merges `updates` into `conditions`: conditions of other types are kept;
 /// `lastTransitionTime` changes only on a change of status.
 pub fn merge_conditions(
-    current: &[Condition],
+    conditions: &mut Vec<Condition>,
     updates: &[ConditionUpdate],
     generation: Option<i64>,
     now: jiff::Timestamp,
-) -> Vec<Condition> {
-    let mut merged = current.to_vec();
+) {
     for u in updates {
         let fresh = Condition {
             type_: u.type_.clone(),
@@ -149,50 +201,96 @@ pub fn merge_conditions(
             observed_generation: generation,
             last_transition_time: Time(now),
         };
-        match merged.iter_mut().find(|c| c.type_ == u.type_) {
+        match conditions.iter_mut().find(|c| c.type_ == u.type_) {
             Some(c) if c.status == fresh.status => {
                 c.reason = fresh.reason;
                 c.message = fresh.message;
                 c.observed_generation = fresh.observed_generation;
             }
             Some(c) => *c = fresh,
-            None => merged.push(fresh),
+            None => conditions.push(fresh),
         }
     }
-    merged
 }
 
-/// The status fields this loop owns, computed on `object`'s current status;
-/// `None` when they already hold (nothing to write).
-pub fn status_patch<K: Serialize + KubeResource>(
-    object: &K,
-    changes: &StatusChanges,
-    now: jiff::Timestamp,
-) -> Result<Option<Value>, serde_json::Error> {
-    let value = serde_json::to_value(object)?;
-    let status = value.get("status");
-    let generation = object.meta().generation;
-    let conditions = merge_conditions(&conditions_of(status), &changes.conditions, generation, now);
-    let mut patch = Map::new();
-    patch.insert("conditions".into(), serde_json::to_value(&conditions)?);
-    if let Some(g) = generation {
-        patch.insert("observedGeneration".into(), json!(g));
-    }
-    for (k, v) in &changes.fields {
-        patch.insert(k.clone(), v.clone());
-    }
-    let unchanged = patch.iter().all(|(k, v)| {
-        let cur = status.and_then(|s| s.get(k));
-        match (k.as_str(), cur) {
-            ("conditions", Some(cur)) => {
-                serde_json::from_value::<Vec<Condition>>(cur.clone()).ok()
-                    == Some(conditions.clone())
-            }
-            (_, Some(cur)) => cur == v,
-            (_, None) => v.is_null(),
+/// A typed change of a status's own fields, replayed on the fresh status
+/// after a conflict.
+pub(crate) type StatusEdit<S> = Arc<dyn Fn(&mut S) + Send + Sync>;
+
+/// What one loop wants in the status.
+pub(crate) struct StatusChanges<S> {
+    /// Conditions, in the order first set; a later update of a type wins.
+    pub conditions: Vec<ConditionUpdate>,
+    /// Changes of the kind's own fields, in order.
+    pub edits: Vec<StatusEdit<S>>,
+}
+
+impl<S> Default for StatusChanges<S> {
+    fn default() -> Self {
+        Self {
+            conditions: Vec::new(),
+            edits: Vec::new(),
         }
-    });
-    Ok((!unchanged).then_some(Value::Object(patch)))
+    }
+}
+
+impl<S: OperatorStatus> StatusChanges<S> {
+    /// Sets (or replaces) the condition of `update`'s type.
+    pub fn set_condition(&mut self, update: ConditionUpdate) {
+        match self.conditions.iter_mut().find(|c| c.type_ == update.type_) {
+            Some(c) => *c = update,
+            None => self.conditions.push(update),
+        }
+    }
+
+    /// The condition of `type_` this loop set.
+    pub fn condition(&self, type_: &str) -> Option<&ConditionUpdate> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// Whether nothing was asked for.
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty() && self.edits.is_empty()
+    }
+
+    /// The status `current` becomes with these changes.
+    pub fn apply(&self, current: Option<&S>, generation: Option<i64>, now: jiff::Timestamp) -> S {
+        let mut status = current.cloned().unwrap_or_default();
+        for edit in &self.edits {
+            edit(&mut status);
+        }
+        merge_conditions(status.conditions_mut(), &self.conditions, generation, now);
+        status.set_observed_generation(generation);
+        status
+    }
+}
+
+/// The JSON merge patch (RFC 7386) that turns `old` into `new`; `None` when
+/// they are equal.
+pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut patch = Map::new();
+            for (k, nv) in n {
+                match o.get(k) {
+                    Some(ov) => {
+                        if let Some(d) = merge_diff(ov, nv) {
+                            patch.insert(k.clone(), d);
+                        }
+                    }
+                    None => {
+                        patch.insert(k.clone(), nv.clone());
+                    }
+                }
+            }
+            for k in o.keys().filter(|k| !n.contains_key(*k)) {
+                patch.insert(k.clone(), Value::Null);
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        (o, n) if o == n => None,
+        (_, n) => Some(n.clone()),
+    }
 }
 
 /// Why a status write failed.
@@ -201,7 +299,7 @@ pub enum StatusError {
     /// The API server refused the write or could not be reached.
     #[error("writing status: {0}")]
     Api(#[from] kube::Error),
-    /// The object could not be serialized.
+    /// The status could not be serialized.
     #[error("serializing status: {0}")]
     Serialize(#[from] serde_json::Error),
     /// Every retry met a conflict.
@@ -211,45 +309,48 @@ pub enum StatusError {
 
 /// What a status write found and did.
 #[derive(Clone, Debug, PartialEq)]
-pub struct StatusWrite {
-    /// Whether anything was written.
-    pub wrote: bool,
+pub(crate) struct StatusWrite {
     /// The conditions the status had before (on the freshest object read,
     /// which after a conflict is newer than the one passed in).
     pub previous: Vec<Condition>,
 }
 
 impl StatusWrite {
-    /// Whether condition `type_` was `True` before the write.
-    pub fn was_true(&self, type_: &str) -> bool {
-        self.previous
-            .iter()
-            .any(|c| c.type_ == type_ && c.status == "True")
+    /// The condition `type_` before the write.
+    pub fn previous(&self, type_: &str) -> Option<&Condition> {
+        self.previous.iter().find(|c| c.type_ == type_)
     }
 }
 
 /// Writes `changes` into the status of `object` (through `/status`, carrying
-/// its resourceVersion); on 409 re-reads the object and merges again.
+/// its resourceVersion); on 409 re-reads the object and applies them again.
 /// `on_conflict` is called for each conflict met.
-pub async fn write_status<K>(
+pub(crate) async fn write_status<K>(
     api: &Api<K>,
     object: &K,
-    changes: &StatusChanges,
+    changes: &StatusChanges<K::Status>,
     field_manager: &str,
     on_conflict: impl Fn(),
 ) -> Result<StatusWrite, StatusError>
 where
-    K: KubeResource + Clone + Serialize + DeserializeOwned + Debug,
+    K: KubeResource + HasStatus + Clone + Serialize + DeserializeOwned + Debug,
+    K::Status: OperatorStatus,
 {
     let mut current = object.clone();
     let mut conflicts = 0;
     loop {
-        let previous = conditions_of(serde_json::to_value(&current)?.get("status"));
-        let Some(status) = status_patch(&current, changes, jiff::Timestamp::now())? else {
-            return Ok(StatusWrite {
-                wrote: false,
-                previous,
-            });
+        let before = current.status();
+        let previous = before.map(|s| s.conditions().to_vec()).unwrap_or_default();
+        let after = changes.apply(before, current.meta().generation, jiff::Timestamp::now());
+        let old = serde_json::to_value(before.cloned().unwrap_or_default())?;
+        let Some(diff) = merge_diff(&old, &serde_json::to_value(&after)?) else {
+            return Ok(StatusWrite { previous });
+        };
+        // A status the server has not seen at all is sent whole.
+        let status = if before.is_none() {
+            serde_json::to_value(&after)?
+        } else {
+            diff
         };
         let body = json!({
             "metadata": { "resourceVersion": current.resource_version() },
@@ -263,12 +364,7 @@ where
             .patch_status(&current.name_any(), &params, &Patch::Merge(&body))
             .await
         {
-            Ok(_) => {
-                return Ok(StatusWrite {
-                    wrote: true,
-                    previous,
-                });
-            }
+            Ok(_) => return Ok(StatusWrite { previous }),
             Err(kube::Error::Api(s)) if s.code == 409 && conflicts < CONFLICT_RETRIES => {
                 conflicts += 1;
                 on_conflict();
@@ -284,110 +380,87 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::ConfigMap;
+
+    #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct TestStatus {
+        #[serde(default)]
+        conditions: Vec<Condition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        observed_generation: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_name: Option<String>,
+    }
+    crate::operator_status!(TestStatus);
 
     fn ts(s: i64) -> jiff::Timestamp {
         jiff::Timestamp::from_second(s).unwrap_or_default()
     }
 
+    fn merged(
+        current: &[Condition],
+        u: ConditionUpdate,
+        generation: i64,
+        at: i64,
+    ) -> Vec<Condition> {
+        let mut c = current.to_vec();
+        merge_conditions(&mut c, &[u], Some(generation), ts(at));
+        c
+    }
+
     #[test]
     fn transition_time_moves_only_on_status_change() {
-        let first = merge_conditions(
-            &[],
-            &[ConditionUpdate::new(READY, false, "Pending", "waiting")],
-            Some(1),
-            ts(100),
-        );
+        let ready = || condition(READY);
+        let first = merged(&[], ready().is(false).because("Pending"), 1, 100);
         assert_eq!(first[0].last_transition_time.0, ts(100));
-        // Same status, new reason and generation: time stays.
-        let second = merge_conditions(
-            &first,
-            &[ConditionUpdate::new(
-                READY,
-                false,
-                "StillPending",
-                "waiting more",
-            )],
-            Some(2),
-            ts(200),
-        );
+        let second = merged(&first, ready().is(false).because("StillPending"), 2, 200);
         assert_eq!(second[0].last_transition_time.0, ts(100));
         assert_eq!(second[0].reason, "StillPending");
         assert_eq!(second[0].observed_generation, Some(2));
-        // Status flips: time moves.
-        let third = merge_conditions(
-            &second,
-            &[ConditionUpdate::new(READY, true, "Reconciled", "")],
-            Some(2),
-            ts(300),
-        );
+        let third = merged(&second, ready().is(true).because("Reconciled"), 2, 300);
         assert_eq!(third[0].last_transition_time.0, ts(300));
         assert_eq!(third[0].status, "True");
     }
 
     #[test]
     fn other_writers_conditions_are_kept() {
-        let theirs = merge_conditions(
-            &[],
-            &[ConditionUpdate::new("External", true, "Theirs", "")],
-            None,
-            ts(1),
-        );
-        let merged = merge_conditions(
+        let theirs = merged(&[], condition("External").is(true).because("Theirs"), 1, 1);
+        let both = merged(
             &theirs,
-            &[ConditionUpdate::new(READY, true, "Reconciled", "")],
-            Some(1),
-            ts(2),
+            condition(READY).is(true).because("Reconciled"),
+            1,
+            2,
         );
-        let types: Vec<_> = merged.iter().map(|c| c.type_.as_str()).collect();
+        let types: Vec<_> = both.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, ["External", READY]);
     }
 
     #[test]
-    fn later_updates_of_one_type_replace_earlier_ones() {
-        let mut changes = StatusChanges::default();
-        changes.set_condition(ConditionUpdate::new(READY, false, "A", ""));
-        changes.set_condition(ConditionUpdate::new(READY, true, "B", ""));
-        assert_eq!(changes.conditions.len(), 1);
-        assert_eq!(changes.conditions[0].reason, "B");
-        assert!(changes.has_condition(READY));
+    fn typed_edits_and_conditions_make_the_status() {
+        let mut changes = StatusChanges::<TestStatus>::default();
+        changes.set_condition(condition(READY).is(false).because("A"));
+        changes.set_condition(condition(READY).is(true).because("B"));
+        changes.edits.push(Arc::new(|s: &mut TestStatus| {
+            s.secret_name = Some("abc".into());
+        }));
+        let status = changes.apply(None, Some(3), ts(10));
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(status.secret_name.as_deref(), Some("abc"));
+        assert!(status.is_ready());
+        assert_eq!(status.conditions.len(), 1);
+        // The same changes later on that status: nothing to write.
+        let again = changes.apply(Some(&status), Some(3), ts(99));
+        assert_eq!(again, status);
     }
 
-    /// A ConfigMap stands in for a custom object: only `status` matters here,
-    /// and ConfigMap has none, which is the "no status yet" case.
     #[test]
-    fn first_status_is_written_then_nothing() {
-        let mut cm = ConfigMap::default();
-        cm.metadata.name = Some("x".into());
-        cm.metadata.generation = Some(3);
-        let mut changes = StatusChanges::default();
-        changes.set_condition(ConditionUpdate::new(READY, true, "Reconciled", ""));
-        changes.fields.insert("secretName".into(), json!("abc"));
-        let patch = status_patch(&cm, &changes, ts(10))
-            .unwrap()
-            .expect("a first status must be written");
-        assert_eq!(patch["observedGeneration"], 3);
-        assert_eq!(patch["secretName"], "abc");
-        assert_eq!(patch["conditions"][0]["type"], READY);
-
-        // An object that already carries exactly that status needs no write,
-        // even at a later time.
-        #[derive(Serialize)]
-        struct WithStatus<'a> {
-            #[serde(flatten)]
-            cm: &'a ConfigMap,
-            status: Value,
-        }
-        // status_patch needs a kube Resource; check the comparison directly.
-        let current = serde_json::to_value(WithStatus {
-            cm: &cm,
-            status: patch.clone(),
-        })
-        .unwrap();
-        let conditions = conditions_of(current.get("status"));
+    fn merge_diff_sets_changes_and_removes_what_went() {
+        let old = json!({"a": 1, "b": {"c": 2, "d": 3}, "gone": true, "list": [1, 2]});
+        let new = json!({"a": 1, "b": {"c": 5, "d": 3}, "list": [1], "new": "x"});
         assert_eq!(
-            merge_conditions(&conditions, &changes.conditions, Some(3), ts(99)),
-            conditions
+            merge_diff(&old, &new),
+            Some(json!({"b": {"c": 5}, "gone": null, "list": [1], "new": "x"}))
         );
+        assert_eq!(merge_diff(&old, &old), None);
     }
 }

@@ -1,8 +1,12 @@
 //! The watches of one controller run: the child kinds, each with its own
-//! reflector cache, mapped back to the objects they belong to; and the queue
-//! of objects a watch event has triggered but no loop has taken yet.
+//! reflector cache, mapped back to the objects they belong to; which changes
+//! of the reconciled kind trigger a loop; and the queue of objects a watch
+//! event has triggered but no loop has taken yet.
 
+use std::any::TypeId;
 use std::collections::HashSet;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::BoxFuture;
@@ -12,18 +16,18 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
-use crate::cache::Caches;
+use crate::cache::{Caches, WatchProgress};
+use crate::kind::Kind;
 use crate::metrics::Metrics;
-use crate::operator::Object;
 
 /// Objects triggered by a watch event and waiting for a loop (the
 /// `operatorkit_queue_depth` gauge).
-pub(crate) struct Pending<K: Object> {
+pub(crate) struct Pending<K: Kind> {
     set: Arc<Mutex<HashSet<ObjectRef<K>>>>,
     metrics: Metrics,
 }
 
-impl<K: Object> Clone for Pending<K> {
+impl<K: Kind> Clone for Pending<K> {
     fn clone(&self) -> Self {
         Self {
             set: self.set.clone(),
@@ -32,7 +36,7 @@ impl<K: Object> Clone for Pending<K> {
     }
 }
 
-impl<K: Object> Pending<K> {
+impl<K: Kind> Pending<K> {
     pub(crate) fn new(metrics: Metrics) -> Self {
         Self {
             set: Arc::default(),
@@ -59,7 +63,7 @@ impl<K: Object> Pending<K> {
 }
 
 /// What attaching a child watch to a controller needs.
-pub(crate) struct Attach<'a, K: Object> {
+pub(crate) struct Attach<'a, K: Kind> {
     pub controller: Controller<K>,
     pub client: &'a Client,
     pub namespace: Option<&'a str>,
@@ -72,27 +76,43 @@ pub(crate) struct Attach<'a, K: Object> {
 type AttachFn<K> = dyn for<'a> Fn(Attach<'a, K>) -> Controller<K> + Send + Sync;
 
 /// A child kind an operator owns or watches.
-pub(crate) struct ChildWatch<K: Object> {
+pub(crate) struct ChildWatch<K: Kind> {
+    kind: TypeId,
+    owned: bool,
     attach: Arc<AttachFn<K>>,
 }
 
-impl<K: Object> ChildWatch<K> {
+impl<K: Kind> ChildWatch<K> {
     /// Children mapped to their controller owner of kind `K`.
-    pub(crate) fn owned<C: Object>(config: watcher::Config) -> Self {
-        Self::mapped::<C>(config, None, |child: &C| {
+    pub(crate) fn owned<C: Kind>(config: watcher::Config) -> Self {
+        let mut watch = Self::mapped::<C>(config, None, |child: &C| {
             controller_owner::<K, C>(child).into_iter().collect()
-        })
+        });
+        watch.owned = true;
+        watch
+    }
+
+    /// The watched kind.
+    pub(crate) fn kind(&self) -> TypeId {
+        self.kind
+    }
+
+    /// Whether the kind is owned (mapped by controller owner references).
+    pub(crate) fn is_owned(&self) -> bool {
+        self.owned
     }
 
     /// Objects mapped by `mapper`, watched in `namespace` (default: the
     /// operator's scope).
-    pub(crate) fn mapped<C: Object>(
+    pub(crate) fn mapped<C: Kind>(
         config: watcher::Config,
         namespace: Option<String>,
         mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
         let mapper = Arc::new(mapper);
         Self {
+            kind: TypeId::of::<C>(),
+            owned: false,
             attach: Arc::new(move |args: Attach<'_, K>| {
                 let api: Api<C> = match namespace.as_deref().or(args.namespace) {
                     Some(ns) => Api::namespaced(args.client.clone(), ns),
@@ -101,13 +121,15 @@ impl<K: Object> ChildWatch<K> {
                 let (reader, writer) = reflector::store::<C>();
                 let (synced, listed) = synced_signal();
                 args.synced.push(synced);
-                args.caches.insert(reader);
+                let progress = WatchProgress::default();
+                args.caches.insert(reader, progress.clone());
                 let pending = args.pending.clone();
                 let mapper = mapper.clone();
                 let stream = watcher(api, config.clone())
                     .default_backoff()
                     .map(listed)
                     .reflect(writer)
+                    .map(observed(progress))
                     .touched_objects();
                 args.controller.watches_stream(stream, move |child: C| {
                     let parents = mapper(&child);
@@ -127,6 +149,38 @@ impl<K: Object> ChildWatch<K> {
 
 /// One item of a watch stream.
 type WatchResult<K> = watcher::Result<watcher::Event<K>>;
+
+/// Passes a reflected watch's events through, noting in `progress` how far
+/// the cache has got.
+pub(crate) fn observed<C: Kind>(
+    progress: WatchProgress,
+) -> impl FnMut(WatchResult<C>) -> WatchResult<C> + Send + 'static {
+    move |event| {
+        if let Ok(e) = &event {
+            progress.observe(e);
+        }
+        event
+    }
+}
+
+/// A hash of what makes an object worth reconciling again: its spec
+/// (generation), labels, annotations, finalizers and deletion. Status-only
+/// writes (including the operator's own) do not change it, so they do not
+/// trigger a loop, nor cut a backoff short.
+pub(crate) fn trigger_hash<K: Kind>(object: &K) -> Option<u64> {
+    let meta = object.meta();
+    let mut h = DefaultHasher::new();
+    meta.uid.hash(&mut h);
+    meta.generation.hash(&mut h);
+    meta.labels.hash(&mut h);
+    meta.annotations.hash(&mut h);
+    meta.finalizers.hash(&mut h);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
+    Some(h.finish())
+}
 
 /// A future that resolves once a watch has listed everything, and the
 /// function that passes the watch's events through and notices that.
@@ -153,7 +207,7 @@ pub(crate) fn synced_signal<K>() -> (
 }
 
 /// The controller owner of `child`, when it is a `K`.
-fn controller_owner<K: Object, C: Object>(child: &C) -> Option<ObjectRef<K>> {
+fn controller_owner<K: Kind, C: Kind>(child: &C) -> Option<ObjectRef<K>> {
     let kind = K::kind(&());
     let api_version = K::api_version(&());
     child
@@ -167,4 +221,22 @@ fn controller_owner<K: Object, C: Object>(child: &C) -> Option<ObjectRef<K>> {
                 None => r,
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    #[test]
+    fn status_and_resource_version_do_not_trigger() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.generation = Some(1);
+        let before = trigger_hash(&cm);
+        cm.metadata.resource_version = Some("42".into());
+        cm.data = Some([("k".into(), "v".into())].into());
+        assert_eq!(trigger_hash(&cm), before);
+        cm.metadata.labels = Some([("a".into(), "b".into())].into());
+        assert_ne!(trigger_hash(&cm), before);
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use apiextensions::{CertConfig, HasConditions};
+use apiextensions::{CertConfig, OperatorStatus};
 use cert_operator::pki::{CertInfo, PkiError, verify_bundle};
 use cert_operator::settings::{BackendKind, CertArgs, KeyAlgorithmArg};
 use k8s_openapi::api::core::v1::Secret;
@@ -29,7 +29,7 @@ pub fn args(renew_before: &str) -> CertArgs {
     CertArgs {
         backend: BackendKind::Builtin,
         key_algorithm: KeyAlgorithmArg::EcdsaP256,
-        renew_before: cert_operator::pki::request::parse_duration(renew_before).unwrap(),
+        renew_before: operatorkit::duration::parse(renew_before).unwrap(),
         secret_namespace: None,
         vault_address: None,
         vault_token_file: None,
@@ -91,7 +91,7 @@ pub fn certconfig(
 /// Whether the CertConfig is Ready.
 pub fn ready(c: Option<&CertConfig>) -> bool {
     c.and_then(|c| c.status.as_ref())
-        .is_some_and(HasConditions::is_ready)
+        .is_some_and(OperatorStatus::is_ready)
 }
 
 /// The Ready condition of a CertConfig; fails the test when there is none.

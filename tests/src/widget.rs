@@ -1,4 +1,4 @@
-//! A test kind (`Widget`) and resources that record what the framework made
+//! A test kind (`Widget`) and steps that record what the framework made
 //! them do, for the tests of operatorkit itself.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,7 +8,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::ObjectMeta;
 use kube::{CustomResource, ResourceExt};
-use operatorkit::{Children, Operator, Outcome, Request, Resource, ResourceError, async_trait};
+use operatorkit::keys::OperatorName;
+use operatorkit::{Context, Operator, Outcome, Step, StepError, async_trait};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,7 @@ pub struct WidgetSpec {
 }
 
 /// Written by the operator under test.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WidgetStatus {
     /// Conditions.
@@ -37,6 +38,7 @@ pub struct WidgetStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
+operatorkit::operator_status!(WidgetStatus);
 
 impl Widget {
     /// The condition of `type_`, if set.
@@ -61,12 +63,12 @@ pub enum Op {
     Delete,
 }
 
-/// One call of a recording resource.
+/// One call of a recording step.
 #[derive(Clone, Debug)]
 pub struct Entry {
     /// Which operator replica / version ran it.
     pub replica: String,
-    /// The resource.
+    /// The step.
     pub resource: String,
     /// The method.
     pub op: Op,
@@ -78,7 +80,7 @@ pub struct Entry {
     pub at: Instant,
 }
 
-/// Every call of the recording resources of a test.
+/// Every call of the recording steps of a test.
 #[derive(Default)]
 pub struct Journal(Mutex<Vec<Entry>>);
 
@@ -107,18 +109,20 @@ impl Journal {
     }
 }
 
-/// What a recording resource does when called.
+/// What a recording step does when called.
 #[derive(Clone, Debug)]
 pub enum Behaviour {
     /// Return this outcome.
     Return(Outcome),
-    /// Fail with this message.
+    /// Fail with this message (a transient error).
     Fail(String),
+    /// Fail with this message as a permanent error.
+    FailPermanently(String),
     /// Panic.
     Panic,
 }
 
-/// The switch of a recording resource, changeable while the operator runs.
+/// The switch of a recording step, changeable while the operator runs.
 #[derive(Clone)]
 pub struct Switch(Arc<Mutex<(Behaviour, Option<String>)>>);
 
@@ -136,7 +140,7 @@ impl Switch {
     fn get(&self, object: &str) -> Behaviour {
         let g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match &g.1 {
-            Some(only) if only != object => Behaviour::Return(Outcome::Continue),
+            Some(only) if only != object => Behaviour::Return(Outcome::Done),
             _ => g.0.clone(),
         }
     }
@@ -145,13 +149,13 @@ impl Switch {
 impl Default for Switch {
     fn default() -> Self {
         Self(Arc::new(Mutex::new((
-            Behaviour::Return(Outcome::Continue),
+            Behaviour::Return(Outcome::Done),
             None,
         ))))
     }
 }
 
-/// A resource that records its calls and behaves as its switches say.
+/// A step that records its calls and behaves as its switches say.
 pub struct Recording {
     name: String,
     replica: String,
@@ -164,20 +168,20 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// A resource `name` of operator `operator`, run by `replica`.
-    pub fn new(name: &str, operator: &str, replica: &str, journal: &Arc<Journal>) -> Self {
+    /// A step `name` of operator `operator`, run by `replica`.
+    pub fn new(name: &str, operator: &OperatorName, replica: &str, journal: &Arc<Journal>) -> Self {
         Self {
             name: name.to_owned(),
             replica: replica.to_owned(),
-            finalizer: operatorkit::selection::finalizer(operator),
+            finalizer: operator.finalizer(),
             journal: journal.clone(),
             on_create: Switch::default(),
             on_delete: Switch::default(),
         }
     }
 
-    fn call(&self, request: &Request<Widget>, op: Op) -> Result<Outcome, ResourceError> {
-        let object = request.object();
+    fn call(&self, cx: &Context<Widget>, op: Op) -> Result<Outcome, StepError> {
+        let object = cx.object();
         self.journal.push(Entry {
             replica: self.replica.clone(),
             resource: self.name.clone(),
@@ -192,41 +196,42 @@ impl Recording {
         };
         match switch.get(&object.name_any()) {
             Behaviour::Return(o) => Ok(o),
-            Behaviour::Fail(m) => Err(m.into()),
+            Behaviour::Fail(m) => Err(StepError::transient(m)),
+            Behaviour::FailPermanently(m) => Err(StepError::permanent(m)),
             Behaviour::Panic => panic!("resource {} was told to panic", self.name),
         }
     }
 }
 
 #[async_trait]
-impl Resource<Widget> for Recording {
+impl Step<Widget> for Recording {
     fn name(&self) -> &str {
         &self.name
     }
-    async fn ensure_created(&self, request: &Request<Widget>) -> Result<Outcome, ResourceError> {
-        self.call(request, Op::Create)
+    async fn ensure_created(&self, cx: &Context<Widget>) -> Result<Outcome, StepError> {
+        self.call(cx, Op::Create)
     }
-    async fn ensure_deleted(&self, request: &Request<Widget>) -> Result<Outcome, ResourceError> {
-        self.call(request, Op::Delete)
+    async fn ensure_deleted(&self, cx: &Context<Widget>) -> Result<Outcome, StepError> {
+        self.call(cx, Op::Delete)
     }
 }
 
 /// Operator name used by the tests.
-pub const OPERATOR: &str = "widget-operator";
+pub const OPERATOR: OperatorName = OperatorName::from_static("widget-operator");
 
 /// The ConfigMap every widget gets: `<name>-size` with its size.
-pub fn configmap(request: &Request<Widget>) -> Result<Vec<ConfigMap>, ResourceError> {
+pub fn configmap(cx: &Context<Widget>) -> Result<Vec<ConfigMap>, StepError> {
     Ok(vec![ConfigMap {
         metadata: ObjectMeta {
-            name: Some(format!("{}-size", request.name())),
+            name: Some(format!("{}-size", cx.name())),
             ..Default::default()
         },
-        data: Some([("size".to_owned(), request.object().spec.size.to_string())].into()),
+        data: Some([("size".to_owned(), cx.object().spec.size.to_string())].into()),
         ..Default::default()
     }])
 }
 
-/// The widget operator at `version`: recording resources `first` and
+/// The widget operator at `version`: recording steps `first` and
 /// `second`, then the ConfigMap; quick backoff and the given resync.
 pub fn operator(
     version: &str,
@@ -234,18 +239,17 @@ pub fn operator(
     journal: &Arc<Journal>,
     resync: Duration,
 ) -> (Operator<Widget>, Switch, Switch, Switch) {
-    let first = Recording::new("first", OPERATOR, replica, journal);
-    let second = Recording::new("second", OPERATOR, replica, journal);
+    let first = Recording::new("first", &OPERATOR, replica, journal);
+    let second = Recording::new("second", &OPERATOR, replica, journal);
     let (fc, sc, fd) = (
         first.on_create.clone(),
         second.on_create.clone(),
         first.on_delete.clone(),
     );
     let op = Operator::new(OPERATOR, version)
-        .owns::<ConfigMap>()
-        .resource(first)
-        .resource(second)
-        .resource(Children::new("configmap", configmap))
+        .step(first)
+        .step(second)
+        .children("configmap", configmap)
         .resync(resync)
         .backoff(operatorkit::backoff::BackoffConfig {
             initial: Duration::from_millis(200),
@@ -259,13 +263,7 @@ pub fn operator(
 /// A widget named `name` labelled for `version` of the test operator.
 pub fn widget(name: &str, version: &str, size: i32) -> Widget {
     let mut w = Widget::new(name, WidgetSpec { size });
-    w.metadata.labels = Some(
-        [(
-            operatorkit::selection::version_label(OPERATOR),
-            version.to_owned(),
-        )]
-        .into(),
-    );
+    w.metadata.labels = Some([(OPERATOR.version_label(), version.to_owned())].into());
     w
 }
 

@@ -395,7 +395,7 @@ impl cert_operator::backend::Backend for Mismatched {
     }
     async fn issue(
         &self,
-        request: &operatorkit::Request<CertConfig>,
+        request: &operatorkit::Context<CertConfig>,
         scope: &cert_operator::backend::Scope,
         cert: &cert_operator::pki::CertRequest,
     ) -> Result<cert_operator::pki::IssuedCert, cert_operator::backend::BackendError> {
@@ -406,7 +406,7 @@ impl cert_operator::backend::Backend for Mismatched {
     }
     async fn delete_cluster(
         &self,
-        request: &operatorkit::Request<CertConfig>,
+        request: &operatorkit::Context<CertConfig>,
         scope: &cert_operator::backend::Scope,
     ) -> Result<(), cert_operator::backend::BackendError> {
         self.0.delete_cluster(request, scope).await

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use apiextensions::core::cert_config::KeyAlgorithm;
-use apiextensions::{CertConfig, HasConditions};
+use apiextensions::{CertConfig, OperatorStatus};
 use cert_operator::backend::builtin::Builtin;
 use cert_operator::certificate::CertSettings;
 use e2e::manifests::{self, ApiRequest, RecordingProxy, strings};
@@ -321,7 +321,7 @@ fn check_deployment(objects: &[Value]) -> Vec<String> {
         || format!("--metrics-address {address} is not on the metrics port {metrics_port:?}"),
     );
     let shutdown = flag_value(&args, "--shutdown-timeout").unwrap_or_else(|| "25s".into());
-    let shutdown = operatorkit::args::parse_duration(&shutdown).unwrap_or(Duration::MAX);
+    let shutdown = operatorkit::duration::parse(&shutdown).unwrap_or(Duration::MAX);
     let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
     p.check(shutdown < Duration::from_secs(grace), || {
         format!("terminationGracePeriodSeconds {grace} is not longer than --shutdown-timeout {shutdown:?}")
@@ -550,12 +550,21 @@ fn check_service(objects: &[Value]) -> Vec<String> {
     p.0
 }
 
-/// `args` read by cert-operator's own command line.
-fn parse_args(args: &[String]) -> Result<cert_operator::settings::Cli, clap::Error> {
+/// `args` read by cert-operator's own command line: the flags of `run`.
+fn parse_args(
+    args: &[String],
+) -> Result<operatorkit::cli::RunArgs<cert_operator::settings::CertArgs>, clap::Error> {
     use clap::Parser;
-    cert_operator::settings::Cli::try_parse_from(
+    let cli = cert_operator::settings::Cli::try_parse_from(
         std::iter::once("cert-operator".to_owned()).chain(args.iter().cloned()),
-    )
+    )?;
+    match cli.into_command() {
+        operatorkit::cli::Command::Run(run) => Ok(run),
+        operatorkit::cli::Command::Crd => Err(clap::Error::raw(
+            clap::error::ErrorKind::InvalidSubcommand,
+            "the Deployment runs `crd`, not the operator",
+        )),
+    }
 }
 
 /// manifests/cert-operator-vault: the base with the Vault backend.
@@ -587,8 +596,8 @@ fn check_vault(objects: &[Value]) -> Vec<String> {
         }
     };
     p.check(
-        cli.cert.backend == cert_operator::settings::BackendKind::Vault,
-        || format!("backend is {:?}, not vault", cli.cert.backend),
+        cli.own.backend == cert_operator::settings::BackendKind::Vault,
+        || format!("backend is {:?}, not vault", cli.own.backend),
     );
     let secret_volumes: Vec<&str> = pod["volumes"]
         .as_array()
@@ -615,8 +624,8 @@ fn check_vault(objects: &[Value]) -> Vec<String> {
         });
         let dir = std::path::Path::new(mount["mountPath"].as_str().unwrap_or("/nonexistent"));
         for (flag, file) in [
-            ("--vault-token-file", &cli.cert.vault_token_file),
-            ("--vault-ca-file", &cli.cert.vault_ca_file),
+            ("--vault-token-file", &cli.own.vault_token_file),
+            ("--vault-ca-file", &cli.own.vault_ca_file),
         ] {
             p.check(
                 file.as_deref().is_some_and(|f| f.parent() == Some(dir)),

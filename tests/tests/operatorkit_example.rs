@@ -47,13 +47,7 @@ async fn greetings_become_configmaps_bad_input_a_condition_and_deletion_cleans_u
             name: Some("operators".into()),
         },
     );
-    g.metadata.labels = Some(
-        [(
-            operatorkit::selection::version_label(greeter::NAME),
-            "1.0.0".to_owned(),
-        )]
-        .into(),
-    );
+    g.metadata.labels = Some([(greeter::NAME.version_label(), "1.0.0".to_owned())].into());
     api.create(&PostParams::default(), &g).await.unwrap();
     wait_for(&api, &name, WAIT, |g| {
         ready_status(g).as_deref() == Some("True")
@@ -85,10 +79,11 @@ async fn greetings_become_configmaps_bad_input_a_condition_and_deletion_cleans_u
         .into_iter()
         .find(|c| c.type_ == "Ready")
         .unwrap();
-    assert_eq!(ready.reason, "ReconcileFailed");
+    // A permanent error (retrying cannot fix the spec): its reason, not
+    // ReconcileFailed, which is the reason of transient errors.
+    assert_eq!(ready.reason, "InvalidSpec");
     assert!(ready.message.contains("spec.message is empty"), "{ready:?}");
-    let event =
-        e2e::support::wait_for_event(&env.api::<Event>(), &name, "ReconcileFailed", WAIT).await;
+    let event = e2e::support::wait_for_event(&env.api::<Event>(), &name, "InvalidSpec", WAIT).await;
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     // Nothing was lost: the ConfigMap still holds the last good greeting.
     let cm = cms.get(&format!("{name}-greeting")).await.unwrap();

@@ -11,7 +11,7 @@ use e2e::widget::{self, Behaviour, Journal, Op, WAIT, Widget};
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use operatorkit::{Operator, Outcome, Request, Resource, ResourceError, Settings, async_trait};
+use operatorkit::{Context, Operator, Outcome, Settings, Step, StepError, async_trait};
 use serde_json::json;
 
 /// Gaps between consecutive `ensure_created` calls of `first` for `object`.
@@ -70,13 +70,13 @@ async fn a_failing_resource_backs_off_with_growing_delays_and_resets_after_succe
     assert!(
         widget::metric(
             &run,
-            "operatorkit_resource_errors_total",
-            &["resource=\"first\""]
+            "operatorkit_step_errors_total",
+            &["step=\"first\"", "category=\"transient\""]
         ) >= 5.0
     );
 
     // Recovery: the next attempt succeeds and the object becomes Ready.
-    first.set(Behaviour::Return(Outcome::Continue));
+    first.set(Behaviour::Return(Outcome::Done));
     widget::wait_ready(&api, &name).await;
     // Failing again starts from the first delay, not from where it stopped.
     let before = journal.of(&name).len();
@@ -143,12 +143,12 @@ async fn a_panicking_resource_fails_its_object_only() {
     assert!(
         widget::metric(
             &run,
-            "operatorkit_resource_errors_total",
-            &["resource=\"second\""]
+            "operatorkit_step_errors_total",
+            &["step=\"second\"", "category=\"panic\""]
         ) >= 1.0
     );
     // Fixed, it converges.
-    second.set(Behaviour::Return(Outcome::Continue));
+    second.set(Behaviour::Return(Outcome::Done));
     widget::wait_ready(&api, &bad).await;
     run.stop().await;
     env.stop().await;
@@ -163,12 +163,17 @@ struct Interloper {
 }
 
 #[async_trait]
-impl Resource<Widget> for Interloper {
+impl Step<Widget> for Interloper {
     fn name(&self) -> &str {
         "interloper"
     }
-    async fn ensure_created(&self, request: &Request<Widget>) -> Result<Outcome, ResourceError> {
-        request.set_condition("Interloped", true, "Tested", "set by the operator");
+    async fn ensure_created(&self, request: &Context<Widget>) -> Result<Outcome, StepError> {
+        request.set_condition(
+            operatorkit::condition("Interloped")
+                .is(true)
+                .because("Tested")
+                .message("set by the operator"),
+        );
         if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
             let api: Api<Widget> = Api::namespaced(self.client.clone(), &request.namespace());
             let status = json!({"status": {"conditions": [{
@@ -182,17 +187,17 @@ impl Resource<Widget> for Interloper {
             )
             .await?;
         }
-        Ok(Outcome::Continue)
+        Ok(Outcome::Done)
     }
-    async fn ensure_deleted(&self, _: &Request<Widget>) -> Result<Outcome, ResourceError> {
-        Ok(Outcome::Continue)
+    async fn ensure_deleted(&self, _: &Context<Widget>) -> Result<Outcome, StepError> {
+        Ok(Outcome::Done)
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_409_on_the_status_write_is_retried_without_losing_either_update() {
     let env = widget::env().await;
-    let op = Operator::<Widget>::new(widget::OPERATOR, "1").resource(Interloper {
+    let op = Operator::<Widget>::new(widget::OPERATOR, "1").step(Interloper {
         client: env.client(),
         done: false.into(),
     });

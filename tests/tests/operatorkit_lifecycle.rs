@@ -102,7 +102,7 @@ async fn create_runs_resources_in_order_then_steady_state_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn delete_runs_resources_in_reverse_and_keep_finalizer_delays_removal() {
+async fn delete_runs_steps_in_reverse_and_a_waiting_step_delays_removal() {
     let env = widget::env().await;
     let journal = Arc::new(Journal::default());
     let (op, _, _, first_delete) = widget::operator("1", "r1", &journal, Duration::from_secs(300));
@@ -115,9 +115,7 @@ async fn delete_runs_resources_in_reverse_and_keep_finalizer_delays_removal() {
     widget::wait_ready(&api, &name).await;
 
     // `first` keeps the finalizer: the object stays, and is looked at again.
-    first_delete.set(Behaviour::Return(Outcome::KeepFinalizer(
-        Duration::from_millis(200),
-    )));
+    first_delete.set(Behaviour::Return(Outcome::Wait(Duration::from_millis(200))));
     api.delete(&name, &DeleteParams::default()).await.unwrap();
     for _ in 0..100 {
         let deletes = journal
@@ -146,7 +144,7 @@ async fn delete_runs_resources_in_reverse_and_keep_finalizer_delays_removal() {
         "{deletes:?}"
     );
     // The cause clears: the finalizer goes and the object with it.
-    first_delete.set(Behaviour::Return(Outcome::Continue));
+    first_delete.set(Behaviour::Return(Outcome::Done));
     wait_for(&api, &name, WAIT, |w: Option<&Widget>| w.is_none())
         .await
         .unwrap();

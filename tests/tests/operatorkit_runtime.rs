@@ -13,7 +13,7 @@ use kube::CustomResourceExt;
 use kube::api::{Api, PostParams};
 use operatorkit::leader::LeaderElectionConfig;
 use operatorkit::testing::{OperatorRun, TestEnv, wait_for};
-use operatorkit::{Operator, Outcome, Request, Resource, ResourceError, Settings, async_trait};
+use operatorkit::{Context, Operator, Outcome, Settings, Step, StepError, async_trait};
 
 fn local_health() -> Settings {
     Settings {
@@ -53,7 +53,7 @@ async fn readyz_waits_for_the_caches_and_metrics_pass_promtool() {
     for metric in [
         "operatorkit_reconcile_total{",
         "operatorkit_reconcile_duration_seconds_bucket{",
-        "operatorkit_resource_operation_duration_seconds_bucket{",
+        "operatorkit_step_duration_seconds_bucket{",
         "operatorkit_watched_objects{controller=\"widget-operator\"} 1",
         "operatorkit_last_success_timestamp_seconds{",
         "operatorkit_active_reconciles{",
@@ -210,16 +210,16 @@ async fn a_crashed_leader_is_replaced_once_its_lease_expires() {
 struct Slow(Duration);
 
 #[async_trait]
-impl Resource<Widget> for Slow {
+impl Step<Widget> for Slow {
     fn name(&self) -> &str {
         "slow"
     }
-    async fn ensure_created(&self, _: &Request<Widget>) -> Result<Outcome, ResourceError> {
+    async fn ensure_created(&self, _: &Context<Widget>) -> Result<Outcome, StepError> {
         tokio::time::sleep(self.0).await;
-        Ok(Outcome::Continue)
+        Ok(Outcome::Done)
     }
-    async fn ensure_deleted(&self, _: &Request<Widget>) -> Result<Outcome, ResourceError> {
-        Ok(Outcome::Continue)
+    async fn ensure_deleted(&self, _: &Context<Widget>) -> Result<Outcome, StepError> {
+        Ok(Outcome::Done)
     }
 }
 
@@ -230,7 +230,7 @@ async fn shutdown_lets_in_flight_loops_finish_up_to_the_deadline() {
     let api: Api<Widget> = env.api();
 
     // In time: the loop in flight finishes, so the object ends Ready.
-    let op = Operator::<Widget>::new(widget::OPERATOR, "1").resource(Slow(Duration::from_secs(1)));
+    let op = Operator::<Widget>::new(widget::OPERATOR, "1").step(Slow(Duration::from_secs(1)));
     let run = env.run_operator(op, Settings::default()).await.unwrap();
     let name = env.name("w");
     api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
@@ -248,7 +248,7 @@ async fn shutdown_lets_in_flight_loops_finish_up_to_the_deadline() {
     );
 
     // Past the deadline: the stop does not wait for the slow loop.
-    let op = Operator::<Widget>::new(widget::OPERATOR, "1").resource(Slow(Duration::from_secs(60)));
+    let op = Operator::<Widget>::new(widget::OPERATOR, "1").step(Slow(Duration::from_secs(60)));
     let settings = Settings {
         shutdown_timeout: Duration::from_millis(300),
         ..Settings::default()

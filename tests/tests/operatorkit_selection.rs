@@ -11,7 +11,7 @@ use e2e::widget::{self, Journal, Op, WAIT, Widget};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use operatorkit::Settings;
-use operatorkit::selection::{PAUSED_ANNOTATION, version_label};
+use operatorkit::keys::PAUSED_ANNOTATION;
 use operatorkit::testing::wait_for;
 use serde_json::json;
 
@@ -56,7 +56,7 @@ async fn two_versions_reconcile_their_own_objects_and_hand_over_by_relabelling()
     api.patch(
         &old,
         &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"labels": {version_label(widget::OPERATOR): "2.0.0"}}})),
+        &Patch::Merge(json!({"metadata": {"labels": {widget::OPERATOR.version_label(): "2.0.0"}}})),
     )
     .await
     .unwrap();

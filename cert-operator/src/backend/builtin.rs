@@ -10,15 +10,14 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
-use kube::runtime::reflector::ObjectRef;
-use operatorkit::Request;
+use operatorkit::Context;
 
 use apiextensions::CertConfig;
 use apiextensions::keys::CLUSTER_LABEL;
 
 use super::{Backend, BackendError, Scope};
 use crate::pki::{Ca, CertRequest, IssuedCert};
-use crate::{CA_LABEL, MANAGED_BY};
+use crate::{CA_LABEL, OPERATOR};
 
 /// The CA Secret of a cluster.
 pub fn ca_secret_name(cluster_id: &str) -> String {
@@ -37,29 +36,28 @@ pub struct Builtin {
 
 impl Builtin {
     /// The CA of `scope`'s cluster: from the cache, else created.
-    async fn ca(
-        &self,
-        request: &Request<CertConfig>,
-        scope: &Scope,
-    ) -> Result<Arc<Ca>, BackendError> {
+    async fn ca(&self, cx: &Context<CertConfig>, scope: &Scope) -> Result<Arc<Ca>, BackendError> {
         let name = ca_secret_name(&scope.cluster_id);
-        let cached = request
-            .cache::<Secret>()
-            .and_then(|s| s.get(&ObjectRef::new(&name).within(&scope.namespace)));
-        let secret = match cached {
+        // Sees a CA this process created a moment ago even if the cache
+        // does not yet (another CertConfig of the cluster, in a parallel loop).
+        let current = cx
+            .get::<Secret>(&scope.namespace, &name)
+            .await
+            .map_err(|e| BackendError::Unavailable(format!("reading CA Secret {name}: {e}")))?;
+        let secret = match current {
             Some(s) => Secret::clone(&s),
-            None => self.create_ca(request, scope, &name).await?,
+            None => self.create_ca(cx, scope, &name).await?,
         };
         self.parse(scope, &secret)
     }
 
     async fn create_ca(
         &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
         name: &str,
     ) -> Result<Secret, BackendError> {
-        let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
+        let api: Api<Secret> = Api::namespaced(cx.client(), &scope.namespace);
         let cluster = scope.cluster_id.clone();
         let ca = tokio::task::spawn_blocking(move || Ca::generate(&cluster))
             .await
@@ -78,7 +76,7 @@ impl Builtin {
                         (CA_LABEL.to_owned(), "true".to_owned()),
                         (
                             apiextensions::keys::MANAGED_BY_LABEL.to_owned(),
-                            MANAGED_BY.to_owned(),
+                            OPERATOR.as_str().to_owned(),
                         ),
                     ]
                     .into(),
@@ -101,6 +99,7 @@ impl Builtin {
         match api.create(&PostParams::default(), &secret).await {
             Ok(created) => {
                 tracing::info!(cluster = %scope.cluster_id, secret = %name, "created the cluster CA");
+                cx.record_write(&created);
                 Ok(created)
             }
             // Made meanwhile by another loop, not yet in the cache: use it.
@@ -160,11 +159,11 @@ impl Backend for Builtin {
 
     async fn issue(
         &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
         cert: &CertRequest,
     ) -> Result<IssuedCert, BackendError> {
-        let ca = self.ca(request, scope).await?;
+        let ca = self.ca(cx, scope).await?;
         let cert = cert.clone();
         // Key generation (RSA above all) is CPU work: off the async threads.
         tokio::task::spawn_blocking(move || ca.issue(&cert))
@@ -175,11 +174,11 @@ impl Backend for Builtin {
 
     async fn delete_cluster(
         &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
     ) -> Result<(), BackendError> {
         let name = ca_secret_name(&scope.cluster_id);
-        let api: Api<Secret> = Api::namespaced(request.client(), &scope.namespace);
+        let api: Api<Secret> = Api::namespaced(cx.client(), &scope.namespace);
         self.lock()
             .remove(&(scope.namespace.clone(), scope.cluster_id.clone()));
         match api.delete(&name, &DeleteParams::default()).await {

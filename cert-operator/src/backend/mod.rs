@@ -5,7 +5,7 @@ pub mod builtin;
 pub mod vault;
 
 use async_trait::async_trait;
-use operatorkit::Request;
+use operatorkit::Context;
 
 use apiextensions::CertConfig;
 
@@ -43,7 +43,7 @@ pub trait Backend: Send + Sync + 'static {
     /// the first time.
     async fn issue(
         &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
         cert: &CertRequest,
     ) -> Result<IssuedCert, BackendError>;
@@ -52,7 +52,7 @@ pub trait Backend: Send + Sync + 'static {
     /// cluster's last CertConfig is gone.
     async fn delete_cluster(
         &self,
-        request: &Request<CertConfig>,
+        cx: &Context<CertConfig>,
         scope: &Scope,
     ) -> Result<(), BackendError>;
 }

@@ -37,9 +37,8 @@ impl CertRequest {
     /// name the field (what the schema cannot refuse: it checks syntax, not
     /// meaning).
     pub fn from_spec(spec: &CertConfigSpec, default_key: KeyAlgorithm) -> Result<Self, PkiError> {
-        let ttl = parse_duration(&spec.ttl).ok_or_else(|| {
-            PkiError::Invalid(format!("spec.ttl {:?} is not a duration", spec.ttl))
-        })?;
+        let ttl = operatorkit::duration::parse(&spec.ttl)
+            .map_err(|e| PkiError::Invalid(format!("spec.ttl: {e}")))?;
         if ttl < Duration::from_secs(3600) {
             return Err(PkiError::Invalid("spec.ttl must be at least 1h".into()));
         }
@@ -110,36 +109,6 @@ pub fn spec_hash(request: &CertRequest) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Parses a Go duration (`2160h`, `1h30m`, `90m`, `1.5h`, `3600s`).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (number, tail) = rest.split_at(num_end);
-        let value: f64 = number.parse().ok()?;
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_end);
-        let seconds = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * seconds;
-        rest = tail;
-    }
-    Duration::try_from_secs_f64(total).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,20 +124,6 @@ mod tests {
             "ttl": "2160h"
         }))
         .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(
-            parse_duration("2160h"),
-            Some(Duration::from_secs(2160 * 3600))
-        );
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration(""), None);
-        assert_eq!(parse_duration("1y"), None);
-        assert_eq!(parse_duration("h"), None);
     }
 
     #[test]

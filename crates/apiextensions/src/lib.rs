@@ -27,4 +27,4 @@ pub use crate::core::flannel_config::{FlannelConfig, FlannelConfigSpec, FlannelC
 pub use crate::core::ingress_config::{IngressConfig, IngressConfigSpec, IngressConfigStatus};
 pub use crate::provider::aws_config::{AWSConfig, AWSConfigSpec, AWSConfigStatus};
 pub use crate::provider::kvm_config::{KVMConfig, KVMConfigSpec, KVMConfigStatus};
-pub use crate::status::HasConditions;
+pub use crate::status::OperatorStatus;

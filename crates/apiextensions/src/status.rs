@@ -1,11 +1,10 @@
-//! Status vocabulary shared by every kind: condition types and the schema of a
-//! `conditions` list.
+//! Status vocabulary shared by every kind: the schema of a `conditions` list,
+//! and the status contract of operatorkit ([`OperatorStatus`], which owns the
+//! `Ready` condition type) implemented for the five status types.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+pub use operatorkit::status::{OperatorStatus, READY};
 use schemars::{Schema, SchemaGenerator};
-
-/// Condition every kind carries: the object is fully reconciled.
-pub const READY: &str = "Ready";
 
 /// Schema of `status.conditions`: a list of `metav1.Condition` keyed by `type`, so
 /// server-side apply merges conditions by type instead of replacing the list.
@@ -19,34 +18,7 @@ pub fn conditions(generator: &mut SchemaGenerator) -> Schema {
     schema
 }
 
-/// Condition helpers every status type gets through [`HasConditions`].
-pub trait HasConditions {
-    /// The conditions of this status.
-    fn conditions(&self) -> &[Condition];
-
-    /// The condition of type `type_`, if set.
-    fn condition(&self, type_: &str) -> Option<&Condition> {
-        self.conditions().iter().find(|c| c.type_ == type_)
-    }
-
-    /// Whether the `Ready` condition is `True`.
-    fn is_ready(&self) -> bool {
-        self.condition(READY).is_some_and(|c| c.status == "True")
-    }
-}
-
-/// Implements [`HasConditions`] for status types with a `conditions` field.
-macro_rules! impl_has_conditions {
-    ($($status:ty),+ $(,)?) => {
-        $(impl HasConditions for $status {
-            fn conditions(&self) -> &[Condition] {
-                &self.conditions
-            }
-        })+
-    };
-}
-
-impl_has_conditions!(
+operatorkit::operator_status!(
     crate::CertConfigStatus,
     crate::FlannelConfigStatus,
     crate::IngressConfigStatus,
@@ -84,5 +56,7 @@ mod tests {
             s.condition("MastersReady").map(|c| c.status.as_str()),
             Some("True")
         );
+        s.set_observed_generation(Some(4));
+        assert_eq!(s.observed_generation(), Some(4));
     }
 }

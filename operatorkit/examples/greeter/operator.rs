@@ -1,11 +1,12 @@
 //! The greeter operator: for every `Greeting`, a ConfigMap holding its
-//! message. A complete operatorkit operator: kind, one resource, definition.
+//! message. A complete operatorkit operator: kind, one step, definition.
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use kube::api::ObjectMeta;
-use operatorkit::{Children, Operator, Request, ResourceError};
+use operatorkit::keys::OperatorName;
+use operatorkit::{Context, Operator, StepError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +18,11 @@ use serde::{Deserialize, Serialize};
     kind = "Greeting"
 )]
 #[kube(namespaced, status = "GreetingStatus", shortname = "greet")]
-#[kube(
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#
-)]
+#[kube(printcolumn(
+    name = "Ready",
+    type_ = "string",
+    json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+))]
 pub struct GreetingSpec {
     /// The message, e.g. "Hello".
     pub message: String,
@@ -28,8 +31,9 @@ pub struct GreetingSpec {
     pub name: Option<String>,
 }
 
-/// Written by the operator.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+/// Written by the operator: the status contract (conditions and
+/// observedGeneration), nothing of its own.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GreetingStatus {
     /// Ready and friends.
@@ -39,22 +43,23 @@ pub struct GreetingStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
+operatorkit::operator_status!(GreetingStatus);
 
 /// The operator's name: its finalizer is `operatorkit.dev/greeter-operator`
 /// and it reconciles Greetings labelled `greeter-operator.operatorkit.dev/version`.
-pub const NAME: &str = "greeter-operator";
+pub const NAME: OperatorName = OperatorName::from_static("greeter-operator");
 
 /// The ConfigMap a greeting should have.
-pub fn desired_configmap(request: &Request<Greeting>) -> Result<Vec<ConfigMap>, ResourceError> {
-    let spec = &request.object().spec;
+pub fn desired_configmap(cx: &Context<Greeting>) -> Result<Vec<ConfigMap>, StepError> {
+    let spec = &cx.object().spec;
     if spec.message.trim().is_empty() {
-        // Bad input the schema let through: say so in the Ready condition.
-        return Err("spec.message is empty".into());
+        // Bad input the schema let through: retrying cannot fix it.
+        return Err(StepError::permanent("spec.message is empty").reason("InvalidSpec"));
     }
     let who = spec.name.as_deref().unwrap_or("world");
     Ok(vec![ConfigMap {
         metadata: ObjectMeta {
-            name: Some(format!("{}-greeting", request.name())),
+            name: Some(format!("{}-greeting", cx.name())),
             ..Default::default()
         },
         data: Some([("greeting".to_owned(), format!("{}, {who}!", spec.message))].into()),
@@ -64,7 +69,5 @@ pub fn desired_configmap(request: &Request<Greeting>) -> Result<Vec<ConfigMap>, 
 
 /// The greeter operator at `version`.
 pub fn operator(version: &str) -> Operator<Greeting> {
-    Operator::new(NAME, version)
-        .owns::<ConfigMap>()
-        .resource(Children::new("configmap", desired_configmap))
+    Operator::new(NAME, version).children("configmap", desired_configmap)
 }

@@ -36,7 +36,7 @@ pub use apiserver::Config as ServerConfig;
 pub const KUBECONFIG_ENV: &str = "OPERATORKIT_TEST_KUBECONFIG";
 
 /// Label on every namespace a test environment makes, so leftovers can be found.
-pub const TEST_LABEL: &str = "operatorkit.dev/test";
+pub const TEST_LABEL: &str = crate::key!("test");
 
 /// Why the test environment failed.
 #[derive(Debug, thiserror::Error)]

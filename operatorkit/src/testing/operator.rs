@@ -12,8 +12,9 @@ use kube::Client;
 use kube::client::ClientBuilder;
 
 use super::{TestEnv, TestError, unique_name};
+use crate::kind::OperatorKind;
 use crate::metrics::Metrics;
-use crate::operator::{Object, Operator};
+use crate::operator::Operator;
 use crate::runtime::{Running, Settings};
 
 /// Requests a client made, by verb: `get` (including lists), `watch`,
@@ -196,12 +197,12 @@ impl TestEnv {
 
     /// Starts `operator` in-process with its own counted client, watching the
     /// environment's namespace unless `settings` says otherwise.
-    pub async fn run_operator<K: Object>(
+    pub async fn run_operator<K: OperatorKind>(
         &self,
         operator: Operator<K>,
         mut settings: Settings,
     ) -> Result<OperatorRun, TestError> {
-        let (client, requests, user_agent) = self.counted_client(operator.name())?;
+        let (client, requests, user_agent) = self.counted_client(operator.name().as_str())?;
         if settings.namespace.is_none() {
             settings.namespace = Some(self.namespace.clone());
         }

@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use operatorkit::Request;
+use operatorkit::Context;
 use zeroize::Zeroizing;
 
 use apiextensions::CertConfig;
@@ -20,7 +20,7 @@ use super::{Backend, BackendError, Scope};
 use crate::pki::{CertRequest, IssuedCert};
 
 /// Issues through Vault. Clusters whose CA is known to exist are remembered,
-/// so a certificate costs one Vault request.
+/// so a certificate costs one Vault cx.
 pub struct VaultBackend {
     vault: Vault,
     with_ca: Mutex<HashSet<String>>,
@@ -75,7 +75,7 @@ impl Backend for VaultBackend {
 
     async fn issue(
         &self,
-        _request: &Request<CertConfig>,
+        _cx: &Context<CertConfig>,
         scope: &Scope,
         cert: &CertRequest,
     ) -> Result<IssuedCert, BackendError> {
@@ -110,7 +110,7 @@ impl Backend for VaultBackend {
 
     async fn delete_cluster(
         &self,
-        _request: &Request<CertConfig>,
+        _cx: &Context<CertConfig>,
         scope: &Scope,
     ) -> Result<(), BackendError> {
         self.known().remove(&scope.cluster_id);

@@ -1,0 +1,273 @@
+//! What a step sees of one loop: the object, a client, reads from the caches
+//! that see this operator's own writes, writes that are remembered for those
+//! reads, the typed status, and Events.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::core::object::HasStatus;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, ResourceExt};
+use serde_json::Value;
+
+use crate::cache::{Caches, is_controlled_by};
+use crate::events::Events;
+use crate::keys::OperatorName;
+use crate::kind::{Kind, OperatorKind};
+use crate::status::{ConditionUpdate, READY, StatusChanges, condition};
+use crate::writes::{Resolved, Writes};
+
+/// One loop over one object, as the steps see it.
+pub struct Context<K: OperatorKind> {
+    object: Arc<K>,
+    client: Client,
+    operator: OperatorName,
+    caches: Caches,
+    writes: Arc<Writes>,
+    events: Events,
+    status: Mutex<StatusChanges<K::Status>>,
+}
+
+/// What a context is made of (built by the loop).
+pub(crate) struct Parts {
+    pub client: Client,
+    pub operator: OperatorName,
+    pub caches: Caches,
+    pub writes: Arc<Writes>,
+    pub events: Events,
+}
+
+impl<K: OperatorKind> Context<K> {
+    pub(crate) fn new(object: Arc<K>, parts: Parts) -> Self {
+        Self {
+            object,
+            client: parts.client,
+            operator: parts.operator,
+            caches: parts.caches,
+            writes: parts.writes,
+            events: parts.events,
+            status: Mutex::default(),
+        }
+    }
+
+    /// The object, as of the start of this loop (after the finalizer was added).
+    pub fn object(&self) -> &K {
+        &self.object
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> String {
+        self.object.name_any()
+    }
+
+    /// The object's namespace.
+    pub fn namespace(&self) -> String {
+        self.object.namespace().unwrap_or_default()
+    }
+
+    /// The object's uid.
+    pub fn uid(&self) -> String {
+        self.object.uid().unwrap_or_default()
+    }
+
+    /// The operator's name; also its field manager for writes.
+    pub fn operator(&self) -> &OperatorName {
+        &self.operator
+    }
+
+    /// A client (the operator's own).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// An `Api` for `C` in `namespace`.
+    pub fn api_in<C: Kind>(&self, namespace: &str) -> Api<C> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// The raw cache of `C`, if the operator reconciles, owns or watches `C`.
+    /// It does not see this operator's latest writes: prefer
+    /// [`Context::get`] and [`Context::owned`].
+    pub fn cache<C: Kind>(&self) -> Option<Store<C>> {
+        self.caches.get::<C>()
+    }
+
+    /// The object `namespace/name` of kind `C`, as fresh as this process
+    /// knows it: from the cache, unless this operator wrote it since and the
+    /// cache does not show that yet (then as written). A kind that is not
+    /// cached is read from the API server.
+    pub async fn get<C: Kind>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<C>>, kube::Error> {
+        let (Some(store), Some(progress)) = (self.caches.get::<C>(), self.caches.progress::<C>())
+        else {
+            return Ok(self
+                .api_in::<C>(namespace)
+                .get_opt(name)
+                .await?
+                .map(Arc::new));
+        };
+        let cached = store.get(&ObjectRef::new(name).within(namespace));
+        match self.writes.resolve(namespace, name, cached, progress) {
+            Resolved::Known(object) => Ok(object),
+            Resolved::Unknown => {
+                let live = self.api_in::<C>(namespace).get_opt(name).await?;
+                match &live {
+                    Some(o) => self.writes.wrote(o),
+                    None => self.writes.forget::<C>(namespace, name),
+                }
+                Ok(live.map(Arc::new))
+            }
+        }
+    }
+
+    /// The `C` objects this object controls (owner reference with
+    /// `controller: true`), as fresh as this process knows them; empty when
+    /// `C` is not cached.
+    pub fn owned<C: Kind>(&self) -> Vec<Arc<C>> {
+        let (Some(store), Some(progress)) = (self.caches.get::<C>(), self.caches.progress::<C>())
+        else {
+            return Vec::new();
+        };
+        let uid = self.uid();
+        let ns = self.namespace();
+        let mut names = std::collections::BTreeSet::new();
+        let mut owned = Vec::new();
+        let cached = store
+            .state()
+            .into_iter()
+            .filter(|c| c.namespace().as_deref() == Some(ns.as_str()));
+        let candidates = cached.chain(self.writes.written_in::<C>(&ns));
+        for candidate in candidates {
+            let name = candidate.name_any();
+            if !names.insert(name.clone()) {
+                continue;
+            }
+            let in_cache = store.get(&ObjectRef::new(&name).within(&ns));
+            let fresh = match self.writes.resolve(&ns, &name, in_cache, progress) {
+                Resolved::Known(o) => o,
+                // Versions not comparable: the cached object, as a plain cache would.
+                Resolved::Unknown => store.get(&ObjectRef::new(&name).within(&ns)),
+            };
+            owned.extend(fresh.filter(|c| is_controlled_by(c.as_ref(), &uid)));
+        }
+        owned
+    }
+
+    /// Server-side applies `object` as this operator (its field manager,
+    /// taking over conflicting fields: the operator is the authority on what
+    /// it applies), and remembers the result for reads.
+    pub async fn apply<C: Kind>(&self, object: &C) -> Result<C, kube::Error> {
+        let namespace = object.namespace().unwrap_or_else(|| self.namespace());
+        let mut body = serde_json::to_value(object).map_err(kube::Error::SerdeError)?;
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("apiVersion".into(), C::api_version(&()).into());
+            obj.insert("kind".into(), C::kind(&()).into());
+            if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+                meta.remove("resourceVersion");
+                meta.remove("managedFields");
+            }
+        }
+        let params = PatchParams::apply(self.operator.as_str()).force();
+        let written = self
+            .api_in::<C>(&namespace)
+            .patch(&object.name_any(), &params, &Patch::Apply(&body))
+            .await?;
+        self.writes.wrote(&written);
+        Ok(written)
+    }
+
+    /// Remembers `object` as written by this operator by other means than
+    /// [`Context::apply`] (a create, an update): pass the object the API
+    /// server returned, and reads see it even before the cache does.
+    pub fn record_write<C: Kind>(&self, object: &C) {
+        self.writes.wrote(object);
+    }
+
+    /// Deletes `object` (only that very object: its uid is a precondition)
+    /// in the background, and remembers it for reads. An object already gone
+    /// or replaced is not an error.
+    pub async fn delete<C: Kind>(&self, object: &C) -> Result<(), kube::Error> {
+        let namespace = object.namespace().unwrap_or_else(|| self.namespace());
+        let name = object.name_any();
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: object.uid(),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        match self.api_in::<C>(&namespace).delete(&name, &params).await {
+            Ok(either) => match either.left() {
+                Some(terminating) => self.writes.wrote(&terminating),
+                None => {
+                    self.writes
+                        .deleted::<C>(&namespace, &name, &object.uid().unwrap_or_default())
+                }
+            },
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// An owner reference to this object, marking a child as controlled by it
+    /// (garbage-collected with it, and mapped back to it by `owns`).
+    pub fn owner_reference(&self) -> OwnerReference {
+        OwnerReference {
+            api_version: K::api_version(&()).into_owned(),
+            kind: K::kind(&()).into_owned(),
+            name: self.name(),
+            uid: self.uid(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }
+    }
+
+    /// Sets a status condition (written at the end of the loop); build it
+    /// with [`condition`](crate::status::condition).
+    pub fn set_condition(&self, update: ConditionUpdate) {
+        self.changes().set_condition(update);
+    }
+
+    /// Marks the object not Ready with this reason and message, instead of
+    /// the Ready condition operatorkit would otherwise set.
+    pub fn not_ready(&self, reason: &str, message: impl Into<String>) {
+        self.set_condition(condition(READY).is(false).because(reason).message(message));
+    }
+
+    /// Changes the kind's own status fields (written at the end of the loop):
+    /// `cx.status(move |s| s.secret_name = Some(name.clone()))`. The change
+    /// may be applied more than once (again on a fresher status after a
+    /// conflict), so it should set, not accumulate.
+    pub fn status(&self, edit: impl Fn(&mut <K as HasStatus>::Status) + Send + Sync + 'static) {
+        self.changes().edits.push(Arc::new(edit));
+    }
+
+    /// Publishes an Event about the object. A failure to publish is logged,
+    /// never returned: events are best effort.
+    pub async fn event(&self, type_: EventType, reason: &str, note: impl Into<String>) {
+        self.events
+            .publish(
+                self.object.as_ref(),
+                type_,
+                reason,
+                "Reconcile",
+                note.into(),
+            )
+            .await;
+    }
+
+    pub(crate) fn take_changes(&self) -> StatusChanges<K::Status> {
+        std::mem::take(&mut *self.changes())
+    }
+
+    fn changes(&self) -> std::sync::MutexGuard<'_, StatusChanges<K::Status>> {
+        // A panic while holding the lock leaves plain data behind: still usable.
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
