@@ -1,7 +1,7 @@
 //! Reflector caches of the kinds an operator reconciles, owns or watches,
 //! so that steps read from memory instead of a GET on every loop; and, per
 //! cache, how far its watch has got (the highest resourceVersion it has
-//! applied), which [`crate::writes`] needs to tell a lagging cache from one
+//! applied), which read-your-writes needs to tell a lagging cache from one
 //! that already shows a write.
 
 use std::any::{Any, TypeId};
@@ -52,7 +52,7 @@ impl Caches {
 /// Kubernetes calls resourceVersions opaque, yet every real store (etcd
 /// revisions) and this repository's embedded server issue increasing
 /// integers, and Kubernetes 1.35 made comparing them official (KEP-5504).
-/// Where one does not parse as an integer, [`crate::writes`] falls back to a
+/// Where one does not parse as an integer, read-your-writes falls back to a
 /// live read instead of comparing.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct WatchProgress {

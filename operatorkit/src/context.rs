@@ -135,23 +135,24 @@ impl<K: OperatorKind> Context<K> {
         };
         let uid = self.uid();
         let ns = self.namespace();
-        let mut names = std::collections::BTreeSet::new();
-        let mut owned = Vec::new();
         let cached = store
             .state()
             .into_iter()
-            .filter(|c| c.namespace().as_deref() == Some(ns.as_str()));
-        let candidates = cached.chain(self.writes.written_in::<C>(&ns));
+            .filter(|c| is_controlled_by(c.as_ref(), &uid));
+        let candidates = cached.chain(self.writes.written_for::<C>(&uid));
+        let mut names = std::collections::BTreeSet::new();
+        let mut owned = Vec::new();
         for candidate in candidates {
             let name = candidate.name_any();
-            if !names.insert(name.clone()) {
+            if candidate.namespace().as_deref() != Some(ns.as_str()) || !names.insert(name.clone())
+            {
                 continue;
             }
             let in_cache = store.get(&ObjectRef::new(&name).within(&ns));
-            let fresh = match self.writes.resolve(&ns, &name, in_cache, progress) {
+            let fresh = match self.writes.resolve(&ns, &name, in_cache.clone(), progress) {
                 Resolved::Known(o) => o,
                 // Versions not comparable: the cached object, as a plain cache would.
-                Resolved::Unknown => store.get(&ObjectRef::new(&name).within(&ns)),
+                Resolved::Unknown => in_cache,
             };
             owned.extend(fresh.filter(|c| is_controlled_by(c.as_ref(), &uid)));
         }

@@ -37,7 +37,7 @@
 //!   documents the deletion path and its guarantees);
 //! - the CRUD helper that makes a steady state write nothing ([`crud`],
 //!   [`Operator::children`]), with drift detection that notices removed keys
-//!   and reads that see the operator's own writes ([`writes`]);
+//!   and reads that see the operator's own writes ([`Context::get`]);
 //! - typed status conditions with real transitions and observedGeneration
 //!   ([`status`]); Events;
 //! - Prometheus metrics, `/metrics`, `/healthz`, `/readyz` ([`metrics`],
@@ -73,7 +73,7 @@ pub mod status;
 pub mod step;
 mod unselected;
 mod watch;
-pub mod writes;
+mod writes;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -90,7 +90,7 @@ use crate::operator::Operator;
 use crate::status::{self, READY, StatusChanges, StatusError, condition, reasons};
 use crate::step::{Category, Outcome, Step, StepError, earliest};
 use crate::watch::Pending;
-use crate::writes::Writes;
+use crate::writes::{Resolved, Writes};
 
 /// Why a loop failed; the object is retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -220,14 +220,19 @@ async fn run<K: OperatorKind>(object: Arc<K>, env: &Env<K>) -> Result<End, Recon
         return Ok(End::Requeue(None));
     }
     let api: Api<K> = Api::namespaced(env.client.clone(), &object.namespace().unwrap_or_default());
+    let object = fresher(object, env);
     if object.meta().deletion_timestamp.is_some() {
         return delete(object, env, &api).await;
     }
     let finalizer = operator.name.finalizer();
-    let Some(object) = finalizer::add(&api, object.as_ref(), &finalizer).await? else {
+    let Some(added) = finalizer::add(&api, object.as_ref(), &finalizer).await? else {
         // Deleted meanwhile: the deletion triggers the next loop.
         return Ok(End::Requeue(None));
     };
+    if added.resource_version() != object.resource_version() {
+        env.writes.wrote(&added);
+    }
+    let object = added;
     let cx = context(Arc::new(object), env);
     let mut requeue = None;
     for step in &operator.steps {
@@ -460,6 +465,25 @@ async fn run_step<K: OperatorKind>(
     }
 }
 
+/// `object` as the cache delivered it, or, when this operator wrote it
+/// since (its finalizer, its status) and the cache does not show that yet,
+/// as written: a loop right after a write neither writes the same status
+/// again on a stale resourceVersion (a 409 and a re-read) nor misses it.
+fn fresher<K: OperatorKind>(object: Arc<K>, env: &Env<K>) -> Arc<K> {
+    let Some(progress) = env.caches.progress::<K>() else {
+        return object;
+    };
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    match env
+        .writes
+        .resolve(&namespace, &name, Some(object.clone()), progress)
+    {
+        Resolved::Known(Some(fresher)) => fresher,
+        Resolved::Known(None) | Resolved::Unknown => object,
+    }
+}
+
 fn context<K: OperatorKind>(object: Arc<K>, env: &Env<K>) -> Context<K> {
     Context::new(
         object,
@@ -478,11 +502,15 @@ async fn write_status<K: OperatorKind>(
     object: &K,
     changes: &StatusChanges<K::Status>,
     env: &Env<K>,
-) -> Result<status::StatusWrite, StatusError> {
-    status::write_status(api, object, changes, env.operator.name.as_str(), || {
+) -> Result<status::StatusWrite<K>, StatusError> {
+    let written = status::write_status(api, object, changes, env.operator.name.as_str(), || {
         env.metrics.status_conflict();
     })
-    .await
+    .await?;
+    if let Some(object) = &written.written {
+        env.writes.wrote(object);
+    }
+    Ok(written)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -309,13 +309,15 @@ pub enum StatusError {
 
 /// What a status write found and did.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct StatusWrite {
+pub(crate) struct StatusWrite<K> {
     /// The conditions the status had before (on the freshest object read,
     /// which after a conflict is newer than the one passed in).
     pub previous: Vec<Condition>,
+    /// The object as the API server returned it, if anything was written.
+    pub written: Option<K>,
 }
 
-impl StatusWrite {
+impl<K> StatusWrite<K> {
     /// The condition `type_` before the write.
     pub fn previous(&self, type_: &str) -> Option<&Condition> {
         self.previous.iter().find(|c| c.type_ == type_)
@@ -331,7 +333,7 @@ pub(crate) async fn write_status<K>(
     changes: &StatusChanges<K::Status>,
     field_manager: &str,
     on_conflict: impl Fn(),
-) -> Result<StatusWrite, StatusError>
+) -> Result<StatusWrite<K>, StatusError>
 where
     K: KubeResource + HasStatus + Clone + Serialize + DeserializeOwned + Debug,
     K::Status: OperatorStatus,
@@ -344,7 +346,10 @@ where
         let after = changes.apply(before, current.meta().generation, jiff::Timestamp::now());
         let old = serde_json::to_value(before.cloned().unwrap_or_default())?;
         let Some(diff) = merge_diff(&old, &serde_json::to_value(&after)?) else {
-            return Ok(StatusWrite { previous });
+            return Ok(StatusWrite {
+                previous,
+                written: None,
+            });
         };
         // A status the server has not seen at all is sent whole.
         let status = if before.is_none() {
@@ -364,7 +369,12 @@ where
             .patch_status(&current.name_any(), &params, &Patch::Merge(&body))
             .await
         {
-            Ok(_) => return Ok(StatusWrite { previous }),
+            Ok(written) => {
+                return Ok(StatusWrite {
+                    previous,
+                    written: Some(written),
+                });
+            }
             Err(kube::Error::Api(s)) if s.code == 409 && conflicts < CONFLICT_RETRIES => {
                 conflicts += 1;
                 on_conflict();

@@ -14,7 +14,7 @@
 //! is re-listing, and the next loop will see its result).
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,8 @@ struct Key {
 enum Entry {
     Written {
         version: String,
+        /// The uid of the object's controller owner.
+        owner: Option<String>,
         object: Arc<dyn Any + Send + Sync>,
         at: Instant,
     },
@@ -60,12 +62,79 @@ impl Entry {
             Self::Written { at, .. } | Self::Deleted { at, .. } => *at,
         }
     }
+
+    fn owner(&self) -> Option<&str> {
+        match self {
+            Self::Written { owner, .. } => owner.as_deref(),
+            Self::Deleted { .. } => None,
+        }
+    }
+}
+
+/// The remembered writes, with an index of the written objects by the uid
+/// of their controller (so that a loop finds its own children without
+/// looking at every write), and when expired entries were last swept.
+struct Table {
+    entries: HashMap<Key, Entry>,
+    by_owner: HashMap<String, HashSet<Key>>,
+    swept: Instant,
+}
+
+impl Table {
+    fn insert(&mut self, key: Key, entry: Entry) {
+        self.remove(&key);
+        if let Some(owner) = entry.owner() {
+            self.by_owner
+                .entry(owner.to_owned())
+                .or_default()
+                .insert(key.clone());
+        }
+        self.entries.insert(key, entry);
+        // At most every EXPIRY / 4: a write costs O(1), not a scan.
+        if self.swept.elapsed() >= EXPIRY / 4 {
+            self.swept = Instant::now();
+            let expired: Vec<Key> = self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.at().elapsed() >= EXPIRY)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in &expired {
+                self.remove(k);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &Key) {
+        let Some(entry) = self.entries.remove(key) else {
+            return;
+        };
+        if let Some(owner) = entry.owner()
+            && let Some(keys) = self.by_owner.get_mut(owner)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_owner.remove(owner);
+            }
+        }
+    }
 }
 
 /// The writes of one controller run not yet seen in the caches.
-#[derive(Default)]
 pub(crate) struct Writes {
-    entries: Mutex<HashMap<Key, Entry>>,
+    table: Mutex<Table>,
+}
+
+impl Default for Writes {
+    fn default() -> Self {
+        Self {
+            table: Mutex::new(Table {
+                entries: HashMap::new(),
+                by_owner: HashMap::new(),
+                swept: Instant::now(),
+            }),
+        }
+    }
 }
 
 fn key<C: KubeResource + 'static>(namespace: &str, name: &str) -> Key {
@@ -80,10 +149,21 @@ fn numeric(version: Option<&str>) -> Option<u64> {
     version.and_then(|v| v.parse().ok())
 }
 
+/// The uid of `object`'s controller owner.
+fn controller_uid<C: KubeResource>(object: &C) -> Option<String> {
+    object
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.clone())
+}
+
 impl Writes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         // Plain data, changed one insert or remove at a time.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `object`, as the API server returned it from a write (or a live read).
@@ -96,12 +176,12 @@ impl Writes {
         };
         let entry = Entry::Written {
             version,
+            owner: controller_uid(object),
             object: Arc::new(Arc::new(object.clone())),
             at: Instant::now(),
         };
-        let mut entries = self.lock();
-        entries.retain(|_, e| e.at().elapsed() < EXPIRY);
-        entries.insert(key::<C>(&namespace(object), &object.name_any()), entry);
+        let key = key::<C>(&namespace(object), &object.name_any());
+        self.lock().insert(key, entry);
     }
 
     /// The object `namespace/name` with `uid` was deleted (it is gone, not
@@ -132,29 +212,32 @@ impl Writes {
         C: KubeResource + Send + Sync + 'static,
     {
         let k = key::<C>(namespace, name);
-        let mut entries = self.lock();
-        let Some(entry) = entries.get(&k) else {
+        let mut table = self.lock();
+        let Some(entry) = table.entries.get(&k) else {
             return Resolved::Known(cached);
         };
         let (resolved, seen) = judge(entry, cached, progress.applied());
         if seen || entry.at().elapsed() >= EXPIRY {
-            entries.remove(&k);
+            table.remove(&k);
         }
         resolved
     }
 
-    /// Objects of kind `C` in `namespace` this process wrote and the cache
-    /// may not show yet.
-    pub fn written_in<C>(&self, namespace: &str) -> Vec<Arc<C>>
+    /// Objects of kind `C` this process wrote with the controller `owner`
+    /// that the cache may not show yet.
+    pub fn written_for<C>(&self, owner: &str) -> Vec<Arc<C>>
     where
         C: KubeResource + Send + Sync + 'static,
     {
-        self.lock()
-            .iter()
-            .filter(|(k, _)| k.kind == TypeId::of::<C>() && k.namespace == namespace)
-            .filter_map(|(_, e)| match e {
-                Entry::Written { object, .. } => object.downcast_ref::<Arc<C>>().cloned(),
-                Entry::Deleted { .. } => None,
+        let table = self.lock();
+        let Some(keys) = table.by_owner.get(owner) else {
+            return Vec::new();
+        };
+        keys.iter()
+            .filter(|k| k.kind == TypeId::of::<C>())
+            .filter_map(|k| match table.entries.get(k) {
+                Some(Entry::Written { object, .. }) => object.downcast_ref::<Arc<C>>().cloned(),
+                _ => None,
             })
             .collect()
     }
@@ -212,6 +295,13 @@ mod tests {
         c.metadata.namespace = Some("ns".into());
         c.metadata.resource_version = Some(rv.into());
         c.metadata.uid = Some(uid.into());
+        c.metadata.owner_references = Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                uid: "parent".into(),
+                controller: Some(true),
+                ..Default::default()
+            },
+        ]);
         c
     }
 
@@ -234,13 +324,15 @@ mod tests {
         let old = Some(Arc::new(cm("a", "5", "u")));
         let r = writes.resolve("ns", "a", old, &progress);
         assert_eq!(rv(&r).as_deref(), Some("8"));
-        assert_eq!(writes.written_in::<ConfigMap>("ns").len(), 1);
+        assert_eq!(writes.written_for::<ConfigMap>("parent").len(), 1);
+        assert!(writes.written_for::<ConfigMap>("someone-else").is_empty());
         // The watch got past the write: the cache is the truth again, even if
         // someone else deleted the object meanwhile.
         progress.observe(&Event::Apply(cm("other", "9", "x")));
         let r = writes.resolve::<ConfigMap>("ns", "a", None, &progress);
         assert_eq!(rv(&r), None);
-        assert!(writes.written_in::<ConfigMap>("ns").is_empty());
+        assert!(writes.written_for::<ConfigMap>("parent").is_empty());
+        assert!(writes.lock().by_owner.is_empty());
     }
 
     #[test]
