@@ -27,6 +27,8 @@ pub(crate) fn removed_fields(owned: &Value, desired: &Value) -> Vec<String> {
     removed
 }
 
+/// Collects into `out` the paths under `path` that `trie` owns and
+/// `desired` lacks.
 fn walk(trie: &Map<String, Value>, desired: Option<&Value>, path: &str, out: &mut Vec<String>) {
     for (element, children) in trie {
         if element == "." {
@@ -54,9 +56,13 @@ fn step<'a>(element: &str, desired: Option<&'a Value>, path: &str) -> (Option<&'
     }
     let list = desired.and_then(Value::as_array);
     if let Some(key) = element.strip_prefix("k:") {
+        // An empty key would match any element: unreadable, so removed.
         let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else {
             return (None, format!("{path}[{key}]"));
         };
+        if key.is_empty() {
+            return (None, format!("{path}[]"));
+        }
         let found = list.and_then(|l| l.iter().find(|item| matches_key(item, &key)));
         return (found, format!("{path}[{}]", describe_key(&key)));
     }
@@ -183,13 +189,13 @@ mod tests {
     fn unreadable_input_counts_as_removed_and_never_panics() {
         let desired = json!({"list": [1], "map": {"k": 1}, "n": null});
         let owned = json!({
-            "f:list": {"k:{not json": {}},
+            "f:list": {"k:{not json": {}, "k:{}": {}},
             "f:map": {"k:{\"a\":1}": {}, "v:[": {}, "i:x": {}},
             "f:n": {},
             "bogus": {}
         });
         let removed = removed_fields(&owned, &desired);
-        assert_eq!(removed.len(), 6, "{removed:?}");
+        assert_eq!(removed.len(), 7, "{removed:?}");
         assert!(removed_fields(&json!("not a trie"), &desired).is_empty());
         assert!(removed_fields(&json!({"f:a": {}}), &json!(7)).len() == 1);
     }
