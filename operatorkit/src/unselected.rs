@@ -52,6 +52,9 @@ pub(crate) async fn report<K: OperatorKind>(
                 let uid = o.uid().unwrap_or_default();
                 listing.insert(uid.clone());
                 if seen.insert(uid) {
+                    // Counted before the Event goes out: whoever sees the
+                    // Event sees the count too.
+                    metrics.set_unselected_objects(seen.len());
                     tracing::warn!(object = %o.name_any(), namespace = %o.namespace().unwrap_or_default(), "{note}");
                     events
                         .publish_ref(
