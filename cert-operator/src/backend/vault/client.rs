@@ -251,6 +251,11 @@ struct Inner {
     address: String,
     /// Roles written by this client, as `pki-<cluster>/roles/<name>`.
     known_roles: Mutex<HashSet<String>>,
+    /// Held while this client changes Vault's mount table. Two unmounts of
+    /// one path at once wedge OpenBao 2.7.2 (the loser fails with "failed to
+    /// remove entry in mounts table" and every later mount request hangs), and
+    /// the last two CertConfigs of a cluster deleted together both unmount.
+    mount_table: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Vault {
@@ -327,6 +332,7 @@ impl Vault {
                 api: format!("{address}/v1"),
                 address,
                 known_roles: Mutex::new(HashSet::new()),
+                mount_table: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -409,6 +415,7 @@ impl Vault {
     pub async fn delete_cluster(&self, cluster_id: &str) -> Result<(), VaultError> {
         let mount = mount_path(cluster_id)?;
         let what = format!("deleting mount {mount}");
+        let _changing = self.inner.mount_table.lock().await;
         let reply = self
             .send(Method::DELETE, &format!("sys/mounts/{mount}"), None, &what)
             .await?;
@@ -552,6 +559,7 @@ impl Vault {
         }
         let path = format!("sys/mounts/{mount}");
         let what = format!("reading mount {mount}");
+        let _changing = self.inner.mount_table.lock().await;
         let reply = self.send(Method::GET, &path, None, &what).await?;
         match check(&reply, &what) {
             Ok(()) => {
