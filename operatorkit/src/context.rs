@@ -111,8 +111,10 @@ impl<K: OperatorKind> Context<K> {
                 .await?
                 .map(Arc::new));
         };
+        // Progress first: read after the cache, it could overstate it.
+        let applied = progress.applied();
         let cached = store.get(&ObjectRef::new(name).within(namespace));
-        match self.writes.resolve(namespace, name, cached, progress) {
+        match self.writes.resolve(namespace, name, cached, applied) {
             Resolved::Known(object) => Ok(object),
             Resolved::Unknown => {
                 let live = self.api_in::<C>(namespace).get_opt(name).await?;
@@ -135,6 +137,7 @@ impl<K: OperatorKind> Context<K> {
         };
         let uid = self.uid();
         let ns = self.namespace();
+        let applied = progress.applied();
         let cached = store
             .state()
             .into_iter()
@@ -149,7 +152,7 @@ impl<K: OperatorKind> Context<K> {
                 continue;
             }
             let in_cache = store.get(&ObjectRef::new(&name).within(&ns));
-            let fresh = match self.writes.resolve(&ns, &name, in_cache.clone(), progress) {
+            let fresh = match self.writes.resolve(&ns, &name, in_cache.clone(), applied) {
                 Resolved::Known(o) => o,
                 // Versions not comparable: the cached object, as a plain cache would.
                 Resolved::Unknown => in_cache,
@@ -203,7 +206,10 @@ impl<K: OperatorKind> Context<K> {
             ..DeleteParams::background()
         };
         match self.api_in::<C>(&namespace).delete(&name, &params).await {
-            Ok(either) => match either.left() {
+            Ok(either) => match either
+                .left()
+                .filter(|o| o.meta().deletion_timestamp.is_some())
+            {
                 Some(terminating) => self.writes.wrote(&terminating),
                 None => {
                     self.writes

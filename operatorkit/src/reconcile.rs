@@ -32,9 +32,11 @@
 //!    the finalizer stays, and the loop comes back after the wait, or sooner
 //!    on a change of the object or of a watched child.
 //! 4. When every step returned [`Outcome::Done`] (or `RecheckAfter`, which on
-//!    deletion means the same), a Normal `CleanedUp` Event is published and
-//!    the finalizer is removed. The API server then deletes the object, and
-//!    its garbage collector the children that carry its owner reference.
+//!    deletion means the same), the finalizer is removed (and remembered, so
+//!    that a loop queued meanwhile does not run the deletion again on a
+//!    lagging cache), then a Normal `CleanedUp` Event is published. The API
+//!    server deletes the object, and its garbage collector the children that
+//!    carry its owner reference.
 //!
 //! ## Guarantees
 //! - No step's `ensure_created` runs on an object that does not carry the
@@ -314,6 +316,12 @@ async fn failed<K: OperatorKind>(
         Ok(written) => written.previous(READY).is_some_and(|c| {
             c.status == "False" && c.reason == reason && c.message == ready_message
         }),
+        Err(status) if category == Some(Category::Permanent) => {
+            // Not waiting for a change that may never come while the status
+            // does not say why: retried with backoff until it does.
+            cx.event(EventType::Warning, &reason, &message).await;
+            return Err(ReconcileError::Status(status));
+        }
         Err(status) => {
             tracing::warn!(error = %status, "could not record the failure in the status");
             false
@@ -355,14 +363,18 @@ async fn delete<K: OperatorKind>(
         }
     }
     write_changes(api, &cx, env).await?;
+    // Remembered, so that a loop queued meanwhile (by a child deleted just
+    // now) does not see the finalizer in a lagging cache and run again.
+    if let Some(released) = finalizer::remove(api, cx.object(), &finalizer).await? {
+        env.writes.wrote(&released);
+    }
+    tracing::info!("finalizer removed");
     cx.event(
         EventType::Normal,
         "CleanedUp",
         "every step deleted; finalizer removed",
     )
     .await;
-    finalizer::remove(api, cx.object(), &finalizer).await?;
-    tracing::info!("finalizer removed");
     Ok(End::Requeue(None))
 }
 
@@ -408,7 +420,10 @@ impl Failure {
             Self::Step { step, error } => {
                 let reason = match (error.reason_given(), operation) {
                     (Some(r), _) => r.to_owned(),
-                    (None, Operation::Delete) => "DeletionFailed".to_owned(),
+                    (None, Operation::Delete) => match error.category() {
+                        Category::Transient => reasons::DELETION_FAILED.to_owned(),
+                        Category::Permanent => reasons::DELETION_REJECTED.to_owned(),
+                    },
                     (None, Operation::Create) => error.reason_or_default().to_owned(),
                 };
                 (
@@ -477,7 +492,7 @@ fn fresher<K: OperatorKind>(object: Arc<K>, env: &Env<K>) -> Arc<K> {
     let name = object.name_any();
     match env
         .writes
-        .resolve(&namespace, &name, Some(object.clone()), progress)
+        .resolve(&namespace, &name, Some(object.clone()), progress.applied())
     {
         Resolved::Known(Some(fresher)) => fresher,
         Resolved::Known(None) | Resolved::Unknown => object,

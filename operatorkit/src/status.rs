@@ -40,6 +40,12 @@ pub mod reasons {
     pub const RECONCILE_REJECTED: &str = "ReconcileRejected";
     /// A step is waiting ([`Outcome::Wait`](crate::Outcome::Wait)).
     pub const IN_PROGRESS: &str = "InProgress";
+    /// A step's `ensure_deleted` failed with a transient error; the
+    /// finalizer stays and the deletion is retried with backoff.
+    pub const DELETION_FAILED: &str = "DeletionFailed";
+    /// A step's `ensure_deleted` failed with a permanent error; the finalizer
+    /// stays until the object or a watched child changes.
+    pub const DELETION_REJECTED: &str = "DeletionRejected";
 }
 
 /// How many times a status write is retried after a 409 Conflict.
@@ -338,12 +344,15 @@ where
     K: KubeResource + HasStatus + Clone + Serialize + DeserializeOwned + Debug,
     K::Status: OperatorStatus,
 {
+    // The generation the steps saw: a spec change that caused a 409 is not
+    // reconciled by this loop and must not be claimed.
+    let generation = object.meta().generation;
     let mut current = object.clone();
     let mut conflicts = 0;
     loop {
         let before = current.status();
         let previous = before.map(|s| s.conditions().to_vec()).unwrap_or_default();
-        let after = changes.apply(before, current.meta().generation, jiff::Timestamp::now());
+        let after = changes.apply(before, generation, jiff::Timestamp::now());
         let old = serde_json::to_value(before.cloned().unwrap_or_default())?;
         let Some(diff) = merge_diff(&old, &serde_json::to_value(&after)?) else {
             return Ok(StatusWrite {

@@ -7,7 +7,7 @@
 //! finalizer's own watch event is enough) reads a cache that does not show
 //! the write yet, and acts again: a second certificate, a second VM. The
 //! cache has caught up once its watch applied a resourceVersion at least that
-//! of the write ([`WatchProgress`]); where resourceVersions do not parse as
+//! of the write (`cache::WatchProgress`); where resourceVersions do not parse as
 //! integers, a cached object whose version differs from the written one is
 //! read live instead ([`Resolved::Unknown`]). Entries are dropped once the
 //! cache caught up, and after [`EXPIRY`] in any case (a watch that far behind
@@ -19,8 +19,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kube::{Resource as KubeResource, ResourceExt};
-
-use crate::cache::WatchProgress;
 
 /// How long a write is remembered at most.
 pub(crate) const EXPIRY: Duration = Duration::from_secs(120);
@@ -200,13 +198,14 @@ impl Writes {
     }
 
     /// What a read of `namespace/name` should see, given what the cache
-    /// holds (`cached`) and how far its watch has got.
+    /// holds (`cached`) and how far its watch had got (`applied`, read
+    /// *before* the cache, so that it never overstates the cache).
     pub fn resolve<C>(
         &self,
         namespace: &str,
         name: &str,
         cached: Option<Arc<C>>,
-        progress: &WatchProgress,
+        applied: u64,
     ) -> Resolved<C>
     where
         C: KubeResource + Send + Sync + 'static,
@@ -216,7 +215,7 @@ impl Writes {
         let Some(entry) = table.entries.get(&k) else {
             return Resolved::Known(cached);
         };
-        let (resolved, seen) = judge(entry, cached, progress.applied());
+        let (resolved, seen) = judge(entry, cached, applied);
         if seen || entry.at().elapsed() >= EXPIRY {
             table.remove(&k);
         }
@@ -270,10 +269,16 @@ where
                 return (Resolved::Known(cached), true);
             }
             let ours = || object.downcast_ref::<Arc<C>>().cloned();
-            match numeric(Some(version)) {
-                Some(v) if applied >= v => (Resolved::Known(cached), true),
-                Some(_) => (Resolved::Known(ours()), false),
-                None => (Resolved::Unknown, false),
+            match (numeric(Some(version)), numeric(cached_version.as_deref())) {
+                // The cached object's own version settles it: newer than the
+                // write (someone changed it since, e.g. marked it deleted)
+                // or older (stale), whatever the watch's progress says.
+                (Some(v), Some(c)) if c > v => (Resolved::Known(cached), true),
+                (Some(v), Some(c)) if c < v => (Resolved::Known(ours()), false),
+                // Not cached (yet, or any more): the watch's progress says.
+                (Some(v), _) if applied >= v => (Resolved::Known(cached), true),
+                (Some(_), _) => (Resolved::Known(ours()), false),
+                (None, _) => (Resolved::Unknown, false),
             }
         }
     }
@@ -286,6 +291,7 @@ fn namespace<C: KubeResource>(object: &C) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::WatchProgress;
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::runtime::watcher::Event;
 
@@ -319,20 +325,40 @@ mod tests {
         progress.observe(&Event::Apply(cm("a", "5", "u")));
         writes.wrote(&cm("a", "8", "u"));
         // The cache has nothing, or the version before the write.
-        let r = writes.resolve::<ConfigMap>("ns", "a", None, &progress);
+        let r = writes.resolve::<ConfigMap>("ns", "a", None, progress.applied());
         assert_eq!(rv(&r).as_deref(), Some("8"));
         let old = Some(Arc::new(cm("a", "5", "u")));
-        let r = writes.resolve("ns", "a", old, &progress);
+        let r = writes.resolve("ns", "a", old, progress.applied());
+        assert_eq!(rv(&r).as_deref(), Some("8"));
+        // The watch got past the write after the cache was read: the old
+        // cached object is still not taken for the truth.
+        let old = Some(Arc::new(cm("a", "5", "u")));
+        let r = writes.resolve("ns", "a", old, 9);
         assert_eq!(rv(&r).as_deref(), Some("8"));
         assert_eq!(writes.written_for::<ConfigMap>("parent").len(), 1);
         assert!(writes.written_for::<ConfigMap>("someone-else").is_empty());
         // The watch got past the write: the cache is the truth again, even if
         // someone else deleted the object meanwhile.
         progress.observe(&Event::Apply(cm("other", "9", "x")));
-        let r = writes.resolve::<ConfigMap>("ns", "a", None, &progress);
+        let r = writes.resolve::<ConfigMap>("ns", "a", None, progress.applied());
         assert_eq!(rv(&r), None);
         assert!(writes.written_for::<ConfigMap>("parent").is_empty());
         assert!(writes.lock().by_owner.is_empty());
+    }
+
+    #[test]
+    fn a_cached_object_newer_than_the_write_wins_before_the_progress_shows_it() {
+        let writes = Writes::default();
+        writes.wrote(&cm("a", "8", "u"));
+        // The store already holds a later change (someone marked the object
+        // deleted) that the watch's progress does not count yet (a relist
+        // swapped the store in, progress is noted right after).
+        let newer = Some(Arc::new(cm("a", "12", "u")));
+        let r = writes.resolve("ns", "a", newer, 5);
+        assert_eq!(rv(&r).as_deref(), Some("12"));
+        // And the write is forgotten: the cache has passed it.
+        let r = writes.resolve::<ConfigMap>("ns", "a", None, 5);
+        assert_eq!(rv(&r), None);
     }
 
     #[test]
@@ -341,11 +367,11 @@ mod tests {
         let progress = WatchProgress::default();
         writes.deleted::<ConfigMap>("ns", "a", "u1");
         let cached = Some(Arc::new(cm("a", "3", "u1")));
-        let r = writes.resolve("ns", "a", cached, &progress);
+        let r = writes.resolve("ns", "a", cached, progress.applied());
         assert_eq!(r, Resolved::Known(None));
         // A new object of that name is not hidden.
         let recreated = Some(Arc::new(cm("a", "4", "u2")));
-        let r = writes.resolve("ns", "a", recreated, &progress);
+        let r = writes.resolve("ns", "a", recreated, progress.applied());
         assert_eq!(rv(&r).as_deref(), Some("4"));
     }
 
@@ -356,14 +382,14 @@ mod tests {
         writes.wrote(&cm("a", "abc", "u"));
         let other = Some(Arc::new(cm("a", "xyz", "u")));
         assert_eq!(
-            writes.resolve("ns", "a", other, &progress),
+            writes.resolve("ns", "a", other, progress.applied()),
             Resolved::Unknown
         );
         let same = Some(Arc::new(cm("a", "abc", "u")));
-        let r = writes.resolve("ns", "a", same, &progress);
+        let r = writes.resolve("ns", "a", same, progress.applied());
         assert_eq!(rv(&r).as_deref(), Some("abc"));
         // Seen: forgotten.
-        let r = writes.resolve::<ConfigMap>("ns", "a", None, &progress);
+        let r = writes.resolve::<ConfigMap>("ns", "a", None, progress.applied());
         assert_eq!(r, Resolved::Known(None));
     }
 }

@@ -286,6 +286,17 @@ pub fn ready(w: Option<&Widget>) -> bool {
     w.is_some_and(Widget::is_ready)
 }
 
+/// Creates a widget of size `size` labelled for version "1" under a fresh
+/// name of `env`; returns the widget API and the name.
+pub async fn create(env: &operatorkit::testing::TestEnv, size: i32) -> (kube::Api<Widget>, String) {
+    let api: kube::Api<Widget> = env.api();
+    let name = env.name("w");
+    api.create(&kube::api::PostParams::default(), &widget(&name, "1", size))
+        .await
+        .unwrap_or_else(|e| panic!("creating widget {name}: {e}"));
+    (api, name)
+}
+
 /// Waits until widget `name` is Ready, and returns it.
 pub async fn wait_ready(api: &kube::Api<Widget>, name: &str) -> Widget {
     operatorkit::testing::wait_for(api, name, WAIT, ready)

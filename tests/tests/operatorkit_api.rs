@@ -44,11 +44,7 @@ async fn a_permanent_error_is_reported_once_and_not_retried_until_the_object_cha
     let (op, first, ..) = widget::operator("1", "r1", &journal, Duration::from_secs(1));
     first.set(Behaviour::FailPermanently("size 7 is not allowed".into()));
     let run = env.run_operator(op, Settings::default()).await.unwrap();
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 7))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 7).await;
 
     let w = wait_for(&api, &name, WAIT, |w: Option<&Widget>| {
         w.and_then(|w| w.condition("Ready"))
@@ -122,11 +118,7 @@ async fn wait_stops_the_loop_and_comes_back_recheck_after_goes_on() {
     let (op, first, second, _) = widget::operator("1", "r1", &journal, Duration::from_secs(300));
     first.set(Behaviour::Return(Outcome::Wait(Duration::from_millis(300))));
     let run = env.run_operator(op, Settings::default()).await.unwrap();
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 1).await;
 
     // Waiting: not Ready, later steps never run, and it is looked at again.
     let w = wait_for(&api, &name, WAIT, |w: Option<&Widget>| {
@@ -177,6 +169,74 @@ async fn wait_stops_the_loop_and_comes_back_recheck_after_goes_on() {
     wait_for(&api, &name, WAIT, |w: Option<&Widget>| w.is_none())
         .await
         .unwrap();
+    run.stop().await;
+    env.stop().await;
+}
+
+/// A failing `ensure_deleted` keeps the finalizer and says so: Ready False
+/// with `DeletionRejected` (permanent: not retried until the object changes)
+/// or `DeletionFailed` (transient: retried), a Warning Event with the same
+/// reason; once the step succeeds the object goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_deletion_keeps_the_finalizer_and_names_its_category() {
+    let env = widget::env().await;
+    let journal = Arc::new(Journal::default());
+    let (op, .., on_delete) = widget::operator("1", "r1", &journal, Duration::from_secs(300));
+    on_delete.set(Behaviour::FailPermanently("the backend refuses".into()));
+    let run = env.run_operator(op, Settings::default()).await.unwrap();
+    let (api, name) = widget::create(&env, 1).await;
+    widget::wait_ready(&api, &name).await;
+    api.delete(&name, &Default::default()).await.unwrap();
+
+    let reason_is = |reason: &'static str| {
+        move |w: Option<&Widget>| {
+            w.and_then(|w| w.condition("Ready"))
+                .is_some_and(|c| c.status == "False" && c.reason == reason)
+        }
+    };
+    let w = wait_for(&api, &name, WAIT, reason_is("DeletionRejected"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(w.metadata.deletion_timestamp.is_some());
+    assert!(!w.finalizers().is_empty(), "{:?}", w.metadata);
+    let message = &w.condition("Ready").unwrap().message;
+    assert!(message.contains("backend refuses"), "{message}");
+    e2e::support::wait_for_event(&env.api::<Event>(), &name, "DeletionRejected", WAIT).await;
+
+    // Transient: retried with backoff without any change of the object.
+    on_delete.set(Behaviour::Fail("the backend is down".into()));
+    let poke = json!({"metadata": {"annotations": {"test.operatorkit.dev/poke": "1"}}});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&poke))
+        .await
+        .unwrap();
+    wait_for(&api, &name, WAIT, reason_is("DeletionFailed"))
+        .await
+        .unwrap();
+    e2e::support::wait_for_event(&env.api::<Event>(), &name, "DeletionFailed", WAIT).await;
+    let deletions = |journal: &Journal| {
+        journal
+            .of(&name)
+            .iter()
+            .filter(|e| e.op == Op::Delete)
+            .count()
+    };
+    let before = deletions(&journal);
+    for _ in 0..100 {
+        if deletions(&journal) >= before + 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(deletions(&journal) >= before + 2, "not retried");
+    assert!(api.get_opt(&name).await.unwrap().is_some());
+
+    // Succeeding: the finalizer goes, and the object with it.
+    on_delete.set(Behaviour::Return(Outcome::Done));
+    wait_for(&api, &name, WAIT, |w: Option<&Widget>| w.is_none())
+        .await
+        .unwrap();
+    e2e::support::wait_for_event(&env.api::<Event>(), &name, "CleanedUp", WAIT).await;
     run.stop().await;
     env.stop().await;
 }

@@ -41,11 +41,7 @@ async fn a_failing_resource_backs_off_with_growing_delays_and_resets_after_succe
     let (op, first, ..) = widget::operator("1", "r1", &journal, Duration::from_secs(300));
     first.set(Behaviour::Fail("the backend is down".into()));
     let run = env.run_operator(op, Settings::default()).await.unwrap();
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 1).await;
 
     // Backoff 200ms, doubling, no jitter: 200, 400, 800, 1600 ms.
     wait_calls(&journal, &name, 5).await;
@@ -202,11 +198,7 @@ async fn a_409_on_the_status_write_is_retried_without_losing_either_update() {
         done: false.into(),
     });
     let run = env.run_operator(op, Settings::default()).await.unwrap();
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 1).await;
     let w = widget::wait_ready(&api, &name).await;
     // Both writers' conditions are there: nothing was lost.
     assert_eq!(w.condition("External").unwrap().reason, "SomeoneElse");

@@ -22,11 +22,7 @@ async fn create_runs_resources_in_order_then_steady_state_writes_nothing() {
     let journal = Arc::new(Journal::default());
     let (op, ..) = widget::operator("1", "r1", &journal, Duration::from_secs(1));
     let run = env.run_operator(op, Settings::default()).await.unwrap();
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 3))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 3).await;
 
     let w = widget::wait_ready(&api, &name).await;
     assert!(
@@ -107,11 +103,7 @@ async fn delete_runs_steps_in_reverse_and_a_waiting_step_delays_removal() {
     let journal = Arc::new(Journal::default());
     let (op, _, _, first_delete) = widget::operator("1", "r1", &journal, Duration::from_secs(300));
     let run = env.run_operator(op, Settings::default()).await.unwrap();
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 1).await;
     widget::wait_ready(&api, &name).await;
 
     // `first` keeps the finalizer: the object stays, and is looked at again.
@@ -186,11 +178,7 @@ async fn a_child_deleted_behind_the_operators_back_comes_back_without_resync() {
     // Resync an hour away: only the child's watch can bring it back.
     let (op, ..) = widget::operator("1", "r1", &journal, Duration::from_secs(3600));
     let run = env.run_operator(op, Settings::default()).await.unwrap();
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 5))
-        .await
-        .unwrap();
+    let (_, name) = widget::create(&env, 5).await;
     let cms: Api<ConfigMap> = env.api();
     let cm_name = format!("{name}-size");
     let first = wait_for(&cms, &cm_name, WAIT, |c: Option<&ConfigMap>| c.is_some())

@@ -41,11 +41,7 @@ async fn readyz_waits_for_the_caches_and_metrics_pass_promtool() {
         assert!(Instant::now() < deadline, "never ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 1).await;
     widget::wait_ready(&api, &name).await;
 
     let (code, text) = http_get(&format!("{url}/metrics")).await;
@@ -307,11 +303,7 @@ async fn a_leader_that_loses_its_lease_stops_reconciling() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // It no longer reconciles.
-    let api: Api<Widget> = env.api();
-    let name = env.name("w");
-    api.create(&PostParams::default(), &widget::widget(&name, "1", 1))
-        .await
-        .unwrap();
+    let (api, name) = widget::create(&env, 1).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(api.get(&name).await.unwrap().finalizers().is_empty());
     assert!(journal.of(&name).is_empty());

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use operatorkit::Context;
 
 use apiextensions::CertConfig;
@@ -103,10 +103,13 @@ impl Builtin {
                 Ok(created)
             }
             // Made meanwhile by another loop, not yet in the cache: use it.
-            Err(kube::Error::Api(s)) if s.code == 409 => api
-                .get(name)
-                .await
-                .map_err(|e| BackendError::Unavailable(format!("reading CA Secret {name}: {e}"))),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let current = api.get(name).await.map_err(|e| {
+                    BackendError::Unavailable(format!("reading CA Secret {name}: {e}"))
+                })?;
+                cx.record_write(&current);
+                Ok(current)
+            }
             Err(e) => Err(BackendError::Unavailable(format!(
                 "creating CA Secret {name}: {e}"
             ))),
@@ -178,18 +181,20 @@ impl Backend for Builtin {
         scope: &Scope,
     ) -> Result<(), BackendError> {
         let name = ca_secret_name(&scope.cluster_id);
-        let api: Api<Secret> = Api::namespaced(cx.client(), &scope.namespace);
         self.lock()
             .remove(&(scope.namespace.clone(), scope.cluster_id.clone()));
-        match api.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => {
-                tracing::info!(cluster = %scope.cluster_id, secret = %name, "deleted the cluster CA");
-                Ok(())
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(BackendError::Unavailable(format!(
-                "deleting CA Secret {name}: {e}"
-            ))),
+        // Through the context: a CertConfig of the cluster created right
+        // after must not find this CA in a lagging cache.
+        let unavailable =
+            |e: kube::Error| BackendError::Unavailable(format!("deleting CA Secret {name}: {e}"));
+        if let Some(ca) = cx
+            .get::<Secret>(&scope.namespace, &name)
+            .await
+            .map_err(unavailable)?
+        {
+            cx.delete(ca.as_ref()).await.map_err(unavailable)?;
+            tracing::info!(cluster = %scope.cluster_id, secret = %name, "deleted the cluster CA");
         }
+        Ok(())
     }
 }
