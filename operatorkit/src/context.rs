@@ -236,7 +236,7 @@ impl<K: OperatorKind> Context<K> {
     }
 
     /// Sets a status condition (written at the end of the loop); build it
-    /// with [`condition`](crate::status::condition).
+    /// with [`crate::status::condition`].
     pub fn set_condition(&self, update: ConditionUpdate) {
         self.changes().set_condition(update);
     }

@@ -1,7 +1,116 @@
 //! operatorkit: a framework for Kubernetes operators on kube-runtime.
 //!
 //! An operator is its CRD type, an ordered list of [`Step`]s and a
-//! `main.rs` of a few lines; operatorkit owns the rest:
+//! `main.rs` of a few lines; operatorkit owns the rest.
+//!
+//! # Your first operator
+//!
+//! For every `Greeting`, a ConfigMap holding its message. The kind is a
+//! `kube` custom resource whose status carries the contract every operator
+//! writes (conditions and observedGeneration, [`OperatorStatus`]); the
+//! operator is a name, a version and its steps, here one that keeps child
+//! objects. The test below starts the embedded API server (or uses the
+//! cluster `OPERATORKIT_TEST_KUBECONFIG` names), runs the operator in-process
+//! and waits for the ConfigMap: the same shape as every integration test of
+//! an operator ([`testing`], feature `testing`).
+//!
+//! ```
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//! use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+//! use kube::api::ObjectMeta;
+//! use kube::CustomResource;
+//! use operatorkit::keys::OperatorName;
+//! use operatorkit::{Context, Operator, StepError};
+//! use schemars::JsonSchema;
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// What a greeting says.
+//! #[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema)]
+//! #[kube(group = "example.com", version = "v1alpha1", kind = "Greeting")]
+//! #[kube(namespaced, status = "GreetingStatus")]
+//! pub struct GreetingSpec {
+//!     pub message: String,
+//! }
+//!
+//! /// The status contract, nothing of its own.
+//! #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+//! #[serde(rename_all = "camelCase")]
+//! pub struct GreetingStatus {
+//!     #[serde(default)]
+//!     pub conditions: Vec<Condition>,
+//!     #[serde(default, skip_serializing_if = "Option::is_none")]
+//!     pub observed_generation: Option<i64>,
+//! }
+//! operatorkit::operator_status!(GreetingStatus);
+//!
+//! /// Checked at compile time: a DNS-1123 label.
+//! const NAME: OperatorName = OperatorName::from_static("greeter-operator");
+//!
+//! /// The ConfigMap a greeting should have; an empty message is bad input
+//! /// that no retry fixes (Ready False, reason InvalidSpec, one Warning Event).
+//! fn desired(cx: &Context<Greeting>) -> Result<Vec<ConfigMap>, StepError> {
+//!     let message = &cx.object().spec.message;
+//!     if message.is_empty() {
+//!         return Err(StepError::permanent("spec.message is empty").reason("InvalidSpec"));
+//!     }
+//!     Ok(vec![ConfigMap {
+//!         metadata: ObjectMeta {
+//!             name: Some(format!("{}-greeting", cx.name())),
+//!             ..Default::default()
+//!         },
+//!         data: Some([("greeting".to_owned(), message.clone())].into()),
+//!         ..Default::default()
+//!     }])
+//! }
+//!
+//! fn operator(version: &str) -> Operator<Greeting> {
+//!     Operator::new(NAME, version).children("configmap", desired)
+//! }
+//!
+//! // In `main.rs`: `run` (the default) and `crd` subcommands, the standard
+//! // flags, logging, health and metrics endpoints, leader election.
+//! # #[allow(dead_code)]
+//! fn real_main() -> std::process::ExitCode {
+//!     operatorkit::main("Turns every Greeting into a ConfigMap", |_: operatorkit::cli::NoFlags| {
+//!         Ok(operator(env!("CARGO_PKG_VERSION")))
+//!     })
+//! }
+//!
+//! // In `tests/`: the operator against the embedded API server.
+//! # #[cfg(feature = "testing")]
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     use kube::{CustomResourceExt, ResourceExt};
+//!     use operatorkit::testing::{TestEnv, wait_for};
+//!
+//!     let env = TestEnv::start().await?;
+//!     env.install_crds([Greeting::crd()]).await?;
+//!     let run = env.run_operator(operator("0.1.0"), operatorkit::Settings::default()).await?;
+//!     let mut hello = Greeting::new(&env.name("hello"), GreetingSpec { message: "Hello".into() });
+//!     // The operator reconciles the objects labelled for its version.
+//!     hello.labels_mut().insert(NAME.version_label(), "0.1.0".into());
+//!     env.api::<Greeting>().create(&Default::default(), &hello).await?;
+//!
+//!     let name = format!("{}-greeting", hello.name_any());
+//!     let timeout = std::time::Duration::from_secs(30);
+//!     let configmap = wait_for(&env.api::<ConfigMap>(), &name, timeout, |c: Option<&ConfigMap>| {
+//!         c.is_some()
+//!     })
+//!     .await?;
+//!     assert_eq!(configmap.unwrap().data.unwrap()["greeting"], "Hello");
+//!     run.stop().await;
+//!     env.stop().await;
+//!     Ok(())
+//! }
+//! # #[cfg(not(feature = "testing"))]
+//! # fn main() {}
+//! ```
+//!
+//! `cargo xtask new-operator` in the operatorkit repository writes such an
+//! operator as a project of its own, with manifests, a Dockerfile, a test and
+//! a benchmark (docs/operatorkit.md).
+//!
+//! # Layers
 //!
 //! ```text
 //!   cli, main ─────────── the command line (run, crd), logging first
@@ -47,6 +156,8 @@
 //! - [`testing`] (feature `testing`): the test environment.
 
 #![forbid(unsafe_code)]
+// Every public item is documented: this is the crate others build on.
+#![deny(missing_docs)]
 
 pub mod args;
 pub mod backoff;

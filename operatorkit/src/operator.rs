@@ -76,8 +76,12 @@ impl<K: OperatorKind> Operator<K> {
     }
 
     /// Appends a step named `name` that keeps the child objects of kind `C`
-    /// that `desired` computes for an object (see [`Children`]), and caches
-    /// `C` so that a change to a child brings its owner back.
+    /// that `desired` computes for an object, and caches `C` so that a change
+    /// to a child brings its owner back. Children get a controller owner
+    /// reference; only the ones that drifted are applied (server-side apply),
+    /// the ones no longer desired are deleted, and a steady state writes
+    /// nothing. A child has drifted when a field `desired` sets has another
+    /// value, or when a field this operator applied before is no longer set.
     #[must_use]
     pub fn children<C: Kind>(
         self,

@@ -26,7 +26,7 @@ struct Bench {
 const BENCHES: &[Bench] = &[
     Bench {
         name: "apiserver",
-        package: "apiserver",
+        package: "operatorkit-apiserver",
         features: &[],
     },
     Bench {

@@ -45,7 +45,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     );
     let mut server = Command::new(&cargo)
         .current_dir(&root)
-        .args(["run", "--quiet", "--package", "apiserver", "--", "--port"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "operatorkit-apiserver",
+            "--",
+            "--port",
+        ])
         .arg(args.port.to_string())
         .arg("--data-dir")
         .arg(&data_dir)

@@ -7,6 +7,7 @@ mod bench;
 mod cmd;
 mod crds;
 mod dev;
+mod package;
 mod test;
 mod tools;
 mod workspace;

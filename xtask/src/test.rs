@@ -1,15 +1,16 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 //!
 //! Installs missing tools, then: `cargo fmt --check`, clippy with warnings denied,
-//! the CRD drift check, Kubernetes schema validation of the generated manifests,
-//! and every test of the workspace.
+//! the documentation with rustdoc warnings denied, the CRD drift check,
+//! Kubernetes schema validation of the generated manifests, every test of the
+//! workspace, and `cargo package` of the crates outside operators depend on.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::{cmd, crds, tools, workspace};
+use crate::{cmd, crds, package, tools, workspace};
 
 /// Arguments of `cargo xtask test`.
 #[derive(clap::Args)]
@@ -46,6 +47,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "warnings",
         ]),
     )?;
+    package::docs(&cargo, &root)?;
     eprintln!("==> crds --check");
     crds::run_check()?;
 
@@ -68,7 +70,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .args(["test", "--workspace"])
         .args(&args.cargo_test_args)
         .env("PATH", tools::path_with(&tools.venv_bin)?);
-    run_and_tally(&mut tests)
+    run_and_tally(&mut tests)?;
+    package::check(&cargo, &root)
 }
 
 /// Runs `cargo test`, passing its output through, and closes with one line that

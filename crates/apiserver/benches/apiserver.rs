@@ -22,8 +22,8 @@ fn configmap(name: &str, i: usize) -> ConfigMap {
     .unwrap()
 }
 
-async fn server() -> (apiserver::Handle, Api<ConfigMap>) {
-    let server = apiserver::start(apiserver::Config::default())
+async fn server() -> (operatorkit_apiserver::Handle, Api<ConfigMap>) {
+    let server = operatorkit_apiserver::start(operatorkit_apiserver::Config::default())
         .await
         .unwrap();
     let client = kube::Client::try_from(server.kube_config(None)).unwrap();

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let server = apiserver::start(apiserver::Config::default()).await?;
+//! let server = operatorkit_apiserver::start(operatorkit_apiserver::Config::default()).await?;
 //! let client = kube::Client::try_from(server.kube_config(None))?;
 //! // ... use `client` as against any cluster ...
 //! server.shutdown().await;

@@ -9,7 +9,7 @@ use clap::Parser;
 
 /// Embedded Kubernetes API server (tests and local development only).
 #[derive(Parser)]
-#[command(name = "apiserver", version)]
+#[command(name = "operatorkit-apiserver", version)]
 struct Args {
     /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 6443)]
@@ -41,14 +41,14 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(&args.log)
         .with_writer(std::io::stderr)
         .init();
-    let config = apiserver::Config {
+    let config = operatorkit_apiserver::Config {
         address: SocketAddr::new(args.bind, args.port),
         tls: !args.http,
         data_dir: args.data_dir.clone(),
         token_file: args.token_auth_file,
-        ..apiserver::Config::default()
+        ..operatorkit_apiserver::Config::default()
     };
-    let server = apiserver::start(config)
+    let server = operatorkit_apiserver::start(config)
         .await
         .context("starting the API server")?;
     let path = args

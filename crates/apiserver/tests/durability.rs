@@ -1,4 +1,4 @@
-//! `--data-dir` durability of the `apiserver` binary: every acknowledged write
+//! `--data-dir` durability of the `operatorkit-apiserver` binary: every acknowledged write
 //! survives `kill -9`, and resourceVersions stay monotonic after a restart.
 //! The test drives the real process; it reaches it through
 //! `operatorkit::testing::TestEnv::connect` like any cluster.
@@ -16,7 +16,7 @@ use serde_json::json;
 
 /// Starts the binary on a free port; returns it and the kubeconfig it wrote.
 fn spawn(data_dir: &Path) -> (Child, PathBuf) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_operatorkit-apiserver"))
         .args(["--port", "0", "--http", "--log", "warn", "--data-dir"])
         .arg(data_dir)
         .stdout(Stdio::piped())

@@ -1,4 +1,4 @@
-//! The test environment every integration test of the workspace goes through.
+//! The test environment every integration test of an operator goes through.
 //!
 //! [`TestEnv::start`] starts the embedded API server, or, when the environment
 //! variable `OPERATORKIT_TEST_KUBECONFIG` names a kubeconfig, uses that cluster
@@ -15,6 +15,29 @@
 //! env.stop().await;
 //! # Ok(()) }
 //! ```
+//!
+//! The crate root shows a whole operator with its test.
+//!
+//! # The same test against a real cluster
+//!
+//! ```sh
+//! cargo test                                               # embedded API server
+//! OPERATORKIT_TEST_KUBECONFIG=$HOME/.kube/config cargo test  # the cluster it names
+//! ```
+//!
+//! Against a real cluster the test needs rights to create namespaces and
+//! CustomResourceDefinitions ([`TestEnv::install_crds`] creates or updates
+//! them; they are left installed, shared by every test). Each environment's
+//! namespace is labelled [`TEST_LABEL`] and deleted by [`TestEnv::stop`]; a
+//! test killed halfway leaves it behind, found with
+//! `kubectl get namespaces -l operatorkit.dev/test=true`. The operator runs
+//! in-process ([`TestEnv::run_operator`]) with the kubeconfig's identity, not
+//! as its ServiceAccount. Keep the tests that way to run on both:
+//! - wait for what you expect with [`wait_for`] / [`wait_for_count`], never
+//!   with a fixed sleep: a real cluster is slower than the embedded server;
+//! - make objects in [`TestEnv::namespace`] under [`TestEnv::name`] names;
+//! - read embedded-only facts (request counts at the server,
+//!   [`TestEnv::embedded`]) only when `embedded()` is `Some`.
 
 mod operator;
 mod wait;
@@ -30,7 +53,7 @@ use kube::{Client, Resource};
 pub use self::operator::{OperatorRun, RequestCounts};
 pub use self::wait::{wait_for, wait_for_count};
 /// Configuration of the embedded API server (HTTPS, data dir, watch history).
-pub use apiserver::Config as ServerConfig;
+pub use operatorkit_apiserver::Config as ServerConfig;
 
 /// Environment variable naming a kubeconfig: tests then run against that cluster.
 pub const KUBECONFIG_ENV: &str = "OPERATORKIT_TEST_KUBECONFIG";
@@ -43,7 +66,7 @@ pub const TEST_LABEL: &str = crate::key!("test");
 pub enum TestError {
     /// The embedded API server did not start.
     #[error("starting the embedded API server: {0}")]
-    Start(#[from] apiserver::StartError),
+    Start(#[from] operatorkit_apiserver::StartError),
     /// The kubeconfig named by the environment could not be used.
     #[error("using the kubeconfig in {KUBECONFIG_ENV}: {0}")]
     Kubeconfig(String),
@@ -73,19 +96,19 @@ pub struct TestEnv {
     client: Client,
     namespace: String,
     extra_namespaces: std::sync::Mutex<Vec<String>>,
-    server: Option<apiserver::Handle>,
+    server: Option<operatorkit_apiserver::Handle>,
 }
 
 impl TestEnv {
     /// Starts the environment: the cluster of `OPERATORKIT_TEST_KUBECONFIG`, or
     /// an embedded API server; then makes a fresh namespace.
     pub async fn start() -> Result<Self, TestError> {
-        Self::start_with(apiserver::Config::default()).await
+        Self::start_with(operatorkit_apiserver::Config::default()).await
     }
 
     /// Like [`TestEnv::start`], with this configuration for the embedded server
     /// (ignored against a real cluster).
-    pub async fn start_with(config: apiserver::Config) -> Result<Self, TestError> {
+    pub async fn start_with(config: operatorkit_apiserver::Config) -> Result<Self, TestError> {
         let (config, server) = match std::env::var_os(KUBECONFIG_ENV) {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(&path)
@@ -97,7 +120,7 @@ impl TestEnv {
                 (config, None)
             }
             None => {
-                let server = apiserver::start(config).await?;
+                let server = operatorkit_apiserver::start(config).await?;
                 (server.kube_config(None), Some(server))
             }
         };
@@ -175,7 +198,7 @@ impl TestEnv {
 
     /// The embedded server, when not running against a real cluster. Tests of
     /// embedded-only facts (request counts) use it; everything else must not.
-    pub fn embedded(&self) -> Option<&apiserver::Handle> {
+    pub fn embedded(&self) -> Option<&operatorkit_apiserver::Handle> {
         self.server.as_ref()
     }
 

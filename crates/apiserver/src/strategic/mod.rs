@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use apiserver::strategic::{apply, patch_meta};
+//! use operatorkit_apiserver::strategic::{apply, patch_meta};
 //!
 //! let meta = patch_meta("apps", "Deployment").unwrap();
 //! let live = json!({"spec": {"template": {"spec": {"containers": [
