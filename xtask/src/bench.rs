@@ -1,71 +1,59 @@
-//! `cargo xtask bench [name]`: runs the criterion benchmarks (all, or one
-//! crate's). Performance is measured here, never by timed assertions in tests.
+//! `cargo xtask bench [name]`: runs the criterion benchmarks (all, or one by
+//! name). Performance is measured here, never by timed assertions in tests.
+//!
+//! The benchmarks are the workspace's `[[bench]]` targets, found with
+//! `cargo metadata`, so an operator added by `cargo xtask new-operator` is
+//! benchmarked as `cargo xtask bench <its name>` with nothing to register.
 
 use std::process::Command;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
+use serde_json::Value;
 
 use crate::{cmd, workspace};
 
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: `apiserver`, `operator` or `issue` (default: all).
+    /// Which benchmark, e.g. `apiserver`, `operator` or `issue` (default: all).
     name: Option<String>,
 }
 
-/// A benchmark: its name, the crate that holds it, and the features of that
-/// crate it needs.
+/// A benchmark: its name, the package that holds it, and the features of
+/// that package it needs.
+#[derive(Debug, PartialEq)]
 struct Bench {
-    name: &'static str,
-    package: &'static str,
-    features: &'static [&'static str],
+    name: String,
+    package: String,
+    features: Vec<String>,
 }
-
-/// The benchmarks.
-const BENCHES: &[Bench] = &[
-    Bench {
-        name: "apiserver",
-        package: "operatorkit-apiserver",
-        features: &[],
-    },
-    Bench {
-        name: "operator",
-        package: "operatorkit",
-        features: &["testing"],
-    },
-    Bench {
-        name: "issue",
-        package: "cert-operator",
-        features: &[],
-    },
-];
 
 /// Runs the benchmarks.
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let benches = discover(&cargo)?;
     let selected: Vec<&Bench> = match &args.name {
-        None => BENCHES.iter().collect(),
-        Some(n) => match BENCHES.iter().find(|b| b.name == n) {
+        None => benches.iter().collect(),
+        Some(n) => match benches.iter().find(|b| &b.name == n) {
             Some(b) => vec![b],
             None => bail!(
                 "unknown benchmark {n:?}; known: {}",
-                BENCHES
+                benches
                     .iter()
-                    .map(|b| b.name)
+                    .map(|b| b.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
         },
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for bench in selected {
         let mut command = Command::new(&cargo);
         command.current_dir(workspace::root()).args([
             "bench",
             "--package",
-            bench.package,
+            &bench.package,
             "--bench",
-            bench.name,
+            &bench.name,
         ]);
         if !bench.features.is_empty() {
             command.args(["--features", &bench.features.join(",")]);
@@ -73,4 +61,86 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         cmd::run(&format!("bench {}", bench.name), &mut command)?;
     }
     Ok(())
+}
+
+/// The workspace's bench targets.
+fn discover(cargo: &str) -> anyhow::Result<Vec<Bench>> {
+    let output = Command::new(cargo)
+        .current_dir(workspace::root())
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: Value =
+        serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
+    Ok(benches(&metadata))
+}
+
+/// The bench targets listed in `metadata`, sorted by name.
+fn benches(metadata: &Value) -> Vec<Bench> {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let Some(package_name) = package["name"].as_str() else {
+            continue;
+        };
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_bench = strings(&target["kind"]).iter().any(|k| k == "bench");
+            if let (true, Some(name)) = (is_bench, target["name"].as_str()) {
+                found.push(Bench {
+                    name: name.to_owned(),
+                    package: package_name.to_owned(),
+                    features: strings(&target["required-features"]),
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_targets_are_found_with_their_features() {
+        let metadata = serde_json::json!({"packages": [
+            {"name": "operatorkit", "targets": [
+                {"name": "operatorkit", "kind": ["lib"]},
+                {"name": "operator", "kind": ["bench"], "required-features": ["testing"]}
+            ]},
+            {"name": "widget-operator", "targets": [
+                {"name": "widget-operator", "kind": ["bench"]}
+            ]}
+        ]});
+        assert_eq!(
+            benches(&metadata),
+            [
+                Bench {
+                    name: "operator".into(),
+                    package: "operatorkit".into(),
+                    features: vec!["testing".into()],
+                },
+                Bench {
+                    name: "widget-operator".into(),
+                    package: "widget-operator".into(),
+                    features: vec![],
+                },
+            ]
+        );
+    }
 }

@@ -8,6 +8,8 @@ mod cmd;
 mod crds;
 mod dev;
 mod package;
+mod scaffold;
+mod scaffold_check;
 mod test;
 mod tools;
 mod workspace;
@@ -30,6 +32,9 @@ enum Task {
     Crds(crds::Args),
     /// Run the whole system on this machine against the embedded API server.
     Dev(dev::Args),
+    /// Write a new operator on operatorkit: into this workspace, or with
+    /// `--out` as a project of its own.
+    NewOperator(scaffold::Args),
     /// Install missing external tools, then run every check and test CI runs.
     Test(test::Args),
     /// Install missing external tools (Debian packages, Python venv under target/).
@@ -41,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench(args) => bench::run(&args),
         Task::Crds(args) => crds::run(&args),
         Task::Dev(args) => dev::run(&args),
+        Task::NewOperator(args) => scaffold::run(&args, &workspace::root()).map(|_| ()),
         Task::Test(args) => test::run(&args),
         Task::Tools => tools::ensure().map(|_| ()),
     }

@@ -54,6 +54,20 @@ pub fn patch(root: &Path, name: &str, dir: &str) -> String {
     )
 }
 
+/// A `[patch.crates-io]` table pointing `crates` at this checkout, as a
+/// user appends it to a project's Cargo.toml.
+pub fn patch_table(root: &Path, crates: &[(&str, &str)]) -> String {
+    let mut table = String::from("\n[patch.crates-io]\n");
+    for (name, dir) in crates {
+        let path = root.join(dir);
+        table.push_str(&format!(
+            "{name} = {{ path = {} }}\n",
+            toml_string(&path.to_string_lossy())
+        ));
+    }
+    table
+}
+
 /// Builds outside the workspace (a package's verification, a scaffolded
 /// project) with the workspace's debug-info setting, so they reuse its
 /// compiled dependencies instead of building them all again.

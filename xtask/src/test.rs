@@ -3,14 +3,16 @@
 //! Installs missing tools, then: `cargo fmt --check`, clippy with warnings denied,
 //! the documentation with rustdoc warnings denied, the CRD drift check,
 //! Kubernetes schema validation of the generated manifests, every test of the
-//! workspace, and `cargo package` of the crates outside operators depend on.
+//! workspace, `cargo package` of the crates outside operators depend on, and
+//! operators written by `cargo xtask new-operator` (both layouts) built,
+//! linted and tested.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::{cmd, crds, package, tools, workspace};
+use crate::{cmd, crds, package, scaffold_check, tools, workspace};
 
 /// Arguments of `cargo xtask test`.
 #[derive(clap::Args)]
@@ -22,7 +24,7 @@ pub struct Args {
 
 /// Kubernetes version the manifests are validated against: the oldest one the
 /// workspace's k8s-openapi feature targets.
-const KUBERNETES_VERSION: &str = "1.33.0";
+pub const KUBERNETES_VERSION: &str = "1.33.0";
 
 /// Runs every check.
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -71,7 +73,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .args(&args.cargo_test_args)
         .env("PATH", tools::path_with(&tools.venv_bin)?);
     run_and_tally(&mut tests)?;
-    package::check(&cargo, &root)
+    package::check(&cargo, &root)?;
+    scaffold_check::check(&cargo, &root, &tools)
 }
 
 /// Runs `cargo test`, passing its output through, and closes with one line that
