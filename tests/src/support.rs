@@ -67,32 +67,14 @@ pub fn promtool_check_metrics(text: &str) -> (bool, String) {
     (out.status.success(), output)
 }
 
-/// Waits until an events.k8s.io Event with `reason` regarding the object
-/// `name` exists, and returns it (polling: Events have no useful watch key).
+/// [`operatorkit::testing::wait_for_event`], panicking with what was awaited.
 pub async fn wait_for_event(
     events: &kube::Api<k8s_openapi::api::events::v1::Event>,
     name: &str,
     reason: &str,
     timeout: std::time::Duration,
 ) -> k8s_openapi::api::events::v1::Event {
-    let params = kube::api::ListParams::default().fields(&format!("regarding.name={name}"));
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let list = events
-            .list(&params)
-            .await
-            .unwrap_or_else(|e| panic!("listing events: {e}"));
-        if let Some(e) = list
-            .items
-            .into_iter()
-            .find(|e| e.reason.as_deref() == Some(reason))
-        {
-            return e;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {reason} event about {name} within {timeout:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    operatorkit::testing::wait_for_event(events, name, reason, timeout)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }

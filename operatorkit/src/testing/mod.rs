@@ -51,7 +51,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Resource};
 
 pub use self::operator::{OperatorRun, RequestCounts};
-pub use self::wait::{wait_for, wait_for_count};
+pub use self::wait::{wait_for, wait_for_count, wait_for_event};
 /// Configuration of the embedded API server (HTTPS, data dir, watch history).
 pub use operatorkit_apiserver::Config as ServerConfig;
 

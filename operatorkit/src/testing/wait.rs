@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
+use k8s_openapi::api::events::v1::Event;
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -63,6 +64,42 @@ where
         Ok(r) => r,
         Err(_) => Err(TestError::Timeout {
             what: format!("{} {name}", K::kind(&Default::default())),
+            timeout,
+        }),
+    }
+}
+
+/// Waits until an events.k8s.io Event with `reason` regarding the object
+/// `regarding` (by name) is in `events`' namespace, watching, for at most
+/// `timeout`; returns it. An operator's Warning about bad input, or its
+/// Normal `Ready`, is found this way.
+pub async fn wait_for_event(
+    events: &Api<Event>,
+    regarding: &str,
+    reason: &str,
+    timeout: Duration,
+) -> Result<Event, TestError> {
+    let config = watcher::Config::default().fields(&format!("regarding.name={regarding}"));
+    let stream = watcher(events.clone(), config)
+        .default_backoff()
+        .applied_objects();
+    let mut stream = std::pin::pin!(stream);
+    let wait = async {
+        while let Some(event) = stream
+            .try_next()
+            .await
+            .map_err(|e| TestError::Watch(e.to_string()))?
+        {
+            if event.reason.as_deref() == Some(reason) {
+                return Ok(event);
+            }
+        }
+        Err(TestError::Watch("the Event watch ended".to_owned()))
+    };
+    match tokio::time::timeout(timeout, wait).await {
+        Ok(r) => r,
+        Err(_) => Err(TestError::Timeout {
+            what: format!("a {reason} Event about {regarding}"),
             timeout,
         }),
     }

@@ -11,9 +11,9 @@ use std::time::Duration;
 use operatorkit::OperatorStatus;
 use operatorkit::k8s_openapi::api::core::v1::ConfigMap;
 use operatorkit::k8s_openapi::api::events::v1::Event;
-use operatorkit::kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use operatorkit::kube::api::{Api, Patch, PatchParams, PostParams};
 use operatorkit::kube::{CustomResourceExt, ResourceExt};
-use operatorkit::testing::{OperatorRun, TestEnv, wait_for};
+use operatorkit::testing::{OperatorRun, TestEnv, wait_for, wait_for_event};
 
 use {{crate}}::{NAME, {{Kind}}, {{Kind}}Spec};
 
@@ -117,21 +117,10 @@ async fn an_empty_message_is_a_condition_and_an_event_and_writes_nothing() {
     })
     .await
     .unwrap();
-    let events: Api<Event> = env.api();
-    let params = ListParams::default().fields(&format!("regarding.name={name}"));
-    let mut warned = false;
-    for _ in 0..120 {
-        let list = events.list(&params).await.unwrap();
-        warned = list
-            .items
-            .iter()
-            .any(|e| e.reason.as_deref() == Some("InvalidSpec"));
-        if warned {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(warned, "no InvalidSpec Event for {name}");
+    // One Warning Event with the same reason.
+    wait_for_event(&env.api::<Event>(), &name, "InvalidSpec", WAIT)
+        .await
+        .unwrap();
     let configmaps: Api<ConfigMap> = env.api();
     assert!(
         configmaps
