@@ -10,6 +10,7 @@ mod dev;
 mod package;
 mod scaffold;
 mod scaffold_check;
+mod semver;
 mod test;
 mod tools;
 mod workspace;
@@ -35,10 +36,18 @@ enum Task {
     /// Write a new operator on operatorkit: into this workspace, or with
     /// `--out` as a project of its own.
     NewOperator(scaffold::Args),
+    /// Compare operatorkit's public API with its newest release tag
+    /// (cargo-semver-checks; `test` runs it too).
+    Semver,
     /// Install missing external tools, then run every check and test CI runs.
     Test(test::Args),
     /// Install missing external tools (Debian packages, Python venv under target/).
     Tools,
+}
+
+/// The cargo that runs this task.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         Task::Crds(args) => crds::run(&args),
         Task::Dev(args) => dev::run(&args),
         Task::NewOperator(args) => scaffold::run(&args, &workspace::root()).map(|_| ()),
+        Task::Semver => semver::check(&cargo(), &workspace::root()),
         Task::Test(args) => test::run(&args),
         Task::Tools => tools::ensure().map(|_| ()),
     }

@@ -3,7 +3,9 @@
 //! Installs missing tools, then: `cargo fmt --check`, clippy with warnings denied,
 //! the documentation with rustdoc warnings denied, the CRD drift check,
 //! Kubernetes schema validation of the generated manifests, every test of the
-//! workspace, `cargo package` of the crates outside operators depend on, and
+//! workspace, `cargo package` of the crates outside operators depend on,
+//! cargo-semver-checks against operatorkit's last release tag (once one
+//! exists), and
 //! operators written by `cargo xtask new-operator` (both layouts) built,
 //! linted and tested.
 
@@ -12,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::{cmd, crds, package, scaffold_check, tools, workspace};
+use crate::{cmd, crds, package, scaffold_check, semver, tools, workspace};
 
 /// Arguments of `cargo xtask test`.
 #[derive(clap::Args)]
@@ -74,6 +76,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .env("PATH", tools::path_with(&tools.venv_bin)?);
     run_and_tally(&mut tests)?;
     package::check(&cargo, &root)?;
+    semver::check(&cargo, &root)?;
     scaffold_check::check(&cargo, &root, &tools)
 }
 
