@@ -12,7 +12,10 @@
 //! objects. The test below starts the embedded API server (or uses the
 //! cluster `OPERATORKIT_TEST_KUBECONFIG` names), runs the operator in-process
 //! and waits for the ConfigMap: the same shape as every integration test of
-//! an operator ([`testing`], feature `testing`).
+//! an operator ([`testing`], feature `testing`). The doctest runs that test
+//! when the feature is on (`cargo test -p operatorkit --features testing
+//! --doc`; the workspace's `cargo test` turns it on) and only compiles the
+//! operator without it.
 //!
 //! ```
 //! use k8s_openapi::api::core::v1::ConfigMap;

@@ -86,6 +86,7 @@ const STANDALONE: &[Template] = &[
     template!("Cargo.toml", "Cargo.standalone.toml"),
     template!("clippy.toml", "clippy.toml"),
     template!(".gitignore", "gitignore"),
+    template!(".dockerignore", "dockerignore"),
 ];
 
 /// Writes the operator `args` describes, into the workspace at `root` or
@@ -111,6 +112,10 @@ impl Names {
         check_name(name)?;
         check_kind(kind)?;
         check_group(group)?;
+        let crd = format!("{}.{group}", plural(&kind.to_ascii_lowercase()));
+        if crd.len() > 253 {
+            bail!("invalid group {group:?}: the CRD name {crd:?} would be longer than 253");
+        }
         let vars = BTreeMap::from([
             ("name", name.to_owned()),
             ("crate", name.replace('-', "_")),
@@ -146,6 +151,8 @@ impl Plan {
         vars.insert("manifests_path", format!("manifests/{name}"));
         let (crate_dir, manifests_dir, members, layout) = match out {
             Some(dir) => {
+                let dir = &std::path::absolute(dir)
+                    .with_context(|| format!("resolving {}", dir.display()))?;
                 vars.insert("namespace", name.to_owned());
                 vars.insert("image", name.to_owned());
                 vars.insert("bench_command", "cargo bench".to_owned());
@@ -175,6 +182,7 @@ impl Plan {
                         "docker build -f {name}/Dockerfile -t ghcr.io/operatorkit/{name}:0.1.0 ."
                     ),
                 );
+                refuse_taken(root, name)?;
                 let manifest = root.join("Cargo.toml");
                 let old = std::fs::read_to_string(&manifest)
                     .with_context(|| format!("reading {}", manifest.display()))?;
@@ -208,12 +216,18 @@ impl Plan {
         })
     }
 
-    /// Writes every file, or, on the first failure, removes what it wrote.
+    /// Writes every file, or, on the first failure, removes what it wrote
+    /// (with the directories it made on the way).
     fn write(&self) -> anyhow::Result<()> {
+        let made: Vec<PathBuf> = [&self.crate_dir, &self.manifests_dir]
+            .into_iter()
+            .filter_map(|d| first_missing(d))
+            .collect();
         let result = self.try_write();
         if result.is_err() {
-            let _ = std::fs::remove_dir_all(&self.crate_dir);
-            let _ = std::fs::remove_dir_all(&self.manifests_dir);
+            for dir in &made {
+                let _ = std::fs::remove_dir_all(dir);
+            }
             if let Some((path, old, _)) = &self.members {
                 let _ = std::fs::write(path, old);
             }
@@ -234,6 +248,18 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// The outermost directory of `dir` (itself included) that does not exist yet.
+fn first_missing(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    for ancestor in dir.ancestors() {
+        if ancestor.as_os_str().is_empty() || ancestor.exists() {
+            break;
+        }
+        missing = Some(ancestor.to_path_buf());
+    }
+    missing
 }
 
 /// `text` with every `{{var}}` replaced; an unknown one is an error.
@@ -272,6 +298,12 @@ fn rustfmt(crate_dir: &Path) {
         eprintln!("==> new-operator: rustfmt did not run; run `cargo fmt` in the new crate");
     }
 }
+
+/// The longest name: `<name>-metrics` (the Service) must be a DNS label.
+const MAX_NAME: usize = 63 - "-metrics".len();
+
+/// The longest kind: its list kind, lowercased, must be a DNS label.
+const MAX_KIND: usize = 63 - "List".len();
 
 /// Rust keywords and names the crate cannot take.
 const RESERVED_NAMES: &[&str] = &[
@@ -344,15 +376,22 @@ const RESERVED_NAMES: &[&str] = &[
     "crates",
     "docs",
     "target",
+    "build",
+    "deps",
+    "incremental",
+    "examples",
 ];
 
-/// Kinds the generated code cannot use: names it imports or defines.
+/// Kinds the generated code cannot use: names it imports or defines, and
+/// the prelude's (kube-derive's code says `Default::default()` unqualified).
+/// A unit test checks every name the templates import is here.
 const RESERVED_KINDS: &[&str] = &[
     "Self",
     "Condition",
     "ConfigMap",
     "Context",
     "CustomResource",
+    "CustomResourceExt",
     "Deserialize",
     "Event",
     "JsonSchema",
@@ -362,6 +401,7 @@ const RESERVED_KINDS: &[&str] = &[
     "OperatorName",
     "OperatorStatus",
     "Outcome",
+    "ResourceExt",
     "Serialize",
     "Step",
     "StepError",
@@ -373,10 +413,40 @@ const RESERVED_KINDS: &[&str] = &[
     "TestEnv",
     "OperatorRun",
     "Criterion",
+    "SamplingMode",
     "Duration",
     "Instant",
+    "Default",
+    "Clone",
+    "Copy",
+    "Send",
+    "Sync",
+    "Sized",
+    "Drop",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "Iterator",
+    "IntoIterator",
+    "Extend",
+    "ToString",
+    "ToOwned",
+    "Into",
+    "From",
+    "TryFrom",
+    "TryInto",
+    "AsRef",
+    "AsMut",
+    "Eq",
+    "PartialEq",
+    "Ord",
+    "PartialOrd",
     "Option",
+    "Some",
+    "None",
     "Result",
+    "Ok",
+    "Err",
     "String",
     "Vec",
     "Box",
@@ -393,6 +463,17 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         bail!("invalid name {name:?}: a crate name cannot start with a digit");
     }
+    if name.contains("--") {
+        bail!(
+            "invalid name {name:?}: no \"--\" (the crate name would hold \"__\", which is not snake case)"
+        );
+    }
+    if name.len() > MAX_NAME {
+        bail!(
+            "invalid name {name:?}: at most {MAX_NAME} characters, so that the Service \
+             `<name>-metrics` is a valid name (63)"
+        );
+    }
     if RESERVED_NAMES.contains(&name) {
         bail!(
             "invalid name {name:?}: reserved (a Rust keyword, a crate it depends on, or a directory of this repository)"
@@ -406,10 +487,11 @@ fn check_kind(kind: &str) -> anyhow::Result<()> {
     let camel = chars.next().is_some_and(|c| c.is_ascii_uppercase())
         && chars.all(|c| c.is_ascii_alphanumeric())
         && kind.chars().any(|c| c.is_ascii_lowercase());
-    if !camel || kind.len() > 63 {
+    if !camel || kind.len() > MAX_KIND {
         bail!(
             "invalid kind {kind:?}: must be UpperCamelCase (an uppercase ASCII letter, then \
-             letters and digits, at most 63), e.g. Widget or DnsRecord"
+             letters and digits, at most {MAX_KIND}: `<kind>list` must be a DNS label), \
+             e.g. Widget or DnsRecord"
         );
     }
     if RESERVED_KINDS.contains(&kind) {
@@ -480,20 +562,79 @@ fn plural(kind: &str) -> String {
     }
 }
 
+/// Refuses `name` when a package or bench target of the workspace at `root`
+/// has it already (`e2e` lives in `tests/`, the bench `issue` in
+/// cert-operator): two packages of one name break every cargo command, and
+/// `cargo xtask bench <name>` must say one thing.
+fn refuse_taken(root: &Path, name: &str) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed in {}: {}",
+            root.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        if package["name"] == name {
+            bail!("invalid name {name:?}: a package of the workspace is called that already");
+        }
+        for target in package["targets"].as_array().into_iter().flatten() {
+            if target["name"] == name {
+                bail!(
+                    "invalid name {name:?}: a target of package {} is called that already",
+                    package["name"]
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The workspace manifest `text` with `name` added to its members.
 fn add_member(text: &str, name: &str) -> anyhow::Result<String> {
-    let start = text
+    let open = text
         .find("members = [")
-        .context("the workspace Cargo.toml has no `members = [` list")?;
-    let end = start
-        + text[start..]
+        .context("the workspace Cargo.toml has no `members = [` list")?
+        + "members = [".len();
+    let close = open
+        + text[open..]
             .find(']')
             .context("the workspace members list is not closed")?;
     let quoted = format!("\"{name}\"");
-    if text[start..end].contains(&quoted) {
+    let inner = &text[open..close];
+    if inner.contains(&quoted) {
         bail!("{name} is already a member of the workspace");
     }
-    Ok(format!("{}    {quoted},\n{}", &text[..end], &text[end..]))
+    let listed = inner.trim_end();
+    let new_inner = if inner.contains('\n') {
+        // One member per line: after the last one, comma included.
+        let comma = if listed.ends_with(',') || listed.is_empty() {
+            ""
+        } else {
+            ","
+        };
+        format!("{listed}{comma}\n    {quoted},\n")
+    } else if listed.trim().is_empty() {
+        quoted
+    } else {
+        let listed = listed.trim_end_matches(',');
+        format!("{listed}, {quoted}")
+    };
+    Ok(format!("{}{new_inner}{}", &text[..open], &text[close..]))
 }
 
 /// The workspace's `rust-version`.
@@ -532,6 +673,15 @@ mod tests {
                 unique_suffix()
             ));
             std::fs::create_dir_all(dir.join("operatorkit")).unwrap();
+            std::fs::create_dir_all(dir.join("a/src")).unwrap();
+            std::fs::write(
+                dir.join("a/Cargo.toml"),
+                "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[[bench]]\nname = \"speed\"\nharness = false\n",
+            )
+            .unwrap();
+            std::fs::write(dir.join("a/src/lib.rs"), "").unwrap();
+            std::fs::create_dir_all(dir.join("a/benches")).unwrap();
+            std::fs::write(dir.join("a/benches/speed.rs"), "fn main() {}\n").unwrap();
             std::fs::write(
                 dir.join("Cargo.toml"),
                 "[workspace]\nmembers = [\n    \"a\",\n]\n\n[workspace.package]\nrust-version = \"1.95\"\n",
@@ -589,7 +739,8 @@ mod tests {
     fn names_are_checked() {
         assert!(Names::new("widget-operator", "Widget", "example.com").is_ok());
         assert!(Names::new("w2", "DnsRecord2", "apps.example.io").is_ok());
-        let long = "a".repeat(64);
+        let long = "a".repeat(56);
+        assert!(Names::new(&"a".repeat(55), "Widget", "example.com").is_ok());
         for bad in [
             "Widget", "-widget", "widget-", "wid_get", "1widget", "test", "", &long,
         ] {
@@ -660,6 +811,10 @@ mod tests {
             args("w", "widget", "example.com", None),
             args("w", "Widget", "example", None),
             args("a", "Widget", "example.com", None),
+            args("speed", "Widget", "example.com", None),
+            args("w--x", "Widget", "example.com", None),
+            args("w", &format!("W{}", "x".repeat(59)), "example.com", None),
+            args("w", "Default", "example.com", None),
         ] {
             assert!(run(&a, &scratch.0).is_err(), "{a:?}");
             assert_eq!(scratch.snapshot(), before, "{a:?}");
@@ -676,6 +831,35 @@ mod tests {
     }
 
     #[test]
+    fn every_name_the_templates_import_is_a_reserved_kind() {
+        for t in COMMON {
+            if !t.path.ends_with(".rs") {
+                continue;
+            }
+            // Placeholders (the kind itself) are not imports of the template.
+            let mut text = t.text.to_owned();
+            while let Some(a) = text.find("{{") {
+                let b = text[a..].find("}}").map_or(text.len(), |b| a + b + 2);
+                text.replace_range(a..b, "x");
+            }
+            let mut text = text.as_str();
+            while let Some(at) = text.find("\nuse ") {
+                let statement = &text[at..];
+                let end = statement.find(';').unwrap_or(statement.len());
+                for word in statement[..end].split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                {
+                    let camel = word.starts_with(|c: char| c.is_ascii_uppercase())
+                        && word.chars().any(|c| c.is_ascii_lowercase());
+                    if camel {
+                        assert!(RESERVED_KINDS.contains(&word), "{word} ({})", t.path);
+                    }
+                }
+                text = &statement[end..];
+            }
+        }
+    }
+
+    #[test]
     fn a_failed_write_is_undone() {
         let scratch = Scratch::new("undo");
         // `manifests` is a file: the crate is written, its manifests cannot be.
@@ -684,6 +868,11 @@ mod tests {
         let e = run(&args("w", "Widget", "example.com", None), &scratch.0).unwrap_err();
         assert!(e.to_string().contains("nothing was kept"), "{e}");
         assert_eq!(scratch.snapshot(), before);
+        // --out below directories that do not exist: the outermost one
+        // made is what a failure removes.
+        let deep = scratch.0.join("new/deeper/w/manifests/w");
+        assert_eq!(first_missing(&deep), Some(scratch.0.join("new")));
+        assert_eq!(first_missing(&scratch.0), None);
     }
 
     #[test]
