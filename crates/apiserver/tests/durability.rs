@@ -1,5 +1,6 @@
 //! `--data-dir` durability of the `operatorkit-apiserver` binary: every acknowledged write
-//! survives `kill -9`, and resourceVersions stay monotonic after a restart.
+//! survives `kill -9`, resourceVersions stay monotonic after a restart, and
+//! a second server on the same directory exits at once.
 //! The test drives the real process; it reaches it through
 //! `operatorkit::testing::TestEnv::connect` like any cluster.
 
@@ -67,5 +68,34 @@ async fn acknowledged_writes_survive_kill_9() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_server_on_the_same_data_dir_exits_at_once() {
+    let dir = std::env::temp_dir().join(format!("apiserver-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut first, _) = spawn(&dir);
+
+    let second = Command::new(env!("CARGO_BIN_EXE_operatorkit-apiserver"))
+        .args(["--port", "0", "--http", "--log", "warn", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("the apiserver binary runs");
+    assert!(!second.status.success(), "a second server started");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("in use by another server") && stderr.contains(&*dir.to_string_lossy()),
+        "{stderr}"
+    );
+    assert!(second.stdout.is_empty(), "it printed a kubeconfig");
+
+    // Once the first is gone (even by kill -9), the directory is free.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut again, kubeconfig) = spawn(&dir);
+    TestEnv::connect(&kubeconfig, None).await.unwrap();
+    again.kill().unwrap();
+    again.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,6 +3,10 @@
 //!
 //! A crash can tear only the last line (written after the previous fsync); that
 //! line belongs to a write that was never acknowledged, so replay drops it.
+//!
+//! One server at a time: the directory's `LOCK` file is locked (an OS file
+//! lock, released when the process ends, however it ends) for as long as the
+//! log is open, and a second server on the same directory fails to start.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -77,20 +81,25 @@ pub struct Restored {
 /// The open log.
 pub struct Wal {
     file: File,
+    /// Holds the directory's lock while the log is open.
+    _lock: File,
 }
 
 const LOG: &str = "wal.jsonl";
+/// The file locked while a server uses the directory.
+const LOCK: &str = "LOCK";
 
 impl Wal {
     /// Opens `dir` (creating it), replays and compacts the log, and returns it
     /// ready for appends with what it held.
     pub fn open(dir: &Path) -> std::io::Result<(Self, Restored)> {
         fs::create_dir_all(dir)?;
+        let lock = lock(dir)?;
         let path = dir.join(LOG);
         let restored = replay(&path)?;
         compact(dir, &path, &restored)?;
         let file = OpenOptions::new().append(true).open(&path)?;
-        Ok((Self { file }, restored))
+        Ok((Self { file, _lock: lock }, restored))
     }
 
     /// Appends `records` and syncs them to disk.
@@ -102,6 +111,28 @@ impl Wal {
         }
         self.file.write_all(&buf)?;
         self.file.sync_data()
+    }
+}
+
+/// Takes the exclusive lock of `dir`, or fails at once if another process
+/// (or another open log of this one) holds it.
+fn lock(dir: &Path) -> std::io::Result<File> {
+    let path = dir.join(LOCK);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
+            std::io::ErrorKind::ResourceBusy,
+            format!(
+                "in use by another server (it holds the lock on {}); stop it first",
+                path.display()
+            ),
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(e),
     }
 }
 
@@ -208,6 +239,26 @@ mod tests {
         let (_, again) = Wal::open(&dir).unwrap();
         assert_eq!(again.revision, 3);
         assert_eq!(again.objects.len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_open_log_per_directory() {
+        let dir = std::env::temp_dir().join(format!("apiserver-wal-lock-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (first, _) = Wal::open(&dir).unwrap();
+        let Err(second) = Wal::open(&dir) else {
+            panic!("a second log opened on a locked directory");
+        };
+        assert_eq!(second.kind(), std::io::ErrorKind::ResourceBusy);
+        assert!(
+            second.to_string().contains("in use by another server"),
+            "{second}"
+        );
+        // Released with the first: the directory can be opened again.
+        drop(first);
+        let (again, _) = Wal::open(&dir).unwrap();
+        drop(again);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
