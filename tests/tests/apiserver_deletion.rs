@@ -289,3 +289,39 @@ async fn a_terminating_namespace_survives_updates_until_its_contents_are_gone() 
     .unwrap();
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_delete_options_body_is_400_and_deletes_nothing() {
+    let env = TestEnv::start().await.unwrap();
+    let client = env.client();
+    let ns = env.namespace();
+    let api: Api<ConfigMap> = env.api();
+    let name = env.name("cm");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    for body in [
+        json!({"preconditions": {"uid": 123}}),
+        json!({"preconditions": {"resourceVersion": false}}),
+        json!({"propagationPolicy": 1}),
+        json!({"orphanDependents": "yes"}),
+        json!({"dryRun": "All"}),
+        json!({"gracePeriodSeconds": "soon"}),
+    ] {
+        let req = http::Request::delete(format!("/api/v1/namespaces/{ns}/configmaps/{name}"))
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap())
+            .unwrap();
+        let err = api_error(client.request::<ConfigMap>(req).await.unwrap_err());
+        assert_eq!(err.code, 400, "{body}: {err:?}");
+        assert!(
+            err.message.contains("DeleteOptions"),
+            "{body}: {}",
+            err.message
+        );
+        assert!(
+            api.get_opt(&name).await.unwrap().is_some(),
+            "{body} deleted it"
+        );
+    }
+    env.stop().await;
+}

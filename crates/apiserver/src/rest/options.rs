@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions as K8sDeleteOptions;
+
 use crate::error::{ApiError, ApiResult, Cause};
 
 /// Parameters every write takes.
@@ -273,26 +275,23 @@ impl DeleteOptions {
         let mut uid = None;
         let mut rv = None;
         if let Some(b) = body.filter(|b| !b.is_null()) {
-            if let Some(p) = b.get("propagationPolicy").and_then(|v| v.as_str()) {
+            // Decoded as the type it is, so that a field of the wrong type is
+            // a 400 and nothing is deleted, never read as "not set".
+            let typed: K8sDeleteOptions = serde_json::from_value(b.clone())
+                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+            if let Some(p) = typed.propagation_policy.as_deref() {
                 propagation = Some(parse_propagation(p)?);
             }
-            if let Some(o) = b
-                .get("orphanDependents")
-                .and_then(serde_json::Value::as_bool)
-            {
+            if let Some(o) = typed.orphan_dependents {
                 orphan = Some(o);
             }
-            if let Some(d) = b.get("dryRun").and_then(|v| v.as_array()) {
+            if let Some(d) = &typed.dry_run {
                 dry |= d.iter().any(|v| v == "All");
             }
-            uid = b
-                .pointer("/preconditions/uid")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-            rv = b
-                .pointer("/preconditions/resourceVersion")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
+            if let Some(p) = typed.preconditions {
+                uid = p.uid;
+                rv = p.resource_version;
+            }
         }
         if let Some(o) = orphan {
             if propagation.is_some() {
