@@ -325,3 +325,31 @@ async fn a_malformed_delete_options_body_is_400_and_deletes_nothing() {
     }
     env.stop().await;
 }
+
+/// As kube-apiserver's NamespaceLifecycle admission plugin answers: the
+/// system namespaces cannot be deleted (on a real cluster too).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_system_namespaces_cannot_be_deleted() {
+    let env = TestEnv::start().await.unwrap();
+    let namespaces: Api<Namespace> = Api::all(env.client());
+    for name in ["default", "kube-system", "kube-public"] {
+        let err = api_error(
+            namespaces
+                .delete(name, &DeleteParams::default())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(err.code, 403, "{name}: {err:?}");
+        assert_eq!(err.reason, "Forbidden");
+        assert_eq!(
+            err.message,
+            format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")
+        );
+        let ns = namespaces.get(name).await.unwrap();
+        assert!(
+            ns.metadata.deletion_timestamp.is_none(),
+            "{name} is terminating"
+        );
+    }
+    env.stop().await;
+}

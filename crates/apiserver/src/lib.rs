@@ -30,7 +30,7 @@
 //! ADDED/MODIFIED/DELETED/BOOKMARK/ERROR, selector transitions, timeoutSeconds
 //! and `sendInitialEvents`; finalizers and deletionTimestamp; propagation
 //! Background/Foreground/Orphan with owner-reference garbage collection;
-//! namespace lifecycle; CRDs served with their names, scope and subresources,
+//! namespace lifecycle (system namespaces cannot be deleted); CRDs served with their names, scope and subresources,
 //! with pruning, defaulting, OpenAPI and CEL validation and printer columns as
 //! Tables; both Event APIs on one storage; durable writes with `--data-dir`;
 //! anonymous or bearer-token authentication.

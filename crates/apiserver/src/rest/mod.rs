@@ -28,6 +28,9 @@ use crate::store::{ObjectKey, State, StorageKey, Store};
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 /// Finalizer the server adds for `propagationPolicy=Orphan`.
 pub const ORPHAN_FINALIZER: &str = "orphan";
+/// Namespaces that cannot be deleted (kube-apiserver's NamespaceLifecycle
+/// admission plugin: `immortalNamespaces`).
+const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 /// Which endpoint of an object a write goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -515,6 +518,12 @@ pub fn delete_in(
     key: &ObjectKey,
     opts: &DeleteOptions,
 ) -> ApiResult<Deleted> {
+    if rt.builtin == Some(Builtin::Namespace) && IMMORTAL_NAMESPACES.contains(&key.name.as_str()) {
+        return Err(ApiError::forbidden(
+            target(rt, &key.name),
+            "this namespace may not be deleted",
+        ));
+    }
     let current = state
         .get(storage, key)
         .ok_or_else(|| ApiError::not_found(target(rt, &key.name)))?;
