@@ -389,3 +389,46 @@ async fn wire_level_errors_and_content_types() {
     assert_eq!((err.code, err.reason.as_str()), (404, "NotFound"));
     env.stop().await;
 }
+
+/// A patch cannot rename or move an object: kube-apiserver checks the
+/// patched object's name and namespace against the URL (400).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patch_that_renames_or_moves_the_object_is_400() {
+    let env = TestEnv::start().await.unwrap();
+    let api: Api<ConfigMap> = env.api();
+    let ns = env.namespace().to_owned();
+    api.create(&PostParams::default(), &configmap("named"))
+        .await
+        .unwrap();
+    let rename = json!({"metadata": {"name": "other"}});
+    let err = api_error(
+        api.patch("named", &PatchParams::default(), &Patch::Merge(&rename))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    assert_eq!(
+        err.message,
+        "the name of the object (other) does not match the name on the URL (named)"
+    );
+    let moving: json_patch::Patch = serde_json::from_value(
+        json!([{"op": "replace", "path": "/metadata/namespace", "value": "elsewhere"}]),
+    )
+    .unwrap();
+    let err = api_error(
+        api.patch("named", &PatchParams::default(), &Patch::<()>::Json(moving))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    assert_eq!(
+        err.message,
+        format!(
+            "the namespace of the object (elsewhere) does not match the namespace on the URL ({ns})"
+        )
+    );
+    let kept = api.get("named").await.unwrap();
+    assert_eq!(kept.metadata.namespace.as_deref(), Some(ns.as_str()));
+    assert!(api.get_opt("other").await.unwrap().is_none());
+    env.stop().await;
+}

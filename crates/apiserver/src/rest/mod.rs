@@ -293,7 +293,9 @@ impl Rest {
         let (object, warnings) =
             self.write_existing(rt, Existing { ns, name, sub }, opts, None, |current| {
                 let patched = patch::apply(rt, patch_type, current, body)?;
-                check_type(rt, patched)
+                let patched = check_type(rt, patched)?;
+                check_patched_name(rt, &patched, ns, name)?;
+                Ok(patched)
             })?;
         Ok(Patched {
             object,
@@ -507,6 +509,32 @@ impl Rest {
             Deleted::Pending(v) => Deleted::Pending(convert::from_storage(rt, &v)),
         })
     }
+}
+
+/// As kube-apiserver checks a patch's result: it keeps the name and the
+/// namespace of the URL (a patch cannot rename or move an object).
+fn check_patched_name(
+    rt: &ResourceType,
+    patched: &Value,
+    ns: Option<&str>,
+    name: &str,
+) -> ApiResult<()> {
+    let got = meta::name(patched).unwrap_or_default();
+    if got != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({got}) does not match the name on the URL ({name})"
+        )));
+    }
+    if rt.namespaced
+        && let (Some(want), Some(got)) = (ns, meta::namespace(patched))
+        && !got.is_empty()
+        && got != want
+    {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({got}) does not match the namespace on the URL ({want})"
+        )));
+    }
+    Ok(())
 }
 
 /// Deletes the object at `key` inside a write: marks it (finalizers pending) or
