@@ -432,3 +432,38 @@ async fn a_patch_that_renames_or_moves_the_object_is_400() {
     assert!(api.get_opt("other").await.unwrap().is_none());
     env.stop().await;
 }
+
+/// A body in a format the server does not decode is 415 (kube-apiserver's
+/// input negotiation), not a 400 parse error; without a Content-Type it is
+/// JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_of_an_unknown_media_type_is_415() {
+    let env = TestEnv::start().await.unwrap();
+    let client = env.client();
+    let ns = env.namespace();
+    let body = serde_json::to_vec(
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typed"}}),
+    )
+    .unwrap();
+    for content_type in [
+        "text/plain",
+        "application/cbor",
+        "application/vnd.kubernetes.protobuf",
+    ] {
+        let req = http::Request::post(format!("/api/v1/namespaces/{ns}/configmaps"))
+            .header("Content-Type", content_type)
+            .body(body.clone())
+            .unwrap();
+        let err = api_error(client.request::<ConfigMap>(req).await.unwrap_err());
+        assert_eq!(err.code, 415, "{content_type}: {err:?}");
+        assert_eq!(err.reason, "UnsupportedMediaType");
+    }
+    let api: Api<ConfigMap> = env.api();
+    assert!(api.get_opt("typed").await.unwrap().is_none());
+    let req = http::Request::post(format!("/api/v1/namespaces/{ns}/configmaps"))
+        .body(body)
+        .unwrap();
+    let created = client.request::<ConfigMap>(req).await.unwrap();
+    assert_eq!(created.metadata.name.as_deref(), Some("typed"));
+    env.stop().await;
+}

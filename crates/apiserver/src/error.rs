@@ -228,6 +228,16 @@ impl ApiError {
         )
     }
 
+    /// 415 for a create, update or delete body in a format this server does
+    /// not decode (protobuf, CBOR, `text/plain`, ...).
+    pub fn unsupported_body_type() -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+        )
+    }
+
     /// 410 for a resourceVersion older than the history kept.
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)

@@ -382,16 +382,17 @@ fn deleted_body(rt: &ResourceType, obj: &Value) -> Value {
     })
 }
 
-/// Decodes a JSON or YAML request body.
+/// Decodes a JSON or YAML request body. Without a Content-Type the body is
+/// JSON (kube-apiserver takes its first serializer); any other type is 415.
 fn decode(body: &[u8], content_type: &str) -> ApiResult<Value> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
     match media {
         "application/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}"))),
-        "application/vnd.kubernetes.protobuf" => Err(ApiError::unsupported_media_type(media)),
-        _ => serde_json::from_slice(body).map_err(|e| {
+        "" | "application/json" => serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         }),
+        _ => Err(ApiError::unsupported_body_type()),
     }
 }
 
