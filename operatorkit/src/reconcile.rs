@@ -310,25 +310,24 @@ async fn failed<K: OperatorKind>(
     let ready_message = changes
         .condition(READY)
         .map_or(message.clone(), |c| c.message_text().to_owned());
-    // The step's error is what matters; a failed status write on top of it
-    // is logged, not returned instead.
-    let repeated = match write_status(api, cx.object(), &changes, env).await {
-        Ok(written) => written.previous(READY).is_some_and(|c| {
+    let written = write_status(api, cx.object(), &changes, env).await;
+    let repeated = written.as_ref().is_ok_and(|w| {
+        w.previous(READY).is_some_and(|c| {
             c.status == "False" && c.reason == reason && c.message == ready_message
-        }),
-        Err(status) if category == Some(Category::Permanent) => {
-            // Not waiting for a change that may never come while the status
-            // does not say why: retried with backoff until it does.
-            cx.event(EventType::Warning, &reason, &message).await;
-            return Err(ReconcileError::Status(status));
-        }
-        Err(status) => {
-            tracing::warn!(error = %status, "could not record the failure in the status");
-            false
-        }
-    };
+        })
+    });
     if category != Some(Category::Permanent) || !repeated {
         cx.event(EventType::Warning, &reason, &message).await;
+    }
+    if let Err(status) = written {
+        if category == Some(Category::Permanent) {
+            // Not waiting for a change that may never come while the status
+            // does not say why: retried with backoff until it does.
+            return Err(ReconcileError::Status(status));
+        }
+        // Retried anyway: the step's error is what matters, the failed
+        // status write on top of it is logged.
+        tracing::warn!(error = %status, "could not record the failure in the status");
     }
     match failure {
         Failure::Step { step, error } if error.category() == Category::Permanent => {
