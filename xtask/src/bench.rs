@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::Value;
 
 use crate::{cmd, workspace};
@@ -30,8 +30,8 @@ struct Bench {
 
 /// Runs the benchmarks.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let benches = discover(&cargo)?;
+    let cargo = cmd::cargo();
+    let benches = benches(&workspace::metadata(&workspace::root())?);
     let selected: Vec<&Bench> = match &args.name {
         None => benches.iter().collect(),
         Some(n) => match benches.iter().find(|b| &b.name == n) {
@@ -61,24 +61,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         cmd::run(&format!("bench {}", bench.name), &mut command)?;
     }
     Ok(())
-}
-
-/// The workspace's bench targets.
-fn discover(cargo: &str) -> anyhow::Result<Vec<Bench>> {
-    let output = Command::new(cargo)
-        .current_dir(workspace::root())
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .output()
-        .context("running cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let metadata: Value =
-        serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
-    Ok(benches(&metadata))
 }
 
 /// The bench targets listed in `metadata`, sorted by name.

@@ -19,6 +19,27 @@ pub fn run(step: &str, command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The cargo that runs this task (`$CARGO`), for the cargo commands it runs.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// Runs `command` quietly and returns its standard output, or fails with
+/// `what` and its standard error.
+pub fn stdout(what: &str, command: &mut Command) -> anyhow::Result<Vec<u8>> {
+    let output = command
+        .output()
+        .with_context(|| format!("{what}: could not start {}", describe(command)))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output.stdout)
+}
+
 /// Whether `command` runs and exits 0, with its output discarded.
 pub fn succeeds(command: &mut Command) -> bool {
     command

@@ -38,7 +38,7 @@ const OPERATORS_NOT_BUILT: &[&str] = &[
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let root = workspace::root();
     let data_dir = workspace::target_dir().join("dev");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = cmd::cargo();
     eprintln!(
         "==> dev: building and starting the embedded API server (data in {})",
         data_dir.display()

@@ -45,18 +45,13 @@ enum Task {
     Tools,
 }
 
-/// The cargo that runs this task.
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
-}
-
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Bench(args) => bench::run(&args),
         Task::Crds(args) => crds::run(&args),
         Task::Dev(args) => dev::run(&args),
         Task::NewOperator(args) => scaffold::run(&args, &workspace::root()).map(|_| ()),
-        Task::Semver => semver::check(&cargo(), &workspace::root()),
+        Task::Semver => semver::check(&cmd::cargo(), &workspace::root()),
         Task::Test(args) => test::run(&args),
         Task::Tools => tools::ensure().map(|_| ()),
     }

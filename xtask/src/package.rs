@@ -47,11 +47,7 @@ pub fn docs(cargo: &str, root: &Path) -> anyhow::Result<()> {
 
 /// A `--config` value pointing crates.io's `name` at this checkout.
 pub fn patch(root: &Path, name: &str, dir: &str) -> String {
-    let path = root.join(dir);
-    format!(
-        "patch.crates-io.{name}.path={}",
-        toml_string(&path.to_string_lossy())
-    )
+    format!("patch.crates-io.{name}.path={}", path_value(root, dir))
 }
 
 /// A `[patch.crates-io]` table pointing `crates` at this checkout, as a
@@ -59,13 +55,17 @@ pub fn patch(root: &Path, name: &str, dir: &str) -> String {
 pub fn patch_table(root: &Path, crates: &[(&str, &str)]) -> String {
     let mut table = String::from("\n[patch.crates-io]\n");
     for (name, dir) in crates {
-        let path = root.join(dir);
         table.push_str(&format!(
             "{name} = {{ path = {} }}\n",
-            toml_string(&path.to_string_lossy())
+            path_value(root, dir)
         ));
     }
     table
+}
+
+/// The checkout's directory `dir` as a TOML string.
+fn path_value(root: &Path, dir: &str) -> String {
+    toml_string(&root.join(dir).to_string_lossy())
 }
 
 /// Builds outside the workspace (a package's verification, a scaffolded

@@ -15,6 +15,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::workspace;
+
 /// Arguments of `cargo xtask new-operator`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
@@ -96,7 +98,7 @@ pub fn run(args: &Args, root: &Path) -> anyhow::Result<PathBuf> {
     let plan = Plan::new(&names, args.out.as_deref(), root)?;
     plan.write()
         .with_context(|| format!("writing {}; nothing was kept", args.name))?;
-    rustfmt(&plan.crate_dir);
+    plan.rustfmt();
     eprintln!("==> new-operator: wrote {}", plan.crate_dir.display());
     Ok(plan.crate_dir)
 }
@@ -112,7 +114,8 @@ impl Names {
         check_name(name)?;
         check_kind(kind)?;
         check_group(group)?;
-        let crd = format!("{}.{group}", plural(&kind.to_ascii_lowercase()));
+        let plural = plural(&kind.to_ascii_lowercase());
+        let crd = format!("{plural}.{group}");
         if crd.len() > 253 {
             bail!("invalid group {group:?}: the CRD name {crd:?} would be longer than 253");
         }
@@ -122,7 +125,7 @@ impl Names {
             ("Kind", kind.to_owned()),
             ("kind_lower", kind.to_ascii_lowercase()),
             ("kind_snake", snake_case(kind)),
-            ("plural", plural(&kind.to_ascii_lowercase())),
+            ("plural", plural),
             ("group", group.to_owned()),
         ]);
         Ok(Self { vars })
@@ -235,6 +238,24 @@ impl Plan {
         result
     }
 
+    /// Formats the new crate's Rust files (the templates are formatted for
+    /// typical names; long ones may wrap differently). Without rustfmt the
+    /// files stay as rendered.
+    fn rustfmt(&self) {
+        let sources = self
+            .files
+            .iter()
+            .map(|(path, _)| path)
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"));
+        let formatted = Command::new("rustfmt")
+            .args(["--edition", "2024"])
+            .args(sources)
+            .status();
+        if !formatted.is_ok_and(|s| s.success()) {
+            eprintln!("==> new-operator: rustfmt did not run; run `cargo fmt` in the new crate");
+        }
+    }
+
     fn try_write(&self) -> anyhow::Result<()> {
         for (path, text) in &self.files {
             if let Some(parent) = path.parent() {
@@ -273,30 +294,6 @@ fn render(text: &str, vars: &BTreeMap<&'static str, String>) -> anyhow::Result<S
         bail!("template placeholder without a value: {rest:?}");
     }
     Ok(out)
-}
-
-/// Formats the new crate's Rust files (the templates are formatted for
-/// typical names; long ones may wrap differently). Without rustfmt the
-/// files stay as rendered.
-fn rustfmt(crate_dir: &Path) {
-    let files: Vec<PathBuf> = [
-        "src/lib.rs",
-        "src/main.rs",
-        "src/crd.rs",
-        "src/resource.rs",
-        "tests/operator.rs",
-        "benches/operator.rs",
-    ]
-    .iter()
-    .map(|f| crate_dir.join(f))
-    .collect();
-    let formatted = Command::new("rustfmt")
-        .args(["--edition", "2024"])
-        .args(&files)
-        .status();
-    if !formatted.is_ok_and(|s| s.success()) {
-        eprintln!("==> new-operator: rustfmt did not run; run `cargo fmt` in the new crate");
-    }
 }
 
 /// The longest name: `<name>-metrics` (the Service) must be a DNS label.
@@ -567,27 +564,7 @@ fn plural(kind: &str) -> String {
 /// cert-operator): two packages of one name break every cargo command, and
 /// `cargo xtask bench <name>` must say one thing.
 fn refuse_taken(root: &Path, name: &str) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--offline",
-        ])
-        .output()
-        .context("running cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "cargo metadata failed in {}: {}",
-            root.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("reading cargo metadata's output")?;
+    let metadata = workspace::metadata(root)?;
     for package in metadata["packages"].as_array().into_iter().flatten() {
         if package["name"] == name {
             bail!("invalid name {name:?}: a package of the workspace is called that already");

@@ -14,9 +14,8 @@ use anyhow::Context;
 
 use crate::package::{CRATES, patch_table, shared_profile};
 use crate::scaffold::{self, Args};
-use crate::test::KUBERNETES_VERSION;
 use crate::tools::Tools;
-use crate::{cmd, workspace};
+use crate::{cmd, test, workspace};
 
 /// Scaffolds both layouts under the target directory and checks them.
 pub fn check(cargo: &str, root: &Path, tools: &Tools) -> anyhow::Result<()> {
@@ -55,25 +54,15 @@ fn standalone(cargo: &str, root: &Path, out: &Path) -> anyhow::Result<PathBuf> {
 /// `kubectl kustomize` of `dir`, validated strictly against the Kubernetes
 /// version the workspace targets.
 fn validate_manifests(dir: &Path, tools: &Tools) -> anyhow::Result<()> {
-    eprintln!("==> scaffold: kubectl kustomize {}", dir.display());
-    let rendered = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .context("running kubectl kustomize")?;
-    anyhow::ensure!(
-        rendered.status.success(),
-        "kubectl kustomize {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&rendered.stderr)
-    );
+    let rendered = cmd::stdout(
+        &format!("kubectl kustomize {}", dir.display()),
+        Command::new("kubectl").arg("kustomize").arg(dir),
+    )?;
     let file = dir.with_extension("rendered.yaml");
-    std::fs::write(&file, &rendered.stdout)?;
+    std::fs::write(&file, rendered)?;
     cmd::run(
         "scaffold: kubernetes-validate manifests",
-        Command::new(tools.venv_bin.join("kubernetes-validate"))
-            .args(["--strict", "--quiet", "-k", KUBERNETES_VERSION])
-            .arg(&file),
+        test::kubernetes_validate(tools).arg(&file),
     )
 }
 
@@ -129,19 +118,17 @@ fn shared(command: &mut Command) -> &mut Command {
 /// Copies the files git knows of (tracked, or untracked and not ignored) from
 /// `root` to `to`: the workspace as a fresh clone with local changes would be.
 fn copy_workspace(root: &Path, to: &Path) -> anyhow::Result<()> {
-    let output = Command::new("git")
-        .current_dir(root)
-        .args([
+    let listed = cmd::stdout(
+        "git ls-files",
+        Command::new("git").current_dir(root).args([
             "ls-files",
             "-z",
             "--cached",
             "--others",
             "--exclude-standard",
-        ])
-        .output()
-        .context("running git ls-files")?;
-    anyhow::ensure!(output.status.success(), "git ls-files failed");
-    let listed = String::from_utf8(output.stdout).context("git ls-files: not UTF-8")?;
+        ]),
+    )?;
+    let listed = String::from_utf8(listed).context("git ls-files: not UTF-8")?;
     for file in listed.split('\0').filter(|f| !f.is_empty()) {
         let from = root.join(file);
         // Listed but deleted in the working tree.

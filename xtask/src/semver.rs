@@ -11,8 +11,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::Context;
-
 use crate::{cmd, tools, workspace};
 
 /// The prefix of operatorkit's release tags.
@@ -40,17 +38,13 @@ pub fn check(cargo: &str, root: &Path) -> anyhow::Result<()> {
 
 /// The repository's tags.
 fn git_tags(root: &Path) -> anyhow::Result<Vec<String>> {
-    let output = Command::new("git")
-        .current_dir(root)
-        .args(["tag", "--list", &format!("{TAG_PREFIX}*")])
-        .output()
-        .context("running git tag")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "git tag failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8_lossy(&output.stdout)
+    let listed = cmd::stdout(
+        "git tag",
+        Command::new("git")
+            .current_dir(root)
+            .args(["tag", "--list", &format!("{TAG_PREFIX}*")]),
+    )?;
+    Ok(String::from_utf8_lossy(&listed)
         .lines()
         .map(str::to_owned)
         .collect())

@@ -5,9 +5,8 @@
 //! Kubernetes schema validation of the generated manifests, every test of the
 //! workspace, `cargo package` of the crates outside operators depend on,
 //! cargo-semver-checks against operatorkit's last release tag (once one
-//! exists), and
-//! operators written by `cargo xtask new-operator` (both layouts) built,
-//! linted and tested.
+//! exists), and operators written by `cargo xtask new-operator` (both
+//! layouts) built, linted and tested.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -26,13 +25,13 @@ pub struct Args {
 
 /// Kubernetes version the manifests are validated against: the oldest one the
 /// workspace's k8s-openapi feature targets.
-pub const KUBERNETES_VERSION: &str = "1.33.0";
+const KUBERNETES_VERSION: &str = "1.33.0";
 
 /// Runs every check.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let tools = tools::ensure()?;
     let root = workspace::root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = cmd::cargo();
 
     cmd::run(
         "format",
@@ -63,9 +62,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     manifests.sort();
     cmd::run(
         "kubernetes-validate manifests",
-        Command::new(tools.venv_bin.join("kubernetes-validate"))
-            .args(["--strict", "--quiet", "-k", KUBERNETES_VERSION])
-            .args(&manifests),
+        kubernetes_validate(&tools).args(&manifests),
     )?;
 
     let mut tests = Command::new(&cargo);
@@ -78,6 +75,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     package::check(&cargo, &root)?;
     semver::check(&cargo, &root)?;
     scaffold_check::check(&cargo, &root, &tools)
+}
+
+/// kubernetes-validate, strict, against [`KUBERNETES_VERSION`]: add the
+/// files to check.
+pub fn kubernetes_validate(tools: &tools::Tools) -> Command {
+    let mut command = Command::new(tools.venv_bin.join("kubernetes-validate"));
+    command.args(["--strict", "--quiet", "-k", KUBERNETES_VERSION]);
+    command
 }
 
 /// Runs `cargo test`, passing its output through, and closes with one line that

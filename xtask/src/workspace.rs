@@ -1,6 +1,11 @@
 //! Where things are in the repository.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+
+use crate::cmd;
 
 /// The repository root (the parent of this crate's directory).
 pub fn root() -> PathBuf {
@@ -18,4 +23,20 @@ pub fn crds_dir() -> PathBuf {
 /// The cargo target directory (honours `CARGO_TARGET_DIR`).
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// `cargo metadata --no-deps` of the workspace at `root`: its packages and
+/// their targets.
+pub fn metadata(root: &Path) -> anyhow::Result<serde_json::Value> {
+    let out = cmd::stdout(
+        "cargo metadata",
+        Command::new(cmd::cargo()).current_dir(root).args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ]),
+    )?;
+    serde_json::from_slice(&out).context("reading cargo metadata's output")
 }
