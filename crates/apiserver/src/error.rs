@@ -260,6 +260,12 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
 
+    /// 500 for an object larger than etcd accepts in one request, with the
+    /// message kube-apiserver passes on from etcd (and, as there, no reason).
+    pub fn request_too_large_for_storage() -> Self {
+        Self::new(500, "", "etcdserver: request is too large")
+    }
+
     /// 504 for a resourceVersion the server has not reached in time.
     pub fn too_large_resource_version(rv: u64) -> Self {
         Self::new(
@@ -289,6 +295,12 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty() {
+            // StatusReasonUnknown is "" and omitted, as in Go's encoding.
+            if let Some(m) = status.as_object_mut() {
+                m.remove("reason");
+            }
+        }
         if let Some(d) = &self.details {
             let mut details = serde_json::Map::new();
             if let Some(n) = &d.name {

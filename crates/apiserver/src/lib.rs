@@ -89,3 +89,4 @@ pub mod strategic;
 pub mod watch;
 
 pub use self::server::{Config, Handle, StartError, start};
+pub use self::store::wal::Options as DataDirOptions;

@@ -20,6 +20,14 @@ struct Args {
     /// Keep every acknowledged write durable here and restore it on start.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Start from a damaged data directory: keep everything before the damage
+    /// and move the damaged files to <data-dir>/damaged-<time>/.
+    #[arg(long, requires = "data_dir")]
+    recover_data_dir: bool,
+    /// Compact the write-ahead log once its newest segment holds this many
+    /// bytes (and four times the last snapshot).
+    #[arg(long, default_value_t = operatorkit_apiserver::DataDirOptions::default().compaction_min_bytes)]
+    compaction_min_bytes: u64,
     /// Serve plain HTTP instead of HTTPS.
     #[arg(long)]
     http: bool,
@@ -45,6 +53,10 @@ async fn main() -> anyhow::Result<()> {
         address: SocketAddr::new(args.bind, args.port),
         tls: !args.http,
         data_dir: args.data_dir.clone(),
+        data_dir_options: operatorkit_apiserver::DataDirOptions {
+            recover: args.recover_data_dir,
+            compaction_min_bytes: args.compaction_min_bytes,
+        },
         token_file: args.token_auth_file,
         ..operatorkit_apiserver::Config::default()
     };

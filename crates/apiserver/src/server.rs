@@ -31,6 +31,8 @@ pub struct Config {
     pub tls: bool,
     /// Keep every acknowledged write durable here and restore it on start.
     pub data_dir: Option<PathBuf>,
+    /// How the data directory is opened: recovery from damage, compaction.
+    pub data_dir_options: crate::store::wal::Options,
     /// Bearer-token users (kube-apiserver `--token-auth-file` format).
     pub token_file: Option<PathBuf>,
     /// Allow requests without a token (as `system:anonymous`).
@@ -47,6 +49,7 @@ impl Default for Config {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: false,
             data_dir: None,
+            data_dir_options: Default::default(),
             token_file: None,
             anonymous: true,
             watch_history: 100_000,
@@ -102,10 +105,13 @@ const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "k
 pub async fn start(config: Config) -> Result<Handle, StartError> {
     let (wal, revision, objects) = match &config.data_dir {
         Some(dir) => {
-            let (wal, restored) = Wal::open(dir).map_err(|source| StartError::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
+            let (wal, restored) =
+                Wal::open(dir, config.data_dir_options.clone()).map_err(|source| {
+                    StartError::DataDir {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?;
             (Some(wal), restored.revision, restored.objects)
         }
         None => (None, 0, Vec::new()),

@@ -1,33 +1,30 @@
-//! `--data-dir` durability of the `operatorkit-apiserver` binary: every acknowledged write
-//! survives `kill -9`, resourceVersions stay monotonic after a restart, and
-//! a second server on the same directory exits at once.
+//! `--data-dir` durability of the `operatorkit-apiserver` binary: every
+//! acknowledged write survives `kill -9` (also in the middle of a compaction),
+//! resourceVersions stay monotonic after a restart, a damaged log refuses to
+//! start and changes nothing until recovery is asked for, and a second server
+//! on the same directory exits at once.
 //! The test drives the real process; it reaches it through
 //! `operatorkit::testing::TestEnv::connect` like any cluster.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+#[path = "support/crash.rs"]
+mod crash;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams};
 use operatorkit::testing::TestEnv;
 use serde_json::json;
 
-/// Starts the binary on a free port; returns it and the kubeconfig it wrote.
+const BINARY: &str = env!("CARGO_BIN_EXE_operatorkit-apiserver");
+
 fn spawn(data_dir: &Path) -> (Child, PathBuf) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_operatorkit-apiserver"))
-        .args(["--port", "0", "--http", "--log", "warn", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the apiserver binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    (child, PathBuf::from(line.trim()))
+    crash::spawn(Path::new(BINARY), data_dir, &[])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,5 +94,127 @@ async fn a_second_server_on_the_same_data_dir_exits_at_once() {
     TestEnv::connect(&kubeconfig, None).await.unwrap();
     again.kill().unwrap();
     again.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every file under `dir` with its bytes.
+fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_log_refuses_to_start_until_recovery_is_asked_for() {
+    let dir = std::env::temp_dir().join(format!("apiserver-damage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut child, kubeconfig) = spawn(&dir);
+    let env = TestEnv::connect(&kubeconfig, None).await.unwrap();
+    let namespace = env.namespace().to_owned();
+    let api: Api<ConfigMap> = env.api();
+    for i in 0..50 {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("cm-{i:02}")}})).unwrap();
+        api.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Five bytes overwritten in the middle of the log.
+    let segment = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 5].copy_from_slice(b"XXXXX");
+    std::fs::write(&segment, bytes).unwrap();
+    let before = contents(&dir);
+
+    let refused = Command::new(BINARY)
+        .args(["--port", "0", "--http", "--log", "warn", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a damaged log was served");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&*segment.to_string_lossy())
+            && stderr.contains("is damaged at byte")
+            && stderr.contains("--recover-data-dir"),
+        "{stderr}"
+    );
+    assert!(refused.stdout.is_empty(), "it printed a kubeconfig");
+    assert_eq!(
+        contents(&dir),
+        before,
+        "a refused start changed the data directory"
+    );
+
+    // Recovery keeps the ConfigMaps created before the damage, in order.
+    let (mut child, kubeconfig) = crash::spawn(Path::new(BINARY), &dir, &["--recover-data-dir"]);
+    let env = TestEnv::connect(&kubeconfig, Some(&namespace))
+        .await
+        .unwrap();
+    let api: Api<ConfigMap> = env.api();
+    let names: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|cm| cm.metadata.name)
+        .filter(|n| n.starts_with("cm-"))
+        .collect();
+    assert!(
+        !names.is_empty() && names.len() < 50,
+        "{} kept",
+        names.len()
+    );
+    let prefix: Vec<String> = (0..names.len()).map(|i| format!("cm-{i:02}")).collect();
+    assert_eq!(
+        names, prefix,
+        "recovery kept exactly the records before the damage"
+    );
+    let aside = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("the damaged originals were set aside");
+    assert_eq!(
+        std::fs::read(aside.join(segment.file_name().unwrap())).unwrap(),
+        before[&segment],
+        "the damaged original is kept as it was"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Compaction runs every few dozen writes here, so the random kills land
+/// before, during and after compactions.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_compactions_loses_no_acknowledged_write() {
+    let dir = std::env::temp_dir().join(format!("apiserver-crash-{}", std::process::id()));
+    let plan = crash::Plan {
+        binary: BINARY.into(),
+        data_dir: dir.clone(),
+        args: vec!["--compaction-min-bytes".into(), "16384".into()],
+        rounds: 50,
+        writers: 4,
+        names_per_writer: 8,
+        filler: 400,
+        kill_after: Duration::from_millis(50)..Duration::from_millis(300),
+    };
+    let outcome = crash::run(&plan).await;
+    eprintln!("{outcome:?}");
+    assert!(outcome.acknowledged > 500, "{outcome:?}");
+    assert_eq!(outcome.missing, 0, "{outcome:?}");
+    assert_eq!(outcome.revision_went_back, 0, "{outcome:?}");
+    assert!(dir.join("snapshot").exists(), "no compaction ran");
     std::fs::remove_dir_all(&dir).unwrap();
 }

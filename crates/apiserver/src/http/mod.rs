@@ -167,7 +167,7 @@ impl App {
                         return error_response(&ApiError {
                             code: 413,
                             reason: "RequestEntityTooLarge",
-                            message: "the request body is too large".into(),
+                            message: format!("Request entity too large: limit is {MAX_BODY}"),
                             details: None,
                         });
                     }

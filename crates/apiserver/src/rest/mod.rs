@@ -237,6 +237,7 @@ impl Rest {
             if opts.dry_run {
                 return Ok(Arc::new(obj));
             }
+            crate::store::fits(&obj)?;
             let stored = state.put(&storage, &key, obj);
             if rt.builtin == Some(Builtin::CustomResourceDefinition) {
                 crate::crd::register(&self.registry, &stored);
@@ -450,6 +451,7 @@ impl Rest {
                 }
                 return Ok((gone, warnings));
             }
+            crate::store::fits(&new)?;
             let stored = state.put(&storage, &key, new);
             if is_crd && !meta::is_deleting(&stored) {
                 crate::crd::register(&self.registry, &stored);

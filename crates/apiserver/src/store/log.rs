@@ -64,6 +64,13 @@ impl Log {
         self.events.push_back(Arc::new(event));
     }
 
+    /// Takes back the events after `rv` (a write that was undone).
+    pub(super) fn pop_after(&mut self, rv: u64) {
+        while self.events.back().is_some_and(|e| e.rv > rv) {
+            self.events.pop_back();
+        }
+    }
+
     /// Oldest revision from which history can be served.
     pub(super) fn oldest_servable(&self) -> u64 {
         self.floor

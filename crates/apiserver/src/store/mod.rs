@@ -61,13 +61,44 @@ impl ObjectKey {
 
 type Collection = BTreeMap<ObjectKey, Arc<Value>>;
 
+/// The largest object etcd stores: its default `--max-request-bytes`
+/// (1.5 MiB). Measured here as JSON; kube-apiserver stores built-in kinds as
+/// protobuf, which is usually smaller.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// Refuses an object etcd would refuse, as kube-apiserver passes that on.
+pub fn fits(object: &Value) -> ApiResult<()> {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut size = Counter(0);
+    // Writing JSON into a counter cannot fail: the writer never errors and a
+    // Value always serializes.
+    let _ = serde_json::to_writer(&mut size, object);
+    if size.0 > MAX_OBJECT_BYTES {
+        return Err(ApiError::request_too_large_for_storage());
+    }
+    Ok(())
+}
+
 /// The state under the store's lock.
 pub struct State {
     revision: u64,
     collections: BTreeMap<StorageKey, Collection>,
     log: log::Log,
     wal: Option<Wal>,
+    /// This write's records, made durable when it ends.
     pending: Vec<Record>,
+    /// What each of this write's changes replaced, to undo it if it cannot be
+    /// made durable.
+    replaced: Vec<(StorageKey, ObjectKey, Option<Arc<Value>>)>,
 }
 
 /// The store. Cheap to share behind an `Arc`.
@@ -97,6 +128,7 @@ impl Store {
                 log: log::Log::new(history, revision),
                 wal,
                 pending: Vec::new(),
+                replaced: Vec::new(),
             }),
             revision_tx,
         }
@@ -113,14 +145,20 @@ impl Store {
 
     /// Runs `f` with exclusive access: reads and writes inside are atomic. Writes
     /// are made durable (when a data dir is set) before this returns, and
-    /// watchers are woken after.
+    /// watchers are woken after. A write that cannot be made durable is undone
+    /// and refused with a 500: nobody ever saw it.
     pub fn write<T>(&self, f: impl FnOnce(&mut State) -> ApiResult<T>) -> ApiResult<T> {
         let mut state = self.lock();
         let out = f(&mut state);
         let flushed = state.flush();
         let revision = state.revision;
         drop(state);
-        self.revision_tx.send_replace(revision);
+        // Watchers wake only when the revision moved (not for a refused write).
+        self.revision_tx.send_if_modified(|seen| {
+            let moved = *seen != revision;
+            *seen = revision;
+            moved
+        });
         flushed?;
         out
     }
@@ -225,7 +263,10 @@ impl State {
         } else {
             EventKind::Added
         };
-        self.pending.push(Record::put(rv, s, key, &object));
+        if self.wal.is_some() {
+            self.pending.push(Record::put(rv, s, key, &object));
+            self.replaced.push((s.clone(), key.clone(), prev.clone()));
+        }
         self.log.push(Event {
             rv,
             kind,
@@ -246,7 +287,11 @@ impl State {
         let mut last = (*prev).clone();
         crate::meta::set_resource_version(&mut last, rv);
         let last = Arc::new(last);
-        self.pending.push(Record::delete(rv, s, key));
+        if self.wal.is_some() {
+            self.pending.push(Record::delete(rv, s, key));
+            self.replaced
+                .push((s.clone(), key.clone(), Some(prev.clone())));
+        }
         self.log.push(Event {
             rv,
             kind: EventKind::Deleted,
@@ -267,17 +312,67 @@ impl State {
             .collect()
     }
 
+    /// Makes this write's records durable, then compacts the log if it has
+    /// grown; undoes the write if it could not be made durable.
     fn flush(&mut self) -> ApiResult<()> {
+        let replaced = std::mem::take(&mut self.replaced);
         if self.pending.is_empty() {
             return Ok(());
         }
         let records = std::mem::take(&mut self.pending);
-        match &mut self.wal {
-            Some(wal) => wal
-                .append(&records)
-                .map_err(|e| ApiError::internal(format!("persisting the write failed: {e}"))),
-            None => Ok(()),
+        let Some(wal) = &mut self.wal else {
+            return Ok(());
+        };
+        if let Err(e) = wal.append(&records) {
+            tracing::error!(error = %e, records = records.len(), "a write could not be made durable; refused and undone");
+            self.undo(replaced);
+            return Err(ApiError::internal(format!(
+                "persisting the write failed: {e}"
+            )));
         }
+        if wal.wants_compaction() {
+            let snapshot = wal::Snapshot {
+                revision: self.revision,
+                objects: self
+                    .collections
+                    .iter()
+                    .flat_map(|(s, c)| c.iter().map(|(k, v)| (s.clone(), k.clone(), v.clone())))
+                    .collect(),
+            };
+            if let Some(wal) = &mut self.wal
+                && let Err(e) = wal.compact(snapshot)
+            {
+                tracing::error!(error = %e, "starting a compaction of the write-ahead log failed; the log is kept whole");
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes this write's changes (it was not made durable), newest first.
+    fn undo(&mut self, replaced: Vec<(StorageKey, ObjectKey, Option<Arc<Value>>)>) {
+        let before = self.revision - replaced.len() as u64;
+        for (s, key, prev) in replaced.into_iter().rev() {
+            let collection = self.collections.entry(s).or_default();
+            match prev {
+                Some(prev) => collection.insert(key, prev),
+                None => collection.remove(&key),
+            };
+        }
+        self.log.pop_after(before);
+        self.revision = before;
+    }
+
+    /// Waits for a running compaction of the log (tests and benchmarks).
+    pub fn wait_for_compaction(&mut self) {
+        if let Some(wal) = &mut self.wal {
+            wal.wait_for_compaction();
+        }
+    }
+
+    /// The log, for tests that inject failures.
+    #[cfg(test)]
+    fn wal_mut(&mut self) -> Option<&mut Wal> {
+        self.wal.as_mut()
     }
 }
 
@@ -341,5 +436,69 @@ mod tests {
         });
         assert_eq!(store.events_after(0, 10).unwrap_err().code, 410);
         assert_eq!(store.events_after(1, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_write_that_cannot_be_made_durable_is_refused_undone_and_never_seen() {
+        let dir = std::env::temp_dir().join(format!("apiserver-store-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = StorageKey::new("", "configmaps");
+        let (a, b) = (ObjectKey::new("ns", "a"), ObjectKey::new("ns", "b"));
+        let open = || wal::Wal::open(&dir, wal::Options::default()).unwrap();
+        let (wal, _) = open();
+        let store = Store::new(100, Some(wal), 0, Vec::new());
+        store.write(|st| Ok(st.put(&s, &a, cm("a")))).unwrap();
+        let watcher = store.subscribe_revision();
+
+        // The disk fills: an update of a and a create of b in one write.
+        store
+            .write(|st| {
+                st.wal_mut().unwrap().faults().space = Some(10);
+                Ok(())
+            })
+            .unwrap();
+        let mut changed = cm("a");
+        changed["data"] = json!({"k": "changed"});
+        let err = store
+            .write(|st| {
+                st.put(&s, &a, changed.clone());
+                Ok(st.put(&s, &b, cm("b")))
+            })
+            .unwrap_err();
+        assert_eq!(err.code, 500);
+        assert!(
+            err.message.contains("persisting the write failed"),
+            "{}",
+            err.message
+        );
+        // Reads see the state before it; watchers saw nothing.
+        assert_eq!(store.revision(), 1);
+        assert!(!watcher.has_changed().unwrap());
+        store.read(|st| {
+            assert_eq!(st.get(&s, &a).unwrap()["metadata"]["resourceVersion"], "1");
+            assert!(st.get(&s, &a).unwrap().get("data").is_none());
+            assert!(st.get(&s, &b).is_none());
+        });
+        assert_eq!(store.events_after(1, 10).unwrap().len(), 0);
+
+        // Space comes back: the next write gets the next revision.
+        store
+            .write(|st| {
+                st.wal_mut().unwrap().faults().space = None;
+                Ok(())
+            })
+            .unwrap();
+        let b_stored = store.write(|st| Ok(st.put(&s, &b, cm("b")))).unwrap();
+        assert_eq!(b_stored["metadata"]["resourceVersion"], "2");
+        drop(store);
+        let (_, restored) = open();
+        assert_eq!(restored.revision, 2);
+        let names: Vec<_> = restored
+            .objects
+            .iter()
+            .map(|(_, k, _)| k.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,150 @@
+//! The files of a data directory and the crash-safe ways they change: every
+//! new file is written under a temporary name, fsynced, renamed into place,
+//! and the directory fsynced, so a crash leaves either the old file or the
+//! new one, never half of one.
+//!
+//! ```text
+//! <data-dir>/LOCK                      held (OS lock) while a server runs
+//! <data-dir>/snapshot                  every object at one revision
+//! <data-dir>/wal-<20-digit seq>.log    changes after it, oldest first
+//! <data-dir>/damaged-<time>/           originals set aside by --recover-data-dir
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Entry, Record, frame};
+use crate::store::{ObjectKey, StorageKey};
+
+/// The snapshot's name.
+pub const SNAPSHOT: &str = "snapshot";
+/// The file locked while a server uses the directory.
+pub const LOCK: &str = "LOCK";
+/// The log of format 1, replaced by checksummed segments.
+pub const OLD_LOG: &str = "wal.jsonl";
+
+/// A segment's path.
+pub fn segment(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("wal-{seq:020}.log"))
+}
+
+/// Every segment of `dir`, oldest first.
+pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(seq) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("wal-")?.strip_suffix(".log"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        out.push((seq, entry.path()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Makes the directory's entries (creations, renames, removals) durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Cuts `path` to `len` bytes, durably.
+pub fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(len)?;
+    file.sync_all()
+}
+
+/// A new directory, `damaged-<unix seconds>[-n]`, to move originals into.
+pub fn aside_dir(dir: &Path) -> std::io::Result<PathBuf> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut n = 0u32;
+    loop {
+        let name = match n {
+            0 => format!("damaged-{secs}"),
+            n => format!("damaged-{secs}-{n}"),
+        };
+        let path = dir.join(name);
+        match fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes `bytes` as `path` (temporary file, fsync, rename; the caller syncs
+/// the directory).
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
+}
+
+/// Writes every object at `revision` as the directory's snapshot, crash-safe;
+/// returns its size.
+pub fn write_snapshot(
+    dir: &Path,
+    revision: u64,
+    objects: &Vec<(StorageKey, ObjectKey, Arc<Value>)>,
+) -> std::io::Result<u64> {
+    let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
+    let written = write_snapshot_file(&tmp, revision, objects);
+    let size = match written {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    fs::rename(&tmp, dir.join(SNAPSHOT))?;
+    sync_dir(dir)?;
+    Ok(size)
+}
+
+fn write_snapshot_file(
+    path: &Path,
+    revision: u64,
+    objects: &Vec<(StorageKey, ObjectKey, Arc<Value>)>,
+) -> std::io::Result<u64> {
+    let mut out = std::io::BufWriter::new(File::create(path)?);
+    let mut size = 0u64;
+    let mut put = |entry: &Entry| -> std::io::Result<()> {
+        let framed = frame::encode(&serde_json::to_vec(entry)?);
+        size += framed.len() as u64;
+        out.write_all(&framed)
+    };
+    put(&Entry::Begin { revision })?;
+    for (s, k, v) in objects {
+        let rv = crate::meta::resource_version(v).unwrap_or(revision);
+        put(&Entry::Object(Record::put(rv, s, k, v)))?;
+    }
+    put(&Entry::End {
+        objects: objects.len() as u64,
+    })?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(size)
+}
+
+/// Removes every segment numbered below `seq`, durably.
+pub fn remove_segments_before(dir: &Path, seq: u64) -> std::io::Result<()> {
+    for (n, path) in segments(dir)? {
+        if n < seq {
+            fs::remove_file(path)?;
+        }
+    }
+    sync_dir(dir)
+}

@@ -1,0 +1,164 @@
+//! The on-disk frame every log and snapshot record is written in, and the scan
+//! that tells a torn tail from damage.
+//!
+//! A frame is a 12-byte header and a payload:
+//!
+//! ```text
+//! +----------------+----------------------+----------------------------+---------+
+//! | len: u32 LE    | payload CRC-32C: u32 | header CRC-32C: u32        | payload |
+//! | payload bytes  | of the payload       | of the first eight bytes   |         |
+//! +----------------+----------------------+----------------------------+---------+
+//! ```
+//!
+//! The header carries its own checksum so a damaged length is seen as damage,
+//! never mistaken for a record that runs past the end of the file. Scanning
+//! stops at the first frame that is not whole and sound:
+//! - **torn**: the file ends inside a frame whose header is sound (or inside the
+//!   header itself), or everything from the frame on is zero bytes (a
+//!   file system that extended the file before writing its data). Only the
+//!   last append, never acknowledged, can end like that.
+//! - **damaged**: a header or payload checksum does not match. Anything else
+//!   in the middle of a log, or in the last complete frame, is damage.
+
+/// Bytes before the payload.
+pub const HEADER: usize = 12;
+
+/// Frames larger than this are not written (a record is one write's objects,
+/// each at most the 1.5 MiB etcd accepts), and a header claiming more is damage.
+pub const MAX_PAYLOAD: usize = 1 << 30;
+
+/// `payload` framed.
+pub fn encode(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    // Payloads are bounded by MAX_PAYLOAD (< u32::MAX), checked by the caller.
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    let header_crc = crc32c::crc32c(&out[..8]);
+    out.extend_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// How a scan ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Every byte belongs to a whole, sound frame.
+    Clean,
+    /// An incomplete frame starts at this offset and runs to the end.
+    Torn { offset: u64 },
+    /// The frame at this offset is damaged: why.
+    Damaged { offset: u64, why: String },
+}
+
+/// The sound frames of a file, and how the scan ended.
+pub struct Scan<'a> {
+    /// Each frame's offset and payload, in file order.
+    pub frames: Vec<(u64, &'a [u8])>,
+    /// How the scan ended.
+    pub end: End,
+}
+
+/// Splits `bytes` into frames, stopping at the first one that is not sound.
+pub fn scan(bytes: &[u8]) -> Scan<'_> {
+    let mut frames = Vec::new();
+    let mut at = 0usize;
+    let end = loop {
+        let rest = &bytes[at..];
+        if rest.is_empty() {
+            break End::Clean;
+        }
+        let offset = at as u64;
+        if rest.iter().all(|b| *b == 0) || rest.len() < HEADER {
+            break End::Torn { offset };
+        }
+        let word = |i: usize| u32::from_le_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+        let (len, payload_crc, header_crc) = (word(0), word(4), word(8));
+        if crc32c::crc32c(&rest[..8]) != header_crc {
+            break End::Damaged {
+                offset,
+                why: "the record header's checksum does not match".into(),
+            };
+        }
+        let len = len as usize;
+        if len > MAX_PAYLOAD {
+            break End::Damaged {
+                offset,
+                why: format!("the record header claims {len} bytes"),
+            };
+        }
+        if rest.len() < HEADER + len {
+            break End::Torn { offset };
+        }
+        let payload = &rest[HEADER..HEADER + len];
+        if crc32c::crc32c(payload) != payload_crc {
+            break End::Damaged {
+                offset,
+                why: "the record's checksum does not match".into(),
+            };
+        }
+        frames.push((offset, payload));
+        at += HEADER + len;
+    };
+    Scan { frames, end }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(payloads: &[&[u8]]) -> Vec<u8> {
+        payloads.iter().flat_map(|p| encode(p)).collect()
+    }
+
+    #[test]
+    fn whole_frames_scan_clean() {
+        let bytes = file(&[b"one", b"", b"three"]);
+        let s = scan(&bytes);
+        assert_eq!(s.end, End::Clean);
+        let payloads: Vec<&[u8]> = s.frames.iter().map(|(_, p)| *p).collect();
+        assert_eq!(payloads, [&b"one"[..], b"", b"three"]);
+        assert_eq!(s.frames[1].0, (HEADER + 3) as u64);
+    }
+
+    #[test]
+    fn a_file_ending_inside_the_last_frame_is_torn_there() {
+        let bytes = file(&[b"one", b"two"]);
+        let second = (HEADER + 3) as u64;
+        for cut in [
+            bytes.len() - 1,
+            second as usize + HEADER,
+            second as usize + 5,
+        ] {
+            let s = scan(&bytes[..cut]);
+            assert_eq!(s.end, End::Torn { offset: second }, "cut at {cut}");
+            assert_eq!(s.frames.len(), 1);
+        }
+        // Zeros where the last frame should be: extended, never written.
+        let mut zeros = file(&[b"one"]);
+        zeros.extend_from_slice(&[0; 40]);
+        assert_eq!(scan(&zeros).end, End::Torn { offset: second });
+    }
+
+    #[test]
+    fn any_changed_byte_of_a_complete_frame_is_damage_at_that_frame() {
+        let bytes = file(&[b"one", b"two", b"three"]);
+        let second = HEADER + 3;
+        for i in second..second + HEADER + 3 {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 0x20;
+            let s = scan(&damaged);
+            assert!(
+                matches!(s.end, End::Damaged { offset, .. } if offset == second as u64),
+                "byte {i}: {:?}",
+                s.end
+            );
+            assert_eq!(s.frames.len(), 1, "byte {i}");
+        }
+        // The last complete frame too.
+        let mut last = bytes.clone();
+        let n = last.len();
+        last[n - 1] ^= 1;
+        assert!(matches!(scan(&last).end, End::Damaged { .. }));
+    }
+}

@@ -1,0 +1,377 @@
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::*;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("apiserver-wal-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn cms() -> StorageKey {
+    StorageKey::new("", "configmaps")
+}
+
+fn obj(name: &str, rv: u64) -> Value {
+    json!({"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv.to_string()}, "data": {"k": "v".repeat(50)}})
+}
+
+fn put(wal: &mut Wal, rv: u64, name: &str) {
+    wal.append(&[Record::put(
+        rv,
+        &cms(),
+        &ObjectKey::new("ns", name),
+        &obj(name, rv),
+    )])
+    .unwrap();
+}
+
+fn names(r: &Restored) -> Vec<String> {
+    r.objects.iter().map(|(_, k, _)| k.name.clone()).collect()
+}
+
+/// Every file under `dir` with its bytes.
+fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            out.insert(path.clone(), fs::read(&path).unwrap());
+        }
+    }
+    out
+}
+
+fn open(dir: &Path) -> std::io::Result<(Wal, Restored)> {
+    Wal::open(dir, Options::default())
+}
+
+/// Three puts and a delete in segment 1, written and closed.
+fn three_and_a_delete(dir: &Path) {
+    let (mut wal, restored) = open(dir).unwrap();
+    assert_eq!(restored.revision, 0);
+    put(&mut wal, 1, "a");
+    put(&mut wal, 2, "b");
+    put(&mut wal, 3, "c");
+    wal.append(&[Record::delete(4, &cms(), &ObjectKey::new("ns", "b"))])
+        .unwrap();
+}
+
+fn segment_one(dir: &Path) -> PathBuf {
+    files::segment(dir, 1)
+}
+
+/// Offsets of the frames of a file.
+fn frame_offsets(path: &Path) -> Vec<u64> {
+    let bytes = fs::read(path).unwrap();
+    frame::scan(&bytes).frames.iter().map(|(o, _)| *o).collect()
+}
+
+fn flip(path: &Path, at: u64) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[at as usize] ^= 0x55;
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn replays_puts_and_deletes_and_drops_only_a_torn_tail() {
+    let dir = temp_dir("replay");
+    three_and_a_delete(&dir);
+    // A crash in the middle of writing revision 5.
+    let sound = fs::metadata(segment_one(&dir)).unwrap().len();
+    let torn = &frame::encode(br#"[{"rv":5,"op":"put"}]"#)[..20];
+    let mut f = OpenOptions::new()
+        .append(true)
+        .open(segment_one(&dir))
+        .unwrap();
+    f.write_all(torn).unwrap();
+    drop(f);
+
+    let (mut wal, restored) = open(&dir).unwrap();
+    assert_eq!(restored.revision, 4);
+    assert_eq!(names(&restored), ["a", "c"]);
+    // The torn bytes were cut off, so the next record follows a sound one.
+    assert_eq!(fs::metadata(segment_one(&dir)).unwrap().len(), sound);
+    put(&mut wal, 5, "d");
+    drop(wal);
+    let (_, again) = open(&dir).unwrap();
+    assert_eq!(again.revision, 5);
+    assert_eq!(names(&again), ["a", "c", "d"]);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn damage_in_the_middle_or_the_last_record_refuses_to_start_and_changes_nothing() {
+    for (case, frame_index, delta) in [("middle", 1usize, 14u64), ("last", 3, 13)] {
+        let dir = temp_dir(&format!("damage-{case}"));
+        three_and_a_delete(&dir);
+        let at = frame_offsets(&segment_one(&dir))[frame_index];
+        flip(&segment_one(&dir), at + delta);
+        let before = contents(&dir);
+
+        let Err(e) = open(&dir) else {
+            panic!("{case}: a damaged log was opened");
+        };
+        let msg = e.to_string();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{case}: {msg}");
+        assert!(
+            msg.contains(&*segment_one(&dir).to_string_lossy())
+                && msg.contains(&format!("damaged at byte {at}"))
+                && msg.contains("--recover-data-dir"),
+            "{case}: {msg}"
+        );
+        assert_eq!(contents(&dir), before, "{case}: files changed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn recovery_keeps_everything_before_the_damage_and_sets_the_original_aside() {
+    let dir = temp_dir("recover");
+    three_and_a_delete(&dir);
+    let original = fs::read(segment_one(&dir)).unwrap();
+    let at = frame_offsets(&segment_one(&dir))[2];
+    flip(&segment_one(&dir), at + 20);
+    let (mut wal, restored) = Wal::open(
+        &dir,
+        Options {
+            recover: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        names(&restored),
+        ["a", "b"],
+        "the records before the damage"
+    );
+    assert_eq!(restored.revision, 2);
+    put(&mut wal, 3, "e");
+    drop(wal);
+
+    let aside: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert!(
+        aside[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("damaged-")
+    );
+    let kept = fs::read(aside[0].join(segment_one(&dir).file_name().unwrap())).unwrap();
+    assert_eq!(
+        kept.len(),
+        original.len(),
+        "the damaged original is kept whole"
+    );
+
+    let (_, again) = open(&dir).unwrap();
+    assert_eq!(names(&again), ["a", "b", "e"]);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Writes `writes` revisions over ten names, compacting whenever the log asks
+/// (and waiting for it).
+fn compacted(dir: &Path, writes: u64) -> Wal {
+    let (mut wal, _) = Wal::open(
+        dir,
+        Options {
+            compaction_min_bytes: 4096,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let mut live = BTreeMap::new();
+    for rv in 1..=writes {
+        let name = format!("cm-{}", rv % 10);
+        put(&mut wal, rv, &name);
+        live.insert(name.clone(), Arc::new(obj(&name, rv)));
+        if wal.wants_compaction() {
+            let objects = live
+                .iter()
+                .map(|(n, v)| (cms(), ObjectKey::new("ns", n), v.clone()))
+                .collect();
+            wal.compact(Snapshot {
+                revision: rv,
+                objects,
+            })
+            .unwrap();
+            wal.wait_for_compaction();
+        }
+    }
+    wal
+}
+
+#[test]
+fn compaction_writes_a_snapshot_removes_old_segments_and_replays_the_same() {
+    let dir = temp_dir("compact");
+    let wal = compacted(&dir, 200);
+    assert!(wal.seq > 1, "no compaction ran");
+    drop(wal);
+    let segments = files::segments(&dir).unwrap();
+    assert!(dir.join(files::SNAPSHOT).exists());
+    assert!(segments.iter().all(|(n, _)| *n > 1), "{segments:?}");
+    let (_, restored) = open(&dir).unwrap();
+    assert_eq!(restored.revision, 200);
+    assert_eq!(restored.objects.len(), 10);
+    for (_, k, v) in &restored.objects {
+        let rv = crate::meta::resource_version(v).unwrap();
+        assert_eq!(format!("cm-{}", rv % 10), k.name, "{k:?} at {rv}");
+        assert!(rv > 190, "{k:?} at {rv}");
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_leftover_segment_below_the_snapshot_is_skipped() {
+    let dir = temp_dir("leftover");
+    let wal = compacted(&dir, 100);
+    drop(wal);
+    // A crash after the snapshot was renamed into place, before the old
+    // segments were removed: an old segment is still there.
+    let (seq, _) = files::segments(&dir).unwrap()[0];
+    let mut old = Vec::new();
+    let records = vec![Record::put(
+        3,
+        &cms(),
+        &ObjectKey::new("ns", "cm-3"),
+        &obj("cm-3", 3),
+    )];
+    old.extend(frame::encode(&serde_json::to_vec(&records).unwrap()));
+    fs::write(files::segment(&dir, seq - 1), old).unwrap();
+    let (_, restored) = open(&dir).unwrap();
+    assert_eq!(restored.revision, 100);
+    let cm3 = restored
+        .objects
+        .iter()
+        .find(|(_, k, _)| k.name == "cm-3")
+        .unwrap();
+    assert_eq!(crate::meta::resource_version(&cm3.2), Some(93));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn damage_in_a_snapshot_refuses_to_start_and_recovery_keeps_its_sound_objects() {
+    let dir = temp_dir("snapshot-damage");
+    drop(compacted(&dir, 100));
+    let snapshot = dir.join(files::SNAPSHOT);
+    let offsets = frame_offsets(&snapshot);
+    flip(&snapshot, offsets[5] + 30);
+    let before = contents(&dir);
+    let Err(e) = open(&dir) else {
+        panic!("a damaged snapshot was opened");
+    };
+    assert!(
+        e.to_string().contains(&format!(
+            "{} is damaged at byte {}",
+            snapshot.display(),
+            offsets[5]
+        )),
+        "{e}"
+    );
+    assert_eq!(contents(&dir), before, "files changed");
+
+    let (_, restored) = Wal::open(
+        &dir,
+        Options {
+            recover: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    // Objects 1..=4 of the snapshot, plus whatever the log after it holds.
+    assert!(restored.objects.len() >= 4, "{}", restored.objects.len());
+    assert_eq!(restored.revision, 100);
+    let (_, again) = open(&dir).unwrap();
+    assert_eq!(again.objects.len(), restored.objects.len());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_full_disk_refuses_the_write_and_leaves_the_log_sound() {
+    let dir = temp_dir("full");
+    let (mut wal, _) = open(&dir).unwrap();
+    put(&mut wal, 1, "a");
+    wal.faults().space = Some(30);
+    let record = [Record::put(
+        2,
+        &cms(),
+        &ObjectKey::new("ns", "b"),
+        &obj("b", 2),
+    )];
+    let e = wal.append(&record).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
+    // Space comes back: writing goes on where the log was sound.
+    wal.faults().space = None;
+    put(&mut wal, 2, "c");
+    drop(wal);
+    let (_, restored) = open(&dir).unwrap();
+    assert_eq!(names(&restored), ["a", "c"]);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_failed_fsync_refuses_every_later_write_until_a_restart() {
+    let dir = temp_dir("fsync");
+    let (mut wal, _) = open(&dir).unwrap();
+    put(&mut wal, 1, "a");
+    wal.faults().fail_sync = true;
+    let record = [Record::put(
+        2,
+        &cms(),
+        &ObjectKey::new("ns", "b"),
+        &obj("b", 2),
+    )];
+    assert!(wal.append(&record).is_err());
+    wal.faults().fail_sync = false;
+    let e = wal.append(&record).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("refuses writes until the server restarts"),
+        "{e}"
+    );
+    drop(wal);
+    let (_, restored) = open(&dir).unwrap();
+    assert_eq!(names(&restored), ["a"]);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn one_open_log_per_directory() {
+    let dir = temp_dir("lock");
+    let (first, _) = open(&dir).unwrap();
+    let Err(second) = open(&dir) else {
+        panic!("a second log opened on a locked directory");
+    };
+    assert_eq!(second.kind(), std::io::ErrorKind::ResourceBusy);
+    assert!(
+        second.to_string().contains("in use by another server"),
+        "{second}"
+    );
+    // Released with the first: the directory can be opened again.
+    drop(first);
+    let (again, _) = open(&dir).unwrap();
+    drop(again);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_log_of_the_old_format_is_refused_by_name() {
+    let dir = temp_dir("old");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(files::OLD_LOG), b"{}\n").unwrap();
+    let Err(e) = open(&dir) else {
+        panic!("an old log was opened");
+    };
+    assert!(e.to_string().contains("wal.jsonl"), "{e}");
+    fs::remove_dir_all(&dir).unwrap();
+}
