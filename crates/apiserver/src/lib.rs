@@ -76,6 +76,7 @@ pub mod crd;
 pub mod discovery;
 pub mod error;
 pub mod fieldmanager;
+mod gobase64;
 mod gofmt;
 pub mod http;
 pub mod meta;

@@ -6,9 +6,8 @@ use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_json::Value;
 
 use super::FieldError;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::resources::CustomVersion;
-use crate::rest::options::{FieldValidation, WriteOptions};
 use crate::schema;
 
 /// A CRD version's schema prepared for admission: CEL rules compiled once.
@@ -38,32 +37,15 @@ pub fn admit(
     version: &CustomVersion,
     obj: &mut Value,
     old: Option<&Value>,
-    opts: &WriteOptions,
     errors: &mut Vec<FieldError>,
-    warnings: &mut Vec<String>,
 ) -> ApiResult<()> {
     let Some(s) = &version.schema else {
         return Ok(());
     };
-    let unknown = schema::prune(s, obj);
-    if !unknown.is_empty() {
-        match opts.field_validation {
-            FieldValidation::Strict => {
-                return Err(ApiError::bad_request(format!(
-                    "strict decoding error: {}",
-                    unknown
-                        .iter()
-                        .map(|f| format!("unknown field {f:?}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            FieldValidation::Warn => {
-                warnings.extend(unknown.iter().map(|f| format!("unknown field {f:?}")))
-            }
-            FieldValidation::Ignore => {}
-        }
-    }
+    // Unknown fields were dropped and reported by strict decoding
+    // (rest::strict) before admission; this prune only drops non-nullable
+    // nulls and anything a server-side merge brought back.
+    schema::prune(s, obj);
     schema::default(s, obj);
     let schema_errors = schema::validate(s, obj);
     // Some schema errors stop CEL from running, as in kube-apiserver.

@@ -12,7 +12,6 @@ use serde_json::Value;
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::meta;
 use crate::resources::ResourceType;
-use crate::rest::options::WriteOptions;
 use crate::store::State;
 
 /// Which write is admitted.
@@ -123,18 +122,17 @@ pub fn into_invalid(rt: &ResourceType, obj: &Value, errors: Vec<FieldError>) -> 
     )
 }
 
-/// Admits `obj` (mutating it with defaults); returns warnings for the client.
+/// Admits `obj` (mutating it with defaults). Unknown fields were dropped and
+/// reported before (strict decoding, in the REST layer).
 pub fn admit(
     rt: &ResourceType,
     obj: &mut Value,
     old: Option<&Value>,
     op: Operation,
-    opts: &WriteOptions,
-) -> ApiResult<Vec<String>> {
-    let mut warnings = Vec::new();
+) -> ApiResult<()> {
     let mut errors = Vec::new();
     if let Some(c) = &rt.custom {
-        custom::admit(c, obj, old, opts, &mut errors, &mut warnings)?;
+        custom::admit(c, obj, old, &mut errors)?;
     }
     if let Some(b) = rt.builtin {
         builtin::default(b, obj, old, op);
@@ -142,7 +140,7 @@ pub fn admit(
     }
     metadata::validate(rt, obj, &mut errors);
     if errors.is_empty() {
-        Ok(warnings)
+        Ok(())
     } else {
         Err(into_invalid(rt, obj, errors))
     }

@@ -225,9 +225,13 @@ impl App {
     ) -> ApiResult<http::Response<Body>> {
         let (method, headers) = (&parts.method, &parts.headers);
         let user_agent = header_str(headers, header::USER_AGENT).unwrap_or_default();
+        let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
         let write_options = || -> ApiResult<WriteOptions> {
             let mut o = WriteOptions::parse(&query)?;
             o.user_agent = user_agent.to_owned();
+            if !content_type.starts_with("application/yaml") {
+                o.raw_body = Some(body.clone());
+            }
             Ok(o)
         };
         let rt = self
@@ -251,7 +255,6 @@ impl App {
             header_str(headers, header::ACCEPT),
             query.get("includeObject").map(String::as_str),
         )?;
-        let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
         match (method.clone(), p.name.as_deref()) {
             (Method::GET, None) => {
                 let opts = ListOptions::parse(&query)?;

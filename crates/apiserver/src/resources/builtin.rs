@@ -64,7 +64,8 @@ struct Descriptor {
     unconditional_update: bool,
 }
 
-const ALL_KINDS: [Builtin; 27] = [
+/// Every built-in kind.
+pub const ALL_KINDS: [Builtin; 27] = [
     Builtin::Namespace,
     Builtin::ConfigMap,
     Builtin::Secret,

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-pub use self::builtin::Builtin;
+pub use self::builtin::{ALL_KINDS, Builtin};
 use crate::store::StorageKey;
 
 /// A served resource: one version of one resource.

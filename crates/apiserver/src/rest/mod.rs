@@ -9,6 +9,7 @@ pub mod convert;
 mod list;
 pub mod options;
 mod patch;
+mod strict;
 
 use std::sync::Arc;
 
@@ -143,7 +144,8 @@ impl Rest {
         body: Value,
         opts: &WriteOptions,
     ) -> ApiResult<(Value, Vec<String>)> {
-        self.create_owned(rt, ns, body, opts, None)
+        let origin = strict::Origin::Body(opts.raw_body.as_deref());
+        self.create_owned(rt, ns, body, opts, None, origin)
     }
 
     /// Creates an object; `applied` is the apply configuration when server-side
@@ -155,9 +157,11 @@ impl Rest {
         body: Value,
         opts: &WriteOptions,
         applied: Option<&Value>,
+        origin: strict::Origin<'_>,
     ) -> ApiResult<(Value, Vec<String>)> {
         let ns = scoped_namespace(rt, ns);
         let mut obj = check_type(rt, body)?;
+        let warnings = strict::check(rt, &mut obj, origin, opts.field_validation)?;
         if rt.namespaced {
             match meta::namespace(&obj) {
                 Some(body_ns) if body_ns != ns => {
@@ -215,7 +219,7 @@ impl Rest {
         {
             m.remove("status");
         }
-        let warnings = admission::admit(rt, &mut obj, None, Operation::Create, opts)?;
+        admission::admit(rt, &mut obj, None, Operation::Create)?;
         match applied {
             Some(config) => {
                 obj =
@@ -257,7 +261,9 @@ impl Rest {
         body: Value,
         opts: &WriteOptions,
     ) -> ApiResult<(Value, Vec<String>)> {
-        let body = check_type(rt, body)?;
+        let mut body = check_type(rt, body)?;
+        let origin = strict::Origin::Body(opts.raw_body.as_deref());
+        let strict = strict::check(rt, &mut body, origin, opts.field_validation)?;
         match meta::name(&body) {
             Some(n) if n != name => {
                 return Err(ApiError::bad_request(format!(
@@ -274,7 +280,9 @@ impl Rest {
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        self.write_existing(rt, Existing { ns, name, sub }, opts, None, |_| Ok(body))
+        self.write_existing(rt, Existing { ns, name, sub }, opts, None, |_| {
+            Ok((body, strict))
+        })
     }
 
     /// PATCH of the object or its status.
@@ -294,9 +302,14 @@ impl Rest {
         let (object, warnings) =
             self.write_existing(rt, Existing { ns, name, sub }, opts, None, |current| {
                 let patched = patch::apply(rt, patch_type, current, body)?;
-                let patched = check_type(rt, patched)?;
+                let mut patched = check_type(rt, patched)?;
                 check_patched_name(rt, &patched, ns, name)?;
-                Ok(patched)
+                let origin = match patch_type {
+                    PatchType::Json => strict::Origin::JsonPatch(body),
+                    _ => strict::Origin::Patch(body),
+                };
+                let warnings = strict::check(rt, &mut patched, origin, opts.field_validation)?;
+                Ok((patched, warnings))
             })?;
         Ok(Patched {
             object,
@@ -322,7 +335,13 @@ impl Rest {
             ));
         }
         let applied = patch::parse_apply(config)?;
-        let applied = check_type(rt, applied)?;
+        let mut applied = check_type(rt, applied)?;
+        let strict = strict::check(
+            rt,
+            &mut applied,
+            strict::Origin::Apply(config),
+            opts.field_validation,
+        )?;
         if meta::name(&applied).is_some_and(|n| n != name) {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",
@@ -339,10 +358,12 @@ impl Rest {
         if !exists && sub == Subresource::Main {
             let mut obj = applied.clone();
             meta::metadata_mut(&mut obj).insert("name".into(), name.into());
-            let (object, warnings) = self.create_owned(rt, ns, obj, opts, Some(&applied))?;
+            let origin = strict::Origin::Body(None);
+            let (object, warnings) =
+                self.create_owned(rt, ns, obj, opts, Some(&applied), origin)?;
             return Ok(Patched {
                 object,
-                warnings,
+                warnings: [strict, warnings].concat(),
                 created: true,
             });
         }
@@ -353,12 +374,12 @@ impl Rest {
             Some(&applied),
             |current| {
                 let merged = patch::apply_merge(rt, current, &applied);
-                check_type(rt, merged)
+                Ok((check_type(rt, merged)?, Vec::new()))
             },
         )?;
         Ok(Patched {
             object,
-            warnings,
+            warnings: [strict, warnings].concat(),
             created: false,
         })
     }
@@ -371,7 +392,7 @@ impl Rest {
         at: Existing<'_>,
         opts: &WriteOptions,
         applied: Option<&Value>,
-        f: impl FnOnce(&Value) -> ApiResult<Value>,
+        f: impl FnOnce(&Value) -> ApiResult<(Value, Vec<String>)>,
     ) -> ApiResult<(Value, Vec<String>)> {
         let Existing { ns, name, sub } = at;
         let storage = rt.storage_key();
@@ -381,7 +402,7 @@ impl Rest {
                 .get(&storage, &key)
                 .ok_or_else(|| ApiError::not_found(target(rt, name)))?;
             let current_view = convert::from_storage(rt, &current);
-            let requested = f(&current_view)?;
+            let (requested, warnings) = f(&current_view)?;
             let current_rv = meta::resource_version(&current).unwrap_or_default();
             match meta::str_field(&requested, "resourceVersion").filter(|s| !s.is_empty()) {
                 None if !rt.unconditional_update => {
@@ -420,7 +441,7 @@ impl Rest {
                     ));
                 }
             }
-            let warnings = admission::admit(rt, &mut new, Some(&current_view), Operation::Update, opts)?;
+            admission::admit(rt, &mut new, Some(&current_view), Operation::Update)?;
             let subresource = (sub == Subresource::Status).then_some("status");
             match applied {
                 Some(config) => {

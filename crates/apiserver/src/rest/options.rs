@@ -6,9 +6,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions as K8sDeleteOp
 
 use crate::error::{ApiError, ApiResult, Cause};
 
-/// Parameters every write takes.
+/// What every write takes besides the object: its parameters and the body as
+/// sent.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
+    /// The create or update body as sent, for what strict decoding sees only
+    /// there (fields given twice).
+    pub raw_body: Option<bytes::Bytes>,
     /// `dryRun=All`: validate and answer, store nothing.
     pub dry_run: bool,
     /// `fieldManager`.
@@ -130,6 +134,7 @@ impl WriteOptions {
             force: flag(q, "force")?.unwrap_or(false),
             field_validation,
             user_agent: String::new(),
+            raw_body: None,
         })
     }
 }
