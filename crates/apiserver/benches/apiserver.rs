@@ -162,5 +162,91 @@ fn benches(c: &mut Criterion) {
     rt.block_on(srv10k.shutdown());
 }
 
-criterion_group!(apiserver_benches, benches);
+/// A server in `mode` where user `bench` (a token-file user) may create, get
+/// and list ConfigMaps in `default` through a RoleBinding, among 50 other
+/// users' bindings; returns it and the user's ConfigMaps.
+async fn authorizing_server(
+    mode: operatorkit_apiserver::authz::Mode,
+    tokens: &std::path::Path,
+) -> (operatorkit_apiserver::Handle, Api<ConfigMap>) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let server = operatorkit_apiserver::start(operatorkit_apiserver::Config {
+        authorization_mode: mode,
+        token_file: Some(tokens.to_owned()),
+        ..operatorkit_apiserver::Config::default()
+    })
+    .await
+    .unwrap();
+    let admin = kube::Client::try_from(server.kube_config(None)).unwrap();
+    let roles: Api<Role> = Api::namespaced(admin.clone(), "default");
+    let bindings: Api<RoleBinding> = Api::namespaced(admin, "default");
+    let role: Role = serde_json::from_value(json!({"metadata": {"name": "cm-writer"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "list"]}]}))
+    .unwrap();
+    roles.create(&PostParams::default(), &role).await.unwrap();
+    for user in (0..50)
+        .map(|i| format!("someone-{i}"))
+        .chain(["bench".to_owned()])
+    {
+        let binding: RoleBinding = serde_json::from_value(json!({"metadata": {"name": format!("writer-{user}")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-writer"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}))
+        .unwrap();
+        bindings
+            .create(&PostParams::default(), &binding)
+            .await
+            .unwrap();
+    }
+    let mut config = server.kube_config(None);
+    config.auth_info.token = Some("bench-token".to_owned().into());
+    let client = kube::Client::try_from(config).unwrap();
+    (server, Api::namespaced(client, "default"))
+}
+
+/// A list of 1,000 ConfigMaps and creates, as an ordinary user, under
+/// AlwaysAllow and under RBAC, in one run.
+fn authorization(c: &mut Criterion) {
+    use operatorkit_apiserver::authz::Mode;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let tokens =
+        std::env::temp_dir().join(format!("apiserver-bench-tokens-{}", std::process::id()));
+    std::fs::write(&tokens, "bench-token,bench,1000\n").unwrap();
+    let mut group = c.benchmark_group("apiserver-authz");
+    for (label, mode) in [("AlwaysAllow", Mode::AlwaysAllow), ("RBAC", Mode::Rbac)] {
+        let (srv, api) = rt.block_on(authorizing_server(mode, &tokens));
+        rt.block_on(async {
+            for i in 0..1_000 {
+                api.create(&PostParams::default(), &configmap(&format!("seed-{i}"), i))
+                    .await
+                    .unwrap();
+            }
+        });
+        group.bench_function(format!("list 1k ({label})"), |b| {
+            b.to_async(&rt).iter(|| {
+                let api = api.clone();
+                async move {
+                    let list = api.list(&ListParams::default()).await.unwrap();
+                    assert_eq!(list.items.len(), 1_000);
+                }
+            });
+        });
+        let mut n = 0usize;
+        group.bench_function(format!("create ({label})"), |b| {
+            b.to_async(&rt).iter(|| {
+                n += 1;
+                let api = api.clone();
+                let cm = configmap(&format!("authz-{n}"), n);
+                async move { api.create(&PostParams::default(), &cm).await.unwrap() }
+            });
+        });
+        rt.block_on(srv.shutdown());
+    }
+    group.finish();
+    let _ = std::fs::remove_file(&tokens);
+}
+
+criterion_group!(apiserver_benches, benches, authorization);
 criterion_main!(apiserver_benches);

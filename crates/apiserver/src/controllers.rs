@@ -1,7 +1,7 @@
 //! The controllers a cluster runs next to its API server, as far as operators
 //! depend on them: garbage collection through owner references (background,
-//! foreground, orphan), namespace lifecycle, and cleanup of a deleted CRD's
-//! custom resources. They follow the store's event log like any watcher and
+//! foreground, orphan), namespace lifecycle, cleanup of a deleted CRD's
+//! custom resources, and ClusterRole aggregation (`authz::aggregate`). They follow the store's event log like any watcher and
 //! write through the same REST semantics.
 
 use std::collections::{BTreeSet, HashMap};
@@ -71,6 +71,8 @@ struct Controllers {
     namespaces: BTreeSet<String>,
     /// CRDs being deleted (by name).
     crds: BTreeSet<String>,
+    /// A ClusterRole changed: aggregated roles may need new rules.
+    aggregate: bool,
 }
 
 impl Controllers {
@@ -85,6 +87,7 @@ impl Controllers {
             owners: BTreeSet::new(),
             namespaces: BTreeSet::new(),
             crds: BTreeSet::new(),
+            aggregate: true,
         }
     }
 
@@ -162,6 +165,9 @@ impl Controllers {
 
     fn observe(&mut self, e: &Event) {
         let place = (e.storage.clone(), e.key.clone());
+        if e.storage == Builtin::ClusterRole.storage_key() {
+            self.aggregate = true;
+        }
         if let Some(prev) = &e.prev {
             self.unindex(&e.storage, &e.key, prev);
         }
@@ -199,6 +205,9 @@ impl Controllers {
 
     /// Does all pending work; each step is one atomic write.
     fn work(&mut self) {
+        if std::mem::take(&mut self.aggregate) {
+            crate::authz::aggregate(&self.store);
+        }
         let checks = std::mem::take(&mut self.orphan_checks);
         for place in checks {
             self.collect_if_orphaned(&place);

@@ -126,7 +126,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             "singularName": rt.singular,
             "namespaced": rt.namespaced,
             "kind": rt.kind,
-            "verbs": VERBS,
+            "verbs": if rt.builtin.is_some_and(|b| b.is_review()) { json!(["create"]) } else { json!(VERBS) },
         });
         if !rt.short_names.is_empty() {
             r["shortNames"] = json!(rt.short_names);
@@ -137,6 +137,9 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         resources.push(r);
         if rt.status_subresource {
             resources.push(json!({"name": format!("{}/status", rt.plural), "singularName": "", "namespaced": rt.namespaced, "kind": rt.kind, "verbs": SUB_VERBS}));
+        }
+        if rt.kind == "ServiceAccount" && rt.group.is_empty() {
+            resources.push(json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}));
         }
         if rt.kind == "Namespace" && rt.group.is_empty() {
             resources.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));

@@ -123,6 +123,11 @@ impl ApiError {
         .with_details(t.details())
     }
 
+    /// 409 with a message of its own.
+    pub fn conflict_message(message: String) -> Self {
+        Self::new(409, "Conflict", message)
+    }
+
     /// 409 on a stale resourceVersion or a failed precondition.
     pub fn conflict(t: Target<'_>, why: &str) -> Self {
         Self::new(
@@ -189,6 +194,31 @@ impl ApiError {
             format!("{} \"{}\" is forbidden: {why}", t.qualified(), t.name),
         )
         .with_details(t.details())
+    }
+
+    /// 403 for a resource request the authorizer refused, as kube-apiserver's
+    /// `NewForbidden`: `pods "p" is forbidden: <why>` (or `pods is forbidden`
+    /// without a name).
+    pub fn forbidden_resource(resource: &str, group: &str, name: &str, why: &str) -> Self {
+        let qualified = match group {
+            "" => resource.to_owned(),
+            g => format!("{resource}.{g}"),
+        };
+        let message = match name {
+            "" => format!("{qualified} is forbidden: {why}"),
+            n => format!("{qualified} {n:?} is forbidden: {why}"),
+        };
+        Self::new(403, "Forbidden", message).with_details(Details {
+            name: (!name.is_empty()).then(|| name.to_owned()),
+            group: (!group.is_empty()).then(|| group.to_owned()),
+            kind: Some(resource.to_owned()),
+            ..Details::default()
+        })
+    }
+
+    /// 403 for a non-resource path: `forbidden: <why>`.
+    pub fn forbidden_path(why: String) -> Self {
+        Self::new(403, "Forbidden", format!("forbidden: {why}")).with_details(Details::default())
     }
 
     /// 401 for a request without valid credentials.

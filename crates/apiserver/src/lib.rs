@@ -71,6 +71,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod authz;
 mod controllers;
 pub mod crd;
 pub mod discovery;
@@ -83,6 +84,7 @@ pub mod meta;
 pub mod query;
 pub mod resources;
 pub mod rest;
+mod review;
 pub mod schema;
 mod server;
 pub mod store;

@@ -31,6 +31,16 @@ struct Args {
     /// Serve plain HTTP instead of HTTPS.
     #[arg(long)]
     http: bool,
+    /// RBAC (roles and bindings decide) or AlwaysAllow.
+    #[arg(long, default_value = "RBAC")]
+    authorization_mode: operatorkit_apiserver::authz::Mode,
+    /// Serve requests without credentials as system:anonymous.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    anonymous_auth: bool,
+    /// CA bundle that client certificates are verified against (CN: user,
+    /// O: groups).
+    #[arg(long)]
+    client_ca_file: Option<PathBuf>,
     /// Bearer-token users, in kube-apiserver's --token-auth-file format.
     #[arg(long)]
     token_auth_file: Option<PathBuf>,
@@ -58,6 +68,9 @@ async fn main() -> anyhow::Result<()> {
             compaction_min_bytes: args.compaction_min_bytes,
         },
         token_file: args.token_auth_file,
+        authorization_mode: args.authorization_mode,
+        client_ca_file: args.client_ca_file,
+        anonymous: args.anonymous_auth,
         ..operatorkit_apiserver::Config::default()
     };
     let server = operatorkit_apiserver::start(config)

@@ -35,8 +35,14 @@ pub struct Config {
     pub data_dir_options: crate::store::wal::Options,
     /// Bearer-token users (kube-apiserver `--token-auth-file` format).
     pub token_file: Option<PathBuf>,
-    /// Allow requests without a token (as `system:anonymous`).
+    /// CA bundle that client certificates are verified against
+    /// (`--client-ca-file`); HTTPS only.
+    pub client_ca_file: Option<PathBuf>,
+    /// Allow requests without credentials, as `system:anonymous`
+    /// (kube-apiserver's `--anonymous-auth`).
     pub anonymous: bool,
+    /// `--authorization-mode`: RBAC (default) or AlwaysAllow.
+    pub authorization_mode: crate::authz::Mode,
     /// Change events kept for watches and old-revision reads.
     pub watch_history: usize,
     /// How often watches that ask for bookmarks get one.
@@ -51,7 +57,9 @@ impl Default for Config {
             data_dir: None,
             data_dir_options: Default::default(),
             token_file: None,
+            client_ca_file: None,
             anonymous: true,
+            authorization_mode: crate::authz::Mode::default(),
             watch_history: 100_000,
             bookmark_interval: Duration::from_secs(60),
         }
@@ -80,6 +88,9 @@ pub enum StartError {
     /// The token file is unusable.
     #[error(transparent)]
     Tokens(#[from] TokenFileError),
+    /// The ServiceAccount signing key could not be loaded or made.
+    #[error(transparent)]
+    ServiceAccountKey(#[from] crate::auth::serviceaccount::KeyError),
     /// Making the TLS certificate failed.
     #[error("creating the TLS certificate: {0}")]
     Tls(String),
@@ -122,7 +133,11 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     for (_, crd) in store.read(|s| s.list(&crd_storage, None)) {
         crate::crd::register(&registry, &crd);
     }
-    let rest = Rest::new(store.clone(), registry.clone());
+    let authz = Arc::new(crate::authz::Authorizer::new(
+        config.authorization_mode,
+        store.clone(),
+    ));
+    let rest = Rest::new(store.clone(), registry.clone()).with_authorizer(authz.clone());
     bootstrap(&rest, &registry).map_err(StartError::Bootstrap)?;
 
     // Like a real cluster, the server has an admin credential; its kubeconfig
@@ -130,9 +145,14 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     let admin_token = uuid::Uuid::new_v4().simple().to_string();
     let auth = match &config.token_file {
         Some(f) => Authenticator::from_token_file(f, config.anonymous)?,
-        None => Authenticator::anonymous(),
+        None => Authenticator::without_tokens(config.anonymous),
     }
     .with_admin_token(&admin_token);
+    let service_accounts = Arc::new(crate::auth::serviceaccount::ServiceAccounts::new(
+        store.clone(),
+        config.data_dir.as_deref(),
+    )?);
+    let auth = auth.with_service_accounts(service_accounts.clone());
     let listener =
         TcpListener::bind(config.address)
             .await
@@ -145,7 +165,7 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         source,
     })?;
     let (tls, cert) = if config.tls {
-        let (acceptor, cert) = tls_acceptor(local)?;
+        let (acceptor, cert) = tls_acceptor(local, config.client_ca_file.as_deref())?;
         (Some(acceptor), Some(cert))
     } else {
         (None, None)
@@ -158,6 +178,8 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         store: store.clone(),
         registry: registry.clone(),
         auth,
+        authz,
+        service_accounts,
         watch: WatchConfig {
             bookmark_interval: config.bookmark_interval,
             ..WatchConfig::default()
@@ -184,15 +206,24 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     })
 }
 
+/// Creates what every cluster has and is missing: the system namespaces and
+/// the bootstrap RBAC policy.
 fn bootstrap(rest: &Rest, registry: &Registry) -> crate::error::ApiResult<()> {
-    let Some(rt) = registry.get(&crate::resources::Gvr::new("", "v1", "namespaces")) else {
-        return Ok(());
-    };
-    for ns in SYSTEM_NAMESPACES {
-        if rest.get(&rt, None, ns).is_ok() {
+    let namespaces = SYSTEM_NAMESPACES
+        .iter()
+        .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+    for obj in namespaces.chain(crate::authz::bootstrap_policy()) {
+        let (Some(api_version), Some(kind)) = (obj["apiVersion"].as_str(), obj["kind"].as_str())
+        else {
+            continue;
+        };
+        let Some(rt) = registry.by_kind(api_version, kind) else {
+            continue;
+        };
+        let name = crate::meta::name(&obj).unwrap_or_default().to_owned();
+        if rest.get(&rt, None, &name).is_ok() {
             continue;
         }
-        let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         rest.create(&rt, None, obj, &WriteOptions::default())?;
     }
     Ok(())
@@ -206,7 +237,10 @@ struct Certificate {
     der: Vec<u8>,
 }
 
-fn tls_acceptor(local: SocketAddr) -> Result<(tokio_rustls::TlsAcceptor, Certificate), StartError> {
+fn tls_acceptor(
+    local: SocketAddr,
+    client_ca: Option<&std::path::Path>,
+) -> Result<(tokio_rustls::TlsAcceptor, Certificate), StartError> {
     let tls_err = |e: &dyn std::fmt::Display| StartError::Tls(e.to_string());
     let mut names = vec![
         "localhost".to_owned(),
@@ -226,10 +260,16 @@ fn tls_acceptor(local: SocketAddr) -> Result<(tokio_rustls::TlsAcceptor, Certifi
     let key_der = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
         .map_err(|e| tls_err(&e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err(&e))?
-        .with_no_client_auth()
+        .map_err(|e| tls_err(&e))?;
+    let builder = match client_ca {
+        Some(path) => builder.with_client_cert_verifier(
+            crate::auth::x509::verifier(path, provider).map_err(|e| tls_err(&e))?,
+        ),
+        None => builder.with_no_client_auth(),
+    };
+    let mut server = builder
         .with_single_cert(vec![cert_der], key_der)
         .map_err(|e| tls_err(&e))?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -254,10 +294,19 @@ async fn accept_loop(
                 connections.spawn(async move {
                     match tls {
                         Some(acceptor) => match acceptor.accept(stream).await {
-                            Ok(s) => serve(TokioIo::new(s), app, shutdown).await,
+                            Ok(s) => {
+                                let certificate = s
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .and_then(|c| crate::auth::x509::user(c))
+                                    .map(Arc::new);
+                                serve(TokioIo::new(s), app, shutdown, certificate).await
+                            }
                             Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
                         },
-                        None => serve(TokioIo::new(stream), app, shutdown).await,
+                        None => serve(TokioIo::new(stream), app, shutdown, None).await,
                     }
                 });
             }
@@ -275,13 +324,18 @@ async fn accept_loop(
     }
 }
 
-async fn serve<I>(io: I, app: Arc<App>, mut shutdown: watch::Receiver<bool>)
-where
+async fn serve<I>(
+    io: I,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+    certificate: Option<Arc<crate::auth::User>>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
+        let certificate = certificate.clone();
+        async move { Ok::<_, std::convert::Infallible>(app.handle(req, certificate).await) }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection(io, service);
@@ -308,6 +362,12 @@ impl Handle {
     /// PEM of the server certificate, when serving HTTPS.
     pub fn ca_pem(&self) -> Option<&str> {
         self.cert.as_ref().map(|c| c.pem.as_str())
+    }
+
+    /// The authorizer: its mode, and the decisions it keeps once asked to
+    /// (tests that prove a role is least privilege).
+    pub fn authorizer(&self) -> &crate::authz::Authorizer {
+        &self.app.authz
     }
 
     /// Requests served so far.
@@ -398,10 +458,18 @@ mod tests {
             }
         };
         assert!(list(None).await.is_ok(), "the admin token works");
-        assert!(
-            list(Some("alice-token")).await.is_ok(),
-            "a token from the file works"
-        );
+        // A token from the file authenticates; RBAC then refuses alice, who
+        // has no binding.
+        match list(Some("alice-token")).await {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 403);
+                assert_eq!(
+                    s.message,
+                    "namespaces is forbidden: User \"alice\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope"
+                );
+            }
+            other => panic!("alice: expected 403, got {other:?}"),
+        }
         for refused in [Some(""), Some("wrong")] {
             match list(refused).await {
                 Err(kube::Error::Api(s)) => assert_eq!(s.code, 401, "{refused:?}"),

@@ -123,15 +123,15 @@ async fn a_damaged_log_refuses_to_start_until_recovery_is_asked_for() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    // Five bytes overwritten in the middle of the log.
+    // Five bytes overwritten in the record that created cm-25.
     let segment = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "log"))
         .unwrap();
     let mut bytes = std::fs::read(&segment).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle..middle + 5].copy_from_slice(b"XXXXX");
+    let at = bytes.windows(5).position(|w| w == b"cm-25").unwrap();
+    bytes[at..at + 5].copy_from_slice(b"XXXXX");
     std::fs::write(&segment, bytes).unwrap();
     let before = contents(&dir);
 

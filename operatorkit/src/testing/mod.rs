@@ -31,14 +31,18 @@
 //! namespace is labelled [`TEST_LABEL`] and deleted by [`TestEnv::stop`]; a
 //! test killed halfway leaves it behind, found with
 //! `kubectl get namespaces -l operatorkit.dev/test=true`. The operator runs
-//! in-process ([`TestEnv::run_operator`]) with the kubeconfig's identity, not
-//! as its ServiceAccount. Keep the tests that way to run on both:
+//! in-process, with the kubeconfig's identity ([`TestEnv::run_operator`]) or,
+//! better, as its own ServiceAccount bound to the roles it ships
+//! ([`TestEnv::service_account`], [`TestEnv::run_operator_as`]), so every
+//! request it makes is authorized as in production (the embedded server
+//! enforces RBAC like a real one). Keep the tests that way to run on both:
 //! - wait for what you expect with [`wait_for`] / [`wait_for_count`], never
 //!   with a fixed sleep: a real cluster is slower than the embedded server;
 //! - make objects in [`TestEnv::namespace`] under [`TestEnv::name`] names;
 //! - read embedded-only facts (request counts at the server,
 //!   [`TestEnv::embedded`]) only when `embedded()` is `Some`.
 
+mod identity;
 mod operator;
 mod wait;
 
@@ -54,6 +58,8 @@ pub use self::operator::{OperatorRun, RequestCounts};
 pub use self::wait::{wait_for, wait_for_count, wait_for_event};
 /// Configuration of the embedded API server (HTTPS, data dir, watch history).
 pub use operatorkit_apiserver::Config as ServerConfig;
+
+pub use self::identity::ServiceAccountIdentity;
 
 /// Environment variable naming a kubeconfig: tests then run against that cluster.
 pub const KUBECONFIG_ENV: &str = "OPERATORKIT_TEST_KUBECONFIG";
@@ -96,6 +102,8 @@ pub struct TestEnv {
     client: Client,
     namespace: String,
     extra_namespaces: std::sync::Mutex<Vec<String>>,
+    /// Cluster-scoped RBAC objects made for the environment: (resource, name).
+    cluster_objects: std::sync::Mutex<Vec<(&'static str, String)>>,
     server: Option<operatorkit_apiserver::Handle>,
 }
 
@@ -131,6 +139,7 @@ impl TestEnv {
             client,
             namespace,
             extra_namespaces: std::sync::Mutex::default(),
+            cluster_objects: std::sync::Mutex::default(),
             server,
         })
     }
@@ -157,6 +166,7 @@ impl TestEnv {
             client,
             namespace,
             extra_namespaces: std::sync::Mutex::default(),
+            cluster_objects: std::sync::Mutex::default(),
             server: None,
         })
     }
@@ -252,8 +262,25 @@ impl TestEnv {
         Ok(())
     }
 
-    /// Deletes the namespaces and stops the embedded server.
+    fn remember_cluster_object(&self, resource: &'static str, name: &str) {
+        self.cluster_objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((resource, name.to_owned()));
+    }
+
+    /// Deletes the namespaces and cluster-scoped objects made for the
+    /// environment, and stops the embedded server.
     pub async fn stop(self) {
+        let cluster_objects = std::mem::take(
+            &mut *self
+                .cluster_objects
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (resource, name) in cluster_objects {
+            delete_cluster_rbac(&self.client, resource, &name).await;
+        }
         let namespaces = Api::<Namespace>::all(self.client.clone());
         let extra = std::mem::take(
             &mut *self
@@ -268,6 +295,22 @@ impl TestEnv {
             server.shutdown().await;
         }
     }
+}
+
+/// Deletes a ClusterRole or ClusterRoleBinding (cleanup: errors are ignored).
+async fn delete_cluster_rbac(client: &Client, resource: &str, name: &str) {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let dp = DeleteParams::default();
+    let _ = match resource {
+        "clusterroles" => Api::<ClusterRole>::all(client.clone())
+            .delete(name, &dp)
+            .await
+            .map(|_| ()),
+        _ => Api::<ClusterRoleBinding>::all(client.clone())
+            .delete(name, &dp)
+            .await
+            .map(|_| ()),
+    };
 }
 
 /// Makes a namespace with a unique name and the test label.

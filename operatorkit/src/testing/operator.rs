@@ -181,18 +181,7 @@ impl TestEnv {
     /// A client of its own for an operator, with a unique user agent and a
     /// request count.
     pub fn counted_client(&self, name: &str) -> Result<(Client, RequestCounts, String), TestError> {
-        let user_agent = unique_name(&format!("operatorkit-test-{name}"));
-        let mut config = self.config.clone();
-        let value = HeaderValue::from_str(&user_agent)
-            .map_err(|e| TestError::Kubeconfig(format!("user agent {user_agent:?}: {e}")))?;
-        config
-            .headers
-            .push((HeaderName::from_static("user-agent"), value));
-        let counts = RequestCounts::default();
-        let client = ClientBuilder::try_from(config)?
-            .with_layer(&CountLayer(counts.clone()))
-            .build();
-        Ok((client, counts, user_agent))
+        counted_client(self.config.clone(), name)
     }
 
     /// Starts `operator` in-process with its own counted client, watching the
@@ -200,9 +189,30 @@ impl TestEnv {
     pub async fn run_operator<K: OperatorKind>(
         &self,
         operator: Operator<K>,
+        settings: Settings,
+    ) -> Result<OperatorRun, TestError> {
+        self.run(self.config.clone(), operator, settings).await
+    }
+
+    /// Like [`TestEnv::run_operator`], authenticated as `identity` (a
+    /// ServiceAccount with the operator's roles): every request it makes is
+    /// authorized as it would be in production.
+    pub async fn run_operator_as<K: OperatorKind>(
+        &self,
+        identity: &super::ServiceAccountIdentity,
+        operator: Operator<K>,
+        settings: Settings,
+    ) -> Result<OperatorRun, TestError> {
+        self.run(identity.config.clone(), operator, settings).await
+    }
+
+    async fn run<K: OperatorKind>(
+        &self,
+        config: kube::Config,
+        operator: Operator<K>,
         mut settings: Settings,
     ) -> Result<OperatorRun, TestError> {
-        let (client, requests, user_agent) = self.counted_client(operator.name().as_str())?;
+        let (client, requests, user_agent) = counted_client(config, operator.name().as_str())?;
         if settings.namespace.is_none() {
             settings.namespace = Some(self.namespace.clone());
         }
@@ -220,6 +230,25 @@ impl TestEnv {
             user_agent,
         })
     }
+}
+
+/// A client of its own for an operator, with a unique user agent and a
+/// request count.
+fn counted_client(
+    mut config: kube::Config,
+    name: &str,
+) -> Result<(Client, RequestCounts, String), TestError> {
+    let user_agent = unique_name(&format!("operatorkit-test-{name}"));
+    let value = HeaderValue::from_str(&user_agent)
+        .map_err(|e| TestError::Kubeconfig(format!("user agent {user_agent:?}: {e}")))?;
+    config
+        .headers
+        .push((HeaderName::from_static("user-agent"), value));
+    let counts = RequestCounts::default();
+    let client = ClientBuilder::try_from(config)?
+        .with_layer(&CountLayer(counts.clone()))
+        .build();
+    Ok((client, counts, user_agent))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! (JSON bodies, Status errors, streamed watches).
 
 mod negotiate;
+mod protobuf;
 pub mod route;
 
 use std::collections::HashMap;
@@ -85,6 +86,10 @@ pub struct App {
     pub registry: Arc<Registry>,
     /// Who is asking.
     pub auth: Authenticator,
+    /// Whether they may.
+    pub authz: Arc<crate::authz::Authorizer>,
+    /// Issues ServiceAccount tokens.
+    pub service_accounts: Arc<crate::auth::serviceaccount::ServiceAccounts>,
     /// Watch tuning.
     pub watch: WatchConfig,
     /// Turns true on shutdown; ends watches.
@@ -141,15 +146,24 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 }
 
 impl App {
-    /// Serves one request.
-    pub async fn handle(self: Arc<Self>, req: http::Request<Incoming>) -> http::Response<Body> {
+    /// Serves one request; `certificate` is the user of the connection's
+    /// verified client certificate, if it presented one.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: http::Request<Incoming>,
+        certificate: Option<Arc<User>>,
+    ) -> http::Response<Body> {
         let (parts, body) = req.into_parts();
         let user_agent = header_str(&parts.headers, header::USER_AGENT)
             .unwrap_or_default()
             .to_owned();
         let user = match self
             .auth
-            .authenticate(header_str(&parts.headers, header::AUTHORIZATION))
+            .authenticate(
+                certificate.as_deref(),
+                header_str(&parts.headers, header::AUTHORIZATION),
+            )
+            .and_then(|u| crate::authz::impersonate(&self.authz, u, &parts.headers))
         {
             Ok(u) => u,
             Err(e) => return error_response(&e),
@@ -159,6 +173,12 @@ impl App {
         let route = route::parse(&path);
         self.requests
             .record(&user_agent, verb_of(&parts.method, route.as_ref(), &query));
+        let attributes =
+            crate::authz::Attributes::of_request(&parts.method, &path, route.as_ref(), &query);
+        if let Err(e) = self.authz.authorize(&user, &attributes) {
+            tracing::debug!(user = %user.name, ?attributes, "request forbidden");
+            return error_response(&e);
+        }
         let result = match route {
             Some(Route::Resource(p)) => {
                 let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -186,6 +206,43 @@ impl App {
                 tracing::debug!(%path, code = e.code, message = %e.message, "request failed");
                 error_response(&e)
             }
+        }
+    }
+
+    /// Requests answered without the REST verbs: reviews and TokenRequests.
+    fn answered(
+        &self,
+        rt: &ResourceType,
+        p: &ResourcePath,
+        method: &Method,
+        body: &[u8],
+        content_type: &str,
+        user: &User,
+    ) -> ApiResult<Option<http::Response<Body>>> {
+        let ns = p.namespace.as_deref();
+        match rt.builtin {
+            Some(b) if b.is_review() => {
+                if *method != Method::POST || p.name.is_some() {
+                    return Err(ApiError::method_not_allowed(method.as_str()));
+                }
+                let asked = if content_type.starts_with(protobuf::MEDIA_TYPE) {
+                    protobuf::review(b, body)?
+                } else {
+                    decode(body, content_type)?
+                };
+                let answer = crate::review::answer(b, &asked, user, ns, &self.auth, &self.authz)?;
+                Ok(Some(json_response(201, &answer)))
+            }
+            Some(Builtin::ServiceAccount) if p.subresource.as_deref() == Some("token") => {
+                let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
+                else {
+                    return Err(ApiError::method_not_allowed(method.as_str()));
+                };
+                let asked = decode(body, content_type)?;
+                let token = self.service_accounts.token_request(ns, name, &asked)?;
+                Ok(Some(json_response(201, &token)))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -221,7 +278,7 @@ impl App {
         p: ResourcePath,
         query: Query,
         body: Bytes,
-        _user: &User,
+        user: &User,
     ) -> ApiResult<http::Response<Body>> {
         let (method, headers) = (&parts.method, &parts.headers);
         let user_agent = header_str(headers, header::USER_AGENT).unwrap_or_default();
@@ -232,6 +289,7 @@ impl App {
             if !content_type.starts_with("application/yaml") {
                 o.raw_body = Some(body.clone());
             }
+            o.user = Some(user.clone());
             Ok(o)
         };
         let rt = self
@@ -242,6 +300,9 @@ impl App {
             return Err(ApiError::path_not_found());
         }
         let ns = p.namespace.as_deref();
+        if let Some(answered) = self.answered(&rt, &p, method, &body, content_type, user)? {
+            return Ok(answered);
+        }
         if rt.namespaced && ns.is_none() && p.name.is_some() {
             return Err(ApiError::path_not_found());
         }

@@ -37,9 +37,29 @@ pub enum Builtin {
     ClusterRoleBinding,
     Lease,
     CustomResourceDefinition,
+    /// Reviews: create-only, answered and never stored.
+    TokenReview,
+    SelfSubjectReview,
+    SubjectAccessReview,
+    SelfSubjectAccessReview,
+    LocalSubjectAccessReview,
+    SelfSubjectRulesReview,
 }
 
 impl Builtin {
+    /// Whether this kind is a review: only `create`, answered and not stored.
+    pub fn is_review(self) -> bool {
+        matches!(
+            self,
+            Builtin::TokenReview
+                | Builtin::SelfSubjectReview
+                | Builtin::SubjectAccessReview
+                | Builtin::SelfSubjectAccessReview
+                | Builtin::LocalSubjectAccessReview
+                | Builtin::SelfSubjectRulesReview
+        )
+    }
+
     /// Where objects of this kind are kept. Both Event APIs share one collection,
     /// as they do in kube-apiserver.
     pub fn storage_key(self) -> StorageKey {
@@ -65,7 +85,7 @@ struct Descriptor {
 }
 
 /// Every built-in kind.
-pub const ALL_KINDS: [Builtin; 27] = [
+pub const ALL_KINDS: [Builtin; 33] = [
     Builtin::Namespace,
     Builtin::ConfigMap,
     Builtin::Secret,
@@ -93,7 +113,34 @@ pub const ALL_KINDS: [Builtin; 27] = [
     Builtin::ClusterRoleBinding,
     Builtin::Lease,
     Builtin::CustomResourceDefinition,
+    Builtin::TokenReview,
+    Builtin::SelfSubjectReview,
+    Builtin::SubjectAccessReview,
+    Builtin::SelfSubjectAccessReview,
+    Builtin::LocalSubjectAccessReview,
+    Builtin::SelfSubjectRulesReview,
 ];
+
+/// A review kind's descriptor.
+fn review(
+    group: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
+) -> Descriptor {
+    Descriptor {
+        group,
+        version: "v1",
+        kind,
+        plural,
+        short: &[],
+        categories: &[],
+        namespaced,
+        status: false,
+        generation: false,
+        unconditional_update: true,
+    }
+}
 
 #[allow(clippy::too_many_lines, reason = "one table row per kind")]
 fn descriptor(b: Builtin) -> Descriptor {
@@ -359,6 +406,42 @@ fn descriptor(b: Builtin) -> Descriptor {
             NONE,
             true,
             false,
+            false,
+        ),
+        Builtin::TokenReview => review(
+            "authentication.k8s.io",
+            "TokenReview",
+            "tokenreviews",
+            false,
+        ),
+        Builtin::SelfSubjectReview => review(
+            "authentication.k8s.io",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+            false,
+        ),
+        Builtin::SubjectAccessReview => review(
+            "authorization.k8s.io",
+            "SubjectAccessReview",
+            "subjectaccessreviews",
+            false,
+        ),
+        Builtin::SelfSubjectAccessReview => review(
+            "authorization.k8s.io",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+            false,
+        ),
+        Builtin::LocalSubjectAccessReview => review(
+            "authorization.k8s.io",
+            "LocalSubjectAccessReview",
+            "localsubjectaccessreviews",
+            true,
+        ),
+        Builtin::SelfSubjectRulesReview => review(
+            "authorization.k8s.io",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
             false,
         ),
         Builtin::CustomResourceDefinition => Descriptor {

@@ -76,6 +76,8 @@ pub struct Rest {
     pub store: Arc<Store>,
     /// What is served.
     pub registry: Arc<Registry>,
+    /// Checks RBAC writes for escalation, when the server authorizes.
+    authz: Option<Arc<crate::authz::Authorizer>>,
 }
 
 /// The namespace an object of `rt` lives in, given the request's.
@@ -123,7 +125,34 @@ const SERVER_OWNED_METADATA: &[&str] = &[
 impl Rest {
     /// A REST layer.
     pub fn new(store: Arc<Store>, registry: Arc<Registry>) -> Self {
-        Self { store, registry }
+        Self {
+            store,
+            registry,
+            authz: None,
+        }
+    }
+
+    /// Checks writes of roles and bindings by requesting users with `authz`
+    /// (RBAC's escalation check).
+    pub fn with_authorizer(mut self, authz: Arc<crate::authz::Authorizer>) -> Self {
+        self.authz = Some(authz);
+        self
+    }
+
+    /// Refuses a role or binding that grants more than the requesting user
+    /// holds.
+    fn check_escalation(
+        &self,
+        rt: &ResourceType,
+        opts: &WriteOptions,
+        obj: &Value,
+    ) -> ApiResult<()> {
+        match (&self.authz, &opts.user) {
+            (Some(authz), Some(user)) => {
+                crate::authz::check_escalation(authz, user, &rt.group, &rt.plural, obj)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// GET of one object.
@@ -220,6 +249,7 @@ impl Rest {
             m.remove("status");
         }
         admission::admit(rt, &mut obj, None, Operation::Create)?;
+        self.check_escalation(rt, opts, &obj)?;
         match applied {
             Some(config) => {
                 obj =
@@ -442,6 +472,7 @@ impl Rest {
                 }
             }
             admission::admit(rt, &mut new, Some(&current_view), Operation::Update)?;
+            self.check_escalation(rt, opts, &new)?;
             let subresource = (sub == Subresource::Status).then_some("status");
             match applied {
                 Some(config) => {

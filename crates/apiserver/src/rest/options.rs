@@ -23,6 +23,8 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// The client's User-Agent (names the field manager when `fieldManager` is unset).
     pub user_agent: String,
+    /// Who asks, when the server authorizes (RBAC's escalation check).
+    pub user: Option<crate::auth::User>,
 }
 
 /// What to do with fields the schema does not know.
@@ -135,6 +137,7 @@ impl WriteOptions {
             field_validation,
             user_agent: String::new(),
             raw_body: None,
+            user: None,
         })
     }
 }

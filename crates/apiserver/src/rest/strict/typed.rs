@@ -90,6 +90,16 @@ fn kind_schema(b: Builtin) -> Value {
         Builtin::ClusterRoleBinding => root::<api::rbac::v1::ClusterRoleBinding>(),
         Builtin::Lease => root::<api::coordination::v1::Lease>(),
         Builtin::CustomResourceDefinition => root::<apiextensions::CustomResourceDefinition>(),
+        Builtin::TokenReview => root::<api::authentication::v1::TokenReview>(),
+        Builtin::SelfSubjectReview => root::<api::authentication::v1::SelfSubjectReview>(),
+        Builtin::SubjectAccessReview => root::<api::authorization::v1::SubjectAccessReview>(),
+        Builtin::SelfSubjectAccessReview => {
+            root::<api::authorization::v1::SelfSubjectAccessReview>()
+        }
+        Builtin::LocalSubjectAccessReview => {
+            root::<api::authorization::v1::LocalSubjectAccessReview>()
+        }
+        Builtin::SelfSubjectRulesReview => root::<api::authorization::v1::SelfSubjectRulesReview>(),
     }
 }
 

@@ -1,11 +1,19 @@
-//! Who is asking: anonymous by default, or bearer-token users from a file in
-//! kube-apiserver's `--token-auth-file` format (`token,user,uid,"group1,group2"`).
+//! Who is asking, as kube-apiserver's authenticators decide it, in its order:
+//! a verified client certificate (`--client-ca-file`; CN is the user, O the
+//! groups), a bearer token from `--token-auth-file`
+//! (`token,user,uid,"group1,group2"`), a ServiceAccount token
+//! ([`serviceaccount`]), else `system:anonymous` when `--anonymous-auth`
+//! allows it. `system:authenticated` is added to every authenticated user.
 //!
-//! Every request is authenticated here into a [`User`] before it reaches a
-//! handler, so authorization (RBAC) can be added as one more step on that user.
+//! Every request is authenticated here into a [`User`] before authorization
+//! (`authz`) and its handler.
+
+pub mod serviceaccount;
+pub mod x509;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -21,6 +29,19 @@ pub struct User {
 }
 
 impl User {
+    /// The user of ServiceAccount `name` in `namespace`.
+    pub fn service_account(namespace: &str, name: &str, uid: &str) -> Self {
+        Self {
+            name: format!("system:serviceaccount:{namespace}:{name}"),
+            uid: uid.to_owned(),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".into(),
+            ],
+        }
+    }
+
     fn anonymous() -> Self {
         Self {
             name: "system:anonymous".into(),
@@ -31,10 +52,11 @@ impl User {
 }
 
 /// Authenticates requests.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authenticator {
     tokens: HashMap<String, User>,
     anonymous: bool,
+    service_accounts: Option<Arc<serviceaccount::ServiceAccounts>>,
 }
 
 /// Why the token file could not be read.
@@ -77,10 +99,23 @@ impl Authenticator {
 
     /// Everyone is `system:anonymous`.
     pub fn anonymous() -> Self {
+        Self::without_tokens(true)
+    }
+
+    /// No token users; requests without credentials are anonymous if
+    /// `anonymous` is set, else refused.
+    pub fn without_tokens(anonymous: bool) -> Self {
         Self {
             tokens: HashMap::new(),
-            anonymous: true,
+            anonymous,
+            service_accounts: None,
         }
+    }
+
+    /// Also accepts ServiceAccount tokens issued by `accounts`.
+    pub fn with_service_accounts(mut self, accounts: Arc<serviceaccount::ServiceAccounts>) -> Self {
+        self.service_accounts = Some(accounts);
+        self
     }
 
     /// Users from a token file; requests without a token are anonymous if
@@ -123,18 +158,39 @@ impl Authenticator {
                 },
             );
         }
-        Ok(Self { tokens, anonymous })
+        Ok(Self {
+            tokens,
+            anonymous,
+            service_accounts: None,
+        })
     }
 
-    /// The user of a request with this `Authorization` header.
-    pub fn authenticate(&self, authorization: Option<&str>) -> ApiResult<User> {
-        match authorization.and_then(|a| a.strip_prefix("Bearer ")) {
-            Some(token) => self
-                .tokens
-                .get(token.trim())
-                .cloned()
-                .ok_or_else(ApiError::unauthorized),
-            None if self.anonymous => Ok(User::anonymous()),
+    /// The user of a request: its verified client certificate's, else its
+    /// `Authorization` header's, else anonymous (if allowed); 401 otherwise.
+    pub fn authenticate(
+        &self,
+        certificate: Option<&User>,
+        authorization: Option<&str>,
+    ) -> ApiResult<User> {
+        if let Some(user) = certificate {
+            return Ok(user.clone());
+        }
+        let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
+            return match self.anonymous {
+                true => Ok(User::anonymous()),
+                false => Err(ApiError::unauthorized()),
+            };
+        };
+        let token = token.trim();
+        if let Some(user) = self.tokens.get(token) {
+            return Ok(user.clone());
+        }
+        match self
+            .service_accounts
+            .as_ref()
+            .and_then(|sa| sa.authenticate(token))
+        {
+            Some(result) => result,
             None => Err(ApiError::unauthorized()),
         }
     }
@@ -155,13 +211,19 @@ mod tests {
         )
         .unwrap();
         let a = Authenticator::from_token_file(&file, false).unwrap();
-        let alice = a.authenticate(Some("Bearer secret1")).unwrap();
+        let alice = a.authenticate(None, Some("Bearer secret1")).unwrap();
         assert_eq!(alice.name, "alice");
         assert_eq!(alice.groups, ["admins", "devs", "system:authenticated"]);
-        assert_eq!(a.authenticate(Some("Bearer nope")).unwrap_err().code, 401);
-        assert_eq!(a.authenticate(None).unwrap_err().code, 401);
         assert_eq!(
-            Authenticator::anonymous().authenticate(None).unwrap().name,
+            a.authenticate(None, Some("Bearer nope")).unwrap_err().code,
+            401
+        );
+        assert_eq!(a.authenticate(None, None).unwrap_err().code, 401);
+        assert_eq!(
+            Authenticator::anonymous()
+                .authenticate(None, None)
+                .unwrap()
+                .name,
             "system:anonymous"
         );
         std::fs::write(&file, "only-a-token\n").unwrap();

@@ -1,0 +1,118 @@
+//! RBAC's own escalation check: nobody writes a role with permissions they do
+//! not hold, or binds a role whose permissions they do not hold, unless they
+//! may `escalate` (roles) or `bind` (that role). Members of `system:masters`
+//! are exempt, as in kube-apiserver.
+
+use serde_json::Value;
+
+use super::rules::Rule;
+use super::{Attributes, Authorizer, Mode, ResourceAttributes, Target};
+use crate::auth::User;
+use crate::error::{ApiError, ApiResult, Target as Target404};
+use crate::meta;
+
+const GROUP: &str = "rbac.authorization.k8s.io";
+
+/// Refuses `obj` (a role or binding about to be stored by `user`) if it
+/// grants more than `user` holds.
+pub fn check(
+    authz: &Authorizer,
+    user: &User,
+    group: &str,
+    resource: &str,
+    obj: &Value,
+) -> ApiResult<()> {
+    if group != GROUP
+        || authz.mode() == Mode::AlwaysAllow
+        || user.groups.iter().any(|g| g == "system:masters")
+    {
+        return Ok(());
+    }
+    let namespace = meta::namespace(obj).unwrap_or_default().to_owned();
+    let name = meta::name(obj).unwrap_or_default().to_owned();
+    let may = |verb: &str, resource: &str, name: &str| {
+        let attrs = Attributes {
+            verb: verb.into(),
+            target: Target::Resource(ResourceAttributes {
+                group: GROUP.into(),
+                resource: resource.into(),
+                subresource: String::new(),
+                namespace: namespace.clone(),
+                name: name.into(),
+            }),
+        };
+        authz.check(user, &attrs).0
+    };
+    let granted = match resource {
+        "roles" | "clusterroles" => {
+            if may("escalate", resource, &name) {
+                return Ok(());
+            }
+            if obj.get("aggregationRule").is_some_and(|a| !a.is_null()) {
+                return Err(ApiError::forbidden_resource(
+                    resource,
+                    GROUP,
+                    &name,
+                    &format!(
+                        "user {:?} must have cluster-admin privileges to use the aggregationRule",
+                        user.name
+                    ),
+                ));
+            }
+            Rule::all_of(obj)
+        }
+        "rolebindings" | "clusterrolebindings" => {
+            let role_ref = obj.get("roleRef").cloned().unwrap_or_default();
+            let kind = role_ref
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let role = role_ref
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let role_resource = if kind == "Role" {
+                "roles"
+            } else {
+                "clusterroles"
+            };
+            if may("bind", role_resource, role) {
+                return Ok(());
+            }
+            authz.role_rules(kind, &namespace, role).ok_or_else(|| {
+                ApiError::not_found(Target404 {
+                    group: GROUP,
+                    resource: role_resource,
+                    name: role,
+                })
+            })?
+        }
+        _ => return Ok(()),
+    };
+    let held = authz.rules_for(user, &namespace);
+    let missing: Vec<String> = granted
+        .iter()
+        .flat_map(Rule::atoms)
+        .filter(|atom| !held.iter().any(|h| h.covers(atom)))
+        .map(|atom| atom.go_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let groups = user
+        .groups
+        .iter()
+        .map(|g| format!("{g:?}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Err(ApiError::forbidden_resource(
+        resource,
+        GROUP,
+        &name,
+        &format!(
+            "user {:?} (groups=[{groups}]) is attempting to grant RBAC permissions not currently held:\n{}",
+            user.name,
+            missing.join("\n")
+        ),
+    ))
+}
