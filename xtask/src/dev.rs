@@ -56,6 +56,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .arg(args.port.to_string())
         .arg("--data-dir")
         .arg(&data_dir)
+        .args(["--authorization-mode", "RBAC"])
         .stdout(Stdio::piped())
         .spawn()
         .context("starting the API server")?;
@@ -87,7 +88,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .map(|(name, metrics, _)| format!("{name} (metrics on http://{metrics}/metrics)"))
         .collect();
     println!(
-        "\nThe embedded API server is running, with {}.\n\n  export KUBECONFIG={kubeconfig}\n  kubectl get operatorkit\n\n\
+        "\nThe embedded API server is running (RBAC enforced), with {}.\n\n  \
+         export KUBECONFIG={kubeconfig}   # an admin (cluster-admin) kubeconfig\n  kubectl get operatorkit\n\n\
          Not running yet (not built): {}; their objects are stored and validated\n\
          at admission, but nothing reconciles them.\n\
          Ctrl-C stops everything; the server's data stays in {}.",
