@@ -1,7 +1,9 @@
 //! {{name}} against the embedded API server, or the cluster
 //! `OPERATORKIT_TEST_KUBECONFIG` names: a {{Kind}} gets its ConfigMap and
 //! follows spec changes, bad input is a condition and an Event, and deleting
-//! the {{Kind}} takes the ConfigMap with it.
+//! the {{Kind}} takes the ConfigMap with it. The operator runs as its own
+//! ServiceAccount bound to the roles in `manifests/`, so a rule missing there
+//! fails here, as it would in production.
 
 // A test: a failed step must stop it, and unwrap says so most plainly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,9 +13,12 @@ use std::time::Duration;
 use operatorkit::OperatorStatus;
 use operatorkit::k8s_openapi::api::core::v1::ConfigMap;
 use operatorkit::k8s_openapi::api::events::v1::Event;
+use operatorkit::k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use operatorkit::kube::api::{Api, Patch, PatchParams, PostParams};
 use operatorkit::kube::{CustomResourceExt, ResourceExt};
-use operatorkit::testing::{OperatorRun, TestEnv, wait_for, wait_for_event};
+use operatorkit::testing::{
+    OperatorRun, ServiceAccountIdentity, TestEnv, wait_for, wait_for_event,
+};
 
 use {{crate}}::{NAME, {{Kind}}, {{Kind}}Spec};
 
@@ -22,11 +27,32 @@ const VERSION: &str = "test";
 /// How long anything may take (a real cluster is slower than the embedded one).
 const WAIT: Duration = Duration::from_secs(60);
 
+/// The operator's ServiceAccount, bound to the ClusterRole and the
+/// leader-election Role of `manifests/`.
+async fn service_account(env: &TestEnv) -> ServiceAccountIdentity {
+    let read = |file: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("manifests")
+            .join(file);
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let cluster_role: ClusterRole = serde_yaml::from_str(&read("cluster-role.yaml")).unwrap();
+    let role: Role = serde_yaml::from_str(&read("leader-election-role.yaml")).unwrap();
+    env.service_account(NAME.as_str(), [cluster_role], [role])
+        .await
+        .unwrap()
+}
+
 async fn start() -> (TestEnv, OperatorRun) {
     let env = TestEnv::start().await.unwrap();
     env.install_crds([{{Kind}}::crd()]).await.unwrap();
+    let identity = service_account(&env).await;
     let run = env
-        .run_operator({{crate}}::operator(VERSION), operatorkit::Settings::default())
+        .run_operator_as(
+            &identity,
+            {{crate}}::operator(VERSION),
+            operatorkit::Settings::default(),
+        )
         .await
         .unwrap();
     (env, run)
