@@ -164,6 +164,7 @@ impl Plan {
                     "The build context is this project.".to_owned(),
                 );
                 vars.insert("docker_build", format!("docker build -t {name}:0.1.0 ."));
+                vars.insert("manifests_from_crate", format!("manifests/{name}"));
                 (
                     dir.to_path_buf(),
                     dir.join("manifests").join(name),
@@ -185,6 +186,7 @@ impl Plan {
                         "docker build -f {name}/Dockerfile -t ghcr.io/operatorkit/{name}:0.1.0 ."
                     ),
                 );
+                vars.insert("manifests_from_crate", format!("../manifests/{name}"));
                 refuse_taken(root, name)?;
                 let manifest = root.join("Cargo.toml");
                 let old = std::fs::read_to_string(&manifest)

@@ -28,11 +28,11 @@ const VERSION: &str = "test";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The operator's ServiceAccount, bound to the ClusterRole and the
-/// leader-election Role of `manifests/`.
+/// leader-election Role of `{{manifests_path}}/`.
 async fn service_account(env: &TestEnv) -> ServiceAccountIdentity {
     let read = |file: &str| {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("manifests")
+            .join("{{manifests_from_crate}}")
             .join(file);
         std::fs::read_to_string(&path).unwrap()
     };
