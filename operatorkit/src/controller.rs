@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
@@ -60,6 +60,17 @@ pub(crate) async fn run<K: OperatorKind>(
     let (reader, writer) = reflector::store::<K>();
     let main_pending = pending.clone();
     let (main_synced, listed) = synced_signal();
+    // Whether the main watch ever listed: until then no object was seen and
+    // no loop can be running.
+    let main_listed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let main_synced = {
+        let main_listed = main_listed.clone();
+        async move {
+            main_synced.await;
+            main_listed.store(true, std::sync::atomic::Ordering::Release);
+        }
+        .boxed()
+    };
     let progress = WatchProgress::default();
     let trigger = watcher(api, config)
         .default_backoff()
@@ -141,7 +152,15 @@ pub(crate) async fn run<K: OperatorKind>(
     tokio::select! {
         () = &mut loops => {}
         () = stop => {
-            if tokio::time::timeout(shared.shutdown_timeout, &mut loops).await.is_err() {
+            if !main_listed.load(std::sync::atomic::Ordering::Acquire) {
+                // The main watch never listed (refused or failing): no object
+                // was seen, no loop ran, and kube-runtime's applier, waiting
+                // for its store, would not notice the stop before the timeout.
+                tracing::info!(
+                    controller = %operator.name,
+                    "stopped before the first list of the watched kind"
+                );
+            } else if tokio::time::timeout(shared.shutdown_timeout, &mut loops).await.is_err() {
                 tracing::warn!(
                     controller = %operator.name,
                     timeout = ?shared.shutdown_timeout,

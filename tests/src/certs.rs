@@ -67,9 +67,9 @@ pub async fn start_as(
     });
     let settings = Settings {
         leader_election,
-        // An operator whose watch RBAC refuses waits out its whole shutdown
-        // timeout when stopped (noted in the CHANGELOG's known gaps); tests
-        // that refuse it on purpose should not wait 25 s for each stop.
+        // With a child watch refused (a test removing a rule on purpose),
+        // loops in flight wait on that cache, and a stop gives them the whole
+        // shutdown timeout to finish, as it should: keep it short here.
         shutdown_timeout: Duration::from_secs(3),
         ..Settings::default()
     };

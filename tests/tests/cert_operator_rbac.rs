@@ -258,3 +258,36 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
     }
     env.stop().await;
 }
+
+/// An operator whose watch RBAC refuses never listed anything, so it has no
+/// loop to finish: it stops at once instead of waiting out its shutdown
+/// timeout (it used to wait all 25 s of the default).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_refused_its_watch_stops_at_once() {
+    let env = env().await;
+    let (mut cluster_roles, roles) = e2e::manifests::rbac_roles("cert-operator");
+    for role in &mut cluster_roles {
+        // Without the CertConfig rule (the first): the main watch is refused.
+        role.rules = role.rules.take().map(|r| r.into_iter().skip(1).collect());
+    }
+    let identity = env
+        .service_account("refused", cluster_roles, roles)
+        .await
+        .unwrap();
+    let op = cert_operator::operator(
+        e2e::certs::VERSION,
+        args("720h").backend().unwrap(),
+        args("720h").settings(),
+    )
+    .unwrap();
+    let settings = operatorkit::Settings {
+        shutdown_timeout: Duration::from_secs(120),
+        ..operatorkit::Settings::default()
+    };
+    let run = env.run_operator_as(&identity, op, settings).await.unwrap();
+    // Stopped well before the 120 s shutdown timeout would end it.
+    tokio::time::timeout(Duration::from_secs(30), run.stop())
+        .await
+        .expect("the operator waited out its shutdown timeout");
+    env.stop().await;
+}

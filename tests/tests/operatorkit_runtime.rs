@@ -113,8 +113,13 @@ async fn with_leader_election_exactly_one_replica_reconciles_and_the_other_takes
     let leader = wait_leader(&[&runs[0], &runs[1]]).await;
     let standby = 1 - leader;
     let (leader_name, standby_name) = (["a", "b"][leader], ["a", "b"][standby]);
-    // A standby replica is ready (and idle).
-    assert!(runs[standby].is_ready());
+    // A standby replica is ready (and idle): its campaign task sets that as
+    // it starts, which may be just after the leader was elected.
+    let deadline = Instant::now() + WAIT;
+    while !runs[standby].is_ready() {
+        assert!(Instant::now() < deadline, "the standby never became ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let api: Api<Widget> = env.api();
     let first = env.name("w");
