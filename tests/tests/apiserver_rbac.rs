@@ -118,6 +118,17 @@ async fn each_rule_shape_allows_what_it_names_and_nothing_else() {
         ),
         403
     );
+    // `watch=` (empty) is a watch, for authorization as for serving.
+    let req = http::Request::get(format!("/api/v1/namespaces/{ns}/pods?watch="))
+        .body(Vec::new())
+        .unwrap();
+    let err = api_error(alice.request_text(req).await.unwrap_err());
+    assert_eq!(err.code, 403);
+    assert!(
+        err.message.contains("cannot watch resource \"pods\""),
+        "{}",
+        err.message
+    );
     // A verb on one resource, a subresource on its own.
     assert_eq!(code(pods.list(&ListParams::default()).await), 200);
     assert_eq!(code(pods.get("p").await), 403);
@@ -187,6 +198,9 @@ async fn groups_and_cluster_roles_bound_in_a_namespace() {
         200,
     )
     .await;
+    // A namespace object is in its own namespace: view there may get it.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(bob.clone());
+    assert_eq!(code(namespaces.get(&ns).await), 200);
     assert_eq!(
         code(
             Api::<Secret>::namespaced(bob.clone(), &ns)
@@ -279,7 +293,7 @@ async fn nobody_grants_what_they_do_not_hold() {
         "role-admin",
         "dana",
         json!([
-            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "get"]},
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "get", "patch"]},
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
         ]),
     )
@@ -295,6 +309,36 @@ async fn nobody_grants_what_they_do_not_hold() {
         .create(&PostParams::default(), &role("pod-reader", &["get"]))
         .await
         .unwrap();
+    // Updates are checked too (and under the store's lock: a non-admin's
+    // update once deadlocked the server, so each is bounded in time here).
+    let relabel = json!({"metadata": {"labels": {"team": "a"}}});
+    let patched = tokio::time::timeout(
+        Duration::from_secs(10),
+        roles.patch(
+            "pod-reader",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&relabel),
+        ),
+    )
+    .await
+    .expect("updating a role hung the server");
+    patched.unwrap();
+    let grow =
+        json!({"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "delete"]}]});
+    let err = api_error(
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            roles.patch(
+                "pod-reader",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&grow),
+            ),
+        )
+        .await
+        .expect("updating a role hung the server")
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 403, "{}", err.message);
     let err = api_error(
         roles
             .create(
@@ -336,6 +380,38 @@ async fn nobody_grants_what_they_do_not_hold() {
     assert!(
         err.message
             .contains("is attempting to grant RBAC permissions not currently held"),
+        "{}",
+        err.message
+    );
+    // A binding's roleRef cannot change, and refers to a role kind.
+    let admin_bindings: Api<RoleBinding> = env.api();
+    let swap = json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}});
+    let err = api_error(
+        admin_bindings
+            .patch(
+                "erin-reads",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&swap),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 422);
+    assert!(
+        err.message.contains("cannot change roleRef"),
+        "{}",
+        err.message
+    );
+    let err = api_error(
+        admin_bindings
+            .create(&PostParams::default(), &binding("odd", "Secret", "x"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 422);
+    assert!(
+        err.message
+            .contains("roleRef.kind: Unsupported value: \"Secret\""),
         "{}",
         err.message
     );
@@ -563,6 +639,15 @@ async fn reviews_answer_who_and_may_i() {
     let info = who.status.unwrap().user_info.unwrap();
     assert_eq!(info.username.as_deref(), Some("gina"));
     assert_eq!(info.groups.unwrap(), ["team", "system:authenticated"]);
+    let req = http::Request::post("/apis/authentication.k8s.io/v1/selfsubjectreviews")
+        .header("Content-Type", "application/json")
+        .body(b"[]".to_vec())
+        .unwrap();
+    let err = api_error(gina.request_text(req).await.unwrap_err());
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (400, "a review must be a JSON object")
+    );
     let may = |verb: &str, resource: &str| SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {

@@ -20,12 +20,18 @@ pub fn answer(
     auth: &Authenticator,
     authz: &Authorizer,
 ) -> ApiResult<Value> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request("a review must be a JSON object"));
+    }
     let spec = body.get("spec").cloned().unwrap_or_else(|| json!({}));
+    if !spec.is_object() {
+        return Err(ApiError::bad_request("spec must be an object"));
+    }
     let status = match kind {
         Builtin::SelfSubjectReview => json!({"userInfo": user_info(user)}),
         Builtin::TokenReview => token_review(&spec, auth),
         Builtin::SelfSubjectAccessReview => access(&spec, user, authz)?,
-        Builtin::SubjectAccessReview => access(&spec, &subject(&spec), authz)?,
+        Builtin::SubjectAccessReview => access(&spec, &subject(&spec)?, authz)?,
         Builtin::LocalSubjectAccessReview => {
             let ns = namespace.unwrap_or_default();
             let asked = spec
@@ -38,10 +44,15 @@ pub fn answer(
                 )));
             }
             let mut spec = spec.clone();
-            spec["resourceAttributes"]["namespace"] = ns.into();
-            access(&spec, &subject(&spec), authz)?
+            if let Some(r) = spec
+                .get_mut("resourceAttributes")
+                .and_then(Value::as_object_mut)
+            {
+                r.insert("namespace".into(), ns.into());
+            }
+            access(&spec, &subject(&spec)?, authz)?
         }
-        Builtin::SelfSubjectRulesReview => rules(&spec, user, authz),
+        Builtin::SelfSubjectRulesReview => rules(&spec, user, authz)?,
         _ => return Err(ApiError::method_not_allowed("POST")),
     };
     let mut out = body.clone();
@@ -75,15 +86,15 @@ fn token_review(spec: &Value, auth: &Authenticator) -> Value {
     }
 }
 
-/// The user a SubjectAccessReview asks about.
-fn subject(spec: &Value) -> User {
+/// The user a SubjectAccessReview asks about; 400 without a user or group.
+fn subject(spec: &Value) -> ApiResult<User> {
     let s = |k: &str| {
         spec.get(k)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned()
     };
-    User {
+    let user = User {
         name: s("user"),
         uid: s("uid"),
         groups: spec
@@ -96,7 +107,13 @@ fn subject(spec: &Value) -> User {
                     .collect()
             })
             .unwrap_or_default(),
+    };
+    if user.name.is_empty() && user.groups.is_empty() {
+        return Err(ApiError::bad_request(
+            "at least one of user or group must be specified",
+        ));
     }
+    Ok(user)
 }
 
 fn access(spec: &Value, user: &User, authz: &Authorizer) -> ApiResult<Value> {
@@ -141,11 +158,14 @@ fn access(spec: &Value, user: &User, authz: &Authorizer) -> ApiResult<Value> {
     Ok(status)
 }
 
-fn rules(spec: &Value, user: &User, authz: &Authorizer) -> Value {
+fn rules(spec: &Value, user: &User, authz: &Authorizer) -> ApiResult<Value> {
     let namespace = spec
         .get("namespace")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    if namespace.is_empty() {
+        return Err(ApiError::bad_request("no namespace on request"));
+    }
     let all: Vec<Rule> = authz.rules_for(user, namespace);
     let resource_rules: Vec<Value> = all
         .iter()
@@ -157,9 +177,9 @@ fn rules(spec: &Value, user: &User, authz: &Authorizer) -> Value {
         .filter(|r| !r.non_resource_urls.is_empty())
         .map(Rule::to_json)
         .collect();
-    json!({
+    Ok(json!({
         "resourceRules": resource_rules,
         "nonResourceRules": non_resource_rules,
         "incomplete": false,
-    })
+    }))
 }

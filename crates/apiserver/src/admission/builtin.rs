@@ -427,6 +427,9 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
             }
         }
         Builtin::CustomResourceDefinition => errors.extend(crate::crd::validate(obj)),
+        Builtin::RoleBinding | Builtin::ClusterRoleBinding => {
+            validate_binding(b == Builtin::ClusterRoleBinding, obj, old, errors)
+        }
         Builtin::Namespace => {
             if let (Some(old), true) = (old, meta::is_deleting(obj))
                 && meta::finalizers(obj).len() > meta::finalizers(old).len()
@@ -438,6 +441,57 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
             }
         }
         _ => {}
+    }
+}
+
+/// A binding's roleRef and subjects, as kube-apiserver's RBAC validation
+/// checks them: the kinds a binding may refer to, an immutable roleRef, and
+/// a namespace on every ServiceAccount subject of a ClusterRoleBinding.
+fn validate_binding(cluster: bool, obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
+    let role_ref = obj.get("roleRef").cloned().unwrap_or_default();
+    let kind = role_ref.get("kind").cloned().unwrap_or_default();
+    let kinds: &[&str] = if cluster {
+        &["ClusterRole"]
+    } else {
+        &["Role", "ClusterRole"]
+    };
+    if !kind.as_str().is_some_and(|k| kinds.contains(&k)) {
+        errors.push(FieldError::not_supported("roleRef.kind", &kind, kinds));
+    }
+    let group = role_ref.get("apiGroup").cloned().unwrap_or_default();
+    if group.as_str() != Some("rbac.authorization.k8s.io") {
+        errors.push(FieldError::not_supported(
+            "roleRef.apiGroup",
+            &group,
+            &["rbac.authorization.k8s.io"],
+        ));
+    }
+    if role_ref
+        .get("name")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        errors.push(FieldError::required("roleRef.name", ""));
+    }
+    if let Some(old_ref) = old.and_then(|o| o.get("roleRef"))
+        && *old_ref != role_ref
+    {
+        errors.push(FieldError::invalid(
+            "roleRef",
+            &role_ref,
+            "cannot change roleRef",
+        ));
+    }
+    let subjects = obj.get("subjects").and_then(Value::as_array);
+    for (i, subject) in subjects.into_iter().flatten().enumerate() {
+        let is_account = subject.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
+        let namespace = subject
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if cluster && is_account && namespace.is_empty() {
+            errors.push(FieldError::required(format!("subjects[{i}].namespace"), ""));
+        }
     }
 }
 

@@ -142,6 +142,11 @@ impl Authenticator {
                     line: i + 1,
                 });
             };
+            if token.is_empty() {
+                // As kube-apiserver: an empty token authenticates nobody.
+                tracing::warn!(file = %path.display(), line = i + 1, "skipping a token-file line with an empty token");
+                continue;
+            }
             let mut groups: Vec<String> = groups
                 .split(',')
                 .map(str::trim)
@@ -175,13 +180,20 @@ impl Authenticator {
         if let Some(user) = certificate {
             return Ok(user.clone());
         }
-        let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
+        // The scheme is case-insensitive; an empty bearer token is invalid.
+        let token = authorization.and_then(|a| {
+            let (scheme, rest) = a.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+        let Some(token) = token else {
             return match self.anonymous {
                 true => Ok(User::anonymous()),
                 false => Err(ApiError::unauthorized()),
             };
         };
-        let token = token.trim();
+        if token.is_empty() {
+            return Err(ApiError::unauthorized());
+        }
         if let Some(user) = self.tokens.get(token) {
             return Ok(user.clone());
         }
@@ -189,6 +201,38 @@ impl Authenticator {
             .service_accounts
             .as_ref()
             .and_then(|sa| sa.authenticate(token))
+        {
+            Some(result) => result,
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+impl Authenticator {
+    /// Whether `token` authenticates for one of `audiences` (the API's when
+    /// empty): its user and the audiences it is valid for (TokenReview).
+    /// Token-file tokens are valid for any audience, as kube-apiserver's.
+    pub fn authenticate_token(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> ApiResult<(User, Vec<String>)> {
+        let api = [serviceaccount::ISSUER.to_owned()];
+        let audiences = if audiences.is_empty() {
+            &api[..]
+        } else {
+            audiences
+        };
+        if token.is_empty() {
+            return Err(ApiError::unauthorized());
+        }
+        if let Some(user) = self.tokens.get(token) {
+            return Ok((user.clone(), audiences.to_vec()));
+        }
+        match self
+            .service_accounts
+            .as_ref()
+            .and_then(|sa| sa.authenticate_for(token, audiences))
         {
             Some(result) => result,
             None => Err(ApiError::unauthorized()),
@@ -225,6 +269,33 @@ mod tests {
                 .unwrap()
                 .name,
             "system:anonymous"
+        );
+        // The scheme is case-insensitive; an empty bearer token is refused
+        // (not anonymous); a token-file line without a token is skipped.
+        assert_eq!(
+            a.authenticate(None, Some("bearer secret2")).unwrap().name,
+            "bob"
+        );
+        let open = Authenticator::anonymous();
+        assert_eq!(
+            open.authenticate(None, Some("Bearer ")).unwrap_err().code,
+            401
+        );
+        std::fs::write(&file, ",carol,3\nsecret4,dave,4\n").unwrap();
+        let skipped = Authenticator::from_token_file(&file, false).unwrap();
+        assert_eq!(
+            skipped
+                .authenticate(None, Some("Bearer "))
+                .unwrap_err()
+                .code,
+            401
+        );
+        assert_eq!(
+            skipped
+                .authenticate(None, Some("Bearer secret4"))
+                .unwrap()
+                .name,
+            "dave"
         );
         std::fs::write(&file, "only-a-token\n").unwrap();
         assert!(Authenticator::from_token_file(&file, true).is_err());

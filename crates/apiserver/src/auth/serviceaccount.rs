@@ -25,6 +25,8 @@ pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
 /// Shortest lifetime a TokenRequest may ask for.
 const MIN_EXPIRATION_SECONDS: i64 = 600;
+/// Longest lifetime a TokenRequest may ask for (2^32 s, as kube-apiserver).
+const MAX_EXPIRATION_SECONDS: i64 = 1 << 32;
 /// Lifetime when none is asked for.
 const DEFAULT_EXPIRATION_SECONDS: i64 = 3600;
 
@@ -127,6 +129,15 @@ impl ServiceAccounts {
                 ),
             ));
         }
+        if seconds > MAX_EXPIRATION_SECONDS {
+            return Err(invalid(
+                name,
+                "spec.expirationSeconds",
+                &format!(
+                    "Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds"
+                ),
+            ));
+        }
         let audiences: Vec<String> = match spec.get("audiences").and_then(Value::as_array) {
             Some(a) if !a.is_empty() => a
                 .iter()
@@ -137,11 +148,13 @@ impl ServiceAccounts {
         };
         let (pod, secret) = self.bound_object(namespace, name, spec.get("boundObjectRef"))?;
         let now = jiff::Timestamp::now().as_second();
+        // Bounded above: seconds <= 2^32, now is a current Unix time.
+        let exp = now.saturating_add(seconds);
         let claims = Claims {
             iss: ISSUER.to_owned(),
             sub: format!("system:serviceaccount:{namespace}:{name}"),
             aud: audiences.clone(),
-            exp: now + seconds,
+            exp,
             iat: now,
             nbf: now,
             jti: uuid::Uuid::new_v4().to_string(),
@@ -157,7 +170,7 @@ impl ServiceAccounts {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.encoding)
             .map_err(|e| ApiError::internal(format!("signing the token failed: {e}")))?;
-        let expires = jiff::Timestamp::from_second(now + seconds)
+        let expires = jiff::Timestamp::from_second(exp)
             .map(|t| t.to_string())
             .unwrap_or_default();
         let mut spec = spec;
@@ -172,15 +185,26 @@ impl ServiceAccounts {
         }))
     }
 
-    /// The user of a ServiceAccount token, or `None` if it is not one of ours
-    /// (`Err` for one of ours that is no longer valid).
+    /// The user of a ServiceAccount token for the API, or `None` if it is not
+    /// one of ours (`Err` for one of ours that is no longer valid).
     pub fn authenticate(&self, token: &str) -> Option<ApiResult<User>> {
+        self.authenticate_for(token, &[ISSUER.to_owned()])
+            .map(|r| r.map(|(user, _)| user))
+    }
+
+    /// Like [`ServiceAccounts::authenticate`], for a token meant for one of
+    /// `audiences`; also returns the audiences it is valid for (TokenReview).
+    pub fn authenticate_for(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Option<ApiResult<(User, Vec<String>)>> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::ES256 {
             return None;
         }
         let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_audience(&[ISSUER]);
+        validation.set_audience(audiences);
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 0;
         let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
@@ -193,7 +217,17 @@ impl ServiceAccounts {
                 return Some(Err(ApiError::unauthorized()));
             }
         };
-        Some(self.still_valid(&claims).ok_or_else(ApiError::unauthorized))
+        let valid_for: Vec<String> = claims
+            .aud
+            .iter()
+            .filter(|a| audiences.contains(a))
+            .cloned()
+            .collect();
+        Some(
+            self.still_valid(&claims)
+                .map(|user| (user, valid_for))
+                .ok_or_else(ApiError::unauthorized),
+        )
     }
 
     /// The user, if the account and the bound object still exist as they were.
@@ -206,7 +240,7 @@ impl ServiceAccounts {
         };
         let account_alive = self
             .get("serviceaccounts", ns, &k.serviceaccount.name)
-            .is_some_and(|o| uid(&o) == k.serviceaccount.uid);
+            .is_some_and(|o| uid(&o) == k.serviceaccount.uid && !crate::meta::is_deleting(&o));
         if !account_alive
             || k.pod.as_ref().is_some_and(|p| !alive("pods", p))
             || k.secret.as_ref().is_some_and(|s| !alive("secrets", s))
@@ -382,6 +416,17 @@ mod tests {
         assert_eq!(
             accounts.authenticate(&expired).unwrap().unwrap_err().code,
             401
+        );
+        // TokenReview asks for audiences: valid only where the token is.
+        let asked = [ISSUER.to_owned(), "vault".to_owned()];
+        let (_, valid_for) = accounts.authenticate_for(&valid, &asked).unwrap().unwrap();
+        assert_eq!(valid_for, [ISSUER]);
+        let vault_only = ["vault".to_owned()];
+        assert!(
+            accounts
+                .authenticate_for(&valid, &vault_only)
+                .unwrap()
+                .is_err()
         );
         let elsewhere = signed(&accounts, &uid, 600, "vault");
         assert_eq!(

@@ -5,18 +5,22 @@
 
 use serde_json::Value;
 
+use super::rbac::Index;
 use super::rules::Rule;
 use super::{Attributes, Authorizer, Mode, ResourceAttributes, Target};
 use crate::auth::User;
 use crate::error::{ApiError, ApiResult, Target as Target404};
 use crate::meta;
+use crate::store::State;
 
 const GROUP: &str = "rbac.authorization.k8s.io";
 
 /// Refuses `obj` (a role or binding about to be stored by `user`) if it
-/// grants more than `user` holds.
+/// grants more than `user` holds. Judged on `state`, the store as the write
+/// sees it under its lock (the authorizer's cache would take the lock again).
 pub fn check(
     authz: &Authorizer,
+    state: &State,
     user: &User,
     group: &str,
     resource: &str,
@@ -28,6 +32,7 @@ pub fn check(
     {
         return Ok(());
     }
+    let index = Index::from_state(state);
     let namespace = meta::namespace(obj).unwrap_or_default().to_owned();
     let name = meta::name(obj).unwrap_or_default().to_owned();
     let may = |verb: &str, resource: &str, name: &str| {
@@ -41,7 +46,7 @@ pub fn check(
                 name: name.into(),
             }),
         };
-        authz.check(user, &attrs).0
+        index.allows(user, &attrs).is_some()
     };
     let granted = match resource {
         "roles" | "clusterroles" => {
@@ -79,7 +84,7 @@ pub fn check(
             if may("bind", role_resource, role) {
                 return Ok(());
             }
-            authz.role_rules(kind, &namespace, role).ok_or_else(|| {
+            index.role_rules(kind, &namespace, role).ok_or_else(|| {
                 ApiError::not_found(Target404 {
                     group: GROUP,
                     resource: role_resource,
@@ -89,7 +94,7 @@ pub fn check(
         }
         _ => return Ok(()),
     };
-    let held = authz.rules_for(user, &namespace);
+    let held = index.rules_for(user, &namespace);
     let missing: Vec<String> = granted
         .iter()
         .flat_map(Rule::atoms)

@@ -19,7 +19,11 @@ pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<U
             .map(str::to_owned)
             .collect()
     };
-    let names = values("impersonate-user");
+    // An empty header value is no value (as kube-apiserver reads it).
+    let names: Vec<String> = values("impersonate-user")
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .collect();
     let groups = values("impersonate-group");
     let uid = values("impersonate-uid").into_iter().next();
     let Some(name) = names.into_iter().next() else {
@@ -45,7 +49,8 @@ pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<U
     };
     let account = name
         .strip_prefix("system:serviceaccount:")
-        .and_then(|rest| rest.split_once(':'));
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(ns, sa)| !ns.is_empty() && !sa.is_empty() && !sa.contains(':'));
     match account {
         Some((ns, sa)) => may("serviceaccounts", "", ns, sa)?,
         None => may("users", "", "", &name)?,

@@ -105,13 +105,19 @@ impl Attributes {
                 target: Target::Path(path.to_owned()),
             };
         };
+        // As kube-apiserver: a request for a namespace object is in that
+        // namespace, so namespaced rights on it apply.
+        let namespace = match (p.group.as_str(), p.resource.as_str(), &p.name) {
+            ("", "namespaces", Some(name)) => name.clone(),
+            _ => p.namespace.clone().unwrap_or_default(),
+        };
         Self {
             verb: resource_verb(method, p, query).to_owned(),
             target: Target::Resource(ResourceAttributes {
                 group: p.group.clone(),
                 resource: p.resource.clone(),
                 subresource: p.subresource.clone().unwrap_or_default(),
-                namespace: p.namespace.clone().unwrap_or_default(),
+                namespace,
                 name: p
                     .name
                     .clone()
@@ -152,7 +158,7 @@ impl Attributes {
 }
 
 fn resource_verb(method: &Method, p: &ResourcePath, query: &Query) -> &'static str {
-    let watch = p.legacy_watch || query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let watch = p.legacy_watch || crate::rest::options::watch_requested(query);
     match (method.as_str(), p.name.is_some()) {
         ("GET" | "HEAD", _) if watch => "watch",
         ("GET" | "HEAD", true) => "get",
@@ -277,12 +283,19 @@ impl Authorizer {
     /// The rules that apply to `user` in `namespace` (cluster-wide ones too).
     pub fn rules_for(&self, user: &User, namespace: &str) -> Vec<Rule> {
         match self.mode {
-            Mode::AlwaysAllow => vec![Rule {
-                verbs: vec!["*".into()],
-                api_groups: vec!["*".into()],
-                resources: vec!["*".into()],
-                ..Rule::default()
-            }],
+            Mode::AlwaysAllow => vec![
+                Rule {
+                    verbs: vec!["*".into()],
+                    api_groups: vec!["*".into()],
+                    resources: vec!["*".into()],
+                    ..Rule::default()
+                },
+                Rule {
+                    verbs: vec!["*".into()],
+                    non_resource_urls: vec!["*".into()],
+                    ..Rule::default()
+                },
+            ],
             Mode::Rbac => self.rbac.rules_for(user, namespace),
         }
     }

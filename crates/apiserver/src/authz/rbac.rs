@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::rules::Rule;
 use super::{Attributes, Grant, Target};
 use crate::auth::User;
-use crate::store::{StorageKey, Store};
+use crate::store::{State, StorageKey, Store};
 
 /// The RBAC collections.
 const GROUP: &str = "rbac.authorization.k8s.io";
@@ -43,7 +43,7 @@ struct Binding {
 
 /// Every binding and role, as of one revision.
 #[derive(Default)]
-struct Index {
+pub(super) struct Index {
     revision: u64,
     cluster_bindings: Vec<Binding>,
     bindings: HashMap<String, Vec<Binding>>,
@@ -71,7 +71,26 @@ impl Rbac {
 
     /// The grant that allows `attrs` for `user`, if any.
     pub fn allows(&self, user: &User, attrs: &Attributes) -> Option<Grant> {
-        let index = self.current();
+        self.current().allows(user, attrs)
+    }
+
+    /// Every rule that applies to `user` in `namespace` ("" for cluster-wide
+    /// rules only), as escalation checks and rules reviews need them.
+    pub fn rules_for(&self, user: &User, namespace: &str) -> Vec<Rule> {
+        self.current().rules_for(user, namespace)
+    }
+
+    /// The rules of the role a binding refers to (`Role` in `namespace`, or
+    /// `ClusterRole`); `None` if it does not exist.
+    pub fn role_rules(&self, role_kind: &str, namespace: &str, name: &str) -> Option<Vec<Rule>> {
+        self.current().role_rules(role_kind, namespace, name)
+    }
+}
+
+impl Index {
+    /// The grant that allows `attrs` for `user`, if any.
+    pub(super) fn allows(&self, user: &User, attrs: &Attributes) -> Option<Grant> {
+        let index = self;
         let namespace = match &attrs.target {
             Target::Resource(r) => r.namespace.as_str(),
             Target::Path(_) => "",
@@ -92,25 +111,26 @@ impl Rbac {
             })
     }
 
-    /// Every rule that applies to `user` in `namespace` ("" for cluster-wide
-    /// rules only), as escalation checks and rules reviews need them.
-    pub fn rules_for(&self, user: &User, namespace: &str) -> Vec<Rule> {
-        let index = self.current();
-        index
-            .applicable(user, namespace)
+    /// Every rule that applies to `user` in `namespace`.
+    pub(super) fn rules_for(&self, user: &User, namespace: &str) -> Vec<Rule> {
+        self.applicable(user, namespace)
             .flat_map(|(_, rules)| rules.iter().cloned())
             .collect()
     }
 
-    /// The rules of the role a binding refers to (`Role` in `namespace`, or
-    /// `ClusterRole`); `None` if it does not exist.
-    pub fn role_rules(&self, role_kind: &str, namespace: &str, name: &str) -> Option<Vec<Rule>> {
-        let index = self.current();
-        index
-            .role(role_kind, namespace, name)
+    /// The rules of a role, if it exists.
+    pub(super) fn role_rules(
+        &self,
+        role_kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Vec<Rule>> {
+        self.role(role_kind, namespace, name)
             .map(|r| r.as_ref().clone())
     }
+}
 
+impl Rbac {
     /// The index, rebuilt first if an RBAC object changed since it was built.
     /// Each change event is looked at once.
     fn current(&self) -> Arc<Index> {
@@ -151,7 +171,16 @@ impl Rbac {
     }
 
     fn build(&self) -> Index {
-        self.store.read(|state| {
+        self.store.read(Index::from_state)
+    }
+}
+
+impl Index {
+    /// The index of the roles and bindings in `state` (a caller holding the
+    /// store lock, such as RBAC's escalation check on a write, uses this
+    /// instead of the cache, which would take the lock again).
+    pub(super) fn from_state(state: &State) -> Self {
+        {
             let list = |resource: &str| state.list(&StorageKey::new(GROUP, resource), None);
             let mut index = Index {
                 revision: state.revision(),
@@ -180,11 +209,9 @@ impl Rbac {
                     .push(binding(&b, "RoleBinding"));
             }
             index
-        })
+        }
     }
-}
 
-impl Index {
     fn role(&self, kind: &str, namespace: &str, name: &str) -> Option<&Arc<Vec<Rule>>> {
         match kind {
             "ClusterRole" => self.cluster_roles.get(name),
@@ -256,7 +283,8 @@ fn applies(subject: &Subject, binding_ns: &str, user: &User) -> bool {
             } else {
                 &subject.namespace
             };
-            user.name == format!("system:serviceaccount:{ns}:{}", subject.name)
+            // As RBAC: a subject without a namespace matches nobody.
+            !ns.is_empty() && user.name == format!("system:serviceaccount:{ns}:{}", subject.name)
         }
         _ => false,
     }

@@ -143,18 +143,24 @@ impl Rule {
                 })
             });
         }
+        // RBAC's resourceCoversAll: `*`, the same resource, or `*/<sub>`
+        // for a subresource; `pods/*` covers nothing, as it grants nothing.
+        // Names are compared exactly (`*` is not a wildcard there).
         covered(&self.api_groups, &atom.api_groups)
             && atom.resources.iter().all(|r| {
                 self.resources.iter().any(|o| {
                     o == ALL
                         || o == r
-                        || (o.ends_with("/*") && r.starts_with(o.trim_end_matches('*')))
-                        || (o.starts_with("*/") && r.ends_with(&o[1..]))
+                        || r.split_once('/')
+                            .is_some_and(|(_, sub)| o.strip_prefix("*/") == Some(sub))
                 })
             })
             && (self.resource_names.is_empty()
                 || (!atom.resource_names.is_empty()
-                    && covered(&self.resource_names, &atom.resource_names)))
+                    && atom
+                        .resource_names
+                        .iter()
+                        .all(|n| self.resource_names.contains(n))))
     }
 
     /// The rule as kube-apiserver prints it in an escalation error:
@@ -299,5 +305,22 @@ mod tests {
         assert!(!servant.atoms().iter().all(|a| named_owner.covers(a)));
         let star = rule(json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}));
         assert!(more.atoms().iter().all(|a| star.covers(a)));
+        // pods/* grants nothing, so it covers nothing; */exec covers pods/exec.
+        let exec =
+            rule(json!({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}));
+        let slash_star =
+            rule(json!({"apiGroups": [""], "resources": ["pods/*"], "verbs": ["create"]}));
+        assert!(!exec.atoms().iter().all(|a| slash_star.covers(a)));
+        let star_exec =
+            rule(json!({"apiGroups": [""], "resources": ["*/exec"], "verbs": ["create"]}));
+        assert!(exec.atoms().iter().all(|a| star_exec.covers(a)));
+        // A held resourceName "*" is a name, not a wildcard.
+        let star_name = rule(
+            json!({"apiGroups": [""], "resources": ["pods"], "resourceNames": ["*"], "verbs": ["get"]}),
+        );
+        let named = rule(
+            json!({"apiGroups": [""], "resources": ["pods"], "resourceNames": ["p"], "verbs": ["get"]}),
+        );
+        assert!(!named.atoms().iter().all(|a| star_name.covers(a)));
     }
 }

@@ -326,7 +326,7 @@ impl App {
                 Ok(json_response(200, &negotiate::list(&rt, shape, list)))
             }
             (Method::GET, Some(name)) => {
-                if p.legacy_watch || query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+                if p.legacy_watch || crate::rest::options::watch_requested(&query) {
                     let mut opts = ListOptions::parse(&query)?;
                     opts.field_selector = Some(format!("metadata.name={name}"));
                     return self.watch(rt, ns, &opts, shape);
@@ -466,7 +466,7 @@ fn verb_of(method: &Method, route: Option<&Route>, query: &Query) -> &'static st
         Some(Route::Resource(p)) => (p.legacy_watch, p.name.is_some()),
         _ => (false, false),
     };
-    let watch = legacy_watch || query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let watch = legacy_watch || crate::rest::options::watch_requested(query);
     match *method {
         Method::GET if watch => "watch",
         Method::GET if has_name => "get",

@@ -143,13 +143,14 @@ impl Rest {
     /// holds.
     fn check_escalation(
         &self,
+        state: &State,
         rt: &ResourceType,
         opts: &WriteOptions,
         obj: &Value,
     ) -> ApiResult<()> {
         match (&self.authz, &opts.user) {
             (Some(authz), Some(user)) => {
-                crate::authz::check_escalation(authz, user, &rt.group, &rt.plural, obj)
+                crate::authz::check_escalation(authz, state, user, &rt.group, &rt.plural, obj)
             }
             _ => Ok(()),
         }
@@ -249,7 +250,6 @@ impl Rest {
             m.remove("status");
         }
         admission::admit(rt, &mut obj, None, Operation::Create)?;
-        self.check_escalation(rt, opts, &obj)?;
         match applied {
             Some(config) => {
                 obj =
@@ -266,6 +266,7 @@ impl Rest {
             if state.get(&storage, &key).is_some() {
                 return Err(ApiError::already_exists(target(rt, &name)));
             }
+            self.check_escalation(state, rt, opts, &obj)?;
             let obj = admission::allocate(rt, state, obj)?;
             let obj = convert::to_storage(rt, obj);
             if opts.dry_run {
@@ -472,7 +473,7 @@ impl Rest {
                 }
             }
             admission::admit(rt, &mut new, Some(&current_view), Operation::Update)?;
-            self.check_escalation(rt, opts, &new)?;
+            self.check_escalation(state, rt, opts, &new)?;
             let subresource = (sub == Subresource::Status).then_some("status");
             match applied {
                 Some(config) => {

@@ -102,6 +102,14 @@ fn flag(q: &Query, key: &str) -> ApiResult<Option<bool>> {
     }
 }
 
+/// Whether a GET asks for a watch, as kube-apiserver's request-info resolver
+/// reads it (any value but `false` or `0`): one reading for authorization,
+/// counting and serving.
+pub fn watch_requested(q: &Query) -> bool {
+    q.get("watch")
+        .is_some_and(|w| !matches!(w.to_ascii_lowercase().as_str(), "false" | "0"))
+}
+
 fn dry_run(q: &Query) -> ApiResult<bool> {
     match q.get("dryRun").map(String::as_str) {
         None | Some("") => Ok(false),
