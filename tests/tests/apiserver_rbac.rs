@@ -415,6 +415,25 @@ async fn nobody_grants_what_they_do_not_hold() {
         "{}",
         err.message
     );
+    // escalate limited by name does not help a create: as in kube-apiserver
+    // the request of a create has no name to match.
+    grant(
+        &env,
+        "named-escalator",
+        "fay",
+        json!([
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["create"]},
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "resourceNames": ["wide"], "verbs": ["escalate"]}
+        ]),
+    )
+    .await;
+    let fay: Api<Role> = Api::namespaced(as_user(&env, "fay", &[]), &ns);
+    let err = api_error(
+        fay.create(&PostParams::default(), &role("wide", &["delete"]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 403, "{}", err.message);
     // With escalate and bind she may.
     grant(
         &env,

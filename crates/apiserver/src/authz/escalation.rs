@@ -18,6 +18,7 @@ const GROUP: &str = "rbac.authorization.k8s.io";
 /// Refuses `obj` (a role or binding about to be stored by `user`) if it
 /// grants more than `user` holds. Judged on `state`, the store as the write
 /// sees it under its lock (the authorizer's cache would take the lock again).
+/// `creating` tells a create (no name in the request) from an update.
 pub fn check(
     authz: &Authorizer,
     state: &State,
@@ -25,6 +26,7 @@ pub fn check(
     group: &str,
     resource: &str,
     obj: &Value,
+    creating: bool,
 ) -> ApiResult<()> {
     if group != GROUP
         || authz.mode() == Mode::AlwaysAllow
@@ -50,7 +52,10 @@ pub fn check(
     };
     let granted = match resource {
         "roles" | "clusterroles" => {
-            if may("escalate", resource, &name) {
+            // As kube-apiserver: `escalate` is asked with the request's name,
+            // which a create does not have.
+            let request_name = if creating { "" } else { name.as_str() };
+            if may("escalate", resource, request_name) {
                 return Ok(());
             }
             if obj.get("aggregationRule").is_some_and(|a| !a.is_null()) {

@@ -147,11 +147,12 @@ impl Rest {
         rt: &ResourceType,
         opts: &WriteOptions,
         obj: &Value,
+        creating: bool,
     ) -> ApiResult<()> {
         match (&self.authz, &opts.user) {
-            (Some(authz), Some(user)) => {
-                crate::authz::check_escalation(authz, state, user, &rt.group, &rt.plural, obj)
-            }
+            (Some(authz), Some(user)) => crate::authz::check_escalation(
+                authz, state, user, &rt.group, &rt.plural, obj, creating,
+            ),
             _ => Ok(()),
         }
     }
@@ -266,7 +267,7 @@ impl Rest {
             if state.get(&storage, &key).is_some() {
                 return Err(ApiError::already_exists(target(rt, &name)));
             }
-            self.check_escalation(state, rt, opts, &obj)?;
+            self.check_escalation(state, rt, opts, &obj, true)?;
             let obj = admission::allocate(rt, state, obj)?;
             let obj = convert::to_storage(rt, obj);
             if opts.dry_run {
@@ -473,7 +474,7 @@ impl Rest {
                 }
             }
             admission::admit(rt, &mut new, Some(&current_view), Operation::Update)?;
-            self.check_escalation(state, rt, opts, &new)?;
+            self.check_escalation(state, rt, opts, &new, false)?;
             let subresource = (sub == Subresource::Status).then_some("status");
             match applied {
                 Some(config) => {
