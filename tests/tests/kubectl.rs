@@ -39,12 +39,8 @@ impl Kubectl {
     }
 }
 
-fn repo(path: &str) -> String {
-    e2e::examples::repo_root().join(path).display().to_string()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_kubectl_session() {
+/// An HTTPS server (kubectl's usual setting) and kubectl pointed at it.
+async fn session() -> (TestEnv, Kubectl) {
     let config = ServerConfig {
         tls: true,
         ..ServerConfig::default()
@@ -54,6 +50,16 @@ async fn a_kubectl_session() {
         kubeconfig: env.kubeconfig_path().unwrap(),
         namespace: env.namespace().to_owned(),
     };
+    (env, k)
+}
+
+fn repo(path: &str) -> String {
+    e2e::examples::repo_root().join(path).display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kubectl_session() {
+    let (env, k) = session().await;
     let crds = repo("manifests/crds");
     let examples = repo("manifests/examples");
     assert!(Path::new(&crds).is_dir());
@@ -111,15 +117,7 @@ async fn a_kubectl_session() {
 /// server's RBAC.
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_auth_answers_from_rbac() {
-    let config = ServerConfig {
-        tls: true,
-        ..ServerConfig::default()
-    };
-    let env = TestEnv::start_with(config).await.unwrap();
-    let k = Kubectl {
-        kubeconfig: env.kubeconfig_path().unwrap(),
-        namespace: env.namespace().to_owned(),
-    };
+    let (env, k) = session().await;
     let ns = env.namespace().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         let whoami = k.ok(&["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);

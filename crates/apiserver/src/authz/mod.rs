@@ -300,11 +300,6 @@ impl Authorizer {
         }
     }
 
-    /// The rules of a role, if it exists.
-    pub fn role_rules(&self, role_kind: &str, namespace: &str, name: &str) -> Option<Vec<Rule>> {
-        self.rbac.role_rules(role_kind, namespace, name)
-    }
-
     /// Starts keeping every decision (tests).
     pub fn start_recording(&self) {
         *self.lock() = Some(Vec::new());

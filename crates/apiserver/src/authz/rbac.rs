@@ -79,12 +79,6 @@ impl Rbac {
     pub fn rules_for(&self, user: &User, namespace: &str) -> Vec<Rule> {
         self.current().rules_for(user, namespace)
     }
-
-    /// The rules of the role a binding refers to (`Role` in `namespace`, or
-    /// `ClusterRole`); `None` if it does not exist.
-    pub fn role_rules(&self, role_kind: &str, namespace: &str, name: &str) -> Option<Vec<Rule>> {
-        self.current().role_rules(role_kind, namespace, name)
-    }
 }
 
 impl Index {
