@@ -416,7 +416,8 @@ impl Controllers {
                 return Ok(false);
             }
             if drop_finalizer(state, &crd_storage, &crd_key, crate::crd::CLEANUP_FINALIZER) {
-                registry.remove_crd(name);
+                let (registry, name) = (registry.clone(), name.to_owned());
+                state.on_commit(move || registry.remove_crd(&name));
             }
             Ok(true)
         });

@@ -276,7 +276,8 @@ impl Rest {
             crate::store::fits(&obj)?;
             let stored = state.put(&storage, &key, obj);
             if rt.builtin == Some(Builtin::CustomResourceDefinition) {
-                crate::crd::register(&self.registry, &stored);
+                let (registry, crd) = (self.registry.clone(), stored.clone());
+                state.on_commit(move || crate::crd::register(&registry, &crd));
             }
             Ok(stored)
         })?;
@@ -501,14 +502,16 @@ impl Rest {
             if released(&storage, &new) {
                 let gone = state.remove(&storage, &key).unwrap_or(current);
                 if is_crd {
-                    self.registry.remove_crd(name);
+                    let (registry, name) = (self.registry.clone(), name.to_owned());
+                    state.on_commit(move || registry.remove_crd(&name));
                 }
                 return Ok((gone, warnings));
             }
             crate::store::fits(&new)?;
             let stored = state.put(&storage, &key, new);
             if is_crd && !meta::is_deleting(&stored) {
-                crate::crd::register(&self.registry, &stored);
+                let (registry, crd) = (self.registry.clone(), stored.clone());
+                state.on_commit(move || crate::crd::register(&registry, &crd));
             }
             Ok((stored, warnings))
         })?;

@@ -97,8 +97,23 @@ pub struct State {
     /// This write's records, made durable when it ends.
     pending: Vec<Record>,
     /// What each of this write's changes replaced, to undo it if it cannot be
-    /// made durable.
+    /// made durable (or its closure panicked).
     replaced: Vec<(StorageKey, ObjectKey, Option<Arc<Value>>)>,
+    /// What this write does outside the store once it is durable.
+    on_commit: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+/// The store's lock during a write. If the write's closure panics, its
+/// changes are undone as the lock is released, so nobody sees a change that
+/// was never made durable (and the next write does not persist it).
+struct Writing<'a>(MutexGuard<'a, State>);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon();
+        }
+    }
 }
 
 /// The store. Cheap to share behind an `Arc`.
@@ -129,15 +144,17 @@ impl Store {
                 wal,
                 pending: Vec::new(),
                 replaced: Vec::new(),
+                on_commit: Vec::new(),
             }),
             revision_tx,
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave a half-applied write: every
-        // mutation goes through State::put/remove, each of which is complete
-        // before it returns, so the data behind a poisoned lock is consistent.
+        // A panic while holding the lock cannot leave a half-applied write: a
+        // write's changes are undone when its closure panics (`Writing`), and
+        // every mutation goes through State::put/remove, each complete before
+        // it returns, so the data behind a poisoned lock is consistent.
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -146,12 +163,17 @@ impl Store {
     /// Runs `f` with exclusive access: reads and writes inside are atomic. Writes
     /// are made durable (when a data dir is set) before this returns, and
     /// watchers are woken after. A write that cannot be made durable is undone
-    /// and refused with a 500: nobody ever saw it.
+    /// and refused with a 500: nobody ever saw it, and what it asked to do on
+    /// commit (`State::on_commit`) is not done.
+    ///
+    /// A 500 from here is an unknown outcome, as etcd's: when even cutting the
+    /// failed record off the log fails, the record may still be read back
+    /// after a restart.
     pub fn write<T>(&self, f: impl FnOnce(&mut State) -> ApiResult<T>) -> ApiResult<T> {
-        let mut state = self.lock();
-        let out = f(&mut state);
-        let flushed = state.flush();
-        let revision = state.revision;
+        let mut state = Writing(self.lock());
+        let out = f(&mut state.0);
+        let flushed = state.0.commit();
+        let revision = state.0.revision;
         drop(state);
         // Watchers wake only when the revision moved (not for a refused write).
         self.revision_tx.send_if_modified(|seen| {
@@ -265,8 +287,8 @@ impl State {
         };
         if self.wal.is_some() {
             self.pending.push(Record::put(rv, s, key, &object));
-            self.replaced.push((s.clone(), key.clone(), prev.clone()));
         }
+        self.replaced.push((s.clone(), key.clone(), prev.clone()));
         self.log.push(Event {
             rv,
             kind,
@@ -289,9 +311,9 @@ impl State {
         let last = Arc::new(last);
         if self.wal.is_some() {
             self.pending.push(Record::delete(rv, s, key));
-            self.replaced
-                .push((s.clone(), key.clone(), Some(prev.clone())));
         }
+        self.replaced
+            .push((s.clone(), key.clone(), Some(prev.clone())));
         self.log.push(Event {
             rv,
             kind: EventKind::Deleted,
@@ -310,6 +332,31 @@ impl State {
             .filter(|(_, c)| !c.is_empty())
             .map(|(k, _)| k.clone())
             .collect()
+    }
+
+    /// Runs `f` once this write is durable, still under the store's lock
+    /// (before watchers wake); never if the write is undone. For state kept
+    /// beside the store, such as the served custom resources of a CRD.
+    pub fn on_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.on_commit.push(Box::new(f));
+    }
+
+    /// Ends a write: makes it durable and runs its commit actions, or undoes it.
+    fn commit(&mut self) -> ApiResult<()> {
+        let flushed = self.flush();
+        let actions = std::mem::take(&mut self.on_commit);
+        if flushed.is_ok() {
+            actions.into_iter().for_each(|f| f());
+        }
+        flushed
+    }
+
+    /// Undoes a write that will never be committed (its closure panicked).
+    fn abandon(&mut self) {
+        self.pending.clear();
+        self.on_commit.clear();
+        let replaced = std::mem::take(&mut self.replaced);
+        self.undo(replaced);
     }
 
     /// Makes this write's records durable, then compacts the log if it has
@@ -439,6 +486,52 @@ mod tests {
     }
 
     #[test]
+    fn a_write_whose_closure_panics_is_undone_and_never_persisted() {
+        let dir =
+            std::env::temp_dir().join(format!("apiserver-store-panic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = StorageKey::new("", "configmaps");
+        let (a, b) = (ObjectKey::new("ns", "a"), ObjectKey::new("ns", "b"));
+        let (wal, _) = wal::Wal::open(&dir, wal::Options::default()).unwrap();
+        let store = Store::new(100, Some(wal), 0, Vec::new());
+        store.write(|st| Ok(st.put(&s, &a, cm("a")))).unwrap();
+        let committed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = committed.clone();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.write(|st| {
+                st.remove(&s, &a);
+                st.put(&s, &b, cm("b"));
+                st.on_commit(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+                panic!("a bug in the middle of a write");
+                #[allow(unreachable_code)]
+                Ok(())
+            })
+        }));
+        assert!(panicked.is_err());
+        assert!(!committed.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(store.revision(), 1);
+        store.read(|st| {
+            assert!(st.get(&s, &a).is_some());
+            assert!(st.get(&s, &b).is_none());
+        });
+        assert_eq!(store.events_after(1, 10).unwrap().len(), 0);
+        // The next write persists only itself, at the next revision.
+        let c = store
+            .write(|st| Ok(st.put(&s, &ObjectKey::new("ns", "c"), cm("c"))))
+            .unwrap();
+        assert_eq!(c["metadata"]["resourceVersion"], "2");
+        drop(store);
+        let (_, restored) = wal::Wal::open(&dir, wal::Options::default()).unwrap();
+        let names: Vec<_> = restored
+            .objects
+            .iter()
+            .map(|(_, k, _)| k.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_write_that_cannot_be_made_durable_is_refused_undone_and_never_seen() {
         let dir = std::env::temp_dir().join(format!("apiserver-store-full-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -459,13 +552,20 @@ mod tests {
             .unwrap();
         let mut changed = cm("a");
         changed["data"] = json!({"k": "changed"});
+        let committed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = committed.clone();
         let err = store
             .write(|st| {
                 st.put(&s, &a, changed.clone());
+                st.on_commit(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
                 Ok(st.put(&s, &b, cm("b")))
             })
             .unwrap_err();
         assert_eq!(err.code, 500);
+        assert!(
+            !committed.load(std::sync::atomic::Ordering::SeqCst),
+            "what a refused write asked to do on commit is not done"
+        );
         assert!(
             err.message.contains("persisting the write failed"),
             "{}",
@@ -488,7 +588,14 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let b_stored = store.write(|st| Ok(st.put(&s, &b, cm("b")))).unwrap();
+        let flag = committed.clone();
+        let b_stored = store
+            .write(|st| {
+                st.on_commit(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+                Ok(st.put(&s, &b, cm("b")))
+            })
+            .unwrap();
+        assert!(committed.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(b_stored["metadata"]["resourceVersion"], "2");
         drop(store);
         let (_, restored) = open();

@@ -84,6 +84,42 @@ pub fn aside_dir(dir: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
+/// Keeps `path` in `aside` under its own name: a hard link (the original's
+/// bytes stay as they are whatever later replaces `path`), or a copy where
+/// links are not supported. The caller syncs both directories.
+pub fn keep_aside(path: &Path, aside: &Path) -> std::io::Result<()> {
+    let target = aside.join(path.file_name().unwrap_or_default());
+    if fs::hard_link(path, &target).is_ok() {
+        return Ok(());
+    }
+    fs::copy(path, &target)?;
+    File::open(&target)?.sync_all()
+}
+
+/// Removes what an interrupted step left: temporary files, and segments
+/// below `first_segment` (covered by the snapshot); durably.
+pub fn remove_leftovers(dir: &Path, first_segment: u64) -> std::io::Result<()> {
+    let mut removed = false;
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() && path.extension().is_some_and(|e| e == "tmp") {
+            fs::remove_file(&path)?;
+            removed = true;
+        }
+    }
+    for (n, path) in segments(dir)? {
+        if n < first_segment {
+            tracing::info!(file = %path.display(), "removing a log segment the snapshot covers (left by an interrupted compaction)");
+            fs::remove_file(path)?;
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Writes `bytes` as `path` (temporary file, fsync, rename; the caller syncs
 /// the directory).
 pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -94,15 +130,17 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-/// Writes every object at `revision` as the directory's snapshot, crash-safe;
-/// returns its size.
+/// Writes every object at `revision` as the directory's snapshot, crash-safe,
+/// naming `segment` as the first log segment it does not cover; returns its
+/// size.
 pub fn write_snapshot(
     dir: &Path,
     revision: u64,
+    segment: u64,
     objects: &Vec<(StorageKey, ObjectKey, Arc<Value>)>,
 ) -> std::io::Result<u64> {
     let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
-    let written = write_snapshot_file(&tmp, revision, objects);
+    let written = write_snapshot_file(&tmp, revision, segment, objects);
     let size = match written {
         Ok(size) => size,
         Err(e) => {
@@ -118,6 +156,7 @@ pub fn write_snapshot(
 fn write_snapshot_file(
     path: &Path,
     revision: u64,
+    segment: u64,
     objects: &Vec<(StorageKey, ObjectKey, Arc<Value>)>,
 ) -> std::io::Result<u64> {
     let mut out = std::io::BufWriter::new(File::create(path)?);
@@ -127,7 +166,7 @@ fn write_snapshot_file(
         size += framed.len() as u64;
         out.write_all(&framed)
     };
-    put(&Entry::Begin { revision })?;
+    put(&Entry::Begin { revision, segment })?;
     for (s, k, v) in objects {
         let rv = crate::meta::resource_version(v).unwrap_or(revision);
         put(&Entry::Object(Record::put(rv, s, k, v)))?;

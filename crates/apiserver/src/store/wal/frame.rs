@@ -13,10 +13,14 @@
 //! The header carries its own checksum so a damaged length is seen as damage,
 //! never mistaken for a record that runs past the end of the file. Scanning
 //! stops at the first frame that is not whole and sound:
-//! - **torn**: the file ends inside a frame whose header is sound (or inside the
-//!   header itself), or everything from the frame on is zero bytes (a
-//!   file system that extended the file before writing its data). Only the
-//!   last append, never acknowledged, can end like that.
+//! - **torn**: what an append cut short by a crash leaves, and nothing else
+//!   can: the file ends inside a frame whose header is sound (or inside the
+//!   header itself); or everything from the frame on is zero bytes, no more
+//!   than one write could have been ([`MAX_TORN_ZEROS`]: a file system that
+//!   extended the file before writing its data); or the last frame ends at
+//!   the end of the file, its payload checksum fails and one of its sectors
+//!   is all zeros (a frame only partly written, as etcd's `isTornEntry`
+//!   judges it). Only the last append, never acknowledged, can end like that.
 //! - **damaged**: a header or payload checksum does not match. Anything else
 //!   in the middle of a log, or in the last complete frame, is damage.
 
@@ -26,6 +30,16 @@ pub const HEADER: usize = 12;
 /// Frames larger than this are not written (a record is one write's objects,
 /// each at most the 1.5 MiB etcd accepts), and a header claiming more is damage.
 pub const MAX_PAYLOAD: usize = 1 << 30;
+
+/// The longest run of zero bytes at the end of a log that is taken for one
+/// append cut short: the largest object etcd stores (1.5 MiB) twice over,
+/// with room for the rest of a write, rounded to pages. A longer run would
+/// be more than one write lost: damage. (A write larger than this that is cut
+/// short is refused as damage too, which is safe: recovery keeps the rest.)
+pub const MAX_TORN_ZEROS: usize = 4 << 20;
+
+/// The unit a disk writes whole, or not at all.
+const SECTOR: usize = 512;
 
 /// `payload` framed.
 pub fn encode(payload: &[u8]) -> Vec<u8> {
@@ -69,7 +83,19 @@ pub fn scan(bytes: &[u8]) -> Scan<'_> {
             break End::Clean;
         }
         let offset = at as u64;
-        if rest.iter().all(|b| *b == 0) || rest.len() < HEADER {
+        if rest.iter().all(|b| *b == 0) {
+            if rest.len() <= MAX_TORN_ZEROS {
+                break End::Torn { offset };
+            }
+            break End::Damaged {
+                offset,
+                why: format!(
+                    "the log ends with {} zero bytes, more than one write",
+                    rest.len()
+                ),
+            };
+        }
+        if rest.len() < HEADER {
             break End::Torn { offset };
         }
         let word = |i: usize| u32::from_le_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
@@ -92,6 +118,9 @@ pub fn scan(bytes: &[u8]) -> Scan<'_> {
         }
         let payload = &rest[HEADER..HEADER + len];
         if crc32c::crc32c(payload) != payload_crc {
+            if rest.len() == HEADER + len && has_zero_sector(bytes, at + HEADER, bytes.len()) {
+                break End::Torn { offset };
+            }
             break End::Damaged {
                 offset,
                 why: "the record's checksum does not match".into(),
@@ -101,6 +130,16 @@ pub fn scan(bytes: &[u8]) -> Scan<'_> {
         at += HEADER + len;
     };
     Scan { frames, end }
+}
+
+/// Whether a whole sector of the file (sectors counted from its start) lying
+/// in `from..to` is all zeros.
+fn has_zero_sector(bytes: &[u8], from: usize, to: usize) -> bool {
+    let first = from.div_ceil(SECTOR) * SECTOR;
+    (first..to)
+        .step_by(SECTOR)
+        .filter(|start| start + SECTOR <= to)
+        .any(|start| bytes[start..start + SECTOR].iter().all(|b| *b == 0))
 }
 
 #[cfg(test)]
@@ -138,6 +177,40 @@ mod tests {
         let mut zeros = file(&[b"one"]);
         zeros.extend_from_slice(&[0; 40]);
         assert_eq!(scan(&zeros).end, End::Torn { offset: second });
+    }
+
+    #[test]
+    fn zeros_are_torn_only_where_one_write_could_have_left_them() {
+        let one = file(&[b"one"]);
+        let second = one.len() as u64;
+        // More zeros than one write: acknowledged records may be under them.
+        let mut long = one.clone();
+        long.resize(one.len() + MAX_TORN_ZEROS + 1, 0);
+        assert!(
+            matches!(scan(&long).end, End::Damaged { offset, .. } if offset == second),
+            "{:?}",
+            scan(&long).end
+        );
+        let mut short = one.clone();
+        short.resize(one.len() + MAX_TORN_ZEROS, 0);
+        assert_eq!(scan(&short).end, End::Torn { offset: second });
+
+        // A last frame whose length made it to disk but part of whose payload
+        // did not: a zeroed sector inside it.
+        let big = vec![7u8; 3 * SECTOR];
+        let mut partly = file(&[b"one", &big]);
+        let n = partly.len();
+        let sector = (second as usize + HEADER).div_ceil(SECTOR) * SECTOR;
+        partly[sector..sector + SECTOR].fill(0);
+        assert_eq!(scan(&partly).end, End::Torn { offset: second });
+        // The same frame with a flipped byte instead is damage.
+        let mut flipped = file(&[b"one", &big]);
+        flipped[n - 1] ^= 1;
+        assert!(matches!(scan(&flipped).end, End::Damaged { .. }));
+        // And a zeroed sector in a frame that is not the last is damage.
+        let mut middle = file(&[b"one", &big, b"three"]);
+        middle[sector..sector + SECTOR].fill(0);
+        assert!(matches!(scan(&middle).end, End::Damaged { offset, .. } if offset == second));
     }
 
     #[test]

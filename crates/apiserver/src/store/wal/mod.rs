@@ -7,11 +7,16 @@
 //!   Each write is one frame (`frame`): all of its changes or none come back.
 //! - Only an incomplete last record can be dropped on start: it was written
 //!   after the last acknowledged sync. It is logged with its offset and cut off.
+//!   What counts as incomplete is narrow (`frame`): a zero-filled tail longer
+//!   than one write, or a changed byte, is damage.
+//! - The files must agree: segments numbered without gaps from the one the
+//!   snapshot names, revisions following each other (`replay`).
 //! - Damage anywhere else (a checksum that does not match, in the middle of a
 //!   segment, in the last complete record, in the snapshot) refuses the start
 //!   with the file and offset, and leaves every file as it was. Starting with
-//!   `recover` keeps everything before the damage and moves the originals to
-//!   `damaged-<time>/` (`replay`).
+//!   `recover` keeps everything before the damage, keeps the originals in
+//!   `damaged-<time>/`, and moves the revision past every revision the
+//!   dropped part could hold (`replay`).
 //! - One server at a time: the directory's `LOCK` file is locked (an OS file
 //!   lock, released when the process ends, however it ends).
 //! - When a write cannot be made durable (disk full, an I/O error), it is
@@ -19,15 +24,26 @@
 //!   fsync leaves the page cache in an unknown state, so after one the log
 //!   refuses every write until the server restarts; reads go on.
 //!
+//! # Caveats
+//! - A refused write (500) is an unknown outcome, as with etcd: when cutting
+//!   its bytes off fails too, or a failed fsync reached the disk after all,
+//!   the write can be read back after a restart.
+//! - A zero-filled tail longer than [`frame::MAX_TORN_ZEROS`] (only a write of
+//!   many large objects, cut short by a crash, leaves one) refuses the start;
+//!   `--recover-data-dir` then keeps exactly what was acknowledged.
+//! - Files are read whole on start: memory at start-up is the size of the
+//!   largest segment or of the snapshot.
+//!
 //! # Compaction
 //! When the current segment outgrows both `compaction_min_bytes` and four
 //! times the last snapshot, the writer (holding the store lock) starts a new
 //! segment and hands a copy of the objects (shared, not cloned) to a
 //! background thread, which writes the snapshot crash-safe (`files`) and then
-//! removes the older segments. Writes pause only for the switch. A crash at
-//! any step leaves a snapshot and segments that replay to the same state:
-//! records at or below the snapshot's revision are skipped, so revisions stay
-//! monotonic.
+//! removes the older segments. Writes pause only for the switch. The snapshot
+//! names the first segment it does not cover: a crash before the older
+//! segments are removed leaves segments that are never read again (and are
+//! removed on the next start), so revisions stay monotonic and damage in
+//! them cannot stop a start.
 
 mod files;
 mod frame;
@@ -65,7 +81,8 @@ pub struct Record {
 enum Op {
     Put,
     Delete,
-    /// Marks a revision reached (kept for logs that carry it).
+    /// Marks a revision reached: written by a recovery, so that revisions
+    /// after it are above every revision the dropped records held.
     Revision,
 }
 
@@ -74,9 +91,16 @@ enum Op {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum Entry {
-    Begin { revision: u64 },
+    Begin {
+        revision: u64,
+        /// The first log segment not covered (0: unknown).
+        #[serde(default)]
+        segment: u64,
+    },
     Object(Record),
-    End { objects: u64 },
+    End {
+        objects: u64,
+    },
 }
 
 impl Record {
@@ -89,6 +113,18 @@ impl Record {
             namespace: k.namespace.clone(),
             name: k.name.clone(),
             object: Some(object.clone()),
+        }
+    }
+
+    pub(super) fn revision(rv: u64) -> Self {
+        Self {
+            rv,
+            op: Op::Revision,
+            group: String::new(),
+            resource: String::new(),
+            namespace: String::new(),
+            name: String::new(),
+            object: None,
         }
     }
 
@@ -159,6 +195,9 @@ pub struct Wal {
     worker: Option<std::thread::JoinHandle<()>>,
     /// Why the log refuses writes until a restart (after a failed fsync).
     broken: Option<String>,
+    /// After a compaction could not start: the segment length at which to try
+    /// again (not on every write).
+    retry_at: u64,
     #[cfg(test)]
     faults: faults::Faults,
     /// Holds the directory's lock while the log is open.
@@ -169,7 +208,12 @@ impl Wal {
     /// Opens `dir` (creating it), replays it, and returns the log ready for
     /// appends with what it held.
     pub fn open(dir: &Path, options: Options) -> std::io::Result<(Self, Restored)> {
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                files::sync_dir(parent)?;
+            }
+        }
         let lock = lock(dir)?;
         if dir.join(files::OLD_LOG).exists() {
             return Err(std::io::Error::new(
@@ -181,14 +225,16 @@ impl Wal {
                 ),
             ));
         }
-        let _ = std::fs::remove_file(dir.join(format!("{}.tmp", files::SNAPSHOT)));
         let loaded = replay::load(dir, options.recover)?;
+        // Only once the directory is known sound: nothing changes before.
+        files::remove_leftovers(dir, loaded.first_segment)?;
         let (seq, len) = match loaded.last_segment {
             Some(last) => last,
             None => {
-                File::create(files::segment(dir, 1))?.sync_all()?;
+                let first = loaded.first_segment.max(1);
+                File::create(files::segment(dir, first))?.sync_all()?;
                 files::sync_dir(dir)?;
-                (1, 0)
+                (first, 0)
             }
         };
         let file = OpenOptions::new()
@@ -207,6 +253,7 @@ impl Wal {
             compaction,
             worker: None,
             broken: None,
+            retry_at: 0,
             #[cfg(test)]
             faults: Default::default(),
             _lock: lock,
@@ -277,18 +324,21 @@ impl Wal {
                     .options
                     .compaction_min_bytes
                     .max(snapshot.saturating_mul(4))
+                    .max(self.retry_at)
     }
 
     /// Starts a new segment and writes `snapshot` in the background; the
     /// older segments go once it is durable.
     pub fn compact(&mut self, snapshot: Snapshot) -> std::io::Result<()> {
         let next = self.seq + 1;
-        let path = files::segment(&self.dir, next);
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)?;
-        files::sync_dir(&self.dir)?;
+        let file = match self.next_segment(next) {
+            Ok(file) => file,
+            Err(e) => {
+                self.retry_at = self.len + self.options.compaction_min_bytes;
+                return Err(e);
+            }
+        };
+        self.retry_at = 0;
         self.file = file;
         self.seq = next;
         self.len = 0;
@@ -297,7 +347,7 @@ impl Wal {
         let shared = self.compaction.clone();
         self.worker = Some(std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            let written = files::write_snapshot(&dir, snapshot.revision, &snapshot.objects)
+            let written = files::write_snapshot(&dir, snapshot.revision, next, &snapshot.objects)
                 .and_then(|size| files::remove_segments_before(&dir, next).map(|()| size));
             match written {
                 Ok(size) => {
@@ -322,6 +372,28 @@ impl Wal {
         Ok(())
     }
 
+    /// Creates segment `seq`, durably. A file of that name left empty by an
+    /// earlier attempt is taken over; one that is not empty is never
+    /// overwritten.
+    fn next_segment(&self, seq: u64) -> std::io::Result<File> {
+        let path = files::segment(&self.dir, seq);
+        let file = match OpenOptions::new().create_new(true).append(true).open(&path) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists
+                    && std::fs::metadata(&path)?.len() == 0 =>
+            {
+                OpenOptions::new().append(true).open(&path)?
+            }
+            opened => opened?,
+        };
+        if let Err(e) = files::sync_dir(&self.dir) {
+            // Not durable: take it back so that a later attempt starts clean.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(file)
+    }
+
     /// Waits for a running compaction to finish.
     pub fn wait_for_compaction(&mut self) {
         if let Some(worker) = self.worker.take() {
@@ -337,6 +409,13 @@ impl Wal {
     #[cfg(not(test))]
     fn sync(&mut self) -> std::io::Result<()> {
         self.file.sync_data()
+    }
+}
+
+impl Drop for Wal {
+    /// A compaction in flight finishes before the directory's lock is released.
+    fn drop(&mut self) {
+        self.wait_for_compaction();
     }
 }
 

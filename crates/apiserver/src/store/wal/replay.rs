@@ -1,8 +1,18 @@
-//! Reading a data directory back: the snapshot, then every log segment in
-//! order. A torn tail of the last segment is cut off (it was never
-//! acknowledged); damage anywhere else refuses the start and changes nothing,
-//! or, when recovery was asked for, is cut away with everything after it and
-//! the original files are kept aside.
+//! Reading a data directory back: the snapshot, then every log segment it
+//! does not cover, in order. A torn tail of the last segment is cut off (it
+//! was never acknowledged); damage anywhere else refuses the start and
+//! changes nothing, or, when recovery was asked for, is cut away with
+//! everything after it while the original files are kept aside.
+//!
+//! Besides checksums, the files must agree with each other: segments are
+//! numbered without gaps from the one the snapshot names, and every
+//! record's revision follows the one before it (a revision record, written
+//! by a recovery, may jump forward). A missing segment is damage too.
+//!
+//! Recovery is crash-safe: the originals are hard-linked (or copied) aside
+//! first, the kept part is written under a temporary name and renamed over
+//! the damaged file, and only then are later segments removed; a crash at
+//! any step leaves either the damage (recover again) or the result.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,13 +25,20 @@ use super::{Entry, Op, Record, files};
 use crate::store::{ObjectKey, StorageKey};
 
 /// What a data directory held.
+#[derive(Default)]
 pub(super) struct Loaded {
     pub revision: u64,
     pub objects: BTreeMap<(StorageKey, ObjectKey), Value>,
     /// Size of the snapshot file (0 without one).
     pub snapshot_bytes: u64,
+    /// The first segment the snapshot does not cover (segments below it are
+    /// leftovers of a compaction, removed once the start succeeds).
+    pub first_segment: u64,
     /// The last segment's number and sound length, if there is one.
     pub last_segment: Option<(u64, u64)>,
+    /// Whether the next record must carry the next revision (not after a
+    /// snapshot whose header was lost to a recovery).
+    strict: bool,
 }
 
 /// Damage found while reading, with where it is.
@@ -51,34 +68,66 @@ impl Damage {
 /// Reads `dir`; with `recover`, cuts damage away instead of refusing.
 pub(super) fn load(dir: &Path, recover: bool) -> std::io::Result<Loaded> {
     let mut loaded = Loaded {
-        revision: 0,
-        objects: BTreeMap::new(),
-        snapshot_bytes: 0,
-        last_segment: None,
+        first_segment: 1,
+        strict: true,
+        ..Loaded::default()
     };
     let snapshot = dir.join(files::SNAPSHOT);
-    if snapshot.exists() {
-        if let Err(damage) = read_snapshot(&snapshot, &mut loaded)? {
-            if !recover {
-                return Err(damage.into_error(dir));
-            }
-            recover_snapshot(dir, damage, &loaded)?;
+    let has_snapshot = snapshot.exists();
+    if has_snapshot {
+        match read_snapshot(&snapshot, &mut loaded)? {
+            Ok(()) => {}
+            Err(damage) if recover => recover_snapshot(dir, damage, &mut loaded)?,
+            Err(damage) => return Err(damage.into_error(dir)),
         }
         loaded.snapshot_bytes = fs::metadata(&snapshot)?.len();
     }
-    let segments = files::segments(dir)?;
+    let segments: Vec<(u64, PathBuf)> = files::segments(dir)?
+        .into_iter()
+        .filter(|(seq, _)| *seq >= loaded.first_segment)
+        .collect();
+    if has_snapshot && loaded.first_segment > 0 && segments.is_empty() {
+        let damage = Damage {
+            file: files::segment(dir, loaded.first_segment),
+            offset: 0,
+            why: "the log segment after the snapshot is missing".into(),
+        };
+        if !recover {
+            return Err(damage.into_error(dir));
+        }
+        let kept = recover_segments(dir, damage, loaded.first_segment, &[], &mut loaded)?;
+        loaded.last_segment = Some(kept);
+        return Ok(loaded);
+    }
+    // Segments follow the snapshot's, or the first one (1 without a snapshot).
+    let mut expected = match loaded.first_segment {
+        0 => segments.first().map_or(1, |(s, _)| *s),
+        n => n,
+    };
     for (i, (seq, path)) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
-        match read_segment(path, last, &mut loaded)? {
+        let read = if *seq == expected {
+            read_segment(path, last, &mut loaded)?
+        } else {
+            Err(Damage {
+                file: path.clone(),
+                offset: 0,
+                why: format!(
+                    "the segment before it, {}, is missing",
+                    files::segment(dir, expected).display()
+                ),
+            })
+        };
+        match read {
             Ok(len) => loaded.last_segment = Some((*seq, len)),
             Err(damage) if recover => {
-                let len = damage.offset;
-                recover_segments(dir, damage, &segments[i..])?;
-                loaded.last_segment = Some((*seq, len));
+                let kept = recover_segments(dir, damage, expected, &segments[i..], &mut loaded)?;
+                loaded.last_segment = Some(kept);
                 break;
             }
             Err(damage) => return Err(damage.into_error(dir)),
         }
+        expected = seq + 1;
     }
     Ok(loaded)
 }
@@ -99,7 +148,11 @@ fn read_snapshot(path: &Path, loaded: &mut Loaded) -> std::io::Result<Result<(),
             return Ok(Err(damage(*offset, "a record follows the snapshot's end")));
         }
         match serde_json::from_slice::<Entry>(payload) {
-            Ok(Entry::Begin { revision }) if *offset == 0 => loaded.revision = revision,
+            Ok(Entry::Begin { revision, segment }) if *offset == 0 => {
+                loaded.revision = revision;
+                // Snapshots without a segment number cover none for certain.
+                loaded.first_segment = segment;
+            }
             Ok(Entry::Object(r)) if *offset > 0 => {
                 count += 1;
                 restore(loaded, r);
@@ -134,17 +187,20 @@ fn read_segment(
 ) -> std::io::Result<Result<u64, Damage>> {
     let bytes = fs::read(path)?;
     let scan = frame::scan(&bytes);
+    let damage = |offset: u64, why: String| Damage {
+        file: path.to_owned(),
+        offset,
+        why,
+    };
     for (offset, payload) in &scan.frames {
-        match serde_json::from_slice::<Vec<Record>>(payload) {
-            Ok(records) => records.into_iter().for_each(|r| apply(loaded, r)),
-            Err(e) => {
-                return Ok(Err(Damage {
-                    file: path.to_owned(),
-                    offset: *offset,
-                    why: format!("unreadable record: {e}"),
-                }));
-            }
+        let records = match serde_json::from_slice::<Vec<Record>>(payload) {
+            Ok(records) => records,
+            Err(e) => return Ok(Err(damage(*offset, format!("unreadable record: {e}")))),
+        };
+        if let Err(why) = check_revisions(loaded, &records) {
+            return Ok(Err(damage(*offset, why)));
         }
+        records.into_iter().for_each(|r| apply(loaded, r));
     }
     match scan.end {
         End::Clean => Ok(Ok(bytes.len() as u64)),
@@ -158,17 +214,32 @@ fn read_segment(
             files::truncate(path, offset)?;
             Ok(Ok(offset))
         }
-        End::Torn { offset } => Ok(Err(Damage {
-            file: path.to_owned(),
+        End::Torn { offset } => Ok(Err(damage(
             offset,
-            why: "an incomplete record before the last segment".into(),
-        })),
-        End::Damaged { offset, why } => Ok(Err(Damage {
-            file: path.to_owned(),
-            offset,
-            why,
-        })),
+            "an incomplete record before the last segment".into(),
+        ))),
+        End::Damaged { offset, why } => Ok(Err(damage(offset, why))),
     }
+}
+
+/// Whether one frame's records follow the revision reached without a gap
+/// (records at or below it are skipped: a segment the snapshot covers).
+fn check_revisions(loaded: &Loaded, records: &[Record]) -> Result<(), String> {
+    let (mut revision, mut strict) = (loaded.revision, loaded.strict);
+    for r in records {
+        if r.op == Op::Revision {
+            (revision, strict) = (revision.max(r.rv), true);
+        } else if r.rv > revision {
+            if strict && r.rv != revision + 1 {
+                return Err(format!(
+                    "revision {} follows revision {revision}: the records between are missing",
+                    r.rv
+                ));
+            }
+            (revision, strict) = (r.rv, true);
+        }
+    }
+    Ok(())
 }
 
 /// Restores one object of a snapshot (in key order, not revision order).
@@ -187,10 +258,16 @@ fn restore(loaded: &mut Loaded, r: Record) {
 /// reflected (a segment left behind by a compaction that crashed before
 /// removing it).
 fn apply(loaded: &mut Loaded, r: Record) {
-    if r.rv <= loaded.revision && r.op != Op::Revision {
+    if r.op == Op::Revision {
+        loaded.revision = loaded.revision.max(r.rv);
+        loaded.strict = true;
         return;
     }
-    loaded.revision = loaded.revision.max(r.rv);
+    if r.rv <= loaded.revision {
+        return;
+    }
+    loaded.revision = r.rv;
+    loaded.strict = true;
     let key = (
         StorageKey::new(&r.group, &r.resource),
         ObjectKey::new(&r.namespace, &r.name),
@@ -206,49 +283,102 @@ fn apply(loaded: &mut Loaded, r: Record) {
     }
 }
 
-/// Keeps the sound part of a damaged snapshot: moves the original aside and
-/// writes a snapshot of what was read. The log after it is kept whole: its
-/// records are whole objects and deletions, each correct on its own.
-fn recover_snapshot(dir: &Path, damage: Damage, loaded: &Loaded) -> std::io::Result<()> {
+/// Keeps the sound part of a damaged snapshot: the original is kept aside
+/// and a snapshot of what was read replaces it. The log after it is kept
+/// whole: its records are whole objects and deletions, each correct on its
+/// own. When the snapshot's header itself is lost, its revision and the
+/// segment it names are too: every segment is then read, and the first
+/// record read may jump.
+fn recover_snapshot(dir: &Path, damage: Damage, loaded: &mut Loaded) -> std::io::Result<()> {
     let aside = files::aside_dir(dir)?;
-    fs::rename(&damage.file, aside.join(files::SNAPSHOT))?;
+    files::keep_aside(&damage.file, &aside)?;
+    files::sync_dir(&aside)?;
     files::sync_dir(dir)?;
+    if damage.offset == 0 {
+        loaded.first_segment = 0;
+        loaded.strict = false;
+    }
     let objects = loaded
         .objects
         .iter()
         .map(|((s, k), v)| (s.clone(), k.clone(), std::sync::Arc::new(v.clone())))
         .collect();
-    files::write_snapshot(dir, loaded.revision, &objects)?;
+    files::write_snapshot(dir, loaded.revision, loaded.first_segment, &objects)?;
     tracing::warn!(
         file = %damage.file.display(),
         offset = damage.offset,
         why = %damage.why,
         kept_objects = loaded.objects.len(),
-        moved_to = %aside.display(),
+        kept_at = %aside.display(),
         "recovered a damaged snapshot: kept the objects before the damage"
     );
     Ok(())
 }
 
-/// Keeps the sound part of a damaged segment and drops every later one; the
-/// originals move aside.
-fn recover_segments(dir: &Path, damage: Damage, from: &[(u64, PathBuf)]) -> std::io::Result<()> {
+/// Keeps the sound part of a damaged (or missing) segment as segment `keep`
+/// and drops every later one, the originals kept aside. The revision moves
+/// past every revision the dropped part could hold, and a revision record
+/// keeps it there: no resourceVersion a client has seen is ever reused.
+/// Returns the kept segment's number and length.
+fn recover_segments(
+    dir: &Path,
+    damage: Damage,
+    keep: u64,
+    from: &[(u64, PathBuf)],
+    loaded: &mut Loaded,
+) -> std::io::Result<(u64, u64)> {
     let aside = files::aside_dir(dir)?;
     for (_, path) in from {
-        let name = path.file_name().unwrap_or_default();
-        fs::rename(path, aside.join(name))?;
+        files::keep_aside(path, &aside)?;
     }
-    let original = aside.join(damage.file.file_name().unwrap_or_default());
-    let prefix = &fs::read(&original)?[..damage.offset as usize];
-    files::write_new(&damage.file, prefix)?;
+    files::sync_dir(&aside)?;
     files::sync_dir(dir)?;
+    let kept_path = files::segment(dir, keep);
+    let mut kept = match damage.file == kept_path && damage.offset > 0 {
+        true => fs::read(&damage.file)?[..damage.offset as usize].to_vec(),
+        false => Vec::new(),
+    };
+    let revision = revision_past(&damage, from, loaded.revision)?;
+    let record = Record::revision(revision);
+    kept.extend(frame::encode(&serde_json::to_vec(&[record])?));
+    files::write_new(&kept_path, &kept)?;
+    files::sync_dir(dir)?;
+    for (seq, path) in from {
+        if *seq != keep {
+            fs::remove_file(path)?;
+        }
+    }
+    files::sync_dir(dir)?;
+    loaded.revision = revision;
+    loaded.strict = true;
     tracing::warn!(
         file = %damage.file.display(),
         offset = damage.offset,
         why = %damage.why,
-        later_segments_dropped = from.len() - 1,
-        moved_to = %aside.display(),
+        later_segments_dropped = from.len().saturating_sub(1),
+        revision,
+        kept_at = %aside.display(),
         "recovered a damaged write-ahead log: kept everything before the damage"
     );
-    Ok(())
+    Ok((keep, kept.len() as u64))
+}
+
+/// A revision above every revision the dropped part of the log holds: the
+/// highest one readable in it, plus one per dropped byte (every record takes
+/// more than a byte, and revisions follow each other without gaps).
+fn revision_past(damage: &Damage, from: &[(u64, PathBuf)], kept: u64) -> std::io::Result<u64> {
+    let (mut highest, mut dropped) = (kept, 0u64);
+    for (_, path) in from {
+        let bytes = fs::read(path)?;
+        let start = match *path == damage.file {
+            true => (damage.offset as usize).min(bytes.len()),
+            false => 0,
+        };
+        dropped += (bytes.len() - start) as u64;
+        for (_, payload) in frame::scan(&bytes[start..]).frames {
+            let records: Vec<Record> = serde_json::from_slice(payload).unwrap_or_default();
+            highest = records.iter().map(|r| r.rv).fold(highest, u64::max);
+        }
+    }
+    Ok(highest + dropped)
 }

@@ -35,12 +35,12 @@ fn names(r: &Restored) -> Vec<String> {
     r.objects.iter().map(|(_, k, _)| k.name.clone()).collect()
 }
 
-/// Every file under `dir` with its bytes.
+/// Every file under `dir` with its bytes (but the empty lock file).
 fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_file() {
+        if path.is_file() && !path.ends_with(files::LOCK) {
             out.insert(path.clone(), fs::read(&path).unwrap());
         }
     }
@@ -150,8 +150,12 @@ fn recovery_keeps_everything_before_the_damage_and_sets_the_original_aside() {
         ["a", "b"],
         "the records before the damage"
     );
-    assert_eq!(restored.revision, 2);
-    put(&mut wal, 3, "e");
+    // Revisions 3 and 4 were handed out before the damage: the revision
+    // moves past anything the dropped bytes could hold, never back.
+    let dropped = original.len() as u64 - at;
+    assert_eq!(restored.revision, 2 + dropped);
+    assert!(restored.revision > 4);
+    put(&mut wal, restored.revision + 1, "e");
     drop(wal);
 
     let aside: Vec<PathBuf> = fs::read_dir(&dir)
@@ -168,14 +172,13 @@ fn recovery_keeps_everything_before_the_damage_and_sets_the_original_aside() {
             .starts_with("damaged-")
     );
     let kept = fs::read(aside[0].join(segment_one(&dir).file_name().unwrap())).unwrap();
-    assert_eq!(
-        kept.len(),
-        original.len(),
-        "the damaged original is kept whole"
-    );
+    let mut original = original;
+    original[(at + 20) as usize] ^= 0x55;
 
+    assert_eq!(kept, original, "the original's bytes are kept as they were");
     let (_, again) = open(&dir).unwrap();
     assert_eq!(names(&again), ["a", "b", "e"]);
+    assert_eq!(again.revision, restored.revision + 1);
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -232,12 +235,12 @@ fn compaction_writes_a_snapshot_removes_old_segments_and_replays_the_same() {
 }
 
 #[test]
-fn a_leftover_segment_below_the_snapshot_is_skipped() {
+fn a_leftover_segment_below_the_snapshot_is_never_read_and_removed_on_start() {
     let dir = temp_dir("leftover");
     let wal = compacted(&dir, 100);
     drop(wal);
     // A crash after the snapshot was renamed into place, before the old
-    // segments were removed: an old segment is still there.
+    // segments were removed: an old segment is still there, damaged even.
     let (seq, _) = files::segments(&dir).unwrap()[0];
     let mut old = Vec::new();
     let records = vec![Record::put(
@@ -247,8 +250,13 @@ fn a_leftover_segment_below_the_snapshot_is_skipped() {
         &obj("cm-3", 3),
     )];
     old.extend(frame::encode(&serde_json::to_vec(&records).unwrap()));
-    fs::write(files::segment(&dir, seq - 1), old).unwrap();
+    old[20] ^= 0x55;
+    let leftover = files::segment(&dir, seq - 1);
+    fs::write(&leftover, old).unwrap();
+    fs::write(dir.join("snapshot.tmp"), b"half a snapshot").unwrap();
     let (_, restored) = open(&dir).unwrap();
+    assert!(!leftover.exists(), "the covered segment is removed");
+    assert!(!dir.join("snapshot.tmp").exists());
     assert_eq!(restored.revision, 100);
     let cm3 = restored
         .objects
@@ -373,5 +381,238 @@ fn a_log_of_the_old_format_is_refused_by_name() {
         panic!("an old log was opened");
     };
     assert!(e.to_string().contains("wal.jsonl"), "{e}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Writes one put per revision in `revisions` as its own frame to segment `seq`.
+fn write_segment(dir: &Path, seq: u64, revisions: &[u64]) {
+    let mut bytes = Vec::new();
+    for rv in revisions {
+        let name = format!("cm-{rv}");
+        let records = [Record::put(
+            *rv,
+            &cms(),
+            &ObjectKey::new("ns", &name),
+            &obj(&name, *rv),
+        )];
+        bytes.extend(frame::encode(&serde_json::to_vec(&records).unwrap()));
+    }
+    fs::write(files::segment(dir, seq), bytes).unwrap();
+}
+
+fn recovering(dir: &Path) -> std::io::Result<(Wal, Restored)> {
+    Wal::open(
+        dir,
+        Options {
+            recover: true,
+            ..Options::default()
+        },
+    )
+}
+
+#[test]
+fn a_missing_segment_or_revision_refuses_to_start() {
+    // Segment 2 is gone.
+    let dir = temp_dir("gap-segment");
+    fs::create_dir_all(&dir).unwrap();
+    write_segment(&dir, 1, &[1, 2]);
+    write_segment(&dir, 3, &[5, 6]);
+    let before = contents(&dir);
+    let e = open(&dir)
+        .err()
+        .expect("a log with a missing segment opened");
+    assert!(
+        e.to_string().contains(&format!(
+            "{} is damaged at byte 0: the segment before it, {}, is missing",
+            files::segment(&dir, 3).display(),
+            files::segment(&dir, 2).display()
+        )),
+        "{e}"
+    );
+    assert_eq!(contents(&dir), before);
+    // Recovery keeps segment 1 and moves the revision past everything seen.
+    let (mut wal, restored) = recovering(&dir).unwrap();
+    assert_eq!(names(&restored), ["cm-1", "cm-2"]);
+    assert!(restored.revision >= 6, "{}", restored.revision);
+    let next = restored.revision + 1;
+    put(&mut wal, next, "after");
+    drop(wal);
+    let segments: Vec<u64> = files::segments(&dir).unwrap().iter().map(|s| s.0).collect();
+    assert_eq!(segments, [1, 2]);
+    let (_, again) = open(&dir).unwrap();
+    assert_eq!(again.revision, next);
+    assert_eq!(names(&again), ["after", "cm-1", "cm-2"]);
+    fs::remove_dir_all(&dir).unwrap();
+
+    // Revisions 3 and 4 are missing inside a segment.
+    let dir = temp_dir("gap-revision");
+    fs::create_dir_all(&dir).unwrap();
+    write_segment(&dir, 1, &[1, 2, 5]);
+    let third = frame_offsets(&segment_one(&dir))[2];
+    let e = open(&dir)
+        .err()
+        .expect("a log with missing revisions opened");
+    assert!(
+        e.to_string().contains(&format!(
+            "damaged at byte {third}: revision 5 follows revision 2"
+        )),
+        "{e}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+
+    // Without a snapshot, the log starts at segment 1.
+    let dir = temp_dir("gap-first");
+    fs::create_dir_all(&dir).unwrap();
+    write_segment(&dir, 2, &[1]);
+    let e = open(&dir)
+        .err()
+        .expect("a log without its first segment opened");
+    assert!(e.to_string().contains("is missing"), "{e}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_segment_after_the_snapshot_refuses_to_start() {
+    let dir = temp_dir("gap-after-snapshot");
+    let mut wal = compacted(&dir, 100);
+    // One more compaction at 100, so the segment after it is empty.
+    let objects = (91..=100)
+        .map(|rv| {
+            let name = format!("cm-{}", rv % 10);
+            (cms(), ObjectKey::new("ns", &name), Arc::new(obj(&name, rv)))
+        })
+        .collect();
+    wal.compact(Snapshot {
+        revision: 100,
+        objects,
+    })
+    .unwrap();
+    drop(wal);
+    for (_, path) in files::segments(&dir).unwrap() {
+        fs::remove_file(path).unwrap();
+    }
+    let e = open(&dir)
+        .err()
+        .expect("opened without the snapshot's segment");
+    assert!(
+        e.to_string()
+            .contains("the log segment after the snapshot is missing"),
+        "{e}"
+    );
+    let (mut wal, restored) = recovering(&dir).unwrap();
+    assert_eq!(restored.revision, 100);
+    assert_eq!(restored.objects.len(), 10);
+    put(&mut wal, 101, "after");
+    drop(wal);
+    let (_, again) = open(&dir).unwrap();
+    assert_eq!(again.revision, 101);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn more_zeros_than_one_write_at_the_end_refuse_to_start() {
+    let dir = temp_dir("zeros");
+    three_and_a_delete(&dir);
+    let sound = fs::metadata(segment_one(&dir)).unwrap().len();
+    let file = OpenOptions::new()
+        .write(true)
+        .open(segment_one(&dir))
+        .unwrap();
+    file.set_len(sound + frame::MAX_TORN_ZEROS as u64 + 1)
+        .unwrap();
+    drop(file);
+    let before = contents(&dir);
+    let e = open(&dir)
+        .err()
+        .expect("a log ending in megabytes of zeros opened");
+    assert!(
+        e.to_string()
+            .contains(&format!("damaged at byte {sound}: the log ends with")),
+        "{e}"
+    );
+    assert_eq!(contents(&dir), before);
+    // As many as one write could leave: a torn tail, cut off.
+    let file = OpenOptions::new()
+        .write(true)
+        .open(segment_one(&dir))
+        .unwrap();
+    file.set_len(sound + 4096).unwrap();
+    drop(file);
+    let (_, restored) = open(&dir).unwrap();
+    assert_eq!(restored.revision, 4);
+    assert_eq!(fs::metadata(segment_one(&dir)).unwrap().len(), sound);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_recovery_cut_short_before_removing_later_segments_replays_the_same() {
+    let dir = temp_dir("recover-crash");
+    fs::create_dir_all(&dir).unwrap();
+    write_segment(&dir, 1, &[1, 2, 3]);
+    write_segment(&dir, 2, &[4, 5]);
+    let second = frame_offsets(&segment_one(&dir))[1];
+    flip(&segment_one(&dir), second + 14);
+    let (wal, recovered) = recovering(&dir).unwrap();
+    drop(wal);
+    assert_eq!(names(&recovered), ["cm-1"]);
+    assert!(recovered.revision >= 5);
+    // The crash: segment 2 was not removed yet (its original is aside).
+    let aside = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let two = files::segment(&dir, 2);
+    fs::copy(aside.join(two.file_name().unwrap()), &two).unwrap();
+    let (_, again) = open(&dir).unwrap();
+    assert_eq!(names(&again), ["cm-1"]);
+    assert_eq!(again.revision, recovered.revision);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_compaction_that_cannot_start_its_segment_is_tried_again_later() {
+    let dir = temp_dir("compact-retry");
+    let (mut wal, _) = Wal::open(
+        &dir,
+        Options {
+            compaction_min_bytes: 2048,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    // Something else holds the name of the next segment.
+    let blocker = files::segment(&dir, 2);
+    fs::write(&blocker, b"not ours").unwrap();
+    let mut rv = 0;
+    let snapshot = |rv| Snapshot {
+        revision: rv,
+        objects: Vec::new(),
+    };
+    while !wal.wants_compaction() {
+        rv += 1;
+        put(&mut wal, rv, "a");
+    }
+    assert!(wal.compact(snapshot(rv)).is_err());
+    assert_eq!(
+        fs::read(&blocker).unwrap(),
+        b"not ours",
+        "never overwritten"
+    );
+    rv += 1;
+    put(&mut wal, rv, "a");
+    assert!(!wal.wants_compaction(), "tried again on the next write");
+    // An empty file of that name (an earlier attempt) is taken over.
+    fs::write(&blocker, b"").unwrap();
+    while !wal.wants_compaction() {
+        rv += 1;
+        put(&mut wal, rv, "a");
+    }
+    wal.compact(snapshot(rv)).unwrap();
+    wal.wait_for_compaction();
+    assert_eq!(wal.seq, 2);
+    drop(wal);
+    let (_, restored) = open(&dir).unwrap();
+    assert_eq!(restored.revision, rv);
     fs::remove_dir_all(&dir).unwrap();
 }
