@@ -384,6 +384,103 @@ async fn apply_reports_duplicates_as_yaml_does() {
     env.stop().await;
 }
 
+/// YAML bodies (block style, not JSON): repeated keys are found by line, for
+/// a create (after the unknown fields, in one YAML conversion error, as
+/// kube-apiserver's YAML serializer reports them) and for an apply.
+#[tokio::test(flavor = "multi_thread")]
+async fn yaml_bodies_report_repeated_keys_by_line() {
+    let env = TestEnv::start().await.unwrap();
+    let configmaps = format!("/api/v1/namespaces/{}/configmaps", env.namespace());
+    let body = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\nbogus: 1\ndata:\n  a: \"1\"\n  a: \"2\"\n"
+        )
+    };
+    let converting = "error converting YAML to JSON: yaml: unmarshal errors:\n  line 8: key \"a\" already set in map";
+    for mode in ["Warn", "Ignore", "Strict"] {
+        let name = format!("yaml-{}", mode.to_lowercase());
+        let uri = format!("{configmaps}?fieldValidation={mode}");
+        let answer = send(&env, "POST", &uri, "application/yaml", &body(&name)).await;
+        match mode {
+            "Strict" => {
+                assert_eq!(answer.code, 400, "{:?}", answer.body);
+                assert_eq!(
+                    answer.body["message"],
+                    format!(
+                        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\", {converting}"
+                    )
+                );
+            }
+            _ => {
+                assert_eq!(answer.code, 201, "{mode}: {:?}", answer.body);
+                let expected: Vec<String> = match mode {
+                    "Warn" => vec!["unknown field \"bogus\"".into(), converting.into()],
+                    _ => vec![],
+                };
+                assert_eq!(answer.warnings, expected, "{mode}");
+                assert_eq!(answer.body["data"]["a"], "2", "the last one wins");
+            }
+        }
+    }
+    // Apply with a block YAML body: repeated keys by line.
+    let uri = format!("{configmaps}/yaml-apply?fieldManager=mgr");
+    let applied = body("yaml-apply").replace("bogus: 1\n", "");
+    let answer = send(
+        &env,
+        "PATCH",
+        &uri,
+        "application/apply-patch+yaml",
+        &applied,
+    )
+    .await;
+    assert_eq!(answer.code, 201, "{:?}", answer.body);
+    assert_eq!(answer.warnings, [r#"line 7: key "a" already set in map"#]);
+    env.stop().await;
+}
+
+/// An apply configuration with fields its kind does not declare cannot be
+/// typed by structured-merge-diff: kube-apiserver answers 500 under every
+/// `fieldValidation` mode and stores nothing. List items are named by key.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_with_undeclared_fields_is_refused_as_kube_apiserver_refuses_it() {
+    let env = TestEnv::start().await.unwrap();
+    let body = r#"{"apiVersion": "apps/v1", "kind": "Deployment",
+  "metadata": {"name": "undeclared", "namespace": "NS"},
+  "spec": {"selector": {"matchLabels": {"app": "a"}}, "bogus": 1,
+    "template": {"metadata": {"labels": {"app": "a"}},
+      "spec": {"containers": [{"name": "nginx", "image": "nginx", "imagePullPolcy": "Always"}]}}}}"#
+        .replace("NS", env.namespace());
+    for mode in ["Ignore", "Warn", "Strict"] {
+        let uri = format!(
+            "{}/undeclared?fieldManager=mgr&fieldValidation={mode}",
+            deployments(&env)
+        );
+        let answer = send(&env, "PATCH", &uri, "application/apply-patch+yaml", &body).await;
+        assert_eq!(answer.code, 500, "{mode}: {:?}", answer.body);
+        assert_eq!(
+            answer.body["message"],
+            format!(
+                "failed to create typed patch object ({}/undeclared; apps/v1, Kind=Deployment): errors:\n  \
+                 .spec.bogus: field not declared in schema\n  \
+                 .spec.template.spec.containers[name=\"nginx\"].imagePullPolcy: field not declared in schema",
+                env.namespace()
+            ),
+            "{mode}"
+        );
+        assert!(answer.body.get("reason").is_none(), "{:?}", answer.body);
+    }
+    let get = send(
+        &env,
+        "GET",
+        &format!("{}/undeclared", deployments(&env)),
+        JSON,
+        "",
+    )
+    .await;
+    assert_eq!(get.code, 404, "nothing was stored");
+    env.stop().await;
+}
+
 /// A custom resource: the body's duplicates first, then the pruned fields;
 /// its metadata is typed whatever the CRD's schema says.
 #[tokio::test(flavor = "multi_thread")]

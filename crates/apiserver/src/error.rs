@@ -290,6 +290,12 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
 
+    /// 500 without a reason, as kube-apiserver answers an error that is not
+    /// a Status (the reason is `StatusReasonUnknown`, which is omitted).
+    pub fn untyped_internal(message: impl Into<String>) -> Self {
+        Self::new(500, "", message)
+    }
+
     /// 500 for an object larger than etcd accepts in one request, with the
     /// message kube-apiserver passes on from etcd (and, as there, no reason).
     pub fn request_too_large_for_storage() -> Self {

@@ -545,6 +545,74 @@ pub fn apply(
     Ok(merged)
 }
 
+/// The 500 kube-apiserver answers an apply configuration with fields its
+/// kind does not declare (structured-merge-diff cannot type it), whatever
+/// `fieldValidation` says: `failed to create typed patch object (ns/name;
+/// apps/v1, Kind=Deployment): .spec.bogus: field not declared in schema`.
+/// `unknown` are the fields' paths as strict decoding names them
+/// (`spec.containers[0].bogus`); list items are named by their keys here.
+pub fn untyped_apply_error(rt: &ResourceType, applied: &Value, unknown: &[String]) -> ApiError {
+    let shape = Shape { rt };
+    let mut errors: Vec<String> = unknown
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: field not declared in schema",
+                schema_path(&shape, applied, p)
+            )
+        })
+        .collect();
+    errors.sort();
+    let detail = match errors.len() {
+        1 => errors.remove(0),
+        _ => format!("errors:\n  {}", errors.join("\n  ")),
+    };
+    let group_version = match rt.group.as_str() {
+        "" => format!("/{}", rt.version),
+        g => format!("{g}/{}", rt.version),
+    };
+    let message = format!(
+        "failed to create typed patch object ({}/{}; {group_version}, Kind={}): {detail}",
+        meta::namespace(applied).unwrap_or_default(),
+        meta::name(applied).unwrap_or_default(),
+        rt.kind
+    );
+    ApiError::untyped_internal(message)
+}
+
+/// `spec.containers[0].bogus` as structured-merge-diff prints it:
+/// `.spec.containers[name="c"].bogus` (a keyed list), `[="v"]` (a set),
+/// `[0]` (an atomic list).
+fn schema_path(shape: &Shape<'_>, obj: &Value, path: &str) -> String {
+    let mut out = String::new();
+    let mut fields: Vec<&str> = Vec::new();
+    let mut node = Some(obj);
+    for segment in path.split('.') {
+        let (name, indexes) = match segment.find('[') {
+            Some(i) => (&segment[..i], &segment[i..]),
+            None => (segment, ""),
+        };
+        out.push('.');
+        out.push_str(name);
+        fields.push(name);
+        node = node.and_then(|n| n.get(name));
+        for index in indexes.split(']').filter_map(|i| i.strip_prefix('[')) {
+            let item = index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| node.and_then(|n| n.get(i)));
+            let named = match (shape.list_kind(&fields), item) {
+                (ListKind::Map(keys), Some(item)) => key_element(item, &keys).map(|k| dotted(&[k])),
+                (ListKind::Set, Some(item)) => Some(format!("[={item}]")),
+                _ => None,
+            };
+            out.push_str(&named.unwrap_or_else(|| format!("[{index}]")));
+            node = item;
+        }
+    }
+    out
+}
+
 /// `.spec.holderIdentity`, `.spec.containers[name="c"].image`: a path as
 /// kube-apiserver prints it in conflicts.
 fn dotted(path: &[String]) -> String {

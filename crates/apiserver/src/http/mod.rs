@@ -286,7 +286,9 @@ impl App {
         let write_options = || -> ApiResult<WriteOptions> {
             let mut o = WriteOptions::parse(&query)?;
             o.user_agent = user_agent.to_owned();
-            if !content_type.starts_with("application/yaml") {
+            // JSON and YAML bodies are scanned for repeated fields; protobuf
+            // cannot repeat one.
+            if !content_type.contains("protobuf") {
                 o.raw_body = Some(body.clone());
             }
             o.user = Some(user.clone());

@@ -15,14 +15,22 @@
 //!   unknown fields of the patched object (keys sorted, as it is re-encoded);
 //! - JSON patches: `json patch unknown field "[0].foo"` and `json patch
 //!   duplicate field "[1].path"` of the operations, then the patched object's;
-//! - apply: duplicates as YAML reports them (`line 10: key "paused" already
-//!   set in map`), then the applied object's unknown fields.
+//! - apply: an unknown field is not a strict decoding problem but the 500
+//!   structured-merge-diff gives (`failed to create typed patch object (...):
+//!   .spec.bogus: field not declared in schema`) under every mode; then
+//!   duplicates as YAML reports them (`line 10: key "paused" already set in
+//!   map`);
+//! - create and update with a YAML body: the unknown fields, then one
+//!   `error converting YAML to JSON: yaml: unmarshal errors:` listing the
+//!   repeated keys by line (kube-apiserver's YAML serializer runs the strict
+//!   YAML conversion after the JSON decoding).
 //!
 //! Create and update bodies also decode `[]byte` fields (Secret `data`,
 //! ConfigMap `binaryData`) as Go does: bad base64 is a 400 naming the byte.
 
 mod scan;
 mod typed;
+mod yaml;
 
 use std::collections::HashSet;
 
@@ -58,6 +66,9 @@ pub fn check(
         decode_bytes(rt, obj)?;
     }
     let unknown = prune(rt, obj);
+    if matches!(origin, Origin::Apply(_)) && !unknown.is_empty() {
+        return Err(crate::fieldmanager::untyped_apply_error(rt, obj, &unknown));
+    }
     let problems = problems(rt, origin, &unknown);
     if problems.is_empty() {
         return Ok(Vec::new());
@@ -88,8 +99,26 @@ fn problems(rt: &ResourceType, origin: Origin<'_>, unknown: &[String]) -> Vec<St
             .iter()
             .map(|p| scan::Problem::Unknown(p.clone()).message())
     };
-    let duplicates = |raw: &[u8]| -> Vec<scan::Problem> { scan::scan(raw, &HashSet::new()) };
+    let duplicates = |raw: &[u8]| -> Vec<scan::Problem> {
+        match yaml::is_json(raw) {
+            true => scan::scan(raw, &HashSet::new()),
+            false => yaml::duplicates(raw),
+        }
+    };
     match origin {
+        Origin::Body(Some(raw)) if !yaml::is_json(raw) => {
+            let lines: Vec<String> = yaml::duplicates(raw)
+                .iter()
+                .filter_map(yaml_duplicate)
+                .collect();
+            let converting = (!lines.is_empty()).then(|| {
+                format!(
+                    "error converting YAML to JSON: yaml: unmarshal errors:\n  {}",
+                    lines.join("\n  ")
+                )
+            });
+            unknown_messages().chain(converting).collect()
+        }
         Origin::Body(Some(raw)) if rt.builtin.is_some() => {
             let set: HashSet<String> = unknown.iter().cloned().collect();
             let found = scan::scan(raw, &set);
