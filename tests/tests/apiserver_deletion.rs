@@ -353,3 +353,146 @@ async fn the_system_namespaces_cannot_be_deleted() {
     }
     env.stop().await;
 }
+
+fn scheduled_pod(name: &str, finalizer: bool) -> k8s_openapi::api::core::v1::Pod {
+    let finalizers: Vec<&str> = if finalizer {
+        vec!["example.com/hold"]
+    } else {
+        vec![]
+    };
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "finalizers": finalizers},
+        "spec": {"nodeName": "node-1", "terminationGracePeriodSeconds": 45,
+                 "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap()
+}
+
+/// Graceful deletion as kube-apiserver's pod strategy does it: a scheduled
+/// pod is only marked (its kubelet finishes the deletion with a zero grace
+/// period); a later DELETE may only shorten the period; an unscheduled pod
+/// goes at once; a finalizer and a grace period each hold the pod.
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_pods_terminate_gracefully() {
+    use k8s_openapi::api::core::v1::Pod;
+    let env = TestEnv::start().await.unwrap();
+    let pods: Api<Pod> = env.api();
+    let pp = PostParams::default();
+
+    pods.create(&pp, &scheduled_pod("graceful", false))
+        .await
+        .unwrap();
+    let answer = pods
+        .delete("graceful", &DeleteParams::default())
+        .await
+        .unwrap();
+    let marked = answer
+        .left()
+        .expect("a scheduled pod is not removed at once");
+    assert_eq!(marked.metadata.deletion_grace_period_seconds, Some(45));
+    let deadline = marked.metadata.deletion_timestamp.clone().unwrap().0;
+    let ahead = deadline.as_second() - jiff::Timestamp::now().as_second();
+    assert!((40..=46).contains(&ahead), "deadline {ahead}s ahead");
+    // Longer: nothing changes; shorter: the deadline moves with it.
+    let again = pods
+        .delete(
+            "graceful",
+            &DeleteParams {
+                grace_period_seconds: Some(60),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.left().unwrap().metadata.deletion_grace_period_seconds,
+        Some(45)
+    );
+    let shorter = pods
+        .delete(
+            "graceful",
+            &DeleteParams {
+                grace_period_seconds: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let shorter = shorter.left().unwrap();
+    assert_eq!(shorter.metadata.deletion_grace_period_seconds, Some(5));
+    assert_eq!(
+        shorter.metadata.deletion_timestamp.unwrap().0.as_second(),
+        deadline.as_second() - 40
+    );
+    // The kubelet's confirmation removes it.
+    let gone = pods
+        .delete(
+            "graceful",
+            &DeleteParams {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // kube-apiserver returns a deleted pod as it was last stored.
+    assert_eq!(
+        gone.left().unwrap().metadata.name.as_deref(),
+        Some("graceful")
+    );
+    assert!(pods.get_opt("graceful").await.unwrap().is_none());
+
+    // Unscheduled: at once.
+    let mut unscheduled = scheduled_pod("unscheduled", false);
+    unscheduled.spec.as_mut().unwrap().node_name = None;
+    pods.create(&pp, &unscheduled).await.unwrap();
+    pods.delete("unscheduled", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(pods.get_opt("unscheduled").await.unwrap().is_none());
+
+    // A finalizer and a grace period: dropping the finalizer leaves the pod
+    // terminating until the grace period is cut to zero, and the other way round.
+    pods.create(&pp, &scheduled_pod("held", true))
+        .await
+        .unwrap();
+    pods.delete("held", &DeleteParams::default()).await.unwrap();
+    let unhold = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    pods.patch("held", &PatchParams::default(), &unhold)
+        .await
+        .unwrap();
+    assert!(
+        pods.get_opt("held").await.unwrap().is_some(),
+        "the grace period still holds it"
+    );
+    pods.delete(
+        "held",
+        &DeleteParams {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(pods.get_opt("held").await.unwrap().is_none());
+
+    pods.create(&pp, &scheduled_pod("held-2", true))
+        .await
+        .unwrap();
+    pods.delete(
+        "held-2",
+        &DeleteParams {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let held = pods.get("held-2").await.unwrap();
+    assert_eq!(held.metadata.deletion_grace_period_seconds, Some(0));
+    pods.patch("held-2", &PatchParams::default(), &unhold)
+        .await
+        .unwrap();
+    assert!(pods.get_opt("held-2").await.unwrap().is_none());
+    env.stop().await;
+}

@@ -143,6 +143,23 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// Now plus `seconds`, as a `metav1.Time` (second precision).
+pub fn now_plus(seconds: i64) -> String {
+    let secs = jiff::Timestamp::now().as_second();
+    format_seconds(secs.saturating_add(seconds)).unwrap_or_else(now)
+}
+
+/// The `metav1.Time` `time` moved by `seconds`; `None` if it is not one.
+pub fn shift(time: &str, seconds: i64) -> Option<String> {
+    let t: jiff::Timestamp = time.parse().ok()?;
+    format_seconds(t.as_second().saturating_add(seconds))
+}
+
+fn format_seconds(secs: i64) -> Option<String> {
+    let t = jiff::Timestamp::from_second(secs).ok()?;
+    Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 /// Now with microseconds, as `metav1.MicroTime` (Lease renewTime, Event eventTime).
 pub fn now_micro() -> String {
     jiff::Timestamp::now()

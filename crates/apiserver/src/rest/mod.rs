@@ -6,6 +6,7 @@
 //! changes nothing is not stored and does not move the resourceVersion.
 
 pub mod convert;
+mod graceful;
 mod list;
 pub mod options;
 mod patch;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use self::graceful::Graceful;
 pub use self::list::{ContinueToken, Filter};
 use self::options::{DeleteOptions, Propagation, WriteOptions};
 pub use self::patch::PatchType;
@@ -644,10 +646,30 @@ pub fn delete_in(
             fs.push(f.to_owned());
         }
     };
+    let how = graceful::decide(rt, &current, opts);
+    if how == Graceful::Pending {
+        return Ok(Deleted::Pending((*current).clone()));
+    }
     match policy {
         Propagation::Foreground => add(&mut finalizers, FOREGROUND_FINALIZER),
         Propagation::Orphan => add(&mut finalizers, ORPHAN_FINALIZER),
         Propagation::Background => {}
+    }
+    if matches!(how, Graceful::Start(_) | Graceful::Shorten(_)) {
+        let period = graceful::mark(&mut obj, how);
+        meta::set_finalizers(&mut obj, &finalizers);
+        if period == 0 && !held(storage, &obj, &finalizers) {
+            if opts.dry_run {
+                return Ok(Deleted::Now((*current).clone()));
+            }
+            let gone = state.remove(storage, key).unwrap_or(current);
+            return Ok(Deleted::Now((*gone).clone()));
+        }
+        if opts.dry_run {
+            return Ok(Deleted::Pending(obj));
+        }
+        let stored = state.put(storage, key, obj);
+        return Ok(Deleted::Pending((*stored).clone()));
     }
     if !held(storage, &obj, &finalizers) {
         if opts.dry_run {
@@ -690,9 +712,12 @@ fn held(storage: &StorageKey, obj: &Value, finalizers: &[String]) -> bool {
 }
 
 /// Whether a stored object being deleted has nothing left holding it and must
-/// now be removed.
+/// now be removed: no finalizer, and no grace period left (a terminating pod
+/// waits for its kubelet).
 pub fn released(storage: &StorageKey, obj: &Value) -> bool {
-    meta::is_deleting(obj) && !held(storage, obj, &meta::finalizers(obj))
+    meta::is_deleting(obj)
+        && !held(storage, obj, &meta::finalizers(obj))
+        && graceful::grace_period(obj).unwrap_or(0) == 0
 }
 
 /// The object an update stores: the request, with server-owned metadata from

@@ -75,6 +75,8 @@ pub struct DeleteOptions {
     pub precondition_uid: Option<String>,
     /// `preconditions.resourceVersion`.
     pub precondition_rv: Option<String>,
+    /// `gracePeriodSeconds` (query or body): how long a pod may take to stop.
+    pub grace_period: Option<i64>,
 }
 
 /// How dependents are treated when their owner is deleted.
@@ -288,6 +290,16 @@ impl DeleteOptions {
             .map(|s| parse_propagation(s))
             .transpose()?;
         let mut orphan = flag(q, "orphanDependents")?;
+        let mut grace_period = q
+            .get("gracePeriodSeconds")
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid value {v:?} for parameter gracePeriodSeconds: must be an integer"
+                    ))
+                })
+            })
+            .transpose()?;
         let mut uid = None;
         let mut rv = None;
         if let Some(b) = body.filter(|b| !b.is_null()) {
@@ -303,6 +315,9 @@ impl DeleteOptions {
             }
             if let Some(d) = &typed.dry_run {
                 dry |= d.iter().any(|v| v == "All");
+            }
+            if let Some(g) = typed.grace_period_seconds {
+                grace_period = Some(g);
             }
             if let Some(p) = typed.preconditions {
                 uid = p.uid;
@@ -326,6 +341,7 @@ impl DeleteOptions {
             propagation,
             precondition_uid: uid,
             precondition_rv: rv,
+            grace_period,
         })
     }
 }
