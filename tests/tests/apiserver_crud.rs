@@ -524,3 +524,76 @@ async fn objects_and_bodies_over_the_limits_are_refused_as_kube_apiserver_does()
     assert_eq!(err.message, "Request entity too large: limit is 3145728");
     env.stop().await;
 }
+
+/// `pods/binding`, as a scheduler uses it: the pod gets its node and a
+/// `PodScheduled` condition once; a second binding is a 409; an
+/// EndpointSlice (discovery.k8s.io/v1) is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_are_bound_once_through_the_binding_subresource() {
+    use k8s_openapi::api::core::v1::{Binding, Pod};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let env = TestEnv::start().await.unwrap();
+    let pods: Api<Pod> = env.api();
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "unbound"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let binding: Binding = serde_json::from_value(json!({
+        "metadata": {"name": "unbound", "annotations": {"scheduled-by": "test"}},
+        "target": {"kind": "Node", "name": "node-7"}
+    }))
+    .unwrap();
+    let status = pods
+        .create_subresource::<_, serde_json::Value>(
+            "binding",
+            "unbound",
+            &PostParams {
+                field_manager: Some("kube-scheduler".into()),
+                ..Default::default()
+            },
+            &binding,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "Success");
+    let bound = pods.get("unbound").await.unwrap();
+    assert_eq!(bound.spec.unwrap().node_name.as_deref(), Some("node-7"));
+    let scheduled = bound.status.unwrap().conditions.unwrap();
+    assert!(
+        scheduled
+            .iter()
+            .any(|c| c.type_ == "PodScheduled" && c.status == "True")
+    );
+    assert_eq!(bound.metadata.annotations.unwrap()["scheduled-by"], "test");
+    let again = pods
+        .create_subresource::<_, serde_json::Value>(
+            "binding",
+            "unbound",
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+        .unwrap_err();
+    let err = api_error(again);
+    assert_eq!(err.code, 409);
+    assert!(
+        err.message
+            .contains("pod unbound is already assigned to node \"node-7\""),
+        "{}",
+        err.message
+    );
+
+    let slices: Api<EndpointSlice> = env.api();
+    let slice: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"name": "s", "labels": {"kubernetes.io/service-name": "svc"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}}],
+        "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]
+    }))
+    .unwrap();
+    slices.create(&PostParams::default(), &slice).await.unwrap();
+    assert_eq!(slices.get("s").await.unwrap().endpoints.len(), 1);
+    env.stop().await;
+}

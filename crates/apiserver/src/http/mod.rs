@@ -132,6 +132,15 @@ fn with_warnings(mut r: http::Response<Body>, warnings: &[String]) -> http::Resp
     r
 }
 
+/// What a request asked, for the requests answered outside the REST verbs.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    method: &'a Method,
+    body: &'a [u8],
+    content_type: &'a str,
+    user: &'a User,
+}
+
 fn parse_query(q: Option<&str>) -> Query {
     q.map(|q| {
         form_urlencoded::parse(q.as_bytes())
@@ -209,16 +218,21 @@ impl App {
         }
     }
 
-    /// Requests answered without the REST verbs: reviews and TokenRequests.
+    /// Requests answered without the REST verbs: reviews, TokenRequests and
+    /// pod bindings.
     fn answered(
         &self,
         rt: &ResourceType,
         p: &ResourcePath,
-        method: &Method,
-        body: &[u8],
-        content_type: &str,
-        user: &User,
+        request: Asked<'_>,
+        write_options: &dyn Fn() -> ApiResult<WriteOptions>,
     ) -> ApiResult<Option<http::Response<Body>>> {
+        let Asked {
+            method,
+            body,
+            content_type,
+            user,
+        } = request;
         let ns = p.namespace.as_deref();
         match rt.builtin {
             Some(b) if b.is_review() => {
@@ -232,6 +246,16 @@ impl App {
                 };
                 let answer = crate::review::answer(b, &asked, user, ns, &self.auth, &self.authz)?;
                 Ok(Some(json_response(201, &answer)))
+            }
+            Some(Builtin::Pod) if p.subresource.as_deref() == Some("binding") => {
+                let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
+                else {
+                    return Err(ApiError::method_not_allowed(method.as_str()));
+                };
+                let binding = decode(body, content_type)?;
+                let opts = write_options()?;
+                let status = self.rest.bind(rt, ns, name, &binding, &opts)?;
+                Ok(Some(json_response(201, &status)))
             }
             Some(Builtin::ServiceAccount) if p.subresource.as_deref() == Some("token") => {
                 let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
@@ -302,7 +326,13 @@ impl App {
             return Err(ApiError::path_not_found());
         }
         let ns = p.namespace.as_deref();
-        if let Some(answered) = self.answered(&rt, &p, method, &body, content_type, user)? {
+        let request = Asked {
+            method,
+            body: &body,
+            content_type,
+            user,
+        };
+        if let Some(answered) = self.answered(&rt, &p, request, &write_options)? {
             return Ok(answered);
         }
         if rt.namespaced && ns.is_none() && p.name.is_some() {

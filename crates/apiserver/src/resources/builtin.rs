@@ -13,6 +13,8 @@ pub enum Builtin {
     Secret,
     Service,
     Endpoints,
+    /// `discovery.k8s.io/v1` EndpointSlice.
+    EndpointSlice,
     ServiceAccount,
     Pod,
     PersistentVolumeClaim,
@@ -85,12 +87,13 @@ struct Descriptor {
 }
 
 /// Every built-in kind.
-pub const ALL_KINDS: [Builtin; 33] = [
+pub const ALL_KINDS: [Builtin; 34] = [
     Builtin::Namespace,
     Builtin::ConfigMap,
     Builtin::Secret,
     Builtin::Service,
     Builtin::Endpoints,
+    Builtin::EndpointSlice,
     Builtin::ServiceAccount,
     Builtin::Pod,
     Builtin::PersistentVolumeClaim,
@@ -202,6 +205,17 @@ fn descriptor(b: Builtin) -> Descriptor {
             "Endpoints",
             "endpoints",
             &["ep"],
+            NONE,
+            true,
+            false,
+            false,
+        ),
+        Builtin::EndpointSlice => d(
+            "discovery.k8s.io",
+            "v1",
+            "EndpointSlice",
+            "endpointslices",
+            &[],
             NONE,
             true,
             false,

@@ -5,6 +5,7 @@
 //! and a stale resourceVersion is always caught (no lost update). A write that
 //! changes nothing is not stored and does not move the resourceVersion.
 
+mod binding;
 pub mod convert;
 mod graceful;
 mod list;
@@ -42,6 +43,9 @@ pub enum Subresource {
     Main,
     /// `/status`: only `status` changes.
     Status,
+    /// Spec and status at once, as the server's own writes through a
+    /// subresource of their own do (`pods/binding`); never a client's path.
+    Whole,
 }
 
 /// What a PATCH wrote.
@@ -725,7 +729,7 @@ pub fn released(storage: &StorageKey, obj: &Value) -> bool {
 /// subresource dictates.
 fn merge_update(rt: &ResourceType, sub: Subresource, current: &Value, requested: Value) -> Value {
     let mut new = match sub {
-        Subresource::Main => requested,
+        Subresource::Main | Subresource::Whole => requested,
         Subresource::Status => {
             let mut new = current.clone();
             match requested.get("status") {

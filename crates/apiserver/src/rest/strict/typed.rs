@@ -68,6 +68,7 @@ fn kind_schema(b: Builtin) -> Value {
         Builtin::Secret => root::<core::Secret>(),
         Builtin::Service => root::<core::Service>(),
         Builtin::Endpoints => root::<core::Endpoints>(),
+        Builtin::EndpointSlice => root::<api::discovery::v1::EndpointSlice>(),
         Builtin::ServiceAccount => root::<core::ServiceAccount>(),
         Builtin::Pod => root::<core::Pod>(),
         Builtin::PersistentVolumeClaim => root::<core::PersistentVolumeClaim>(),
