@@ -15,6 +15,7 @@ use crate::cmd;
 /// The packaged crates, dependencies first: (package, directory).
 pub const CRATES: &[(&str, &str)] = &[
     ("operatorkit-apiserver", "crates/apiserver"),
+    ("operatorkit-simulation", "crates/simulation"),
     ("operatorkit", "operatorkit"),
 ];
 

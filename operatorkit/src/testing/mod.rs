@@ -41,6 +41,19 @@
 //! - make objects in [`TestEnv::namespace`] under [`TestEnv::name`] names;
 //! - read embedded-only facts (request counts at the server,
 //!   [`TestEnv::embedded`]) only when `embedded()` is `Some`.
+//!
+//! # Nodes and pods
+//!
+//! The embedded server has no nodes and no kubelet. [`TestEnv::simulate`]
+//! adds a simulated cluster (`operatorkit-simulation`): fake nodes with
+//! KWOK's conventions, a scheduler, kubelets, and the Deployment, ReplicaSet
+//! and DaemonSet controllers, so pods are scheduled, start, become Ready and
+//! take time to terminate. Pods reach the fake nodes by tolerating their
+//! taint (`kwok.x-k8s.io/node=fake:NoSchedule`, see [`simulation_keys`]).
+//! Against a real cluster `simulate` does nothing: run KWOK there (its
+//! nodes carry the same labels and taint) and the cluster's own controllers
+//! do the rest; the failure annotations of [`simulation_keys`] are the
+//! simulation's own.
 
 mod identity;
 mod operator;
@@ -60,6 +73,10 @@ pub use self::wait::{wait_for, wait_for_count, wait_for_event};
 pub use operatorkit_apiserver::Config as ServerConfig;
 
 pub use self::identity::ServiceAccountIdentity;
+/// What [`TestEnv::simulate`] simulates (node count, start and stop delays).
+pub use operatorkit_simulation::Options as SimulationOptions;
+/// The labels, taint and test annotations of the simulated cluster.
+pub use operatorkit_simulation::keys as simulation_keys;
 
 /// Environment variable naming a kubeconfig: tests then run against that cluster.
 pub const KUBECONFIG_ENV: &str = "OPERATORKIT_TEST_KUBECONFIG";
@@ -82,6 +99,9 @@ pub enum TestError {
     /// A request to the API server failed.
     #[error("API request failed: {0}")]
     Api(#[from] kube::Error),
+    /// The simulated cluster did not start.
+    #[error("starting the simulated cluster: {0}")]
+    Simulation(#[from] operatorkit_simulation::Error),
     /// The operator under test could not start.
     #[error("starting the operator: {0}")]
     Operator(String),
@@ -105,6 +125,7 @@ pub struct TestEnv {
     /// Cluster-scoped RBAC objects made for the environment: (resource, name).
     cluster_objects: std::sync::Mutex<Vec<(&'static str, String)>>,
     server: Option<operatorkit_apiserver::Handle>,
+    simulation: std::sync::Mutex<Option<operatorkit_simulation::Simulation>>,
 }
 
 impl TestEnv {
@@ -141,6 +162,7 @@ impl TestEnv {
             extra_namespaces: std::sync::Mutex::default(),
             cluster_objects: std::sync::Mutex::default(),
             server,
+            simulation: std::sync::Mutex::default(),
         })
     }
 
@@ -168,6 +190,7 @@ impl TestEnv {
             extra_namespaces: std::sync::Mutex::default(),
             cluster_objects: std::sync::Mutex::default(),
             server: None,
+            simulation: std::sync::Mutex::default(),
         })
     }
 
@@ -269,8 +292,30 @@ impl TestEnv {
             .push((resource, name.to_owned()));
     }
 
+    /// Starts the simulated cluster against the embedded server (see "Nodes
+    /// and pods" above); returns once its nodes exist and its controllers
+    /// run. Against a real cluster it does nothing. Calling it again does
+    /// nothing either.
+    pub async fn simulate(&self, options: SimulationOptions) -> Result<(), TestError> {
+        if self.server.is_none() || self.simulation_slot().is_some() {
+            return Ok(());
+        }
+        let simulation =
+            operatorkit_simulation::Simulation::start(self.client.clone(), options).await?;
+        *self.simulation_slot() = Some(simulation);
+        Ok(())
+    }
+
+    fn simulation_slot(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<operatorkit_simulation::Simulation>> {
+        self.simulation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Deletes the namespaces and cluster-scoped objects made for the
-    /// environment, and stops the embedded server.
+    /// environment, and stops the simulation and the embedded server.
     pub async fn stop(self) {
         let cluster_objects = std::mem::take(
             &mut *self
@@ -291,6 +336,7 @@ impl TestEnv {
         for ns in extra.iter().chain(std::iter::once(&self.namespace)) {
             let _ = namespaces.delete(ns, &DeleteParams::default()).await;
         }
+        drop(self.simulation_slot().take());
         if let Some(server) = self.server {
             server.shutdown().await;
         }
