@@ -362,21 +362,26 @@ impl State {
     /// Makes this write's records durable, then compacts the log if it has
     /// grown; undoes the write if it could not be made durable.
     fn flush(&mut self) -> ApiResult<()> {
-        let replaced = std::mem::take(&mut self.replaced);
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let records = std::mem::take(&mut self.pending);
-        let Some(wal) = &mut self.wal else {
+        let Some(wal) = self.wal.as_mut().filter(|_| !self.pending.is_empty()) else {
+            self.replaced.clear();
             return Ok(());
         };
-        if let Err(e) = wal.append(&records) {
-            tracing::error!(error = %e, records = records.len(), "a write could not be made durable; refused and undone");
+        // `pending` and `replaced` stay until the append is decided, so a
+        // panic inside it still finds the write to undo (`Writing`).
+        if let Err(e) = wal.append(&self.pending) {
+            tracing::error!(error = %e, records = self.pending.len(), "a write could not be made durable; refused and undone");
+            self.pending.clear();
+            let replaced = std::mem::take(&mut self.replaced);
             self.undo(replaced);
             return Err(ApiError::internal(format!(
                 "persisting the write failed: {e}"
             )));
         }
+        self.pending.clear();
+        self.replaced.clear();
+        let Some(wal) = &mut self.wal else {
+            return Ok(());
+        };
         if wal.wants_compaction() {
             let snapshot = wal::Snapshot {
                 revision: self.revision,

@@ -7,6 +7,8 @@
 //! <data-dir>/LOCK                      held (OS lock) while a server runs
 //! <data-dir>/snapshot                  every object at one revision
 //! <data-dir>/wal-<20-digit seq>.log    changes after it, oldest first
+//! <data-dir>/high-water                a revision no revision handed out is above
+//!                                      (kept at every snapshot and recovery)
 //! <data-dir>/damaged-<time>/           originals set aside by --recover-data-dir
 //! ```
 
@@ -22,6 +24,10 @@ use crate::store::{ObjectKey, StorageKey};
 
 /// The snapshot's name.
 pub const SNAPSHOT: &str = "snapshot";
+/// The high-water mark: the revision of the last snapshot or recovery, in
+/// decimal. Recovery jumps past it, so a damaged snapshot header or log
+/// cannot make revisions go back below it.
+pub const HIGH_WATER: &str = "high-water";
 /// The file locked while a server uses the directory.
 pub const LOCK: &str = "LOCK";
 /// The log of format 1, replaced by checksummed segments.
@@ -96,13 +102,38 @@ pub fn keep_aside(path: &Path, aside: &Path) -> std::io::Result<()> {
     File::open(&target)?.sync_all()
 }
 
-/// Removes what an interrupted step left: temporary files, and segments
+/// The high-water mark, if one was kept and is readable.
+pub fn read_high_water(dir: &Path) -> Option<u64> {
+    fs::read_to_string(dir.join(HIGH_WATER))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Keeps `revision` as the high-water mark, durably.
+pub fn write_high_water(dir: &Path, revision: u64) -> std::io::Result<()> {
+    write_new(&dir.join(HIGH_WATER), revision.to_string().as_bytes())?;
+    sync_dir(dir)
+}
+
+/// Whether `path` is a temporary file this module writes.
+fn ours_temporary(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    name == format!("{SNAPSHOT}.tmp")
+        || name == format!("{HIGH_WATER}.tmp")
+        || (name.starts_with("wal-") && name.ends_with(".tmp"))
+}
+
+/// Removes what an interrupted step left: its temporary files, and segments
 /// below `first_segment` (covered by the snapshot); durably.
 pub fn remove_leftovers(dir: &Path, first_segment: u64) -> std::io::Result<()> {
     let mut removed = false;
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.is_file() && path.extension().is_some_and(|e| e == "tmp") {
+        if path.is_file() && ours_temporary(&path) {
             fs::remove_file(&path)?;
             removed = true;
         }

@@ -18,9 +18,10 @@
 //!   header itself); or everything from the frame on is zero bytes, no more
 //!   than one write could have been ([`MAX_TORN_ZEROS`]: a file system that
 //!   extended the file before writing its data); or the last frame ends at
-//!   the end of the file, its payload checksum fails and one of its sectors
-//!   is all zeros (a frame only partly written, as etcd's `isTornEntry`
-//!   judges it). Only the last append, never acknowledged, can end like that.
+//!   the end of the file, its payload checksum fails and one of its pieces
+//!   between sector boundaries is all zeros (a frame only partly written,
+//!   as etcd's `isTornEntry` judges it; a last acknowledged frame zeroed
+//!   that way by a failing disk would be taken for torn too, as by etcd). Only the last append, never acknowledged, can end like that.
 //! - **damaged**: a header or payload checksum does not match. Anything else
 //!   in the middle of a log, or in the last complete frame, is damage.
 
@@ -118,7 +119,7 @@ pub fn scan(bytes: &[u8]) -> Scan<'_> {
         }
         let payload = &rest[HEADER..HEADER + len];
         if crc32c::crc32c(payload) != payload_crc {
-            if rest.len() == HEADER + len && has_zero_sector(bytes, at + HEADER, bytes.len()) {
+            if rest.len() == HEADER + len && has_zero_chunk(bytes, at + HEADER, bytes.len()) {
                 break End::Torn { offset };
             }
             break End::Damaged {
@@ -132,14 +133,43 @@ pub fn scan(bytes: &[u8]) -> Scan<'_> {
     Scan { frames, end }
 }
 
-/// Whether a whole sector of the file (sectors counted from its start) lying
-/// in `from..to` is all zeros.
-fn has_zero_sector(bytes: &[u8], from: usize, to: usize) -> bool {
-    let first = from.div_ceil(SECTOR) * SECTOR;
-    (first..to)
-        .step_by(SECTOR)
-        .filter(|start| start + SECTOR <= to)
-        .any(|start| bytes[start..start + SECTOR].iter().all(|b| *b == 0))
+/// Whether a piece of `from..to`, cut at the file's sector boundaries (the
+/// partial pieces at both ends included), is all zeros: what a write that
+/// reached the disk only in part leaves, as etcd's `isTornEntry` judges it.
+/// Payloads are JSON, which has no zero byte, so no written piece is zeros.
+fn has_zero_chunk(bytes: &[u8], from: usize, to: usize) -> bool {
+    let mut start = from;
+    while start < to {
+        let end = ((start / SECTOR + 1) * SECTOR).min(to);
+        if bytes[start..end].iter().all(|b| *b == 0) {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
+/// The payloads of every sound frame in `bytes`, found by their checksums
+/// wherever they start: what can still be read past damage.
+pub fn salvage(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + HEADER <= bytes.len() {
+        let rest = &bytes[at..];
+        let word = |i: usize| u32::from_le_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+        let len = word(0) as usize;
+        let sound = crc32c::crc32c(&rest[..8]) == word(8)
+            && len <= MAX_PAYLOAD
+            && rest.len() >= HEADER + len
+            && crc32c::crc32c(&rest[HEADER..HEADER + len]) == word(4);
+        if sound {
+            out.push(&rest[HEADER..HEADER + len]);
+            at += HEADER + len;
+        } else {
+            at += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -207,10 +237,31 @@ mod tests {
         let mut flipped = file(&[b"one", &big]);
         flipped[n - 1] ^= 1;
         assert!(matches!(scan(&flipped).end, End::Damaged { .. }));
+        // A small frame crossing a sector boundary, its second part unwritten.
+        let mut small = file(&[&[7u8; 400], &[8u8; 300]]);
+        let second_small = HEADER + 400;
+        let boundary = SECTOR;
+        assert!(second_small < boundary && small.len() > boundary);
+        let n_small = small.len();
+        small[boundary..n_small].fill(0);
+        assert_eq!(
+            scan(&small).end,
+            End::Torn {
+                offset: second_small as u64
+            }
+        );
         // And a zeroed sector in a frame that is not the last is damage.
         let mut middle = file(&[b"one", &big, b"three"]);
         middle[sector..sector + SECTOR].fill(0);
         assert!(matches!(scan(&middle).end, End::Damaged { offset, .. } if offset == second));
+    }
+
+    #[test]
+    fn salvage_finds_sound_frames_past_damage() {
+        let mut bytes = file(&[b"one", b"two", b"three"]);
+        bytes[HEADER + 1] ^= 1;
+        assert_eq!(salvage(&bytes), [&b"two"[..], b"three"]);
+        assert!(salvage(&[0u8; 5]).is_empty());
     }
 
     #[test]

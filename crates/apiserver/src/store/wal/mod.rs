@@ -348,6 +348,7 @@ impl Wal {
         self.worker = Some(std::thread::spawn(move || {
             let started = std::time::Instant::now();
             let written = files::write_snapshot(&dir, snapshot.revision, next, &snapshot.objects)
+                .and_then(|size| files::write_high_water(&dir, snapshot.revision).map(|()| size))
                 .and_then(|size| files::remove_segments_before(&dir, next).map(|()| size));
             match written {
                 Ok(size) => {

@@ -12,7 +12,16 @@
 //! Recovery is crash-safe: the originals are hard-linked (or copied) aside
 //! first, the kept part is written under a temporary name and renamed over
 //! the damaged file, and only then are later segments removed; a crash at
-//! any step leaves either the damage (recover again) or the result.
+//! any step leaves either the damage (recover again) or the result. A
+//! damaged snapshot is rebuilt from everything readable (its sound objects
+//! and the whole log after it) once every segment has been read, naming a
+//! new empty segment, so no later start depends on the damaged one.
+//!
+//! Revisions never go back through a recovery: the revision jumps past the
+//! highest revision readable anywhere in what is dropped (frames after the
+//! damage are found by checksum), plus one per dropped byte, and past the
+//! high-water mark kept beside the log (`files::HIGH_WATER`: the revision of
+//! every snapshot and of every recovery).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -36,12 +45,28 @@ pub(super) struct Loaded {
     pub first_segment: u64,
     /// The last segment's number and sound length, if there is one.
     pub last_segment: Option<(u64, u64)>,
-    /// Whether the next record must carry the next revision (not after a
-    /// snapshot whose header was lost to a recovery).
-    strict: bool,
+    /// How the next record must follow the revision reached.
+    order: Order,
+    /// A damaged snapshot to rebuild once every segment is read.
+    rebuild: Option<Damage>,
+}
+
+/// How the next record must follow the revision reached.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+enum Order {
+    /// With the next revision.
+    #[default]
+    Next,
+    /// With the next revision; records at or below the revision reached are
+    /// skipped (segments a recovery superseded but had not removed yet).
+    AfterRevisionRecord,
+    /// Anywhere above (the snapshot's header was lost): skip records at or
+    /// below, jump to the first one above.
+    Unknown,
 }
 
 /// Damage found while reading, with where it is.
+#[derive(Debug)]
 struct Damage {
     file: PathBuf,
     offset: u64,
@@ -69,7 +94,6 @@ impl Damage {
 pub(super) fn load(dir: &Path, recover: bool) -> std::io::Result<Loaded> {
     let mut loaded = Loaded {
         first_segment: 1,
-        strict: true,
         ..Loaded::default()
     };
     let snapshot = dir.join(files::SNAPSHOT);
@@ -77,11 +101,32 @@ pub(super) fn load(dir: &Path, recover: bool) -> std::io::Result<Loaded> {
     if has_snapshot {
         match read_snapshot(&snapshot, &mut loaded)? {
             Ok(()) => {}
-            Err(damage) if recover => recover_snapshot(dir, damage, &mut loaded)?,
+            Err(damage) if recover => {
+                if damage.offset == 0 {
+                    // The header is lost: its revision and segment with it.
+                    loaded.first_segment = 0;
+                    loaded.order = Order::Unknown;
+                }
+                loaded.rebuild = Some(damage);
+            }
             Err(damage) => return Err(damage.into_error(dir)),
         }
         loaded.snapshot_bytes = fs::metadata(&snapshot)?.len();
     }
+    let mut loaded = read_segments(dir, recover, has_snapshot, loaded)?;
+    if let Some(damage) = loaded.rebuild.take() {
+        rebuild_snapshot(dir, damage, &mut loaded)?;
+    }
+    Ok(loaded)
+}
+
+/// Reads every segment the snapshot does not cover, in order.
+fn read_segments(
+    dir: &Path,
+    recover: bool,
+    has_snapshot: bool,
+    mut loaded: Loaded,
+) -> std::io::Result<Loaded> {
     let segments: Vec<(u64, PathBuf)> = files::segments(dir)?
         .into_iter()
         .filter(|(seq, _)| *seq >= loaded.first_segment)
@@ -150,6 +195,9 @@ fn read_snapshot(path: &Path, loaded: &mut Loaded) -> std::io::Result<Result<(),
         match serde_json::from_slice::<Entry>(payload) {
             Ok(Entry::Begin { revision, segment }) if *offset == 0 => {
                 loaded.revision = revision;
+                if segment == 0 {
+                    loaded.order = Order::Unknown;
+                }
                 // Snapshots without a segment number cover none for certain.
                 loaded.first_segment = segment;
             }
@@ -222,24 +270,37 @@ fn read_segment(
     }
 }
 
-/// Whether one frame's records follow the revision reached without a gap
-/// (records at or below it are skipped: a segment the snapshot covers).
+/// Whether one frame's records follow the revision reached as [`Order`]
+/// says, without a gap.
 fn check_revisions(loaded: &Loaded, records: &[Record]) -> Result<(), String> {
-    let (mut revision, mut strict) = (loaded.revision, loaded.strict);
+    let (mut revision, mut order) = (loaded.revision, loaded.order);
     for r in records {
-        if r.op == Op::Revision {
-            (revision, strict) = (revision.max(r.rv), true);
-        } else if r.rv > revision {
-            if strict && r.rv != revision + 1 {
-                return Err(format!(
-                    "revision {} follows revision {revision}: the records between are missing",
-                    r.rv
-                ));
-            }
-            (revision, strict) = (r.rv, true);
-        }
+        (revision, order, _) = follow(revision, order, r)?;
     }
     Ok(())
+}
+
+/// The revision and order after record `r`, and whether `r` is applied.
+fn follow(revision: u64, order: Order, r: &Record) -> Result<(u64, Order, bool), String> {
+    if r.op == Op::Revision {
+        return Ok((revision.max(r.rv), Order::AfterRevisionRecord, false));
+    }
+    let next = revision.saturating_add(1);
+    match order {
+        _ if r.rv == next => Ok((r.rv, Order::Next, true)),
+        Order::AfterRevisionRecord | Order::Unknown if r.rv <= revision => {
+            Ok((revision, order, false))
+        }
+        Order::Unknown => Ok((r.rv, Order::Next, true)),
+        _ if r.rv > next => Err(format!(
+            "revision {} follows revision {revision}: the records between are missing",
+            r.rv
+        )),
+        _ => Err(format!(
+            "revision {} follows revision {revision}: revisions go back",
+            r.rv
+        )),
+    }
 }
 
 /// Restores one object of a snapshot (in key order, not revision order).
@@ -258,16 +319,14 @@ fn restore(loaded: &mut Loaded, r: Record) {
 /// reflected (a segment left behind by a compaction that crashed before
 /// removing it).
 fn apply(loaded: &mut Loaded, r: Record) {
-    if r.op == Op::Revision {
-        loaded.revision = loaded.revision.max(r.rv);
-        loaded.strict = true;
+    // Checked by `check_revisions` before: an error cannot happen here.
+    let Ok((revision, order, applied)) = follow(loaded.revision, loaded.order, &r) else {
+        return;
+    };
+    (loaded.revision, loaded.order) = (revision, order);
+    if !applied {
         return;
     }
-    if r.rv <= loaded.revision {
-        return;
-    }
-    loaded.revision = r.rv;
-    loaded.strict = true;
     let key = (
         StorageKey::new(&r.group, &r.resource),
         ObjectKey::new(&r.namespace, &r.name),
@@ -283,34 +342,53 @@ fn apply(loaded: &mut Loaded, r: Record) {
     }
 }
 
-/// Keeps the sound part of a damaged snapshot: the original is kept aside
-/// and a snapshot of what was read replaces it. The log after it is kept
-/// whole: its records are whole objects and deletions, each correct on its
-/// own. When the snapshot's header itself is lost, its revision and the
-/// segment it names are too: every segment is then read, and the first
-/// record read may jump.
-fn recover_snapshot(dir: &Path, damage: Damage, loaded: &mut Loaded) -> std::io::Result<()> {
+/// How far the revision jumps when a snapshot's header is lost and no
+/// high-water mark says where it was: far above anything a server of this
+/// kind hands out between two compactions.
+const UNKNOWN_REVISION_MARGIN: u64 = 1_000_000_000;
+
+/// Replaces a damaged snapshot by one of everything read (its sound objects,
+/// then the whole log), naming a new empty segment; the originals (snapshot
+/// and every segment) are kept aside first.
+fn rebuild_snapshot(dir: &Path, damage: Damage, loaded: &mut Loaded) -> std::io::Result<()> {
     let aside = files::aside_dir(dir)?;
     files::keep_aside(&damage.file, &aside)?;
+    let segments = files::segments(dir)?;
+    for (_, path) in &segments {
+        files::keep_aside(path, &aside)?;
+    }
     files::sync_dir(&aside)?;
     files::sync_dir(dir)?;
-    if damage.offset == 0 {
-        loaded.first_segment = 0;
-        loaded.strict = false;
+    let mut revision = loaded
+        .revision
+        .max(files::read_high_water(dir).unwrap_or(0));
+    if damage.offset == 0 && files::read_high_water(dir).is_none() {
+        revision = revision.saturating_add(UNKNOWN_REVISION_MARGIN);
     }
+    let next = segments
+        .last()
+        .map_or(loaded.first_segment.max(1), |(s, _)| s + 1);
     let objects = loaded
         .objects
         .iter()
         .map(|((s, k), v)| (s.clone(), k.clone(), std::sync::Arc::new(v.clone())))
         .collect();
-    files::write_snapshot(dir, loaded.revision, loaded.first_segment, &objects)?;
+    files::write_new(&files::segment(dir, next), &[])?;
+    files::sync_dir(dir)?;
+    files::write_snapshot(dir, revision, next, &objects)?;
+    files::write_high_water(dir, revision)?;
+    loaded.revision = revision;
+    loaded.first_segment = next;
+    loaded.last_segment = Some((next, 0));
+    loaded.snapshot_bytes = fs::metadata(dir.join(files::SNAPSHOT))?.len();
     tracing::warn!(
         file = %damage.file.display(),
         offset = damage.offset,
         why = %damage.why,
         kept_objects = loaded.objects.len(),
+        revision,
         kept_at = %aside.display(),
-        "recovered a damaged snapshot: kept the objects before the damage"
+        "recovered a damaged snapshot: rebuilt it from its sound objects and the whole log"
     );
     Ok(())
 }
@@ -338,11 +416,13 @@ fn recover_segments(
         true => fs::read(&damage.file)?[..damage.offset as usize].to_vec(),
         false => Vec::new(),
     };
-    let revision = revision_past(&damage, from, loaded.revision)?;
+    let revision = revision_past(&damage, from, loaded.revision)?
+        .max(files::read_high_water(dir).unwrap_or(0));
     let record = Record::revision(revision);
     kept.extend(frame::encode(&serde_json::to_vec(&[record])?));
     files::write_new(&kept_path, &kept)?;
     files::sync_dir(dir)?;
+    files::write_high_water(dir, revision)?;
     for (seq, path) in from {
         if *seq != keep {
             fs::remove_file(path)?;
@@ -350,7 +430,7 @@ fn recover_segments(
     }
     files::sync_dir(dir)?;
     loaded.revision = revision;
-    loaded.strict = true;
+    loaded.order = Order::AfterRevisionRecord;
     tracing::warn!(
         file = %damage.file.display(),
         offset = damage.offset,
@@ -364,21 +444,24 @@ fn recover_segments(
 }
 
 /// A revision above every revision the dropped part of the log holds: the
-/// highest one readable in it, plus one per dropped byte (every record takes
-/// more than a byte, and revisions follow each other without gaps).
+/// highest one readable in it (sound frames after the damage are found by
+/// their checksums), plus one per dropped byte (every record takes more than
+/// a byte, and revisions follow each other without gaps).
 fn revision_past(damage: &Damage, from: &[(u64, PathBuf)], kept: u64) -> std::io::Result<u64> {
     let (mut highest, mut dropped) = (kept, 0u64);
     for (_, path) in from {
         let bytes = fs::read(path)?;
         let start = match *path == damage.file {
-            true => (damage.offset as usize).min(bytes.len()),
+            true => usize::try_from(damage.offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len()),
             false => 0,
         };
-        dropped += (bytes.len() - start) as u64;
-        for (_, payload) in frame::scan(&bytes[start..]).frames {
+        dropped = dropped.saturating_add((bytes.len() - start) as u64);
+        for payload in frame::salvage(&bytes[start..]) {
             let records: Vec<Record> = serde_json::from_slice(payload).unwrap_or_default();
             highest = records.iter().map(|r| r.rv).fold(highest, u64::max);
         }
     }
-    Ok(highest + dropped)
+    Ok(highest.saturating_add(dropped))
 }
