@@ -433,3 +433,241 @@ async fn a_crash_looping_pod_shows_in_the_deployments_status() {
     assert_eq!(status.unavailable_replicas, Some(1));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stateful_set_makes_ordered_pods_with_their_claims_bound() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let (env, _) = cluster(2).await;
+    let sets: Api<StatefulSet> = env.api();
+    let name = env.name("db");
+    let set: StatefulSet = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 3,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": template(&name, "db:1"),
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }],
+        },
+    }))
+    .unwrap();
+    sets.create(&PostParams::default(), &set).await.unwrap();
+    wait_for(&sets, &name, WAIT, |s| {
+        s.and_then(|s| s.status.clone())
+            .is_some_and(|s| s.ready_replicas == Some(3) && s.updated_replicas == Some(3))
+    })
+    .await
+    .unwrap();
+    // Ordered names, started in order (each after the one before was Ready).
+    let mut pods = app_pods(&env, &name).await;
+    pods.sort_by_key(|p| p.metadata.name.clone());
+    let names: Vec<String> = pods
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, [0, 1, 2].map(|i| format!("{name}-{i}")));
+    let started: Vec<i64> = pods
+        .iter()
+        .map(|p| {
+            p.status
+                .as_ref()
+                .unwrap()
+                .start_time
+                .as_ref()
+                .unwrap()
+                .0
+                .as_second()
+        })
+        .collect();
+    assert!(started.windows(2).all(|w| w[0] < w[1]), "{started:?}");
+    for (i, pod) in pods.iter().enumerate() {
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(
+            spec.hostname.as_deref(),
+            Some(format!("{name}-{i}").as_str())
+        );
+        assert_eq!(spec.subdomain.as_deref(), Some(name.as_str()));
+        let volume = &spec.volumes.as_ref().unwrap()[0];
+        let claim = volume.persistent_volume_claim.as_ref().unwrap();
+        assert_eq!(claim.claim_name, format!("data-{name}-{i}"));
+    }
+    // Each claim is bound to a volume provisioned for it.
+    let claims: Api<PersistentVolumeClaim> = env.api();
+    for i in 0..3 {
+        let claim = wait_for(&claims, &format!("data-{name}-{i}"), WAIT, |c| {
+            c.and_then(|c| c.status.as_ref())
+                .and_then(|s| s.phase.as_deref())
+                == Some("Bound")
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let volume = claim.spec.unwrap().volume_name.unwrap();
+        let pv = Api::<PersistentVolume>::all(env.client())
+            .get(&volume)
+            .await
+            .unwrap();
+        assert_eq!(pv.status.unwrap().phase.as_deref(), Some("Bound"));
+        assert_eq!(pv.spec.unwrap().claim_ref.unwrap().uid, claim.metadata.uid);
+    }
+    // Scaled down: the highest ordinal goes, its claim stays.
+    let patch = Patch::Merge(json!({"spec": {"replicas": 2}}));
+    sets.patch(&name, &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app_pods(&env, &name).await.len() != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "pod 2 stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left: Vec<String> = app_pods(&env, &name)
+        .await
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    assert!(!left.contains(&format!("{name}-2")), "{left:?}");
+    assert!(
+        claims
+            .get_opt(&format!("data-{name}-2"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_completes() {
+    use k8s_openapi::api::batch::v1::Job;
+    let (env, _) = cluster(2).await;
+    let jobs: Api<Job> = env.api();
+    let name = env.name("batch");
+    let mut tpl = template(&name, "worker:1");
+    tpl["spec"]["restartPolicy"] = "Never".into();
+    tpl["metadata"]["annotations"] = json!({simulation_keys::POD_RUN_SECONDS: "1"});
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"completions": 3, "parallelism": 2, "template": tpl},
+    }))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let done = wait_for(&jobs, &name, WAIT, |j| {
+        j.and_then(|j| j.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Complete" && c.status == "True")
+            })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let status = done.status.unwrap();
+    assert_eq!(status.succeeded, Some(3));
+    assert!(status.completion_time.is_some() && status.start_time.is_some());
+    let pods: Api<Pod> = env.api();
+    let run = pods
+        .list(&ListParams::default().labels(&format!("job-name={name}")))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(run.len(), 3);
+    assert!(
+        run.iter()
+            .all(|p| p.status.as_ref().unwrap().phase.as_deref() == Some("Succeeded"))
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_slices_follow_readiness() {
+    use k8s_openapi::api::core::v1::{Endpoints, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let (env, _) = cluster(2).await;
+    let name = env.name("api");
+    let services: Api<Service> = env.api();
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"name": "https", "port": 443, "targetPort": "https"}]},
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let mut d = deployment(&name, 2, json!({}));
+    let container = &mut d
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0];
+    container.ports = Some(vec![
+        serde_json::from_value(json!({"name": "https", "containerPort": 6443})).unwrap(),
+    ]);
+    let deployments: Api<Deployment> = env.api();
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    let slices: Api<EndpointSlice> = env.api();
+    let ready_in = |want: usize| {
+        let slices = slices.clone();
+        let name = name.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let lp =
+                    ListParams::default().labels(&format!("kubernetes.io/service-name={name}"));
+                let items = slices.list(&lp).await.unwrap().items;
+                let ready = items
+                    .iter()
+                    .flat_map(|s| s.endpoints.iter())
+                    .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+                    .count();
+                if ready == want {
+                    return items;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{ready} ready endpoints, not {want}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let items = ready_in(2).await;
+    assert_eq!(items.len(), 1);
+    let ports = items[0].ports.clone().unwrap();
+    assert_eq!(
+        (ports[0].name.as_deref(), ports[0].port),
+        (Some("https"), Some(6443))
+    );
+    let endpoints: Api<Endpoints> = env.api();
+    let ep = endpoints.get(&name).await.unwrap();
+    assert_eq!(ep.subsets.unwrap()[0].addresses.as_ref().unwrap().len(), 2);
+    // Scaled to one: one endpoint left.
+    let patch = Patch::Merge(json!({"spec": {"replicas": 1}}));
+    deployments
+        .patch(&name, &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={name}"));
+        let items = slices.list(&lp).await.unwrap().items;
+        if items.iter().map(|s| s.endpoints.len()).sum::<usize>() == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the removed pod stayed an endpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.stop().await;
+}

@@ -1,6 +1,8 @@
 //! Shared caches: one watch per kind, its objects kept in a reflector store,
 //! its changes fanned out to every controller that subscribed, as
-//! kube-controller-manager's shared informers do.
+//! kube-controller-manager's shared informers do. Deletions get a stream of
+//! their own ([`Cache::deleted`]): kube-runtime's shared streams carry only
+//! objects that are still there.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ where
     store: Store<K>,
     writer: Option<Writer<K>>,
     api: Api<K>,
+    deleted: tokio::sync::broadcast::Sender<Arc<K>>,
 }
 
 impl<K> Cache<K>
@@ -33,10 +36,12 @@ where
     /// A cache of every `K` `api` sees.
     pub fn new(api: Api<K>) -> Self {
         let (store, writer) = reflector::store_shared(BUFFER);
+        let (deleted, _) = tokio::sync::broadcast::channel(BUFFER);
         Self {
             store,
             writer: Some(writer),
             api,
+            deleted,
         }
     }
 
@@ -55,16 +60,39 @@ where
             .unwrap_or_else(|| futures::stream::empty().boxed())
     }
 
+    /// A stream of every object deleted (as last seen), for one controller.
+    /// A subscriber that falls more than the buffer behind skips deletions.
+    pub fn deleted(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        let rx = self.deleted.subscribe();
+        futures::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(obj) => return Some((obj, rx)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+
     /// Starts the watch; the task ends with the process (or when aborted).
     pub fn run(&mut self) -> Option<JoinHandle<()>> {
         let writer = self.writer.take()?;
+        let deleted = self.deleted.clone();
         let stream = watcher(self.api.clone(), watcher::Config::default())
             .default_backoff()
             .reflect_shared(writer)
-            .for_each(|event| async move {
-                if let Err(e) = event {
-                    tracing::debug!(kind = %K::kind(&()), error = %e, "watch failed; retrying");
+            .for_each(move |event| {
+                match event {
+                    Ok(watcher::Event::Delete(obj)) => {
+                        let _ = deleted.send(Arc::new(obj));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(kind = %K::kind(&()), error = %e, "watch failed; retrying")
+                    }
                 }
+                futures::future::ready(())
             });
         Some(tokio::spawn(stream))
     }

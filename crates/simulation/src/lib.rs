@@ -12,11 +12,12 @@
 //!         │  ▼
 //!   cache: one watch per kind, shared (Pods, Nodes, ReplicaSets, ...)
 //!         │
-//!   ┌─────┴───────────┬───────────┬────────────┬─────────────┬───────────┐
-//!   nodes             scheduler   kubelet      replicaset    deployment  daemonset
-//!   (create, Ready,   (bind to    (phases,     (pods for     (ReplicaSets,
-//!    heartbeats,       a node)     readiness,   replicas)     rollouts)
-//!    NotReady hook)                deletion)
+//!   ┌─────┴──────┬───────────┬────────────┬──────────────────────────────┐
+//!   nodes        scheduler   kubelet      workloads                      services, volumes
+//!   (create,     (bind to    (phases,     replicaset, deployment,        endpointslices +
+//!    Ready,       a node)     readiness,   daemonset, statefulset, job    endpoints, PV binder
+//!    heartbeats,              deletion)                                   + provisioner
+//!    NotReady)
 //! ```
 //!
 //! Each controller is a kube-runtime `Controller` fed by the shared caches;
@@ -34,7 +35,9 @@
 mod cache;
 mod daemonset;
 mod deployment;
+mod endpoints;
 mod expectations;
+mod job;
 pub mod keys;
 mod kubelet;
 mod nodes;
@@ -42,15 +45,18 @@ mod pods;
 mod quantity;
 mod replicaset;
 mod scheduler;
+mod statefulset;
 mod status;
+mod volumes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
@@ -131,129 +137,317 @@ impl Simulation {
     /// API server; returns once every cache has listed.
     pub async fn start(client: Client, options: Options) -> Result<Self, Error> {
         nodes::create(&client, &options).await?;
-        let mut tasks = Vec::new();
-        let mut pods: Cache<Pod> = Cache::new(Api::all(client.clone()));
-        let mut node_cache: Cache<Node> = Cache::new(Api::all(client.clone()));
-        let mut replica_sets: Cache<ReplicaSet> = Cache::new(Api::all(client.clone()));
-        let mut deployments: Cache<Deployment> = Cache::new(Api::all(client.clone()));
-        let mut daemon_sets: Cache<DaemonSet> = Cache::new(Api::all(client.clone()));
-
-        let scheduler = Controller::for_shared_stream(pods.subscribe(), pods.store());
-        let kubelet = {
-            let on_node = pods.store();
-            Controller::for_shared_stream(pods.subscribe(), pods.store()).watches_shared_stream(
-                node_cache.subscribe(),
-                move |node: Arc<Node>| {
-                    let name = node.name_any();
-                    on_node
-                        .state()
-                        .iter()
-                        .filter(|p| pods::node_name(p) == Some(name.as_str()))
-                        .map(|p| ObjectRef::from_obj(p.as_ref()))
-                        .collect::<Vec<_>>()
-                },
-            )
-        };
-        let lifecycle = Controller::for_shared_stream(node_cache.subscribe(), node_cache.store());
-        let rs_controller =
-            Controller::for_shared_stream(replica_sets.subscribe(), replica_sets.store())
-                .owns_shared_stream(pods.subscribe());
-        let deployment_controller =
-            Controller::for_shared_stream(deployments.subscribe(), deployments.store())
-                .owns_shared_stream(replica_sets.subscribe());
-        let ds_controller = {
-            let all = daemon_sets.store();
-            Controller::for_shared_stream(daemon_sets.subscribe(), daemon_sets.store())
-                .owns_shared_stream(pods.subscribe())
-                .watches_shared_stream(node_cache.subscribe(), move |_: Arc<Node>| {
-                    all.state()
-                        .iter()
-                        .map(|d| ObjectRef::from_obj(d.as_ref()))
-                        .collect::<Vec<_>>()
-                })
-        };
-
-        tasks.extend(pods.run());
-        tasks.extend(node_cache.run());
-        tasks.extend(replica_sets.run());
-        tasks.extend(deployments.run());
-        tasks.extend(daemon_sets.run());
-        let synced = async {
-            pods.store().wait_until_ready().await?;
-            node_cache.store().wait_until_ready().await?;
-            replica_sets.store().wait_until_ready().await?;
-            deployments.store().wait_until_ready().await?;
-            daemon_sets.store().wait_until_ready().await
-        };
-        synced.await.map_err(|e| Error::Sync(e.to_string()))?;
-
-        let scheduler_ctx = Arc::new(scheduler::Context {
-            client: client.clone(),
-            nodes: node_cache.store(),
-            pods: pods.store(),
-            assumed: tokio::sync::Mutex::new(HashMap::new()),
-        });
-        tasks.push(spawn(scheduler.run(
-            scheduler::reconcile,
-            retry,
-            scheduler_ctx,
-        )));
-        let kubelet_ctx = Arc::new(kubelet::Context {
-            client: client.clone(),
-            nodes: node_cache.store(),
-            pods: pods.store(),
-            start_seconds: options.start_seconds,
-            stop_seconds: options.stop_seconds,
-            ips: Mutex::new(HashMap::new()),
-        });
-        tasks.push(spawn(kubelet.run(kubelet::reconcile, retry, kubelet_ctx)));
-        tasks.push(spawn(lifecycle.run(
-            nodes::reconcile,
-            retry,
-            Arc::new(client.clone()),
-        )));
-        tasks.push(tokio::spawn(nodes::heartbeat(
-            client.clone(),
-            node_cache.store(),
-            options.heartbeat,
-        )));
-        let rs_ctx = Arc::new(replicaset::Context {
-            client: client.clone(),
-            pods: pods.store(),
-            expectations: Default::default(),
-        });
-        tasks.push(spawn(rs_controller.run(
-            replicaset::reconcile,
-            retry,
-            rs_ctx,
-        )));
-        let deployment_ctx = Arc::new(deployment::Context {
-            client: client.clone(),
-            replica_sets: replica_sets.store(),
-            written: Mutex::new(HashMap::new()),
-        });
-        tasks.push(spawn(deployment_controller.run(
-            deployment::reconcile,
-            retry,
-            deployment_ctx,
-        )));
-        let ds_ctx = Arc::new(daemonset::Context {
-            client,
-            pods: pods.store(),
-            nodes: node_cache.store(),
-            expectations: Default::default(),
-        });
-        tasks.push(spawn(ds_controller.run(
-            daemonset::reconcile,
-            retry,
-            ds_ctx,
-        )));
+        let mut c = Caches::new(&client);
+        let controllers = Controllers::new(&c);
+        let mut tasks = c.run();
+        c.synced().await?;
+        tasks.extend(controllers.spawn(&client, &c, &options));
         Ok(Self { tasks })
     }
 
     /// Stops every controller (the fake nodes stay; their leases expire).
     pub fn stop(self) {
         drop(self);
+    }
+}
+
+/// One cache per kind the controllers read.
+struct Caches {
+    pods: Cache<Pod>,
+    nodes: Cache<Node>,
+    replica_sets: Cache<ReplicaSet>,
+    deployments: Cache<Deployment>,
+    daemon_sets: Cache<DaemonSet>,
+    stateful_sets: Cache<StatefulSet>,
+    jobs: Cache<Job>,
+    services: Cache<Service>,
+    claims: Cache<PersistentVolumeClaim>,
+    volumes: Cache<PersistentVolume>,
+}
+
+impl Caches {
+    fn new(client: &Client) -> Self {
+        Self {
+            pods: Cache::new(Api::all(client.clone())),
+            nodes: Cache::new(Api::all(client.clone())),
+            replica_sets: Cache::new(Api::all(client.clone())),
+            deployments: Cache::new(Api::all(client.clone())),
+            daemon_sets: Cache::new(Api::all(client.clone())),
+            stateful_sets: Cache::new(Api::all(client.clone())),
+            jobs: Cache::new(Api::all(client.clone())),
+            services: Cache::new(Api::all(client.clone())),
+            claims: Cache::new(Api::all(client.clone())),
+            volumes: Cache::new(Api::all(client.clone())),
+        }
+    }
+
+    fn run(&mut self) -> Vec<JoinHandle<()>> {
+        [
+            self.pods.run(),
+            self.nodes.run(),
+            self.replica_sets.run(),
+            self.deployments.run(),
+            self.daemon_sets.run(),
+            self.stateful_sets.run(),
+            self.jobs.run(),
+            self.services.run(),
+            self.claims.run(),
+            self.volumes.run(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    async fn synced(&self) -> Result<(), Error> {
+        let sync = |e: kube::runtime::reflector::store::WriterDropped| Error::Sync(e.to_string());
+        self.pods.store().wait_until_ready().await.map_err(sync)?;
+        self.nodes.store().wait_until_ready().await.map_err(sync)?;
+        self.replica_sets
+            .store()
+            .wait_until_ready()
+            .await
+            .map_err(sync)?;
+        self.deployments
+            .store()
+            .wait_until_ready()
+            .await
+            .map_err(sync)?;
+        self.daemon_sets
+            .store()
+            .wait_until_ready()
+            .await
+            .map_err(sync)?;
+        self.stateful_sets
+            .store()
+            .wait_until_ready()
+            .await
+            .map_err(sync)?;
+        self.jobs.store().wait_until_ready().await.map_err(sync)?;
+        self.services
+            .store()
+            .wait_until_ready()
+            .await
+            .map_err(sync)?;
+        self.claims.store().wait_until_ready().await.map_err(sync)?;
+        self.volumes.store().wait_until_ready().await.map_err(sync)
+    }
+}
+
+/// A controller of `K` woken by its own changes and by its children's
+/// (changes and deletions).
+fn owning<K, C>(parent: &Cache<K>, children: &Cache<C>) -> Controller<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    C: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    Controller::for_shared_stream(parent.subscribe(), parent.store())
+        .owns_shared_stream(children.subscribe())
+        .owns_shared_stream(children.deleted())
+}
+
+/// Every controller, built (subscribed) before the caches run.
+struct Controllers {
+    scheduler: Controller<Pod>,
+    kubelet: Controller<Pod>,
+    lifecycle: Controller<Node>,
+    replica_sets: Controller<ReplicaSet>,
+    deployments: Controller<Deployment>,
+    daemon_sets: Controller<DaemonSet>,
+    stateful_sets: Controller<StatefulSet>,
+    jobs: Controller<Job>,
+    endpoints: Controller<Service>,
+    binder: Controller<PersistentVolumeClaim>,
+    releaser: Controller<PersistentVolume>,
+}
+
+impl Controllers {
+    fn new(c: &Caches) -> Self {
+        let on_node = c.pods.store();
+        let pods_of_node = move |node: Arc<Node>| {
+            let name = node.name_any();
+            on_node
+                .state()
+                .iter()
+                .filter(|p| pods::node_name(p) == Some(name.as_str()))
+                .map(|p| ObjectRef::from_obj(p.as_ref()))
+                .collect::<Vec<_>>()
+        };
+        let all_daemon_sets = c.daemon_sets.store();
+        let every_daemon_set = move |_: Arc<Node>| {
+            all_daemon_sets
+                .state()
+                .iter()
+                .map(|d| ObjectRef::from_obj(d.as_ref()))
+                .collect::<Vec<_>>()
+        };
+        let services = c.services.store();
+        let services_of = move |pod: Arc<Pod>| {
+            let ns = pod.namespace();
+            services
+                .state()
+                .iter()
+                .filter(|s| s.namespace() == ns)
+                .filter(|s| {
+                    let selector = s
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.selector.clone())
+                        .unwrap_or_default();
+                    endpoints::selects(&selector, pod.labels())
+                })
+                .map(|s| ObjectRef::from_obj(s.as_ref()))
+                .collect::<Vec<_>>()
+        };
+        let services_of_deleted = services_of.clone();
+        let volume_of = |claim: Arc<PersistentVolumeClaim>| {
+            claim
+                .spec
+                .as_ref()
+                .and_then(|s| s.volume_name.clone())
+                .map(|v| ObjectRef::<PersistentVolume>::new(&v))
+        };
+        Self {
+            scheduler: Controller::for_shared_stream(c.pods.subscribe(), c.pods.store()),
+            kubelet: Controller::for_shared_stream(c.pods.subscribe(), c.pods.store())
+                .watches_shared_stream(c.nodes.subscribe(), pods_of_node),
+            lifecycle: Controller::for_shared_stream(c.nodes.subscribe(), c.nodes.store()),
+            replica_sets: owning(&c.replica_sets, &c.pods),
+            deployments: owning(&c.deployments, &c.replica_sets),
+            daemon_sets: owning(&c.daemon_sets, &c.pods)
+                .watches_shared_stream(c.nodes.subscribe(), every_daemon_set),
+            stateful_sets: owning(&c.stateful_sets, &c.pods),
+            jobs: owning(&c.jobs, &c.pods),
+            endpoints: Controller::for_shared_stream(c.services.subscribe(), c.services.store())
+                .watches_shared_stream(c.pods.subscribe(), services_of)
+                .watches_shared_stream(c.pods.deleted(), services_of_deleted),
+            binder: Controller::for_shared_stream(c.claims.subscribe(), c.claims.store()),
+            releaser: Controller::for_shared_stream(c.volumes.subscribe(), c.volumes.store())
+                .watches_shared_stream(c.claims.deleted(), volume_of),
+        }
+    }
+
+    fn spawn(self, client: &Client, c: &Caches, options: &Options) -> Vec<JoinHandle<()>> {
+        let client = || client.clone();
+        let expectations = expectations::Expectations::default;
+        vec![
+            spawn(self.scheduler.run(
+                scheduler::reconcile,
+                retry,
+                Arc::new(scheduler::Context {
+                    client: client(),
+                    nodes: c.nodes.store(),
+                    pods: c.pods.store(),
+                    assumed: tokio::sync::Mutex::new(HashMap::new()),
+                }),
+            )),
+            spawn(self.kubelet.run(
+                kubelet::reconcile,
+                retry,
+                Arc::new(kubelet::Context {
+                    client: client(),
+                    nodes: c.nodes.store(),
+                    pods: c.pods.store(),
+                    start_seconds: options.start_seconds,
+                    stop_seconds: options.stop_seconds,
+                    ips: Mutex::new(HashMap::new()),
+                }),
+            )),
+            spawn(
+                self.lifecycle
+                    .run(nodes::reconcile, retry, Arc::new(client())),
+            ),
+            tokio::spawn(nodes::heartbeat(
+                client(),
+                c.nodes.store(),
+                options.heartbeat,
+            )),
+            spawn(self.replica_sets.run(
+                replicaset::reconcile,
+                retry,
+                Arc::new(replicaset::Context {
+                    client: client(),
+                    pods: c.pods.store(),
+                    expectations: expectations(),
+                }),
+            )),
+            spawn(self.deployments.run(
+                deployment::reconcile,
+                retry,
+                Arc::new(deployment::Context {
+                    client: client(),
+                    replica_sets: c.replica_sets.store(),
+                    written: Mutex::new(HashMap::new()),
+                }),
+            )),
+            spawn(self.daemon_sets.run(
+                daemonset::reconcile,
+                retry,
+                Arc::new(daemonset::Context {
+                    client: client(),
+                    pods: c.pods.store(),
+                    nodes: c.nodes.store(),
+                    expectations: expectations(),
+                }),
+            )),
+            spawn(self.stateful_sets.run(
+                statefulset::reconcile,
+                retry,
+                Arc::new(statefulset::Context {
+                    client: client(),
+                    pods: c.pods.store(),
+                    claims: c.claims.store(),
+                    expectations: expectations(),
+                }),
+            )),
+            spawn(self.jobs.run(
+                job::reconcile,
+                retry,
+                Arc::new(job::Context {
+                    client: client(),
+                    pods: c.pods.store(),
+                    expectations: expectations(),
+                }),
+            )),
+            spawn(self.endpoints.run(
+                endpoints::reconcile,
+                retry,
+                Arc::new(endpoints::Context {
+                    client: client(),
+                    pods: c.pods.store(),
+                }),
+            )),
+            spawn(self.binder.run(
+                volumes::reconcile,
+                retry,
+                Arc::new(volumes::Context {
+                    client: client(),
+                    volumes: c.volumes.store(),
+                    claims: c.claims.store(),
+                }),
+            )),
+            spawn(self.releaser.run(
+                volumes::release,
+                retry,
+                Arc::new(volumes::Context {
+                    client: client(),
+                    volumes: c.volumes.store(),
+                    claims: c.claims.store(),
+                }),
+            )),
+        ]
     }
 }
 

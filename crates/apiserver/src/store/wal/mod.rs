@@ -28,7 +28,7 @@
 //! - A refused write (500) is an unknown outcome, as with etcd: when cutting
 //!   its bytes off fails too, or a failed fsync reached the disk after all,
 //!   the write can be read back after a restart.
-//! - A zero-filled tail longer than [`frame::MAX_TORN_ZEROS`] (only a write of
+//! - A zero-filled tail longer than `frame::MAX_TORN_ZEROS` (only a write of
 //!   many large objects, cut short by a crash, leaves one) refuses the start;
 //!   `--recover-data-dir` then keeps exactly what was acknowledged.
 //! - Files are read whole on start: memory at start-up is the size of the
