@@ -12,11 +12,12 @@ use apiextensions::CertConfig;
 use cert_operator::certificate::PODS_RECHECK;
 use cert_operator::pki::{Ca, CertRequest, verify_bundle};
 use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use operatorkit::testing::wait_for;
+use operatorkit::testing::{SimulationOptions, simulation_keys, wait_for};
 use serde_json::json;
 
 use e2e::certs::{
@@ -264,14 +265,40 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     let secrets: Api<Secret> = env.api();
     let pods: Api<Pod> = env.api();
     let cluster = env.name("c");
-    // The cluster's pod first: by the time its certificates are Ready the
-    // operator's pod cache has long seen it.
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": env.name("vm"), "labels": {"operatorkit.dev/cluster": cluster}},
-        "spec": {"containers": [{"name": "vm", "image": "example/vm:1"}]}
+    // The cluster's VM first, as kvm-operator runs it: a Deployment whose pod
+    // the simulated cluster schedules and starts, and which takes 3 s to stop.
+    env.simulate(SimulationOptions::default()).await.unwrap();
+    let deployments: Api<Deployment> = env.api();
+    let vm = env.name("vm");
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": vm},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": vm}},
+            "template": {
+                "metadata": {
+                    "labels": {"app": vm, "operatorkit.dev/cluster": cluster},
+                    "annotations": {simulation_keys::POD_STOP_SECONDS: "3"},
+                },
+                "spec": {
+                    "containers": [{"name": "vm", "image": "example/vm:1"}],
+                    "tolerations": [{"key": simulation_keys::KWOK_NODE, "operator": "Exists", "effect": "NoSchedule"}],
+                },
+            },
+        },
     }))
     .unwrap();
-    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+    deployments
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    wait_for(&deployments, &vm, WAIT, |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .and_then(|s| s.available_replicas)
+            == Some(1)
+    })
+    .await
+    .unwrap();
     for component in ["api", "worker"] {
         let name = format!("{cluster}-{component}");
         api.create(
@@ -292,13 +319,45 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     assert!(waiting.metadata.deletion_timestamp.is_some());
     assert!(secrets.get_opt(&api_name).await.unwrap().is_some());
 
-    // The pod goes: the Secret goes, then the CertConfig; the CA stays for
+    // The VM goes: its pod terminates gracefully (the certificate is kept
+    // meanwhile), then the Secret goes, then the CertConfig; the CA stays for
     // the worker certificate. The pod's deletion event brings the waiting
     // CertConfig back: well before the fallback recheck, which is not what
     // ends the wait.
-    pods.delete(&pod.name_any(), &DeleteParams::default())
+    deployments
+        .delete(&vm, &DeleteParams::default())
         .await
         .unwrap();
+    let selector = format!("operatorkit.dev/cluster={cluster}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let terminating = loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the VM's pod never terminated"
+        );
+        let listed = pods
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await
+            .unwrap();
+        if let Some(p) = listed
+            .items
+            .into_iter()
+            .find(|p| p.metadata.deletion_timestamp.is_some())
+        {
+            break p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        pods.get_opt(&terminating.name_any())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        secrets.get_opt(&api_name).await.unwrap().is_some(),
+        "kept while the pod terminates"
+    );
     let before_fallback = PODS_RECHECK.saturating_sub(std::time::Duration::from_secs(20));
     wait_for(
         &api,

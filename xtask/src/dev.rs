@@ -1,10 +1,12 @@
 //! `cargo xtask dev`: the system on one machine.
 //!
-//! Starts the embedded API server (data kept in `target/dev`), installs the
-//! CRDs and the valid examples with kubectl, runs the operators that are
-//! built (cert-operator) against it until their examples are Ready, and says
-//! how to reach it and which operators are not built yet. Ctrl-C stops
-//! everything; the server's data stays.
+//! Starts the embedded API server (data kept in `target/dev`), the simulated
+//! cluster (three fake nodes, kubelets and workload controllers, printed with
+//! `kubectl get nodes`), installs the CRDs and the valid examples with
+//! kubectl, runs the operators that are built (cert-operator) against it
+//! until their examples are Ready, and says how to reach it and which
+//! operators are not built yet. Ctrl-C stops everything; the server's data
+//! stays.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -71,14 +73,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let status = server.wait()?;
         bail!("the API server stopped before it was ready ({status})");
     }
+    let mut simulation = match simulate(&root, &cargo, Path::new(&kubeconfig)) {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = server.kill();
+            return Err(e);
+        }
+    };
     let installed = install(&root, Path::new(&kubeconfig));
     if let Err(e) = installed {
+        let _ = simulation.kill();
         let _ = server.kill();
         return Err(e);
     }
     let operators = match start_operators(&root, &cargo, Path::new(&kubeconfig)) {
         Ok(o) => o,
         Err(e) => {
+            let _ = simulation.kill();
             let _ = server.kill();
             return Err(e);
         }
@@ -88,7 +99,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .map(|(name, metrics, _)| format!("{name} (metrics on http://{metrics}/metrics)"))
         .collect();
     println!(
-        "\nThe embedded API server is running (RBAC enforced), with {}.\n\n  \
+        "\nThe embedded API server is running (RBAC enforced) with a simulated cluster of \
+         {SIMULATED_NODES} fake nodes, and {}.\n\n  \
          export KUBECONFIG={kubeconfig}   # an admin (cluster-admin) kubeconfig\n  kubectl get operatorkit\n\n\
          Not running yet (not built): {}; their objects are stored and validated\n\
          at admission, but nothing reconciles them.\n\
@@ -98,6 +110,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         data_dir.display()
     );
     let status = server.wait().context("waiting for the API server")?;
+    let _ = simulation.kill();
+    let _ = simulation.wait();
     for mut operator in operators {
         let _ = operator.kill();
         let _ = operator.wait();
@@ -106,6 +120,74 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bail!("the API server exited with {status}");
     }
     Ok(())
+}
+
+/// Fake nodes the development cluster has.
+const SIMULATED_NODES: usize = 3;
+
+/// Builds and starts the simulated cluster, waits for its nodes to be Ready
+/// and prints them.
+fn simulate(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Result<Child> {
+    cmd::run(
+        "build the simulated cluster",
+        Command::new(cargo).current_dir(root).args([
+            "build",
+            "--quiet",
+            "--package",
+            "operatorkit-simulation",
+        ]),
+    )?;
+    let binary = workspace::target_dir()
+        .join("debug")
+        .join("operatorkit-simulation");
+    let mut child = Command::new(&binary)
+        .current_dir(root)
+        .env("KUBECONFIG", kubeconfig)
+        .args(["--nodes", &SIMULATED_NODES.to_string()])
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
+    let kubectl = |step: &str, args: &[&str]| {
+        cmd::run(
+            step,
+            Command::new(&kubectl)
+                .current_dir(root)
+                .env("KUBECONFIG", kubeconfig)
+                .args(args),
+        )
+    };
+    let ready = wait_for_nodes(&kubectl)
+        .and_then(|()| kubectl("kubectl get nodes", &["get", "nodes", "-o", "wide"]));
+    if let Err(e) = ready {
+        let _ = child.kill();
+        return Err(e);
+    }
+    Ok(child)
+}
+
+/// Waits until the fake nodes exist and are Ready (they appear a moment
+/// after the simulation starts).
+fn wait_for_nodes(kubectl: &dyn Fn(&str, &[&str]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let waited = kubectl(
+            "wait for the fake nodes",
+            &[
+                "wait",
+                "--for=condition=Ready",
+                "nodes",
+                "--all",
+                "--timeout=30s",
+            ],
+        );
+        match waited {
+            Ok(()) => return Ok(()),
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Applies the CRDs, waits for them, and applies the valid examples.

@@ -54,15 +54,14 @@
 //! | area | state |
 //! |---|---|
 //! | server-side apply | field ownership, conflicts, `force` and removal of fields a manager stops applying work on managed-field paths; merging uses strategic merge keys (built-ins) or `x-kubernetes-list-type` (custom resources) rather than the full structured-merge-diff type system; `x-kubernetes-map-type: atomic` and multi-key built-in lists are approximated |
-//! | authorization (RBAC) | every authenticated request is allowed; RBAC objects are stored but not enforced |
+//! | authorization | RBAC (enforced, the default) and AlwaysAllow only: no Node or Webhook authorizers; no OIDC, webhook token or front-proxy authentication |
 //! | admission webhooks, ValidatingAdmissionPolicy | not implemented |
 //! | CRD conversion webhooks | only `None` conversion (apiVersion rewritten) |
-//! | scale subresource, pod `log`/`exec`/`eviction`, `binding`, `proxy` | not served (404) |
-//! | protobuf, CBOR | JSON and YAML only (406/415 otherwise) |
+//! | scale subresource, pod `log`/`exec`/`eviction`, `proxy` | not served (404); `pods/binding` is served |
+//! | protobuf, CBOR | JSON and YAML; protobuf request bodies only for the review kinds (406/415 otherwise) |
 //! | aggregated discovery | legacy discovery only (kubectl falls back to it) |
 //! | `/openapi/v2` | 404; `/openapi/v3` carries paths and custom resource schemas, built-in schemas are open objects |
-//! | controllers | no scheduler, kubelet, Deployment/ReplicaSet/Job controllers: workloads never get pods or status |
-//! | pod graceful deletion | pods are deleted at once (no kubelet to wait for) |
+//! | controllers | only garbage collection and namespace/CRD cleanup; nodes, a scheduler, kubelets and workload controllers come from the simulated cluster (`operatorkit-simulation`), a separate client |
 //! | built-in validation | the common checks only (names, labels, selectors, containers, ports, Secret data); not every rule of kube-apiserver |
 //! | `/status` of built-ins | replaces status and keeps everything else (kube-apiserver also lets some kinds change a few metadata fields there) |
 //! | CRD name conflicts | not detected (`NamesAccepted` is always true) |
