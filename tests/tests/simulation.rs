@@ -671,3 +671,80 @@ async fn endpoint_slices_follow_readiness() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduling_follows_requests_and_readiness_follows_its_gates() {
+    let (env, _) = cluster(2).await;
+    let pods: Api<Pod> = env.api();
+    // More CPU than any node has: unschedulable, in kube-scheduler's words.
+    let big = env.name("big");
+    let mut pod = template(&big, "big:1");
+    pod["metadata"]["name"] = big.clone().into();
+    pod["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "64"}});
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(pod).unwrap(),
+    )
+    .await
+    .unwrap();
+    let pending = wait_for(&pods, &big, WAIT, |p| {
+        p.is_some_and(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c.type_ == "PodScheduled" && c.reason.as_deref() == Some("Unschedulable")
+                    })
+                })
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let condition = pending.status.unwrap().conditions.unwrap();
+    let message = condition[0].message.clone().unwrap();
+    assert_eq!(message, "0/2 nodes are available: 2 Insufficient cpu.");
+    assert!(pending.spec.unwrap().node_name.is_none());
+
+    // A readiness gate: Running, not Ready until the gate's condition is True.
+    let gated = env.name("gated");
+    let mut pod = template(&gated, "app:1");
+    pod["metadata"]["name"] = gated.clone().into();
+    pod["spec"]["readinessGates"] = json!([{"conditionType": "example.com/attached"}]);
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(pod).unwrap(),
+    )
+    .await
+    .unwrap();
+    let condition = |p: Option<&Pod>, type_: &str| {
+        p.and_then(|p| p.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == type_))
+            .map(|c| c.status.clone())
+    };
+    let running = wait_for(&pods, &gated, WAIT, |p| {
+        condition(p, "ContainersReady").as_deref() == Some("True")
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        condition(running.as_ref(), "Ready").as_deref(),
+        Some("False")
+    );
+    let mut conditions = running.unwrap().status.unwrap().conditions.unwrap();
+    conditions.push(
+        serde_json::from_value(json!({"type": "example.com/attached", "status": "True"})).unwrap(),
+    );
+    let patch = Patch::Merge(json!({"status": {"conditions": conditions}}));
+    pods.patch_status(&gated, &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    wait_for(&pods, &gated, WAIT, |p| {
+        condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await
+    .unwrap();
+    env.stop().await;
+}
