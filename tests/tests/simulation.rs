@@ -117,6 +117,19 @@ async fn a_deployment_rolls_out_scales_and_kubectl_rollout_status_returns() {
         let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
         assert_eq!(owner.name, format!("{name}-{hash}"));
     }
+    // Every fake node keeps its heartbeat Lease.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(env.client(), "kube-node-lease");
+    for i in 0..3 {
+        let node = format!("{prefix}-{i}");
+        let lease = wait_for(&leases, &node, WAIT, |l| l.is_some())
+            .await
+            .unwrap()
+            .unwrap();
+        let spec = lease.spec.unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some(node.as_str()));
+        assert!(spec.renew_time.is_some());
+    }
     let d = deployments.get(&name).await.unwrap();
     let conditions = d.status.unwrap().conditions.unwrap();
     let progressing = conditions
