@@ -44,6 +44,10 @@ pub const POD_RUN_SECONDS: &str = "simulation.operatorkit.dev/run-seconds";
 /// stop delay).
 pub const POD_STOP_SECONDS: &str = "simulation.operatorkit.dev/stop-seconds";
 
+/// Kubernetes' `Ready` condition type of pods and nodes (the one the kubelet
+/// and the node lifecycle controller set), spelled once here.
+pub const READY: &str = "Ready";
+
 /// Field manager of the simulated kubelet (as the real one's user agent).
 pub const KUBELET: &str = "kubelet";
 /// Field manager of the simulated scheduler.

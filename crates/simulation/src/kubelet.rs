@@ -333,7 +333,7 @@ fn conditions(
             containers_ready,
             reason(containers_ready),
         ),
-        ("Ready", ready, reason(ready)),
+        (keys::READY, ready, reason(ready)),
     ];
     let mut out: Vec<PodCondition> = current
         .iter()
@@ -391,7 +391,9 @@ async fn unready(api: &Api<Pod>, pod: &Pod) -> Result<(), kube::Error> {
     let conditions: Vec<PodCondition> = current
         .iter()
         .map(|c| match c.type_.as_str() {
-            "Ready" => condition(&current, "Ready", false, Some("NodeNotReady".into())),
+            t if t == keys::READY => {
+                condition(&current, keys::READY, false, Some("NodeNotReady".into()))
+            }
             _ => c.clone(),
         })
         .collect();

@@ -43,7 +43,7 @@ pub fn is_ready(node: &Node) -> bool {
     node.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .and_then(|cs| cs.iter().find(|c| c.type_ == keys::READY))
         .is_some_and(|c| c.status == "True")
 }
 
@@ -165,7 +165,7 @@ fn conditions(ready: bool, now: &Time) -> Vec<NodeCondition> {
     };
     let ready = match ready {
         true => NodeCondition {
-            type_: "Ready".into(),
+            type_: keys::READY.into(),
             status: "True".into(),
             reason: Some("KubeletReady".into()),
             message: Some("kubelet is posting ready status".into()),
@@ -173,7 +173,7 @@ fn conditions(ready: bool, now: &Time) -> Vec<NodeCondition> {
             last_transition_time: Some(now.clone()),
         },
         false => NodeCondition {
-            type_: "Ready".into(),
+            type_: keys::READY.into(),
             status: "Unknown".into(),
             reason: Some("NodeStatusUnknown".into()),
             message: Some("Kubelet stopped posting node status.".into()),

@@ -6,14 +6,16 @@
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use crate::keys;
+
 /// Whether the pod's `Ready` condition is `True`.
 pub fn is_ready(pod: &Pod) -> bool {
-    condition(pod, "Ready").is_some_and(|c| c.status == "True")
+    condition(pod, keys::READY).is_some_and(|c| c.status == "True")
 }
 
 /// Whether the pod has been Ready for `min_ready_seconds` at `now` (unix seconds).
 pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: i64) -> bool {
-    let Some(ready) = condition(pod, "Ready").filter(|c| c.status == "True") else {
+    let Some(ready) = condition(pod, keys::READY).filter(|c| c.status == "True") else {
         return false;
     };
     if min_ready_seconds <= 0 {
@@ -27,7 +29,7 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: i64) -> bool {
 
 /// Seconds until a Ready pod becomes available (0 if it is, or is not Ready).
 pub fn seconds_to_available(pod: &Pod, min_ready_seconds: i32, now: i64) -> i64 {
-    condition(pod, "Ready")
+    condition(pod, keys::READY)
         .filter(|c| c.status == "True")
         .and_then(|c| c.last_transition_time.as_ref())
         .map_or(0, |t| {
