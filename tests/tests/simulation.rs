@@ -277,17 +277,20 @@ async fn a_daemon_set_covers_every_eligible_node_and_follows_a_node_taken_not_re
         .create(&PostParams::default(), &ds)
         .await
         .unwrap();
-    let settled = |want_ready: i32| {
+    // (desired, current, misscheduled, ready) as kube's DaemonSet controller counts.
+    let settled = |want: (i32, i32, i32, i32)| {
         move |d: Option<&DaemonSet>| {
             d.and_then(|d| d.status.clone()).is_some_and(|s| {
-                s.desired_number_scheduled == 2
-                    && s.current_number_scheduled == 2
-                    && s.number_ready == want_ready
-                    && s.updated_number_scheduled == Some(2)
+                (
+                    s.desired_number_scheduled,
+                    s.current_number_scheduled,
+                    s.number_misscheduled,
+                    s.number_ready,
+                ) == want
             })
         }
     };
-    wait_for(&daemon_sets, &name, WAIT, settled(2))
+    wait_for(&daemon_sets, &name, WAIT, settled((2, 2, 0, 2)))
         .await
         .unwrap();
     let on: Vec<String> = app_pods(&env, &name)
@@ -299,7 +302,9 @@ async fn a_daemon_set_covers_every_eligible_node_and_follows_a_node_taken_not_re
     sorted.sort();
     assert_eq!(sorted, ours[..2].to_vec());
 
-    // A node taken NotReady: its pod loses readiness, the DaemonSet says so.
+    // A node taken NotReady: its pod loses readiness; the node's unreachable
+    // NoSchedule taint takes it out of the desired count while the pod,
+    // tolerating the NoExecute one, stays (misscheduled), as kube counts it.
     let down = Patch::Merge(
         json!({"metadata": {"annotations": {simulation_keys::NODE_NOT_READY: "true"}}}),
     );
@@ -307,9 +312,11 @@ async fn a_daemon_set_covers_every_eligible_node_and_follows_a_node_taken_not_re
         .patch(&ours[0], &PatchParams::default(), &down)
         .await
         .unwrap();
-    wait_for(&daemon_sets, &name, WAIT, settled(1))
+    wait_for(&daemon_sets, &name, WAIT, settled((1, 1, 1, 1)))
         .await
         .unwrap();
+    let stayed = app_pods(&env, &name).await;
+    assert_eq!(stayed.len(), 2, "the down node's pod stays");
     let node = nodes.get(&ours[0]).await.unwrap();
     let taints = node.spec.unwrap().taints.unwrap();
     assert!(
@@ -324,7 +331,7 @@ async fn a_daemon_set_covers_every_eligible_node_and_follows_a_node_taken_not_re
         .patch(&ours[0], &PatchParams::default(), &up)
         .await
         .unwrap();
-    wait_for(&daemon_sets, &name, WAIT, settled(2))
+    wait_for(&daemon_sets, &name, WAIT, settled((2, 2, 0, 2)))
         .await
         .unwrap();
     env.stop().await;

@@ -70,10 +70,29 @@ fn with_tolerations(template: &PodTemplateSpec) -> PodTemplateSpec {
     t
 }
 
-/// Whether a daemon pod of `template` may run on `node`.
-fn should_run(template: &PodTemplateSpec, node: &Node) -> bool {
+/// Whether a daemon pod of `template` should run on `node`, and whether one
+/// already there may go on running (kube's `NodeShouldRunDaemonPod`): a
+/// taint the pod does not tolerate keeps new pods away, but only an
+/// untolerated NoExecute taint (or a node the selectors no longer pick)
+/// removes one.
+fn judge(template: &PodTemplateSpec, node: &Node) -> (bool, bool) {
     let spec = template.spec.clone().unwrap_or_default();
-    scheduler::placement(&spec, node).is_ok()
+    if !scheduler::selects(&spec, node) {
+        return (false, false);
+    }
+    let tolerations = spec.tolerations.unwrap_or_default();
+    let taints = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
+    let untolerated = |effect: &str| {
+        taints
+            .iter()
+            .any(|t| t.effect == effect && !scheduler::tolerated(t, &tolerations))
+    };
+    let keep = !untolerated("NoExecute");
+    (keep && !untolerated("NoSchedule"), keep)
 }
 
 /// The node a daemon pod is for: its node, or the one its affinity pins.
@@ -143,14 +162,18 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, 
         }
     }
     let nodes = ctx.nodes.state();
-    let eligible: Vec<String> = nodes
+    let judged: Vec<(String, bool, bool)> = nodes
         .iter()
-        .filter(|n| should_run(&template, n))
-        .map(|n| n.name_any())
+        .map(|n| {
+            let (run, keep) = judge(&template, n);
+            (n.name_any(), run, keep)
+        })
         .collect();
+    let eligible: Vec<String> = judged.iter().filter(|j| j.1).map(|j| j.0.clone()).collect();
+    let kept: Vec<String> = judged.iter().filter(|j| j.2).map(|j| j.0.clone()).collect();
     let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
     if synced {
-        step(&ctx, &ds, &template, &hash, &eligible, &by_node).await?;
+        step(&ctx, &ds, &template, &hash, (&eligible, &kept), &by_node).await?;
     }
     report(&ctx, &ds, &hash, &eligible, &by_node).await?;
     Ok(if synced {
@@ -167,7 +190,7 @@ async fn step(
     ds: &DaemonSet,
     template: &PodTemplateSpec,
     hash: &str,
-    eligible: &[String],
+    (eligible, kept): (&[String], &[String]),
     by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
 ) -> Result<(), kube::Error> {
     let ns = ds.namespace().unwrap_or_default();
@@ -175,7 +198,7 @@ async fn step(
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let mut doomed: Vec<Arc<Pod>> = Vec::new();
     for (node, list) in by_node {
-        if !eligible.contains(node) {
+        if !kept.contains(node) {
             doomed.extend(list.iter().cloned());
         } else if list.len() > 1 {
             let mut list = list.clone();

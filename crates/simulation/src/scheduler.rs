@@ -186,6 +186,14 @@ pub fn placement(spec: &PodSpec, node: &Node) -> Result<(), &'static str> {
     {
         return Err("node(s) had untolerated taint(s)");
     }
+    if !selects(spec, node) {
+        return Err("node(s) didn't match Pod's node affinity/selector");
+    }
+    Ok(())
+}
+
+/// Whether the pod's node selector and required node affinity pick `node`.
+pub fn selects(spec: &PodSpec, node: &Node) -> bool {
     let labels = node.labels();
     let selected = spec
         .node_selector
@@ -200,12 +208,7 @@ pub fn placement(spec: &PodSpec, node: &Node) -> Result<(), &'static str> {
             a.required_during_scheduling_ignored_during_execution
                 .as_ref()
         });
-    let affine =
-        required.is_none_or(|r| r.node_selector_terms.iter().any(|t| term_matches(t, node)));
-    if !selected || !affine {
-        return Err("node(s) didn't match Pod's node affinity/selector");
-    }
-    Ok(())
+    selected && required.is_none_or(|r| r.node_selector_terms.iter().any(|t| term_matches(t, node)))
 }
 
 fn unschedulable_taint() -> Taint {
