@@ -670,6 +670,48 @@ async fn endpoint_slices_follow_readiness() {
     let endpoints: Api<Endpoints> = env.api();
     let ep = endpoints.get(&name).await.unwrap();
     assert_eq!(ep.subsets.unwrap()[0].addresses.as_ref().unwrap().len(), 2);
+    // A pod relabelled out of the Service (and its ReplicaSet): released,
+    // replaced, and no longer an endpoint.
+    let quarantined = app_pods(&env, &name).await[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    let pods: Api<Pod> = env.api();
+    let relabel = Patch::Merge(json!({"metadata": {"labels": {"app": "quarantine"}}}));
+    pods.patch(&quarantined, &PatchParams::default(), &relabel)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={name}"));
+        let listed: Vec<String> = slices
+            .list(&lp)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .flat_map(|s| s.endpoints.iter())
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+            .filter_map(|e| e.target_ref.as_ref()?.name.clone())
+            .collect();
+        if listed.len() == 2 && !listed.contains(&quarantined) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "endpoints {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let released = pods.get(&quarantined).await.unwrap();
+    assert!(
+        released
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
     // Scaled to one: one endpoint left.
     let patch = Patch::Merge(json!({"spec": {"replicas": 1}}));
     deployments

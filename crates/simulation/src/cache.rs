@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector::store::Writer;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
@@ -79,6 +79,10 @@ where
     pub fn run(&mut self) -> Option<JoinHandle<()>> {
         let writer = self.writer.take()?;
         let deleted = self.deleted.clone();
+        let store = self.store.clone();
+        // The objects before a relist: those missing after it were deleted
+        // while the watch was down, and get their deletion too.
+        let mut before: Vec<Arc<K>> = Vec::new();
         let stream = watcher(self.api.clone(), watcher::Config::default())
             .default_backoff()
             .reflect_shared(writer)
@@ -86,6 +90,15 @@ where
                 match event {
                     Ok(watcher::Event::Delete(obj)) => {
                         let _ = deleted.send(Arc::new(obj));
+                    }
+                    Ok(watcher::Event::Init) => before = store.state(),
+                    Ok(watcher::Event::InitDone) => {
+                        for gone in std::mem::take(&mut before) {
+                            let key = ObjectRef::from_obj(gone.as_ref());
+                            if store.get(&key).is_none() {
+                                let _ = deleted.send(gone);
+                            }
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => {

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::apps::v1::DaemonSet;
@@ -154,6 +153,9 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, 
     let spec = ds.spec.clone().unwrap_or_default();
     let template = with_tolerations(&spec.template);
     let hash = pods::hash(&spec.template, 0);
+    // Expectations first, the pods after: a pod that reaches the cache in
+    // between is then counted, never created twice.
+    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
     let owned = replicaset::owned_pods(&ctx.pods, &ns, &uid);
     let mut by_node: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
     for pod in owned.iter().filter(|p| pods::is_active(p)) {
@@ -171,20 +173,18 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, 
         .collect();
     let eligible: Vec<String> = judged.iter().filter(|j| j.1).map(|j| j.0.clone()).collect();
     let kept: Vec<String> = judged.iter().filter(|j| j.2).map(|j| j.0.clone()).collect();
-    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
+    let mut failed = false;
     if synced {
-        step(&ctx, &ds, &template, &hash, (&eligible, &kept), &by_node).await?;
+        failed = step(&ctx, &ds, &template, &hash, (&eligible, &kept), &by_node).await?;
     }
     report(&ctx, &ds, &hash, &eligible, &by_node).await?;
-    Ok(if synced {
-        Action::await_change()
-    } else {
-        Action::requeue(Duration::from_millis(500))
-    })
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    let wait = pods::first_available_in(by_node.values().flatten(), min_ready);
+    Ok(pods::next_action(synced, failed, wait))
 }
 
 /// Creates missing pods, deletes misplaced and extra ones, and replaces old
-/// ones within `maxUnavailable`.
+/// ones within `maxUnavailable`; whether a create failed.
 async fn step(
     ctx: &Context,
     ds: &DaemonSet,
@@ -192,7 +192,7 @@ async fn step(
     hash: &str,
     (eligible, kept): (&[String], &[String]),
     by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
-) -> Result<(), kube::Error> {
+) -> Result<bool, kube::Error> {
     let ns = ds.namespace().unwrap_or_default();
     let uid = ds.metadata.uid.clone().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
@@ -220,7 +220,7 @@ async fn step(
             Some(IntOrString::Int(n)) => usize::try_from(n).unwrap_or(1),
             Some(IntOrString::String(p)) => {
                 let pct: usize = p.trim_end_matches('%').parse().unwrap_or(0);
-                (eligible.len() * pct / 100).max(1)
+                (eligible.len() * pct).div_ceil(100).max(1)
             }
             None => 1,
         };
@@ -289,15 +289,17 @@ async fn step(
         .buffer_unordered(16)
         .collect()
         .await;
+    let mut failed = false;
     for result in created {
         match result {
             Ok(pod) => ctx.expectations.created(&uid, &ns, &pod.name_any()),
             Err(e) => {
-                tracing::warn!(daemonset = %ds.name_any(), namespace = %ns, error = %e, "creating a daemon pod failed")
+                failed = true;
+                tracing::warn!(daemonset = %ds.name_any(), namespace = %ns, error = %e, "creating a daemon pod failed");
             }
         }
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// Writes the DaemonSet's status if it changed.

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, ReplicaSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
@@ -36,13 +36,19 @@ const SETTLE: Duration = Duration::from_millis(200);
 pub struct Context {
     pub client: Client,
     pub replica_sets: Store<ReplicaSet>,
+    pub pods: Store<k8s_openapi::api::core::v1::Pod>,
     /// The resourceVersion of each ReplicaSet as this controller last wrote
-    /// it (by UID), or `""` for one created and not yet seen (by name).
-    pub written: Mutex<HashMap<String, String>>,
+    /// it (by UID), or `""` for one created and not yet seen (by name), and
+    /// when; forgotten after [`SETTLE_TIMEOUT`] (a ReplicaSet deleted before
+    /// the cache saw it must not hold its Deployment forever).
+    pub written: Mutex<HashMap<String, (String, Instant)>>,
 }
 
+/// How long a write may take to show in the cache before it is forgotten.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Context {
-    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn written(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
         self.written
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -52,7 +58,10 @@ impl Context {
     fn settled(&self, owned: &[Arc<ReplicaSet>], ns: &str) -> bool {
         let mut written = self.written();
         let rv = |s: &str| s.parse::<u64>().unwrap_or(0);
-        written.retain(|key, want| {
+        written.retain(|key, (want, at)| {
+            if at.elapsed() > SETTLE_TIMEOUT {
+                return false;
+            }
             if want.is_empty() {
                 // A ReplicaSet created (key: namespace/name): until it is seen.
                 return self.replica_sets.state().iter().all(|r| {
@@ -77,7 +86,8 @@ impl Context {
 
     fn wrote(&self, rs: &ReplicaSet) {
         if let (Some(uid), Some(rv)) = (&rs.metadata.uid, &rs.metadata.resource_version) {
-            self.written().insert(uid.clone(), rv.clone());
+            self.written()
+                .insert(uid.clone(), (rv.clone(), Instant::now()));
         }
     }
 }
@@ -89,13 +99,17 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, 
     }
     let ns = d.namespace().unwrap_or_default();
     let uid = d.metadata.uid.clone().unwrap_or_default();
-    let mut owned: Vec<Arc<ReplicaSet>> = ctx.replica_sets.state_filter(|r| {
-        r.metadata.namespace.as_deref() == Some(ns.as_str())
-            && pods::controlled_by(&r.metadata, &uid)
-    });
-    if !ctx.settled(&owned, &ns) {
+    let owned_now = || {
+        ctx.replica_sets.state_filter(|r| {
+            r.metadata.namespace.as_deref() == Some(ns.as_str())
+                && pods::controlled_by(&r.metadata, &uid)
+        })
+    };
+    if !ctx.settled(&owned_now(), &ns) {
         return Ok(Action::requeue(SETTLE));
     }
+    // Listed again after the check: what reached the cache meanwhile counts.
+    let mut owned: Vec<Arc<ReplicaSet>> = owned_now();
     owned.sort_by_key(|r| r.metadata.creation_timestamp.as_ref().map(|t| t.0));
     let spec = d.spec.clone().unwrap_or_default();
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
@@ -191,8 +205,13 @@ fn available(rs: &ReplicaSet) -> i32 {
 }
 
 /// `maxSurge` and `maxUnavailable` for `d` (kube's `ResolveFenceposts`).
+/// A Recreate Deployment has neither: every pod goes, then every pod comes.
 fn fenceposts(d: &Deployment) -> (i32, i32) {
     let want = desired(d);
+    let strategy = d.spec.as_ref().and_then(|s| s.strategy.as_ref());
+    if strategy.and_then(|s| s.type_.as_deref()) == Some("Recreate") || want == 0 {
+        return (0, 0);
+    }
     let rolling = d
         .spec
         .as_ref()
@@ -204,13 +223,13 @@ fn fenceposts(d: &Deployment) -> (i32, i32) {
             IntOrString::Int(n) => n,
             IntOrString::String(s) => {
                 let pct: i64 = s.trim_end_matches('%').parse().unwrap_or(25);
-                let scaled = i64::from(want) * pct;
+                let scaled = i64::from(want).saturating_mul(pct);
                 let n = if up {
-                    (scaled + 99) / 100
+                    scaled.saturating_add(99) / 100
                 } else {
                     scaled / 100
                 };
-                i32::try_from(n).unwrap_or(0)
+                i32::try_from(n).unwrap_or(0).max(0)
             }
         };
     let surge = resolve(rolling.max_surge, true);
@@ -246,7 +265,10 @@ async fn create_replica_set(
     let want = desired(d);
     let initial = match spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
         Some("Recreate") => 0,
-        _ => (want + surge - all).clamp(0, want),
+        _ => i32::try_from(
+            (i64::from(want) + i64::from(surge) - i64::from(all)).clamp(0, i64::from(want)),
+        )
+        .unwrap_or(0),
     };
     let mut labels = template
         .metadata
@@ -262,7 +284,7 @@ async fn create_replica_set(
             "annotations": {
                 keys::REVISION: next_revision.to_string(),
                 keys::DESIRED_REPLICAS: want.to_string(),
-                keys::MAX_REPLICAS: (want + surge).to_string(),
+                keys::MAX_REPLICAS: want.saturating_add(surge).to_string(),
             },
             "ownerReferences": [pods::owner("apps/v1", "Deployment", &d.metadata)],
         },
@@ -289,7 +311,7 @@ async fn create_replica_set(
             created.namespace().unwrap_or_default(),
             created.name_any()
         ),
-        String::new(),
+        (String::new(), Instant::now()),
     );
     Ok(created)
 }
@@ -351,7 +373,7 @@ impl Rollout<'_> {
         let patch = json!({
             "metadata": {"annotations": {
                 keys::DESIRED_REPLICAS: want.to_string(),
-                keys::MAX_REPLICAS: (want + surge).to_string(),
+                keys::MAX_REPLICAS: want.saturating_add(surge).to_string(),
             }},
             "spec": {"replicas": to},
         });
@@ -373,8 +395,9 @@ impl Rollout<'_> {
         let target = if current > want {
             want
         } else {
-            (current + (want + surge - all).max(0))
-                .min(want)
+            let room = (i64::from(want) + i64::from(surge) - i64::from(all)).max(0);
+            i32::try_from((i64::from(current) + room).min(i64::from(want)))
+                .unwrap_or(want)
                 .max(current)
         };
         if target != current {
@@ -437,11 +460,21 @@ impl Rollout<'_> {
             self.scale(rs, 0).await?;
             acted = true;
         }
-        let old_running: i32 = old
+        // Old pods still running, terminating ones included (kube's
+        // oldPodsRunning): the new ones wait for every one of them.
+        let old_uids: Vec<&str> = old
             .iter()
-            .map(|r| r.status.as_ref().map_or(0, |s| s.replicas))
-            .sum();
-        if acted || old_running > 0 {
+            .filter_map(|r| r.metadata.uid.as_deref())
+            .collect();
+        let ns = d.namespace().unwrap_or_default();
+        let old_running = self.ctx.pods.state().iter().any(|p| {
+            p.metadata.namespace.as_deref() == Some(ns.as_str())
+                && !pods::is_terminal(p)
+                && old_uids
+                    .iter()
+                    .any(|uid| pods::controlled_by(&p.metadata, uid))
+        });
+        if acted || old_running {
             return Ok(acted);
         }
         if replicas(new_rs) != desired(d) {
@@ -588,9 +621,15 @@ async fn finish(
             )
         }
         Step::Quiet => {
+            // A rollout that completed cannot time out (kube's
+            // DeploymentTimedOut skips NewReplicaSetAvailable).
             let since = conditions
                 .iter()
-                .find(|c| c.type_ == "Progressing" && c.status == "True")
+                .find(|c| {
+                    c.type_ == "Progressing"
+                        && c.status == "True"
+                        && c.reason.as_deref() != Some("NewReplicaSetAvailable")
+                })
                 .and_then(|c| c.last_update_time.as_ref())
                 .map(|t| t.0.as_second());
             if let Some(since) = since {

@@ -8,15 +8,15 @@
 //! when they change. Not simulated: slices split at 100 endpoints, dual
 //! stack, topology hints, `publishNotReadyAddresses`.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 
@@ -29,10 +29,50 @@ const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
 /// kube's EndpointSlice controller's name in [`MANAGED_BY`].
 const CONTROLLER: &str = "endpointslice-controller.k8s.io";
 
-/// What the controller reads.
+/// What the controller reads, and which Services list each pod (by UID), so
+/// a pod relabelled out of a Service still wakes it.
 pub struct Context {
     pub client: Client,
     pub pods: Store<Pod>,
+    pub members: Members,
+}
+
+/// The Services each pod is an endpoint of, by pod UID.
+pub type Members = Arc<Mutex<HashMap<String, HashSet<ObjectRef<Service>>>>>;
+
+/// The Services `pod` was last listed in.
+pub fn listed_in(members: &Members, pod: &Pod) -> Vec<ObjectRef<Service>> {
+    let members = members
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    members
+        .get(pod.metadata.uid.as_deref().unwrap_or_default())
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Records that `svc` now lists exactly `selected`.
+fn remember(members: &Members, svc: &Service, selected: &[Arc<Pod>]) {
+    let key = ObjectRef::from_obj(svc);
+    let uids: HashSet<&str> = selected
+        .iter()
+        .filter_map(|p| p.metadata.uid.as_deref())
+        .collect();
+    let mut members = members
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    members.retain(|uid, services| {
+        if !uids.contains(uid.as_str()) {
+            services.remove(&key);
+        }
+        !services.is_empty()
+    });
+    for uid in uids {
+        members
+            .entry(uid.to_owned())
+            .or_default()
+            .insert(key.clone());
+    }
 }
 
 /// Whether `selector` (a Service's) selects `labels`.
@@ -60,6 +100,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, k
     selected.sort_by_key(|p| p.name_any());
     slice(&ctx.client, &svc, &selected).await?;
     endpoints(&ctx.client, &svc, &selected).await?;
+    remember(&ctx.members, &svc, &selected);
     Ok(Action::await_change())
 }
 

@@ -7,7 +7,6 @@
 //! failure policies, `activeDeadlineSeconds`, suspension, TTL after finish.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobCondition};
 use k8s_openapi::api::core::v1::Pod;
@@ -37,6 +36,9 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, kube:
     }
     let ns = job.namespace().unwrap_or_default();
     let spec = job.spec.clone().unwrap_or_default();
+    // Expectations first, the pods after: a pod that reaches the cache in
+    // between is then counted, never created twice.
+    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
     let owned = replicaset::owned_pods(&ctx.pods, &ns, &uid);
     let count = |phase: &str| {
         i32::try_from(owned.iter().filter(|p| pods::phase(p) == phase).count()).unwrap_or(i32::MAX)
@@ -54,17 +56,26 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, kube:
         Some(c) => succeeded >= c,
         None => succeeded > 0 && active.is_empty(),
     };
-    let backoff_exceeded = failed > spec.backoff_limit.unwrap_or(6);
-    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
+    // Failed pods and container restarts (`OnFailure`) count against the
+    // backoff limit, as kube counts them.
+    let restarts: i32 = owned
+        .iter()
+        .filter_map(|p| p.status.as_ref()?.container_statuses.as_ref())
+        .flatten()
+        .map(|c| c.restart_count)
+        .fold(0, i32::saturating_add);
+    let backoff_exceeded = failed.saturating_add(restarts) > spec.backoff_limit.unwrap_or(6);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut create_failed = false;
     if synced && finished.is_none() {
         if backoff_exceeded {
             replicaset::delete(&api, &uid, &active, &ctx.expectations).await?;
-        } else if !complete {
+        } else if !(complete || (completions.is_none() && succeeded > 0)) {
+            // Without completions, the first success ends the creating.
             let left = completions.map_or(parallelism, |c| (c - succeeded).min(parallelism));
             let missing =
                 usize::try_from(left - i32::try_from(active.len()).unwrap_or(0)).unwrap_or(0);
-            create(&api, &job, missing, &ctx.expectations).await;
+            create_failed = create(&api, &job, missing, &ctx.expectations).await;
         }
     }
     let ready = i32::try_from(active.iter().filter(|p| pods::is_ready(p)).count()).unwrap_or(0);
@@ -80,11 +91,7 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, kube:
         failed,
     };
     report(&ctx.client, &job, counts, outcome).await?;
-    Ok(if synced {
-        Action::await_change()
-    } else {
-        Action::requeue(Duration::from_millis(500))
-    })
+    Ok(pods::next_action(synced, create_failed, None))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,9 +122,10 @@ fn finished(job: &Job) -> Option<Outcome> {
     }
 }
 
-async fn create(api: &Api<Pod>, job: &Job, n: usize, expectations: &Expectations) {
+/// Creates `n` pods; whether one failed.
+async fn create(api: &Api<Pod>, job: &Job, n: usize, expectations: &Expectations) -> bool {
     let Some(template) = job.spec.as_ref().map(|s| s.template.clone()) else {
-        return;
+        return false;
     };
     let owner = pods::owner("batch/v1", "Job", &job.metadata);
     let ns = job.namespace().unwrap_or_default();
@@ -127,14 +135,17 @@ async fn create(api: &Api<Pod>, job: &Job, n: usize, expectations: &Expectations
         field_manager: Some(keys::CONTROLLER_MANAGER.into()),
         ..PostParams::default()
     };
+    let mut failed = false;
     for _ in 0..n {
         match api.create(&pp, &pod).await {
             Ok(created) => expectations.created(&uid, &ns, &created.name_any()),
             Err(e) => {
-                tracing::warn!(job = %job.name_any(), namespace = %ns, error = %e, "creating a pod failed")
+                failed = true;
+                tracing::warn!(job = %job.name_any(), namespace = %ns, error = %e, "creating a pod failed");
             }
         }
     }
+    failed
 }
 
 /// Writes the Job's status if it changed.

@@ -65,8 +65,8 @@ pub async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action, kube:
         return Ok(Action::await_change());
     }
     let now = pods::now();
-    let start =
-        bound_at(&pod) + annotation(&pod, keys::POD_START_SECONDS).unwrap_or(ctx.start_seconds);
+    let start = bound_at(&pod)
+        .saturating_add(annotation(&pod, keys::POD_START_SECONDS).unwrap_or(ctx.start_seconds));
     if now < start {
         return Ok(Action::requeue(secs(start - now)));
     }
@@ -95,9 +95,13 @@ fn secs(s: i64) -> Duration {
     Duration::from_secs(u64::try_from(s).unwrap_or(0))
 }
 
-/// An integer annotation of the pod.
+/// Longest delay an annotation may ask for: a year.
+const MAX_SECONDS: i64 = 365 * 24 * 3600;
+
+/// A seconds annotation of the pod, within 0 and [`MAX_SECONDS`].
 fn annotation(pod: &Pod, key: &str) -> Option<i64> {
-    pod.annotations().get(key)?.parse().ok()
+    let seconds: i64 = pod.annotations().get(key)?.trim().parse().ok()?;
+    Some(seconds.clamp(0, MAX_SECONDS))
 }
 
 /// When the pod was bound: its `PodScheduled` transition (or creation).
@@ -181,10 +185,10 @@ fn desired(pod: &Pod, node: &Node, start: i64, now: i64, ip: Ipv4Addr) -> (Value
             let (restarts, next) = crash_loop(start, now);
             ("Running", State::CrashLoop(restarts), Some(next))
         }
-        (_, "Never" | "OnFailure") if now >= start + run => {
+        (_, "Never" | "OnFailure") if now >= start.saturating_add(run) => {
             ("Succeeded", State::Exited(0, "Completed"), None)
         }
-        (_, "Never" | "OnFailure") => ("Running", State::Running, Some(start + run)),
+        (_, "Never" | "OnFailure") => ("Running", State::Running, Some(start.saturating_add(run))),
         _ => ("Running", State::Running, None),
     };
     let ready_containers = matches!(state, State::Running) && fail != Some("never-ready");
@@ -245,15 +249,24 @@ enum State {
     CrashLoop(i32),
 }
 
-/// Restarts so far of a container crashing since `start`, and when the next comes.
+/// Restarts so far of a container crashing since `start`, and when the next
+/// comes: the back-off doubles from 10 s to 5 min, then stays.
 fn crash_loop(start: i64, now: i64) -> (i32, i64) {
-    let (mut restarts, mut at, mut backoff) = (0, start, BACKOFF_START);
-    while at + backoff <= now {
+    let (mut restarts, mut at, mut backoff) = (0i64, start, BACKOFF_START);
+    while backoff < BACKOFF_MAX && at.saturating_add(backoff) <= now {
         at += backoff;
         restarts += 1;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
-    (restarts, at + backoff)
+    if at.saturating_add(backoff) <= now {
+        let more = (now.saturating_sub(at)) / backoff;
+        at = at.saturating_add(more.saturating_mul(backoff));
+        restarts = restarts.saturating_add(more);
+    }
+    (
+        i32::try_from(restarts).unwrap_or(i32::MAX),
+        at.saturating_add(backoff),
+    )
 }
 
 fn container_status(
@@ -423,7 +436,7 @@ async fn stop(api: &Api<Pod>, pod: &Pod, ctx: &Context) -> Result<Action, kube::
     let stop = annotation(pod, keys::POD_STOP_SECONDS)
         .unwrap_or(ctx.stop_seconds)
         .clamp(0, grace);
-    let done = deadline - grace + stop;
+    let done = deadline.saturating_sub(grace).saturating_add(stop);
     let now = pods::now();
     if now < done {
         return Ok(Action::requeue(secs(done - now)));
@@ -442,4 +455,20 @@ async fn stop(api: &Api<Pod>, pod: &Pod, ctx: &Context) -> Result<Action, kube::
         Ok(_) => {}
     }
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crash_loop;
+
+    #[test]
+    fn restarts_follow_the_kubelets_back_off() {
+        assert_eq!(crash_loop(0, 5), (0, 10));
+        assert_eq!(crash_loop(0, 10), (1, 30));
+        assert_eq!(crash_loop(0, 30), (2, 70));
+        // 10 + 20 + 40 + 80 + 160 = 310, then every 300 s.
+        assert_eq!(crash_loop(0, 310), (5, 610));
+        assert_eq!(crash_loop(0, 910), (7, 1210));
+        assert_eq!(crash_loop(i64::MIN, i64::MAX).0, i32::MAX);
+    }
 }

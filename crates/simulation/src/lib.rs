@@ -271,6 +271,8 @@ struct Controllers {
     endpoints: Controller<Service>,
     binder: Controller<PersistentVolumeClaim>,
     releaser: Controller<PersistentVolume>,
+    /// The endpoints controller's record of which Services list each pod.
+    members: endpoints::Members,
 }
 
 impl Controllers {
@@ -294,9 +296,12 @@ impl Controllers {
                 .collect::<Vec<_>>()
         };
         let services = c.services.store();
+        let members = endpoints::Members::default();
+        let listed = members.clone();
         let services_of = move |pod: Arc<Pod>| {
             let ns = pod.namespace();
-            services
+            let mut of: Vec<ObjectRef<Service>> = endpoints::listed_in(&listed, &pod);
+            let selecting = services
                 .state()
                 .iter()
                 .filter(|s| s.namespace() == ns)
@@ -309,7 +314,9 @@ impl Controllers {
                     endpoints::selects(&selector, pod.labels())
                 })
                 .map(|s| ObjectRef::from_obj(s.as_ref()))
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            of.extend(selecting);
+            of
         };
         let services_of_deleted = services_of.clone();
         let volume_of = |claim: Arc<PersistentVolumeClaim>| {
@@ -336,6 +343,7 @@ impl Controllers {
             binder: Controller::for_shared_stream(c.claims.subscribe(), c.claims.store()),
             releaser: Controller::for_shared_stream(c.volumes.subscribe(), c.volumes.store())
                 .watches_shared_stream(c.claims.deleted(), volume_of),
+            members,
         }
     }
 
@@ -389,6 +397,7 @@ impl Controllers {
                 Arc::new(deployment::Context {
                     client: client(),
                     replica_sets: c.replica_sets.store(),
+                    pods: c.pods.store(),
                     written: Mutex::new(HashMap::new()),
                 }),
             )),
@@ -427,6 +436,7 @@ impl Controllers {
                 Arc::new(endpoints::Context {
                     client: client(),
                     pods: c.pods.store(),
+                    members: self.members.clone(),
                 }),
             )),
             spawn(self.binder.run(

@@ -6,6 +6,8 @@
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use std::sync::Arc;
+
 use crate::keys;
 
 /// Whether the pod's `Ready` condition is `True`.
@@ -88,6 +90,20 @@ pub fn node_name(pod: &Pod) -> Option<&str> {
         .node_name
         .as_deref()
         .filter(|n| !n.is_empty())
+}
+
+/// Whether a workload's label `selector` picks `labels` (a selector that
+/// does not parse, or selects everything, picks nothing, as kube's
+/// controllers treat them).
+pub fn selected_by(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    use kube::core::{Selector, SelectorExt};
+    match Selector::try_from(selector.clone()) {
+        Ok(parsed) if !parsed.selects_all() => parsed.matches(labels),
+        _ => false,
+    }
 }
 
 /// The controller owner reference of an object of kind `kind`.
@@ -178,4 +194,37 @@ pub fn deletion_order(pods: &mut [std::sync::Arc<Pod>]) {
 /// Now, in unix seconds.
 pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+/// What a workload controller does after a pass: look again soon while its
+/// cache has not caught up with its own writes, retry after a failed create
+/// (nothing else would wake it), wake when a Ready pod turns available
+/// (`minReadySeconds`), or wait for the next change.
+pub fn next_action(
+    synced: bool,
+    failed: bool,
+    available_in: Option<i64>,
+) -> kube::runtime::controller::Action {
+    use kube::runtime::controller::Action;
+    use std::time::Duration;
+    match (synced, failed, available_in) {
+        (false, _, _) => Action::requeue(Duration::from_millis(500)),
+        (_, true, _) => Action::requeue(Duration::from_secs(5)),
+        (_, _, Some(s)) => {
+            Action::requeue(Duration::from_secs(u64::try_from(s).unwrap_or(1).max(1)))
+        }
+        _ => Action::await_change(),
+    }
+}
+
+/// Seconds until the first of `pods` that is Ready turns available, if one will.
+pub fn first_available_in<'a>(
+    pods: impl IntoIterator<Item = &'a Arc<Pod>>,
+    min_ready_seconds: i32,
+) -> Option<i64> {
+    let now = now();
+    pods.into_iter()
+        .map(|p| seconds_to_available(p, min_ready_seconds, now))
+        .filter(|s| *s > 0)
+        .min()
 }

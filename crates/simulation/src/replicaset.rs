@@ -6,7 +6,6 @@
 //! A failed create sets `ReplicaFailure` (`FailedCreate`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition};
@@ -39,14 +38,27 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
         ctx.expectations.forget(&uid);
         return Ok(Action::await_change());
     }
+    // Expectations first, the pods after: a pod that reaches the cache in
+    // between is then counted, never created twice.
+    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
     let owned = owned_pods(&ctx.pods, &ns, &uid);
+    // Pods whose labels left the selector are released (kube's ClaimPods):
+    // they are no longer this ReplicaSet's, and are replaced.
+    let selector = rs
+        .spec
+        .as_ref()
+        .map(|s| s.selector.clone())
+        .unwrap_or_default();
+    let (owned, strays): (Vec<Arc<Pod>>, Vec<Arc<Pod>>) = owned
+        .into_iter()
+        .partition(|p| pods::selected_by(&selector, p.labels()));
+    release(&ctx.client, &uid, &strays).await?;
     let mut active: Vec<Arc<Pod>> = owned
         .iter()
         .filter(|p| pods::is_active(p))
         .cloned()
         .collect();
     let mut failure = None;
-    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
     if synced {
         let want =
             usize::try_from(rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)).unwrap_or(0);
@@ -59,14 +71,43 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
             delete(&api, &uid, &doomed, &ctx.expectations).await?;
         }
     }
+    let failed = failure.is_some();
     let wait = report(&ctx.client, &rs, &active, failure).await?;
-    Ok(match (synced, wait) {
-        (false, _) => Action::requeue(Duration::from_millis(500)),
-        (true, Some(s)) => {
-            Action::requeue(Duration::from_secs(u64::try_from(s).unwrap_or(1).max(1)))
+    Ok(pods::next_action(synced, failed, wait))
+}
+
+/// Removes owner `uid`'s reference from `strays` (only while each is still
+/// the pod it was).
+pub async fn release(client: &Client, uid: &str, strays: &[Arc<Pod>]) -> Result<(), kube::Error> {
+    for pod in strays {
+        let kept: Vec<_> = pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .filter(|r| r.uid != uid)
+            .cloned()
+            .collect();
+        let patch = json!({"metadata": {
+            "ownerReferences": kept,
+            "uid": pod.metadata.uid,
+            "resourceVersion": pod.metadata.resource_version,
+        }});
+        let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
+        let pp = kube::api::PatchParams {
+            field_manager: Some(keys::CONTROLLER_MANAGER.into()),
+            ..Default::default()
+        };
+        match api
+            .patch(&pod.name_any(), &pp, &kube::api::Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(e) => return Err(e),
         }
-        (true, None) => Action::await_change(),
-    })
+    }
+    Ok(())
 }
 
 /// The pods `uid` controls in `ns`.

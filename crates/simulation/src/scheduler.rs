@@ -105,9 +105,9 @@ fn usage(
         }
         let (cpu, memory) = requests(&pod);
         let entry = out.entry(node).or_default();
-        entry.0 += cpu;
-        entry.1 += memory;
-        entry.2 += 1000;
+        entry.0 = entry.0.saturating_add(cpu);
+        entry.1 = entry.1.saturating_add(memory);
+        entry.2 = entry.2.saturating_add(1000);
     }
     // Forget the pods the cache shows bound (or gone).
     assumed.retain(|uid, _| seen.contains(uid));
@@ -122,14 +122,9 @@ fn requests(pod: &Pod) -> (i128, i128) {
         let Some(r) = c.resources.as_ref().and_then(|r| r.requests.as_ref()) else {
             continue;
         };
-        cpu += r
-            .get("cpu")
-            .and_then(|q| quantity::milli(&q.0))
-            .unwrap_or(0);
-        memory += r
-            .get("memory")
-            .and_then(|q| quantity::milli(&q.0))
-            .unwrap_or(0);
+        let quantity = |key: &str| r.get(key).and_then(|q| quantity::milli(&q.0)).unwrap_or(0);
+        cpu = quantity("cpu").saturating_add(cpu);
+        memory = quantity("memory").saturating_add(memory);
     }
     (cpu, memory)
 }
@@ -155,18 +150,20 @@ fn fits(pod: &Pod, node: &Node, used: Option<&(i128, i128, i128)>) -> Result<i12
     };
     let (used_cpu, used_memory, used_pods) = used.copied().unwrap_or_default();
     let (cpu, memory) = requests(pod);
-    if used_pods + 1000 > capacity("pods") {
+    if used_pods.saturating_add(1000) > capacity("pods") {
         return Err("Too many pods");
     }
-    if used_cpu + cpu > capacity("cpu") {
+    if used_cpu.saturating_add(cpu) > capacity("cpu") {
         return Err("Insufficient cpu");
     }
-    if used_memory + memory > capacity("memory") {
+    if used_memory.saturating_add(memory) > capacity("memory") {
         return Err("Insufficient memory");
     }
-    let free_cpu = capacity("cpu") - used_cpu - cpu;
-    let free_pods = capacity("pods") - used_pods - 1000;
-    Ok(free_cpu.saturating_mul(1000) / capacity("cpu").max(1) + free_pods / 1000)
+    let free_cpu = capacity("cpu").saturating_sub(used_cpu).saturating_sub(cpu);
+    let free_pods = capacity("pods")
+        .saturating_sub(used_pods)
+        .saturating_sub(1000);
+    Ok((free_cpu.saturating_mul(1000) / capacity("cpu").max(1)).saturating_add(free_pods / 1000))
 }
 
 /// Whether a pod of `spec` may be placed on `node` at all: the node is

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec, Volume};
@@ -48,23 +47,25 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
     let name = set.name_any();
     let spec = set.spec.clone().unwrap_or_default();
     let replicas = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
-    let hash = pods::hash(&spec.template, 0);
+    // The revision's name, `<set>-<hash>`: the pods' label and the status's
+    // revisions, as kube's ControllerRevision names them.
+    let revision = format!("{name}-{}", pods::hash(&spec.template, 0));
+    // Expectations first, the pods after: a pod that reaches the cache in
+    // between is then counted, never created twice.
+    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
     let owned = replicaset::owned_pods(&ctx.pods, &ns, &uid);
     let by_ordinal: BTreeMap<usize, Arc<Pod>> = owned
         .iter()
         .filter_map(|p| Some((ordinal(&name, &p.name_any())?, p.clone())))
         .collect();
-    let synced = ctx.expectations.satisfied(&uid, &ctx.pods);
     if synced {
         let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
-        step(&ctx, &set, replicas, &hash, &by_ordinal, parallel).await?;
+        step(&ctx, &set, replicas, &revision, &by_ordinal, parallel).await?;
     }
-    report(&ctx.client, &set, &hash, &by_ordinal, replicas).await?;
-    Ok(if synced {
-        Action::await_change()
-    } else {
-        Action::requeue(Duration::from_millis(500))
-    })
+    report(&ctx.client, &set, &revision, &by_ordinal, replicas).await?;
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    let wait = pods::first_available_in(by_ordinal.values(), min_ready);
+    Ok(pods::next_action(synced, false, wait))
 }
 
 /// The ordinal of pod `pod` of set `set`, if it is one of its names.

@@ -75,17 +75,28 @@ pub async fn reconcile(
                 .all(|m| s.access_modes.iter().flatten().any(|x| x == m))
             && size >= quantity::milli(&wanted)
     };
-    let volume = match ctx.volumes.state().into_iter().find(|pv| fits(pv)) {
-        Some(pv) => pv.name_any(),
-        None => provision(&volumes, &claim, &wanted, &class, &modes).await?,
+    // A claim naming its volume gets that one; otherwise one that fits, or
+    // a new one.
+    let named = spec.volume_name.clone().filter(|v| !v.is_empty());
+    let found = match &named {
+        Some(v) => ctx.volumes.get(&ObjectRef::new(v)),
+        None => ctx.volumes.state().into_iter().find(|pv| fits(pv)),
+    };
+    let (volume, version) = match (found, named) {
+        (Some(pv), _) => (pv.name_any(), pv.metadata.resource_version.clone()),
+        // Named but not there (yet): wait for it, as kube's binder does.
+        (None, Some(_)) => return Ok(Action::await_change()),
+        (None, None) => (
+            provision(&volumes, &claim, &wanted, &class, &modes).await?,
+            None,
+        ),
     };
     let claim_ref = json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid});
+    // The volume's resourceVersion as read: a second claim racing for it
+    // gets a conflict instead of taking it too.
+    let patch = json!({"metadata": {"resourceVersion": version}, "spec": {"claimRef": claim_ref}});
     volumes
-        .patch(
-            &volume,
-            &params(),
-            &Patch::Merge(json!({"spec": {"claimRef": claim_ref}})),
-        )
+        .patch(&volume, &params(), &Patch::Merge(normalize_null(patch)))
         .await?;
     volumes
         .patch_status(
@@ -151,11 +162,20 @@ async fn provision(
     Ok(name)
 }
 
-/// A bound volume whose claim is gone: deleted under the `Delete` reclaim
-/// policy, `Released` under `Retain`.
+/// A new volume without a claim becomes `Available`; a bound volume whose
+/// claim is gone is deleted under the `Delete` reclaim policy, `Released`
+/// under `Retain`.
 pub async fn release(pv: Arc<PersistentVolume>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
     let phase = pv.status.as_ref().and_then(|s| s.phase.as_deref());
     let spec = pv.spec.clone().unwrap_or_default();
+    if matches!(phase, None | Some("Pending")) && spec.claim_ref.is_none() {
+        let volumes: Api<PersistentVolume> = Api::all(ctx.client.clone());
+        let patch = json!({"status": {"phase": "Available"}});
+        volumes
+            .patch_status(&pv.name_any(), &params(), &Patch::Merge(&patch))
+            .await?;
+        return Ok(Action::await_change());
+    }
     let Some(claim) = spec.claim_ref.as_ref().filter(|_| phase == Some("Bound")) else {
         return Ok(Action::await_change());
     };
@@ -183,4 +203,17 @@ pub async fn release(pv: Arc<PersistentVolume>, ctx: Arc<Context>) -> Result<Act
         }
     }
     Ok(Action::await_change())
+}
+
+/// `v` without its null fields (a merge patch's null would remove them).
+fn normalize_null(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, normalize_null(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
