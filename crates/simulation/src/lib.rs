@@ -358,7 +358,7 @@ impl Controllers {
                     client: client(),
                     nodes: c.nodes.store(),
                     pods: c.pods.store(),
-                    assumed: tokio::sync::Mutex::new(HashMap::new()),
+                    state: tokio::sync::Mutex::default(),
                 }),
             )),
             spawn(self.kubelet.run(

@@ -25,14 +25,28 @@ use crate::{keys, nodes, pods, quantity};
 /// How long a pod no node can take waits before it is tried again.
 const RETRY: Duration = Duration::from_secs(2);
 
-/// What the scheduler reads, and the pods it bound that its cache has not
-/// seen bound yet (kube-scheduler's "assumed" pods), by UID to node. The lock
-/// also makes one decision at a time, as kube-scheduler's single loop does.
+/// What the scheduler reads, and what it remembers under one lock (which
+/// also makes one decision at a time, as kube-scheduler's single loop does).
 pub struct Context {
     pub client: Client,
     pub nodes: Store<Node>,
     pub pods: Store<Pod>,
-    pub assumed: tokio::sync::Mutex<HashMap<String, String>>,
+    pub state: tokio::sync::Mutex<State>,
+}
+
+/// How often what the nodes hold is counted again from every pod; between
+/// counts, pods the scheduler binds are added to it as it binds them.
+const RECOUNT: Duration = Duration::from_secs(1);
+
+/// The scheduler's memory.
+#[derive(Default)]
+pub struct State {
+    /// Pods bound that the cache has not seen bound yet (kube-scheduler's
+    /// "assumed" pods), by UID to node.
+    assumed: HashMap<String, String>,
+    /// What each node's pods request, and when it was counted.
+    used: HashMap<String, (i128, i128, i128)>,
+    counted: Option<std::time::Instant>,
 }
 
 /// Binds `pod` if it waits for a node.
@@ -45,12 +59,20 @@ pub async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action, kube:
     {
         return Ok(Action::await_change());
     }
-    let mut assumed = ctx.assumed.lock().await;
-    if assumed.contains_key(pod.metadata.uid.as_deref().unwrap_or_default()) {
+    let mut state = ctx.state.lock().await;
+    if state
+        .assumed
+        .contains_key(pod.metadata.uid.as_deref().unwrap_or_default())
+    {
         return Ok(Action::await_change());
     }
+    if state.counted.is_none_or(|at| at.elapsed() > RECOUNT) {
+        let used = usage(&ctx.pods, &mut state.assumed);
+        state.used = used;
+        state.counted = Some(std::time::Instant::now());
+    }
     let candidates: Vec<Arc<Node>> = ctx.nodes.state();
-    let used = usage(&ctx.pods, &mut assumed);
+    let used = &state.used;
     let mut reasons: HashMap<&'static str, usize> = HashMap::new();
     let mut best: Option<(i128, Arc<Node>)> = None;
     for node in &candidates {
@@ -70,7 +92,12 @@ pub async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action, kube:
         Some((_, node)) => {
             bind(&api, &pod, &node.name_any()).await?;
             let uid = pod.metadata.uid.clone().unwrap_or_default();
-            assumed.insert(uid, node.name_any());
+            state.assumed.insert(uid, node.name_any());
+            let (cpu, memory) = requests(&pod);
+            let entry = state.used.entry(node.name_any()).or_default();
+            entry.0 = entry.0.saturating_add(cpu);
+            entry.1 = entry.1.saturating_add(memory);
+            entry.2 = entry.2.saturating_add(1000);
             Ok(Action::await_change())
         }
         None => {
