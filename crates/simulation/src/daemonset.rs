@@ -4,7 +4,9 @@
 //! affinity on `metadata.name` and bound by the scheduler; pods on nodes that
 //! may no longer run it deleted; `RollingUpdate` replacing old pods within
 //! `maxUnavailable` (`OnDelete` waits for someone to delete them); and the
-//! status `kubectl rollout status` reads.
+//! status `kubectl rollout status` reads. Not simulated: `maxSurge` (a
+//! rolling update with `maxUnavailable: 0` and a surge never replaces a
+//! pod), ControllerRevision objects.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -8,9 +8,12 @@
 //! `Progressing` conditions, `ProgressDeadlineExceeded`).
 //!
 //! Not simulated: proportional scaling of several ReplicaSets in the middle
-//! of a rollout (a scale during a rollout goes to the new ReplicaSet),
-//! `collisionCount`, adoption of orphaned ReplicaSets, rollbacks through the
-//! old `rollbackTo` field.
+//! of a rollout (a scale during a rollout goes to the new ReplicaSet), scaling
+//! while paused, `minReadySeconds` changes reaching existing ReplicaSets,
+//! `collisionCount`, adoption of orphaned ReplicaSets (a Deployment recreated
+//! over an orphaned ReplicaSet of the same template does not progress),
+//! rollbacks through the old `rollbackTo` field. Pods are given up in kube's
+//! order without `controller.kubernetes.io/pod-deletion-cost`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -5,8 +5,10 @@
 //! `ready`/`serving`/`terminating` conditions, node and target, and the
 //! Service's ports resolved against the pods' named ports; and the Endpoints
 //! of the same name (`addresses`, `notReadyAddresses`). Both are written only
-//! when they change. Not simulated: slices split at 100 endpoints, dual
-//! stack, topology hints, `publishNotReadyAddresses`.
+//! when they change. Not simulated: slices split at 100 endpoints (one
+//! slice holds them all), dual stack, topology hints,
+//! `publishNotReadyAddresses`. Each pass reads the Service's slice and
+//! Endpoints from the API server (no cache of its own).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
