@@ -145,6 +145,12 @@ async fn provision(
             "capacity": {"storage": size},
             "accessModes": if modes.is_empty() { vec!["ReadWriteOnce".to_owned()] } else { modes.to_vec() },
             "persistentVolumeReclaimPolicy": "Delete",
+            // Pre-bound to its claim, as a provisioner makes it.
+            "claimRef": {
+                "kind": "PersistentVolumeClaim", "apiVersion": "v1",
+                "namespace": claim.namespace(), "name": claim.name_any(),
+                "uid": claim.metadata.uid,
+            },
             "storageClassName": class,
             "hostPath": {"path": format!("/tmp/simulation/{name}")},
         },
@@ -170,10 +176,19 @@ pub async fn release(pv: Arc<PersistentVolume>, ctx: Arc<Context>) -> Result<Act
     let spec = pv.spec.clone().unwrap_or_default();
     if matches!(phase, None | Some("Pending")) && spec.claim_ref.is_none() {
         let volumes: Api<PersistentVolume> = Api::all(ctx.client.clone());
-        let patch = json!({"status": {"phase": "Available"}});
-        volumes
+        // Only the volume as read: a binder that claimed it meanwhile wins.
+        let patch = json!({
+            "metadata": {"resourceVersion": pv.metadata.resource_version},
+            "status": {"phase": "Available"},
+        });
+        match volumes
             .patch_status(&pv.name_any(), &params(), &Patch::Merge(&patch))
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
         return Ok(Action::await_change());
     }
     let Some(claim) = spec.claim_ref.as_ref().filter(|_| phase == Some("Bound")) else {
