@@ -142,4 +142,8 @@ pub struct IngressConfigStatus {
     /// Generation of the spec the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The ports of `spec.protocolPorts` mapped on the ingress controller now;
+    /// the others are named by the `PortsMapped` condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mapped_ports: Vec<ProtocolPort>,
 }
