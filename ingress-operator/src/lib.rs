@@ -1,9 +1,12 @@
 //! ingress-operator: maps a guest cluster's ports on the host ingress controller, reconciling `IngressConfig`.
 //!
-//! Not built yet (a later issue): this crate holds the operator's identity only,
-//! and its binary says so and exits non-zero.
+//! Being built (issue 14): so far the ingress-nginx contract and the
+//! ownership rule ([`nginx`]); the reconciler is not written yet, and the
+//! binary says so and exits non-zero.
 
 #![forbid(unsafe_code)]
+
+pub mod nginx;
 
 use apiextensions::keys::{INGRESS_OPERATOR, OperatorName};
 
