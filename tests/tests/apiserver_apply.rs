@@ -158,3 +158,93 @@ async fn kube_lease_manager_elects_exactly_one_leader() {
     assert_eq!(leaders, 1);
     env.stop().await;
 }
+
+/// A Service's ports shared by several managers, as ingress-operator shares
+/// the ingress controller's Service between guest clusters: each manager's
+/// ports are its own (keyed by port and protocol, as kube's list-map keys
+/// are), a taken port is a conflict, and a manager's ports go when it stops
+/// applying them, nobody else's.
+#[tokio::test(flavor = "multi_thread")]
+async fn service_ports_are_owned_per_manager_by_port_and_protocol() {
+    use k8s_openapi::api::core::v1::Service;
+    let env = TestEnv::start().await.unwrap();
+    let api: Api<Service> = env.api();
+    let svc = |ports: serde_json::Value| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "controller"},
+               "spec": {"selector": {"app": "nginx"}, "ports": ports}})
+    };
+    let port = |name: &str, port: i32, protocol: &str| json!({"name": name, "port": port, "targetPort": port, "protocol": protocol});
+    let a = PatchParams::apply("ingress-operator.a");
+    let b = PatchParams::apply("ingress-operator.b");
+    api.patch(
+        "controller",
+        &a,
+        &Patch::Apply(svc(json!([port("tcp-31000", 31000, "TCP")]))),
+    )
+    .await
+    .unwrap();
+    // The same number over UDP is another port: no conflict.
+    api.patch(
+        "controller",
+        &b,
+        &Patch::Apply(svc(json!([
+            port("tcp-31001", 31001, "TCP"),
+            port("udp-31000", 31000, "UDP")
+        ]))),
+    )
+    .await
+    .unwrap();
+    let ports = |s: Service| {
+        let mut p: Vec<(i32, String)> = s
+            .spec
+            .unwrap()
+            .ports
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.port, p.protocol.unwrap_or_default()))
+            .collect();
+        p.sort();
+        p
+    };
+    let both = api.get("controller").await.unwrap();
+    assert_eq!(
+        ports(both),
+        [
+            (31000, "TCP".to_owned()),
+            (31000, "UDP".to_owned()),
+            (31001, "TCP".to_owned())
+        ]
+    );
+    // b taking a's TCP port (another target) conflicts, naming a.
+    let err = api
+        .patch(
+            "controller",
+            &b,
+            &Patch::Apply(svc(json!([
+                port("tcp-31001", 31001, "TCP"),
+                port("udp-31000", 31000, "UDP"),
+                {"name": "tcp-31000", "port": 31000, "targetPort": 9999, "protocol": "TCP"},
+            ]))),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected a conflict")
+    };
+    assert_eq!(status.code, 409, "{}", status.message);
+    assert!(
+        status.message.contains("ingress-operator.a"),
+        "{}",
+        status.message
+    );
+    // a stops applying its port: it goes, b's stay.
+    api.patch("controller", &a, &Patch::Apply(svc(json!([]))))
+        .await
+        .unwrap();
+    let left = api.get("controller").await.unwrap();
+    assert_eq!(
+        ports(left),
+        [(31000, "UDP".to_owned()), (31001, "TCP".to_owned())]
+    );
+    env.stop().await;
+}

@@ -97,6 +97,9 @@ impl Shape<'_> {
                 _ => ListKind::Atomic,
             };
         }
+        if let Some(keys) = builtin_map_keys(&self.rt.group, &self.rt.kind, fields) {
+            return ListKind::Map(keys);
+        }
         match crate::strategic::lookup_path(&self.rt.group, &self.rt.kind, fields) {
             Some(f) if f.strategy == crate::strategic::Strategy::Merge => match f.merge_key {
                 Some(k) => ListKind::Map(vec![k.to_owned()]),
@@ -107,10 +110,33 @@ impl Shape<'_> {
     }
 }
 
+/// Lists of built-in kinds whose structured-merge-diff keys are more than
+/// their strategic merge key: ports are keyed by number and protocol, so the
+/// same number over TCP and UDP are two items.
+fn builtin_map_keys(group: &str, kind: &str, fields: &[&str]) -> Option<Vec<String>> {
+    let keys = |a: &str, b: &str| Some(vec![a.to_owned(), b.to_owned()]);
+    match fields {
+        ["spec", "ports"] if group.is_empty() && kind == "Service" => keys("port", "protocol"),
+        [
+            ..,
+            "containers" | "initContainers" | "ephemeralContainers",
+            "ports",
+        ] => keys("containerPort", "protocol"),
+        _ => None,
+    }
+}
+
+/// The `k:` element of `item` in a list keyed by `keys`; a `protocol` key
+/// left out counts as its default, `TCP`, as the API server defaults it.
 fn key_element(item: &Value, keys: &[String]) -> Option<String> {
     let mut m = Map::new();
     for k in keys {
-        m.insert(k.clone(), item.get(k)?.clone());
+        let value = match (item.get(k), k.as_str()) {
+            (Some(v), _) => v.clone(),
+            (None, "protocol") => Value::from("TCP"),
+            (None, _) => return None,
+        };
+        m.insert(k.clone(), value);
     }
     Some(format!("k:{}", Value::Object(m)))
 }
@@ -237,9 +263,14 @@ fn step_mut<'a>(node: &'a mut Value, e: &str) -> Option<&'a mut Value> {
 fn position(items: &[Value], e: &str) -> Option<usize> {
     if let Some(k) = e.strip_prefix("k:") {
         let keys: Map<String, Value> = serde_json::from_str(k).ok()?;
-        return items
-            .iter()
-            .position(|i| keys.iter().all(|(kk, kv)| i.get(kk) == Some(kv)));
+        let tcp = Value::from("TCP");
+        return items.iter().position(|i| {
+            keys.iter().all(|(kk, kv)| match (i.get(kk), kk.as_str()) {
+                (Some(v), _) => v == kv,
+                (None, "protocol") => *kv == tcp,
+                (None, _) => false,
+            })
+        });
     }
     if let Some(v) = e.strip_prefix("v:") {
         let v: Value = serde_json::from_str(v).ok()?;

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::resources::ResourceType;
+use crate::resources::{Builtin, ResourceType};
 
 /// A patch's Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,12 +120,51 @@ pub fn parse_apply(body: &[u8]) -> ApiResult<Value> {
 /// kinds) merge by key, other lists are replaced.
 pub fn apply_merge(rt: &ResourceType, current: &Value, applied: &Value) -> Value {
     if rt.custom.is_none()
-        && let Ok(v) = strategic(rt, current, applied)
+        && let Ok(mut v) = strategic(rt, current, applied)
     {
+        merge_service_ports(rt, current, applied, &mut v);
         return v;
     }
     let schema = rt.custom.as_ref().and_then(|c| c.schema.as_ref());
     merge_value(current, applied, schema, 0)
+}
+
+/// A Service's ports are keyed by port *and* protocol in server-side apply
+/// (structured-merge-diff's list-map keys), where the strategic merge key is
+/// the port alone: the same number over TCP and UDP are two ports, merged
+/// here by both keys (a missing protocol is TCP, its default).
+fn merge_service_ports(rt: &ResourceType, current: &Value, applied: &Value, merged: &mut Value) {
+    if rt.builtin != Some(Builtin::Service) {
+        return;
+    }
+    let Some(Value::Array(applied_ports)) = applied.pointer("/spec/ports") else {
+        return;
+    };
+    let key = |p: &Value| {
+        (
+            p.get("port").cloned().unwrap_or(Value::Null),
+            p.get("protocol")
+                .cloned()
+                .unwrap_or_else(|| Value::from("TCP")),
+        )
+    };
+    let mut out: Vec<Value> = match current.pointer("/spec/ports") {
+        Some(Value::Array(ports)) => ports.clone(),
+        _ => Vec::new(),
+    };
+    for port in applied_ports {
+        match out.iter_mut().find(|p| key(p) == key(port)) {
+            Some(existing) => {
+                if let (Value::Object(e), Value::Object(a)) = (existing, port) {
+                    e.extend(a.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            None => out.push(port.clone()),
+        }
+    }
+    if let Some(spec) = merged.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("ports".into(), Value::Array(out));
+    }
 }
 
 const MAX_DEPTH: usize = 128;
