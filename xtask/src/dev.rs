@@ -146,18 +146,14 @@ fn simulate(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Result<Child
         .args(["--nodes", &SIMULATED_NODES.to_string()])
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
-    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
-    let kubectl = |step: &str, args: &[&str]| {
-        cmd::run(
-            step,
-            Command::new(&kubectl)
-                .current_dir(root)
-                .env("KUBECONFIG", kubeconfig)
-                .args(args),
+    let ready = wait_for_nodes(root, kubeconfig).and_then(|()| {
+        kubectl(
+            root,
+            kubeconfig,
+            "kubectl get nodes",
+            &["get", "nodes", "-o", "wide"],
         )
-    };
-    let ready = wait_for_nodes(&kubectl)
-        .and_then(|()| kubectl("kubectl get nodes", &["get", "nodes", "-o", "wide"]));
+    });
     if let Err(e) = ready {
         let _ = child.kill();
         return Err(e);
@@ -167,10 +163,12 @@ fn simulate(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Result<Child
 
 /// Waits until the fake nodes exist and are Ready (they appear a moment
 /// after the simulation starts).
-fn wait_for_nodes(kubectl: &dyn Fn(&str, &[&str]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn wait_for_nodes(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let waited = kubectl(
+            root,
+            kubeconfig,
             "wait for the fake nodes",
             &[
                 "wait",
@@ -192,16 +190,7 @@ fn wait_for_nodes(kubectl: &dyn Fn(&str, &[&str]) -> anyhow::Result<()>) -> anyh
 
 /// Applies the CRDs, waits for them, and applies the valid examples.
 fn install(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
-    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
-    let run = |step: &str, args: &[&str]| {
-        cmd::run(
-            step,
-            Command::new(&kubectl)
-                .current_dir(root)
-                .env("KUBECONFIG", kubeconfig)
-                .args(args),
-        )
-    };
+    let run = |step: &str, args: &[&str]| kubectl(root, kubeconfig, step, args);
     run("install CRDs", &["apply", "-f", "manifests/crds"])?;
     run(
         "wait for CRDs",
@@ -245,28 +234,25 @@ fn start_operators(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Resul
             }
         }
     }
-    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
     for (name, _, kind) in OPERATORS {
-        let waited = cmd::run(
+        let waited = kubectl(
+            root,
+            kubeconfig,
             &format!("wait for {name} to make the {kind} examples Ready"),
-            Command::new(&kubectl)
-                .current_dir(root)
-                .env("KUBECONFIG", kubeconfig)
-                .args([
-                    "wait",
-                    "--for=condition=Ready",
-                    kind,
-                    "--all",
-                    "--timeout=120s",
-                ]),
+            &[
+                "wait",
+                "--for=condition=Ready",
+                kind,
+                "--all",
+                "--timeout=120s",
+            ],
         )
         .and_then(|()| {
-            cmd::run(
+            kubectl(
+                root,
+                kubeconfig,
                 &format!("kubectl get {kind}"),
-                Command::new(&kubectl)
-                    .current_dir(root)
-                    .env("KUBECONFIG", kubeconfig)
-                    .args(["get", kind]),
+                &["get", kind],
             )
         });
         if let Err(e) = waited {
@@ -277,4 +263,17 @@ fn start_operators(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Resul
         }
     }
     Ok(children)
+}
+
+/// Runs kubectl (`KUBECTL`, else the one on the PATH) from `root` against
+/// `kubeconfig`, as step `step` of the output.
+fn kubectl(root: &Path, kubeconfig: &Path, step: &str, args: &[&str]) -> anyhow::Result<()> {
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
+    cmd::run(
+        step,
+        Command::new(kubectl)
+            .current_dir(root)
+            .env("KUBECONFIG", kubeconfig)
+            .args(args),
+    )
 }

@@ -351,10 +351,6 @@ async fn report(
         "numberAvailable": available,
         "numberUnavailable": desired - available,
     });
-    let desired_status = match desired_status {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
     let desired_status = status::go_encoded(
         desired_status,
         &[

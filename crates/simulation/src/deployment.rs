@@ -575,6 +575,8 @@ async fn finish(
     let is_complete = updated == want && replicas_now == want && available_now == want;
     let deadline = spec.progress_deadline_seconds.unwrap_or(600);
     let mut requeue = None;
+    let moved = matches!(step, Step::Progressed)
+        || progressed(&current, updated, replicas_now, ready, available_now);
     match step {
         Step::Created(rs) => set_condition(
             &mut conditions,
@@ -603,7 +605,9 @@ async fn finish(
             &now,
             false,
         ),
-        Step::Progressed => set_condition(
+        // This pass scaled something, or the ReplicaSets moved since the
+        // stored status.
+        _ if moved => set_condition(
             &mut conditions,
             "Progressing",
             "True",
@@ -612,18 +616,7 @@ async fn finish(
             &now,
             true,
         ),
-        Step::Quiet if progressed(&current, updated, replicas_now, ready, available_now) => {
-            set_condition(
-                &mut conditions,
-                "Progressing",
-                "True",
-                "ReplicaSetUpdated",
-                format!("ReplicaSet \"{name}\" is progressing."),
-                &now,
-                true,
-            )
-        }
-        Step::Quiet => {
+        Step::Progressed | Step::Quiet => {
             // A rollout that completed cannot time out (kube's
             // DeploymentTimedOut skips NewReplicaSetAvailable).
             let since = conditions
@@ -673,10 +666,6 @@ async fn finish(
         "collisionCount": current.collision_count,
         "conditions": conditions,
     });
-    let desired_status = match desired_status {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
     let desired_status = status::go_encoded(
         desired_status,
         &[

@@ -22,7 +22,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::{keys, pods};
+use crate::{keys, pods, status};
 
 /// Label naming an EndpointSlice's Service.
 pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -179,7 +179,7 @@ async fn slice(client: &Client, svc: &Service, selected: &[Arc<Pod>]) -> Result<
                 "endpoints": current.endpoints,
                 "ports": current.ports.clone().unwrap_or_default(),
             });
-            if now != normalize(&desired) {
+            if now != status::without_nulls(&desired) {
                 api.patch(&current.name_any(), &pp, &Patch::Merge(&desired))
                     .await?;
             }
@@ -201,20 +201,6 @@ async fn slice(client: &Client, svc: &Service, selected: &[Arc<Pod>]) -> Result<
         }
     }
     Ok(())
-}
-
-/// `v` as the server returns it (nulls dropped).
-fn normalize(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), normalize(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-        other => other.clone(),
-    }
 }
 
 async fn endpoints(
@@ -267,7 +253,8 @@ async fn endpoints(
         Some(current) => {
             let now = serde_json::to_value(current.subsets.clone().unwrap_or_default())
                 .unwrap_or_default();
-            if normalize(&now) != normalize(&Value::Array(subsets.clone())) {
+            if status::without_nulls(&now) != status::without_nulls(&Value::Array(subsets.clone()))
+            {
                 let patch = json!({"subsets": subsets});
                 api.patch(&name, &pp, &Patch::Merge(&patch)).await?;
             }

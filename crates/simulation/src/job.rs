@@ -13,19 +13,12 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::PostParams;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::Store;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use crate::expectations::Expectations;
+use crate::replicaset::Context;
 use crate::{keys, pods, replicaset, status};
-
-/// What the controller reads and remembers.
-pub struct Context {
-    pub client: Client,
-    pub pods: Store<Pod>,
-    pub expectations: Expectations,
-}
 
 /// Runs `job`'s pods one step and reports its status.
 pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
@@ -210,10 +203,6 @@ async fn report(
         "completionTime": completion_time,
         "conditions": conditions,
     });
-    let desired = match desired {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
     let desired = status::go_encoded(desired, &["active", "succeeded", "failed"]);
     let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace().unwrap_or_default());
     status::write(&api, &job.name_any(), job.status.as_ref(), desired).await?;

@@ -350,6 +350,12 @@ impl Controllers {
     fn spawn(self, client: &Client, c: &Caches, options: &Options) -> Vec<JoinHandle<()>> {
         let client = || client.clone();
         let expectations = expectations::Expectations::default;
+        // The binder and the releaser read the same caches.
+        let volumes = Arc::new(volumes::Context {
+            client: client(),
+            volumes: c.volumes.store(),
+            claims: c.claims.store(),
+        });
         vec![
             spawn(self.scheduler.run(
                 scheduler::reconcile,
@@ -424,7 +430,7 @@ impl Controllers {
             spawn(self.jobs.run(
                 job::reconcile,
                 retry,
-                Arc::new(job::Context {
+                Arc::new(replicaset::Context {
                     client: client(),
                     pods: c.pods.store(),
                     expectations: expectations(),
@@ -439,24 +445,8 @@ impl Controllers {
                     members: self.members.clone(),
                 }),
             )),
-            spawn(self.binder.run(
-                volumes::reconcile,
-                retry,
-                Arc::new(volumes::Context {
-                    client: client(),
-                    volumes: c.volumes.store(),
-                    claims: c.claims.store(),
-                }),
-            )),
-            spawn(self.releaser.run(
-                volumes::release,
-                retry,
-                Arc::new(volumes::Context {
-                    client: client(),
-                    volumes: c.volumes.store(),
-                    claims: c.claims.store(),
-                }),
-            )),
+            spawn(self.binder.run(volumes::reconcile, retry, volumes.clone())),
+            spawn(self.releaser.run(volumes::release, retry, volumes)),
         ]
     }
 }

@@ -23,7 +23,7 @@ use crate::{keys, pods, status};
 /// Pod creations and deletions in flight per ReplicaSet.
 const PARALLEL: usize = 16;
 
-/// What the controller reads and remembers.
+/// What the controller reads and remembers (the Job controller's too).
 pub struct Context {
     pub client: Client,
     pub pods: Store<Pod>,
@@ -218,11 +218,7 @@ async fn report(
     });
     let ready = count(&|p: &Pod| pods::is_ready(p));
     let available = count(&|p: &Pod| pods::is_available(p, min_ready, now));
-    let wait = active
-        .iter()
-        .map(|p| pods::seconds_to_available(p, min_ready, now))
-        .filter(|s| *s > 0)
-        .min();
+    let wait = pods::first_available_in(active, min_ready);
     let current = rs.status.clone().unwrap_or_default();
     let mut conditions: Vec<ReplicaSetCondition> = current.conditions.clone().unwrap_or_default();
     conditions.retain(|c| c.type_ != "ReplicaFailure");
@@ -250,10 +246,6 @@ async fn report(
         "observedGeneration": rs.metadata.generation,
         "conditions": conditions,
     });
-    let desired = match desired {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
     let desired = status::go_encoded(
         desired,
         &["fullyLabeledReplicas", "readyReplicas", "availableReplicas"],

@@ -289,10 +289,6 @@ async fn report(
         "updateRevision": revision,
         "collisionCount": set.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0),
     });
-    let desired = match desired {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
     let desired = status::go_encoded(
         desired,
         &["readyReplicas", "currentReplicas", "updatedReplicas"],

@@ -11,9 +11,12 @@ use serde_json::{Map, Value};
 
 use crate::keys;
 
-/// `status` with the zero values of `omit_zero` and empty lists left out, as
-/// Go's `omitempty` encodes them.
-pub fn go_encoded(mut status: Map<String, Value>, omit_zero: &[&str]) -> Map<String, Value> {
+/// `status` (a JSON object) with null fields, empty lists and the zero
+/// values of `omit_zero` left out, as Go's `omitempty` encodes them.
+pub fn go_encoded(status: Value, omit_zero: &[&str]) -> Map<String, Value> {
+    let Value::Object(mut status) = status else {
+        return Map::new();
+    };
     status.retain(|k, v| match v {
         Value::Null => false,
         Value::Array(a) => !a.is_empty(),
@@ -21,6 +24,21 @@ pub fn go_encoded(mut status: Map<String, Value>, omit_zero: &[&str]) -> Map<Str
         _ => true,
     });
     status
+}
+
+/// `v` without its null fields, at every depth: as the API server returns
+/// an object, and as a merge patch must be sent to set nothing to null.
+pub fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Writes `desired` as `name`'s status if it differs from `current`: keys

@@ -14,7 +14,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use crate::{keys, quantity};
+use crate::{keys, quantity, status};
 
 /// The provisioner named on volumes the simulation makes.
 const PROVISIONER: &str = "simulation.operatorkit.dev/hostpath";
@@ -96,7 +96,11 @@ pub async fn reconcile(
     // gets a conflict instead of taking it too.
     let patch = json!({"metadata": {"resourceVersion": version}, "spec": {"claimRef": claim_ref}});
     volumes
-        .patch(&volume, &params(), &Patch::Merge(normalize_null(patch)))
+        .patch(
+            &volume,
+            &params(),
+            &Patch::Merge(status::without_nulls(&patch)),
+        )
         .await?;
     volumes
         .patch_status(
@@ -218,17 +222,4 @@ pub async fn release(pv: Arc<PersistentVolume>, ctx: Arc<Context>) -> Result<Act
         }
     }
     Ok(Action::await_change())
-}
-
-/// `v` without its null fields (a merge patch's null would remove them).
-fn normalize_null(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, normalize_null(v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
