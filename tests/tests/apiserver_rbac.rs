@@ -176,6 +176,52 @@ async fn each_rule_shape_allows_what_it_names_and_nothing_else() {
     env.stop().await;
 }
 
+/// A server-side apply is a patch, but one that would create the object is
+/// authorized as a create as well (kube-apiserver's patch handler): a user
+/// who may only patch can change the object, never make it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_that_would_create_needs_the_create_verb() {
+    use kube::api::{Patch, PatchParams};
+    let env = TestEnv::start().await.unwrap();
+    let ns = env.namespace().to_owned();
+    create(&env.api::<ConfigMap>(), configmap("present")).await;
+    grant(
+        &env,
+        "patcher",
+        "bob",
+        json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "patch"]}]),
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(as_user(&env, "bob", &[]), &ns);
+    let apply = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}});
+    let params = PatchParams::apply("bob-tool");
+    let changed = cms
+        .patch("present", &params, &Patch::Apply(apply("present")))
+        .await
+        .unwrap();
+    assert_eq!(changed.data.unwrap()["k"], "v");
+    let err = api_error(
+        cms.patch("absent", &params, &Patch::Apply(apply("absent")))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (403, "configmaps \"absent\" is forbidden: ")
+    );
+    assert_eq!(code(env.api::<ConfigMap>().get("absent").await), 404);
+    // A merge patch of a missing object is a 404 whatever the rights.
+    let merge = cms
+        .patch(
+            "absent",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "v"}})),
+        )
+        .await;
+    assert_eq!(code(merge), 404);
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn groups_and_cluster_roles_bound_in_a_namespace() {
     let env = TestEnv::start().await.unwrap();

@@ -395,6 +395,9 @@ impl Rest {
             .is_some()
         });
         if !exists && sub == Subresource::Main {
+            if let Some(refused) = &opts.create_refused {
+                return Err(refused.clone());
+            }
             let mut obj = applied.clone();
             meta::metadata_mut(&mut obj).insert("name".into(), name.into());
             let origin = strict::Origin::Body(None);

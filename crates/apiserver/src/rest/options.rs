@@ -25,6 +25,10 @@ pub struct WriteOptions {
     pub user_agent: String,
     /// Who asks, when the server authorizes (RBAC's escalation check).
     pub user: Option<crate::auth::User>,
+    /// The 403 for a server-side apply that would create the object when
+    /// the user may patch but not create it (kube-apiserver authorizes such
+    /// a patch as a create too).
+    pub create_refused: Option<ApiError>,
 }
 
 /// What to do with fields the schema does not know.
@@ -148,6 +152,7 @@ impl WriteOptions {
             user_agent: String::new(),
             raw_body: None,
             user: None,
+            create_refused: None,
         })
     }
 }
