@@ -1,8 +1,12 @@
 //! Binary of ingress-operator; see the library for what it does.
 
-use std::process::ExitCode;
+use ingress_operator::settings::{ABOUT, IngressArgs};
 
-fn main() -> ExitCode {
-    eprintln!("{}", ingress_operator::not_built_message());
-    ExitCode::FAILURE
+fn main() -> std::process::ExitCode {
+    operatorkit::main(ABOUT, |flags: IngressArgs| {
+        Ok(ingress_operator::operator(
+            env!("CARGO_PKG_VERSION"),
+            &flags,
+        ))
+    })
 }

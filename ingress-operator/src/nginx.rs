@@ -17,10 +17,14 @@
 //!   under a field manager of its own ([`field_manager`]), so the API
 //!   server records which cluster owns each entry and port ([`owner`]),
 //!   refuses a second cluster's apply of a taken one (409), and removes a
-//!   cluster's entries when it stops applying them, touching nobody else's.
+//!   cluster's entries when it stops applying them, touching nobody else's;
+//! - a field someone else holds is never taken ([`holder`]).
 
 use apiextensions::core::ingress_config::{IngressConfigSpec, IngressController, Protocol};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 /// Prefix of every field manager of this operator: `<prefix><cluster id>`.
@@ -54,6 +58,12 @@ impl Mapping {
         format!("{}-{}", protocol_name(self.protocol), self.lb_port)
     }
 
+    /// The controller Service port's `targetPort`: the port itself,
+    /// as ingress-nginx listens on it.
+    pub fn target_port(&self) -> IntOrString {
+        IntOrString::Int(self.lb_port)
+    }
+
     /// The controller Service's port, as applied.
     pub fn service_port(&self) -> Value {
         serde_json::json!({
@@ -72,7 +82,17 @@ fn protocol_name(p: Protocol) -> &'static str {
     }
 }
 
-fn protocol_upper(p: Protocol) -> &'static str {
+/// A Service port's protocol (none is TCP); `None` for SCTP.
+pub fn protocol_of(protocol: Option<&str>) -> Option<Protocol> {
+    match protocol {
+        None | Some("TCP") => Some(Protocol::Tcp),
+        Some("UDP") => Some(Protocol::Udp),
+        Some(_) => None,
+    }
+}
+
+/// `TCP` or `UDP`.
+pub fn protocol_upper(p: Protocol) -> &'static str {
     match p {
         Protocol::Tcp => "TCP",
         Protocol::Udp => "UDP",
@@ -113,47 +133,119 @@ pub fn cluster_of(manager: &str) -> Option<&str> {
     manager.strip_prefix(MANAGER_PREFIX)
 }
 
-/// Who owns a field, as `managedFields` tell.
+/// Who holds a field another cluster wants, as `managedFields` tell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owner {
-    /// Nobody: free to take.
-    Nobody,
     /// A guest cluster, through this operator.
     Cluster(String),
     /// Someone else (a person's `kubectl edit`, another tool): the manager.
     Other(String),
+    /// Nobody: the field is there, but no manager claims it (managedFields
+    /// cleared by hand).
+    Unmanaged,
 }
 
 impl std::fmt::Display for Owner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Owner::Nobody => write!(f, "nobody"),
             Owner::Cluster(c) => write!(f, "guest cluster {c}"),
             Owner::Other(m) => write!(f, "an entry nobody manages here (field manager {m:?})"),
+            Owner::Unmanaged => write!(f, "an entry nobody manages (no field manager)"),
         }
     }
 }
 
-/// Who owns the field at `path` (`["f:data", "f:31000"]`) in `managed`, other
-/// than `except` (the asking cluster's own manager).
-pub fn owner(managed: &[ManagedFieldsEntry], path: &[&str], except: &str) -> Owner {
-    let owning = managed
+/// The managers (other than none) that own the field at `path`
+/// (`["f:data", "f:31000"]`), in `managedFields` order.
+pub fn owners<'a>(managed: &'a [ManagedFieldsEntry], path: &[&str]) -> Vec<&'a str> {
+    managed
         .iter()
-        .filter(|m| m.manager.as_deref() != Some(except))
-        .find(|m| {
+        .filter(|m| {
             let mut node = m.fields_v1.as_ref().map(|f| &f.0);
             for step in path {
                 node = node.and_then(|n| n.get(*step));
             }
             node.is_some()
-        });
-    match owning.and_then(|m| m.manager.clone()) {
-        None => Owner::Nobody,
-        Some(m) => match cluster_of(&m) {
-            Some(c) => Owner::Cluster(c.to_owned()),
-            None => Owner::Other(m),
-        },
+        })
+        .filter_map(|m| m.manager.as_deref())
+        .collect()
+}
+
+/// Who keeps the field at `path` from `manager`, if anyone: `present` says
+/// whether the field is set in the object.
+///
+/// The rule: a field owned by anyone but `manager` is taken, except when
+/// `manager` owns it too and every co-owner is a cluster of this operator
+/// with a greater id (two clusters that applied the same value at once
+/// both own it; the smaller id keeps it, the other withdraws). A field set
+/// that nobody owns is taken as well.
+pub fn holder(
+    managed: &[ManagedFieldsEntry],
+    path: &[&str],
+    present: bool,
+    manager: &str,
+) -> Option<Owner> {
+    let all = owners(managed, path);
+    let ours = all.contains(&manager);
+    let others: Vec<&str> = all.into_iter().filter(|m| *m != manager).collect();
+    let Some(first) = others.first() else {
+        return (present && !ours).then_some(Owner::Unmanaged);
+    };
+    let mine = cluster_of(manager).unwrap_or(manager);
+    let outranked = others
+        .iter()
+        .any(|m| cluster_of(m).is_none_or(|c| c < mine));
+    if ours && !outranked {
+        return None;
     }
+    let yielding_to = others
+        .iter()
+        .find(|m| cluster_of(m).is_none_or(|c| c < mine))
+        .unwrap_or(first);
+    Some(match cluster_of(yielding_to) {
+        Some(c) => Owner::Cluster(c.to_owned()),
+        None => Owner::Other((*yielding_to).to_owned()),
+    })
+}
+
+/// The fields `manager` applied (its `Apply` entry), if any.
+pub fn applied_by<'a>(managed: &'a [ManagedFieldsEntry], manager: &str) -> Option<&'a Value> {
+    managed
+        .iter()
+        .find(|m| m.manager.as_deref() == Some(manager) && m.operation.as_deref() == Some("Apply"))
+        .and_then(|m| m.fields_v1.as_ref())
+        .map(|f| &f.0)
+}
+
+/// The ConfigMap keys `manager` applied.
+pub fn applied_keys(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<String> {
+    applied_by(managed, manager)
+        .and_then(|f| f.get("f:data"))
+        .and_then(Value::as_object)
+        .map(|data| {
+            data.keys()
+                .filter_map(|k| k.strip_prefix("f:"))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The Service ports (port, protocol) `manager` applied.
+pub fn applied_ports(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<(i32, Protocol)> {
+    let keys = applied_by(managed, manager)
+        .and_then(|f| f.pointer("/f:spec/f:ports"))
+        .and_then(Value::as_object);
+    keys.map(|ports| ports.keys().filter_map(|k| port_of_key(k)).collect())
+        .unwrap_or_default()
+}
+
+/// `k:{"port":31000,"protocol":"TCP"}` as (31000, TCP).
+fn port_of_key(key: &str) -> Option<(i32, Protocol)> {
+    let json: Value = serde_json::from_str(key.strip_prefix("k:")?).ok()?;
+    let port = i32::try_from(json.get("port")?.as_i64()?).ok()?;
+    let protocol = protocol_of(json.get("protocol").and_then(Value::as_str))?;
+    Some((port, protocol))
 }
 
 /// `managedFields` path of a ConfigMap entry.
@@ -172,16 +264,22 @@ pub fn port_path(lb_port: i32, protocol: Protocol) -> [String; 3] {
     ]
 }
 
-/// Whether `data` plus `added` (key, value) entries stays within
-/// [`MAX_CONFIG_MAP_DATA`] (counted as kube-apiserver counts: keys and
-/// values).
-pub fn fits<'a>(
-    data: impl IntoIterator<Item = (&'a String, &'a String)>,
-    added: &[(String, String)],
+/// Whether a ConfigMap holding `data` and `binary` stays within
+/// [`MAX_CONFIG_MAP_DATA`] (counted as kube-apiserver counts: every key and
+/// value) once the keys `withdrawn` are gone and `entries` are set.
+pub fn fits(
+    data: &BTreeMap<String, String>,
+    binary: usize,
+    withdrawn: &[String],
+    entries: &BTreeMap<String, String>,
 ) -> bool {
-    let existing: usize = data.into_iter().map(|(k, v)| k.len() + v.len()).sum();
-    let more: usize = added.iter().map(|(k, v)| k.len() + v.len()).sum();
-    existing.saturating_add(more) <= MAX_CONFIG_MAP_DATA
+    let kept: usize = data
+        .iter()
+        .filter(|(k, _)| !withdrawn.contains(k) && !entries.contains_key(*k))
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    let added: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+    kept.saturating_add(added).saturating_add(binary) <= MAX_CONFIG_MAP_DATA
 }
 
 #[cfg(test)]
@@ -248,13 +346,21 @@ mod tests {
         assert_eq!(config_map(&plain, Protocol::Udp), "ports-udp");
     }
 
-    #[test]
-    fn owners_come_from_managed_fields() {
-        let entry = |manager: &str, fields: Value| ManagedFieldsEntry {
+    fn entry(manager: &str, fields: Value) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
             manager: Some(manager.into()),
+            operation: Some("Apply".into()),
             fields_v1: Some(FieldsV1(fields)),
             ..ManagedFieldsEntry::default()
-        };
+        }
+    }
+
+    fn path(p: &[String]) -> Vec<&str> {
+        p.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn holders_come_from_managed_fields() {
         let managed = vec![
             entry(&field_manager("abc12"), json!({"f:data": {"f:31000": {}}})),
             entry("kubectl-edit", json!({"f:data": {"f:8080": {}}})),
@@ -263,45 +369,72 @@ mod tests {
                 json!({"f:spec": {"f:ports": {"k:{\"port\":31002,\"protocol\":\"TCP\"}": {}}}}),
             ),
         ];
-        fn path(p: &[String]) -> Vec<&str> {
-            p.iter().map(String::as_str).collect()
-        }
         let ours = field_manager("abc12");
+        let held = |p: &[String], present, by: &str| holder(&managed, &path(p), present, by);
+        assert_eq!(held(&entry_path("31000"), true, &ours), None);
         assert_eq!(
-            owner(&managed, &path(&entry_path("31000")), &ours),
-            Owner::Nobody
+            held(&entry_path("31000"), true, &field_manager("other")),
+            Some(Owner::Cluster("abc12".into()))
         );
         assert_eq!(
-            owner(
-                &managed,
-                &path(&entry_path("31000")),
-                &field_manager("other")
-            ),
-            Owner::Cluster("abc12".into())
+            held(&entry_path("8080"), true, &ours),
+            Some(Owner::Other("kubectl-edit".into()))
         );
         assert_eq!(
-            owner(&managed, &path(&entry_path("8080")), &ours),
-            Owner::Other("kubectl-edit".into())
+            held(&port_path(31002, Protocol::Tcp), true, &ours),
+            Some(Owner::Cluster("xyz89".into()))
+        );
+        assert_eq!(held(&port_path(31002, Protocol::Udp), false, &ours), None);
+        // Set, but nobody claims it: taken all the same.
+        assert_eq!(
+            held(&entry_path("9999"), true, &ours),
+            Some(Owner::Unmanaged)
+        );
+        assert_eq!(applied_keys(&managed, &ours), vec!["31000".to_owned()]);
+        assert_eq!(
+            applied_ports(&managed, &field_manager("xyz89")),
+            vec![(31002, Protocol::Tcp)]
+        );
+    }
+
+    #[test]
+    fn co_owners_yield_to_the_smaller_cluster_id() {
+        let both = json!({"f:data": {"f:31000": {}}});
+        let managed = vec![
+            entry(&field_manager("bbb22"), both.clone()),
+            entry(&field_manager("aaa11"), both.clone()),
+        ];
+        let p = entry_path("31000");
+        assert_eq!(
+            holder(&managed, &path(&p), true, &field_manager("aaa11")),
+            None
         );
         assert_eq!(
-            owner(&managed, &path(&port_path(31002, Protocol::Tcp)), &ours),
-            Owner::Cluster("xyz89".into())
+            holder(&managed, &path(&p), true, &field_manager("bbb22")),
+            Some(Owner::Cluster("aaa11".into()))
         );
+        // Shared with someone who is not a cluster: the cluster yields.
+        let shared = vec![
+            entry(&field_manager("aaa11"), both.clone()),
+            entry("helm", both),
+        ];
         assert_eq!(
-            owner(&managed, &path(&port_path(31002, Protocol::Udp)), &ours),
-            Owner::Nobody
+            holder(&shared, &path(&p), true, &field_manager("aaa11")),
+            Some(Owner::Other("helm".into()))
         );
     }
 
     #[test]
     fn a_config_map_is_full_at_one_mebibyte() {
         let big = "x".repeat(MAX_CONFIG_MAP_DATA - 10);
-        let data = [("a".to_owned(), big)];
-        let refs = data.iter().map(|(k, v)| (k, v));
-        assert!(fits(refs.clone(), &[("1".into(), "2".into())]));
-        assert!(!fits(
-            refs,
-            &[("31000".into(), "abc12/worker:30010".into())]
-        ));
+        let data: BTreeMap<String, String> = [("a".to_owned(), big)].into();
+        let small: BTreeMap<String, String> = [("1".to_owned(), "2".to_owned())].into();
+        let entry: BTreeMap<String, String> =
+            [("31000".to_owned(), "abc12/worker:30010".to_owned())].into();
+        assert!(fits(&data, 0, &[], &small));
+        assert!(!fits(&data, 0, &[], &entry));
+        assert!(!fits(&data, 9, &[], &small), "binaryData counts too");
+        // Replacing or withdrawing entries frees their room.
+        assert!(fits(&data, 0, &["a".to_owned()], &entry));
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod certs;
 pub mod examples;
+pub mod ingress;
 pub mod manifests;
 pub mod openbao;
 pub mod support;

@@ -120,7 +120,20 @@ pub struct ProtocolPort {
 }
 
 /// Transport protocol of a port mapping.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
 pub enum Protocol {
     /// TCP, mapped through the controller's `tcp-services` ConfigMap.
     #[default]
