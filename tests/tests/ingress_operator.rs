@@ -438,3 +438,117 @@ async fn a_spec_for_another_namespace_is_refused() {
     run.stop().await;
     env.stop().await;
 }
+
+/// Two replicas of one version (no leader election: both reconcile every
+/// object, the worst case) and a second version side by side, under 1,000
+/// random creates and deletes that reuse ports as soon as they are free:
+/// afterwards every entry and port is there exactly once, for exactly the
+/// IngressConfigs that exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_and_two_versions_lose_nothing_in_a_thousand_random_operations() {
+    const OPERATIONS: usize = 1000;
+    const LIVE_AT_MOST: usize = 60;
+    const IN_FLIGHT: usize = 10;
+    const V2: &str = "0.2.0";
+    let env = env().await;
+    controller_objects(&env).await;
+    let identity = e2e::ingress::service_account(&env, "ingress-operator").await;
+    let runs = [
+        e2e::ingress::start_as(&env, &identity, VERSION).await,
+        e2e::ingress::start_as(&env, &identity, VERSION).await,
+        e2e::ingress::start_as(&env, &identity, V2).await,
+    ];
+    let api = env.api::<IngressConfig>();
+    let mut rng = fastrand::Rng::with_seed(14);
+    // name → (ports, version); ports are taken from a small pool so that a
+    // new IngressConfig often wants a port a deleted one still holds.
+    let mut live: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    let mut next = 0;
+    let mut done = 0;
+    while done < OPERATIONS {
+        let mut batch = Vec::new();
+        // Deleted only once their create was answered.
+        let older: Vec<String> = live.keys().cloned().collect();
+        for _ in 0..IN_FLIGHT.min(OPERATIONS - done) {
+            let candidates: Vec<&String> = older.iter().filter(|n| live.contains_key(*n)).collect();
+            let create = candidates.is_empty()
+                || live.len() < LIVE_AT_MOST / 2
+                || (live.len() < LIVE_AT_MOST && rng.bool());
+            if create {
+                let used: Vec<i32> = live.values().flatten().copied().collect();
+                let free: Vec<i32> = (31000..31000 + 2 * LIVE_AT_MOST as i32)
+                    .filter(|p| !used.contains(p))
+                    .collect();
+                let ports: Vec<i32> = (0..rng.usize(1..=2))
+                    .map(|_| free[rng.usize(..free.len())])
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let name = format!("c{next:04}");
+                next += 1;
+                let version = if rng.bool() { VERSION } else { V2 };
+                let spec: Vec<_> = ports.iter().map(|&p| (p, 30000, Tcp)).collect();
+                let config = ingress_config(&env, &name, &name, &spec, version);
+                live.insert(name, ports);
+                let api = api.clone();
+                batch.push(tokio::spawn(async move {
+                    api.create(&PostParams::default(), &config)
+                        .await
+                        .map(|_| ())
+                }));
+            } else {
+                let victim = candidates[rng.usize(..candidates.len())].clone();
+                live.remove(&victim);
+                let api = api.clone();
+                batch.push(tokio::spawn(async move {
+                    api.delete(&victim, &DeleteParams::default())
+                        .await
+                        .map(|_| ())
+                }));
+            }
+            done += 1;
+        }
+        for op in batch {
+            op.await.unwrap().unwrap();
+        }
+    }
+    // Settled: the live ones Mapped, the deleted ones gone.
+    let deadline = tokio::time::Instant::now() + 2 * WAIT;
+    loop {
+        let all = api.list(&ListParams::default()).await.unwrap().items;
+        let mapped = all
+            .iter()
+            .filter(|c| condition(c, "Ready").is_some_and(|r| r.reason == "Mapped"))
+            .count();
+        if all.len() == live.len() && mapped == live.len() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} IngressConfigs, {mapped} Mapped, {} expected",
+            all.len(),
+            live.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let mut want: BTreeMap<String, String> = live
+        .iter()
+        .flat_map(|(name, ports)| {
+            ports
+                .iter()
+                .map(move |p| (p.to_string(), format!("{name}/worker:30000")))
+        })
+        .collect();
+    want.insert(HAND_MADE.0.into(), HAND_MADE.1.into());
+    assert_eq!(entries(&env, TCP).await, want);
+    let mut ports = chart_ports();
+    ports.extend(live.values().flatten().map(|&p| port(p, "TCP")));
+    ports.sort();
+    let mut got = service_ports(&env).await;
+    got.sort();
+    assert_eq!(got, ports);
+    for run in runs {
+        run.stop().await;
+    }
+    env.stop().await;
+}

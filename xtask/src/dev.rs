@@ -3,7 +3,8 @@
 //! Starts the embedded API server (data kept in `target/dev`), the simulated
 //! cluster (three fake nodes, kubelets and workload controllers, printed with
 //! `kubectl get nodes`), installs the CRDs and the valid examples with
-//! kubectl, runs the operators that are built (cert-operator) against it
+//! kubectl (and the ingress controller's objects ingress-operator edits),
+//! runs the operators that are built (cert-operator, ingress-operator) against it
 //! until their examples are Ready, and says how to reach it and which
 //! operators are not built yet. Ctrl-C stops everything; the server's data
 //! stays.
@@ -26,15 +27,13 @@ pub struct Args {
 
 /// Operators that run here, with the address of their metrics and the kind
 /// whose examples they make Ready.
-const OPERATORS: &[(&str, &str, &str)] = &[("cert-operator", "127.0.0.1:8081", "certconfigs")];
+const OPERATORS: &[(&str, &str, &str)] = &[
+    ("cert-operator", "127.0.0.1:8081", "certconfigs"),
+    ("ingress-operator", "127.0.0.1:8082", "ingressconfigs"),
+];
 
 /// Operators that will run here once built.
-const OPERATORS_NOT_BUILT: &[&str] = &[
-    "flannel-operator",
-    "ingress-operator",
-    "kvm-operator",
-    "aws-operator",
-];
+const OPERATORS_NOT_BUILT: &[&str] = &["flannel-operator", "kvm-operator", "aws-operator"];
 
 /// Runs the development environment until the API server stops.
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -188,7 +187,9 @@ fn wait_for_nodes(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Applies the CRDs, waits for them, and applies the valid examples.
+/// Applies the CRDs, waits for them, makes the host ingress controller's
+/// objects (`manifests/dev/`: ingress-nginx's namespace, ConfigMaps and
+/// Service, which ingress-operator edits), and applies the valid examples.
 fn install(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
     let run = |step: &str, args: &[&str]| kubectl(root, kubeconfig, step, args);
     run("install CRDs", &["apply", "-f", "manifests/crds"])?;
@@ -201,6 +202,10 @@ fn install(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
             "--all",
             "--timeout=60s",
         ],
+    )?;
+    run(
+        "make ingress-nginx's objects",
+        &["apply", "-f", "manifests/dev/ingress-nginx.yaml"],
     )?;
     run("apply examples", &["apply", "-f", "manifests/examples"])
 }
