@@ -96,14 +96,25 @@ pub async fn service_account(env: &TestEnv, name: &str) -> ServiceAccountIdentit
         .unwrap()
 }
 
-/// Starts ingress-operator at `version` in-process as `identity`.
+/// Starts ingress-operator at `version` in-process as `identity`, with
+/// leader election on its Lease in the environment's namespace when `elect`
+/// is set (as the Deployment runs).
 pub async fn start_as(
     env: &TestEnv,
     identity: &ServiceAccountIdentity,
     version: &str,
+    elect: bool,
 ) -> OperatorRun {
     let op = ingress_operator::operator(version, &args(env));
+    let leader_election = elect.then(|| {
+        operatorkit::leader::LeaderElectionConfig::new(
+            format!("{}-leader", ingress_operator::OPERATOR.as_str()),
+            env.namespace(),
+            identity.user(),
+        )
+    });
     let settings = Settings {
+        leader_election,
         shutdown_timeout: Duration::from_secs(3),
         ..Settings::default()
     };
@@ -113,7 +124,7 @@ pub async fn start_as(
 /// Starts ingress-operator as its own ServiceAccount.
 pub async fn start(env: &TestEnv) -> OperatorRun {
     let identity = service_account(env, "ingress-operator").await;
-    start_as(env, &identity, VERSION).await
+    start_as(env, &identity, VERSION, false).await
 }
 
 /// An IngressConfig `name` of guest cluster `cluster` (its Service `worker`
@@ -252,4 +263,9 @@ pub fn chart_ports() -> Vec<(String, i32, String, String)> {
 /// The name of `config` (for messages).
 pub fn name_of(config: &IngressConfig) -> String {
     config.name_any()
+}
+
+/// The condition `type_` of `config`, if there is a config.
+pub fn condition_of<'a>(config: Option<&'a IngressConfig>, type_: &str) -> Option<&'a Condition> {
+    condition(config?, type_)
 }

@@ -12,5 +12,6 @@ pub mod examples;
 pub mod ingress;
 pub mod manifests;
 pub mod openbao;
+pub mod rbac;
 pub mod support;
 pub mod widget;

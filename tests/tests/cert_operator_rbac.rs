@@ -15,56 +15,11 @@ use std::time::Duration;
 
 use apiextensions::{CertConfig, OperatorStatus};
 use e2e::certs::{WAIT, args, certconfig, env, start_as};
+use e2e::rbac::{Roles, assert_enough_and_used, decisions_of, refused_for, rules_of, without_rule};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use operatorkit::testing::{TestEnv, wait_for};
-use operatorkit_apiserver::authz::{Attributes, Decision, Rule, Target};
 use serde_json::json;
-
-/// A rule of the operator's roles: where it comes from and what it says.
-struct Granted {
-    origin: String,
-    rule: Rule,
-    /// Role rules hold in the operator's own namespace only.
-    namespace: Option<String>,
-}
-
-impl Granted {
-    fn allows(&self, a: &Attributes) -> bool {
-        let in_scope = match (&self.namespace, &a.target) {
-            (Some(ns), Target::Resource(r)) => r.namespace == *ns,
-            (Some(_), Target::Path(_)) => false,
-            (None, _) => true,
-        };
-        in_scope && self.rule.allows(a)
-    }
-}
-
-fn rules_of(roles: &(Vec<ClusterRole>, Vec<Role>), namespace: &str) -> Vec<Granted> {
-    let mut out = Vec::new();
-    for role in &roles.0 {
-        let v = serde_json::to_value(role).unwrap();
-        for (i, r) in Rule::all_of(&v).into_iter().enumerate() {
-            out.push(Granted {
-                origin: format!("ClusterRole rule {i}"),
-                rule: r,
-                namespace: None,
-            });
-        }
-    }
-    for role in &roles.1 {
-        let v = serde_json::to_value(role).unwrap();
-        for (i, r) in Rule::all_of(&v).into_iter().enumerate() {
-            out.push(Granted {
-                origin: format!("Role rule {i}"),
-                rule: r,
-                namespace: Some(namespace.to_owned()),
-            });
-        }
-    }
-    out
-}
 
 /// Issues a CertConfig, changes it, deletes it; waits for each step.
 async fn exercise(env: &TestEnv, name: &str) {
@@ -92,19 +47,9 @@ async fn exercise(env: &TestEnv, name: &str) {
     wait_for(&api, name, WAIT, |c| c.is_none()).await.unwrap();
 }
 
-fn decisions_of(env: &TestEnv, user: &str) -> Vec<Decision> {
-    env.embedded()
-        .unwrap()
-        .authorizer()
-        .decisions()
-        .into_iter()
-        .filter(|d| d.user == user)
-        .collect()
-}
-
 /// An environment whose server keeps its authorization decisions, and the
 /// roles of `manifests/cert-operator/`; `None` against a real cluster.
-async fn recording_env() -> Option<(TestEnv, (Vec<ClusterRole>, Vec<Role>))> {
+async fn recording_env() -> Option<(TestEnv, Roles)> {
     let env = env().await;
     env.embedded()?.authorizer().start_recording();
     Some((env, e2e::manifests::rbac_roles("cert-operator")))
@@ -134,45 +79,8 @@ async fn the_manifests_roles_are_enough_and_every_verb_is_used() {
     run.stop().await;
 
     let decisions = decisions_of(&env, &identity.user());
-    assert!(decisions.len() > 10, "the run was recorded: {decisions:#?}");
-    let refused: Vec<&Decision> = decisions.iter().filter(|d| d.grant.is_none()).collect();
-    assert!(refused.is_empty(), "refused: {refused:#?}");
-
     let granted = rules_of(&roles, env.namespace());
-    for (i, g) in granted.iter().enumerate() {
-        // Needed: some request only this rule allows.
-        let only_this = decisions.iter().any(|d| {
-            g.allows(&d.attributes)
-                && granted
-                    .iter()
-                    .enumerate()
-                    .all(|(j, other)| j == i || !other.allows(&d.attributes))
-        });
-        assert!(
-            only_this,
-            "{}: no request needed it: {:?}",
-            g.origin, g.rule
-        );
-        // Used: every verb on every resource it names.
-        for atom in g.rule.atoms() {
-            let (group, resource, verb) = (&atom.api_groups[0], &atom.resources[0], &atom.verbs[0]);
-            let rare = ONLY_ON_CONFLICT_OR_REPEAT.contains(&(
-                group.as_str(),
-                resource.as_str(),
-                verb.as_str(),
-            ));
-            let atom = Granted {
-                origin: g.origin.clone(),
-                rule: atom.clone(),
-                namespace: g.namespace.clone(),
-            };
-            assert!(
-                rare || decisions.iter().any(|d| atom.allows(&d.attributes)),
-                "{}: {verb} {resource} in {group:?} is granted and never used",
-                g.origin
-            );
-        }
-    }
+    assert_enough_and_used(&decisions, &granted, &ONLY_ON_CONFLICT_OR_REPEAT);
     env.stop().await;
 }
 
@@ -185,31 +93,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
     let granted = rules_of(&roles, env.namespace());
     for (i, removed) in granted.iter().enumerate() {
         let started = std::time::Instant::now();
-        // The roles with rule i left out.
-        let mut reduced = roles.clone();
-        let mut k = 0;
-        for role in &mut reduced.0 {
-            role.rules = role.rules.take().map(|rules| {
-                rules
-                    .into_iter()
-                    .filter(|_| {
-                        k += 1;
-                        k - 1 != i
-                    })
-                    .collect()
-            });
-        }
-        for role in &mut reduced.1 {
-            role.rules = role.rules.take().map(|rules| {
-                rules
-                    .into_iter()
-                    .filter(|_| {
-                        k += 1;
-                        k - 1 != i
-                    })
-                    .collect()
-            });
-        }
+        let reduced = without_rule(&roles, i);
         let identity = env
             .service_account(&format!("cert-operator-{i}"), reduced.0, reduced.1)
             .await
@@ -223,19 +107,8 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
         )
         .await
         .unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let refused_for_it = loop {
-            let refused = decisions_of(&env, &identity.user())
-                .into_iter()
-                .find(|d| d.grant.is_none() && removed.allows(&d.attributes));
-            if let Some(d) = refused {
-                break Some(d);
-            }
-            if tokio::time::Instant::now() > deadline {
-                break None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let refused_for_it =
+            refused_for(&env, &identity.user(), removed, Duration::from_secs(30)).await;
         run.stop().await;
         let d = refused_for_it.unwrap_or_else(|| {
             panic!(

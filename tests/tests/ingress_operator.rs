@@ -454,9 +454,9 @@ async fn two_replicas_and_two_versions_lose_nothing_in_a_thousand_random_operati
     controller_objects(&env).await;
     let identity = e2e::ingress::service_account(&env, "ingress-operator").await;
     let runs = [
-        e2e::ingress::start_as(&env, &identity, VERSION).await,
-        e2e::ingress::start_as(&env, &identity, VERSION).await,
-        e2e::ingress::start_as(&env, &identity, V2).await,
+        e2e::ingress::start_as(&env, &identity, VERSION, false).await,
+        e2e::ingress::start_as(&env, &identity, VERSION, false).await,
+        e2e::ingress::start_as(&env, &identity, V2, false).await,
     ];
     let api = env.api::<IngressConfig>();
     let mut rng = fastrand::Rng::with_seed(14);
