@@ -18,20 +18,36 @@ use crate::operator::Operator;
 use crate::runtime::{Running, Settings};
 
 /// Requests a client made, by verb: `get` (including lists), `watch`,
-/// `create`, `update`, `patch`, `delete`.
+/// `create`, `update`, `patch`, `delete`; and by resource and verb.
 #[derive(Clone, Default, Debug)]
 pub struct RequestCounts {
     counts: Arc<Mutex<BTreeMap<&'static str, u64>>>,
+    by_resource: Arc<Mutex<BTreeMap<(String, &'static str), u64>>>,
 }
 
 impl RequestCounts {
-    fn record(&self, verb: &'static str) {
+    fn record(&self, verb: &'static str, path: &str) {
         *self
             .counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(verb)
             .or_default() += 1;
+        *self
+            .by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((resource_of(path), verb))
+            .or_default() += 1;
+    }
+
+    /// The counts so far by resource (`configmaps`, `ingressconfigs/status`;
+    /// empty for paths that are not resources) and verb.
+    pub fn by_resource(&self) -> BTreeMap<(String, &'static str), u64> {
+        self.by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The counts so far.
@@ -69,6 +85,30 @@ impl RequestCounts {
     /// Every request so far.
     pub fn total(&self) -> u64 {
         self.snapshot().values().sum()
+    }
+}
+
+/// The resource (with its subresource) a request path names:
+/// `/api/v1/namespaces/ns/configmaps/x` is `configmaps`,
+/// `/apis/g/v/namespaces/ns/things/x/status` is `things/status`.
+fn resource_of(path: &str) -> String {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest = match segments.as_slice() {
+        ["api", _version, rest @ ..] | ["apis", _, _version, rest @ ..] => rest,
+        _ => return String::new(),
+    };
+    let rest = match rest {
+        ["namespaces", _ns, resource, tail @ ..] => {
+            let mut parts = vec![*resource];
+            parts.extend(tail.get(1));
+            return parts.join("/");
+        }
+        other => other,
+    };
+    match rest {
+        [resource, _name, sub, ..] => format!("{resource}/{sub}"),
+        [resource, ..] => (*resource).to_owned(),
+        [] => String::new(),
     }
 }
 
@@ -122,7 +162,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        self.counts.record(verb(&request));
+        self.counts.record(verb(&request), request.uri().path());
         self.inner.call(request)
     }
 }
@@ -271,10 +311,30 @@ mod tests {
         assert_eq!(verb(&req(http::Method::GET, "/api/v1/pods?limit=5")), "get");
         assert_eq!(verb(&req(http::Method::PATCH, "/api/v1/pods/a")), "patch");
         let counts = RequestCounts::default();
-        counts.record("get");
-        counts.record("patch");
-        counts.record("create");
+        counts.record("get", "/api/v1/namespaces/ns/configmaps/a");
+        counts.record("patch", "/api/v1/namespaces/ns/configmaps/a");
+        counts.record("create", "/apis/events.k8s.io/v1/namespaces/ns/events");
         assert_eq!(counts.writes(), 2);
         assert_eq!(counts.total(), 3);
+        let by = counts.by_resource();
+        assert_eq!(by[&("configmaps".to_owned(), "patch")], 1);
+        assert_eq!(by[&("events".to_owned(), "create")], 1);
+    }
+
+    #[test]
+    fn paths_name_their_resource() {
+        assert_eq!(
+            resource_of("/api/v1/namespaces/ns/configmaps"),
+            "configmaps"
+        );
+        assert_eq!(
+            resource_of("/apis/g.io/v1/namespaces/ns/things/x/status"),
+            "things/status"
+        );
+        assert_eq!(resource_of("/api/v1/nodes/n1/status"), "nodes/status");
+        assert_eq!(resource_of("/api/v1/namespaces/ns"), "namespaces");
+        assert_eq!(resource_of("/api/v1/namespaces"), "namespaces");
+        assert_eq!(resource_of("/apis/g.io/v1/things"), "things");
+        assert_eq!(resource_of("/version"), "");
     }
 }
