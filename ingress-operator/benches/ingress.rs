@@ -64,6 +64,13 @@ const UDP: &str = "ingress-nginx-udp-services";
 const SERVICE: &str = "ingress-nginx-controller";
 
 fn main() {
+    // `RUST_LOG=ingress_operator=debug cargo xtask bench ingress` shows every
+    // apply; quiet by default.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

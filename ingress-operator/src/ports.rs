@@ -297,10 +297,19 @@ async fn apply<C: operatorkit::Kind>(
         .await;
     match result {
         Ok(written) => {
+            tracing::debug!(
+                kind = C::kind(&()).as_ref(),
+                object = name,
+                manager,
+                "applied"
+            );
             cx.record_write(&written);
             Ok(())
         }
-        Err(e) => Err(refusal(e, name)),
+        Err(e) => {
+            tracing::info!(kind = C::kind(&()).as_ref(), object = name, manager, error = %e, "apply refused; reading again");
+            Err(refusal(e, name))
+        }
     }
 }
 

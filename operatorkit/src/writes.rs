@@ -179,7 +179,17 @@ impl Writes {
             at: Instant::now(),
         };
         let key = key::<C>(&namespace(object), &object.name_any());
-        self.lock().insert(key, entry);
+        let mut table = self.lock();
+        // Loops writing one shared object at once get their answers in any
+        // order: an older answer must not hide a newer one.
+        if let (Some(Entry::Written { version: known, .. }), Entry::Written { version, .. }) =
+            (table.entries.get(&key), &entry)
+            && let (Some(known), Some(new)) = (numeric(Some(known)), numeric(Some(version)))
+            && known > new
+        {
+            return;
+        }
+        table.insert(key, entry);
     }
 
     /// The object `namespace/name` with `uid` was deleted (it is gone, not
@@ -316,6 +326,19 @@ mod tests {
             Resolved::Known(c) => c.as_ref().and_then(|c| c.resource_version()),
             Resolved::Unknown => Some("unknown".into()),
         }
+    }
+
+    #[test]
+    fn an_older_answer_does_not_hide_a_newer_write() {
+        let writes = Writes::default();
+        writes.wrote(&cm("shared", "9", "u"));
+        // Another loop's write of the same object, answered after it.
+        writes.wrote(&cm("shared", "7", "u"));
+        let r = writes.resolve::<ConfigMap>("ns", "shared", None, 0);
+        assert_eq!(rv(&r).as_deref(), Some("9"));
+        writes.wrote(&cm("shared", "10", "u"));
+        let r = writes.resolve::<ConfigMap>("ns", "shared", None, 0);
+        assert_eq!(rv(&r).as_deref(), Some("10"));
     }
 
     #[test]

@@ -541,13 +541,17 @@ pub fn apply(
         })
         .flat_map(|e| e.fields.iter().cloned())
         .collect();
-    let others: FieldSet = entries
-        .iter()
-        .filter(|e| !(e.manager == manager && e.operation == "Apply"))
-        .flat_map(|e| e.fields.iter().cloned())
-        .collect();
+    // Looked up per dropped field rather than collected: an object shared
+    // by a thousand managers would otherwise copy all their fields on
+    // every apply.
+    let owned_by_others = |p: &Path| {
+        entries
+            .iter()
+            .filter(|e| !(e.manager == manager && e.operation == "Apply"))
+            .any(|e| e.fields.contains(p))
+    };
     for p in previous.difference(&applied) {
-        if !others.contains(p) {
+        if !owned_by_others(p) {
             remove(&mut merged, p);
         }
     }

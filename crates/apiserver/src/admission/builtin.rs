@@ -223,20 +223,21 @@ fn default_service(obj: &mut Value, old: Option<&Value>) {
                 spec.insert(key.to_owned(), v.clone());
             }
         }
-        let old_ports = old_spec
+        // By port and protocol, looked up once per port: a Service may have
+        // thousands.
+        let old_node_ports: std::collections::HashMap<String, Value> = old_spec
             .get("ports")
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+            .into_iter()
+            .flatten()
+            .filter_map(|o| Some((port_key(o), o.get("nodePort")?.clone())))
+            .collect();
         if let Some(Value::Array(ports)) = spec.get_mut("ports") {
             for p in ports.iter_mut() {
                 if p.get("nodePort").is_some() {
                     continue;
                 }
-                let same = old_ports.iter().find(|o| {
-                    o.get("port") == p.get("port") && o.get("protocol") == p.get("protocol")
-                });
-                if let (Some(np), Value::Object(p)) = (same.and_then(|o| o.get("nodePort")), p) {
+                if let (Some(np), Value::Object(p)) = (old_node_ports.get(&port_key(p)), p) {
                     p.insert("nodePort".into(), np.clone());
                 }
             }
@@ -246,6 +247,15 @@ fn default_service(obj: &mut Value, old: Option<&Value>) {
         m.entry("status")
             .or_insert_with(|| json!({"loadBalancer": {}}));
     }
+}
+
+/// A Service port's identity: its port and protocol, as written.
+fn port_key(p: &Value) -> String {
+    format!(
+        "{}/{}",
+        p.get("port").unwrap_or(&Value::Null),
+        p.get("protocol").unwrap_or(&Value::Null)
+    )
 }
 
 fn default_template(spec: &mut Map<String, Value>) {
