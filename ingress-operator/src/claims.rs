@@ -141,7 +141,6 @@ fn by_manager(managed: Option<&[ManagedFieldsEntry]>) -> HashMap<&str, &Value> {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
     use kube::api::ObjectMeta;
     use serde_json::json;
 
@@ -167,17 +166,7 @@ mod tests {
         ObjectMeta {
             name: Some(name.into()),
             namespace: Some("ingress".into()),
-            managed_fields: Some(
-                managed
-                    .into_iter()
-                    .map(|(m, f)| ManagedFieldsEntry {
-                        manager: Some(m.into()),
-                        operation: Some("Apply".into()),
-                        fields_v1: Some(FieldsV1(f)),
-                        ..ManagedFieldsEntry::default()
-                    })
-                    .collect(),
-            ),
+            managed_fields: Some(nginx::applied_entries(managed)),
             ..ObjectMeta::default()
         }
     }

@@ -282,11 +282,24 @@ pub fn fits(
     kept.saturating_add(added).saturating_add(binary) <= MAX_CONFIG_MAP_DATA
 }
 
+/// `managedFields` of `Apply` entries (manager, fieldsV1), for tests.
+#[cfg(test)]
+pub(crate) fn applied_entries(entries: Vec<(&str, Value)>) -> Vec<ManagedFieldsEntry> {
+    entries
+        .into_iter()
+        .map(|(m, f)| ManagedFieldsEntry {
+            manager: Some(m.into()),
+            operation: Some("Apply".into()),
+            fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(f)),
+            ..ManagedFieldsEntry::default()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use apiextensions::core::ingress_config::{GuestCluster, HostCluster, ProtocolPort};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
     use serde_json::json;
 
     fn spec() -> IngressConfigSpec {
@@ -347,12 +360,7 @@ mod tests {
     }
 
     fn entry(manager: &str, fields: Value) -> ManagedFieldsEntry {
-        ManagedFieldsEntry {
-            manager: Some(manager.into()),
-            operation: Some("Apply".into()),
-            fields_v1: Some(FieldsV1(fields)),
-            ..ManagedFieldsEntry::default()
-        }
+        applied_entries(vec![(manager, fields)]).remove(0)
     }
 
     fn path(p: &[String]) -> Vec<&str> {

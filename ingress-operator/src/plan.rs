@@ -230,7 +230,7 @@ mod tests {
     use super::*;
     use apiextensions::core::ingress_config::IngressController;
     use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
     use kube::api::ObjectMeta;
     use serde_json::{Value, json};
 
@@ -252,17 +252,7 @@ mod tests {
     }
 
     fn managed(entries: Vec<(&str, Value)>) -> Option<Vec<ManagedFieldsEntry>> {
-        Some(
-            entries
-                .into_iter()
-                .map(|(m, f)| ManagedFieldsEntry {
-                    manager: Some(m.into()),
-                    operation: Some("Apply".into()),
-                    fields_v1: Some(FieldsV1(f)),
-                    ..ManagedFieldsEntry::default()
-                })
-                .collect(),
-        )
+        Some(nginx::applied_entries(entries))
     }
 
     fn cm(name: &str, data: &[(&str, &str)], owners: Vec<(&str, Value)>) -> Arc<ConfigMap> {

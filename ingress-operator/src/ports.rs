@@ -388,18 +388,24 @@ async fn report(cx: &Context<IngressConfig>, planned: &Plan) -> Outcome {
         not_ready(cx, reasons::PORT_CONFLICT, message).await;
         return Outcome::RecheckAfter(RECHECK);
     }
+    let message = format!(
+        "{} on Service {}/{}",
+        list(&planned.served),
+        controller.namespace,
+        controller.service
+    );
     cx.set_condition(
         condition(PORTS_MAPPED)
             .is(true)
             .because(reasons::MAPPED)
-            .message(format!(
-                "{} on Service {}/{}",
-                list(&planned.served),
-                controller.namespace,
-                controller.service
-            )),
+            .message(message.clone()),
     );
-    cx.set_condition(condition(READY).is(true).because(reasons::MAPPED));
+    cx.set_condition(
+        condition(READY)
+            .is(true)
+            .because(reasons::MAPPED)
+            .message(message),
+    );
     Outcome::Done
 }
 

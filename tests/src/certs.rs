@@ -58,21 +58,8 @@ pub async fn start_as(
     elect: bool,
 ) -> OperatorRun {
     let op = cert_operator::operator(VERSION, args.backend().unwrap(), args.settings()).unwrap();
-    let leader_election = elect.then(|| {
-        operatorkit::leader::LeaderElectionConfig::new(
-            format!("{}-leader", cert_operator::OPERATOR.as_str()),
-            env.namespace(),
-            identity.user(),
-        )
-    });
-    let settings = Settings {
-        leader_election,
-        // With a child watch refused (a test removing a rule on purpose),
-        // loops in flight wait on that cache, and a stop gives them the whole
-        // shutdown timeout to finish, as it should: keep it short here.
-        shutdown_timeout: Duration::from_secs(3),
-        ..Settings::default()
-    };
+    let settings =
+        crate::support::operator_settings(env, identity, &cert_operator::OPERATOR, elect);
     env.run_operator_as(identity, op, settings).await.unwrap()
 }
 

@@ -18,7 +18,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::PostParams;
 use kube::{CustomResourceExt, ResourceExt};
-use operatorkit::Settings;
 use operatorkit::testing::{OperatorRun, ServiceAccountIdentity, TestEnv, wait_for};
 use serde_json::json;
 
@@ -106,18 +105,8 @@ pub async fn start_as(
     elect: bool,
 ) -> OperatorRun {
     let op = ingress_operator::operator(version, &args(env));
-    let leader_election = elect.then(|| {
-        operatorkit::leader::LeaderElectionConfig::new(
-            format!("{}-leader", ingress_operator::OPERATOR.as_str()),
-            env.namespace(),
-            identity.user(),
-        )
-    });
-    let settings = Settings {
-        leader_election,
-        shutdown_timeout: Duration::from_secs(3),
-        ..Settings::default()
-    };
+    let settings =
+        crate::support::operator_settings(env, identity, &ingress_operator::OPERATOR, elect);
     env.run_operator_as(identity, op, settings).await.unwrap()
 }
 
@@ -268,4 +257,26 @@ pub fn name_of(config: &IngressConfig) -> String {
 /// The condition `type_` of `config`, if there is a config.
 pub fn condition_of<'a>(config: Option<&'a IngressConfig>, type_: &str) -> Option<&'a Condition> {
     condition(config?, type_)
+}
+
+/// An environment with the ingress controller's objects and ingress-operator
+/// running as its ServiceAccount.
+pub async fn started() -> (TestEnv, OperatorRun) {
+    let env = env().await;
+    controller_objects(&env).await;
+    let run = start(&env).await;
+    (env, run)
+}
+
+/// Creates IngressConfig `name` of `cluster` for [`VERSION`] and waits until
+/// it is Ready with reason `reason`.
+pub async fn created(
+    env: &TestEnv,
+    name: &str,
+    cluster: &str,
+    ports: &[(i32, i32, Protocol)],
+    reason: &str,
+) -> IngressConfig {
+    create(env, &ingress_config(env, name, cluster, ports, VERSION)).await;
+    wait_settled(env, name, 1, reason).await
 }

@@ -1,5 +1,37 @@
 //! Small helpers the black-box tests share.
 
+use std::time::Duration;
+
+use operatorkit::keys::OperatorName;
+use operatorkit::testing::{ServiceAccountIdentity, TestEnv};
+
+/// The settings an operator runs with in a test as `identity`: leader
+/// election on the Lease `<operator>-leader` in the environment's namespace
+/// when `elect` is set (as its Deployment runs), and a short shutdown
+/// timeout.
+pub fn operator_settings(
+    env: &TestEnv,
+    identity: &ServiceAccountIdentity,
+    operator: &OperatorName,
+    elect: bool,
+) -> operatorkit::Settings {
+    let leader_election = elect.then(|| {
+        operatorkit::leader::LeaderElectionConfig::new(
+            format!("{}-leader", operator.as_str()),
+            env.namespace(),
+            identity.user(),
+        )
+    });
+    operatorkit::Settings {
+        leader_election,
+        // With a child watch refused (a test removing a rule on purpose),
+        // loops in flight wait on that cache, and a stop gives them the whole
+        // shutdown timeout to finish, as it should: keep it short here.
+        shutdown_timeout: Duration::from_secs(3),
+        ..operatorkit::Settings::default()
+    }
+}
+
 /// The Kubernetes Status of a failed request; panics (failing the test) when
 /// the error is not an API error.
 pub fn api_error(e: kube::Error) -> kube::core::Status {

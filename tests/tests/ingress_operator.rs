@@ -11,7 +11,8 @@ use apiextensions::IngressConfig;
 use apiextensions::core::ingress_config::Protocol::{Tcp, Udp};
 use e2e::ingress::{
     HAND_MADE, SERVICE, TCP, UDP, VERSION, WAIT, chart_ports, condition, controller_objects,
-    create, entries, env, ingress_config, port, service_ports, start, wait_settled,
+    create, created, entries, env, ingress_config, port, service_ports, start, started,
+    wait_settled,
 };
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
@@ -29,30 +30,19 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_update_and_delete_write_exactly_this_clusters_entries_and_ports() {
-    let env = env().await;
-    controller_objects(&env).await;
-    let run = start(&env).await;
+    let (env, run) = started().await;
     let api = env.api::<IngressConfig>();
     // Another cluster is there first and stays throughout.
-    create(
-        &env,
-        &ingress_config(&env, "other", "xyz89", &[(32000, 30010, Tcp)], VERSION),
-    )
-    .await;
-    wait_settled(&env, "other", 1, "Mapped").await;
+    created(&env, "other", "xyz89", &[(32000, 30010, Tcp)], "Mapped").await;
 
-    create(
+    let ready = created(
         &env,
-        &ingress_config(
-            &env,
-            "abc12",
-            "abc12",
-            &[(31000, 30010, Tcp), (31001, 30011, Udp)],
-            VERSION,
-        ),
+        "abc12",
+        "abc12",
+        &[(31000, 30010, Tcp), (31001, 30011, Udp)],
+        "Mapped",
     )
     .await;
-    let ready = wait_settled(&env, "abc12", 1, "Mapped").await;
     assert_eq!(
         entries(&env, TCP).await,
         map(&[
@@ -117,30 +107,19 @@ async fn create_update_and_delete_write_exactly_this_clusters_entries_and_ports(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn held_ports_are_refused_named_and_taken_once_free() {
-    let env = env().await;
-    controller_objects(&env).await;
-    let run = start(&env).await;
+    let (env, run) = started().await;
     let api = env.api::<IngressConfig>();
-    create(
-        &env,
-        &ingress_config(&env, "first", "aaa11", &[(31000, 30010, Tcp)], VERSION),
-    )
-    .await;
-    wait_settled(&env, "first", 1, "Mapped").await;
+    created(&env, "first", "aaa11", &[(31000, 30010, Tcp)], "Mapped").await;
     // The second wants the first's port, a hand-made entry's port, and a
     // free one: it gets the free one only.
-    create(
+    let second = created(
         &env,
-        &ingress_config(
-            &env,
-            "second",
-            "bbb22",
-            &[(31000, 30010, Tcp), (8080, 30011, Tcp), (31001, 30012, Tcp)],
-            VERSION,
-        ),
+        "second",
+        "bbb22",
+        &[(31000, 30010, Tcp), (8080, 30011, Tcp), (31001, 30012, Tcp)],
+        "PortConflict",
     )
     .await;
-    let second = wait_settled(&env, "second", 1, "PortConflict").await;
     let ready = condition(&second, "Ready").unwrap();
     assert_eq!(ready.status, "False");
     assert_eq!(
@@ -242,9 +221,7 @@ async fn hand_made_manager(env: &operatorkit::testing::TestEnv) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_racing_pairs_have_one_winner_each() {
     const PAIRS: i32 = 50;
-    let env = env().await;
-    controller_objects(&env).await;
-    let run = start(&env).await;
+    let (env, run) = started().await;
     let configs: Vec<IngressConfig> = (0..PAIRS)
         .flat_map(|i| {
             let port = 31000 + i;
@@ -331,12 +308,14 @@ async fn missing_host_objects_wait_and_full_ones_are_left_alone() {
     let env = env().await;
     let run = start(&env).await;
     let api = env.api::<IngressConfig>();
-    create(
+    let early = created(
         &env,
-        &ingress_config(&env, "early", "abc12", &[(31000, 30010, Tcp)], VERSION),
+        "early",
+        "abc12",
+        &[(31000, 30010, Tcp)],
+        "IngressControllerNotFound",
     )
     .await;
-    let early = wait_settled(&env, "early", 1, "IngressControllerNotFound").await;
     let ns = env.namespace();
     assert_eq!(
         condition(&early, "Ready").unwrap().message,
@@ -365,18 +344,14 @@ async fn missing_host_objects_wait_and_full_ones_are_left_alone() {
         .await
         .unwrap();
     let before = env.api::<ConfigMap>().get(UDP).await.unwrap();
-    create(
+    let big = created(
         &env,
-        &ingress_config(
-            &env,
-            "big",
-            "big01",
-            &[(31001, 30010, Tcp), (31002, 30011, Udp)],
-            VERSION,
-        ),
+        "big",
+        "big01",
+        &[(31001, 30010, Tcp), (31002, 30011, Udp)],
+        "IngressControllerFull",
     )
     .await;
-    let big = wait_settled(&env, "big", 1, "IngressControllerFull").await;
     assert!(
         condition(&big, "Ready")
             .unwrap()
@@ -421,9 +396,7 @@ async fn missing_host_objects_wait_and_full_ones_are_left_alone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spec_for_another_namespace_is_refused() {
-    let env = env().await;
-    controller_objects(&env).await;
-    let run = start(&env).await;
+    let (env, run) = started().await;
     let mut config = ingress_config(&env, "elsewhere", "abc12", &[(31000, 30010, Tcp)], VERSION);
     config.spec.host_cluster.ingress_controller.namespace = "kube-system".into();
     create(&env, &config).await;
