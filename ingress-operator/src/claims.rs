@@ -13,6 +13,7 @@ use apiextensions::IngressConfig;
 use apiextensions::core::ingress_config::Protocol;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use serde_json::Value;
@@ -78,16 +79,16 @@ impl Claims {
     pub fn unmet_in_service(&self, service: &Service) -> Vec<ObjectRef<IngressConfig>> {
         let (namespace, name) = (service.namespace().unwrap_or_default(), service.name_any());
         let managed = service.metadata.managed_fields.as_deref().unwrap_or(&[]);
-        let present: BTreeMap<(i32, Protocol), Option<&str>> = service
+        // (port, protocol) → whether name and targetPort are as a mapping
+        // writes them; SCTP ports are nobody's here.
+        let present: BTreeMap<(i32, Protocol), (Option<&str>, bool)> = service
             .spec
             .iter()
             .flat_map(|s| s.ports.iter().flatten())
-            .map(|p| {
-                let protocol = match p.protocol.as_deref() {
-                    Some("UDP") => Protocol::Udp,
-                    _ => Protocol::Tcp,
-                };
-                ((p.port, protocol), p.name.as_deref())
+            .filter_map(|p| {
+                let protocol = nginx::protocol_of(p.protocol.as_deref())?;
+                let target_as_port = p.target_port == Some(IntOrString::Int(p.port));
+                Some(((p.port, protocol), (p.name.as_deref(), target_as_port)))
             })
             .collect();
         let empty = BTreeMap::new();
@@ -103,7 +104,7 @@ impl Claims {
             applied.len() == wanted.len()
                 && wanted.iter().all(|(port, port_name)| {
                     applied.contains(port)
-                        && present.get(port).copied().flatten() == Some(port_name.as_str())
+                        && present.get(port) == Some(&(Some(port_name.as_str()), true))
                 })
         })
     }
@@ -219,6 +220,7 @@ mod tests {
             name: Some(name.into()),
             port: p,
             protocol: Some("TCP".into()),
+            target_port: Some(IntOrString::Int(p)),
             ..ServicePort::default()
         };
         let key = |p: i32| format!("k:{}", json!({"port": p, "protocol": "TCP"}));
@@ -246,7 +248,16 @@ mod tests {
         if let Some(ports) = service.spec.as_mut().and_then(|s| s.ports.as_mut()) {
             ports[0].name = Some("renamed".into());
         }
-        assert_eq!(claims.unmet_in_service(&service), vec![a]);
+        assert_eq!(claims.unmet_in_service(&service), vec![a.clone()]);
+        if let Some(ports) = service.spec.as_mut().and_then(|s| s.ports.as_mut()) {
+            ports[0].name = Some("tcp-31000".into());
+            ports[0].target_port = Some(IntOrString::Int(8080));
+        }
+        assert_eq!(
+            claims.unmet_in_service(&service),
+            vec![a],
+            "targetPort edited"
+        );
         service.metadata.managed_fields = None;
         let mut woken = claims.unmet_in_service(&service);
         woken.sort_by_key(|r| r.name.clone());

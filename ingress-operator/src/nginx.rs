@@ -155,8 +155,13 @@ impl std::fmt::Display for Owner {
     }
 }
 
-/// The managers (other than none) that own the field at `path`
-/// (`["f:data", "f:31000"]`), in `managedFields` order.
+/// What owning a Service port means: the item itself (`.`) or a field a
+/// mapping sets. A manager owning only another field of the item (someone
+/// who set its `nodePort` by hand) does not hold the port.
+const HOLDING: [&str; 5] = [".", "f:port", "f:protocol", "f:name", "f:targetPort"];
+
+/// The managers that hold the field at `path` (`["f:data", "f:31000"]`, or
+/// a Service port's `k:{...}`), in `managedFields` order.
 pub fn owners<'a>(managed: &'a [ManagedFieldsEntry], path: &[&str]) -> Vec<&'a str> {
     managed
         .iter()
@@ -165,14 +170,17 @@ pub fn owners<'a>(managed: &'a [ManagedFieldsEntry], path: &[&str]) -> Vec<&'a s
             for step in path {
                 node = node.and_then(|n| n.get(*step));
             }
-            node.is_some()
+            node.is_some_and(|n| {
+                n.as_object()
+                    .is_none_or(|o| o.is_empty() || o.keys().any(|k| HOLDING.contains(&k.as_str())))
+            })
         })
         .filter_map(|m| m.manager.as_deref())
         .collect()
 }
 
 /// Who keeps the field at `path` from `manager`, if anyone: `present` says
-/// whether the field is set in the object.
+/// whether the field is set in the object (an entry or a port).
 ///
 /// The rule: a field owned by anyone but `manager` is taken, except when
 /// `manager` owns it too and every co-owner is a cluster of this operator
@@ -264,9 +272,10 @@ pub fn port_path(lb_port: i32, protocol: Protocol) -> [String; 3] {
     ]
 }
 
-/// Whether a ConfigMap holding `data` and `binary` stays within
-/// [`MAX_CONFIG_MAP_DATA`] (counted as kube-apiserver counts: every key and
-/// value) once the keys `withdrawn` are gone and `entries` are set.
+/// Whether a ConfigMap holding `data` and `binary` bytes of binaryData
+/// stays within [`MAX_CONFIG_MAP_DATA`] (counted as kube-apiserver counts:
+/// the values, not the keys) once the keys `withdrawn` are gone and
+/// `entries` are set.
 pub fn fits(
     data: &BTreeMap<String, String>,
     binary: usize,
@@ -276,11 +285,22 @@ pub fn fits(
     let kept: usize = data
         .iter()
         .filter(|(k, _)| !withdrawn.contains(k) && !entries.contains_key(*k))
-        .map(|(k, v)| k.len() + v.len())
+        .map(|(_, v)| v.len())
         .sum();
-    let added: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let added: usize = entries.values().map(String::len).sum();
     kept.saturating_add(added).saturating_add(binary) <= MAX_CONFIG_MAP_DATA
 }
+
+/// The most a whole object may take in etcd: kube-apiserver refuses a
+/// larger one with `etcdserver: request is too large`. `managedFields`
+/// count here: a thousand clusters' manager entries outweigh their entries.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// The ports ingress-nginx keeps for itself at its defaults (http, https,
+/// ssl-proxy, health, default backend, profiler, status, stream): it
+/// ignores TCP and UDP services on them ("It is reserved for the Ingress
+/// controller").
+pub const RESERVED_PORTS: [i32; 8] = [80, 443, 442, 10254, 8181, 10245, 10246, 10247];
 
 /// `managedFields` of `Apply` entries (manager, fieldsV1), for tests.
 #[cfg(test)]
@@ -406,6 +426,30 @@ mod tests {
     }
 
     #[test]
+    fn a_node_port_set_by_hand_does_not_hold_the_port() {
+        let key = format!("k:{}", json!({"port": 31000, "protocol": "TCP"}));
+        let managed = vec![
+            entry(
+                &field_manager("abc12"),
+                json!({"f:spec": {"f:ports": {&key: {".": {}, "f:name": {}, "f:port": {}}}}}),
+            ),
+            entry(
+                "kubectl-edit",
+                json!({"f:spec": {"f:ports": {&key: {"f:nodePort": {}}}}}),
+            ),
+        ];
+        let p = port_path(31000, Protocol::Tcp);
+        assert_eq!(
+            owners(&managed, &path(&p)),
+            vec![field_manager("abc12").as_str()]
+        );
+        assert_eq!(
+            holder(&managed, &path(&p), true, &field_manager("abc12")),
+            None
+        );
+    }
+
+    #[test]
     fn co_owners_yield_to_the_smaller_cluster_id() {
         let both = json!({"f:data": {"f:31000": {}}});
         let managed = vec![
@@ -433,7 +477,7 @@ mod tests {
     }
 
     #[test]
-    fn a_config_map_is_full_at_one_mebibyte() {
+    fn a_config_map_is_full_at_one_mebibyte_of_values() {
         let big = "x".repeat(MAX_CONFIG_MAP_DATA - 10);
         let data: BTreeMap<String, String> = [("a".to_owned(), big)].into();
         let small: BTreeMap<String, String> = [("1".to_owned(), "2".to_owned())].into();
@@ -441,7 +485,10 @@ mod tests {
             [("31000".to_owned(), "abc12/worker:30010".to_owned())].into();
         assert!(fits(&data, 0, &[], &small));
         assert!(!fits(&data, 0, &[], &entry));
-        assert!(!fits(&data, 9, &[], &small), "binaryData counts too");
+        assert!(!fits(&data, 10, &[], &small), "binaryData counts too");
+        // Keys do not count.
+        let long_key: BTreeMap<String, String> = [("k".repeat(100), "2".to_owned())].into();
+        assert!(fits(&data, 0, &[], &long_key));
         // Replacing or withdrawing entries frees their room.
         assert!(fits(&data, 0, &["a".to_owned()], &entry));
     }

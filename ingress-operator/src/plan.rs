@@ -10,6 +10,7 @@ use std::sync::Arc;
 use apiextensions::core::ingress_config::{IngressController, Protocol};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::ResourceExt;
+use serde_json::Value;
 
 use crate::nginx::{self, Mapping, Owner};
 
@@ -28,6 +29,19 @@ pub struct Host {
     pub stale_services: Vec<Arc<Service>>,
 }
 
+/// One apply of a shared object: this cluster's whole set there after it
+/// (`set`), and before it (`before`, to put back if a later apply of the
+/// same loop is refused as too large: nothing partial).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Apply<T> {
+    /// The object's name.
+    pub name: String,
+    /// This cluster's entries (or ports) after the apply.
+    pub set: T,
+    /// This cluster's entries (or ports) before it.
+    pub before: T,
+}
+
 /// What a loop does.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -36,14 +50,14 @@ pub struct Plan {
     /// The ports someone else holds, with who.
     pub conflicts: Vec<(Mapping, Owner)>,
     /// Objects the spec needs that do not exist (`ConfigMap x`,
-    /// `Service y`): nothing is written then.
+    /// `Service y`): nothing is added then, only withdrawn.
     pub missing: Vec<String>,
-    /// A ConfigMap that would exceed the size limit: nothing is written.
+    /// An object that would exceed its size limit: nothing is written.
     pub full: Option<String>,
-    /// ConfigMaps to apply, with this cluster's whole set of entries there.
-    pub config_maps: Vec<(String, BTreeMap<String, String>)>,
-    /// The Service to apply, with this cluster's whole set of ports there.
-    pub services: Vec<(String, Vec<Mapping>)>,
+    /// ConfigMap applies (entries: key → value).
+    pub config_maps: Vec<Apply<BTreeMap<String, String>>>,
+    /// Service applies (ports, as applied).
+    pub services: Vec<Apply<Vec<Value>>>,
 }
 
 impl Plan {
@@ -51,33 +65,42 @@ impl Plan {
     pub fn is_quiet(&self) -> bool {
         self.config_maps.is_empty() && self.services.is_empty()
     }
+
+    fn full(name: &str) -> Self {
+        Self {
+            full: Some(name.to_owned()),
+            ..Self::default()
+        }
+    }
 }
 
 /// The plan for `wanted` (an IngressConfig's mappings, in spec order) of
 /// the cluster applying as `manager`; `wanted` empty withdraws everything
-/// (deletion).
+/// (deletion). While an object the spec needs is missing, nothing is added
+/// (an apply would create it), but what is no longer wanted is withdrawn.
 pub fn plan(
     controller: &IngressController,
     host: &Host,
     wanted: &[Mapping],
     manager: &str,
 ) -> Plan {
-    let missing = missing(controller, host, wanted);
-    if !missing.is_empty() {
-        return Plan {
-            missing,
-            ..Plan::default()
-        };
-    }
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        missing: missing(controller, host, wanted),
+        ..Plan::default()
+    };
+    let service = host.service.1.as_deref();
     for m in wanted {
         let cm = host
             .config_maps
             .get(&nginx::config_map(controller, m.protocol))
             .and_then(Option::as_deref);
-        match entry_holder(cm, m, manager)
-            .or_else(|| port_holder(host.service.1.as_deref(), m, manager))
-        {
+        if !plan.missing.is_empty() {
+            if already_applied(cm, service, m, manager) {
+                plan.served.push(m.clone());
+            }
+            continue;
+        }
+        match entry_holder(cm, m, manager).or_else(|| port_holder(service, m, manager)) {
             Some(owner) => plan.conflicts.push((m.clone(), owner)),
             None => plan.served.push(m.clone()),
         }
@@ -90,28 +113,99 @@ pub fn plan(
             .filter(|m| &nginx::config_map(controller, m.protocol) == name)
             .map(|m| (m.key(), m.target.clone()))
             .collect();
-        if !entries_as_applied(cm, &entries, manager) {
-            if !room_for(cm, &entries, manager) {
-                return Plan {
-                    full: Some(name.clone()),
-                    ..Plan::default()
-                };
-            }
-            plan.config_maps.push((name.clone(), entries));
+        if entries_as_applied(cm, &entries, manager) {
+            continue;
         }
+        if !room_for(cm, &entries, manager) {
+            return Plan::full(name);
+        }
+        plan.config_maps.push(Apply {
+            name: name.clone(),
+            before: applied_entries(cm, manager),
+            set: entries,
+        });
     }
     if let (name, Some(service)) = &host.service
         && !ports_as_applied(service, &plan.served, manager)
     {
-        plan.services.push((name.clone(), plan.served.clone()));
+        let ports: Vec<Value> = plan.served.iter().map(Mapping::service_port).collect();
+        if !object_room(service, &ports) {
+            return Plan::full(name);
+        }
+        plan.services.push(Apply {
+            name: name.clone(),
+            before: applied_service_ports(service, manager),
+            set: ports,
+        });
     }
     for cm in &host.stale_config_maps {
-        plan.config_maps.push((cm.name_any(), BTreeMap::new()));
+        plan.config_maps.push(Apply {
+            name: cm.name_any(),
+            before: applied_entries(cm, manager),
+            set: BTreeMap::new(),
+        });
     }
     for service in &host.stale_services {
-        plan.services.push((service.name_any(), Vec::new()));
+        plan.services.push(Apply {
+            name: service.name_any(),
+            before: applied_service_ports(service, manager),
+            set: Vec::new(),
+        });
     }
     plan
+}
+
+/// Whether `m` is in place as this cluster applied it (entry and port).
+fn already_applied(
+    cm: Option<&ConfigMap>,
+    service: Option<&Service>,
+    m: &Mapping,
+    manager: &str,
+) -> bool {
+    let entry = cm.is_some_and(|cm| applied_entries(cm, manager).get(&m.key()) == Some(&m.target));
+    let port =
+        service.is_some_and(|s| applied_service_ports(s, manager).contains(&m.service_port()));
+    entry && port
+}
+
+/// This cluster's applied entries of `cm`, with their values now.
+fn applied_entries(cm: &ConfigMap, manager: &str) -> BTreeMap<String, String> {
+    let managed = cm.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let data = cm.data.as_ref();
+    nginx::applied_keys(managed, manager)
+        .into_iter()
+        .filter_map(|k| Some((k.clone(), data?.get(&k)?.clone())))
+        .collect()
+}
+
+/// This cluster's applied ports of `service`, as applied (name, port,
+/// targetPort, protocol of each, as they are now).
+fn applied_service_ports(service: &Service, manager: &str) -> Vec<Value> {
+    let managed = service.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    nginx::applied_ports(managed, manager)
+        .into_iter()
+        .filter_map(|(port, protocol)| service_port(service, port, protocol))
+        .map(|p| {
+            let mut v = serde_json::json!({
+                "name": p.name,
+                "port": p.port,
+                "protocol": p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+            });
+            if let Some(target) = &p.target_port {
+                v["targetPort"] = serde_json::to_value(target).unwrap_or(Value::Null);
+            }
+            v
+        })
+        .collect()
+}
+
+/// Whether `service` stays within the API server's object size once
+/// `ports` are in it (a rough upper bound: each port's JSON three times,
+/// for the port, its managedFields entry and slack).
+fn object_room(service: &Service, ports: &[Value]) -> bool {
+    let now = serde_json::to_vec(service).map_or(usize::MAX, |v| v.len());
+    let added: usize = ports.iter().map(|p| 3 * p.to_string().len()).sum();
+    now.saturating_add(added) <= nginx::MAX_OBJECT_BYTES
 }
 
 /// The objects `wanted` needs that are absent.
@@ -132,35 +226,25 @@ fn missing(controller: &IngressController, host: &Host, wanted: &[Mapping]) -> V
     missing
 }
 
-/// Who holds the ConfigMap entry of `m`, if not this cluster. An entry set
-/// to exactly what this cluster would write and owned by nobody is free.
+/// Who holds the ConfigMap entry of `m`, if not this cluster. An entry
+/// that is there and owned by nobody is held too, whatever it says: it is
+/// not this cluster's to take (nor, later, to remove).
 fn entry_holder(cm: Option<&ConfigMap>, m: &Mapping, manager: &str) -> Option<Owner> {
     let cm = cm?;
     let key = m.key();
-    let other_value = cm
-        .data
-        .as_ref()
-        .and_then(|d| d.get(&key))
-        .is_some_and(|v| *v != m.target);
+    let present = cm.data.as_ref().is_some_and(|d| d.contains_key(&key));
     let managed = cm.metadata.managed_fields.as_deref().unwrap_or(&[]);
     let path = nginx::entry_path(&key);
-    nginx::holder(managed, &[&path[0], &path[1]], other_value, manager)
+    nginx::holder(managed, &[&path[0], &path[1]], present, manager)
 }
 
 /// Who holds the Service port of `m`, if not this cluster.
 fn port_holder(service: Option<&Service>, m: &Mapping, manager: &str) -> Option<Owner> {
     let service = service?;
-    let other_value = service_port(service, m.lb_port, m.protocol).is_some_and(|p| {
-        p.name.as_deref() != Some(m.port_name().as_str()) || p.target_port != Some(m.target_port())
-    });
+    let present = service_port(service, m.lb_port, m.protocol).is_some();
     let managed = service.metadata.managed_fields.as_deref().unwrap_or(&[]);
     let path = nginx::port_path(m.lb_port, m.protocol);
-    nginx::holder(
-        managed,
-        &[&path[0], &path[1], &path[2]],
-        other_value,
-        manager,
-    )
+    nginx::holder(managed, &[&path[0], &path[1], &path[2]], present, manager)
 }
 
 fn service_port(
@@ -187,8 +271,18 @@ fn entries_as_applied(cm: &ConfigMap, entries: &BTreeMap<String, String>, manage
             .all(|(k, v)| applied.contains(k) && cm.data.as_ref().and_then(|d| d.get(k)) == Some(v))
 }
 
-/// Whether `cm` has room for `entries` once this cluster's others are gone.
+/// Whether `cm` has room for `entries` once this cluster's others are gone:
+/// always when nothing is added (a withdrawal is never refused), else
+/// within the data limit and, roughly, the whole object's.
 fn room_for(cm: &ConfigMap, entries: &BTreeMap<String, String>, manager: &str) -> bool {
+    let data = cm.data.clone().unwrap_or_default();
+    let added: Vec<(&String, &String)> = entries
+        .iter()
+        .filter(|(k, v)| data.get(*k) != Some(*v))
+        .collect();
+    if added.is_empty() {
+        return true;
+    }
     let managed = cm.metadata.managed_fields.as_deref().unwrap_or(&[]);
     let withdrawn: Vec<String> = nginx::applied_keys(managed, manager)
         .into_iter()
@@ -198,15 +292,13 @@ fn room_for(cm: &ConfigMap, entries: &BTreeMap<String, String>, manager: &str) -
         .binary_data
         .iter()
         .flatten()
-        .map(|(k, v)| k.len() + v.0.len())
+        .map(|(_, v)| v.0.len())
         .sum();
-    let empty = BTreeMap::new();
-    nginx::fits(
-        cm.data.as_ref().unwrap_or(&empty),
-        binary,
-        &withdrawn,
-        entries,
-    )
+    let now = serde_json::to_vec(cm).map_or(usize::MAX, |v| v.len());
+    // Key and value, and the key again in managedFields, with slack.
+    let more: usize = added.iter().map(|(k, v)| 2 * k.len() + v.len() + 16).sum();
+    nginx::fits(&data, binary, &withdrawn, entries)
+        && now.saturating_add(more) <= nginx::MAX_OBJECT_BYTES
 }
 
 /// Whether this cluster's applied ports of `service` are exactly those of
@@ -330,14 +422,24 @@ mod tests {
         let wanted = [mapping(31000, Protocol::Tcp, "a/w:30000")];
         let p = plan(&controller(), &h, &wanted, A);
         assert_eq!(p.served, wanted);
+        let entry: BTreeMap<String, String> = [("31000".to_owned(), "a/w:30000".to_owned())].into();
         assert_eq!(
             p.config_maps,
-            vec![(
-                "tcp-services".to_owned(),
-                [("31000".to_owned(), "a/w:30000".to_owned())].into()
-            )]
+            vec![Apply {
+                name: "tcp-services".to_owned(),
+                set: entry.clone(),
+                before: BTreeMap::new(),
+            }]
         );
-        assert_eq!(p.services, vec![("ctl".to_owned(), wanted.to_vec())]);
+        let port = wanted[0].service_port();
+        assert_eq!(
+            p.services,
+            vec![Apply {
+                name: "ctl".to_owned(),
+                set: vec![port.clone()],
+                before: vec![],
+            }]
+        );
         // As applied: nothing to write.
         let key = format!("k:{}", json!({"port": 31000, "protocol": "TCP"}));
         let applied = host(
@@ -358,9 +460,28 @@ mod tests {
         let gone = plan(&controller(), &applied, &[], A);
         assert_eq!(
             gone.config_maps,
-            vec![("tcp-services".to_owned(), BTreeMap::new())]
+            vec![Apply {
+                name: "tcp-services".to_owned(),
+                set: BTreeMap::new(),
+                before: entry,
+            }]
         );
-        assert_eq!(gone.services, vec![("ctl".to_owned(), vec![])]);
+        assert_eq!(
+            gone.services,
+            vec![Apply {
+                name: "ctl".to_owned(),
+                set: vec![],
+                before: vec![port],
+            }]
+        );
+        // An unmanaged entry saying exactly what this cluster would write is
+        // not taken either.
+        let unmanaged = host(
+            vec![cm("tcp-services", &[("31000", "a/w:30000")], vec![])],
+            Some(service(&[], vec![])),
+        );
+        let p = plan(&controller(), &unmanaged, &wanted, A);
+        assert_eq!(p.conflicts, vec![(wanted[0].clone(), Owner::Unmanaged)]);
     }
 
     #[test]
@@ -390,11 +511,11 @@ mod tests {
                 (wanted[1].clone(), Owner::Other("kubectl-edit".into())),
             ]
         );
-        assert_eq!(p.config_maps[0].1.len(), 1);
+        assert_eq!(p.config_maps[0].set.len(), 1);
     }
 
     #[test]
-    fn missing_objects_and_full_config_maps_write_nothing() {
+    fn missing_objects_add_nothing_and_full_config_maps_write_nothing() {
         let wanted = [
             mapping(31000, Protocol::Tcp, "a/w:30000"),
             mapping(31001, Protocol::Udp, "a/w:30001"),
@@ -409,7 +530,26 @@ mod tests {
             ]
         );
         assert!(p.is_quiet());
-        let big = "x".repeat(nginx::MAX_CONFIG_MAP_DATA - 10);
+        // Missing, yet what is no longer wanted is withdrawn.
+        let key = format!("k:{}", json!({"port": 31005, "protocol": "TCP"}));
+        let mut was = host(
+            vec![cm(
+                "tcp-services",
+                &[("31005", "a/w:1")],
+                vec![(A, json!({"f:data": {"f:31005": {}}}))],
+            )],
+            Some(service(
+                &[(31005, "tcp-31005")],
+                vec![(A, json!({"f:spec": {"f:ports": {key: {}}}}))],
+            )),
+        );
+        was.service.1 = None;
+        let p = plan(&controller(), &was, &wanted, A);
+        assert!(p.served.is_empty());
+        assert_eq!(p.config_maps.len(), 1);
+        assert!(p.config_maps[0].set.is_empty());
+        // 5 bytes left: not enough for `a/w:30000`.
+        let big = "x".repeat(nginx::MAX_CONFIG_MAP_DATA - 5);
         let full = host(
             vec![
                 cm("tcp-services", &[("a", &big)], vec![]),

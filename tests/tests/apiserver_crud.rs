@@ -354,6 +354,61 @@ async fn invalid_objects_get_422_with_causes() {
     env.stop().await;
 }
 
+/// ConfigMaps and Secrets hold at most 1 MiB of values (keys do not count;
+/// binaryData and Secret data count decoded), as kube-apiserver validates.
+#[tokio::test(flavor = "multi_thread")]
+async fn config_maps_and_secrets_hold_at_most_a_mebibyte_of_values() {
+    let env = TestEnv::start().await.unwrap();
+    let api: Api<ConfigMap> = env.api();
+    let mib = 1024 * 1024;
+    let sized = |name: &str, bytes: usize| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name},
+            "data": {"a-long-key-that-does-not-count": "x".repeat(bytes - 1), "b": "y"}}))
+        .unwrap()
+    };
+    api.create(&PostParams::default(), &sized("full", mib))
+        .await
+        .unwrap();
+    let err = api_error(
+        api.create(&PostParams::default(), &sized("over", mib + 1))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (
+            422,
+            "ConfigMap \"over\" is invalid: []: Too long: may not be more than 1048576 bytes"
+        )
+    );
+    // Growing a full one by patch is refused the same way.
+    let more = json!({"data": {"c": "z"}});
+    let err = api_error(
+        api.patch("full", &PatchParams::default(), &Patch::Merge(&more))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 422);
+    let secrets: Api<Secret> = env.api();
+    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "big"},
+        "stringData": {"k": "x".repeat(mib + 1)}}))
+    .unwrap();
+    let err = api_error(
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (
+            422,
+            "Secret \"big\" is invalid: data: Too long: may not be more than 1048576 bytes"
+        )
+    );
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn wire_level_errors_and_content_types() {
     let env = TestEnv::start().await.unwrap();

@@ -360,11 +360,44 @@ fn default_job(obj: &mut Value, op: Operation) {
     default_status(obj, op, json!({}));
 }
 
+/// The most a ConfigMap's or Secret's values may hold (`core.MaxSecretSize`).
+const MAX_DATA_BYTES: usize = 1024 * 1024;
+
+/// The bytes of the values of a `data`-like map; `binary` values are
+/// base64 of the bytes (undecodable ones count as they are written: their
+/// own error is reported elsewhere).
+fn value_bytes(map: Option<&Value>, binary: bool) -> usize {
+    let Some(Value::Object(map)) = map else {
+        return 0;
+    };
+    map.values()
+        .filter_map(Value::as_str)
+        .map(|v| match binary {
+            true => base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .map_or(v.len(), |b| b.len()),
+            false => v.len(),
+        })
+        .sum()
+}
+
+/// `field.TooLong(path, "", core.MaxSecretSize)`.
+fn data_too_long(field: &str) -> FieldError {
+    FieldError {
+        field: field.into(),
+        reason: "FieldValueTooLong",
+        message: format!("Too long: may not be more than {MAX_DATA_BYTES} bytes"),
+    }
+}
+
 /// Validates kind-specific fields of `obj`.
 pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
     match b {
         Builtin::Secret => {
             validate_data_keys(obj, "data", errors);
+            if value_bytes(obj.get("data"), true) > MAX_DATA_BYTES {
+                errors.push(data_too_long("data"));
+            }
             if let Some(Value::Object(data)) = obj.get("data") {
                 for (k, v) in data {
                     let ok = v.as_str().is_some_and(|s| {
@@ -388,6 +421,13 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
         Builtin::ConfigMap => {
             validate_data_keys(obj, "data", errors);
             validate_data_keys(obj, "binaryData", errors);
+            // kube-apiserver counts the values (decoded for binaryData),
+            // not the keys, against 1 MiB, and names the object's root.
+            let size =
+                value_bytes(obj.get("data"), false) + value_bytes(obj.get("binaryData"), true);
+            if size > MAX_DATA_BYTES {
+                errors.push(data_too_long("[]"));
+            }
             if let Some(Value::Object(data)) = obj.get("data") {
                 for (k, v) in data {
                     if !v.is_string() {
