@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod certs;
+pub mod deployment;
 pub mod examples;
 pub mod ingress;
 pub mod manifests;

@@ -1,14 +1,17 @@
 //! The deployment manifests (`manifests/<operator>/`): rendering them with
 //! `kubectl kustomize`, validating them with kubernetes-validate against the
-//! Kubernetes version the workspace targets, and reading their RBAC roles
-//! ([`rbac_roles`]) to bind to an operator's ServiceAccount.
+//! Kubernetes version the workspace targets ([`assert_valid`]), and reading
+//! their RBAC roles ([`rbac_roles`]) to bind to an operator's ServiceAccount.
+//! What the rendered objects must say is checked by [`crate::deployment`].
 //!
 //! The helpers panic, failing the test, when a tool is missing or fails: the
 //! tools are part of the test environment (`cargo xtask tools` installs them).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -53,6 +56,26 @@ pub fn rbac_roles(
             .map(|v| serde_json::from_value(v).unwrap_or_else(|e| panic!("{name}: {e}")))
             .collect(),
     )
+}
+
+/// `manifests/<name>/` rendered ([`kustomize`] runs once per name and test
+/// binary).
+pub fn rendered(name: &str) -> &'static str {
+    static RENDERED: Mutex<BTreeMap<String, &'static str>> = Mutex::new(BTreeMap::new());
+    // A test that panicked while rendering left nothing behind.
+    let mut cache = RENDERED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(yaml) = cache.get(name) {
+        return yaml;
+    }
+    // Leaked: one string a directory, for the rest of the test binary.
+    let yaml: &'static str = Box::leak(kustomize(&manifests_dir(name)).into_boxed_str());
+    cache.insert(name.to_owned(), yaml);
+    yaml
+}
+
+/// The objects of `manifests/<name>/`, rendered ([`rendered`]).
+pub fn objects(name: &str) -> Vec<Value> {
+    documents(rendered(name))
 }
 
 /// `kubectl kustomize <dir>`: the rendered YAML stream.
@@ -168,6 +191,30 @@ pub fn kubernetes_validate(name: &str, yaml: &str) -> Validation {
         success: out.status.success(),
         output,
     }
+}
+
+/// Asserts that kubernetes-validate ([`kubernetes_validate`], the temporary
+/// file named after `name`) passes `yaml`: it exits 0, validates every object
+/// against a schema, and complains about nothing.
+pub fn assert_valid(name: &str, yaml: &str) {
+    let validation = kubernetes_validate(name, yaml);
+    println!("{}", validation.output);
+    assert!(
+        validation.success,
+        "kubernetes-validate failed:\n{}",
+        validation.output
+    );
+    assert_eq!(
+        validation.passed(),
+        documents(yaml).len(),
+        "every object is validated against a schema:\n{}",
+        validation.output
+    );
+    assert!(
+        validation.complaints().is_empty(),
+        "kubernetes-validate complained: {:?}",
+        validation.complaints()
+    );
 }
 
 /// The objects of a YAML stream, as JSON; empty documents are skipped.

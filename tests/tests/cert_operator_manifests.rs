@@ -6,23 +6,23 @@
 //! every rule is needed, is shown by the API server's RBAC itself
 //! (`cert_operator_rbac.rs`).
 //!
-//! The checks return the problems they find; `a_broken_manifest_is_caught`
-//! breaks the rendered objects one way at a time and expects each break to be
-//! reported, so none of the checks can pass vacuously.
+//! The checks every operator's manifests share are `e2e::deployment`'s; the
+//! Vault variant's are here. The checks return the problems they find;
+//! `a_broken_manifest_is_caught` breaks the rendered objects one way at a
+//! time and expects each break to be reported, so none of the checks can pass
+//! vacuously.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::sync::OnceLock;
-use std::time::Duration;
-
 use apiextensions::CertConfig;
+use cert_operator::settings::CertArgs;
+use e2e::deployment::{
+    self, Break, COMMON_BREAKS, Expected, ExpectedRole, Problems, array_mut, assert_no_problems,
+    first_mut, grant, one, rules_mut, set_arg,
+};
 use e2e::manifests::{self, strings};
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use k8s_openapi::api::events::v1::Event;
-use kube::Resource;
+use operatorkit::cli::RunArgs;
 use serde_json::{Value, json};
 
 /// Where everything runs.
@@ -32,538 +32,58 @@ const IMAGE: &str = "ghcr.io/operatorkit/cert-operator";
 /// The workspace version: the image tag, and the version label of the
 /// CertConfigs the operator reconciles.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The user of the distroless `nonroot` image (cert-operator/Dockerfile).
-const NONROOT_UID: i64 = 65532;
-
-/// The rendered manifests (kustomize runs once per test binary).
-fn rendered() -> &'static str {
-    static RENDERED: OnceLock<String> = OnceLock::new();
-    RENDERED.get_or_init(|| manifests::kustomize(&manifests::manifests_dir("cert-operator")))
-}
 
 fn objects() -> Vec<Value> {
-    manifests::documents(rendered())
+    manifests::objects("cert-operator")
 }
 
-/// The Lease leader election uses: operatorkit's default for this operator.
-fn lease_name() -> String {
-    format!("{}-leader", cert_operator::OPERATOR.as_str())
-}
-
-/// Problems found, as messages.
-#[derive(Default)]
-struct Problems(Vec<String>);
-
-impl Problems {
-    fn check(&mut self, ok: bool, message: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(message());
-        }
+/// What manifests/cert-operator holds: everything in operatorkit-system, a
+/// ClusterRole granting what cert-operator calls (see cluster-role.yaml) and
+/// the leader-election Role.
+fn expected() -> Expected {
+    let operator = cert_operator::OPERATOR;
+    let operator = operator.as_str();
+    Expected {
+        operator: operator.to_owned(),
+        namespace: NAMESPACE,
+        elsewhere: Vec::new(),
+        extra_kinds: Vec::new(),
+        image: format!("{IMAGE}:{VERSION}"),
+        parse_args: |args| parse_args(args).map(drop),
+        roles: vec![
+            ExpectedRole::cluster_role::<CertConfig>(
+                operator,
+                [
+                    grant::<Secret>(
+                        "",
+                        &["get", "list", "watch", "create", "patch", "delete"],
+                        &[],
+                    ),
+                    grant::<Pod>("", &["list", "watch"], &[]),
+                ],
+            ),
+            ExpectedRole::leader_election(operator),
+        ],
     }
-}
-
-/// The only object of `kind`, or a problem.
-fn one<'a>(objects: &'a [Value], kind: &str, p: &mut Problems) -> Option<&'a Value> {
-    let found: Vec<&Value> = objects.iter().filter(|o| o["kind"] == kind).collect();
-    p.check(found.len() == 1, || {
-        format!("expected one {kind}, found {}", found.len())
-    });
-    (found.len() == 1).then(|| found[0])
-}
-
-fn name(object: &Value) -> &str {
-    object["metadata"]["name"].as_str().unwrap_or_default()
-}
-
-/// Every string anywhere in `v`.
-fn all_strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|v| all_strings(v, out)),
-        Value::Object(m) => m.values().for_each(|v| all_strings(v, out)),
-        _ => {}
-    }
-}
-
-/// `--flag=value` or `--flag value` in `args`.
-fn flag_value(args: &[String], flag: &str) -> Option<String> {
-    args.iter().enumerate().find_map(|(i, a)| {
-        if a == flag {
-            args.get(i + 1).cloned()
-        } else {
-            a.strip_prefix(flag)
-                .and_then(|r| r.strip_prefix('='))
-                .map(str::to_owned)
-        }
-    })
-}
-
-/// `cpu` in millicores, `memory` in bytes (the suffixes these manifests use).
-fn quantity(resource: &str, q: &Value) -> Option<u64> {
-    let q = q
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| q.as_u64().map(|n| n.to_string()))?;
-    if resource == "cpu" {
-        return match q.strip_suffix('m') {
-            Some(m) => m.parse().ok(),
-            None => q.parse::<f64>().ok().map(|c| (c * 1000.0) as u64),
-        };
-    }
-    let units = [
-        ("Ki", 1u64 << 10),
-        ("Mi", 1 << 20),
-        ("Gi", 1 << 30),
-        ("k", 1000),
-        ("M", 1_000_000),
-        ("G", 1_000_000_000),
-    ];
-    units
-        .iter()
-        .find_map(|(suffix, factor)| q.strip_suffix(suffix).map(|n| (n, *factor)))
-        .map_or_else(
-            || q.parse().ok(),
-            |(n, f)| n.parse::<u64>().ok().map(|n| n * f),
-        )
-}
-
-/// Every object, and where it lives.
-fn check_objects(objects: &[Value]) -> Vec<String> {
-    check_objects_with(objects, &[])
-}
-
-/// [`check_objects`] for a variant that adds objects of kinds `extra`.
-fn check_objects_with(objects: &[Value], extra: &[&str]) -> Vec<String> {
-    let mut p = Problems::default();
-    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
-    let mut sorted = kinds.clone();
-    sorted.sort_unstable();
-    // No Namespace (shared by every operator; see kustomization.yaml) and no
-    // CRD (applied from manifests/crds/ first).
-    let mut expected = vec![
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "Deployment",
-        "PodDisruptionBudget",
-        "Role",
-        "RoleBinding",
-        "Service",
-        "ServiceAccount",
-    ];
-    expected.extend_from_slice(extra);
-    expected.sort_unstable();
-    p.check(sorted == expected, || {
-        format!("objects are {sorted:?}, expected {expected:?}")
-    });
-    for o in objects {
-        let kind = o["kind"].as_str().unwrap_or_default();
-        let ns = &o["metadata"]["namespace"];
-        if matches!(kind, "ClusterRole" | "ClusterRoleBinding") {
-            p.check(ns.is_null(), || {
-                format!(
-                    "{kind} {} is cluster-scoped but has namespace {ns}",
-                    name(o)
-                )
-            });
-        } else {
-            p.check(ns == NAMESPACE, || {
-                format!("{kind} {} is in namespace {ns}, not {NAMESPACE}", name(o))
-            });
-        }
-        p.check(
-            o["metadata"]["labels"]["app.kubernetes.io/name"] == "cert-operator",
-            || {
-                format!(
-                    "{kind} {} lacks app.kubernetes.io/name=cert-operator",
-                    name(o)
-                )
-            },
-        );
-    }
-    p.0
-}
-
-/// The Deployment: replicas, security, probes, resources, arguments.
-fn check_deployment(objects: &[Value]) -> Vec<String> {
-    let mut p = Problems::default();
-    let Some(d) = one(objects, "Deployment", &mut p) else {
-        return p.0;
-    };
-    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
-    p.check(replicas >= 2, || {
-        format!("{replicas} replica(s): a standby needs at least 2")
-    });
-    let pod = &d["spec"]["template"]["spec"];
-    let containers = pod["containers"].as_array().cloned().unwrap_or_default();
-    p.check(containers.len() == 1, || {
-        format!("{} containers, expected 1", containers.len())
-    });
-    let Some(c) = containers.first() else {
-        return p.0;
-    };
-
-    // Security: the container's setting, else the pod's.
-    let sc = |key: &str| -> Value {
-        let own = &c["securityContext"][key];
-        if own.is_null() {
-            pod["securityContext"][key].clone()
-        } else {
-            own.clone()
-        }
-    };
-    p.check(sc("runAsNonRoot") == true, || {
-        "runAsNonRoot is not true".into()
-    });
-    p.check(sc("runAsUser") == NONROOT_UID, || {
-        format!("runAsUser is {}, not {NONROOT_UID}", sc("runAsUser"))
-    });
-    p.check(sc("runAsGroup").as_i64().is_none_or(|g| g != 0), || {
-        "runAsGroup is 0".into()
-    });
-    p.check(
-        c["securityContext"]["readOnlyRootFilesystem"] == true,
-        || "readOnlyRootFilesystem is not true".into(),
-    );
-    p.check(
-        c["securityContext"]["allowPrivilegeEscalation"] == false,
-        || "allowPrivilegeEscalation is not false".into(),
-    );
-    p.check(c["securityContext"]["privileged"] != true, || {
-        "privileged".into()
-    });
-    let caps = &c["securityContext"]["capabilities"];
-    p.check(strings(&caps["drop"]) == ["ALL"], || {
-        format!("capabilities.drop is {}, not [ALL]", caps["drop"])
-    });
-    p.check(strings(&caps["add"]).is_empty(), || {
-        format!("capabilities added: {}", caps["add"])
-    });
-    p.check(sc("seccompProfile")["type"] == "RuntimeDefault", || {
-        format!("seccompProfile is {}", sc("seccompProfile"))
-    });
-    for host in ["hostNetwork", "hostPID", "hostIPC"] {
-        p.check(pod[host] != true, || format!("{host} is on"));
-    }
-    p.check(pod["automountServiceAccountToken"] != false, || {
-        "the service account token is not mounted: the operator could not reach the API".into()
-    });
-
-    // The metrics port, and probes on it.
-    let ports = c["ports"].as_array().cloned().unwrap_or_default();
-    let metrics_port = ports
-        .iter()
-        .find(|port| port["name"] == "metrics")
-        .and_then(|port| port["containerPort"].as_i64());
-    p.check(metrics_port.is_some(), || {
-        "no container port named metrics".into()
-    });
-    let resolves_to_metrics = |port: &Value| {
-        metrics_port.is_some() && (port == "metrics" || port.as_i64() == metrics_port)
-    };
-    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
-        let get = &c[probe]["httpGet"];
-        p.check(get["path"] == path, || {
-            format!("{probe} path is {}, not {path}", get["path"])
-        });
-        p.check(resolves_to_metrics(&get["port"]), || {
-            format!("{probe} port {} is not the metrics port", get["port"])
-        });
-    }
-
-    // Resources: requests and limits of CPU and memory, requests within limits.
-    for resource in ["cpu", "memory"] {
-        let request = quantity(resource, &c["resources"]["requests"][resource]);
-        let limit = quantity(resource, &c["resources"]["limits"][resource]);
-        p.check(request.is_some_and(|r| r > 0), || {
-            format!("no {resource} request")
-        });
-        p.check(limit.is_some_and(|l| l > 0), || {
-            format!("no {resource} limit")
-        });
-        if let (Some(r), Some(l)) = (request, limit) {
-            p.check(r <= l, || format!("{resource} request {r} above limit {l}"));
-        }
-    }
-
-    // Arguments and environment.
-    let args = strings(&c["args"]);
-    if let Err(e) = parse_args(&args) {
-        p.0.push(format!("the arguments {args:?} do not parse: {e}"));
-    }
-    p.check(args.iter().any(|a| a == "--leader-elect"), || {
-        format!("--leader-elect not in {args:?}")
-    });
-    p.check(
-        flag_value(&args, "--log-format").as_deref() == Some("json"),
-        || format!("--log-format=json not in {args:?}"),
-    );
-    let lease = flag_value(&args, "--lease-name").unwrap_or_else(lease_name);
-    p.check(lease == lease_name(), || {
-        format!(
-            "lease {lease}: the leader-election Role grants {} only",
-            lease_name()
-        )
-    });
-    let address = flag_value(&args, "--metrics-address").unwrap_or_else(|| "0.0.0.0:8080".into());
-    let address_port = address
-        .parse::<SocketAddr>()
-        .ok()
-        .map(|a| i64::from(a.port()));
-    p.check(
-        address_port.is_some() && address_port == metrics_port,
-        || format!("--metrics-address {address} is not on the metrics port {metrics_port:?}"),
-    );
-    let shutdown = flag_value(&args, "--shutdown-timeout").unwrap_or_else(|| "25s".into());
-    let shutdown = operatorkit::duration::parse(&shutdown).unwrap_or(Duration::MAX);
-    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
-    p.check(shutdown < Duration::from_secs(grace), || {
-        format!("terminationGracePeriodSeconds {grace} is not longer than --shutdown-timeout {shutdown:?}")
-    });
-    let env = c["env"].as_array().cloned().unwrap_or_default();
-    for (var, field) in [
-        ("POD_NAME", "metadata.name"),
-        ("POD_NAMESPACE", "metadata.namespace"),
-    ] {
-        let found = env.iter().find(|e| e["name"] == var);
-        p.check(
-            found.is_some_and(|e| e["valueFrom"]["fieldRef"]["fieldPath"] == field),
-            || format!("env {var} is not the downward API's {field}"),
-        );
-    }
-    let image = format!("{IMAGE}:{VERSION}");
-    p.check(c["image"] == image.as_str(), || {
-        format!("image is {}, not {image}", c["image"])
-    });
-    p.0
-}
-
-/// (apiGroup, resource, verb, resourceNames) of every grant of `rules`.
-type Grant = (String, String, String, Vec<String>);
-
-fn grants(rules: &Value) -> BTreeSet<Grant> {
-    let mut out = BTreeSet::new();
-    for rule in rules.as_array().into_iter().flatten() {
-        let names = strings(&rule["resourceNames"]);
-        for group in strings(&rule["apiGroups"]) {
-            for resource in strings(&rule["resources"]) {
-                for verb in strings(&rule["verbs"]) {
-                    out.insert((group.clone(), resource.clone(), verb, names.clone()));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn grant<K: Resource<DynamicType = ()>>(sub: &str, verbs: &[&str], names: &[&str]) -> Vec<Grant> {
-    let resource = format!("{}{sub}", K::plural(&()));
-    verbs
-        .iter()
-        .map(|v| {
-            (
-                K::group(&()).into_owned(),
-                resource.clone(),
-                (*v).to_owned(),
-                names.iter().map(|n| (*n).to_owned()).collect(),
-            )
-        })
-        .collect()
-}
-
-/// What cert-operator calls, cluster-wide (see cluster-role.yaml).
-fn expected_cluster_grants() -> BTreeSet<Grant> {
-    [
-        grant::<CertConfig>("", &["get", "list", "watch", "patch"], &[]),
-        grant::<CertConfig>("/status", &["get", "patch"], &[]),
-        grant::<Secret>(
-            "",
-            &["get", "list", "watch", "create", "patch", "delete"],
-            &[],
-        ),
-        grant::<Pod>("", &["list", "watch"], &[]),
-        grant::<Event>("", &["create", "patch"], &[]),
-    ]
-    .concat()
-    .into_iter()
-    .collect()
-}
-
-/// What leader election calls, on its one Lease.
-fn expected_lease_grants() -> BTreeSet<Grant> {
-    let lease = lease_name();
-    [
-        grant::<Lease>("", &["create"], &[]),
-        grant::<Lease>("", &["get", "update"], &[&lease]),
-    ]
-    .concat()
-    .into_iter()
-    .collect()
-}
-
-/// The ClusterRole and the Role: exactly the expected grants, no wildcard.
-fn check_roles(objects: &[Value]) -> Vec<String> {
-    let mut p = Problems::default();
-    for (kind, expected) in [
-        ("ClusterRole", expected_cluster_grants()),
-        ("Role", expected_lease_grants()),
-    ] {
-        let Some(role) = one(objects, kind, &mut p) else {
-            continue;
-        };
-        let actual = grants(&role["rules"]);
-        let extra: Vec<_> = actual.difference(&expected).collect();
-        let missing: Vec<_> = expected.difference(&actual).collect();
-        p.check(extra.is_empty(), || {
-            format!("{kind} grants more than it needs: {extra:?}")
-        });
-        p.check(missing.is_empty(), || {
-            format!("{kind} lacks grants it needs: {missing:?}")
-        });
-        let mut words = Vec::new();
-        all_strings(&role["rules"], &mut words);
-        p.check(!words.iter().any(|w| w.contains('*')), || {
-            format!("{kind} has a wildcard: {words:?}")
-        });
-        for rule in role["rules"].as_array().into_iter().flatten() {
-            p.check(rule["nonResourceURLs"].is_null(), || {
-                format!(
-                    "{kind} grants non-resource URLs {}",
-                    rule["nonResourceURLs"]
-                )
-            });
-        }
-        p.check(role["aggregationRule"].is_null(), || {
-            format!("{kind} aggregates other roles")
-        });
-    }
-    p.0
-}
-
-/// The bindings bind the roles to the ServiceAccount the Deployment runs as.
-fn check_bindings(objects: &[Value]) -> Vec<String> {
-    let mut p = Problems::default();
-    let sa = one(objects, "ServiceAccount", &mut p).map(name);
-    let pods_sa = one(objects, "Deployment", &mut p)
-        .and_then(|d| d["spec"]["template"]["spec"]["serviceAccountName"].as_str());
-    p.check(sa.is_some() && pods_sa == sa, || {
-        format!("the pods run as {pods_sa:?}, the ServiceAccount is {sa:?}")
-    });
-    for (binding_kind, role_kind) in [
-        ("ClusterRoleBinding", "ClusterRole"),
-        ("RoleBinding", "Role"),
-    ] {
-        let role = one(objects, role_kind, &mut p).map(name);
-        let Some(b) = one(objects, binding_kind, &mut p) else {
-            continue;
-        };
-        let role_ref = &b["roleRef"];
-        p.check(
-            role_ref["apiGroup"] == "rbac.authorization.k8s.io"
-                && role_ref["kind"] == role_kind
-                && role.is_some_and(|r| role_ref["name"] == r),
-            || format!("{binding_kind} refers to {role_ref}, not {role_kind} {role:?}"),
-        );
-        let expected = json!([{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]);
-        p.check(b["subjects"] == expected, || {
-            format!("{binding_kind} binds {}, not {expected}", b["subjects"])
-        });
-    }
-    p.0
-}
-
-/// The Service selects the Deployment's pods and exposes their metrics port;
-/// the PodDisruptionBudget selects them and lets a drain proceed.
-fn check_service(objects: &[Value]) -> Vec<String> {
-    let mut p = Problems::default();
-    let (Some(s), Some(d)) = (
-        one(objects, "Service", &mut p),
-        one(objects, "Deployment", &mut p),
-    ) else {
-        return p.0;
-    };
-    let pod_labels = &d["spec"]["template"]["metadata"]["labels"];
-    let selects_pods = |selector: &Value| {
-        selector
-            .as_object()
-            .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| &pod_labels[k] == v))
-    };
-    p.check(selects_pods(&d["spec"]["selector"]["matchLabels"]), || {
-        "the Deployment's selector does not match its pods".into()
-    });
-    p.check(s["spec"]["type"] == "ClusterIP", || {
-        format!("Service type {}, not ClusterIP", s["spec"]["type"])
-    });
-    p.check(selects_pods(&s["spec"]["selector"]), || {
-        format!(
-            "Service selector {} does not select the pods {pod_labels}",
-            s["spec"]["selector"]
-        )
-    });
-    let container = &d["spec"]["template"]["spec"]["containers"][0];
-    let metrics_port = container["ports"]
-        .as_array()
-        .and_then(|ports| ports.iter().find(|port| port["name"] == "metrics"))
-        .and_then(|port| port["containerPort"].as_i64());
-    let ports = s["spec"]["ports"].as_array().cloned().unwrap_or_default();
-    let exposed = ports.iter().find(|port| port["name"] == "metrics");
-    p.check(
-        exposed.is_some_and(|port| {
-            let target = &port["targetPort"];
-            metrics_port.is_some() && (target == "metrics" || target.as_i64() == metrics_port)
-        }),
-        || format!("Service ports {ports:?} do not expose the container's metrics port {metrics_port:?}"),
-    );
-    let annotations = &s["metadata"]["annotations"];
-    p.check(annotations["prometheus.io/scrape"] == "true", || {
-        "no prometheus.io/scrape annotation".into()
-    });
-    p.check(
-        metrics_port.is_some_and(|m| annotations["prometheus.io/port"] == m.to_string().as_str()),
-        || {
-            format!(
-                "prometheus.io/port is {}, not {metrics_port:?}",
-                annotations["prometheus.io/port"]
-            )
-        },
-    );
-    p.check(annotations["prometheus.io/path"] == "/metrics", || {
-        "prometheus.io/path is not /metrics".into()
-    });
-    if let Some(pdb) = one(objects, "PodDisruptionBudget", &mut p) {
-        p.check(
-            selects_pods(&pdb["spec"]["selector"]["matchLabels"]),
-            || "the PodDisruptionBudget does not select the pods".into(),
-        );
-        let min = pdb["spec"]["minAvailable"].as_i64().unwrap_or(0);
-        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
-        p.check(min >= 1 && min < replicas, || {
-            format!("minAvailable {min} of {replicas}: must keep one and let a drain evict one")
-        });
-    }
-    p.0
 }
 
 /// `args` read by cert-operator's own command line: the flags of `run`.
-fn parse_args(
-    args: &[String],
-) -> Result<operatorkit::cli::RunArgs<cert_operator::settings::CertArgs>, clap::Error> {
-    use clap::Parser;
-    let cli = cert_operator::settings::Cli::try_parse_from(
-        std::iter::once("cert-operator".to_owned()).chain(args.iter().cloned()),
-    )?;
-    match cli.into_command() {
-        operatorkit::cli::Command::Run(run) => Ok(run),
-        operatorkit::cli::Command::Crd => Err(clap::Error::raw(
-            clap::error::ErrorKind::InvalidSubcommand,
-            "the Deployment runs `crd`, not the operator",
-        )),
-    }
+fn parse_args(args: &[String]) -> Result<RunArgs<CertArgs>, clap::Error> {
+    deployment::parse_run_args(cert_operator::OPERATOR.as_str(), args)
 }
 
 /// manifests/cert-operator-vault: the base with the Vault backend.
 fn vault_rendered() -> &'static str {
-    static RENDERED: OnceLock<String> = OnceLock::new();
-    RENDERED.get_or_init(|| manifests::kustomize(&manifests::manifests_dir("cert-operator-vault")))
+    manifests::rendered("cert-operator-vault")
+}
+
+/// The Vault variant: the base's promises, with the generated ConfigMap of
+/// the Vault address.
+fn vault_expected() -> Expected {
+    Expected {
+        extra_kinds: vec!["ConfigMap"],
+        ..expected()
+    }
 }
 
 /// Where the Vault variant's token and CA come from.
@@ -668,39 +188,7 @@ fn check_vault(objects: &[Value]) -> Vec<String> {
     p.0
 }
 
-fn all_problems(objects: &[Value]) -> Vec<String> {
-    [
-        check_objects(objects),
-        check_deployment(objects),
-        check_roles(objects),
-        check_bindings(objects),
-        check_service(objects),
-    ]
-    .concat()
-}
-
-#[test]
-fn renders_and_validates_against_kubernetes_1_33() {
-    let objects = objects();
-    let validation = manifests::kubernetes_validate("cert-operator", rendered());
-    println!("{}", validation.output);
-    assert!(
-        validation.success,
-        "kubernetes-validate failed:\n{}",
-        validation.output
-    );
-    assert_eq!(
-        validation.passed(),
-        objects.len(),
-        "every object is validated against a schema:\n{}",
-        validation.output
-    );
-    assert!(
-        validation.complaints().is_empty(),
-        "kubernetes-validate complained: {:?}",
-        validation.complaints()
-    );
-}
+e2e::manifest_tests!("cert-operator", expected());
 
 #[test]
 fn the_validator_refuses_an_unknown_field() {
@@ -727,22 +215,8 @@ fn the_validator_refuses_an_unknown_field() {
 fn the_vault_variant_validates_and_keeps_every_promise_of_the_base() {
     let yaml = vault_rendered();
     let vault = manifests::documents(yaml);
-    let validation = manifests::kubernetes_validate("cert-operator-vault", yaml);
-    assert!(
-        validation.success && validation.complaints().is_empty(),
-        "kubernetes-validate:\n{}",
-        validation.output
-    );
-    assert_eq!(validation.passed(), vault.len(), "{}", validation.output);
-    let problems = [
-        check_objects_with(&vault, &["ConfigMap"]),
-        check_deployment(&vault),
-        check_roles(&vault),
-        check_bindings(&vault),
-        check_service(&vault),
-        check_vault(&vault),
-    ]
-    .concat();
+    manifests::assert_valid("cert-operator-vault", yaml);
+    let problems = [vault_expected().all_problems(&vault), check_vault(&vault)].concat();
     assert!(problems.is_empty(), "{problems:#?}");
     // The base's Deployment is not a Vault one: the check can fail.
     assert!(
@@ -839,233 +313,23 @@ fn a_broken_vault_variant_is_caught() {
 
 #[test]
 fn everything_is_in_operatorkit_system() {
-    let problems = check_objects(&objects());
-    assert!(problems.is_empty(), "{problems:#?}");
-}
-
-#[test]
-fn the_deployment_is_hardened_probed_resourced_and_elects_a_leader() {
-    let problems = check_deployment(&objects());
-    assert!(problems.is_empty(), "{problems:#?}");
-}
-
-#[test]
-fn the_roles_grant_exactly_what_the_operator_calls() {
-    let problems = check_roles(&objects());
-    assert!(problems.is_empty(), "{problems:#?}");
-}
-
-#[test]
-fn the_bindings_bind_the_deployments_service_account() {
-    let problems = check_bindings(&objects());
-    assert!(problems.is_empty(), "{problems:#?}");
-}
-
-#[test]
-fn the_service_exposes_the_pods_metrics() {
-    let problems = check_service(&objects());
-    assert!(problems.is_empty(), "{problems:#?}");
+    assert_no_problems(expected().check_objects(&objects()));
 }
 
 /// Each way of breaking the manifests, and a fragment of the problem it must
-/// be reported as.
+/// be reported as: every operator's ([`COMMON_BREAKS`]) and cert-operator's.
 #[test]
 fn a_broken_manifest_is_caught() {
-    type Break = fn(&mut Vec<Value>);
-    fn kind<'a>(objects: &'a mut [Value], kind: &str) -> &'a mut Value {
-        objects.iter_mut().find(|o| o["kind"] == kind).unwrap()
-    }
-    fn container(objects: &mut [Value]) -> &mut Value {
-        &mut kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    }
-    fn rules<'a>(objects: &'a mut [Value], k: &str) -> &'a mut Vec<Value> {
-        kind(objects, k)["rules"].as_array_mut().unwrap()
-    }
-    fn remove_arg(objects: &mut [Value], arg: &str) {
-        let args = container(objects)["args"].as_array_mut().unwrap();
-        args.retain(|a| a.as_str().is_none_or(|a| !a.starts_with(arg)));
-    }
-    fn set_arg(objects: &mut [Value], flag: &str, value: &str) {
-        remove_arg(objects, flag);
-        let args = container(objects)["args"].as_array_mut().unwrap();
-        args.push(json!(format!("{flag}={value}")));
-    }
-    let breaks: &[(&str, Break, &str)] = &[
-        (
-            "a Namespace object",
-            |o| {
-                o.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
-            },
-            "objects are",
-        ),
-        (
-            "Deployment in default",
-            |o| kind(o, "Deployment")["metadata"]["namespace"] = json!("default"),
-            "not operatorkit-system",
-        ),
-        (
-            "one replica",
-            |o| kind(o, "Deployment")["spec"]["replicas"] = json!(1),
-            "standby",
-        ),
-        (
-            "root",
-            |o| {
-                kind(o, "Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsUser"] =
-                    json!(0)
-            },
-            "runAsUser",
-        ),
-        (
-            "runAsNonRoot overridden",
-            |o| container(o)["securityContext"]["runAsNonRoot"] = json!(false),
-            "runAsNonRoot",
-        ),
-        (
-            "writable root",
-            |o| container(o)["securityContext"]["readOnlyRootFilesystem"] = json!(false),
-            "readOnlyRootFilesystem",
-        ),
-        (
-            "escalation",
-            |o| {
-                drop(
-                    container(o)["securityContext"]
-                        .as_object_mut()
-                        .unwrap()
-                        .remove("allowPrivilegeEscalation"),
-                )
-            },
-            "allowPrivilegeEscalation",
-        ),
-        (
-            "capabilities kept",
-            |o| container(o)["securityContext"]["capabilities"]["drop"] = json!(["NET_RAW"]),
-            "capabilities.drop",
-        ),
-        (
-            "capability added",
-            |o| container(o)["securityContext"]["capabilities"]["add"] = json!(["NET_ADMIN"]),
-            "capabilities added",
-        ),
-        (
-            "no seccomp",
-            |o| {
-                drop(
-                    kind(o, "Deployment")["spec"]["template"]["spec"]["securityContext"]
-                        .as_object_mut()
-                        .unwrap()
-                        .remove("seccompProfile"),
-                )
-            },
-            "seccompProfile",
-        ),
-        (
-            "host network",
-            |o| kind(o, "Deployment")["spec"]["template"]["spec"]["hostNetwork"] = json!(true),
-            "hostNetwork",
-        ),
-        (
-            "no liveness probe",
-            |o| {
-                drop(
-                    container(o)
-                        .as_object_mut()
-                        .unwrap()
-                        .remove("livenessProbe"),
-                )
-            },
-            "livenessProbe path",
-        ),
-        (
-            "readiness on /healthz",
-            |o| container(o)["readinessProbe"]["httpGet"]["path"] = json!("/healthz"),
-            "readinessProbe path",
-        ),
-        (
-            "probe on another port",
-            |o| container(o)["livenessProbe"]["httpGet"]["port"] = json!(9090),
-            "livenessProbe port",
-        ),
-        (
-            "no memory limit",
-            |o| {
-                drop(
-                    container(o)["resources"]["limits"]
-                        .as_object_mut()
-                        .unwrap()
-                        .remove("memory"),
-                )
-            },
-            "no memory limit",
-        ),
-        (
-            "request above limit",
-            |o| container(o)["resources"]["requests"]["cpu"] = json!("2"),
-            "cpu request",
-        ),
-        (
-            "no leader election",
-            |o| remove_arg(o, "--leader-elect"),
-            "--leader-elect",
-        ),
-        (
-            "text logs",
-            |o| remove_arg(o, "--log-format"),
-            "--log-format",
-        ),
-        (
-            "another lease",
-            |o| set_arg(o, "--lease-name", "other"),
-            "leader-election Role",
-        ),
+    let own: &[Break] = &[
         (
             "a flag the operator does not have",
             |o| set_arg(o, "--vault-namespace", "x"),
             "do not parse",
         ),
         (
-            "metrics elsewhere",
-            |o| set_arg(o, "--metrics-address", "0.0.0.0:9090"),
-            "--metrics-address",
-        ),
-        (
-            "short grace",
-            |o| {
-                kind(o, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] =
-                    json!(20)
-            },
-            "terminationGracePeriodSeconds",
-        ),
-        (
-            "no POD_NAMESPACE",
-            |o| {
-                container(o)["env"]
-                    .as_array_mut()
-                    .unwrap()
-                    .retain(|e| e["name"] != "POD_NAMESPACE")
-            },
-            "POD_NAMESPACE",
-        ),
-        (
-            "latest image",
-            |o| container(o)["image"] = json!(format!("{IMAGE}:latest")),
-            "image is",
-        ),
-        (
-            "no token",
-            |o| {
-                kind(o, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"] =
-                    json!(false)
-            },
-            "token",
-        ),
-        (
             "update CertConfigs",
             |o| {
-                rules(o, "ClusterRole")[0]["verbs"]
-                    .as_array_mut()
-                    .unwrap()
+                array_mut(&mut rules_mut(first_mut(o, "ClusterRole"))[0]["verbs"])
                     .push(json!("update"))
             },
             "more than it needs",
@@ -1073,108 +337,27 @@ fn a_broken_manifest_is_caught() {
         (
             "read ConfigMaps",
             |o| {
-                rules(o, "ClusterRole")
+                rules_mut(first_mut(o, "ClusterRole"))
                     .push(json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}))
-            },
-            "more than it needs",
-        ),
-        (
-            "leases cluster-wide",
-            |o| {
-                rules(o, "ClusterRole").push(json!({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get"]}))
             },
             "more than it needs",
         ),
         (
             "secrets: no delete",
             |o| {
-                rules(o, "ClusterRole")[2]["verbs"]
-                    .as_array_mut()
-                    .unwrap()
+                array_mut(&mut rules_mut(first_mut(o, "ClusterRole"))[2]["verbs"])
                     .retain(|v| v != "delete")
             },
             "lacks grants",
         ),
         (
             "wildcard verb",
-            |o| rules(o, "ClusterRole")[3]["verbs"] = json!(["*"]),
+            |o| rules_mut(first_mut(o, "ClusterRole"))[3]["verbs"] = json!(["*"]),
             "wildcard",
         ),
-        (
-            "non-resource URL",
-            |o| {
-                rules(o, "ClusterRole")
-                    .push(json!({"nonResourceURLs": ["/metrics"], "verbs": ["get"]}))
-            },
-            "non-resource",
-        ),
-        (
-            "any lease",
-            |o| {
-                drop(
-                    rules(o, "Role")[1]
-                        .as_object_mut()
-                        .unwrap()
-                        .remove("resourceNames"),
-                )
-            },
-            "Role grants more",
-        ),
-        (
-            "another service account",
-            |o| {
-                kind(o, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] =
-                    json!("default")
-            },
-            "the pods run as",
-        ),
-        (
-            "binding in another namespace",
-            |o| kind(o, "ClusterRoleBinding")["subjects"][0]["namespace"] = json!("default"),
-            "ClusterRoleBinding binds",
-        ),
-        (
-            "binding to another role",
-            |o| kind(o, "RoleBinding")["roleRef"]["name"] = json!("admin"),
-            "RoleBinding refers",
-        ),
-        (
-            "Service selects nothing",
-            |o| kind(o, "Service")["spec"]["selector"] = json!({"app.kubernetes.io/name": "other"}),
-            "Service selector",
-        ),
-        (
-            "Service on another port",
-            |o| kind(o, "Service")["spec"]["ports"][0]["targetPort"] = json!(9090),
-            "metrics port",
-        ),
-        (
-            "not scraped",
-            |o| {
-                drop(
-                    kind(o, "Service")["metadata"]["annotations"]
-                        .as_object_mut()
-                        .unwrap()
-                        .remove("prometheus.io/scrape"),
-                )
-            },
-            "scrape",
-        ),
-        (
-            "PDB blocks drains",
-            |o| kind(o, "PodDisruptionBudget")["spec"]["minAvailable"] = json!(2),
-            "minAvailable",
-        ),
     ];
-    let good = objects();
-    assert!(all_problems(&good).is_empty(), "{:#?}", all_problems(&good));
-    for (what, breaks_it, expected) in breaks {
-        let mut broken = good.clone();
-        breaks_it(&mut broken);
-        let problems = all_problems(&broken);
-        assert!(
-            problems.iter().any(|p| p.contains(expected)),
-            "{what}: expected a problem containing {expected:?}, got {problems:#?}"
-        );
-    }
+    let expected = expected();
+    deployment::assert_breaks_caught(&objects(), &[COMMON_BREAKS, own].concat(), |o| {
+        expected.all_problems(o)
+    });
 }
