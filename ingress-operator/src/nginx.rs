@@ -15,7 +15,7 @@
 //!   equal to the port, as ingress-nginx listens on it;
 //! - every guest cluster writes its entries and ports by server-side apply
 //!   under a field manager of its own ([`field_manager`]), so the API
-//!   server records which cluster owns each entry and port ([`owner`]),
+//!   server records which cluster owns each entry and port ([`owners`]),
 //!   refuses a second cluster's apply of a taken one (409), and removes a
 //!   cluster's entries when it stops applying them, touching nobody else's;
 //! - a field someone else holds is never taken ([`holder`]).
