@@ -667,9 +667,18 @@ async fn endpoint_slices_follow_readiness() {
         (ports[0].name.as_deref(), ports[0].port),
         (Some("https"), Some(6443))
     );
+    // The legacy Endpoints are written apart from the slice (as by
+    // kube-controller-manager's two controllers): no order between them.
     let endpoints: Api<Endpoints> = env.api();
-    let ep = endpoints.get(&name).await.unwrap();
-    assert_eq!(ep.subsets.unwrap()[0].addresses.as_ref().unwrap().len(), 2);
+    let addresses = |e: Option<&Endpoints>| {
+        e.and_then(|e| e.subsets.as_ref())
+            .and_then(|s| s.first())
+            .and_then(|s| s.addresses.as_ref())
+            .map_or(0, Vec::len)
+    };
+    wait_for(&endpoints, &name, WAIT, |e| addresses(e) == 2)
+        .await
+        .unwrap();
     // A pod relabelled out of the Service (and its ReplicaSet): released,
     // replaced, and no longer an endpoint.
     let quarantined = app_pods(&env, &name).await[0]
