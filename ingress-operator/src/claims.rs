@@ -60,25 +60,21 @@ impl Claims {
         let empty = BTreeMap::new();
         self.unmet(&namespace, |claim| {
             let wanted = claim.config_maps.get(&name).unwrap_or(&empty);
-            let keys: BTreeSet<&str> = applied
+            let keys: BTreeSet<String> = applied
                 .get(claim.manager.as_str())
-                .and_then(|f| f.get("f:data"))
-                .and_then(Value::as_object)
-                .map(|d| d.keys().filter_map(|k| k.strip_prefix("f:")).collect())
+                .map(|f| nginx::keys_in(f).into_iter().collect())
                 .unwrap_or_default();
             let as_asked = wanted
                 .iter()
                 .all(|(k, v)| data.and_then(|d| d.get(k)) == Some(v));
-            keys.len() == wanted.len()
-                && wanted.keys().all(|k| keys.contains(k.as_str()))
-                && as_asked
+            keys.len() == wanted.len() && wanted.keys().all(|k| keys.contains(k)) && as_asked
         })
     }
 
     /// The IngressConfigs whose claims on this Service are not met.
     pub fn unmet_in_service(&self, service: &Service) -> Vec<ObjectRef<IngressConfig>> {
         let (namespace, name) = (service.namespace().unwrap_or_default(), service.name_any());
-        let managed = service.metadata.managed_fields.as_deref().unwrap_or(&[]);
+        let applied = by_manager(service.metadata.managed_fields.as_deref());
         // (port, protocol) → whether name and targetPort are as a mapping
         // writes them; SCTP ports are nobody's here.
         let present: BTreeMap<(i32, Protocol), (Option<&str>, bool)> = service
@@ -98,12 +94,15 @@ impl Claims {
             } else {
                 &empty
             };
-            let applied: BTreeSet<(i32, Protocol)> = nginx::applied_ports(managed, &claim.manager)
-                .into_iter()
-                .collect();
-            applied.len() == wanted.len()
+            // Looked up in the per-event map: scanning every manager for
+            // every claim would cost managers x claims per event.
+            let ports: BTreeSet<(i32, Protocol)> = applied
+                .get(claim.manager.as_str())
+                .map(|f| nginx::ports_in(f).into_iter().collect())
+                .unwrap_or_default();
+            ports.len() == wanted.len()
                 && wanted.iter().all(|(port, port_name)| {
-                    applied.contains(port)
+                    ports.contains(port)
                         && present.get(port) == Some(&(Some(port_name.as_str()), true))
                 })
         })

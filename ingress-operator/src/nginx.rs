@@ -216,6 +216,11 @@ pub fn holder(
     })
 }
 
+/// An object's `managedFields` (none: empty).
+pub fn managed<C: kube::Resource>(object: &C) -> &[ManagedFieldsEntry] {
+    object.meta().managed_fields.as_deref().unwrap_or(&[])
+}
+
 /// The fields `manager` applied (its `Apply` entry), if any.
 pub fn applied_by<'a>(managed: &'a [ManagedFieldsEntry], manager: &str) -> Option<&'a Value> {
     managed
@@ -228,7 +233,21 @@ pub fn applied_by<'a>(managed: &'a [ManagedFieldsEntry], manager: &str) -> Optio
 /// The ConfigMap keys `manager` applied.
 pub fn applied_keys(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<String> {
     applied_by(managed, manager)
-        .and_then(|f| f.get("f:data"))
+        .map(keys_in)
+        .unwrap_or_default()
+}
+
+/// The Service ports (port, protocol) `manager` applied.
+pub fn applied_ports(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<(i32, Protocol)> {
+    applied_by(managed, manager)
+        .map(ports_in)
+        .unwrap_or_default()
+}
+
+/// The ConfigMap keys a manager's `fieldsV1` owns.
+pub fn keys_in(fields: &Value) -> Vec<String> {
+    fields
+        .get("f:data")
         .and_then(Value::as_object)
         .map(|data| {
             data.keys()
@@ -239,12 +258,12 @@ pub fn applied_keys(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<String
         .unwrap_or_default()
 }
 
-/// The Service ports (port, protocol) `manager` applied.
-pub fn applied_ports(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<(i32, Protocol)> {
-    let keys = applied_by(managed, manager)
-        .and_then(|f| f.pointer("/f:spec/f:ports"))
-        .and_then(Value::as_object);
-    keys.map(|ports| ports.keys().filter_map(|k| port_of_key(k)).collect())
+/// The Service ports (port, protocol) a manager's `fieldsV1` owns.
+pub fn ports_in(fields: &Value) -> Vec<(i32, Protocol)> {
+    fields
+        .pointer("/f:spec/f:ports")
+        .and_then(Value::as_object)
+        .map(|ports| ports.keys().filter_map(|k| port_of_key(k)).collect())
         .unwrap_or_default()
 }
 

@@ -170,7 +170,7 @@ fn already_applied(
 
 /// This cluster's applied entries of `cm`, with their values now.
 fn applied_entries(cm: &ConfigMap, manager: &str) -> BTreeMap<String, String> {
-    let managed = cm.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let managed = nginx::managed(cm);
     let data = cm.data.as_ref();
     nginx::applied_keys(managed, manager)
         .into_iter()
@@ -181,7 +181,7 @@ fn applied_entries(cm: &ConfigMap, manager: &str) -> BTreeMap<String, String> {
 /// This cluster's applied ports of `service`, as applied (name, port,
 /// targetPort, protocol of each, as they are now).
 fn applied_service_ports(service: &Service, manager: &str) -> Vec<Value> {
-    let managed = service.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let managed = nginx::managed(service);
     nginx::applied_ports(managed, manager)
         .into_iter()
         .filter_map(|(port, protocol)| service_port(service, port, protocol))
@@ -233,7 +233,7 @@ fn entry_holder(cm: Option<&ConfigMap>, m: &Mapping, manager: &str) -> Option<Ow
     let cm = cm?;
     let key = m.key();
     let present = cm.data.as_ref().is_some_and(|d| d.contains_key(&key));
-    let managed = cm.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let managed = nginx::managed(cm);
     let path = nginx::entry_path(&key);
     nginx::holder(managed, &[&path[0], &path[1]], present, manager)
 }
@@ -242,7 +242,7 @@ fn entry_holder(cm: Option<&ConfigMap>, m: &Mapping, manager: &str) -> Option<Ow
 fn port_holder(service: Option<&Service>, m: &Mapping, manager: &str) -> Option<Owner> {
     let service = service?;
     let present = service_port(service, m.lb_port, m.protocol).is_some();
-    let managed = service.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let managed = nginx::managed(service);
     let path = nginx::port_path(m.lb_port, m.protocol);
     nginx::holder(managed, &[&path[0], &path[1], &path[2]], present, manager)
 }
@@ -263,7 +263,7 @@ fn service_port(
 
 /// Whether this cluster's applied entries of `cm` are exactly `entries`.
 fn entries_as_applied(cm: &ConfigMap, entries: &BTreeMap<String, String>, manager: &str) -> bool {
-    let managed = cm.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let managed = nginx::managed(cm);
     let applied: BTreeSet<String> = nginx::applied_keys(managed, manager).into_iter().collect();
     applied.len() == entries.len()
         && entries
@@ -283,7 +283,7 @@ fn room_for(cm: &ConfigMap, entries: &BTreeMap<String, String>, manager: &str) -
     if added.is_empty() {
         return true;
     }
-    let managed = cm.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let managed = nginx::managed(cm);
     let withdrawn: Vec<String> = nginx::applied_keys(managed, manager)
         .into_iter()
         .filter(|k| !entries.contains_key(k))
@@ -304,7 +304,7 @@ fn room_for(cm: &ConfigMap, entries: &BTreeMap<String, String>, manager: &str) -
 /// Whether this cluster's applied ports of `service` are exactly those of
 /// `served`, as it would write them.
 fn ports_as_applied(service: &Service, served: &[Mapping], manager: &str) -> bool {
-    let managed = service.metadata.managed_fields.as_deref().unwrap_or(&[]);
+    let managed = nginx::managed(service);
     let applied: BTreeSet<(i32, Protocol)> =
         nginx::applied_ports(managed, manager).into_iter().collect();
     applied.len() == served.len()

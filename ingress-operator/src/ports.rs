@@ -229,11 +229,11 @@ impl Ports {
         host.service = (controller.service.clone(), service);
         host.stale_config_maps = stale::<ConfigMap>(cx, ns, |cm| {
             !host.config_maps.contains_key(&cm.name_any())
-                && !nginx::applied_keys(managed(cm), manager).is_empty()
+                && !nginx::applied_keys(nginx::managed(cm), manager).is_empty()
         });
         host.stale_services = stale::<Service>(cx, ns, |s| {
             s.name_any() != controller.service
-                && !nginx::applied_ports(managed(s), manager).is_empty()
+                && !nginx::applied_ports(nginx::managed(s), manager).is_empty()
         });
         Ok(host)
     }
@@ -337,12 +337,6 @@ fn stale<C: operatorkit::Kind>(
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn managed<C: kube::Resource>(
-    o: &C,
-) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry] {
-    o.meta().managed_fields.as_deref().unwrap_or(&[])
 }
 
 /// The applies of `planned`: ConfigMaps first (their entries are what

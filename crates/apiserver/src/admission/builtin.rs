@@ -395,16 +395,26 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
     match b {
         Builtin::Secret => {
             validate_data_keys(obj, "data", errors);
-            if value_bytes(obj.get("data"), true) > MAX_DATA_BYTES {
-                errors.push(data_too_long("data"));
-            }
+            // Each value decoded once: for its size and its validity.
+            let (mut size, mut undecodable) = (0, Vec::new());
             if let Some(Value::Object(data)) = obj.get("data") {
                 for (k, v) in data {
-                    let ok = v.as_str().is_some_and(|s| {
-                        base64::engine::general_purpose::STANDARD.decode(s).is_ok()
-                    });
-                    if !ok {
-                        errors.push(FieldError::invalid(
+                    let decoded = v
+                        .as_str()
+                        .map(|s| (s, base64::engine::general_purpose::STANDARD.decode(s)));
+                    let valid = match decoded {
+                        Some((_, Ok(bytes))) => {
+                            size += bytes.len();
+                            true
+                        }
+                        Some((s, Err(_))) => {
+                            size += s.len();
+                            false
+                        }
+                        None => false,
+                    };
+                    if !valid {
+                        undecodable.push(FieldError::invalid(
                             format!("data[{k}]"),
                             v,
                             "must be base64-encoded bytes",
@@ -412,6 +422,10 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
                     }
                 }
             }
+            if size > MAX_DATA_BYTES {
+                errors.push(data_too_long("data"));
+            }
+            errors.extend(undecodable);
             if let (Some(old), Some(new)) = (old.and_then(|o| o.get("type")), obj.get("type"))
                 && old != new
             {
