@@ -25,8 +25,8 @@ use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL, MANAGED_BY_LABEL};
 use crate::backend::{Backend, BackendError, Scope};
 use crate::metrics::CertMetrics;
 use crate::pki::{CertInfo, CertRequest, IssuedCert, spec_hash, verify_bundle};
-use crate::waiting::PodWaiters;
 use crate::{CERTCONFIG_ANNOTATION, HASH_ANNOTATION, OPERATOR};
+use apiextensions::waiting::PodWaiters;
 
 /// How long a deletion waiting for pods waits at most before looking at them
 /// again. A pod event of the cluster brings it back sooner ([`PodWaiters`]);
@@ -58,7 +58,7 @@ pub struct Certificate {
     backend: Arc<dyn Backend>,
     settings: CertSettings,
     metrics: CertMetrics,
-    waiters: PodWaiters,
+    waiters: PodWaiters<CertConfig>,
 }
 
 /// What to do with the current certificate.
@@ -128,7 +128,7 @@ impl Certificate {
 
     /// The deletions of this resource waiting for pods: map pod events
     /// through [`PodWaiters::waiting_for`] to finish them when the pods go.
-    pub fn pod_waiters(&self) -> PodWaiters {
+    pub fn pod_waiters(&self) -> PodWaiters<CertConfig> {
         self.waiters.clone()
     }
 

@@ -5,7 +5,6 @@
 //! - [`pki`]: requests, keys, the built-in CA, the checks every bundle passes;
 //! - [`backend`]: where certificates come from;
 //! - [`certificate`]: the resource that issues, renews and removes them;
-//! - [`waiting`]: deletions waiting for a cluster's pods to go;
 //! - [`metrics`]: issued/renewed counts, backend errors, expiry times;
 //! - [`settings`]: the command line.
 
@@ -16,7 +15,6 @@ pub mod certificate;
 pub mod metrics;
 pub mod pki;
 pub mod settings;
-pub mod waiting;
 
 use std::sync::Arc;
 

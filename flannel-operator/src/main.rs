@@ -1,8 +1,12 @@
 //! Binary of flannel-operator; see the library for what it does.
 
-use std::process::ExitCode;
+use flannel_operator::settings::{ABOUT, FlannelArgs};
 
-fn main() -> ExitCode {
-    eprintln!("{}", flannel_operator::not_built_message());
-    ExitCode::FAILURE
+fn main() -> std::process::ExitCode {
+    operatorkit::main(ABOUT, |flags: FlannelArgs| {
+        Ok(flannel_operator::operator(
+            env!("CARGO_PKG_VERSION"),
+            flags,
+        )?)
+    })
 }

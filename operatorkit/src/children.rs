@@ -17,11 +17,10 @@ use std::marker::PhantomData;
 
 use async_trait::async_trait;
 use kube::ResourceExt;
-use serde_json::Value;
 
 use crate::context::Context;
 use crate::crud::Crud;
-use crate::drift::removed_fields;
+use crate::drift::is_applied;
 use crate::keys::{MANAGED_BY_LABEL, OperatorName};
 use crate::kind::{Kind, OperatorKind};
 use crate::step::StepError;
@@ -87,16 +86,7 @@ impl<K: OperatorKind, C: Kind> Crud<K> for Children<K, C> {
     }
 
     fn is_up_to_date(&self, current: &C, desired: &C) -> bool {
-        let (Ok(d), Ok(c)) = (serde_json::to_value(desired), serde_json::to_value(current)) else {
-            return false;
-        };
-        is_subset(&d, &c) && owned_fields(current, self.manager.as_str()).is_none_or(|owned| {
-            let removed = removed_fields(&owned, &d);
-            if !removed.is_empty() {
-                tracing::debug!(child = %current.name_any(), ?removed, "fields removed from the desired child");
-            }
-            removed.is_empty()
-        })
+        is_applied(current, desired, self.manager.as_str())
     }
 
     async fn create(&self, cx: &Context<K>, desired: &C) -> Result<(), StepError> {
@@ -112,69 +102,5 @@ impl<K: OperatorKind, C: Kind> Crud<K> for Children<K, C> {
     async fn delete(&self, cx: &Context<K>, current: &C) -> Result<(), StepError> {
         cx.delete(current).await?;
         Ok(())
-    }
-}
-
-/// The fields `manager` owns on `object` through server-side apply (its
-/// `fieldsV1`), if the server records managed fields.
-fn owned_fields<C: Kind>(object: &C, manager: &str) -> Option<Value> {
-    object
-        .meta()
-        .managed_fields
-        .iter()
-        .flatten()
-        .find(|m| m.manager.as_deref() == Some(manager) && m.operation.as_deref() == Some("Apply"))
-        .and_then(|m| m.fields_v1.as_ref())
-        .map(|f| f.0.clone())
-}
-
-/// Whether every field set in `desired` has the same value in `current`
-/// (fields the server added, such as defaults and metadata, are ignored).
-/// Lists must have the same length, element by element.
-pub fn is_subset(desired: &Value, current: &Value) -> bool {
-    match (desired, current) {
-        (Value::Object(d), Value::Object(c)) => d.iter().all(|(k, dv)| match c.get(k) {
-            Some(cv) => is_subset(dv, cv),
-            None => is_empty(dv),
-        }),
-        (Value::Array(d), Value::Array(c)) => {
-            d.len() == c.len() && d.iter().zip(c).all(|(dv, cv)| is_subset(dv, cv))
-        }
-        (d, c) => d == c,
-    }
-}
-
-/// Values the API server drops: null, empty objects and lists.
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Object(o) => o.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn server_additions_do_not_count_as_drift() {
-        let desired = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}});
-        let current = json!({
-            "metadata": {"name": "a", "uid": "u", "resourceVersion": "7", "labels": {"x": "1", "y": "2"}},
-            "data": {"k": "v"}
-        });
-        assert!(is_subset(&desired, &current));
-    }
-
-    #[test]
-    fn changed_or_missing_fields_are_drift() {
-        let current = json!({"data": {"k": "v"}, "list": [1, 2]});
-        assert!(!is_subset(&json!({"data": {"k": "w"}}), &current));
-        assert!(!is_subset(&json!({"data": {"other": "v"}}), &current));
-        assert!(!is_subset(&json!({"list": [1]}), &current));
-        assert!(is_subset(&json!({"list": [1, 2], "empty": {}}), &current));
     }
 }

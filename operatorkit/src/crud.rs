@@ -12,6 +12,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::context::Context;
+pub use crate::drift::is_applied;
 use crate::kind::OperatorKind;
 use crate::step::{Outcome, Step, StepError};
 

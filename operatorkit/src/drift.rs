@@ -1,4 +1,7 @@
-//! Which fields a field manager owns that a desired object no longer sets.
+//! Drift: whether an object already is what applying a desired object would
+//! make it ([`is_applied`]): every field the desired object sets has that
+//! value, and the field manager owns no field the desired object no longer
+//! sets.
 //!
 //! Server-side apply records, per manager, the fields it owns as a FieldsV1
 //! trie in `metadata.managedFields[].fieldsV1`: `f:<name>` for a field of a
@@ -19,7 +22,7 @@ use serde_json::{Map, Value};
 /// The paths of fields that `owned` (a FieldsV1 trie as JSON) lists but
 /// `desired` (the object as it will be applied, as JSON) does not have, each
 /// removed subtree reported once, at its top.
-pub(crate) fn removed_fields(owned: &Value, desired: &Value) -> Vec<String> {
+fn removed_fields(owned: &Value, desired: &Value) -> Vec<String> {
     let mut removed = Vec::new();
     if let Value::Object(trie) = owned {
         walk(trie, Some(desired), "", &mut removed);
@@ -100,10 +103,93 @@ fn describe_key(key: &Map<String, Value>) -> String {
         .join(",")
 }
 
+/// Whether `current` already is what applying `desired` as field manager
+/// `manager` would make it: every field `desired` sets has that value, and
+/// `manager` owns no field (through server-side apply) that `desired` no
+/// longer sets. The drift rule of [`Operator::children`](crate::Operator::children),
+/// for objects an operator applies itself (cluster-scoped ones, or ones in
+/// another namespace without an owner reference): apply only when this is
+/// false, and a steady state writes nothing.
+pub fn is_applied<C: kube::Resource + serde::Serialize>(
+    current: &C,
+    desired: &C,
+    manager: &str,
+) -> bool {
+    let (Ok(d), Ok(c)) = (serde_json::to_value(desired), serde_json::to_value(current)) else {
+        return false;
+    };
+    is_subset(&d, &c)
+        && owned_fields(current, manager).is_none_or(|owned| {
+            let removed = removed_fields(&owned, &d);
+            if !removed.is_empty() {
+                tracing::debug!(object = %current.meta().name.as_deref().unwrap_or_default(), ?removed, "fields removed from the desired object");
+            }
+            removed.is_empty()
+        })
+}
+
+/// The fields `manager` owns on `object` through server-side apply (its
+/// `fieldsV1`), if the server records managed fields.
+fn owned_fields<C: kube::Resource>(object: &C, manager: &str) -> Option<Value> {
+    object
+        .meta()
+        .managed_fields
+        .iter()
+        .flatten()
+        .find(|m| m.manager.as_deref() == Some(manager) && m.operation.as_deref() == Some("Apply"))
+        .and_then(|m| m.fields_v1.as_ref())
+        .map(|f| f.0.clone())
+}
+
+/// Whether every field set in `desired` has the same value in `current`
+/// (fields the server added, such as defaults and metadata, are ignored).
+/// Lists must have the same length, element by element.
+fn is_subset(desired: &Value, current: &Value) -> bool {
+    match (desired, current) {
+        (Value::Object(d), Value::Object(c)) => d.iter().all(|(k, dv)| match c.get(k) {
+            Some(cv) => is_subset(dv, cv),
+            None => is_empty(dv),
+        }),
+        (Value::Array(d), Value::Array(c)) => {
+            d.len() == c.len() && d.iter().zip(c).all(|(dv, cv)| is_subset(dv, cv))
+        }
+        (d, c) => d == c,
+    }
+}
+
+/// Values the API server drops: null, empty objects and lists.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn server_additions_do_not_count_as_drift() {
+        let desired = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}});
+        let current = json!({
+            "metadata": {"name": "a", "uid": "u", "resourceVersion": "7", "labels": {"x": "1", "y": "2"}},
+            "data": {"k": "v"}
+        });
+        assert!(is_subset(&desired, &current));
+    }
+
+    #[test]
+    fn changed_or_missing_fields_are_drift() {
+        let current = json!({"data": {"k": "v"}, "list": [1, 2]});
+        assert!(!is_subset(&json!({"data": {"k": "w"}}), &current));
+        assert!(!is_subset(&json!({"data": {"other": "v"}}), &current));
+        assert!(!is_subset(&json!({"list": [1]}), &current));
+        assert!(is_subset(&json!({"list": [1, 2], "empty": {}}), &current));
+    }
 
     fn configmap_fields() -> Value {
         json!({

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod provider;
 pub mod schema;
 pub mod status;
+pub mod waiting;
 
 pub use crate::cluster::ClusterSpec;
 pub use crate::core::cert_config::{CertConfig, CertConfigSpec, CertConfigStatus};

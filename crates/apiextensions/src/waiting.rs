@@ -1,34 +1,53 @@
-//! Deletions that wait for a cluster's pods: which CertConfigs keep their
-//! finalizer until no pod labelled with their cluster runs any more. A pod
-//! event of that cluster brings exactly those CertConfigs back at once, so a
-//! deletion finishes when the last pod goes instead of at the next poll.
+//! Deletions that wait for a guest cluster's pods: which objects (CertConfigs,
+//! FlannelConfigs, ...) keep their finalizer until no pod labelled with their
+//! cluster ([`CLUSTER_LABEL`]) runs any more. A pod event of that cluster
+//! brings exactly those objects back at once, so a deletion finishes when the
+//! last pod goes instead of at the next poll. Shared by every operator whose
+//! cleanup must wait for a cluster's pods.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
 
-use apiextensions::CertConfig;
-use apiextensions::keys::CLUSTER_LABEL;
+use crate::keys::CLUSTER_LABEL;
 
-/// CertConfigs waiting for the pods of a cluster, by cluster ID. Cheap to
-/// clone; clones share the set.
-#[derive(Clone, Debug, Default)]
-pub struct PodWaiters {
-    inner: Arc<Mutex<HashMap<String, HashSet<ObjectRef<CertConfig>>>>>,
+/// Objects of kind `K` waiting for the pods of a cluster, by cluster ID.
+/// Cheap to clone; clones share the set.
+#[derive(Debug)]
+pub struct PodWaiters<K: Resource<DynamicType = ()>> {
+    inner: Arc<Mutex<Waiting<K>>>,
 }
 
-impl PodWaiters {
+type Waiting<K> = HashMap<String, HashSet<ObjectRef<K>>>;
+
+impl<K: Resource<DynamicType = ()>> Clone for PodWaiters<K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K: Resource<DynamicType = ()>> Default for PodWaiters<K> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+        }
+    }
+}
+
+impl<K: Resource<DynamicType = ()>> PodWaiters<K> {
     /// The set, even if a holder panicked: it holds no invariant a panic
     /// could break half-way (each change is one insert or remove).
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, HashSet<ObjectRef<CertConfig>>>> {
+    fn lock(&self) -> MutexGuard<'_, Waiting<K>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `config` waits for the pods of `cluster`.
-    pub fn wait(&self, cluster: &str, config: ObjectRef<CertConfig>) {
+    pub fn wait(&self, cluster: &str, config: ObjectRef<K>) {
         self.lock()
             .entry(cluster.to_owned())
             .or_default()
@@ -36,7 +55,7 @@ impl PodWaiters {
     }
 
     /// `config` no longer waits for the pods of `cluster`.
-    pub fn done(&self, cluster: &str, config: &ObjectRef<CertConfig>) {
+    pub fn done(&self, cluster: &str, config: &ObjectRef<K>) {
         let mut waiters = self.lock();
         if let Some(set) = waiters.get_mut(cluster) {
             set.remove(config);
@@ -46,9 +65,9 @@ impl PodWaiters {
         }
     }
 
-    /// The CertConfigs waiting for the cluster `pod` belongs to (none for a
+    /// The objects waiting for the cluster `pod` belongs to (none for a
     /// pod without the cluster label).
-    pub fn waiting_for(&self, pod: &Pod) -> Vec<ObjectRef<CertConfig>> {
+    pub fn waiting_for(&self, pod: &Pod) -> Vec<ObjectRef<K>> {
         let Some(cluster) = pod.labels().get(CLUSTER_LABEL) else {
             return Vec::new();
         };
@@ -62,6 +81,7 @@ impl PodWaiters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CertConfig;
 
     fn pod(cluster: Option<&str>) -> Pod {
         let mut p = Pod::default();
@@ -72,7 +92,7 @@ mod tests {
 
     #[test]
     fn pods_bring_back_the_certconfigs_of_their_cluster_only() {
-        let waiters = PodWaiters::default();
+        let waiters = PodWaiters::<CertConfig>::default();
         let api = ObjectRef::<CertConfig>::new("abc12-api").within("ns1");
         let worker = ObjectRef::<CertConfig>::new("abc12-worker").within("ns1");
         let other = ObjectRef::<CertConfig>::new("xyz99-api").within("ns2");
