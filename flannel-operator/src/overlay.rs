@@ -8,7 +8,7 @@
 //!    Claims not all held: [`claims::claim`] takes them in one transaction,
 //!    or finds who holds them: `NetworkConflict` naming the other cluster,
 //!    one Warning Event, nothing written, looked at again every
-//!    [`CONFLICT_RECHECK`].
+//!    `--recheck`.
 //! 3. The config is written only when it is missing or says something
 //!    else, by compare-and-swap on its mod revision and the claims; a
 //!    value changed by hand is put back (Warning Event `NetworkConfigRestored`).
@@ -16,7 +16,7 @@
 //!    applied only when they drifted ([`operatorkit::crud::is_applied`]).
 //! 5. `DaemonSetReady` follows the DaemonSet's status; the object is Ready
 //!    when flanneld is ready on every node it is scheduled to. The etcd
-//!    config is looked at again every [`RECHECK`].
+//!    config is looked at again every `--recheck`.
 //!
 //! # Deletion, in order
 //! 1. While a pod of the guest cluster exists outside the cluster's flannel
@@ -93,10 +93,6 @@ pub mod reasons {
     pub const NOT_OURS: &str = "HostObjectsNotOwned";
 }
 
-/// How often a Ready network's etcd config is looked at again.
-pub const RECHECK: Duration = Duration::from_secs(60);
-/// How often a conflicted FlannelConfig looks at the claims again.
-pub const CONFLICT_RECHECK: Duration = Duration::from_secs(30);
 /// How long a waiting stage waits at most (events usually come first).
 const STAGE_RECHECK: Duration = Duration::from_secs(30);
 /// How often a terminating namespace is looked at (no event for it).
@@ -236,7 +232,7 @@ impl Overlay {
             Some(c) if is_applied(c.as_ref(), &desired_ds, OPERATOR.as_str()) => c,
             _ => Arc::new(cx.apply(&desired_ds).await?),
         };
-        Ok(daemon_set_ready(cx, &ds))
+        Ok(daemon_set_ready(cx, &ds, self.flags.recheck))
     }
 
     async fn apply_namespace(
@@ -376,7 +372,7 @@ impl Step<FlannelConfig> for Overlay {
                     .collect::<Vec<_>>()
                     .join("; ");
                 not_ready_once(cx, NETWORK_CONFIGURED, reasons::NETWORK_CONFLICT, message).await;
-                return Ok(Outcome::Wait(CONFLICT_RECHECK));
+                return Ok(Outcome::Wait(self.flags.recheck));
             }
             Ok(None) => cx.set_condition(
                 condition(NETWORK_CONFIGURED)
@@ -460,7 +456,7 @@ fn finished(pod: &Pod) -> bool {
 }
 
 /// DaemonSetReady from the DaemonSet's status, and the step's outcome.
-fn daemon_set_ready(cx: &Context<FlannelConfig>, ds: &DaemonSet) -> Outcome {
+fn daemon_set_ready(cx: &Context<FlannelConfig>, ds: &DaemonSet, recheck: Duration) -> Outcome {
     let (status, reason, message) = match hosts::rollout(ds) {
         None => (
             false,
@@ -489,7 +485,7 @@ fn daemon_set_ready(cx: &Context<FlannelConfig>, ds: &DaemonSet) -> Outcome {
             .message(message.clone()),
     );
     if status {
-        Outcome::RecheckAfter(RECHECK)
+        Outcome::RecheckAfter(recheck)
     } else {
         cx.not_ready(reason, message);
         Outcome::Wait(STAGE_RECHECK)

@@ -33,6 +33,11 @@ pub struct FlannelArgs {
     /// unavailable, e.g. `5s`.
     #[arg(long, default_value = "5s", value_parser = operatorkit::duration::parse_arg)]
     pub etcd_timeout: Duration,
+    /// How often a network's etcd config (and a conflicted FlannelConfig's
+    /// claims) is looked at again, e.g. `1m`: a config changed or deleted
+    /// by hand in etcd is put back within this long.
+    #[arg(long, default_value = "1m", value_parser = operatorkit::duration::parse_arg)]
+    pub recheck: Duration,
     /// flannel's etcd prefix: a cluster's network config is
     /// `<prefix>/<clusterID>/config`, its subnet leases are under
     /// `<prefix>/<clusterID>/subnets/`.

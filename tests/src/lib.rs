@@ -9,7 +9,9 @@
 
 pub mod certs;
 pub mod deployment;
+pub mod etcd;
 pub mod examples;
+pub mod flannel;
 pub mod ingress;
 pub mod manifests;
 pub mod openbao;
