@@ -78,11 +78,12 @@ pub fn operator_with(version: &str, flags: FlannelArgs, etcd: Etcd) -> Operator<
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR}"));
     Operator::new(OPERATOR, version)
         .metrics(move |registry| registered.register(registry))
-        .watches::<DaemonSet>(managed.clone(), flannelconfig_of)
-        .watches::<ServiceAccount>(managed, flannelconfig_of)
+        .watches_all_namespaces::<DaemonSet>(managed.clone(), flannelconfig_of)
+        .watches_all_namespaces::<ServiceAccount>(managed, flannelconfig_of)
         // Guest pods hold a deletion back; flanneld pods (labelled with
-        // their cluster too) hold back its cleanup.
-        .watches::<Pod>(
+        // their cluster too) hold back its cleanup. Host objects and pods
+        // live in namespaces of their own, whatever the operator's scope.
+        .watches_all_namespaces::<Pod>(
             watcher::Config::default().labels(CLUSTER_LABEL),
             move |pod| waiters.waiting_for(pod),
         )

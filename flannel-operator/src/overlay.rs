@@ -457,6 +457,7 @@ fn finished(pod: &Pod) -> bool {
 
 /// DaemonSetReady from the DaemonSet's status, and the step's outcome.
 fn daemon_set_ready(cx: &Context<FlannelConfig>, ds: &DaemonSet, recheck: Duration) -> Outcome {
+    tracing::debug!(rollout = ?hosts::rollout(ds), generation = ?ds.metadata.generation, rv = ?ds.metadata.resource_version, "flanneld DaemonSet");
     let (status, reason, message) = match hosts::rollout(ds) {
         None => (
             false,

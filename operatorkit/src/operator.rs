@@ -15,7 +15,7 @@ use crate::crud::CrudStep;
 use crate::keys::{OperatorName, label};
 use crate::kind::{Kind, OperatorKind};
 use crate::step::{Step, StepError};
-use crate::watch::ChildWatch;
+use crate::watch::{ChildWatch, WatchScope};
 
 /// Which objects of its kind an operator reconciles.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,7 +115,11 @@ impl<K: OperatorKind> Operator<K> {
         config: watcher::Config,
         mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
-        self.with_child(ChildWatch::mapped::<C>(config, None, mapper))
+        self.with_child(ChildWatch::mapped::<C>(
+            config,
+            WatchScope::Operator,
+            mapper,
+        ))
     }
 
     /// [`Operator::watches`] in `namespace`, whatever the operator's scope
@@ -129,9 +133,21 @@ impl<K: OperatorKind> Operator<K> {
     ) -> Self {
         self.with_child(ChildWatch::mapped::<C>(
             config,
-            Some(namespace.into()),
+            WatchScope::Namespace(namespace.into()),
             mapper,
         ))
+    }
+
+    /// [`Operator::watches`] in every namespace, whatever the operator's
+    /// scope (for objects an operator keeps in namespaces of their own,
+    /// such as a namespace per guest cluster).
+    #[must_use]
+    pub fn watches_all_namespaces<C: Kind>(
+        self,
+        config: watcher::Config,
+        mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
+    ) -> Self {
+        self.with_child(ChildWatch::mapped::<C>(config, WatchScope::All, mapper))
     }
 
     fn with_child(mut self, watch: ChildWatch<K>) -> Self {

@@ -85,7 +85,7 @@ pub(crate) struct ChildWatch<K: Kind> {
 impl<K: Kind> ChildWatch<K> {
     /// Children mapped to their controller owner of kind `K`.
     pub(crate) fn owned<C: Kind>(config: watcher::Config) -> Self {
-        let mut watch = Self::mapped::<C>(config, None, |child: &C| {
+        let mut watch = Self::mapped::<C>(config, WatchScope::Operator, |child: &C| {
             controller_owner::<K, C>(child).into_iter().collect()
         });
         watch.owned = true;
@@ -106,7 +106,7 @@ impl<K: Kind> ChildWatch<K> {
     /// operator's scope).
     pub(crate) fn mapped<C: Kind>(
         config: watcher::Config,
-        namespace: Option<String>,
+        scope: WatchScope,
         mapper: impl Fn(&C) -> Vec<ObjectRef<K>> + Send + Sync + 'static,
     ) -> Self {
         let mapper = Arc::new(mapper);
@@ -114,7 +114,12 @@ impl<K: Kind> ChildWatch<K> {
             kind: TypeId::of::<C>(),
             owned: false,
             attach: Arc::new(move |args: Attach<'_, K>| {
-                let api: Api<C> = match namespace.as_deref().or(args.namespace) {
+                let namespace = match &scope {
+                    WatchScope::Operator => args.namespace,
+                    WatchScope::Namespace(ns) => Some(ns.as_str()),
+                    WatchScope::All => None,
+                };
+                let api: Api<C> = match namespace {
                     Some(ns) => Api::namespaced(args.client.clone(), ns),
                     None => Api::all(args.client.clone()),
                 };
@@ -145,6 +150,17 @@ impl<K: Kind> ChildWatch<K> {
     pub(crate) fn attach(&self, args: Attach<'_, K>) -> Controller<K> {
         (self.attach)(args)
     }
+}
+
+/// Where a mapped kind is watched.
+#[derive(Clone, Debug)]
+pub(crate) enum WatchScope {
+    /// Where the operator watches its own kind (all namespaces, or its one).
+    Operator,
+    /// This namespace, whatever the operator's scope.
+    Namespace(String),
+    /// Every namespace, whatever the operator's scope.
+    All,
 }
 
 /// One item of a watch stream.

@@ -5,7 +5,8 @@
 //! arguments the operator's own command line accepts and the image of the
 //! workspace version; roles granting exactly what the operator calls, no
 //! wildcard; bindings of each role to the Deployment's ServiceAccount; the
-//! metrics Service and the PodDisruptionBudget.
+//! metrics Service and the PodDisruptionBudget; credentials read from a
+//! mounted Secret ([`check_secret_files`]).
 //!
 //! What differs between operators is an [`Expected`]: the operator's name,
 //! image and namespace, the objects living elsewhere, its roles with their
@@ -20,6 +21,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -698,6 +700,99 @@ pub fn check_service(objects: &[Value]) -> Vec<String> {
     p.0
 }
 
+/// A file an operator reads from a mounted Secret: the flag naming it, the
+/// path the flag has (as the operator's own command line parsed it), and
+/// the key of the Secret it must be.
+pub type SecretFile<'a> = (&'a str, Option<&'a Path>, &'a str);
+
+/// Credentials from Secret `secret` (never among the manifests): it is the
+/// Deployment's volume, not optional, mounted read-only into the container
+/// once; each of `files` names the file of its key in that mount; the files
+/// are readable by the operator's group (fsGroup = runAsGroup) and by no
+/// other user.
+pub fn check_secret_files(objects: &[Value], secret: &str, files: &[SecretFile]) -> Vec<String> {
+    let mut p = Problems::default();
+    let Some(d) = one(objects, "Deployment", &mut p) else {
+        return p.0;
+    };
+    let pod = &d["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let volumes: Vec<&Value> = pod["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["secret"]["secretName"] == secret)
+        .collect();
+    let mounts: Vec<&Value> = c["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| volumes.iter().any(|v| v["name"] == m["name"]))
+        .collect();
+    p.check(volumes.len() == 1 && mounts.len() == 1, || {
+        format!(
+            "Secret {secret} is not mounted once: {} volumes, {} mounts",
+            volumes.len(),
+            mounts.len()
+        )
+    });
+    let ([volume], [mount]) = (&volumes[..], &mounts[..]) else {
+        return p.0;
+    };
+    let source = &volume["secret"];
+    p.check(mount["readOnly"] == true, || {
+        format!("Secret {secret} is mounted writable")
+    });
+    p.check(mount["subPath"].is_null(), || {
+        format!("Secret {secret} is mounted with a subPath")
+    });
+    p.check(source["optional"] != true, || {
+        format!("Secret {secret} is optional: the pod would start without it")
+    });
+    let dir = Path::new(mount["mountPath"].as_str().unwrap_or("/nonexistent"));
+    let items = source["items"].as_array();
+    for (flag, path, key) in files {
+        // With items, only the keys listed are there, at their paths.
+        let file = match items {
+            None => Some((*key).to_owned()),
+            Some(items) => items
+                .iter()
+                .find(|i| i["key"] == *key)
+                .and_then(|i| i["path"].as_str())
+                .map(str::to_owned),
+        };
+        let expected = file.map(|f| dir.join(f));
+        p.check(expected.is_some() && *path == expected.as_deref(), || {
+            format!(
+                "{flag} {path:?} is not the file of key {key} of Secret {secret} mounted at {}",
+                dir.display()
+            )
+        });
+    }
+    // Secret files belong to root and to fsGroup: the operator's user reads
+    // them through the group bits (fsGroup = its group), never the others'.
+    let default_mode = source["defaultMode"].as_u64().unwrap_or(0o644);
+    let modes = items
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["mode"].as_u64())
+        .chain([default_mode]);
+    let group = pod["securityContext"]["runAsGroup"].as_i64();
+    let fs_group = pod["securityContext"]["fsGroup"].as_i64();
+    for mode in modes {
+        let readable = mode & 0o040 != 0 && fs_group.is_some() && fs_group == group;
+        p.check(readable, || {
+            format!(
+                "Secret {secret}'s files with mode {mode:o}, fsGroup {fs_group:?} are unreadable for group {group:?}"
+            )
+        });
+        p.check(mode & 0o007 == 0, || {
+            format!("Secret {secret}'s files with mode {mode:o} are open to other users")
+        });
+    }
+    p.0
+}
+
 /// Asserts that a check found no problem.
 #[track_caller]
 pub fn assert_no_problems(problems: Vec<String>) {
@@ -806,7 +901,7 @@ pub fn rules_mut(role: &mut Value) -> &mut Vec<Value> {
 }
 
 /// The Deployment's pod spec.
-fn pod_mut(objects: &mut [Value]) -> &mut Value {
+pub fn pod_mut(objects: &mut [Value]) -> &mut Value {
     &mut first_mut(objects, "Deployment")["spec"]["template"]["spec"]
 }
 

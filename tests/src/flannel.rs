@@ -97,6 +97,24 @@ pub async fn start(env: &TestEnv, etcd: &Etcd) -> Running {
     start_as(env, &identity, VERSION, args(etcd)).await
 }
 
+/// A fresh environment ([`env`]) with flannel-operator running as its
+/// ServiceAccount against `etcd`.
+pub async fn started(etcd: Etcd) -> (Etcd, TestEnv, Running) {
+    let env = env().await;
+    let running = start(&env, &etcd).await;
+    (etcd, env, running)
+}
+
+/// Creates a FlannelConfig of a new guest cluster (ID from `prefix`) with
+/// `network` and `vni`, labelled for [`VERSION`]; returns the cluster ID
+/// and the FlannelConfig's name.
+pub async fn created(env: &TestEnv, prefix: &str, network: &str, vni: i32) -> (String, String) {
+    let cluster = cluster_id(env, prefix);
+    let name = env.name("net");
+    create(env, &flannel_config(&name, &cluster, network, vni, VERSION)).await;
+    (cluster, name)
+}
+
 /// A FlannelConfig `name` of guest cluster `cluster` with `network` and
 /// `vni`, labelled for `version`.
 pub fn flannel_config(
@@ -153,12 +171,15 @@ pub fn has(config: Option<&FlannelConfig>, type_: &str, reason: &str) -> bool {
 
 /// Waits until `name`'s condition `type_` has `reason`.
 pub async fn wait_reason(env: &TestEnv, name: &str, type_: &str, reason: &str) -> FlannelConfig {
-    wait_for(&env.api::<FlannelConfig>(), name, WAIT, |c| {
-        has(c, type_, reason)
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{name}: {type_} never became {reason}: {e}"))
-    .unwrap()
+    let api = env.api::<FlannelConfig>();
+    match wait_for(&api, name, WAIT, |c| has(c, type_, reason)).await {
+        Ok(found) => found.unwrap(),
+        Err(e) => {
+            let last = api.get_opt(name).await.ok().flatten();
+            let conditions = last.and_then(|c| c.status).map(|s| s.conditions);
+            panic!("{name}: {type_} never became {reason}: {e}; conditions: {conditions:#?}")
+        }
+    }
 }
 
 /// Waits until `name` is Ready.

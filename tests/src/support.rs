@@ -110,3 +110,47 @@ pub async fn wait_for_event(
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Starts a VM of guest cluster `cluster` as kvm-operator runs one: a
+/// Deployment `name` of one pod labelled with the cluster, which the
+/// simulated cluster schedules and starts and which takes 3 s to stop; waits
+/// until it is available. Deleting the Deployment stops the VM.
+pub async fn guest_vm(env: &operatorkit::testing::TestEnv, name: &str, cluster: &str) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use operatorkit::testing::simulation_keys;
+    let deployments: kube::Api<Deployment> = env.api();
+    let deployment: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {
+                    "labels": {"app": name, apiextensions::keys::CLUSTER_LABEL: cluster},
+                    "annotations": {simulation_keys::POD_STOP_SECONDS: "3"},
+                },
+                "spec": {
+                    "containers": [{"name": "vm", "image": "example/vm:1"}],
+                    "tolerations": [{"key": simulation_keys::KWOK_NODE, "operator": "Exists", "effect": "NoSchedule"}],
+                },
+            },
+        },
+    }))
+    .unwrap_or_else(|e| panic!("the VM Deployment: {e}"));
+    deployments
+        .create(&kube::api::PostParams::default(), &deployment)
+        .await
+        .unwrap_or_else(|e| panic!("creating VM {name}: {e}"));
+    operatorkit::testing::wait_for(
+        &deployments,
+        name,
+        Duration::from_secs(60),
+        |d: Option<&Deployment>| {
+            d.and_then(|d| d.status.as_ref())
+                .and_then(|s| s.available_replicas)
+                == Some(1)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("VM {name} never became available: {e}"));
+}

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use operatorkit::testing::{SimulationOptions, simulation_keys, wait_for};
+use operatorkit::testing::{SimulationOptions, wait_for};
 use serde_json::json;
 
 use e2e::certs::{
@@ -270,35 +270,7 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     env.simulate(SimulationOptions::default()).await.unwrap();
     let deployments: Api<Deployment> = env.api();
     let vm = env.name("vm");
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": vm},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": vm}},
-            "template": {
-                "metadata": {
-                    "labels": {"app": vm, "operatorkit.dev/cluster": cluster},
-                    "annotations": {simulation_keys::POD_STOP_SECONDS: "3"},
-                },
-                "spec": {
-                    "containers": [{"name": "vm", "image": "example/vm:1"}],
-                    "tolerations": [{"key": simulation_keys::KWOK_NODE, "operator": "Exists", "effect": "NoSchedule"}],
-                },
-            },
-        },
-    }))
-    .unwrap();
-    deployments
-        .create(&PostParams::default(), &deployment)
-        .await
-        .unwrap();
-    wait_for(&deployments, &vm, WAIT, |d: Option<&Deployment>| {
-        d.and_then(|d| d.status.as_ref())
-            .and_then(|s| s.available_replicas)
-            == Some(1)
-    })
-    .await
-    .unwrap();
+    e2e::support::guest_vm(&env, &vm, &cluster).await;
     for component in ["api", "worker"] {
         let name = format!("{cluster}-{component}");
         api.create(
