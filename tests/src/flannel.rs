@@ -33,6 +33,9 @@ pub const CLAIMS: &str = "/flannel-operator.operatorkit.dev/claims";
 /// A test environment with the FlannelConfig CRD and three simulated nodes
 /// (the flanneld DaemonSets run there).
 pub async fn env() -> TestEnv {
+    if let Ok(filter) = std::env::var("FLANNEL_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    }
     let env = TestEnv::start().await.unwrap();
     env.install_crds([FlannelConfig::crd()]).await.unwrap();
     env.simulate(SimulationOptions::default()).await.unwrap();
@@ -97,7 +100,7 @@ pub async fn start(env: &TestEnv, etcd: &Etcd) -> Running {
     start_as(env, &identity, VERSION, args(etcd)).await
 }
 
-/// A fresh environment ([`env`]) with flannel-operator running as its
+/// A fresh environment ([`env()`]) with flannel-operator running as its
 /// ServiceAccount against `etcd`.
 pub async fn started(etcd: Etcd) -> (Etcd, TestEnv, Running) {
     let env = env().await;
@@ -179,6 +182,17 @@ pub async fn wait_reason(env: &TestEnv, name: &str, type_: &str, reason: &str) -
             let conditions = last.and_then(|c| c.status).map(|s| s.conditions);
             panic!("{name}: {type_} never became {reason}: {e}; conditions: {conditions:#?}")
         }
+    }
+}
+
+/// Waits until FlannelConfig `name` is gone (its deletion finished); on a
+/// timeout, fails saying what its status said it waited for.
+pub async fn wait_gone(env: &TestEnv, name: &str) {
+    let api = env.api::<FlannelConfig>();
+    if let Err(e) = wait_for(&api, name, WAIT, |c| c.is_none()).await {
+        let last = api.get_opt(name).await.ok().flatten();
+        let conditions = last.and_then(|c| c.status).map(|s| s.conditions);
+        panic!("{name} was not deleted: {e}; conditions: {conditions:#?}")
     }
 }
 

@@ -11,8 +11,11 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
-use operatorkit::testing::TestEnv;
+use kube::api::DeleteParams;
+use operatorkit::keys::OperatorName;
+use operatorkit::testing::{ServiceAccountIdentity, TestEnv};
 use operatorkit_apiserver::authz::{Attributes, Decision, Rule, Target};
 
 /// The ClusterRoles and Roles of an operator.
@@ -164,4 +167,45 @@ pub async fn refused_for(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The ServiceAccount `<prefix>-<i>` in `env`, bound to `roles` without rule
+/// `i`: the operator under test for one round of "without any one rule".
+pub async fn without_rule_identity(
+    env: &TestEnv,
+    roles: &Roles,
+    i: usize,
+    prefix: &str,
+) -> ServiceAccountIdentity {
+    let reduced = without_rule(roles, i);
+    env.service_account(&format!("{prefix}-{i}"), reduced.0, reduced.1)
+        .await
+        .unwrap()
+}
+
+/// The refusal a round without `removed` must have caused: fails the test
+/// naming the rule when there is none, and says what was refused.
+pub fn expect_refusal(removed: &Granted, refused: Option<Decision>) -> Decision {
+    let d = refused.unwrap_or_else(|| {
+        panic!(
+            "without {} ({:?}) nothing was refused",
+            removed.origin, removed.rule
+        )
+    });
+    eprintln!(
+        "without {}: refused {} {:?}",
+        removed.origin, d.attributes.verb, d.attributes.target
+    );
+    d
+}
+
+/// Deletes the leader-election Lease of `operator` in the environment's
+/// namespace, so that the next round's operator creates it again (its
+/// create is a rule too).
+pub async fn forget_leader(env: &TestEnv, operator: &OperatorName) {
+    let lease = format!("{}-leader", operator.as_str());
+    env.api::<Lease>()
+        .delete(&lease, &DeleteParams::default())
+        .await
+        .ok();
 }

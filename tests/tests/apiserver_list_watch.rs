@@ -293,3 +293,41 @@ async fn watch_timeout_seconds_ends_the_stream() {
     assert!(events.is_empty(), "{events:?}");
     env.stop().await;
 }
+
+/// A watch behind by more than one read of the log (512 events), all of
+/// other resources, with its own event after them and no write after that:
+/// it must still get its event. (It used to read one batch, find nothing of
+/// its own, and wait for the next write, which may never come: the flannel
+/// tests' simulated cluster stalled on exactly this.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_behind_a_burst_of_other_resources_gets_its_event_without_a_further_write() {
+    let env = TestEnv::start().await.unwrap();
+    let configmaps: Api<ConfigMap> = env.api();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
+    let pp = PostParams::default();
+    let from = configmaps
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    for i in 0..600 {
+        let secret =
+            serde_json::from_value(json!({"metadata": {"name": format!("s{i}")}})).unwrap();
+        secrets.create(&pp, &secret).await.unwrap();
+    }
+    configmaps
+        .create(&pp, &cm("after-the-burst", json!({})))
+        .await
+        .unwrap();
+    let stream = configmaps
+        .watch(&WatchParams::default(), &from)
+        .await
+        .unwrap()
+        .boxed();
+    let mut stream = stream;
+    let event = next_event(&mut stream).await;
+    assert_eq!(event_name(&event), ("ADDED", "after-the-burst".to_owned()));
+    env.stop().await;
+}

@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use apiextensions::{CertConfig, OperatorStatus};
 use e2e::certs::{WAIT, args, certconfig, env, start_as};
-use e2e::rbac::{Roles, assert_enough_and_used, decisions_of, refused_for, rules_of, without_rule};
-use k8s_openapi::api::coordination::v1::Lease;
+use e2e::rbac::{
+    Roles, assert_enough_and_used, decisions_of, expect_refusal, forget_leader, refused_for,
+    rules_of, without_rule_identity,
+};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use operatorkit::testing::{TestEnv, wait_for};
 use serde_json::json;
@@ -93,11 +95,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
     let granted = rules_of(&roles, env.namespace());
     for (i, removed) in granted.iter().enumerate() {
         let started = std::time::Instant::now();
-        let reduced = without_rule(&roles, i);
-        let identity = env
-            .service_account(&format!("cert-operator-{i}"), reduced.0, reduced.1)
-            .await
-            .unwrap();
+        let identity = without_rule_identity(&env, &roles, i, "cert-operator").await;
         let run = start_as(&env, &identity, &args("720h"), true).await;
         let api: Api<CertConfig> = env.api();
         let name = format!("rbac-without-{i}");
@@ -110,24 +108,10 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
         let refused_for_it =
             refused_for(&env, &identity.user(), removed, Duration::from_secs(30)).await;
         run.stop().await;
-        let d = refused_for_it.unwrap_or_else(|| {
-            panic!(
-                "without {} ({:?}) nothing was refused",
-                removed.origin, removed.rule
-            )
-        });
-        eprintln!(
-            "without {}: refused {} {:?} after {:?}",
-            removed.origin,
-            d.attributes.verb,
-            d.attributes.target,
-            started.elapsed()
-        );
+        expect_refusal(removed, refused_for_it);
+        eprintln!("  after {:?}", started.elapsed());
         api.delete(&name, &DeleteParams::default()).await.ok();
-        // The next run creates the Lease again (its create is a rule too).
-        let leases: Api<Lease> = env.api();
-        let lease = format!("{}-leader", cert_operator::OPERATOR.as_str());
-        leases.delete(&lease, &DeleteParams::default()).await.ok();
+        forget_leader(&env, &cert_operator::OPERATOR).await;
     }
     env.stop().await;
 }

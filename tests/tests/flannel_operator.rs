@@ -37,18 +37,27 @@ async fn finish(env: TestEnv, runs: Vec<flannel::Running>) {
     api.delete_collection(&DeleteParams::default(), &ListParams::default())
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "FlannelConfigs were not cleaned up"
-        );
+    // Many at once (the racing pairs): more than one WAIT.
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    loop {
+        let left = api.list(&ListParams::default()).await.unwrap().items;
+        if left.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let waiting: Vec<String> = left
+                .iter()
+                .map(|c| {
+                    let ready = flannel::condition(Some(c), READY);
+                    format!(
+                        "{}: {:?}",
+                        c.name_any(),
+                        ready.map(|r| (&r.reason, &r.message))
+                    )
+                })
+                .collect();
+            panic!("FlannelConfigs were not cleaned up: {waiting:#?}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for r in runs {
@@ -462,7 +471,7 @@ async fn deletion_waits_for_guest_pods_cleans_the_nodes_and_leaves_nothing_behin
         .delete(&vm, &DeleteParams::default())
         .await
         .unwrap();
-    wait_for(&api, &name, WAIT, |c| c.is_none()).await.unwrap();
+    flannel::wait_gone(&env, &name).await;
     watcher.abort();
     assert!(
         cleanup_seen.load(Ordering::SeqCst),
@@ -560,4 +569,36 @@ async fn a_network_with_host_bits_is_refused_with_the_fix() {
     let mut etcdctl = client(&etcd).await;
     assert_eq!(keys(&mut etcdctl, "/").await, Vec::<String>::new());
     finish(env, vec![running]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_cut_short_by_a_crash_resumes_where_it_stopped() {
+    let (etcd, env, running) = flannel::started(Etcd::start().await.unwrap()).await;
+    let (cluster, name) = flannel::created(&env, "k", "10.9.0.0/16", 15).await;
+    wait_ready(&env, &name).await;
+    let api = env.api::<FlannelConfig>();
+    api.delete(&name, &DeleteParams::default()).await.unwrap();
+    // Killed once flanneld is deleted, before the cleanup and the rest.
+    wait_for(
+        &flanneld(&env, &cluster),
+        "flanneld",
+        WAIT,
+        |d: Option<&DaemonSet>| d.is_none(),
+    )
+    .await
+    .unwrap();
+    running.run.kill();
+    let ns = flannel_operator::network::namespace_name(&cluster);
+    let namespaces = Api::<Namespace>::all(env.client());
+    assert!(
+        namespaces.get_opt(&ns).await.unwrap().is_some(),
+        "killed too late to test anything"
+    );
+
+    let again = flannel::start(&env, &etcd).await;
+    flannel::wait_gone(&env, &name).await;
+    assert!(namespaces.get_opt(&ns).await.unwrap().is_none());
+    let mut etcdctl = client(&etcd).await;
+    assert_eq!(keys(&mut etcdctl, "/").await, Vec::<String>::new());
+    finish(env, vec![again]).await;
 }

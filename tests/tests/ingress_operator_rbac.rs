@@ -21,8 +21,10 @@ use apiextensions::core::ingress_config::Protocol::{Tcp, Udp};
 use e2e::ingress::{
     VERSION, WAIT, controller_objects, create, env, ingress_config, start_as, wait_settled,
 };
-use e2e::rbac::{Roles, assert_enough_and_used, decisions_of, refused_for, rules_of, without_rule};
-use k8s_openapi::api::coordination::v1::Lease;
+use e2e::rbac::{
+    Roles, assert_enough_and_used, decisions_of, expect_refusal, forget_leader, refused_for,
+    rules_of, without_rule_identity,
+};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use operatorkit::testing::{TestEnv, wait_for};
@@ -100,11 +102,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
     };
     let granted = rules_of(&roles, env.namespace());
     for (i, removed) in granted.iter().enumerate() {
-        let reduced = without_rule(&roles, i);
-        let identity = env
-            .service_account(&format!("ingress-operator-{i}"), reduced.0, reduced.1)
-            .await
-            .unwrap();
+        let identity = without_rule_identity(&env, &roles, i, "ingress-operator").await;
         let run = start_as(&env, &identity, VERSION, true).await;
         let name = format!("without{i:02}");
         let config = ingress_config(
@@ -117,16 +115,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
         create(&env, &config).await;
         let refused = refused_for(&env, &identity.user(), removed, Duration::from_secs(30)).await;
         run.stop().await;
-        let d = refused.unwrap_or_else(|| {
-            panic!(
-                "without {} ({:?}) nothing was refused",
-                removed.origin, removed.rule
-            )
-        });
-        eprintln!(
-            "without {}: refused {} {:?}",
-            removed.origin, d.attributes.verb, d.attributes.target
-        );
+        expect_refusal(removed, refused);
         // Cleaned up by an operator with every rule, for the next round.
         let full = env
             .service_account(
@@ -136,9 +125,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
             )
             .await
             .unwrap();
-        let leases = env.api::<Lease>();
-        let lease = format!("{}-leader", ingress_operator::OPERATOR.as_str());
-        leases.delete(&lease, &DeleteParams::default()).await.ok();
+        forget_leader(&env, &ingress_operator::OPERATOR).await;
         let cleaner = start_as(&env, &full, VERSION, false).await;
         let api = env.api::<IngressConfig>();
         api.delete(&name, &DeleteParams::default()).await.unwrap();

@@ -4,10 +4,11 @@
 //! cluster (three fake nodes, kubelets and workload controllers, printed with
 //! `kubectl get nodes`), installs the CRDs and the valid examples with
 //! kubectl (and the ingress controller's objects ingress-operator edits),
-//! runs the operators that are built (cert-operator, ingress-operator) against it
-//! until their examples are Ready, and says how to reach it and which
-//! operators are not built yet. Ctrl-C stops everything; the server's data
-//! stays.
+//! starts etcd for flannel-operator (Debian's `etcd-server` on loopback, data
+//! in `target/dev/etcd`), runs the operators that are built (cert-operator,
+//! flannel-operator, ingress-operator) against it until their examples are
+//! Ready, and says how to reach it and which operators are not built yet.
+//! Ctrl-C stops everything; the server's and etcd's data stay.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -25,15 +26,26 @@ pub struct Args {
     port: u16,
 }
 
-/// Operators that run here, with the address of their metrics and the kind
-/// whose examples they make Ready.
-const OPERATORS: &[(&str, &str, &str)] = &[
-    ("cert-operator", "127.0.0.1:8081", "certconfigs"),
-    ("ingress-operator", "127.0.0.1:8082", "ingressconfigs"),
+/// Operators that run here, with the address of their metrics, the kind
+/// whose examples they make Ready, and their own flags.
+const OPERATORS: &[(&str, &str, &str, &[&str])] = &[
+    ("cert-operator", "127.0.0.1:8081", "certconfigs", &[]),
+    ("ingress-operator", "127.0.0.1:8082", "ingressconfigs", &[]),
+    (
+        "flannel-operator",
+        "127.0.0.1:8083",
+        "flannelconfigs",
+        &["--etcd-endpoints", "http://127.0.0.1:23790"],
+    ),
 ];
 
 /// Operators that will run here once built.
-const OPERATORS_NOT_BUILT: &[&str] = &["flannel-operator", "kvm-operator", "aws-operator"];
+const OPERATORS_NOT_BUILT: &[&str] = &["kvm-operator", "aws-operator"];
+
+/// etcd's client and peer addresses (not etcd's defaults, 2379 and 2380, so
+/// that an etcd already running on the machine is left alone).
+const ETCD_CLIENT: &str = "127.0.0.1:23790";
+const ETCD_PEER: &str = "127.0.0.1:23800";
 
 /// Runs the development environment until the API server stops.
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -85,9 +97,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let _ = server.kill();
         return Err(e);
     }
+    let mut etcd = match start_etcd(&data_dir.join("etcd")) {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = simulation.kill();
+            let _ = server.kill();
+            return Err(e);
+        }
+    };
     let operators = match start_operators(&root, &cargo, Path::new(&kubeconfig)) {
         Ok(o) => o,
         Err(e) => {
+            let _ = etcd.kill();
             let _ = simulation.kill();
             let _ = server.kill();
             return Err(e);
@@ -95,11 +116,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let running: Vec<String> = OPERATORS
         .iter()
-        .map(|(name, metrics, _)| format!("{name} (metrics on http://{metrics}/metrics)"))
+        .map(|(name, metrics, _, _)| format!("{name} (metrics on http://{metrics}/metrics)"))
         .collect();
     println!(
         "\nThe embedded API server is running (RBAC enforced) with a simulated cluster of \
-         {SIMULATED_NODES} fake nodes, and {}.\n\n  \
+         {SIMULATED_NODES} fake nodes, etcd on http://{ETCD_CLIENT}, and {}.\n\n  \
          export KUBECONFIG={kubeconfig}   # an admin (cluster-admin) kubeconfig\n  kubectl get operatorkit\n\n\
          Not running yet (not built): {}; their objects are stored and validated\n\
          at admission, but nothing reconciles them.\n\
@@ -111,6 +132,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let status = server.wait().context("waiting for the API server")?;
     let _ = simulation.kill();
     let _ = simulation.wait();
+    let _ = etcd.kill();
+    let _ = etcd.wait();
     for mut operator in operators {
         let _ = operator.kill();
         let _ = operator.wait();
@@ -187,6 +210,51 @@ fn wait_for_nodes(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Starts etcd (`etcd` on the PATH, Debian's `etcd-server`) on loopback
+/// with its data in `data_dir`, and waits until it takes connections.
+fn start_etcd(data_dir: &Path) -> anyhow::Result<Child> {
+    eprintln!(
+        "==> dev: starting etcd on {ETCD_CLIENT} (data in {})",
+        data_dir.display()
+    );
+    let client = format!("http://{ETCD_CLIENT}");
+    let peer = format!("http://{ETCD_PEER}");
+    let mut child = Command::new("etcd")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "--name",
+            "dev",
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+        ])
+        .args(["--initial-cluster", &format!("dev={peer}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting etcd (run `cargo xtask tools` to install it)")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(ETCD_CLIENT).is_err() {
+        if let Some(status) = child.try_wait()? {
+            bail!("etcd stopped before it took connections ({status})");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("etcd took no connection on {ETCD_CLIENT} within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Ok(child)
+}
+
 /// Applies the CRDs, waits for them, makes the host ingress controller's
 /// objects (`manifests/dev/`: ingress-nginx's namespace, ConfigMaps and
 /// Service, which ingress-operator edits), and applies the valid examples.
@@ -215,18 +283,19 @@ fn install(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
 fn start_operators(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Result<Vec<Child>> {
     let mut build = Command::new(cargo);
     build.current_dir(root).args(["build", "--quiet"]);
-    for (name, _, _) in OPERATORS {
+    for (name, _, _, _) in OPERATORS {
         build.args(["--package", name]);
     }
     cmd::run("build operators", &mut build)?;
     let mut children = Vec::new();
-    for (name, metrics, _) in OPERATORS {
+    for (name, metrics, _, flags) in OPERATORS {
         let binary = workspace::target_dir().join("debug").join(name);
         let child = Command::new(&binary)
             .current_dir(root)
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args(["--metrics-address", metrics])
+            .args(*flags)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()));
         match child {
@@ -239,7 +308,7 @@ fn start_operators(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Resul
             }
         }
     }
-    for (name, _, kind) in OPERATORS {
+    for (name, _, kind, _) in OPERATORS {
         let waited = kubectl(
             root,
             kubeconfig,

@@ -43,6 +43,9 @@ impl Default for WatchConfig {
     }
 }
 
+/// How many events of the store's log a watch reads at once.
+const BATCH: usize = 512;
+
 /// A watch being served.
 struct Watcher {
     store: Arc<Store>,
@@ -150,8 +153,8 @@ impl Watcher {
             if self.done {
                 return None;
             }
-            self.fill();
-            if !self.pending.is_empty() {
+            let more = self.fill();
+            if more || !self.pending.is_empty() {
                 continue;
             }
             let now = Instant::now();
@@ -179,17 +182,22 @@ impl Watcher {
         }
     }
 
-    /// Moves matching events after the cursor into `pending`.
-    fn fill(&mut self) {
-        let events = match self.store.events_after(self.cursor, 512) {
+    /// Moves matching events after the cursor into `pending`, at most a
+    /// batch of [`BATCH`] read; returns whether the batch was full, so that
+    /// more may follow at once. (A full batch of other resources' events
+    /// leaves `pending` empty: waiting for the next write then would leave
+    /// this watch behind until some other write happens, maybe never.)
+    fn fill(&mut self) -> bool {
+        let events = match self.store.events_after(self.cursor, BATCH) {
             Ok(events) => events,
             Err(e) => {
                 self.pending
                     .push_back(json!({"type": "ERROR", "object": e.to_status()}));
                 self.done = true;
-                return;
+                return false;
             }
         };
+        let full = events.len() == BATCH;
         let storage = self.rt.storage_key();
         for event in events {
             self.cursor = event.rv;
@@ -206,6 +214,7 @@ impl Watcher {
                 self.pending.push_back(e);
             }
         }
+        full
     }
 
     /// The event a watcher with this filter sees, as kube-apiserver's watch

@@ -9,7 +9,9 @@
 //! node lifecycle controller leaves them.
 //!
 //! Every status write is a merge patch of `status` by field manager
-//! `kubelet`, and only when something changed: a steady pod costs nothing.
+//! `kubelet`, and only when something changed: a steady pod costs no
+//! write. Every pod is looked at again every [`pods::RESYNC`] even without
+//! an event, as a kubelet syncs its pods every `syncFrequency`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -87,7 +89,7 @@ pub async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<Action, kube:
     }
     Ok(match next {
         Some(at) => Action::requeue(secs((at - now).max(1))),
-        None => Action::await_change(),
+        None => Action::requeue(pods::RESYNC),
     })
 }
 

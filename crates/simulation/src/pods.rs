@@ -196,10 +196,17 @@ pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
+/// How often a workload controller and the kubelet look at an object again
+/// with no event (kube-controller-manager's informers resync, the kubelet
+/// syncs every pod every `syncFrequency`): a missed event costs at most
+/// this long, never forever.
+pub const RESYNC: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a workload controller does after a pass: look again soon while its
 /// cache has not caught up with its own writes, retry after a failed create
 /// (nothing else would wake it), wake when a Ready pod turns available
-/// (`minReadySeconds`), or wait for the next change.
+/// (`minReadySeconds`), or look again after [`RESYNC`] (or at the next
+/// change).
 pub fn next_action(
     synced: bool,
     failed: bool,
@@ -213,7 +220,7 @@ pub fn next_action(
         (_, _, Some(s)) => {
             Action::requeue(Duration::from_secs(u64::try_from(s).unwrap_or(1).max(1)))
         }
-        _ => Action::await_change(),
+        _ => Action::requeue(RESYNC),
     }
 }
 

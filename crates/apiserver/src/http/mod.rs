@@ -24,7 +24,7 @@ use self::route::{ResourcePath, Route};
 use crate::auth::{Authenticator, User};
 use crate::error::{ApiError, ApiResult};
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
-use crate::rest::options::{DeleteOptions, ListOptions, Query, WriteOptions};
+use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, WriteOptions};
 use crate::rest::{Deleted, PatchType, Rest, Subresource};
 use crate::store::Store;
 use crate::watch::{WatchConfig, watch};
@@ -296,10 +296,11 @@ impl App {
         Ok(json_response(200, &doc))
     }
 
-    /// The 403 kube-apiserver gives a server-side apply that would create
-    /// `name` when `user` may not create it: `configmaps "x" is forbidden: `
-    /// with RBAC's (empty) reason, as its patch handler words it.
-    fn create_refused(&self, user: &User, p: &ResourcePath, name: &str) -> Option<ApiError> {
+    /// The authorization of the create a server-side apply of `name` makes
+    /// when the object does not exist: recorded like every decision, and
+    /// refused with the 403 kube-apiserver gives (`configmaps "x" is
+    /// forbidden: ` with RBAC's empty reason, as its patch handler words it).
+    fn create_check(&self, user: &User, p: &ResourcePath, name: &str) -> CreateCheck {
         let attributes = crate::authz::Attributes {
             verb: "create".into(),
             target: crate::authz::Target::Resource(crate::authz::ResourceAttributes {
@@ -310,8 +311,14 @@ impl App {
                 name: name.to_owned(),
             }),
         };
-        let (allowed, _) = self.authz.check(user, &attributes);
-        (!allowed).then(|| ApiError::forbidden_resource(&p.resource, &p.group, name, ""))
+        let (authz, user) = (Arc::clone(&self.authz), user.clone());
+        let (resource, group, name) = (p.resource.clone(), p.group.clone(), name.to_owned());
+        CreateCheck::new(move || {
+            authz
+                .authorize(&user, &attributes)
+                .err()
+                .map(|_| ApiError::forbidden_resource(&resource, &group, &name, ""))
+        })
     }
 
     async fn resource(
@@ -400,7 +407,7 @@ impl App {
                 let mut opts = write_options()?;
                 let patch_type = PatchType::from_content_type(content_type)?;
                 if patch_type == PatchType::Apply {
-                    opts.create_refused = self.create_refused(user, &p, name);
+                    opts.create_check = Some(self.create_check(user, &p, name));
                 }
                 let patched = self
                     .rest

@@ -395,8 +395,8 @@ impl Rest {
             .is_some()
         });
         if !exists && sub == Subresource::Main {
-            if let Some(refused) = &opts.create_refused {
-                return Err(refused.clone());
+            if let Some(refused) = opts.create_check.as_ref().and_then(|c| c.refused()) {
+                return Err(refused);
             }
             let mut obj = applied.clone();
             meta::metadata_mut(&mut obj).insert("name".into(), name.into());

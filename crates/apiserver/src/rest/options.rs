@@ -25,10 +25,32 @@ pub struct WriteOptions {
     pub user_agent: String,
     /// Who asks, when the server authorizes (RBAC's escalation check).
     pub user: Option<crate::auth::User>,
-    /// The 403 for a server-side apply that would create the object when
-    /// the user may patch but not create it (kube-apiserver authorizes such
-    /// a patch as a create too).
-    pub create_refused: Option<ApiError>,
+    /// Authorizes the create a server-side apply makes when the object does
+    /// not exist (kube-apiserver authorizes such a patch as a create too);
+    /// asked only then, and recorded like every decision.
+    pub create_check: Option<CreateCheck>,
+}
+
+/// The authorization of the create an apply makes: `Some` 403 when refused.
+#[derive(Clone)]
+pub struct CreateCheck(std::sync::Arc<dyn Fn() -> Option<ApiError> + Send + Sync>);
+
+impl CreateCheck {
+    /// A check that asks `refused`.
+    pub fn new(refused: impl Fn() -> Option<ApiError> + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(refused))
+    }
+
+    /// The 403, if the create is refused.
+    pub fn refused(&self) -> Option<ApiError> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for CreateCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CreateCheck")
+    }
 }
 
 /// What to do with fields the schema does not know.
@@ -152,7 +174,7 @@ impl WriteOptions {
             user_agent: String::new(),
             raw_body: None,
             user: None,
-            create_refused: None,
+            create_check: None,
         })
     }
 }
