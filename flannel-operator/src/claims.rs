@@ -260,6 +260,15 @@ fn claim_txn(
 /// for this loop (the object is retried with backoff).
 const ATTEMPTS: usize = 5;
 
+/// Claiming or releasing lost the race [`ATTEMPTS`] times in a row: an
+/// error like an outage (the object is retried with backoff).
+fn kept_changing(keys: &ClaimKeys) -> EtcdError {
+    EtcdError::Unavailable(format!(
+        "the claims under {} kept changing during {ATTEMPTS} attempts",
+        keys.all()
+    ))
+}
+
 /// The outcome of [`claim`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claimed {
@@ -294,10 +303,7 @@ pub async fn claim(
             }
         }
     }
-    Err(EtcdError::Unavailable(format!(
-        "the claims under {} kept changing during {ATTEMPTS} attempts",
-        keys.all()
-    )))
+    Err(kept_changing(keys))
 }
 
 /// Releases every claim `holder` has, and deletes `also` (the config key,
@@ -353,10 +359,7 @@ pub async fn release(
             return Ok(mine);
         }
     }
-    Err(EtcdError::Unavailable(format!(
-        "the claims under {} kept changing during {ATTEMPTS} attempts",
-        keys.all()
-    )))
+    Err(kept_changing(keys))
 }
 
 /// What one read of a cluster's keys found.

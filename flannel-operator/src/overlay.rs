@@ -47,9 +47,9 @@ use kube::{Api, ResourceExt};
 use operatorkit::crud::is_applied;
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
-use apiextensions::FlannelConfig;
 use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL};
 use apiextensions::waiting::PodWaiters;
+use apiextensions::{FlannelConfig, OperatorStatus};
 
 use crate::OPERATOR;
 use crate::claims::{self, ClaimKeys, Claimed, Conflict, Holder};
@@ -500,13 +500,8 @@ fn cleaning(cx: &Context<FlannelConfig>, message: String) {
 
 /// `(status, reason, message)` of a condition as last written.
 fn previous(cx: &Context<FlannelConfig>, type_: &str) -> Option<(String, String, String)> {
-    cx.object()
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    let c = cx.object().status.as_ref()?.condition(type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 /// Sets `type_` and Ready False, and publishes one Warning Event when the

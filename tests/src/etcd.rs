@@ -24,11 +24,13 @@
 
 use std::collections::BTreeMap;
 use std::io::{Error, ErrorKind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
+
+use crate::support;
 
 /// Environment variable naming the `etcd` binary to use.
 pub const ETCD_ENV: &str = "OPERATORKIT_ETCD";
@@ -462,10 +464,7 @@ impl Etcd {
     }
 
     fn log_tail(&self) -> String {
-        let text = self.log_since(0);
-        let lines: Vec<&str> = text.lines().collect();
-        let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-        lines[start..].join("\n")
+        support::last_lines(&self.log_since(0), LOG_TAIL_LINES).join("\n")
     }
 }
 
@@ -639,37 +638,18 @@ fn parse_sample(line: &str) -> Option<Sample<'_>> {
 
 /// The `etcd` binary: `$OPERATORKIT_ETCD`, else `etcd` on `PATH`.
 fn find_etcd() -> Result<PathBuf, Error> {
-    if let Some(path) = std::env::var_os(ETCD_ENV) {
-        let path = PathBuf::from(path);
-        return if is_file(&path) {
-            Ok(path)
-        } else {
-            Err(Error::new(
-                ErrorKind::NotFound,
-                format!(
-                    "${ETCD_ENV} names {}, which does not exist (unset it to use the etcd on PATH, which `cargo xtask tools` installs)",
-                    path.display()
-                ),
-            ))
-        };
+    let instead = "the etcd on PATH, which `cargo xtask tools` installs";
+    if let Some(path) = support::binary_from_env(ETCD_ENV, instead)? {
+        return Ok(path);
     }
-    if let Some(found) = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("etcd"))
-            .find(|p| is_file(p))
-    }) {
-        return Ok(found);
-    }
-    Err(Error::new(
-        ErrorKind::NotFound,
-        format!(
-            "`etcd` not found (${ETCD_ENV} unset; not on PATH): run `cargo xtask tools` (Debian package etcd-server)"
-        ),
-    ))
-}
-
-fn is_file(path: &Path) -> bool {
-    path.metadata().is_ok_and(|m| m.is_file())
+    support::on_path("etcd").ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "`etcd` not found (${ETCD_ENV} unset; not on PATH): run `cargo xtask tools` (Debian package etcd-server)"
+            ),
+        )
+    })
 }
 
 /// Two distinct ports free on 127.0.0.1 right now, for the client and the

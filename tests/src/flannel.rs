@@ -79,17 +79,20 @@ pub struct Running {
     pub etcd: EtcdClient,
 }
 
-/// Starts flannel-operator at `version` in-process as `identity` with `flags`.
+/// Starts flannel-operator at `version` in-process as `identity` with
+/// `flags`, with leader election on its Lease when `elect` is set (as its
+/// Deployment runs).
 pub async fn start_as(
     env: &TestEnv,
     identity: &ServiceAccountIdentity,
     version: &str,
     flags: FlannelArgs,
+    elect: bool,
 ) -> Running {
     let etcd = EtcdClient::new(&flags).unwrap();
     let op = flannel_operator::operator_with(version, flags, etcd.clone());
     let settings =
-        crate::support::operator_settings(env, identity, &flannel_operator::OPERATOR, false);
+        crate::support::operator_settings(env, identity, &flannel_operator::OPERATOR, elect);
     let run = env.run_operator_as(identity, op, settings).await.unwrap();
     Running { run, etcd }
 }
@@ -97,7 +100,7 @@ pub async fn start_as(
 /// Starts flannel-operator as its own ServiceAccount against `etcd`.
 pub async fn start(env: &TestEnv, etcd: &Etcd) -> Running {
     let identity = service_account(env, "flannel-operator").await;
-    start_as(env, &identity, VERSION, args(etcd)).await
+    start_as(env, &identity, VERSION, args(etcd), false).await
 }
 
 /// A fresh environment ([`env()`]) with flannel-operator running as its

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+use crate::support;
+
 use cert_operator::backend::vault::client::{Token, Vault, VaultConfig};
 
 /// Environment variable naming the `bao` binary to use.
@@ -256,9 +258,7 @@ impl OpenBao {
 
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-        lines[start..]
+        support::last_lines(&text, LOG_TAIL_LINES)
             .iter()
             // The dev server prints its root token and unseal key.
             .filter(|l| !l.contains("Root Token") && !l.contains("Unseal Key"))
@@ -284,19 +284,8 @@ impl Drop for OpenBao {
 /// The `bao` binary: `$OPERATORKIT_BAO`, else `target/tools/venv/bin/bao` of
 /// the workspace (or `$CARGO_TARGET_DIR`), else `PATH`.
 fn find_bao() -> Result<PathBuf, Error> {
-    if let Some(path) = std::env::var_os(BAO_ENV) {
-        let path = PathBuf::from(path);
-        return if is_file(&path) {
-            Ok(path)
-        } else {
-            Err(Error::new(
-                ErrorKind::NotFound,
-                format!(
-                    "${BAO_ENV} names {}, which does not exist (unset it to use the bao `cargo xtask tools` installs)",
-                    path.display()
-                ),
-            ))
-        };
+    if let Some(path) = support::binary_from_env(BAO_ENV, "the bao `cargo xtask tools` installs")? {
+        return Ok(path);
     }
     let mut candidates = Vec::new();
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
@@ -309,14 +298,10 @@ fn find_bao() -> Result<PathBuf, Error> {
             candidates.push(dir.join("target").join(VENV_BAO));
         }
     }
-    if let Some(found) = candidates.iter().find(|p| is_file(p)) {
+    if let Some(found) = candidates.iter().find(|p| support::is_file(p)) {
         return Ok(found.clone());
     }
-    if let Some(found) = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("bao"))
-            .find(|p| is_file(p))
-    }) {
+    if let Some(found) = support::on_path("bao") {
         return Ok(found);
     }
     let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
@@ -327,10 +312,6 @@ fn find_bao() -> Result<PathBuf, Error> {
             looked.join(", ")
         ),
     ))
-}
-
-fn is_file(path: &Path) -> bool {
-    path.metadata().is_ok_and(|m| m.is_file())
 }
 
 /// A port free on 127.0.0.1 right now (the OS picks; small race until bao binds it).

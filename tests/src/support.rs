@@ -154,3 +154,42 @@ pub async fn guest_vm(env: &operatorkit::testing::TestEnv, name: &str, cluster: 
     .await
     .unwrap_or_else(|e| panic!("VM {name} never became available: {e}"));
 }
+
+/// Whether `path` is a regular file.
+pub fn is_file(path: &std::path::Path) -> bool {
+    path.metadata().is_ok_and(|m| m.is_file())
+}
+
+/// `name` in the first directory of `PATH` that holds it.
+pub fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| is_file(p))
+    })
+}
+
+/// The binary the environment variable `var` names: `None` when it is
+/// unset, an error naming it (and `instead`, what is used without it) when
+/// it names no file.
+pub fn binary_from_env(var: &str, instead: &str) -> std::io::Result<Option<std::path::PathBuf>> {
+    let Some(path) = std::env::var_os(var).map(std::path::PathBuf::from) else {
+        return Ok(None);
+    };
+    if is_file(&path) {
+        return Ok(Some(path));
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!(
+            "${var} names {}, which does not exist (unset it to use {instead})",
+            path.display()
+        ),
+    ))
+}
+
+/// The last `n` lines of `text`.
+pub fn last_lines(text: &str, n: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}

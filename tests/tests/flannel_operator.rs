@@ -318,8 +318,8 @@ async fn twenty_racing_pairs_across_two_operator_versions_have_exactly_one_winne
     let etcd = Etcd::start().await.unwrap();
     let env = flannel::env().await;
     let identity = flannel::service_account(&env, "flannel-operator").await;
-    let one = start_as(&env, &identity, VERSION, flannel::args(&etcd)).await;
-    let two = start_as(&env, &identity, "0.2.0", flannel::args(&etcd)).await;
+    let one = start_as(&env, &identity, VERSION, flannel::args(&etcd), false).await;
+    let two = start_as(&env, &identity, "0.2.0", flannel::args(&etcd), false).await;
     let mut configs = Vec::new();
     for i in 0..PAIRS {
         // Even pairs share a VNI, odd pairs overlapping networks.

@@ -22,7 +22,7 @@ use e2e::rbac::{
     rules_of, without_rule_identity,
 };
 use kube::api::DeleteParams;
-use operatorkit::testing::{ServiceAccountIdentity, TestEnv};
+use operatorkit::testing::TestEnv;
 
 /// Paths a run does not reliably take: re-reads after a conflict, reads the
 /// cache could not answer, the series of a repeated Event.
@@ -42,26 +42,6 @@ async fn recording_env() -> Option<(TestEnv, Roles)> {
     Some((env, e2e::manifests::rbac_roles("flannel-operator")))
 }
 
-/// Starts the operator as `identity` with leader election, as its
-/// Deployment runs.
-async fn start(
-    env: &TestEnv,
-    etcd: &Etcd,
-    identity: &ServiceAccountIdentity,
-    elect: bool,
-) -> flannel::Running {
-    let flags = flannel::args(etcd);
-    let etcd_client = flannel_operator::etcd::Etcd::new(&flags).unwrap();
-    let op = flannel_operator::operator_with(VERSION, flags, etcd_client.clone());
-    let settings =
-        e2e::support::operator_settings(env, identity, &flannel_operator::OPERATOR, elect);
-    let run = env.run_operator_as(identity, op, settings).await.unwrap();
-    flannel::Running {
-        run,
-        etcd: etcd_client,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_manifests_roles_are_enough_and_every_verb_is_used() {
     let Some((env, roles)) = recording_env().await else {
@@ -73,7 +53,7 @@ async fn the_manifests_roles_are_enough_and_every_verb_is_used() {
         .service_account("flannel-operator", roles.0.clone(), roles.1.clone())
         .await
         .unwrap();
-    let running = start(&env, &etcd, &identity, true).await;
+    let running = start_as(&env, &identity, VERSION, flannel::args(&etcd), true).await;
     let (_, name) = flannel::created(&env, "r", "10.8.0.0/16", 14).await;
     wait_ready(&env, &name).await;
     let api = env.api::<FlannelConfig>();
@@ -97,7 +77,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
     let api = env.api::<FlannelConfig>();
     for (i, removed) in granted.iter().enumerate() {
         let identity = without_rule_identity(&env, &roles, i, "flannel-operator").await;
-        let running = start(&env, &etcd, &identity, true).await;
+        let running = start_as(&env, &identity, VERSION, flannel::args(&etcd), true).await;
         let cluster = flannel::cluster_id(&env, "w");
         let name = format!("without{i:02}");
         let network = format!("10.{}.0.0/16", 100 + i);
@@ -125,7 +105,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
             .await
             .unwrap();
         forget_leader(&env, &flannel_operator::OPERATOR).await;
-        let cleaner = start_as(&env, &full, VERSION, flannel::args(&etcd)).await;
+        let cleaner = start_as(&env, &full, VERSION, flannel::args(&etcd), false).await;
         api.delete(&name, &DeleteParams::default()).await.ok();
         flannel::wait_gone(&env, &name).await;
         cleaner.run.stop().await;
