@@ -19,7 +19,6 @@ pub mod settings;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use operatorkit::Operator;
@@ -46,11 +45,7 @@ pub const CERTCONFIG_ANNOTATION: &str = operatorkit::key!("cert-operator", "cert
 
 /// The CertConfig a Secret belongs to, from its annotation.
 fn certconfig_of(secret: &Secret) -> Vec<ObjectRef<CertConfig>> {
-    secret
-        .annotations()
-        .get(CERTCONFIG_ANNOTATION)
-        .and_then(|v| v.split_once('/'))
-        .map(|(ns, name)| ObjectRef::new(name).within(ns))
+    operatorkit::keys::annotated_owner(secret, CERTCONFIG_ANNOTATION)
         .into_iter()
         .collect()
 }

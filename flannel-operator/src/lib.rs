@@ -52,13 +52,7 @@ pub const NETWORK_HASH_ANNOTATION: &str = operatorkit::key!("flannel-operator", 
 
 /// The FlannelConfig a host object belongs to, from its annotation.
 fn flannelconfig_of<C: Resource>(object: &C) -> Vec<ObjectRef<FlannelConfig>> {
-    object
-        .meta()
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(FLANNELCONFIG_ANNOTATION))
-        .and_then(|v| v.split_once('/'))
-        .map(|(ns, name)| ObjectRef::new(name).within(ns))
+    operatorkit::keys::annotated_owner(object, FLANNELCONFIG_ANNOTATION)
         .into_iter()
         .collect()
 }

@@ -168,30 +168,7 @@ pub fn subnets_prefix(prefix: &str, cluster: &str) -> String {
     format!("{}/subnets/", cluster_prefix(prefix, cluster))
 }
 
-/// Linux interface names have at most 15 bytes.
-const IFNAMSIZ: usize = 15;
-const BRIDGE_PREFIX: &str = "br-";
-
-/// The bridge of a cluster on every host: `br-<clusterID>` when that fits
-/// in a Linux interface name (15 bytes), else `br-` and 12 hex digits of a
-/// hash of the ID. Two clusters can get one name; the claims refuse the
-/// second.
-pub fn bridge_name(cluster: &str) -> String {
-    if BRIDGE_PREFIX.len() + cluster.len() <= IFNAMSIZ {
-        return format!("{BRIDGE_PREFIX}{cluster}");
-    }
-    let hash = fnv1a(cluster.as_bytes());
-    let digits = IFNAMSIZ - BRIDGE_PREFIX.len();
-    let hex = format!("{hash:016x}");
-    format!("{BRIDGE_PREFIX}{}", &hex[..digits])
-}
-
-/// FNV-1a, 64 bits: stable across versions and machines (std's hasher is not).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+pub use apiextensions::names::{bridge_name, fnv1a};
 
 /// The namespace of a cluster's flanneld on the host cluster.
 pub fn namespace_name(cluster: &str) -> String {
@@ -282,16 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn bridge_names_fit_linux() {
-        assert_eq!(bridge_name("abc12"), "br-abc12");
-        assert_eq!(bridge_name("abcdefghijkl"), "br-abcdefghijkl");
-        let long = bridge_name("a-very-long-cluster-id-of-40-characters00");
-        assert_eq!(long.len(), 15);
-        assert!(long.starts_with("br-"));
-        assert_ne!(
-            long,
-            bridge_name("a-very-long-cluster-id-of-40-characters01")
-        );
+    fn the_namespace_is_named_by_the_cluster() {
         assert_eq!(namespace_name("abc12"), "flannel-network-abc12");
     }
 }

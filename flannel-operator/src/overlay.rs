@@ -371,7 +371,8 @@ impl Step<FlannelConfig> for Overlay {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                not_ready_once(cx, NETWORK_CONFIGURED, reasons::NETWORK_CONFLICT, message).await;
+                cx.not_ready_with_event(NETWORK_CONFIGURED, reasons::NETWORK_CONFLICT, message)
+                    .await;
                 return Ok(Outcome::Wait(self.flags.recheck));
             }
             Ok(None) => cx.set_condition(
@@ -502,22 +503,6 @@ fn cleaning(cx: &Context<FlannelConfig>, message: String) {
 fn previous(cx: &Context<FlannelConfig>, type_: &str) -> Option<(String, String, String)> {
     let c = cx.object().status.as_ref()?.condition(type_)?;
     Some((c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
-/// Sets `type_` and Ready False, and publishes one Warning Event when the
-/// reason or message changed (not at every recheck).
-async fn not_ready_once(cx: &Context<FlannelConfig>, type_: &str, reason: &str, message: String) {
-    let before = previous(cx, type_);
-    if before != Some(("False".into(), reason.into(), message.clone())) {
-        cx.event(EventType::Warning, reason, message.clone()).await;
-    }
-    cx.set_condition(
-        condition(type_)
-            .is(false)
-            .because(reason)
-            .message(message.clone()),
-    );
-    cx.not_ready(reason, message);
 }
 
 /// An etcd failure: `NetworkConfigured` and Ready say `EtcdUnavailable`,

@@ -32,7 +32,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use operatorkit::status::READY;
-use operatorkit::{Context, OperatorStatus, Outcome, Step, StepError, condition};
+use operatorkit::{Context, Outcome, Step, StepError, condition};
 use serde_json::{Value, json};
 
 use crate::claims::{Claim, Claims};
@@ -507,22 +507,7 @@ fn list(ports: &[Mapping]) -> String {
 /// Says in the status and, on a change, in one Warning Event why the
 /// IngressConfig is not Ready.
 async fn not_ready(cx: &Context<IngressConfig>, reason: &str, message: String) {
-    let previous = cx
-        .object()
-        .status
-        .as_ref()
-        .and_then(|s| s.condition(PORTS_MAPPED))
-        .map(|c| (c.reason.clone(), c.message.clone()));
-    if previous != Some((reason.to_owned(), message.clone())) {
-        cx.event(EventType::Warning, reason, message.clone()).await;
-    }
-    cx.set_condition(
-        condition(PORTS_MAPPED)
-            .is(false)
-            .because(reason)
-            .message(message.clone()),
-    );
-    cx.not_ready(reason, message);
+    cx.not_ready_with_event(PORTS_MAPPED, reason, message).await;
 }
 
 /// The status of a plan carried out: mapped ports, conditions.

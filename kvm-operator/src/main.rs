@@ -1,8 +1,9 @@
 //! Binary of kvm-operator; see the library for what it does.
 
-use std::process::ExitCode;
+use kvm_operator::settings::{ABOUT, KvmArgs};
 
-fn main() -> ExitCode {
-    eprintln!("{}", kvm_operator::not_built_message());
-    ExitCode::FAILURE
+fn main() -> std::process::ExitCode {
+    operatorkit::main(ABOUT, |flags: KvmArgs| {
+        Ok(kvm_operator::operator(env!("CARGO_PKG_VERSION"), flags)?)
+    })
 }

@@ -16,7 +16,7 @@ use crate::cache::{Caches, is_controlled_by};
 use crate::events::Events;
 use crate::keys::OperatorName;
 use crate::kind::{Kind, OperatorKind};
-use crate::status::{ConditionUpdate, READY, StatusChanges, condition};
+use crate::status::{ConditionUpdate, OperatorStatus, READY, StatusChanges, condition};
 use crate::writes::{Resolved, Writes};
 
 /// One loop over one object, as the steps see it.
@@ -245,6 +245,33 @@ impl<K: OperatorKind> Context<K> {
     /// the Ready condition operatorkit would otherwise set.
     pub fn not_ready(&self, reason: &str, message: impl Into<String>) {
         self.set_condition(condition(READY).is(false).because(reason).message(message));
+    }
+
+    /// Sets condition `type_` False with `reason` and `message`, marks the
+    /// object not Ready the same way, and publishes a Warning Event only
+    /// when the condition said something else before: a problem found
+    /// again on every recheck is reported once, not once per loop.
+    pub async fn not_ready_with_event(
+        &self,
+        type_: &str,
+        reason: &str,
+        message: impl Into<String>,
+    ) {
+        let message = message.into();
+        let before = self.object.status().and_then(|s| s.condition(type_));
+        let same = before
+            .is_some_and(|c| c.status == "False" && c.reason == reason && c.message == message);
+        if !same {
+            self.event(EventType::Warning, reason, message.clone())
+                .await;
+        }
+        self.set_condition(
+            condition(type_)
+                .is(false)
+                .because(reason)
+                .message(message.clone()),
+        );
+        self.not_ready(reason, message);
     }
 
     /// Changes the kind's own status fields (written at the end of the loop):

@@ -64,6 +64,24 @@ pub fn label<'a, K: kube::Resource>(object: &'a K, key: &str) -> Option<&'a str>
     label_or_annotation(object.meta().labels.as_ref(), key)
 }
 
+/// The object of kind `K` that annotation `key` on `object` names as
+/// `<namespace>/<name>`. Objects that cannot carry an owner reference to
+/// what they belong to (cluster-scoped ones, or ones in another namespace)
+/// carry such an annotation instead; a watch maps their events back with
+/// this.
+pub fn annotated_owner<K, C>(
+    object: &C,
+    key: &str,
+) -> Option<kube::runtime::reflector::ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()>,
+    C: kube::Resource,
+{
+    let (ns, name) =
+        label_or_annotation(object.meta().annotations.as_ref(), key)?.split_once('/')?;
+    Some(kube::runtime::reflector::ObjectRef::new(name).within(ns))
+}
+
 fn label_or_annotation<'a>(
     map: Option<&'a std::collections::BTreeMap<String, String>>,
     key: &str,

@@ -13,6 +13,7 @@ pub mod etcd;
 pub mod examples;
 pub mod flannel;
 pub mod ingress;
+pub mod kvm;
 pub mod manifests;
 pub mod openbao;
 pub mod rbac;

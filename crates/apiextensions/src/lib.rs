@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod core;
 pub mod crds;
 pub mod keys;
+pub mod names;
 pub mod provider;
 pub mod schema;
 pub mod status;

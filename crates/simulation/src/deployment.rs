@@ -144,15 +144,24 @@ pub async fn reconcile(d: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, 
         ctx: &ctx,
     };
     rollout.sync_revision().await?;
-    let acted = match spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
+    let (acted, waiting) = match spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
         Some("Recreate") => rollout.recreate().await?,
-        _ => rollout.rolling().await?,
+        _ => (rollout.rolling().await?, false),
     };
     if !acted && complete(&d, &new_rs, &old) {
         cleanup(&api, &d, &old).await?;
     }
     let step = if acted { Step::Progressed } else { Step::Quiet };
-    finish(&ctx, &d, &owned, Some(&new_rs), step).await
+    let action = finish(&ctx, &d, &owned, Some(&new_rs), step).await?;
+    // A Recreate rollout waiting for old pods to go looks again soon: the
+    // last pod's deletion may reach the pod cache after the ReplicaSet
+    // event that brought the Deployment here, and nothing else would
+    // (kube's deployment controller has a pod-deletion handler for this).
+    Ok(if waiting {
+        Action::requeue(SETTLE)
+    } else {
+        action
+    })
 }
 
 /// What this pass did, for the `Progressing` condition.
@@ -456,7 +465,8 @@ impl Rollout<'_> {
     }
 
     /// `Recreate`: every old pod goes before the new ReplicaSet scales up.
-    async fn recreate(&self) -> Result<bool, kube::Error> {
+    /// Returns whether it acted, and whether it waits for old pods.
+    async fn recreate(&self) -> Result<(bool, bool), kube::Error> {
         let Rollout { d, new_rs, old, .. } = *self;
         let mut acted = false;
         for rs in old.iter().filter(|r| replicas(r) > 0) {
@@ -478,13 +488,13 @@ impl Rollout<'_> {
                     .any(|uid| pods::controlled_by(&p.metadata, uid))
         });
         if acted || old_running {
-            return Ok(acted);
+            return Ok((acted, true));
         }
         if replicas(new_rs) != desired(d) {
             self.scale(new_rs, desired(d)).await?;
-            return Ok(true);
+            return Ok((true, false));
         }
-        Ok(false)
+        Ok((false, false))
     }
 }
 

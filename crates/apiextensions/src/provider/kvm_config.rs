@@ -59,22 +59,34 @@ use crate::status;
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.workers.all(w, !self.masters.exists(m, m.id == w.id))")
+    .message("a node id may be used once, by a master or by a worker"))]
 pub struct KVMConfigSpec {
     /// The guest cluster.
     pub cluster: ClusterSpec,
 
-    /// Master nodes; an odd number so etcd keeps quorum.
+    /// Master nodes; an odd number so etcd keeps quorum. The set of master
+    /// ids is fixed when the cluster is created (etcd membership); each
+    /// master's size may change, which replaces its VM.
     #[schemars(length(min = 1, max = 7))]
     #[x_kube(validation = Rule::new(ODD_MASTERS_RULE).message(ODD_MASTERS_MESSAGE))]
+    #[x_kube(validation = Rule::new("self.all(n, self.exists_one(o, o.id == n.id))")
+        .message("master ids must be unique"))]
+    #[x_kube(validation = Rule::new("self.map(n, n.id) == oldSelf.map(n, n.id)")
+        .message("masters cannot be added, removed, renamed or reordered once the cluster exists (etcd membership); change a master's size instead"))]
     pub masters: Vec<KVMNode>,
 
-    /// Worker nodes.
+    /// Worker nodes. A worker is known by its `id`: removing one from the
+    /// middle of the list removes that worker's VM.
     #[serde(default)]
     #[schemars(length(max = 100))]
+    #[x_kube(validation = Rule::new("self.all(n, self.exists_one(o, o.id == n.id))")
+        .message("worker ids must be unique"))]
     pub workers: Vec<KVMNode>,
 
-    /// Where VM disks live.
+    /// Where VM disks live; fixed when the cluster is created.
     #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("storageType is immutable"))]
     pub storage_type: StorageType,
 
     /// Flannel overlay settings of the guest cluster.
@@ -98,6 +110,12 @@ pub struct KVMConfigSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KVMNode {
+    /// The node's identity within the cluster, e.g. `m1` or `w7`: it names
+    /// the node's VM, pod, Secret and volumes, and the guest Node. A node
+    /// whose id is new is created; one whose id is gone is removed.
+    #[schemars(length(min = 1, max = 20), regex(pattern = schema::DNS_LABEL))]
+    pub id: String,
+
     /// Virtual CPUs.
     #[schemars(range(min = 1, max = 64))]
     pub cpus: i32,
@@ -192,4 +210,51 @@ pub struct KVMConfigStatus {
     /// Worker VMs whose pods are ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_workers: Option<i32>,
+    /// One entry per node of the spec (and per node still being removed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["id"]))]
+    pub nodes: Vec<KVMNodeStatus>,
+}
+
+/// Role of a guest node.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum NodeRole {
+    /// Runs etcd and the control plane.
+    #[serde(rename = "master")]
+    Master,
+    /// Runs workloads.
+    #[serde(rename = "worker")]
+    Worker,
+}
+
+impl NodeRole {
+    /// `master` or `worker`, as in names and labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::Master => "master",
+            NodeRole::Worker => "worker",
+        }
+    }
+}
+
+/// Observed state of one guest node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KVMNodeStatus {
+    /// The node's id from the spec.
+    pub id: String,
+    /// Master or worker.
+    pub role: NodeRole,
+    /// The VM pod now running the node, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Phase of that pod (`Pending`, `Running`, ...), or `Removing` while
+    /// the node is drained and its VM deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Whether the node is ready: its guest Node when the guest API
+    /// answers, else its VM pod.
+    pub ready: bool,
 }

@@ -1,0 +1,332 @@
+//! What kvm-operator asks the other operators for (pure): one CertConfig
+//! per component, the FlannelConfig and the IngressConfig of a guest
+//! cluster, each labelled with the cluster and with the version of the
+//! operator that should reconcile it. They are kept by operatorkit's
+//! `children` steps (owner-referenced to the KVMConfig, applied when they
+//! drift, deleted last); [`crate::readiness`] reads whether they have been served.
+//!
+//! Names: CertConfig `<id>-<component>` (cert-operator's Secret has the
+//! same name), FlannelConfig and IngressConfig `<id>`.
+
+use std::collections::BTreeMap;
+
+use apiextensions::core::flannel_config::BridgeSpec;
+use apiextensions::core::ingress_config::{
+    GuestCluster, HostCluster, IngressController, Protocol, ProtocolPort,
+};
+use apiextensions::keys::{
+    CERT_OPERATOR, CLUSTER_LABEL, COMPONENT_LABEL, FLANNEL_OPERATOR, INGRESS_OPERATOR, OperatorName,
+};
+use apiextensions::{
+    CertConfig, CertConfigSpec, FlannelConfig, FlannelConfigSpec, IngressConfig, IngressConfigSpec,
+    KVMConfig,
+};
+use kube::api::ObjectMeta;
+
+use crate::guest::Guest;
+use crate::objects::WORKER_SERVICE;
+use crate::settings::KvmArgs;
+
+/// A certificate of the guest cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Component {
+    /// The guest API server's serving certificate.
+    Api,
+    /// etcd's serving and peer certificate.
+    Etcd,
+    /// The kubelets' certificate.
+    Worker,
+    /// The key pair that signs ServiceAccount tokens.
+    ServiceAccount,
+    /// The admin's client certificate (the kubeconfig Secret).
+    Admin,
+    /// kvm-operator's own client certificate for the guest API.
+    Operator,
+}
+
+impl Component {
+    /// Every component, in the order their CertConfigs are listed.
+    pub const ALL: [Component; 6] = [
+        Component::Api,
+        Component::Etcd,
+        Component::Worker,
+        Component::ServiceAccount,
+        Component::Admin,
+        Component::Operator,
+    ];
+
+    /// The `clusterComponent` of its CertConfig.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Api => "api",
+            Component::Etcd => "etcd",
+            Component::Worker => "worker",
+            Component::ServiceAccount => "service-account",
+            Component::Admin => "admin",
+            Component::Operator => "kvm-operator",
+        }
+    }
+}
+
+/// Name of a component's CertConfig, and of the Secret cert-operator
+/// issues for it: `<id>-<component>`.
+pub fn cert_name(cluster: &str, component: Component) -> String {
+    format!("{cluster}-{}", component.as_str())
+}
+
+/// The version label (and value) of operator `name` per the flags.
+fn version_label(name: OperatorName, version: Option<&str>, own: &str) -> (String, String) {
+    (name.version_label(), version.unwrap_or(own).to_owned())
+}
+
+/// Metadata of an input: name, the cluster label, the component label
+/// and the version label of the operator that serves it.
+fn meta(guest: &Guest<'_>, name: String, component: &str, version: (String, String)) -> ObjectMeta {
+    let labels = BTreeMap::from([
+        (CLUSTER_LABEL.to_owned(), guest.id.to_owned()),
+        (COMPONENT_LABEL.to_owned(), component.to_owned()),
+        version,
+    ]);
+    ObjectMeta {
+        name: Some(name),
+        labels: Some(labels),
+        ..Default::default()
+    }
+}
+
+/// The certificate a component needs: its names and its groups.
+fn cert_spec(guest: &Guest<'_>, component: Component) -> Result<CertConfigSpec, String> {
+    let k8s = &guest.config.spec.cluster.kubernetes;
+    let localhost = vec!["localhost".to_owned()];
+    let loopback = vec!["127.0.0.1".to_owned()];
+    let (alt_names, ip_sans, organizations) = match component {
+        Component::Api => {
+            let mut names = vec![
+                guest.domain("api"),
+                "kubernetes".to_owned(),
+                "kubernetes.default".to_owned(),
+                "kubernetes.default.svc".to_owned(),
+                format!("kubernetes.default.svc.{}", k8s.cluster_domain),
+                format!(
+                    "{}.{}.svc",
+                    crate::objects::MASTER_SERVICE,
+                    guest.namespace()
+                ),
+            ];
+            names.extend(localhost);
+            let ips = vec![guest.api_service_ip()?.to_string(), "127.0.0.1".to_owned()];
+            (names, ips, vec![])
+        }
+        Component::Etcd => {
+            let mut names = vec![
+                guest.domain("etcd"),
+                format!(
+                    "{}.{}.svc",
+                    crate::objects::MASTER_SERVICE,
+                    guest.namespace()
+                ),
+            ];
+            names.extend(localhost);
+            (names, loopback, vec![])
+        }
+        Component::Worker => {
+            let mut names = vec![guest.domain("worker")];
+            names.extend(localhost);
+            (names, loopback, vec!["system:nodes".to_owned()])
+        }
+        Component::ServiceAccount => (vec![], vec![], vec![]),
+        Component::Admin | Component::Operator => {
+            (vec![], vec![], vec!["system:masters".to_owned()])
+        }
+    };
+    Ok(CertConfigSpec {
+        cluster_id: guest.id.to_owned(),
+        cluster_component: component.as_str().to_owned(),
+        // `<component>.<id>`: at most 15 + 1 + 40 characters, inside a
+        // common name's 64 whatever the base domain; the domains are in
+        // the alternative names.
+        common_name: format!("{}.{}", component.as_str(), guest.id),
+        alt_names,
+        ip_sans,
+        organizations,
+        ttl: "2160h".to_owned(),
+        key_algorithm: None,
+        allow_bare_domains: false,
+        disable_regeneration: false,
+    })
+}
+
+/// The CertConfigs of a guest cluster.
+pub fn cert_configs(
+    config: &KVMConfig,
+    flags: &KvmArgs,
+    own_version: &str,
+) -> Result<Vec<CertConfig>, String> {
+    let guest = Guest::new(config);
+    let version = flags.cert_operator_version.as_deref();
+    Component::ALL
+        .into_iter()
+        .map(|c| {
+            Ok(CertConfig {
+                metadata: meta(
+                    &guest,
+                    cert_name(guest.id, c),
+                    c.as_str(),
+                    version_label(CERT_OPERATOR, version, own_version),
+                ),
+                spec: cert_spec(&guest, c)?,
+                status: None,
+            })
+        })
+        .collect()
+}
+
+/// The FlannelConfig of a guest cluster: its VNI, its network carved from
+/// the pool, and the host interface from the flags. flannel-operator names
+/// the bridge from the cluster ID ([`apiextensions::names::bridge_name`]).
+pub fn flannel_config(config: &KVMConfig, flags: &KvmArgs, own_version: &str) -> FlannelConfig {
+    let guest = Guest::new(config);
+    let version = flags.flannel_operator_version.as_deref();
+    FlannelConfig {
+        metadata: meta(
+            &guest,
+            guest.id.to_owned(),
+            "network",
+            version_label(FLANNEL_OPERATOR, version, own_version),
+        ),
+        spec: FlannelConfigSpec {
+            cluster_id: guest.id.to_owned(),
+            network: guest.flannel_network(flags),
+            subnet_len: i32::from(flags.flannel_subnet_len),
+            vni: config.spec.flannel.vni,
+            bridge: BridgeSpec {
+                interface: flags.flannel_interface.clone(),
+                dns: Default::default(),
+                ntp: Default::default(),
+            },
+        },
+        status: None,
+    }
+}
+
+/// The IngressConfig of a guest cluster: each port mapping's node port on
+/// the host ingress controller, sent to the workers' Service. None when
+/// the cluster maps no ports.
+pub fn ingress_config(
+    config: &KVMConfig,
+    flags: &KvmArgs,
+    own_version: &str,
+) -> Option<IngressConfig> {
+    let guest = Guest::new(config);
+    let mappings = &config.spec.port_mappings;
+    if mappings.is_empty() {
+        return None;
+    }
+    let version = flags.ingress_operator_version.as_deref();
+    Some(IngressConfig {
+        metadata: meta(
+            &guest,
+            guest.id.to_owned(),
+            "ingress",
+            version_label(INGRESS_OPERATOR, version, own_version),
+        ),
+        spec: IngressConfigSpec {
+            guest_cluster: GuestCluster {
+                id: guest.id.to_owned(),
+                namespace: guest.namespace().to_owned(),
+                service: WORKER_SERVICE.to_owned(),
+            },
+            host_cluster: HostCluster {
+                ingress_controller: IngressController {
+                    config_map: flags.ingress_config_map.clone(),
+                    namespace: flags.ingress_namespace.clone(),
+                    service: flags.ingress_service.clone(),
+                },
+            },
+            protocol_ports: mappings
+                .iter()
+                .map(|m| ProtocolPort {
+                    ingress_port: m.target_port,
+                    lb_port: m.node_port,
+                    protocol: Protocol::Tcp,
+                })
+                .collect(),
+        },
+        status: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::tests::{example, flags};
+
+    #[test]
+    fn certificates_name_what_the_guest_serves() {
+        let certs = cert_configs(&example(), &flags(), "1.0.0").unwrap();
+        let names: Vec<_> = certs
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "abc12-api",
+                "abc12-etcd",
+                "abc12-worker",
+                "abc12-service-account",
+                "abc12-admin",
+                "abc12-kvm-operator"
+            ]
+        );
+        let api = &certs[0];
+        assert_eq!(api.spec.common_name, "api.abc12");
+        assert!(
+            api.spec
+                .alt_names
+                .contains(&"api.abc12.k8s.example.com".to_owned())
+        );
+        assert!(
+            api.spec
+                .alt_names
+                .contains(&"kubernetes.default.svc.cluster.local".to_owned())
+        );
+        assert_eq!(api.spec.ip_sans, ["172.31.0.1", "127.0.0.1"]);
+        let labels = api.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels[CLUSTER_LABEL], "abc12");
+        assert_eq!(labels["cert-operator.operatorkit.dev/version"], "1.0.0");
+        assert_eq!(certs[4].spec.organizations, ["system:masters"]);
+    }
+
+    #[test]
+    fn versions_come_from_the_flags() {
+        let flags = crate::settings::parse(&[
+            "x",
+            "--flannel-operator-version=2.1.0",
+            "--ingress-operator-version=3.0.0",
+        ])
+        .unwrap();
+        let f = flannel_config(&example(), &flags, "1.0.0");
+        assert_eq!(
+            f.metadata.labels.unwrap()["flannel-operator.operatorkit.dev/version"],
+            "2.1.0"
+        );
+        assert_eq!(f.spec.network, "10.129.160.0/20");
+        assert_eq!(f.spec.vni, 26);
+        let i = ingress_config(&example(), &flags, "1.0.0").unwrap();
+        assert_eq!(
+            i.metadata.labels.unwrap()["ingress-operator.operatorkit.dev/version"],
+            "3.0.0"
+        );
+        assert_eq!(i.spec.guest_cluster.namespace, "abc12");
+        assert_eq!(i.spec.protocol_ports[0].lb_port, 31000);
+        assert_eq!(i.spec.protocol_ports[0].ingress_port, 30010);
+    }
+
+    #[test]
+    fn no_port_mappings_no_ingress_config() {
+        let mut config = example();
+        config.spec.port_mappings.clear();
+        assert!(ingress_config(&config, &flags(), "1.0.0").is_none());
+    }
+}

@@ -1,0 +1,584 @@
+//! The step that runs the guest cluster's VMs, and removes them.
+//!
+//! # Creation
+//! 1. The namespace (the cluster ID; refused if it exists and is not this
+//!    KVMConfig's), the ServiceAccount, per node its boot Secret (rewritten
+//!    when a certificate is renewed: the VM keeps running) and, for a
+//!    master with `storageType: PersistentVolume`, its etcd volume claim.
+//! 2. The VM Deployments. A new node's is created at once. A node whose VM
+//!    changed (size, Kubernetes version, image: the pod template hash in
+//!    [`VM_HASH_ANNOTATION`](crate::VM_HASH_ANNOTATION)) is replaced one at
+//!    a time, masters before workers, and only while every other VM is
+//!    ready: never more than one VM down, which is what the
+//!    PodDisruptionBudgets allow.
+//! 3. A node no longer in the spec is removed (its Deployment, then its
+//!    boot Secret and volume), one at a time, only while the others are
+//!    ready. Nodes are known by id, so removing a worker from the middle
+//!    of the list removes that worker.
+//! 4. The Services, the Ingresses and the PodDisruptionBudgets.
+//! 5. Status: one entry per node from its pod, `readyMasters`,
+//!    `readyWorkers`, `Progressing`; Ready once every VM is up to date and
+//!    ready.
+//!
+//! Every object is applied only when it drifted
+//! ([`operatorkit::crud::is_applied`]): a steady state writes nothing.
+//!
+//! # Deletion, backwards
+//! 1. Delete every VM Deployment of the cluster; wait until their pods
+//!    are gone (the VMs shut down within their grace period; pod events
+//!    bring the KVMConfig back).
+//! 2. Delete the Services, Ingresses, PodDisruptionBudgets, volume claims,
+//!    boot Secrets and the ServiceAccount, then the namespace; wait until
+//!    the namespace is gone.
+//! 3. Then the inputs' steps delete the IngressConfig, the FlannelConfig
+//!    and the CertConfigs; cert-operator and flannel-operator hold their
+//!    own finalizers until no pod of the cluster is left.
+//!
+//! Every stage is read back from the API server, never remembered: a crash
+//! between two stages resumes at the first one not done.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apiextensions::KVMConfig;
+use apiextensions::keys::CLUSTER_LABEL;
+use apiextensions::provider::kvm_config::{KVMNodeStatus, NodeRole};
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::{Api, Resource, ResourceExt};
+use operatorkit::crud::is_applied;
+use operatorkit::kind::Kind;
+use operatorkit::{Context, Outcome, Step, StepError, condition};
+
+use crate::guest::{Guest, Node};
+use crate::index::ClusterIndex;
+use crate::objects::{self, Certificates, Objects, SERVICE_ACCOUNT, applied_hash, belongs_to};
+use crate::readiness::certificates;
+use crate::settings::KvmArgs;
+use crate::{NODE_LABEL, OPERATOR};
+
+/// Condition: VMs are being created, replaced or removed.
+pub const PROGRESSING: &str = "Progressing";
+
+/// Condition reasons.
+pub mod reasons {
+    /// Host objects of the cluster belong to another KVMConfig.
+    pub const NOT_OURS: &str = "HostObjectsNotOwned";
+    /// New VMs are starting.
+    pub const CREATING: &str = "Creating";
+    /// A changed VM is being replaced.
+    pub const REPLACING: &str = "Replacing";
+    /// A node no longer in the spec is being removed.
+    pub const REMOVING: &str = "Removing";
+    /// VMs are not all ready (a replacement waits for them).
+    pub const VMS_NOT_READY: &str = "VMsNotReady";
+    /// Every VM is up to date and ready.
+    pub const COMPLETE: &str = "Complete";
+    /// The deletion is removing the cluster.
+    pub const DELETING: &str = "Deleting";
+}
+
+/// How long a wait for VMs lasts at most (pod events usually end it).
+const VM_RECHECK: Duration = Duration::from_secs(60);
+/// How often a terminating namespace is looked at (no event for it).
+const NAMESPACE_RECHECK: Duration = Duration::from_secs(2);
+
+/// The step of the VMs.
+pub struct Vms {
+    flags: Arc<KvmArgs>,
+    index: ClusterIndex,
+}
+
+/// Where one node's VM stands.
+#[derive(Debug)]
+struct VmState {
+    /// Its Deployment exists with the current VM hash.
+    current: bool,
+    /// Its Deployment rolled out and its one pod is ready.
+    ready: bool,
+}
+
+impl Vms {
+    /// The step, under `flags`.
+    pub fn new(flags: KvmArgs, index: ClusterIndex) -> Self {
+        Self {
+            flags: Arc::new(flags),
+            index,
+        }
+    }
+}
+
+/// A host object that is not this KVMConfig's: refused, never touched.
+fn not_ours(kind: &str, ns: &str, name: &str) -> StepError {
+    StepError::permanent(format!(
+        "{kind} {ns}/{name} exists and does not belong to this KVMConfig; not touching it"
+    ))
+    .reason(reasons::NOT_OURS)
+}
+
+/// An object that could not be rendered: a bug, not bad input.
+fn render_error(e: serde_json::Error) -> StepError {
+    StepError::permanent(format!("rendering a host object: {e}"))
+}
+
+/// Applies `desired` unless the current object already is it.
+async fn ensure<C: Kind>(
+    cx: &Context<KVMConfig>,
+    owner: &str,
+    desired: &C,
+) -> Result<Arc<C>, StepError> {
+    let ns = desired.namespace().unwrap_or_default();
+    let name = desired.name_any();
+    match cx.get::<C>(&ns, &name).await? {
+        Some(c) if !belongs_to(c.meta(), owner) => Err(not_ours(&C::kind(&()), &ns, &name)),
+        Some(c) if is_applied(c.as_ref(), desired, OPERATOR.as_str()) => Ok(c),
+        _ => Ok(Arc::new(cx.apply(desired).await?)),
+    }
+}
+
+/// The cached objects of kind `C` in `ns` that belong to `owner`.
+fn cached<C: Kind>(cx: &Context<KVMConfig>, ns: &str, owner: &str) -> Vec<Arc<C>> {
+    cx.cache::<C>()
+        .map(|s| s.state())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| o.namespace().as_deref() == Some(ns) && belongs_to(o.meta(), owner))
+        .collect()
+}
+
+/// Whether a Deployment rolled out its current template and its pod is ready.
+fn rolled_out(d: &Deployment) -> bool {
+    let Some(s) = d.status.as_ref() else {
+        return false;
+    };
+    s.observed_generation >= d.metadata.generation
+        && s.updated_replicas == Some(1)
+        && s.ready_replicas == Some(1)
+        && s.replicas == Some(1)
+}
+
+/// A pod's Ready condition.
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+impl Vms {
+    /// Step 1: namespace, ServiceAccount, boot Secrets, etcd claims.
+    async fn ensure_base(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        objects: &Objects<'_>,
+        certs: &Certificates,
+    ) -> Result<(), StepError> {
+        let owner = guest.owner();
+        let ns = guest.namespace();
+        let sa = cx.get::<ServiceAccount>(ns, SERVICE_ACCOUNT).await?;
+        if !sa.as_ref().is_some_and(|s| belongs_to(s.meta(), &owner)) {
+            self.ensure_namespace(cx, guest, objects).await?;
+        }
+        ensure(cx, &owner, &objects.service_account()).await?;
+        for node in guest.nodes() {
+            if let Some(secret) = objects.boot_secret(&node, certs) {
+                ensure(cx, &owner, &secret).await?;
+            }
+            if let Some(claim) = objects.etcd_claim(&node) {
+                ensure(cx, &owner, &claim).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_namespace(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        objects: &Objects<'_>,
+    ) -> Result<(), StepError> {
+        let api = Api::<Namespace>::all(cx.client());
+        let name = guest.namespace();
+        if let Some(ns) = api.get_opt(name).await? {
+            if !belongs_to(&ns.metadata, &guest.owner()) {
+                return Err(not_ours("Namespace", "", name));
+            }
+            if ns.metadata.deletion_timestamp.is_some() {
+                return Err(StepError::transient(format!(
+                    "namespace {name} is being deleted; it is made again once it is gone"
+                )));
+            }
+            return Ok(());
+        }
+        let params = PatchParams::apply(OPERATOR.as_str()).force();
+        api.patch(name, &params, &Patch::Apply(&objects.namespace()))
+            .await?;
+        Ok(())
+    }
+
+    /// Step 2 and 3: the VM Deployments, rolled one node at a time; the
+    /// state of every node of the spec.
+    async fn ensure_vms(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        objects: &Objects<'_>,
+    ) -> Result<(Vec<VmState>, Option<(&'static str, String)>), StepError> {
+        let owner = guest.owner();
+        let ns = guest.namespace();
+        let nodes = guest.nodes();
+        let mut states = Vec::with_capacity(nodes.len());
+        let mut changed: Vec<(Node<'_>, Deployment)> = Vec::new();
+        let mut created = Vec::new();
+        for node in &nodes {
+            let desired = objects.deployment(node).map_err(render_error)?;
+            let current = cx.get::<Deployment>(ns, &node.name()).await?;
+            let current = match current {
+                Some(c) if !belongs_to(c.meta(), &owner) => {
+                    return Err(not_ours("Deployment", ns, &node.name()));
+                }
+                Some(c) if applied_hash(&c) != applied_hash(&desired) => {
+                    changed.push((*node, desired));
+                    states.push(VmState {
+                        current: false,
+                        ready: rolled_out(&c),
+                    });
+                    continue;
+                }
+                Some(c) if is_applied(c.as_ref(), &desired, OPERATOR.as_str()) => c,
+                Some(_) => Arc::new(cx.apply(&desired).await?),
+                None => {
+                    created.push(node.name());
+                    Arc::new(cx.apply(&desired).await?)
+                }
+            };
+            states.push(VmState {
+                current: true,
+                ready: rolled_out(&current),
+            });
+        }
+        let removed = self.removed_nodes(cx, guest, &nodes);
+        let all_ready = states.iter().all(|s| s.ready) && removed.iter().all(|(_, ready)| *ready);
+        let progress = if !created.is_empty() {
+            Some((
+                reasons::CREATING,
+                format!("creating VMs {}", created.join(", ")),
+            ))
+        } else if let Some((node, desired)) = changed.first() {
+            if all_ready {
+                cx.apply(desired).await?;
+                tracing::info!(node = node.name(), "replacing the VM of a changed node");
+            }
+            Some(self.replacing(node, changed.len(), all_ready))
+        } else if let Some((name, _)) = removed.first() {
+            if all_ready || states.iter().all(|s| s.ready) {
+                self.remove_node(cx, guest, name).await?;
+            }
+            Some((
+                reasons::REMOVING,
+                format!("removing {} (no longer in the spec)", name),
+            ))
+        } else {
+            None
+        };
+        Ok((states, progress))
+    }
+
+    fn replacing(&self, node: &Node<'_>, count: usize, started: bool) -> (&'static str, String) {
+        let message = if started {
+            format!(
+                "replacing the VM of {} ({count} nodes changed; one at a time, masters first)",
+                node.name()
+            )
+        } else {
+            format!(
+                "{count} nodes changed; waiting until every VM is ready before replacing {}",
+                node.name()
+            )
+        };
+        (reasons::REPLACING, message)
+    }
+
+    /// Deployments of the cluster whose node is not in the spec, with
+    /// whether their VM is ready.
+    fn removed_nodes(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        nodes: &[Node<'_>],
+    ) -> Vec<(String, bool)> {
+        let wanted: BTreeSet<String> = nodes.iter().map(Node::name).collect();
+        let mut removed: Vec<(String, bool)> =
+            cached::<Deployment>(cx, guest.namespace(), &guest.owner())
+                .iter()
+                .filter(|d| {
+                    d.metadata.deletion_timestamp.is_none() && !wanted.contains(&d.name_any())
+                })
+                .map(|d| (d.name_any(), rolled_out(d)))
+                .collect();
+        removed.sort();
+        removed
+    }
+
+    /// A node's VM, boot Secret and etcd claim.
+    async fn remove_node(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        name: &str,
+    ) -> Result<(), StepError> {
+        let ns = guest.namespace();
+        tracing::info!(node = name, "removing a node no longer in the spec");
+        if let Some(d) = cx.get::<Deployment>(ns, name).await? {
+            cx.delete(d.as_ref()).await?;
+        }
+        if let Some(s) = cx.get::<Secret>(ns, name).await? {
+            cx.delete(s.as_ref()).await?;
+        }
+        if let Some(c) = cx
+            .get::<PersistentVolumeClaim>(ns, &format!("{name}-etcd"))
+            .await?
+        {
+            cx.delete(c.as_ref()).await?;
+        }
+        Ok(())
+    }
+
+    /// Step 4: Services, Ingresses, PodDisruptionBudgets.
+    async fn ensure_network(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        objects: &Objects<'_>,
+    ) -> Result<(), StepError> {
+        let owner = guest.owner();
+        ensure(cx, &owner, &objects.master_service().map_err(render_error)?).await?;
+        match objects.worker_service().map_err(render_error)? {
+            Some(s) => {
+                ensure(cx, &owner, &s).await?;
+            }
+            None => {
+                if let Some(s) = cx
+                    .get::<Service>(guest.namespace(), objects::WORKER_SERVICE)
+                    .await?
+                    && belongs_to(s.meta(), &owner)
+                {
+                    cx.delete(s.as_ref()).await?;
+                }
+            }
+        }
+        for ingress in objects.ingresses().map_err(render_error)? {
+            ensure(cx, &owner, &ingress).await?;
+        }
+        for pdb in objects.disruption_budgets().map_err(render_error)? {
+            ensure(cx, &owner, &pdb).await?;
+        }
+        Ok(())
+    }
+
+    /// Step 5: the status of every node from its pod.
+    fn report(&self, cx: &Context<KVMConfig>, guest: &Guest<'_>, states: &[VmState]) -> (i32, i32) {
+        let pods = cached::<Pod>(cx, guest.namespace(), &guest.owner());
+        let mut entries = Vec::new();
+        let (mut masters, mut workers) = (0, 0);
+        for (node, state) in guest.nodes().iter().zip(states) {
+            let pod = pods
+                .iter()
+                .filter(|p| p.labels().get(NODE_LABEL).map(String::as_str) == Some(node.id))
+                .filter(|p| p.labels().get(CLUSTER_LABEL).map(String::as_str) == Some(guest.id))
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
+            let ready = state.current && pod.is_some_and(|p| pod_ready(p));
+            if ready {
+                match node.role {
+                    NodeRole::Master => masters += 1,
+                    NodeRole::Worker => workers += 1,
+                }
+            }
+            entries.push(KVMNodeStatus {
+                id: node.id.to_owned(),
+                role: node.role,
+                pod: pod.map(|p| p.name_any()),
+                phase: pod.and_then(|p| p.status.as_ref()?.phase.clone()),
+                ready,
+            });
+        }
+        cx.status(move |s| {
+            s.nodes = entries.clone();
+            s.ready_masters = Some(masters);
+            s.ready_workers = Some(workers);
+        });
+        (masters, workers)
+    }
+
+    /// Deletion stage 1: the VMs. `None` once no VM pod is left.
+    async fn remove_vms(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+    ) -> Result<Option<Outcome>, StepError> {
+        let owner = guest.owner();
+        let ns = guest.namespace();
+        let deployments = cached::<Deployment>(cx, ns, &owner);
+        for d in deployments
+            .iter()
+            .filter(|d| d.metadata.deletion_timestamp.is_none())
+        {
+            cx.delete(d.as_ref()).await?;
+        }
+        let pods = cached::<Pod>(cx, ns, &owner);
+        let live = deployments.len().max(pods.len());
+        if live == 0 {
+            return Ok(None);
+        }
+        cx.not_ready(
+            reasons::DELETING,
+            format!(
+                "{} VM Deployments and {} VM pods are shutting down",
+                deployments.len(),
+                pods.len()
+            ),
+        );
+        Ok(Some(Outcome::Wait(VM_RECHECK)))
+    }
+
+    /// Deletion stage 2: everything else, then the namespace. `None` once
+    /// the namespace is gone (or was never this KVMConfig's).
+    async fn remove_rest(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+    ) -> Result<Option<Outcome>, StepError> {
+        let owner = guest.owner();
+        let ns = guest.namespace();
+        delete_all::<Service>(cx, ns, &owner).await?;
+        delete_all::<Ingress>(cx, ns, &owner).await?;
+        delete_all::<PodDisruptionBudget>(cx, ns, &owner).await?;
+        delete_all::<PersistentVolumeClaim>(cx, ns, &owner).await?;
+        delete_all::<Secret>(cx, ns, &owner).await?;
+        delete_all::<ServiceAccount>(cx, ns, &owner).await?;
+        let api = Api::<Namespace>::all(cx.client());
+        let namespace = match api.get_opt(ns).await? {
+            Some(n) if belongs_to(&n.metadata, &owner) => n,
+            _ => return Ok(None),
+        };
+        if namespace.metadata.deletion_timestamp.is_none() {
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: namespace.uid(),
+                    resource_version: None,
+                }),
+                ..DeleteParams::background()
+            };
+            match api.delete(ns, &params).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+            tracing::info!(namespace = ns, "VMs gone; deleting the cluster's namespace");
+        }
+        cx.not_ready(
+            reasons::DELETING,
+            format!("namespace {ns} is being deleted"),
+        );
+        Ok(Some(Outcome::Wait(NAMESPACE_RECHECK)))
+    }
+}
+
+/// Deletes the cached objects of kind `C` in `ns` that belong to `owner`.
+async fn delete_all<C: Kind>(
+    cx: &Context<KVMConfig>,
+    ns: &str,
+    owner: &str,
+) -> Result<(), StepError> {
+    for object in cached::<C>(cx, ns, owner) {
+        if object.meta().deletion_timestamp.is_none() {
+            cx.delete(object.as_ref()).await?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Step<KVMConfig> for Vms {
+    fn name(&self) -> &str {
+        "vms"
+    }
+
+    async fn ensure_created(&self, cx: &Context<KVMConfig>) -> Result<Outcome, StepError> {
+        let config = cx.object();
+        let guest = Guest::new(config);
+        let objects = Objects::new(&guest, &self.flags);
+        // The inputs step let this run: every certificate is there.
+        let certs = match certificates(cx).await? {
+            Ok(c) => c,
+            Err(missing) => {
+                return Err(StepError::transient(format!(
+                    "certificate Secrets {} vanished",
+                    missing.join(", ")
+                )));
+            }
+        };
+        self.ensure_base(cx, &guest, &objects, &certs).await?;
+        let (states, progress) = self.ensure_vms(cx, &guest, &objects).await?;
+        self.ensure_network(cx, &guest, &objects).await?;
+        let (masters, workers) = self.report(cx, &guest, &states);
+        let all_ready = states.iter().all(|s| s.current && s.ready);
+        match progress {
+            None if all_ready => {
+                cx.set_condition(
+                    condition(PROGRESSING)
+                        .is(false)
+                        .because(reasons::COMPLETE)
+                        .message(format!(
+                            "{masters} masters and {workers} workers up to date and ready"
+                        )),
+                );
+                Ok(Outcome::RecheckAfter(self.flags.recheck))
+            }
+            progress => {
+                let (reason, message) = progress.unwrap_or_else(|| {
+                    let waiting: Vec<String> = guest
+                        .nodes()
+                        .iter()
+                        .zip(&states)
+                        .filter(|(_, s)| !s.ready)
+                        .map(|(n, _)| n.name())
+                        .collect();
+                    (
+                        reasons::VMS_NOT_READY,
+                        format!("waiting for VMs {} to be ready", waiting.join(", ")),
+                    )
+                });
+                cx.set_condition(
+                    condition(PROGRESSING)
+                        .is(true)
+                        .because(reason)
+                        .message(message.clone()),
+                );
+                cx.not_ready(reason, message);
+                Ok(Outcome::Wait(VM_RECHECK))
+            }
+        }
+    }
+
+    async fn ensure_deleted(&self, cx: &Context<KVMConfig>) -> Result<Outcome, StepError> {
+        let guest = Guest::new(cx.object());
+        if let Some(outcome) = self.remove_vms(cx, &guest).await? {
+            return Ok(outcome);
+        }
+        if let Some(outcome) = self.remove_rest(cx, &guest).await? {
+            return Ok(outcome);
+        }
+        let _ = &self.index;
+        Ok(Outcome::Done)
+    }
+}

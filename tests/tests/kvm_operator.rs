@@ -1,0 +1,589 @@
+//! kvm-operator against the embedded API server with the simulated cluster
+//! (three nodes) and cert-operator, running as its own ServiceAccount under
+//! the roles of `manifests/kvm-operator/`. flannel-operator and
+//! ingress-operator are not run: the tests mark the FlannelConfig and
+//! IngressConfig Ready as they would. A KVMConfig to Ready with every
+//! object asserted, inputs missing then arriving, a certificate renewed
+//! without a VM restart, workers added and removed from the middle, a
+//! version change rolled one VM at a time, conflicts refused with nothing
+//! created, and deletion leaving nothing behind.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use apiextensions::keys::{CLUSTER_LABEL, MANAGED_BY_LABEL};
+use apiextensions::{CertConfig, FlannelConfig, IngressConfig, KVMConfig};
+use e2e::kvm::{
+    self, create, kvm_config, serve_network_and_ingress, wait_gone, wait_ready, wait_reason,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use kvm_operator::checks::{ADMITTED, reasons as check_reasons};
+use kvm_operator::readiness::{CERTIFICATES_READY, INGRESS_READY, NETWORK_READY, reasons};
+use kvm_operator::{KVMCONFIG_ANNOTATION, NODE_LABEL};
+use operatorkit::testing::{TestEnv, wait_for};
+use serde_json::json;
+
+/// Objects of kind `K` labelled with `cluster`, in any namespace.
+async fn labelled<K>(env: &TestEnv, cluster: &str) -> Vec<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    Api::<K>::all(env.client())
+        .list(&ListParams::default().labels(&format!("{CLUSTER_LABEL}={cluster}")))
+        .await
+        .unwrap()
+        .items
+}
+
+/// Names of the labelled objects of every kind the cluster has, that still exist.
+async fn leftovers(env: &TestEnv, cluster: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    macro_rules! kinds {
+        ($($k:ty),*) => {$(
+            for o in labelled::<$k>(env, cluster).await {
+                left.push(format!("{} {}/{}", stringify!($k), o.namespace().unwrap_or_default(), o.name_any()));
+            }
+        )*};
+    }
+    kinds!(
+        Deployment,
+        Pod,
+        Secret,
+        Service,
+        ServiceAccount,
+        Ingress,
+        PodDisruptionBudget,
+        PersistentVolumeClaim,
+        CertConfig,
+        FlannelConfig,
+        IngressConfig
+    );
+    if Api::<Namespace>::all(env.client())
+        .get_opt(cluster)
+        .await
+        .unwrap()
+        .is_some()
+    {
+        left.push(format!("Namespace {cluster}"));
+    }
+    left
+}
+
+/// Deletes KVMConfig `name` and waits until it and every object of its
+/// cluster are gone.
+async fn delete_and_check_nothing_left(env: &TestEnv, name: &str, cluster: &str) {
+    env.api::<KVMConfig>()
+        .delete(name, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(env, name).await;
+    let deadline = tokio::time::Instant::now() + kvm::WAIT;
+    loop {
+        let left = leftovers(env, cluster).await;
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "left behind: {left:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The VM Deployments of `cluster` by node name, with their uids.
+async fn vms(env: &TestEnv, cluster: &str) -> BTreeMap<String, String> {
+    Api::<Deployment>::namespaced(env.client(), cluster)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|d| (d.name_any(), d.uid().unwrap()))
+        .collect()
+}
+
+/// The VM pods of `cluster` by name, with their uids.
+async fn pods(env: &TestEnv, cluster: &str) -> BTreeMap<String, String> {
+    Api::<Pod>::namespaced(env.client(), cluster)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| (p.name_any(), p.uid().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_kvmconfig_becomes_a_running_guest_cluster_and_goes_without_a_trace() {
+    let env = kvm::env().await;
+    let _certs = kvm::start_cert_operator(&env).await;
+    let _kvm = kvm::start(&env).await;
+    let cluster = kvm::cluster_id(&env, "ready");
+    let name = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(
+            &name,
+            &cluster,
+            101,
+            &["m1"],
+            &["w1", "w2"],
+            &[31000, 31001],
+        ),
+    )
+    .await;
+
+    // cert-operator issues the certificates; the network and the ingress
+    // wait for their operators, which this test plays.
+    let waiting = wait_reason(&env, &name, CERTIFICATES_READY, reasons::SERVED).await;
+    let network = kvm::condition(Some(&waiting), NETWORK_READY).unwrap();
+    assert_eq!(network.status, "False");
+    assert!(
+        network.message.contains("not served yet"),
+        "{}",
+        network.message
+    );
+    assert!(
+        vms(&env, &cluster).await.is_empty(),
+        "no VM before every input is served"
+    );
+    serve_network_and_ingress(&env, &cluster).await;
+    let ready = wait_ready(&env, &name).await;
+    let status = ready.status.as_ref().unwrap();
+    assert_eq!(
+        (status.ready_masters, status.ready_workers),
+        (Some(1), Some(2))
+    );
+    let ids: Vec<_> = status
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.ready))
+        .collect();
+    assert_eq!(ids, [("m1", true), ("w1", true), ("w2", true)]);
+    assert!(
+        status
+            .nodes
+            .iter()
+            .all(|n| n.pod.is_some() && n.phase.as_deref() == Some("Running"))
+    );
+    for type_ in [CERTIFICATES_READY, NETWORK_READY, INGRESS_READY, ADMITTED] {
+        assert_eq!(
+            kvm::condition(Some(&ready), type_).unwrap().status,
+            "True",
+            "{type_}"
+        );
+    }
+
+    // What was asked of the other operators.
+    let ns = env.namespace().to_owned();
+    let certs = env
+        .api::<CertConfig>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let mut components: Vec<_> = certs
+        .iter()
+        .map(|c| c.spec.cluster_component.clone())
+        .collect();
+    components.sort();
+    assert_eq!(
+        components,
+        [
+            "admin",
+            "api",
+            "etcd",
+            "kvm-operator",
+            "service-account",
+            "worker"
+        ]
+    );
+    for c in &certs {
+        assert_eq!(c.labels()[CLUSTER_LABEL], cluster);
+        assert_eq!(
+            c.labels()["cert-operator.operatorkit.dev/version"],
+            kvm::VERSION
+        );
+        assert_eq!(c.owner_references()[0].uid, ready.uid().unwrap());
+    }
+    let flannel = env.api::<FlannelConfig>().get(&cluster).await.unwrap();
+    assert_eq!(flannel.spec.vni, 101);
+    assert_eq!(
+        flannel.labels()["flannel-operator.operatorkit.dev/version"],
+        kvm::VERSION
+    );
+    let ingress = env.api::<IngressConfig>().get(&cluster).await.unwrap();
+    assert_eq!(ingress.spec.guest_cluster.namespace, cluster);
+    assert_eq!(ingress.spec.protocol_ports.len(), 2);
+
+    // The guest cluster's objects, in its namespace.
+    let owner = format!("{ns}/{name}");
+    let namespace = Api::<Namespace>::all(env.client())
+        .get(&cluster)
+        .await
+        .unwrap();
+    assert_eq!(namespace.annotations()[KVMCONFIG_ANNOTATION], owner);
+    assert_eq!(namespace.labels()[MANAGED_BY_LABEL], "kvm-operator");
+    let deployments = Api::<Deployment>::namespaced(env.client(), &cluster);
+    let master = deployments.get("master-m1").await.unwrap();
+    assert_eq!(master.labels()[CLUSTER_LABEL], cluster);
+    assert_eq!(master.labels()[NODE_LABEL], "m1");
+    let spec = master.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(
+        spec.strategy.as_ref().unwrap().type_.as_deref(),
+        Some("Recreate")
+    );
+    let pod = spec.template.spec.as_ref().unwrap();
+    let vm = &pod.containers[0];
+    assert_eq!(
+        vm.image.as_deref(),
+        Some("ghcr.io/operatorkit/k8s-kvm:0.1.0")
+    );
+    let resources = vm.resources.as_ref().unwrap().requests.as_ref().unwrap();
+    assert_eq!(resources["cpu"].0, "2");
+    assert_eq!(resources["memory"].0, "4Gi");
+    let env_of = |k: &str| {
+        vm.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|e| e.name == k)
+            .and_then(|e| e.value.clone())
+    };
+    assert_eq!(env_of("BRIDGE").unwrap(), format!("br-{cluster}"));
+    assert_eq!(env_of("KUBERNETES_VERSION").unwrap(), "1.33.4");
+    let volumes: Vec<_> = pod
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    assert!(
+        volumes.contains(&"dev-kvm") && volumes.contains(&"etcd"),
+        "{volumes:?}"
+    );
+    assert!(vm.readiness_probe.is_some());
+    let claims = Api::<PersistentVolumeClaim>::namespaced(env.client(), &cluster);
+    assert!(claims.get_opt("master-m1-etcd").await.unwrap().is_some());
+    let services = Api::<Service>::namespaced(env.client(), &cluster);
+    let worker = services.get("worker").await.unwrap();
+    let node_ports: Vec<_> = worker
+        .spec
+        .unwrap()
+        .ports
+        .unwrap()
+        .iter()
+        .map(|p| p.node_port)
+        .collect();
+    assert_eq!(node_ports, [Some(31000), Some(31001)]);
+    assert!(services.get_opt("master").await.unwrap().is_some());
+    let ingresses = Api::<Ingress>::namespaced(env.client(), &cluster);
+    let api = ingresses.get("api").await.unwrap();
+    assert_eq!(
+        api.annotations()["nginx.ingress.kubernetes.io/ssl-passthrough"],
+        "true"
+    );
+    assert_eq!(
+        api.spec.unwrap().rules.unwrap()[0].host.as_deref(),
+        Some(format!("api.{cluster}.k8s.example.com").as_str())
+    );
+    let pdbs = Api::<PodDisruptionBudget>::namespaced(env.client(), &cluster);
+    assert!(
+        pdbs.get_opt("master").await.unwrap().is_some()
+            && pdbs.get_opt("worker").await.unwrap().is_some()
+    );
+
+    // Boot Secrets: the node's certificates, private keys only there.
+    let secrets = Api::<Secret>::namespaced(env.client(), &cluster);
+    let boot = secrets.get("worker-w1").await.unwrap();
+    let data = boot.data.as_ref().unwrap();
+    let issued = env
+        .api::<Secret>()
+        .get(&format!("{cluster}-worker"))
+        .await
+        .unwrap();
+    assert_eq!(data["worker.key"], issued.data.as_ref().unwrap()["tls.key"]);
+    assert!(
+        !data.contains_key("api.key"),
+        "a worker gets no API server key"
+    );
+    let config: serde_json::Value = serde_json::from_slice(&data["node.json"].0).unwrap();
+    assert_eq!(config["node"]["role"], "worker");
+    assert!(!String::from_utf8_lossy(&data["node.json"].0).contains("PRIVATE KEY"));
+    let m1 = secrets.get("master-m1").await.unwrap();
+    assert!(m1.data.as_ref().unwrap().contains_key("etcd.key"));
+
+    // Steady state: no write.
+    let before = _kvm.requests().snapshot();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let since = _kvm.requests().since(&before);
+    assert_eq!(
+        since.values().sum::<u64>(),
+        0,
+        "requests in steady state: {since:?}"
+    );
+
+    delete_and_check_nothing_left(&env, &name, &cluster).await;
+}
+
+#[tokio::test]
+async fn missing_certificates_are_waited_for_and_a_renewal_reaches_the_vms_without_a_restart() {
+    let env = kvm::env().await;
+    let _kvm = kvm::start(&env).await;
+    let cluster = kvm::cluster_id(&env, "certs");
+    let name = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&name, &cluster, 102, &["m1"], &["w1"], &[]),
+    )
+    .await;
+    let waiting = wait_reason(&env, &name, CERTIFICATES_READY, reasons::WAITING).await;
+    let message = &kvm::condition(Some(&waiting), CERTIFICATES_READY)
+        .unwrap()
+        .message;
+    assert!(message.contains(&format!("{cluster}-api")), "{message}");
+    assert_eq!(
+        kvm::condition(Some(&waiting), INGRESS_READY)
+            .unwrap()
+            .reason,
+        reasons::NO_PORT_MAPPINGS
+    );
+    kvm::mark_ready::<FlannelConfig>(&env, &cluster).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        vms(&env, &cluster).await.is_empty(),
+        "no VM without certificates"
+    );
+
+    // cert-operator arrives: the Secrets' watch brings the KVMConfig back.
+    let _certs = kvm::start_cert_operator(&env).await;
+    wait_ready(&env, &name).await;
+    let pods_before = pods(&env, &cluster).await;
+    let boot = Api::<Secret>::namespaced(env.client(), &cluster);
+    let before = boot.get("worker-w1").await.unwrap().data.unwrap()["worker.crt"].clone();
+
+    // The worker certificate is issued again (its Secret deleted).
+    env.api::<Secret>()
+        .delete(&format!("{cluster}-worker"), &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for(&boot, "worker-w1", kvm::WAIT, |s| {
+        s.and_then(|s| s.data.as_ref())
+            .is_some_and(|d| d["worker.crt"] != before)
+    })
+    .await
+    .unwrap();
+    wait_ready(&env, &name).await;
+    assert_eq!(
+        pods(&env, &cluster).await,
+        pods_before,
+        "no VM pod was recreated"
+    );
+    delete_and_check_nothing_left(&env, &name, &cluster).await;
+}
+
+#[tokio::test]
+async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_time() {
+    let env = kvm::env().await;
+    let _certs = kvm::start_cert_operator(&env).await;
+    let _kvm = kvm::start(&env).await;
+    let cluster = kvm::cluster_id(&env, "roll");
+    let name = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&name, &cluster, 103, &["m1"], &["w1", "w2", "w3"], &[]),
+    )
+    .await;
+    kvm::mark_ready::<FlannelConfig>(&env, &cluster).await;
+    wait_ready(&env, &name).await;
+    let before = vms(&env, &cluster).await;
+    assert_eq!(before.len(), 4);
+
+    // Remove w2 from the middle: w2 goes, w1 and w3 stay as they were.
+    let api = env.api::<KVMConfig>();
+    let patch = |workers: &[&str]| {
+        let node = |id: &&str| json!({"id": id, "cpus": 2, "memory": "4Gi", "disk": "20Gi"});
+        json!({"spec": {"workers": workers.iter().map(node).collect::<Vec<_>>()}})
+    };
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(patch(&["w1", "w3"])),
+    )
+    .await
+    .unwrap();
+    let deployments = Api::<Deployment>::namespaced(env.client(), &cluster);
+    wait_for(&deployments, "worker-w2", kvm::WAIT, |d| d.is_none())
+        .await
+        .unwrap();
+    let ready = wait_ready(&env, &name).await;
+    let after = vms(&env, &cluster).await;
+    assert_eq!(after.get("worker-w1"), before.get("worker-w1"));
+    assert_eq!(after.get("worker-w3"), before.get("worker-w3"));
+    assert_eq!(ready.status.unwrap().ready_workers, Some(2));
+    assert!(
+        Api::<Secret>::namespaced(env.client(), &cluster)
+            .get_opt("worker-w2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Scale up: w4 is added.
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(patch(&["w1", "w3", "w4"])),
+    )
+    .await
+    .unwrap();
+    let ready = wait_ready(&env, &name).await;
+    assert_eq!(ready.status.unwrap().ready_workers, Some(3));
+
+    // A new Kubernetes version replaces every VM, one at a time, masters
+    // first: at no moment is more than one VM not ready.
+    let pods_api = Api::<Pod>::namespaced(env.client(), &cluster);
+    let pods_before = pods(&env, &cluster).await;
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"cluster": {"version": "1.34.0"}}})),
+    )
+    .await
+    .unwrap();
+    let mut replaced_order = Vec::new();
+    let deadline = tokio::time::Instant::now() + kvm::WAIT * 2;
+    loop {
+        let pods = pods_api.list(&ListParams::default()).await.unwrap().items;
+        let ready_new: Vec<_> = pods
+            .iter()
+            .filter(|p| !pods_before.contains_key(&p.name_any()))
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect();
+        for p in &ready_new {
+            let node = p.labels()[NODE_LABEL].clone();
+            if !replaced_order.contains(&node) {
+                replaced_order.push(node);
+            }
+        }
+        let ready = pods
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            })
+            .count();
+        assert!(
+            ready >= 3,
+            "more than one of 4 VMs down at once: {ready} ready"
+        );
+        let done = api.get(&name).await.unwrap();
+        if kvm::has(Some(&done), "Ready", "Reconciled")
+            && done.status.as_ref().unwrap().nodes.iter().all(|n| n.ready)
+            && replaced_order.len() == 4
+        {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let states: Vec<_> = pods
+                .iter()
+                .map(|p| {
+                    (
+                        p.name_any(),
+                        p.status.as_ref().and_then(|s| s.phase.clone()),
+                        p.metadata.deletion_timestamp.is_some(),
+                    )
+                })
+                .collect();
+            let status = done.status.map(|s| s.conditions);
+            panic!(
+                "the rollout did not finish; replaced {replaced_order:?}; pods {states:?}; status {status:#?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(replaced_order[0], "m1", "masters first: {replaced_order:?}");
+    let deployment = deployments.get("worker-w4").await.unwrap();
+    let env_vars = deployment.spec.unwrap().template.spec.unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap();
+    assert!(
+        env_vars
+            .iter()
+            .any(|e| e.name == "KUBERNETES_VERSION" && e.value.as_deref() == Some("1.34.0"))
+    );
+    delete_and_check_nothing_left(&env, &name, &cluster).await;
+}
+
+#[tokio::test]
+async fn a_kvmconfig_colliding_with_another_is_refused_and_nothing_is_made_for_it() {
+    let env = kvm::env().await;
+    let _kvm = kvm::start(&env).await;
+    let first_cluster = kvm::cluster_id(&env, "first");
+    let first = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&first, &first_cluster, 104, &["m1"], &[], &[31100]),
+    )
+    .await;
+    wait_reason(&env, &first, ADMITTED, check_reasons::NO_CONFLICT).await;
+
+    // Same VNI.
+    let vni_cluster = kvm::cluster_id(&env, "vni");
+    let vni = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&vni, &vni_cluster, 104, &["m1"], &[], &[]),
+    )
+    .await;
+    let refused = wait_reason(&env, &vni, ADMITTED, check_reasons::VNI_CONFLICT).await;
+    let message = &kvm::condition(Some(&refused), "Ready").unwrap().message;
+    assert!(message.contains(&first_cluster), "{message}");
+    // Same node port.
+    let port_cluster = kvm::cluster_id(&env, "port");
+    let port = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&port, &port_cluster, 105, &["m1"], &[], &[31100]),
+    )
+    .await;
+    wait_reason(&env, &port, ADMITTED, check_reasons::PORT_CONFLICT).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for cluster in [&vni_cluster, &port_cluster] {
+        let left = leftovers(&env, cluster).await;
+        assert!(left.is_empty(), "made for a refused KVMConfig: {left:?}");
+    }
+
+    // The holder goes: the refused one goes ahead (its inputs appear).
+    env.api::<KVMConfig>()
+        .delete(&first, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&env, &first).await;
+    let certs = env.api::<CertConfig>();
+    wait_for(&certs, &format!("{vni_cluster}-api"), kvm::WAIT, |c| {
+        c.is_some()
+    })
+    .await
+    .unwrap();
+    for (name, cluster) in [(&vni, &vni_cluster), (&port, &port_cluster)] {
+        delete_and_check_nothing_left(&env, name, cluster).await;
+    }
+}
