@@ -38,7 +38,7 @@ use ingress_operator::settings::IngressArgs;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::PostParams;
 use kube::{CustomResourceExt, ResourceExt};
-use operatorkit::testing::{OperatorRun, TestEnv, wait_for_count};
+use operatorkit::testing::{OperatorRun, TestEnv, is_write, min_mean_max, wait_for_count};
 use serde_json::json;
 
 /// IngressConfigs per run.
@@ -134,21 +134,6 @@ impl Run {
     }
 }
 
-fn is_write(verb: &str) -> bool {
-    matches!(verb, "create" | "update" | "patch" | "delete")
-}
-
-fn delta(
-    after: &BTreeMap<(String, &'static str), u64>,
-    before: &BTreeMap<(String, &'static str), u64>,
-) -> BTreeMap<(String, &'static str), u64> {
-    after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
-        .filter(|(_, v)| *v > 0)
-        .collect()
-}
-
 async fn bench() {
     println!(
         "ingress-operator: {CONFIGS} IngressConfigs x {PORTS} TCP ports, one shared ConfigMap and Service, {RUNS} runs"
@@ -165,13 +150,7 @@ async fn bench() {
         operator.stop().await;
         env.stop().await;
     }
-    let stats = |f: &dyn Fn(&Run) -> f64| {
-        let values: Vec<f64> = runs.iter().map(f).collect();
-        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = values.iter().copied().fold(0.0, f64::max);
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        format!("{min:.3}/{mean:.3}/{max:.3}")
-    };
+    let stats = |f: &dyn Fn(&Run) -> f64| min_mean_max(&runs.iter().map(f).collect::<Vec<_>>());
     println!(
         "over {RUNS} runs (min/mean/max): seconds to Ready {}; per IngressConfig: requests {}, writes {}, host-object writes {}",
         stats(&|r| r.elapsed.as_secs_f64()),
@@ -277,7 +256,7 @@ async fn one_run(env: &TestEnv, operator: &OperatorRun) -> Run {
         .unwrap();
     let elapsed = done - start;
     tokio::time::sleep(SETTLE).await;
-    let requests = delta(&operator.requests().by_resource(), &before);
+    let requests = operator.requests().by_resource_since(&before);
     check(env).await;
     Run {
         elapsed,
@@ -317,7 +296,7 @@ async fn check(env: &TestEnv) {
 async fn steady_state(operator: &OperatorRun) {
     let before = operator.requests().by_resource();
     tokio::time::sleep(STEADY).await;
-    let during = delta(&operator.requests().by_resource(), &before);
+    let during = operator.requests().by_resource_since(&before);
     let writes: u64 = during
         .iter()
         .filter(|((_, verb), _)| is_write(verb))

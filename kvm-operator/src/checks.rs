@@ -1,20 +1,24 @@
 //! The first step: what only the operator can see about a spec, before
 //! anything is created for it. A KVMConfig that wants a cluster ID, a VNI
 //! or a node port another KVMConfig already has (the older one wins; ties
-//! by namespace and name) gets `Ready` False with a reason naming the other
-//! one and one Warning Event, and nothing is made for it: no inputs, no
-//! namespace, no VM. It is looked at again every [`CONFLICT_RECHECK`], so
-//! it goes ahead once the other one is gone or changed.
+//! by namespace and name), or whose base domain no ingress controller of
+//! the host serves (no IngressClass `--ingress-class`), gets `Admitted` and
+//! `Ready` False with a reason naming the problem and one Warning Event,
+//! and nothing is made for it: no inputs, no namespace, no VM. It is looked
+//! at again every [`CONFLICT_RECHECK`], so it goes ahead once the other one
+//! is gone or changed, or the ingress controller is installed.
 //!
 //! Only KVMConfigs this operator version reconciles are compared (its
 //! cache); flannel-operator and ingress-operator still refuse a VNI or a
 //! port held by anyone else, which `NetworkReady` and `IngressReady` report.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use apiextensions::KVMConfig;
+use apiextensions::{KVMConfig, OperatorStatus};
 use async_trait::async_trait;
+use k8s_openapi::api::networking::v1::IngressClass;
 use kube::ResourceExt;
 use operatorkit::{Context, Outcome, Step, StepError};
 
@@ -34,17 +38,76 @@ pub mod reasons {
     pub const VNI_CONFLICT: &str = "VNIConflict";
     /// Another KVMConfig maps one of the node ports.
     pub const PORT_CONFLICT: &str = "PortConflict";
+    /// No IngressClass of the host serves the API and etcd names.
+    pub const NO_INGRESS_CONTROLLER: &str = "NoIngressController";
     /// No conflict.
     pub const NO_CONFLICT: &str = "NoConflict";
 }
 
-/// The step of the checks.
-pub struct Checks;
+/// How long an IngressClass seen is taken to exist without reading it
+/// again.
+const INGRESS_CLASS_SEEN: Duration = Duration::from_secs(30);
 
-/// Whether `a` came first: older, then by namespace and name.
+/// The step of the checks.
+pub struct Checks {
+    ingress_class: String,
+    /// When the IngressClass was last seen (shared by every loop).
+    seen: Mutex<Option<Instant>>,
+}
+
+impl Checks {
+    /// The checks, with the IngressClass the API and etcd names need.
+    pub fn new(ingress_class: String) -> Self {
+        Self {
+            ingress_class,
+            seen: Mutex::new(None),
+        }
+    }
+
+    /// Whether the IngressClass was seen within [`INGRESS_CLASS_SEEN`].
+    fn seen_lately(&self) -> bool {
+        // Plain data: usable after a panic elsewhere.
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.is_some_and(|at| at.elapsed() < INGRESS_CLASS_SEEN)
+    }
+
+    /// Why the cluster's names cannot be served, if no IngressClass
+    /// `--ingress-class` exists. Read live (a cluster-scoped kind, not
+    /// cached), at most once per [`INGRESS_CLASS_SEEN`] while it exists.
+    async fn no_ingress(&self, cx: &Context<KVMConfig>) -> Result<Option<String>, StepError> {
+        if self.seen_lately() {
+            return Ok(None);
+        }
+        let api = kube::Api::<IngressClass>::all(cx.client());
+        if api.get_opt(&self.ingress_class).await?.is_some() {
+            *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+            return Ok(None);
+        }
+        let guest = crate::guest::Guest::new(cx.object());
+        Ok(Some(format!(
+            "base domain {}: the host cluster has no IngressClass {}, so {} and {} cannot be served",
+            cx.object().spec.cluster.base_domain,
+            self.ingress_class,
+            guest.domain("api"),
+            guest.domain("etcd"),
+        )))
+    }
+}
+
+/// Whether `a` came first: an admitted one before one that is not (a
+/// running cluster keeps what it has, whoever arrives), then the older
+/// (creation timestamps have one-second resolution), then by namespace and
+/// name. Every loop orders the same way, so of two newcomers in the same
+/// second exactly one is admitted.
 fn first(a: &KVMConfig, b: &KVMConfig) -> bool {
     let key = |c: &KVMConfig| {
+        let admitted = c
+            .status
+            .as_ref()
+            .and_then(|s| s.condition(ADMITTED))
+            .is_some_and(|c| c.status == "True");
         (
+            !admitted,
             c.metadata.creation_timestamp.clone().map(|t| t.0),
             c.namespace().unwrap_or_default(),
             c.name_any(),
@@ -120,7 +183,14 @@ impl Step<KVMConfig> for Checks {
             .cache::<KVMConfig>()
             .map(|s| s.state())
             .unwrap_or_default();
-        match find_conflict(cx.object(), others.iter().map(|o| o.as_ref())) {
+        let mut problem = find_conflict(cx.object(), others.iter().map(|o| o.as_ref()));
+        if problem.is_none() {
+            problem = self
+                .no_ingress(cx)
+                .await?
+                .map(|m| (reasons::NO_INGRESS_CONTROLLER, m));
+        }
+        match problem {
             Some((reason, message)) => {
                 cx.not_ready_with_event(ADMITTED, reason, message).await;
                 Ok(Outcome::Wait(CONFLICT_RECHECK))
@@ -130,7 +200,10 @@ impl Step<KVMConfig> for Checks {
                     operatorkit::condition(ADMITTED)
                         .is(true)
                         .because(reasons::NO_CONFLICT)
-                        .message("no other KVMConfig has this cluster ID, VNI or node ports"),
+                        .message(format!(
+                            "no other KVMConfig has this cluster ID, VNI or node ports; IngressClass {} exists",
+                            self.ingress_class
+                        )),
                 );
                 Ok(Outcome::Done)
             }
@@ -175,9 +248,30 @@ mod tests {
         let all = [old.clone(), new.clone()];
         let (reason, message) = find_conflict(&new, &all).unwrap();
         assert_eq!(reason, reasons::PORT_CONFLICT);
-        assert!(message.contains("31000 (http)"), "{message}");
+        assert!(message.contains("31010 (http)"), "{message}");
         new.spec.port_mappings.clear();
-        let all = [old, new.clone()];
+        let all = [old.clone(), new.clone()];
         assert!(find_conflict(&new, &all).is_none());
+
+        // Created in the same second: the one admitted first keeps it.
+        let mut admitted = at("zzz", 100, "ccc33", 7);
+        admitted.status = Some(apiextensions::KVMConfigStatus {
+            conditions: vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: ADMITTED.into(),
+                status: "True".into(),
+                reason: reasons::NO_CONFLICT.into(),
+                message: String::new(),
+                last_transition_time: Time(jiff::Timestamp::from_second(100).unwrap()),
+                observed_generation: None,
+            }],
+            ..Default::default()
+        });
+        let newcomer = at("aaa", 100, "ddd44", 7);
+        let all = [admitted.clone(), newcomer.clone()];
+        assert!(find_conflict(&admitted, &all).is_none());
+        assert_eq!(
+            find_conflict(&newcomer, &all).unwrap().0,
+            reasons::VNI_CONFLICT
+        );
     }
 }

@@ -161,9 +161,9 @@ pub(crate) mod tests {
         let guest = Guest::new(&config);
         let names: Vec<_> = guest.nodes().iter().map(Node::name).collect();
         assert_eq!(names, ["master-m1", "worker-w1", "worker-w2"]);
-        assert_eq!(guest.namespace(), "abc12");
-        assert_eq!(guest.owner(), "team-a/abc12");
-        assert_eq!(guest.domain("api"), "api.abc12.k8s.example.com");
+        assert_eq!(guest.namespace(), "def34");
+        assert_eq!(guest.owner(), "team-a/def34");
+        assert_eq!(guest.domain("api"), "api.def34.k8s.example.com");
     }
 
     #[test]
@@ -174,6 +174,7 @@ pub(crate) mod tests {
             "172.31.0.1"
         );
         let flags = flags();
+        config.spec.flannel.vni = 26;
         // VNI 26 of 2048 /20 blocks of 10.128.0.0/9.
         assert_eq!(
             Guest::new(&config).flannel_network(&flags),

@@ -271,20 +271,20 @@ mod tests {
         assert_eq!(
             names,
             [
-                "abc12-api",
-                "abc12-etcd",
-                "abc12-worker",
-                "abc12-service-account",
-                "abc12-admin",
-                "abc12-kvm-operator"
+                "def34-api",
+                "def34-etcd",
+                "def34-worker",
+                "def34-service-account",
+                "def34-admin",
+                "def34-kvm-operator"
             ]
         );
         let api = &certs[0];
-        assert_eq!(api.spec.common_name, "api.abc12");
+        assert_eq!(api.spec.common_name, "api.def34");
         assert!(
             api.spec
                 .alt_names
-                .contains(&"api.abc12.k8s.example.com".to_owned())
+                .contains(&"api.def34.k8s.example.com".to_owned())
         );
         assert!(
             api.spec
@@ -293,7 +293,7 @@ mod tests {
         );
         assert_eq!(api.spec.ip_sans, ["172.31.0.1", "127.0.0.1"]);
         let labels = api.metadata.labels.as_ref().unwrap();
-        assert_eq!(labels[CLUSTER_LABEL], "abc12");
+        assert_eq!(labels[CLUSTER_LABEL], "def34");
         assert_eq!(labels["cert-operator.operatorkit.dev/version"], "1.0.0");
         assert_eq!(certs[4].spec.organizations, ["system:masters"]);
     }
@@ -311,15 +311,15 @@ mod tests {
             f.metadata.labels.unwrap()["flannel-operator.operatorkit.dev/version"],
             "2.1.0"
         );
-        assert_eq!(f.spec.network, "10.129.160.0/20");
-        assert_eq!(f.spec.vni, 26);
+        assert_eq!(f.spec.network, "10.129.176.0/20");
+        assert_eq!(f.spec.vni, 27);
         let i = ingress_config(&example(), &flags, "1.0.0").unwrap();
         assert_eq!(
             i.metadata.labels.unwrap()["ingress-operator.operatorkit.dev/version"],
             "3.0.0"
         );
-        assert_eq!(i.spec.guest_cluster.namespace, "abc12");
-        assert_eq!(i.spec.protocol_ports[0].lb_port, 31000);
+        assert_eq!(i.spec.guest_cluster.namespace, "def34");
+        assert_eq!(i.spec.protocol_ports[0].lb_port, 31010);
         assert_eq!(i.spec.protocol_ports[0].ingress_port, 30010);
     }
 

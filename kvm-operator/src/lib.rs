@@ -10,7 +10,8 @@
 //!      │                Secrets, the cluster's host objects and VM pods
 //!   steps, in order:
 //!   checks ─────────── conflicts with other KVMConfigs (cluster ID, VNI,
-//!      │                node ports): nothing is created for a loser
+//!      │                node ports), no ingress controller: nothing is
+//!      │                created for a refused one
 //!   certificates, network, ingress ─ the inputs (operatorkit `children`)
 //!   readiness ──────── CertificatesReady, NetworkReady, IngressReady
 //!   vms ────────────── the host objects, VM rollout one node at a time,
@@ -101,10 +102,11 @@ pub fn operator(version: &str, flags: KvmArgs) -> Result<Operator<KVMConfig>, In
                 .collect())
         }
     };
+    let checks = Checks::new(flags.ingress_class.clone());
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={OPERATOR}"));
     let secrets_index = index.clone();
     Ok(Operator::new(OPERATOR, version)
-        .step(Checks)
+        .step(checks)
         .children::<CertConfig>("certificates", certs)
         .children::<FlannelConfig>("network", network)
         .children::<IngressConfig>("ingress", ingress)

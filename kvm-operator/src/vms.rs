@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apiextensions::KVMConfig;
-use apiextensions::keys::CLUSTER_LABEL;
+use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL};
 use apiextensions::provider::kvm_config::{KVMNodeStatus, NodeRole};
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -411,12 +411,51 @@ impl Vms {
                 ready,
             });
         }
+        entries.extend(Self::removing(cx, guest, &pods));
         cx.status(move |s| {
             s.nodes = entries.clone();
             s.ready_masters = Some(masters);
             s.ready_workers = Some(workers);
         });
         (masters, workers)
+    }
+
+    /// Entries of nodes no longer in the spec whose VM still exists:
+    /// phase `Removing`, not ready.
+    fn removing(
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        pods: &[Arc<Pod>],
+    ) -> Vec<KVMNodeStatus> {
+        let wanted: BTreeSet<&str> = guest.nodes().iter().map(|n| n.id).collect();
+        let mut entries: Vec<KVMNodeStatus> =
+            cached::<Deployment>(cx, guest.namespace(), &guest.owner())
+                .iter()
+                .filter_map(|d| {
+                    let id = d.labels().get(NODE_LABEL)?;
+                    let role = match d.labels().get(COMPONENT_LABEL).map(String::as_str) {
+                        Some("master") => NodeRole::Master,
+                        Some("worker") => NodeRole::Worker,
+                        _ => return None,
+                    };
+                    if wanted.contains(id.as_str()) {
+                        return None;
+                    }
+                    let pod = pods
+                        .iter()
+                        .find(|p| p.labels().get(NODE_LABEL) == Some(id))
+                        .map(|p| p.name_any());
+                    Some(KVMNodeStatus {
+                        id: id.clone(),
+                        role,
+                        pod,
+                        phase: Some("Removing".to_owned()),
+                        ready: false,
+                    })
+                })
+                .collect();
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        entries
     }
 
     /// Deletion stage 1: the VMs. `None` once no VM pod is left.

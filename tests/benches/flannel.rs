@@ -35,7 +35,9 @@ use flannel_operator::etcd::Etcd as EtcdClient;
 use futures::StreamExt;
 use kube::CustomResourceExt;
 use kube::api::PostParams;
-use operatorkit::testing::{OperatorRun, SimulationOptions, TestEnv, wait_for_count};
+use operatorkit::testing::{
+    OperatorRun, SimulationOptions, TestEnv, is_write, min_mean_max, wait_for_count,
+};
 
 /// FlannelConfigs per run.
 const CONFIGS: usize = 500;
@@ -129,21 +131,6 @@ impl Run {
     }
 }
 
-fn is_write(verb: &str) -> bool {
-    matches!(verb, "create" | "update" | "patch" | "delete")
-}
-
-fn delta(
-    after: &BTreeMap<(String, &'static str), u64>,
-    before: &BTreeMap<(String, &'static str), u64>,
-) -> BTreeMap<(String, &'static str), u64> {
-    after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
-        .filter(|(_, v)| *v > 0)
-        .collect()
-}
-
 fn client_requests(client: &EtcdClient) -> u64 {
     ["txn", "range"]
         .iter()
@@ -168,13 +155,7 @@ async fn bench() {
         setup.env.stop().await;
         drop(setup.etcd);
     }
-    let stats = |f: &dyn Fn(&Run) -> f64| {
-        let values: Vec<f64> = runs.iter().map(f).collect();
-        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = values.iter().copied().fold(0.0, f64::max);
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        format!("{min:.3}/{mean:.3}/{max:.3}")
-    };
+    let stats = |f: &dyn Fn(&Run) -> f64| min_mean_max(&runs.iter().map(f).collect::<Vec<_>>());
     println!(
         "over {RUNS} runs (min/mean/max): seconds to Ready {}; per FlannelConfig: API requests {}, API writes {}, etcd requests {}, etcd writes {}",
         stats(&|r| r.elapsed.as_secs_f64()),
@@ -263,7 +244,7 @@ async fn one_run(setup: &Setup) -> Run {
         .unwrap();
     let elapsed = done - start;
     tokio::time::sleep(SETTLE).await;
-    let requests = delta(&setup.operator.requests().by_resource(), &before);
+    let requests = setup.operator.requests().by_resource_since(&before);
     let etcd = setup.etcd.metrics().await.unwrap().since(&etcd_before);
     let etcd_client_requests = client_requests(&setup.client) - client_before;
     check(&setup.etcd).await;
@@ -300,7 +281,7 @@ async fn steady_state(setup: &Setup) {
     let before = setup.operator.requests().by_resource();
     let etcd_before = setup.etcd.metrics().await.unwrap();
     tokio::time::sleep(STEADY).await;
-    let during = delta(&setup.operator.requests().by_resource(), &before);
+    let during = setup.operator.requests().by_resource_since(&before);
     let etcd = setup.etcd.metrics().await.unwrap().since(&etcd_before);
     let writes: u64 = during
         .iter()

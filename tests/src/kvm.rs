@@ -11,11 +11,14 @@
 use std::time::Duration;
 
 use apiextensions::{CertConfig, FlannelConfig, IngressConfig, KVMConfig, OperatorStatus};
+use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, CustomResourceExt, Resource, ResourceExt};
 use kvm_operator::settings::KvmArgs;
-use operatorkit::testing::{OperatorRun, ServiceAccountIdentity, TestEnv, wait_for};
+use operatorkit::testing::{
+    OperatorRun, ServiceAccountIdentity, SimulationOptions, TestEnv, wait_for,
+};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -25,8 +28,35 @@ pub const WAIT: Duration = Duration::from_secs(90);
 pub const VERSION: &str = "0.1.0";
 
 /// A test environment with the KVMConfig, CertConfig, FlannelConfig and
-/// IngressConfig CRDs and the simulated cluster (three nodes).
+/// IngressConfig CRDs, the simulated cluster (three nodes) and the host's
+/// IngressClass `nginx`.
 pub async fn env() -> TestEnv {
+    let env = env_without_ingress_class().await;
+    ingress_class(&env).await;
+    env
+}
+
+/// Creates the IngressClass `nginx` (ingress-nginx's) unless it exists.
+pub async fn ingress_class(env: &TestEnv) {
+    let class: IngressClass = serde_json::from_value(json!({
+        "metadata": {"name": "nginx"},
+        "spec": {"controller": "k8s.io/ingress-nginx"},
+    }))
+    .unwrap();
+    let api = Api::<IngressClass>::all(env.client());
+    if api.get_opt("nginx").await.unwrap().is_none() {
+        api.create(&PostParams::default(), &class).await.unwrap();
+    }
+}
+
+/// [`env()`] without the IngressClass.
+pub async fn env_without_ingress_class() -> TestEnv {
+    env_with(SimulationOptions::default()).await
+}
+
+/// A test environment with the four CRDs and a simulated cluster of
+/// `options`, without the IngressClass (benchmarks size the cluster).
+pub async fn env_with(options: SimulationOptions) -> TestEnv {
     if let Ok(filter) = std::env::var("KVM_TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
@@ -39,7 +69,7 @@ pub async fn env() -> TestEnv {
     ])
     .await
     .unwrap();
-    env.simulate(Default::default()).await.unwrap();
+    env.simulate(options).await.unwrap();
     env
 }
 
@@ -59,21 +89,23 @@ pub async fn service_account(env: &TestEnv) -> ServiceAccountIdentity {
         .unwrap()
 }
 
-/// Starts kvm-operator as `identity` with `flags`.
+/// Starts kvm-operator as `identity` with `flags`, with leader election on
+/// its Lease when `elect` is set (as its Deployment runs).
 pub async fn start_as(
     env: &TestEnv,
     identity: &ServiceAccountIdentity,
     flags: KvmArgs,
+    elect: bool,
 ) -> OperatorRun {
     let op = kvm_operator::operator(VERSION, flags).unwrap();
-    let settings = crate::support::operator_settings(env, identity, &kvm_operator::OPERATOR, false);
+    let settings = crate::support::operator_settings(env, identity, &kvm_operator::OPERATOR, elect);
     env.run_operator_as(identity, op, settings).await.unwrap()
 }
 
 /// Starts kvm-operator as its own ServiceAccount with [`args`].
 pub async fn start(env: &TestEnv) -> OperatorRun {
     let identity = service_account(env).await;
-    start_as(env, &identity, args()).await
+    start_as(env, &identity, args(), false).await
 }
 
 /// Starts cert-operator (built-in CA) as its own ServiceAccount.
@@ -233,6 +265,61 @@ where
     )
     .await
     .unwrap();
+}
+
+/// In the background: marks the FlannelConfig and IngressConfig of
+/// `cluster` Ready once they exist, for at most `within` (an operator
+/// refused their creation never makes them; that is not this task's
+/// failure).
+pub fn serve_when_created(env: &TestEnv, cluster: &str, within: Duration) {
+    let (client, ns, cluster) = (env.client(), env.namespace().to_owned(), cluster.to_owned());
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut served = (false, false);
+        while tokio::time::Instant::now() < deadline && served != (true, true) {
+            if !served.0 {
+                served.0 = mark_if_present::<FlannelConfig>(&client, &ns, &cluster).await;
+            }
+            if !served.1 {
+                served.1 = mark_if_present::<IngressConfig>(&client, &ns, &cluster).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
+
+/// Marks `kind`'s object `ns/name` Ready if it exists; whether it did.
+async fn mark_if_present<K>(client: &kube::Client, ns: &str, name: &str) -> bool
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let Ok(Some(object)) = api.get_opt(name).await else {
+        return false;
+    };
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&ready_status(object.meta().generation)),
+    )
+    .await
+    .is_ok()
+}
+
+/// A status saying Ready for `generation`, as an operator writes it.
+fn ready_status(generation: Option<i64>) -> serde_json::Value {
+    json!({"status": {
+        "observedGeneration": generation,
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "Ready",
+            "message": "served by the test", "lastTransitionTime": jiff::Timestamp::now().to_string(),
+            "observedGeneration": generation,
+        }],
+    }})
 }
 
 /// Marks the FlannelConfig and IngressConfig of `cluster` Ready.

@@ -82,7 +82,7 @@ async fn a_kubectl_session() {
         for kind in ["certconfig", "flannelconfig", "ingressconfig", "kvmconfig", "awsconfig"] {
             assert!(all.contains(kind), "{kind} in {all}");
         }
-        let described = step(&mut log, &["describe", "kvmconfig", "abc12"]);
+        let described = step(&mut log, &["describe", "kvmconfig", "def34"]);
         assert!(described.contains("Masters"), "{described}");
         step(&mut log, &["label", "certconfig", "abc12-api", "team=platform"]);
         let labelled = step(&mut log, &["get", "certconfigs", "-l", "team=platform", "-o", "name"]);

@@ -78,6 +78,23 @@ async fn leftovers(env: &TestEnv, cluster: &str) -> Vec<String> {
     left
 }
 
+/// Waits until no object of `cluster` is left (the other operators'
+/// finalizers may still be running when the KVMConfig is gone).
+async fn wait_nothing_left(env: &TestEnv, cluster: &str) {
+    let deadline = tokio::time::Instant::now() + kvm::WAIT;
+    loop {
+        let left = leftovers(env, cluster).await;
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "left behind: {left:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Deletes KVMConfig `name` and waits until it and every object of its
 /// cluster are gone.
 async fn delete_and_check_nothing_left(env: &TestEnv, name: &str, cluster: &str) {
@@ -86,18 +103,7 @@ async fn delete_and_check_nothing_left(env: &TestEnv, name: &str, cluster: &str)
         .await
         .unwrap();
     wait_gone(env, name).await;
-    let deadline = tokio::time::Instant::now() + kvm::WAIT;
-    loop {
-        let left = leftovers(env, cluster).await;
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "left behind: {left:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_nothing_left(env, cluster).await;
 }
 
 /// The VM Deployments of `cluster` by node name, with their uids.
@@ -586,4 +592,117 @@ async fn a_kvmconfig_colliding_with_another_is_refused_and_nothing_is_made_for_i
     for (name, cluster) in [(&vni, &vni_cluster), (&port, &port_cluster)] {
         delete_and_check_nothing_left(&env, name, cluster).await;
     }
+}
+
+/// Waits until `done` holds (polling the API), then kills the operator and
+/// starts a new one: a crash at that point of the work.
+async fn crash_when<F, Fut>(
+    env: &TestEnv,
+    run: operatorkit::testing::OperatorRun,
+    what: &str,
+    done: F,
+) -> operatorkit::testing::OperatorRun
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + kvm::WAIT;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.kill();
+    eprintln!("crashed the operator: {what}");
+    kvm::start(env).await
+}
+
+#[tokio::test]
+async fn a_crash_at_every_stage_of_creation_and_deletion_converges() {
+    let env = kvm::env().await;
+    let _certs = kvm::start_cert_operator(&env).await;
+    let run = kvm::start(&env).await;
+    let cluster = kvm::cluster_id(&env, "crash");
+    let name = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&name, &cluster, 106, &["m1"], &["w1", "w2"], &[31200]),
+    )
+    .await;
+    let certs = env.api::<CertConfig>();
+    let namespaces = Api::<Namespace>::all(env.client());
+    let deployments = Api::<Deployment>::namespaced(env.client(), &cluster);
+    let run = crash_when(&env, run, "inputs asked for", || async {
+        certs
+            .get_opt(&format!("{cluster}-api"))
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    serve_network_and_ingress(&env, &cluster).await;
+    let run = crash_when(&env, run, "namespace made", || async {
+        namespaces.get_opt(&cluster).await.unwrap().is_some()
+    })
+    .await;
+    let run = crash_when(&env, run, "first VM created", || async {
+        !deployments
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    })
+    .await;
+    wait_ready(&env, &name).await;
+
+    env.api::<KVMConfig>()
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let run = crash_when(&env, run, "VMs deleted", || async {
+        deployments
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    })
+    .await;
+    let run = crash_when(&env, run, "namespace deleting", || async {
+        namespaces
+            .get_opt(&cluster)
+            .await
+            .unwrap()
+            .is_none_or(|n| n.metadata.deletion_timestamp.is_some())
+    })
+    .await;
+    wait_gone(&env, &name).await;
+    wait_nothing_left(&env, &cluster).await;
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_host_without_an_ingress_controller_is_refused_until_it_has_one() {
+    let env = kvm::env_without_ingress_class().await;
+    let _kvm = kvm::start(&env).await;
+    let cluster = kvm::cluster_id(&env, "noing");
+    let name = env.name("kvm");
+    create(&env, &kvm_config(&name, &cluster, 107, &["m1"], &[], &[])).await;
+    let refused = wait_reason(&env, &name, ADMITTED, check_reasons::NO_INGRESS_CONTROLLER).await;
+    let message = &kvm::condition(Some(&refused), ADMITTED).unwrap().message;
+    assert!(
+        message.contains("IngressClass nginx") && message.contains("k8s.example.com"),
+        "{message}"
+    );
+    assert!(
+        leftovers(&env, &cluster).await.is_empty(),
+        "nothing is made for it"
+    );
+    kvm::ingress_class(&env).await;
+    // Looked at again within the conflict recheck (30 s).
+    wait_reason(&env, &name, ADMITTED, check_reasons::NO_CONFLICT).await;
+    delete_and_check_nothing_left(&env, &name, &cluster).await;
 }

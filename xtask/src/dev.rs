@@ -6,7 +6,7 @@
 //! kubectl (and the ingress controller's objects ingress-operator edits),
 //! starts etcd for flannel-operator (Debian's `etcd-server` on loopback, data
 //! in `target/dev/etcd`), runs the operators that are built (cert-operator,
-//! flannel-operator, ingress-operator) against it until their examples are
+//! flannel-operator, ingress-operator, kvm-operator) against it until their examples are
 //! Ready, and says how to reach it and which operators are not built yet.
 //! Ctrl-C stops everything; the server's and etcd's data stay.
 
@@ -37,10 +37,17 @@ const OPERATORS: &[(&str, &str, &str, &[&str])] = &[
         "flannelconfigs",
         &["--etcd-endpoints", "http://127.0.0.1:23790"],
     ),
+    (
+        "kvm-operator",
+        "127.0.0.1:8084",
+        "kvmconfigs",
+        // The simulated nodes are tainted (KWOK's convention).
+        &["--tolerate-taints", "kwok.x-k8s.io/node"],
+    ),
 ];
 
 /// Operators that will run here once built.
-const OPERATORS_NOT_BUILT: &[&str] = &["kvm-operator", "aws-operator"];
+const OPERATORS_NOT_BUILT: &[&str] = &["aws-operator"];
 
 /// etcd's client and peer addresses (not etcd's defaults, 2379 and 2380, so
 /// that an etcd already running on the machine is left alone).

@@ -67,7 +67,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Resource};
 
-pub use self::operator::{OperatorRun, RequestCounts};
+pub use self::operator::{OperatorRun, RequestCounts, is_write, min_mean_max};
 pub use self::wait::{wait_for, wait_for_count, wait_for_event};
 /// Configuration of the embedded API server (HTTPS, data dir, watch history).
 pub use operatorkit_apiserver::Config as ServerConfig;

@@ -50,6 +50,23 @@ impl RequestCounts {
             .clone()
     }
 
+    /// The requests made since `before` (an earlier
+    /// [`RequestCounts::by_resource`]), by resource and verb; pairs with
+    /// none are left out.
+    pub fn by_resource_since(
+        &self,
+        before: &BTreeMap<(String, &'static str), u64>,
+    ) -> BTreeMap<(String, &'static str), u64> {
+        self.by_resource()
+            .into_iter()
+            .map(|(k, n)| {
+                let was = before.get(&k).copied().unwrap_or(0);
+                (k, n.saturating_sub(was))
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     /// The counts so far.
     pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
         self.counts
@@ -76,7 +93,7 @@ impl RequestCounts {
     /// Writes so far: creates, updates, patches and deletes.
     pub fn writes(&self) -> u64 {
         let c = self.snapshot();
-        ["create", "update", "patch", "delete"]
+        WRITE_VERBS
             .iter()
             .map(|v| c.get(v).copied().unwrap_or(0))
             .sum()
@@ -86,6 +103,23 @@ impl RequestCounts {
     pub fn total(&self) -> u64 {
         self.snapshot().values().sum()
     }
+}
+
+/// The verbs that write.
+const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
+
+/// Whether requests of `verb` write (for counts by resource and verb).
+pub fn is_write(verb: &str) -> bool {
+    WRITE_VERBS.contains(&verb)
+}
+
+/// `min/mean/max` of `values` with three decimals, as benchmarks report
+/// figures over their runs.
+pub fn min_mean_max(values: &[f64]) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+    format!("{min:.3}/{mean:.3}/{max:.3}")
 }
 
 /// The resource (with its subresource) a request path names:
