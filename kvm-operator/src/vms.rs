@@ -44,6 +44,7 @@ use std::time::Duration;
 use apiextensions::KVMConfig;
 use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL};
 use apiextensions::provider::kvm_config::{KVMNodeStatus, NodeRole};
+use apiextensions::status::READY;
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
@@ -169,7 +170,7 @@ fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == READY && c.status == "True"))
 }
 
 impl Vms {
