@@ -706,3 +706,52 @@ async fn a_host_without_an_ingress_controller_is_refused_until_it_has_one() {
     wait_reason(&env, &name, ADMITTED, check_reasons::NO_CONFLICT).await;
     delete_and_check_nothing_left(&env, &name, &cluster).await;
 }
+
+#[tokio::test]
+async fn masters_and_the_storage_type_stay_as_created() {
+    let env = kvm::env().await;
+    let cluster = kvm::cluster_id(&env, "immut");
+    let name = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&name, &cluster, 108, &["m1", "m2", "m3"], &["w1"], &[]),
+    )
+    .await;
+    let api = env.api::<KVMConfig>();
+    let node = |id: &str| json!({"id": id, "cpus": 2, "memory": "4Gi", "disk": "20Gi"});
+    let refusals = [
+        (
+            json!({"spec": {"masters": [node("m1"), node("m2"), node("m4")]}}),
+            "masters cannot be added, removed, renamed or reordered",
+        ),
+        (
+            json!({"spec": {"masters": [node("m1")]}}),
+            "masters cannot be added, removed, renamed or reordered",
+        ),
+        (
+            json!({"spec": {"storageType": "HostPath"}}),
+            "storageType is immutable",
+        ),
+    ];
+    for (patch, expected) in refusals {
+        let err = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect_err("refused at admission");
+        let status = e2e::support::api_error(err);
+        assert_eq!(status.code, 422, "{status:?}");
+        assert!(status.message.contains(expected), "{}", status.message);
+    }
+    // A master's size may change (its VM is replaced), workers may come and go.
+    let mut bigger = node("m2");
+    bigger["cpus"] = json!(4);
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"spec": {"masters": [node("m1"), bigger, node("m3")], "workers": []}}),
+        ),
+    )
+    .await
+    .unwrap();
+}
