@@ -111,7 +111,7 @@ pub fn operator(version: &str, flags: KvmArgs) -> Result<Operator<KVMConfig>, In
         .children::<FlannelConfig>("network", network)
         .children::<IngressConfig>("ingress", ingress)
         .step(Readiness::new(index.clone()))
-        .step(Vms::new(flags, index))
+        .step(Vms::new(flags))
         // Certificate Secrets (cert-operator's, found through the index)
         // and boot Secrets (this operator's, by annotation).
         .watches_all_namespaces::<Secret>(

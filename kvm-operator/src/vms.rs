@@ -59,7 +59,6 @@ use operatorkit::kind::Kind;
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::guest::{Guest, Node};
-use crate::index::ClusterIndex;
 use crate::objects::{self, Certificates, Objects, SERVICE_ACCOUNT, applied_hash, belongs_to};
 use crate::readiness::certificates;
 use crate::settings::KvmArgs;
@@ -94,7 +93,6 @@ const NAMESPACE_RECHECK: Duration = Duration::from_secs(2);
 /// The step of the VMs.
 pub struct Vms {
     flags: Arc<KvmArgs>,
-    index: ClusterIndex,
 }
 
 /// Where one node's VM stands.
@@ -108,10 +106,9 @@ struct VmState {
 
 impl Vms {
     /// The step, under `flags`.
-    pub fn new(flags: KvmArgs, index: ClusterIndex) -> Self {
+    pub fn new(flags: KvmArgs) -> Self {
         Self {
             flags: Arc::new(flags),
-            index,
         }
     }
 }
@@ -618,7 +615,6 @@ impl Step<KVMConfig> for Vms {
         if let Some(outcome) = self.remove_rest(cx, &guest).await? {
             return Ok(outcome);
         }
-        let _ = &self.index;
         Ok(Outcome::Done)
     }
 }
