@@ -496,3 +496,118 @@ async fn scheduled_pods_terminate_gracefully() {
     assert!(pods.get_opt("held-2").await.unwrap().is_none());
     env.stop().await;
 }
+
+/// A client of `env` that answers a 429 at once (kube's default retries it).
+async fn without_retries(env: &TestEnv) -> kube::Client {
+    let file = kube::config::Kubeconfig::read_from(env.kubeconfig_path().unwrap()).unwrap();
+    let mut config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .unwrap();
+    config.default_retry = false;
+    config.default_namespace = env.namespace().to_owned();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Running, Ready pod `name` labelled `app`.
+async fn running(pods: &Api<k8s_openapi::api::core::v1::Pod>, name: &str, app: &str) {
+    let mut pod = scheduled_pod(name, false);
+    pod.metadata.labels = Some([("app".to_owned(), app.to_owned())].into());
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let status = json!({"status": {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True"}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+/// `pods/eviction` as kube-apiserver's EvictionREST answers: a budget that
+/// still allows a disruption lets the pod terminate gracefully; one that
+/// does not is a 429 with a `DisruptionBudget` cause and changes nothing;
+/// a pod without a budget, or not running yet, is evicted at once; two
+/// budgets over one pod are a 500.
+#[tokio::test(flavor = "multi_thread")]
+async fn evictions_honour_the_pod_disruption_budget() {
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use kube::api::EvictParams;
+    let env = TestEnv::start().await.unwrap();
+    let client = without_retries(&env).await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let budgets: Api<PodDisruptionBudget> = Api::default_namespaced(client);
+    running(&pods, "a", "web").await;
+    running(&pods, "b", "web").await;
+    let budget = |name: &str, app: &str| -> PodDisruptionBudget {
+        serde_json::from_value(json!({"metadata": {"name": name},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": app}}}}))
+        .unwrap()
+    };
+    budgets
+        .create(&PostParams::default(), &budget("web", "web"))
+        .await
+        .unwrap();
+
+    pods.evict("a", &EvictParams::default()).await.unwrap();
+    let a = pods.get("a").await.unwrap();
+    assert_eq!(
+        a.metadata.deletion_grace_period_seconds,
+        Some(45),
+        "graceful"
+    );
+    match pods.evict("b", &EvictParams::default()).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (429, "TooManyRequests"));
+            assert_eq!(
+                s.message,
+                "Cannot evict pod as it would violate the pod's disruption budget."
+            );
+            let cause = &s.details.unwrap().causes[0];
+            assert_eq!(cause.reason, "DisruptionBudget");
+            assert_eq!(
+                cause.message,
+                "The disruption budget web needs 1 healthy pods and has 1 currently"
+            );
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    assert!(
+        pods.get("b")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
+
+    // No budget selects it: evicted. Not running yet: evicted too.
+    running(&pods, "lonely", "other").await;
+    pods.evict("lonely", &EvictParams::default()).await.unwrap();
+    pods.create(&PostParams::default(), &scheduled_pod("pending", false))
+        .await
+        .unwrap();
+    pods.evict("pending", &EvictParams::default())
+        .await
+        .unwrap();
+    assert!(
+        pods.get("pending")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+
+    // Two budgets over one pod: the eviction subresource refuses.
+    budgets
+        .create(&PostParams::default(), &budget("web-too", "web"))
+        .await
+        .unwrap();
+    match pods.evict("b", &EvictParams::default()).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 500, "{}", s.message),
+        other => panic!("expected 500, got {other:?}"),
+    }
+    match pods.evict("missing", &EvictParams::default()).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 404),
+        other => panic!("expected 404, got {other:?}"),
+    }
+    env.stop().await;
+}

@@ -582,13 +582,9 @@ async fn client_certificates_name_the_user_and_groups() {
     use base64::Engine as _;
     use cert_operator::pki::{Ca, CertRequest};
     let ca = Ca::generate("rbac-test").unwrap();
-    let dir = std::env::temp_dir().join(operatorkit::testing::unique_name("client-ca"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_file = dir.join("ca.crt");
-    std::fs::write(&ca_file, ca.cert_pem()).unwrap();
     let config = operatorkit::testing::ServerConfig {
         tls: true,
-        client_ca_file: Some(ca_file),
+        client_ca: Some(ca.cert_pem().to_owned()),
         ..Default::default()
     };
     let env = TestEnv::start_with(config).await.unwrap();
@@ -653,7 +649,6 @@ async fn client_certificates_name_the_user_and_groups() {
         "a certificate of another CA was accepted: {refused:?}"
     );
     env.stop().await;
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Without credentials a request is system:anonymous (discovery and health

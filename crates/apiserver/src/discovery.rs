@@ -141,6 +141,9 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         if rt.kind == "ServiceAccount" && rt.group.is_empty() {
             resources.push(json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}));
         }
+        if rt.kind == "Pod" && rt.group.is_empty() {
+            resources.push(json!({"name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}));
+        }
         if rt.kind == "Namespace" && rt.group.is_empty() {
             resources.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));
         }

@@ -123,6 +123,15 @@ impl ApiError {
         .with_details(t.details())
     }
 
+    /// 429 for a request refused for now (an eviction a disruption budget
+    /// does not allow), with the cause.
+    pub fn too_many_requests(message: impl Into<String>, cause: Cause) -> Self {
+        Self::new(429, "TooManyRequests", message).with_details(Details {
+            causes: vec![cause],
+            ..Details::default()
+        })
+    }
+
     /// 409 with a message of its own.
     pub fn conflict_message(message: String) -> Self {
         Self::new(409, "Conflict", message)

@@ -57,7 +57,7 @@
 //! | authorization | RBAC (enforced, the default) and AlwaysAllow only: no Node or Webhook authorizers; no OIDC, webhook token or front-proxy authentication |
 //! | admission webhooks, ValidatingAdmissionPolicy | not implemented |
 //! | CRD conversion webhooks | only `None` conversion (apiVersion rewritten) |
-//! | scale subresource, pod `log`/`exec`/`eviction`, `proxy` | not served (404); `pods/binding` is served |
+//! | scale subresource, pod `log`/`exec`, `proxy` | not served (404); `pods/binding` and `pods/eviction` are served (eviction honours PodDisruptionBudgets computed at request time: there is no disruption controller and budgets' `status` is not written) |
 //! | protobuf, CBOR | JSON and YAML; protobuf request bodies only for the review kinds (406/415 otherwise) |
 //! | aggregated discovery | legacy discovery only (kubectl falls back to it) |
 //! | `/openapi/v2` | 404; `/openapi/v3` carries paths and custom resource schemas, built-in schemas are open objects |
@@ -90,5 +90,5 @@ pub mod store;
 pub mod strategic;
 pub mod watch;
 
-pub use self::server::{Config, Handle, StartError, start};
+pub use self::server::{Config, Handle, ServingCert, StartError, start};
 pub use self::store::wal::Options as DataDirOptions;

@@ -41,6 +41,13 @@ struct Args {
     /// O: groups).
     #[arg(long)]
     client_ca_file: Option<PathBuf>,
+    /// The certificate (chain, PEM) to serve HTTPS with; self-signed when
+    /// not given.
+    #[arg(long, requires = "tls_private_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert-file.
+    #[arg(long, requires = "tls_cert_file")]
+    tls_private_key_file: Option<PathBuf>,
     /// Bearer-token users, in kube-apiserver's --token-auth-file format.
     #[arg(long)]
     token_auth_file: Option<PathBuf>,
@@ -59,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(&args.log)
         .with_writer(std::io::stderr)
         .init();
+    let serving_cert = serving_cert(&args)?;
     let config = operatorkit_apiserver::Config {
         address: SocketAddr::new(args.bind, args.port),
         tls: !args.http,
@@ -69,7 +77,12 @@ async fn main() -> anyhow::Result<()> {
         },
         token_file: args.token_auth_file,
         authorization_mode: args.authorization_mode,
-        client_ca_file: args.client_ca_file,
+        serving_cert,
+        client_ca: args
+            .client_ca_file
+            .as_deref()
+            .map(operatorkit_apiserver::auth::x509::read_ca)
+            .transpose()?,
         anonymous: args.anonymous_auth,
         ..operatorkit_apiserver::Config::default()
     };
@@ -89,4 +102,19 @@ async fn main() -> anyhow::Result<()> {
         .context("waiting for Ctrl-C")?;
     server.shutdown().await;
     Ok(())
+}
+
+/// `--tls-cert-file` and `--tls-private-key-file`, read.
+fn serving_cert(args: &Args) -> anyhow::Result<Option<operatorkit_apiserver::ServingCert>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_private_key_file) else {
+        return Ok(None);
+    };
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+    };
+    Ok(Some(operatorkit_apiserver::ServingCert {
+        cert_pem: read(cert)?,
+        key_pem: read(key)?,
+        ca_pem: None,
+    }))
 }

@@ -27,17 +27,22 @@ use crate::watch::WatchConfig;
 pub struct Config {
     /// Address to listen on; port 0 picks a free one.
     pub address: SocketAddr,
-    /// Serve HTTPS with a self-signed certificate (else plain HTTP).
+    /// Serve HTTPS (else plain HTTP), with [`Config::serving_cert`] or a
+    /// self-signed certificate.
     pub tls: bool,
+    /// The certificate to serve HTTPS with (kube-apiserver's
+    /// `--tls-cert-file` and `--tls-private-key-file`); a self-signed one
+    /// for localhost when `None`.
+    pub serving_cert: Option<ServingCert>,
     /// Keep every acknowledged write durable here and restore it on start.
     pub data_dir: Option<PathBuf>,
     /// How the data directory is opened: recovery from damage, compaction.
     pub data_dir_options: crate::store::wal::Options,
     /// Bearer-token users (kube-apiserver `--token-auth-file` format).
     pub token_file: Option<PathBuf>,
-    /// CA bundle that client certificates are verified against
-    /// (`--client-ca-file`); HTTPS only.
-    pub client_ca_file: Option<PathBuf>,
+    /// CA bundle (PEM) that client certificates are verified against
+    /// (the contents of `--client-ca-file`); HTTPS only.
+    pub client_ca: Option<String>,
     /// Allow requests without credentials, as `system:anonymous`
     /// (kube-apiserver's `--anonymous-auth`).
     pub anonymous: bool,
@@ -54,15 +59,35 @@ impl Default for Config {
         Self {
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: false,
+            serving_cert: None,
             data_dir: None,
             data_dir_options: Default::default(),
             token_file: None,
-            client_ca_file: None,
+            client_ca: None,
             anonymous: true,
             authorization_mode: crate::authz::Mode::default(),
             watch_history: 100_000,
             bookmark_interval: Duration::from_secs(60),
         }
+    }
+}
+
+/// A certificate to serve with, in PEM.
+#[derive(Clone)]
+pub struct ServingCert {
+    /// The certificate chain, leaf first.
+    pub cert_pem: String,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: String,
+    /// The CA clients verify it with, for the kubeconfigs this server
+    /// writes ([`Handle::kubeconfig`]); the leaf itself when `None`.
+    pub ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for ServingCert {
+    /// Never the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServingCert").finish_non_exhaustive()
     }
 }
 
@@ -165,7 +190,11 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         source,
     })?;
     let (tls, cert) = if config.tls {
-        let (acceptor, cert) = tls_acceptor(local, config.client_ca_file.as_deref())?;
+        let (acceptor, cert) = tls_acceptor(
+            local,
+            config.serving_cert.as_ref(),
+            config.client_ca.as_deref(),
+        )?;
         (Some(acceptor), Some(cert))
     } else {
         (None, None)
@@ -239,8 +268,40 @@ struct Certificate {
 
 fn tls_acceptor(
     local: SocketAddr,
-    client_ca: Option<&std::path::Path>,
+    serving: Option<&ServingCert>,
+    client_ca: Option<&str>,
 ) -> Result<(tokio_rustls::TlsAcceptor, Certificate), StartError> {
+    let tls_err = |e: &dyn std::fmt::Display| StartError::Tls(e.to_string());
+    let (chain, key_der, cert) = match serving {
+        Some(s) => given_cert(s)?,
+        None => self_signed(local)?,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(&e))?;
+    let builder = match client_ca {
+        Some(pem) => builder.with_client_cert_verifier(
+            crate::auth::x509::verifier(pem.as_bytes(), provider).map_err(|e| tls_err(&e))?,
+        ),
+        None => builder.with_no_client_auth(),
+    };
+    let mut server = builder
+        .with_single_cert(chain, key_der)
+        .map_err(|e| tls_err(&e))?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(server)), cert))
+}
+
+/// What a TLS server serves with: its chain, its key, and what clients trust.
+type Served = (
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+    Certificate,
+);
+
+/// A self-signed certificate for localhost and the listening address.
+fn self_signed(local: SocketAddr) -> Result<Served, StartError> {
     let tls_err = |e: &dyn std::fmt::Display| StartError::Tls(e.to_string());
     let mut names = vec![
         "localhost".to_owned(),
@@ -256,24 +317,31 @@ fn tls_acceptor(
         pem: certified.cert.pem(),
         der: certified.cert.der().to_vec(),
     };
-    let cert_der = certified.cert.der().clone();
     let key_der = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
         .map_err(|e| tls_err(&e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err(&e))?;
-    let builder = match client_ca {
-        Some(path) => builder.with_client_cert_verifier(
-            crate::auth::x509::verifier(path, provider).map_err(|e| tls_err(&e))?,
-        ),
-        None => builder.with_no_client_auth(),
+    Ok((vec![certified.cert.der().clone()], key_der, cert))
+}
+
+/// The configured certificate, and its CA (or itself) for clients.
+fn given_cert(s: &ServingCert) -> Result<Served, StartError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tls_err = |what: &str, e: &dyn std::fmt::Display| StartError::Tls(format!("{what}: {e}"));
+    let chain = CertificateDer::pem_slice_iter(s.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_err("the serving certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(s.key_pem.as_bytes())
+        .map_err(|e| tls_err("the serving key", &e))?;
+    let trusted = s.ca_pem.as_deref().unwrap_or(&s.cert_pem);
+    let der = CertificateDer::pem_slice_iter(trusted.as_bytes())
+        .next()
+        .ok_or_else(|| StartError::Tls("the CA holds no certificate".into()))?
+        .map_err(|e| tls_err("the CA", &e))?;
+    let cert = Certificate {
+        pem: trusted.to_owned(),
+        der: der.to_vec(),
     };
-    let mut server = builder
-        .with_single_cert(vec![cert_der], key_der)
-        .map_err(|e| tls_err(&e))?;
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(server)), cert))
+    Ok((chain, key, cert))
 }
 
 async fn accept_loop(

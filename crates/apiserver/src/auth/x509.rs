@@ -22,31 +22,28 @@ pub enum ClientCaError {
         source: std::io::Error,
     },
     /// It holds no usable CA certificate.
-    #[error("client CA file {path}: {why}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// Why.
-        why: String,
-    },
+    #[error("client CA: {0}")]
+    Invalid(String),
+}
+
+/// Reads a client CA bundle (`--client-ca-file`).
+pub fn read_ca(path: &Path) -> Result<String, ClientCaError> {
+    std::fs::read_to_string(path).map_err(|source| ClientCaError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// A verifier that accepts clients with a certificate chaining to a CA in
-/// `path`, and clients without one (they authenticate otherwise).
+/// the PEM bundle `pem`, and clients without one (they authenticate
+/// otherwise).
 pub fn verifier(
-    path: &Path,
+    pem: &[u8],
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, ClientCaError> {
-    let invalid = |why: String| ClientCaError::Invalid {
-        path: path.display().to_string(),
-        why,
-    };
-    let pem = std::fs::read(path).map_err(|source| ClientCaError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let invalid = ClientCaError::Invalid;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile_certs(&pem).map_err(&invalid)? {
+    for cert in rustls_pemfile_certs(pem).map_err(invalid)? {
         roots.add(cert).map_err(|e| invalid(e.to_string()))?;
     }
     if roots.is_empty() {

@@ -218,8 +218,8 @@ impl App {
         }
     }
 
-    /// Requests answered without the REST verbs: reviews, TokenRequests and
-    /// pod bindings.
+    /// Requests answered without the REST verbs: reviews, TokenRequests, pod
+    /// bindings and evictions.
     fn answered(
         &self,
         rt: &ResourceType,
@@ -255,6 +255,16 @@ impl App {
                 let binding = decode(body, content_type)?;
                 let opts = write_options()?;
                 let status = self.rest.bind(rt, ns, name, &binding, &opts)?;
+                Ok(Some(json_response(201, &status)))
+            }
+            Some(Builtin::Pod) if p.subresource.as_deref() == Some("eviction") => {
+                let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
+                else {
+                    return Err(ApiError::method_not_allowed(method.as_str()));
+                };
+                let eviction = decode(body, content_type)?;
+                let delete = DeleteOptions::parse(&Query::new(), eviction.get("deleteOptions"))?;
+                let status = self.rest.evict(rt, ns, name, &eviction, &delete)?;
                 Ok(Some(json_response(201, &status)))
             }
             Some(Builtin::ServiceAccount) if p.subresource.as_deref() == Some("token") => {

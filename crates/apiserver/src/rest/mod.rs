@@ -7,6 +7,7 @@
 
 mod binding;
 pub mod convert;
+mod eviction;
 mod graceful;
 mod list;
 pub mod options;
