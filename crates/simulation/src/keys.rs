@@ -52,6 +52,9 @@ pub const READY: &str = "Ready";
 pub const KUBELET: &str = "kubelet";
 /// Field manager of the simulated scheduler.
 pub const SCHEDULER: &str = "kube-scheduler";
+/// Field manager of what the simulation does as kube-proxy (publishing a
+/// guest API's loopback address).
+pub const KUBE_PROXY: &str = "kube-proxy";
 /// Field manager of the workload controllers.
 pub const CONTROLLER_MANAGER: &str = "kube-controller-manager";
 
@@ -65,3 +68,25 @@ pub const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
 pub const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 /// Label of a DaemonSet's and StatefulSet's pods: their revision's hash.
 pub const CONTROLLER_REVISION_HASH: &str = "controller-revision-hash";
+
+/// The VM image's contract, as the simulation plays it for guest clusters
+/// ([`crate::Options::guest_clusters`]): a pod whose first container has
+/// this environment variable is a guest VM; it names where a Secret volume
+/// with the VM's boot files is mounted.
+pub const GUEST_BOOT_DIR_ENV: &str = "BOOT_DIR";
+/// The boot file of a guest VM: JSON with `cluster.id`, `node.name` and
+/// `node.role` (`master` or `worker`).
+pub const GUEST_BOOT_CONFIG: &str = "node.json";
+/// The boot files a master serves the guest API with: the cluster CA
+/// (trusted for client certificates) and the API certificate and key.
+pub const GUEST_CA: &str = "ca.crt";
+/// See [`GUEST_CA`].
+pub const GUEST_API_CERT: &str = "api.crt";
+/// See [`GUEST_CA`].
+pub const GUEST_API_KEY: &str = "api.key";
+/// The name of the Service port that reaches a guest's API.
+pub const GUEST_API_PORT: &str = "api";
+/// Annotation the simulation writes on the Service that selects a guest's
+/// masters and has an [`GUEST_API_PORT`] port: the loopback address
+/// (`127.0.0.1:<port>`) its API answers on, as kube-proxy would route it.
+pub const GUEST_API_ADDRESS: &str = "simulation.operatorkit.dev/guest-api-address";

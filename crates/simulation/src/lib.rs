@@ -37,6 +37,7 @@ mod daemonset;
 mod deployment;
 mod endpoints;
 mod expectations;
+mod guests;
 mod job;
 pub mod keys;
 mod kubelet;
@@ -83,6 +84,10 @@ pub struct Options {
     pub stop_seconds: i64,
     /// How often nodes renew their Leases.
     pub heartbeat: Duration,
+    /// Play the VM image of kvm-operator's pods: bring up a guest cluster's
+    /// API server once its master VM is Ready, with a Node per Ready VM
+    /// (see the `guests` contract in [`keys`]).
+    pub guest_clusters: bool,
 }
 
 impl Default for Options {
@@ -98,6 +103,7 @@ impl Default for Options {
             start_seconds: 1,
             stop_seconds: 1,
             heartbeat: Duration::from_secs(10),
+            guest_clusters: false,
         }
     }
 }
@@ -139,9 +145,21 @@ impl Simulation {
         nodes::create(&client, &options).await?;
         let mut c = Caches::new(&client);
         let controllers = Controllers::new(&c);
+        let guest_changes = options
+            .guest_clusters
+            .then(|| guests::changes(c.pods.subscribe(), c.pods.deleted(), c.services.subscribe()));
         let mut tasks = c.run();
         c.synced().await?;
         tasks.extend(controllers.spawn(&client, &c, &options));
+        if let Some(changes) = guest_changes {
+            let guests = guests::Guests::new(
+                client.clone(),
+                options.clone(),
+                c.pods.store(),
+                c.services.store(),
+            );
+            tasks.push(tokio::spawn(guests.run(changes)));
+        }
         Ok(Self { tasks })
     }
 

@@ -17,6 +17,10 @@ struct Flags {
     /// Seconds a pod takes to stop once deleted (at most its grace period).
     #[arg(long, default_value_t = 1)]
     stop_seconds: i64,
+    /// Bring up a guest cluster's API server once its master VM pod is
+    /// Ready (kvm-operator's pods), with a Node per Ready VM.
+    #[arg(long)]
+    guest_clusters: bool,
     /// Log filter.
     #[arg(long, default_value = "info")]
     log: String,
@@ -33,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         nodes: flags.nodes,
         start_seconds: flags.start_seconds,
         stop_seconds: flags.stop_seconds,
+        guest_clusters: flags.guest_clusters,
         ..Default::default()
     };
     let simulation = operatorkit_simulation::Simulation::start(client, options).await?;

@@ -51,32 +51,48 @@ pub fn is_ready(node: &Node) -> bool {
 pub async fn create(client: &Client, options: &Options) -> Result<(), Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     for i in 0..options.nodes {
-        let name = name(options, i);
-        if nodes
-            .get_opt(&name)
-            .await
-            .map_err(Error::api("reading node"))?
-            .is_some()
-        {
-            continue;
-        }
-        let node: Node = serde_json::from_value(manifest(&name, i))
-            .map_err(|e| Error::Internal(format!("node manifest: {e}")))?;
-        let pp = PostParams {
-            field_manager: Some(keys::KUBELET.into()),
-            ..PostParams::default()
-        };
-        match nodes.create(&pp, &node).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => continue,
-            Err(e) => return Err(Error::api("creating node")(e)),
-        }
-        let status = json!({"status": status(options, &name, i)});
-        nodes
-            .patch_status(&name, &params(), &Patch::Merge(&status))
-            .await
-            .map_err(Error::api("reporting node status"))?;
+        join(&nodes, options, &name(options, i), i, &[]).await?;
     }
+    Ok(())
+}
+
+/// Registers fake node `name` (the `i`th, which picks its addresses) with
+/// `labels` besides KWOK's, reported Ready, unless it exists.
+pub async fn join(
+    nodes: &Api<Node>,
+    options: &Options,
+    name: &str,
+    i: usize,
+    labels: &[(&str, &str)],
+) -> Result<(), Error> {
+    if nodes
+        .get_opt(name)
+        .await
+        .map_err(Error::api("reading node"))?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut manifest = manifest(name, i);
+    for (k, v) in labels {
+        manifest["metadata"]["labels"][*k] = json!(v);
+    }
+    let node: Node = serde_json::from_value(manifest)
+        .map_err(|e| Error::Internal(format!("node manifest: {e}")))?;
+    let pp = PostParams {
+        field_manager: Some(keys::KUBELET.into()),
+        ..PostParams::default()
+    };
+    match nodes.create(&pp, &node).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => return Ok(()),
+        Err(e) => return Err(Error::api("creating node")(e)),
+    }
+    let status = json!({"status": status(options, name, i)});
+    nodes
+        .patch_status(name, &params(), &Patch::Merge(&status))
+        .await
+        .map_err(Error::api("reporting node status"))?;
     Ok(())
 }
 
