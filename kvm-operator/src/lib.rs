@@ -15,8 +15,11 @@
 //!   certificates, network, ingress ─ the inputs (operatorkit `children`)
 //!   readiness ──────── CertificatesReady, NetworkReady, IngressReady
 //!   vms ────────────── the host objects, VM rollout one node at a time,
-//!      │                status, deletion backwards
-//!   objects, inputs ── what is written (pure)
+//!      │                drains, the kubeconfig Secret, status, deletion
+//!      │                backwards
+//!   guest_api ──────── the guest's own API (mutual TLS): Nodes, drain
+//!   objects, inputs,
+//!   kubeconfig ─────── what is written (pure)
 //!   guest ──────────── names: namespace, nodes, domains, network (pure)
 //!   settings ───────── the command line
 //! ```
@@ -28,8 +31,10 @@
 
 pub mod checks;
 pub mod guest;
+pub mod guest_api;
 pub mod index;
 pub mod inputs;
+pub mod kubeconfig;
 pub mod objects;
 pub mod readiness;
 pub mod settings;

@@ -74,6 +74,14 @@ pub struct KvmArgs {
     /// nodes (`kwok.x-k8s.io/node`).
     #[arg(long, value_delimiter = ',')]
     pub tolerate_taints: Vec<String>,
+    /// Reach each guest API at the address (`host:port`) this annotation of
+    /// the cluster's masters' Service holds, for kvm-operator and in the
+    /// kubeconfig Secret, instead of `master.<id>.svc` and
+    /// `api.<id>.<baseDomain>`. For where those names do not resolve: the
+    /// simulation publishes a loopback address in
+    /// `simulation.operatorkit.dev/guest-api-address`.
+    #[arg(long)]
+    pub guest_api_address_annotation: Option<String>,
     /// How often a Ready cluster is looked at again even if nothing
     /// changed, e.g. `5m`.
     #[arg(long, default_value = "5m", value_parser = operatorkit::duration::parse_arg)]

@@ -13,12 +13,16 @@
 //!    PodDisruptionBudgets allow.
 //! 3. A node no longer in the spec is removed (its Deployment, then its
 //!    boot Secret and volume), one at a time, only while the others are
-//!    ready. Nodes are known by id, so removing a worker from the middle
-//!    of the list removes that worker.
-//! 4. The Services, the Ingresses and the PodDisruptionBudgets.
-//! 5. Status: one entry per node from its pod, `readyMasters`,
-//!    `readyWorkers`, `Progressing`; Ready once every VM is up to date and
-//!    ready.
+//!    ready, and only once its guest Node is drained ([`crate::guest_api`]);
+//!    its guest Node is deleted once the VM is gone. Nodes are known by id,
+//!    so removing a worker from the middle of the list removes that worker.
+//! 4. The Services, the Ingresses and the PodDisruptionBudgets; the admin
+//!    kubeconfig Secret ([`crate::kubeconfig`]).
+//! 5. Status: one entry per node from its pod, `readyMasters` and
+//!    `readyWorkers` counting the guest Nodes that are Ready (the VM pods'
+//!    readiness while the guest API does not answer: `GuestAPIAvailable`
+//!    says which), `Progressing`; Ready once every VM is up to date and
+//!    ready and, where the guest answers, its Node is Ready.
 //!
 //! Every object is applied only when it drifted
 //! ([`operatorkit::crud::is_applied`]): a steady state writes nothing.
@@ -28,8 +32,8 @@
 //!    are gone (the VMs shut down within their grace period; pod events
 //!    bring the KVMConfig back).
 //! 2. Delete the Services, Ingresses, PodDisruptionBudgets, volume claims,
-//!    boot Secrets and the ServiceAccount, then the namespace; wait until
-//!    the namespace is gone.
+//!    boot Secrets, the ServiceAccount and the kubeconfig Secret, then the
+//!    namespace; wait until the namespace is gone.
 //! 3. Then the inputs' steps delete the IngressConfig, the FlannelConfig
 //!    and the CertConfigs; cert-operator and flannel-operator hold their
 //!    own finalizers until no pod of the cluster is left.
@@ -37,7 +41,7 @@
 //! Every stage is read back from the API server, never remembered: a crash
 //! between two stages resumes at the first one not done.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,13 +63,19 @@ use operatorkit::kind::Kind;
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::guest::{Guest, Node};
-use crate::objects::{self, Certificates, Objects, SERVICE_ACCOUNT, applied_hash, belongs_to};
+use crate::guest_api::{Drain, GuestApi, NodeState, endpoint};
+use crate::inputs::Component;
+use crate::objects::{
+    self, Certificates, MASTER_SERVICE, Objects, SERVICE_ACCOUNT, applied_hash, belongs_to,
+};
 use crate::readiness::certificates;
 use crate::settings::KvmArgs;
 use crate::{NODE_LABEL, OPERATOR};
 
 /// Condition: VMs are being created, replaced or removed.
 pub const PROGRESSING: &str = "Progressing";
+/// Condition: whether kvm-operator reaches the guest cluster's own API.
+pub const GUEST_API: &str = "GuestAPIAvailable";
 
 /// Condition reasons.
 pub mod reasons {
@@ -83,12 +93,35 @@ pub mod reasons {
     pub const COMPLETE: &str = "Complete";
     /// The deletion is removing the cluster.
     pub const DELETING: &str = "Deleting";
+    /// A removed node's guest Node is being drained.
+    pub const DRAINING: &str = "Draining";
+    /// VMs are ready; their guest Nodes are not (yet).
+    pub const JOINING: &str = "NodesJoining";
+    /// The guest API answers (`GuestAPIAvailable`).
+    pub const ANSWERING: &str = "Answering";
+    /// No master VM is ready: no guest API to reach yet.
+    pub const MASTERS_NOT_READY: &str = "MastersNotReady";
+    /// The masters' Service does not say where the guest API answers yet.
+    pub const ADDRESS_UNKNOWN: &str = "AddressUnknown";
+    /// The guest API does not answer: the status falls back to the VM pods.
+    pub const UNREACHABLE: &str = "Unreachable";
 }
 
 /// How long a wait for VMs lasts at most (pod events usually end it).
 const VM_RECHECK: Duration = Duration::from_secs(60);
 /// How often a terminating namespace is looked at (no event for it).
 const NAMESPACE_RECHECK: Duration = Duration::from_secs(2);
+/// How often a drain or guest Nodes joining are looked at (the guest is
+/// not watched).
+const GUEST_RECHECK: Duration = Duration::from_secs(3);
+/// How often an unreachable guest API is tried again.
+const UNREACHABLE_RECHECK: Duration = Duration::from_secs(30);
+
+/// The guest API as one pass found it: a client, and its Nodes by name.
+struct Reached {
+    api: GuestApi,
+    nodes: BTreeMap<String, NodeState>,
+}
 
 /// The step of the VMs.
 pub struct Vms {
@@ -229,6 +262,7 @@ impl Vms {
         cx: &Context<KVMConfig>,
         guest: &Guest<'_>,
         objects: &Objects<'_>,
+        reached: Option<&Reached>,
     ) -> Result<(Vec<VmState>, Option<(&'static str, String)>), StepError> {
         let owner = guest.owner();
         let ns = guest.namespace();
@@ -271,19 +305,30 @@ impl Vms {
                 format!("creating VMs {}", created.join(", ")),
             ))
         } else if let Some((node, desired)) = changed.first() {
-            if all_ready {
+            let drain = match all_ready {
+                true => Some(drained(reached, &node.name()).await?),
+                false => None,
+            };
+            if drain == Some(Drain::Done) {
                 cx.apply(desired).await?;
                 tracing::info!(node = node.name(), "replacing the VM of a changed node");
             }
-            Some(self.replacing(node, changed.len(), all_ready))
+            Some(match drain {
+                Some(Drain::Waiting(why)) => (reasons::DRAINING, why),
+                _ => self.replacing(node, changed.len(), all_ready),
+            })
         } else if let Some((name, _)) = removed.first() {
-            if all_ready || states.iter().all(|s| s.ready) {
-                self.remove_node(cx, guest, name).await?;
-            }
-            Some((
+            let mut progress = (
                 reasons::REMOVING,
                 format!("removing {} (no longer in the spec)", name),
-            ))
+            );
+            if all_ready || states.iter().all(|s| s.ready) {
+                match drained(reached, name).await? {
+                    Drain::Done => self.remove_node(cx, guest, name).await?,
+                    Drain::Waiting(why) => progress = (reasons::DRAINING, why),
+                }
+            }
+            Some(progress)
         } else {
             None
         };
@@ -382,10 +427,19 @@ impl Vms {
         Ok(())
     }
 
-    /// Step 5: the status of every node from its pod.
-    fn report(&self, cx: &Context<KVMConfig>, guest: &Guest<'_>, states: &[VmState]) -> (i32, i32) {
+    /// Step 5: the status of every node from its pod and, where the guest
+    /// answers, its guest Node; the nodes whose VM is ready but whose guest
+    /// Node is not (yet).
+    fn report(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        states: &[VmState],
+        joined: Option<&BTreeMap<String, NodeState>>,
+    ) -> (i32, i32, Vec<String>) {
         let pods = cached::<Pod>(cx, guest.namespace(), &guest.owner());
         let mut entries = Vec::new();
+        let mut joining = Vec::new();
         let (mut masters, mut workers) = (0, 0);
         for (node, state) in guest.nodes().iter().zip(states) {
             let pod = pods
@@ -394,7 +448,12 @@ impl Vms {
                 .filter(|p| p.labels().get(CLUSTER_LABEL).map(String::as_str) == Some(guest.id))
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .max_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
-            let ready = state.current && pod.is_some_and(|p| pod_ready(p));
+            let vm_ready = state.current && pod.is_some_and(|p| pod_ready(p));
+            let in_guest = joined.is_none_or(|n| n.get(&node.name()).is_some_and(|s| s.ready));
+            if vm_ready && !in_guest {
+                joining.push(node.name());
+            }
+            let ready = vm_ready && in_guest;
             if ready {
                 match node.role {
                     NodeRole::Master => masters += 1,
@@ -415,7 +474,7 @@ impl Vms {
             s.ready_masters = Some(masters);
             s.ready_workers = Some(workers);
         });
-        (masters, workers)
+        (masters, workers, joining)
     }
 
     /// Entries of nodes no longer in the spec whose VM still exists:
@@ -454,6 +513,116 @@ impl Vms {
                 .collect();
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         entries
+    }
+
+    /// Reaches the guest API (once a master VM is ready) with kvm-operator's
+    /// own certificate, reads its Nodes and deletes those of VMs that are
+    /// gone; says how it went in `GuestAPIAvailable`. `None` when it does
+    /// not answer: the status falls back to the VM pods.
+    async fn reach(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        certs: &Certificates,
+    ) -> Option<Reached> {
+        let said = |ok: bool, reason: &str, message: String| {
+            cx.set_condition(condition(GUEST_API).is(ok).because(reason).message(message));
+        };
+        let pods = cached::<Pod>(cx, guest.namespace(), &guest.owner());
+        let master_up = pods.iter().any(|p| {
+            p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some("master") && pod_ready(p)
+        });
+        if !master_up {
+            said(
+                false,
+                reasons::MASTERS_NOT_READY,
+                "no master VM is ready yet".into(),
+            );
+            return None;
+        }
+        let annotation = self.flags.guest_api_address_annotation.as_deref();
+        let service = cx
+            .get::<Service>(guest.namespace(), MASTER_SERVICE)
+            .await
+            .ok()?;
+        let Some(url) = endpoint(guest, annotation, service.as_deref()).map(|e| e.operator) else {
+            let message = format!(
+                "Service {}/{MASTER_SERVICE} has no {} annotation yet",
+                guest.namespace(),
+                annotation.unwrap_or_default()
+            );
+            said(false, reasons::ADDRESS_UNKNOWN, message);
+            return None;
+        };
+        let own = certs.get(&Component::Operator)?;
+        let listed = match GuestApi::new(guest, &url, own).await {
+            Ok(api) => api
+                .nodes()
+                .await
+                .map(|nodes| Reached { api, nodes })
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match listed {
+            Ok(reached) => {
+                let ready = reached.nodes.values().filter(|n| n.ready).count();
+                let message = format!(
+                    "the guest API at {url} answers: {} nodes, {ready} Ready",
+                    reached.nodes.len()
+                );
+                said(true, reasons::ANSWERING, message);
+                self.forget_gone(cx, guest, &reached).await;
+                Some(reached)
+            }
+            Err(e) => {
+                tracing::info!(cluster = guest.id, %url, error = %e, "the guest API does not answer");
+                let message = format!(
+                    "the guest API at {url} does not answer ({e}); readiness falls back to the VM pods"
+                );
+                said(false, reasons::UNREACHABLE, message);
+                None
+            }
+        }
+    }
+
+    /// Deletes the guest Nodes of VMs that are gone: not in the spec and
+    /// without a VM Deployment. A failure is logged and tried next pass.
+    async fn forget_gone(&self, cx: &Context<KVMConfig>, guest: &Guest<'_>, reached: &Reached) {
+        let wanted: BTreeSet<String> = guest.nodes().iter().map(Node::name).collect();
+        let deployed: BTreeSet<String> =
+            cached::<Deployment>(cx, guest.namespace(), &guest.owner())
+                .iter()
+                .map(|d| d.name_any())
+                .collect();
+        for name in reached.nodes.keys() {
+            if wanted.contains(name) || deployed.contains(name) {
+                continue;
+            }
+            if let Err(e) = reached.api.forget(name).await {
+                tracing::warn!(cluster = guest.id, node = %name, error = %e, "deleting a gone VM's guest node failed");
+            }
+        }
+    }
+
+    /// The admin kubeconfig Secret, once the guest API's address is known.
+    async fn ensure_kubeconfig(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+        certs: &Certificates,
+    ) -> Result<(), StepError> {
+        let annotation = self.flags.guest_api_address_annotation.as_deref();
+        let service = cx.get::<Service>(guest.namespace(), MASTER_SERVICE).await?;
+        let (Some(endpoint), Some(admin)) = (
+            endpoint(guest, annotation, service.as_deref()),
+            certs.get(&Component::Admin),
+        ) else {
+            return Ok(());
+        };
+        let secret = crate::kubeconfig::secret(guest, &endpoint.public, admin)
+            .map_err(|e| StepError::permanent(format!("rendering the kubeconfig: {e}")))?;
+        ensure(cx, &guest.owner(), &secret).await?;
+        Ok(())
     }
 
     /// Deletion stage 1: the VMs. `None` once no VM pod is left.
@@ -502,6 +671,13 @@ impl Vms {
         delete_all::<PersistentVolumeClaim>(cx, ns, &owner).await?;
         delete_all::<Secret>(cx, ns, &owner).await?;
         delete_all::<ServiceAccount>(cx, ns, &owner).await?;
+        let kubeconfig = crate::kubeconfig::secret_name(guest.id);
+        if let Some(s) = cx.get::<Secret>(&cx.namespace(), &kubeconfig).await?
+            && belongs_to(s.meta(), &owner)
+            && s.meta().deletion_timestamp.is_none()
+        {
+            cx.delete(s.as_ref()).await?;
+        }
         let api = Api::<Namespace>::all(cx.client());
         let namespace = match api.get_opt(ns).await? {
             Some(n) if belongs_to(&n.metadata, &owner) => n,
@@ -528,6 +704,35 @@ impl Vms {
         );
         Ok(Some(Outcome::Wait(NAMESPACE_RECHECK)))
     }
+}
+
+/// Whether removed node `name` is drained in the guest: at once where the
+/// guest does not answer (never blocking on it).
+async fn drained(reached: Option<&Reached>, name: &str) -> Result<Drain, StepError> {
+    match reached {
+        Some(r) => Ok(r.api.drain(name).await?),
+        None => Ok(Drain::Done),
+    }
+}
+
+/// Uncordons the guest Nodes kvm-operator drained whose VM is current and
+/// Ready again (a replaced VM).
+async fn uncordon_replaced(
+    reached: &Reached,
+    guest: &Guest<'_>,
+    states: &[VmState],
+) -> Result<(), StepError> {
+    for (node, state) in guest.nodes().iter().zip(states) {
+        let name = node.name();
+        let back = reached
+            .nodes
+            .get(&name)
+            .is_some_and(|n| n.drained && n.ready);
+        if back && state.current && state.ready {
+            reached.api.uncordon(&name).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Deletes the cached objects of kind `C` in `ns` that belong to `owner`.
@@ -565,10 +770,28 @@ impl Step<KVMConfig> for Vms {
             }
         };
         self.ensure_base(cx, &guest, &objects, &certs).await?;
-        let (states, progress) = self.ensure_vms(cx, &guest, &objects).await?;
+        let reached = self.reach(cx, &guest, &certs).await;
+        let (states, progress) = self
+            .ensure_vms(cx, &guest, &objects, reached.as_ref())
+            .await?;
         self.ensure_network(cx, &guest, &objects).await?;
-        let (masters, workers) = self.report(cx, &guest, &states);
+        self.ensure_kubeconfig(cx, &guest, &certs).await?;
+        let joined = reached.as_ref().map(|r| &r.nodes);
+        let (masters, workers, joining) = self.report(cx, &guest, &states, joined);
+        if let Some(r) = &reached {
+            uncordon_replaced(r, &guest, &states).await?;
+        }
         let all_ready = states.iter().all(|s| s.current && s.ready);
+        let progress = match progress {
+            None if all_ready && !joining.is_empty() => Some((
+                reasons::JOINING,
+                format!(
+                    "VMs ready; waiting for guest nodes {} to be Ready",
+                    joining.join(", ")
+                ),
+            )),
+            progress => progress,
+        };
         match progress {
             None if all_ready => {
                 cx.set_condition(
@@ -579,7 +802,11 @@ impl Step<KVMConfig> for Vms {
                             "{masters} masters and {workers} workers up to date and ready"
                         )),
                 );
-                Ok(Outcome::RecheckAfter(self.flags.recheck))
+                let recheck = match reached {
+                    None if masters > 0 => UNREACHABLE_RECHECK.min(self.flags.recheck),
+                    _ => self.flags.recheck,
+                };
+                Ok(Outcome::RecheckAfter(recheck))
             }
             progress => {
                 let (reason, message) = progress.unwrap_or_else(|| {
@@ -602,7 +829,12 @@ impl Step<KVMConfig> for Vms {
                         .message(message.clone()),
                 );
                 cx.not_ready(reason, message);
-                Ok(Outcome::Wait(VM_RECHECK))
+                let guest_paced = [reasons::DRAINING, reasons::JOINING].contains(&reason);
+                Ok(Outcome::Wait(if guest_paced {
+                    GUEST_RECHECK
+                } else {
+                    VM_RECHECK
+                }))
             }
         }
     }

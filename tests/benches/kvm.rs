@@ -142,7 +142,8 @@ async fn setup() -> (TestEnv, (OperatorRun, OperatorRun)) {
         nodes: NODES,
         // 400 VMs of 2 CPUs.
         node_cpu: "64".into(),
-        ..SimulationOptions::default()
+        // 50 guest control planes, Ready counted from their Nodes.
+        ..e2e::kvm::simulation()
     })
     .await;
     e2e::kvm::ingress_class(&env).await;

@@ -51,7 +51,16 @@ pub async fn ingress_class(env: &TestEnv) {
 
 /// [`env()`] without the IngressClass.
 pub async fn env_without_ingress_class() -> TestEnv {
-    env_with(SimulationOptions::default()).await
+    env_with(simulation()).await
+}
+
+/// The simulated cluster of the tests: three nodes, and guest clusters'
+/// control planes coming up as their master VMs become Ready.
+pub fn simulation() -> SimulationOptions {
+    SimulationOptions {
+        guest_clusters: true,
+        ..SimulationOptions::default()
+    }
 }
 
 /// A test environment with the four CRDs and a simulated cluster of
@@ -74,10 +83,18 @@ pub async fn env_with(options: SimulationOptions) -> TestEnv {
 }
 
 /// The flags of the operator under test: VM pods tolerate the simulated
-/// nodes' taint.
+/// nodes' taint; the guest APIs answer where the simulation publishes them.
 pub fn args() -> KvmArgs {
-    kvm_operator::settings::parse(&["kvm-operator", "--tolerate-taints=kwok.x-k8s.io/node"])
-        .unwrap()
+    let annotation = format!(
+        "--guest-api-address-annotation={}",
+        operatorkit_simulation::keys::GUEST_API_ADDRESS
+    );
+    kvm_operator::settings::parse(&[
+        "kvm-operator",
+        "--tolerate-taints=kwok.x-k8s.io/node",
+        &annotation,
+    ])
+    .unwrap()
 }
 
 /// kvm-operator's ServiceAccount in `env`, bound to the roles of

@@ -398,6 +398,28 @@ async fn missing_certificates_are_waited_for_and_a_renewal_reaches_the_vms_witho
         pods_before,
         "no VM pod was recreated"
     );
+
+    // The admin certificate issued again: the kubeconfig Secret follows.
+    let kubeconfigs = env.api::<Secret>();
+    let kubeconfig = kvm_operator::kubeconfig::secret_name(&cluster);
+    let value = |s: &Secret| {
+        s.data
+            .as_ref()
+            .map(|d| d[kvm_operator::kubeconfig::SECRET_KEY].clone())
+    };
+    let before = wait_for(&kubeconfigs, &kubeconfig, kvm::WAIT, |s| s.is_some())
+        .await
+        .unwrap()
+        .and_then(|s| value(&s));
+    kubeconfigs
+        .delete(&format!("{cluster}-admin"), &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for(&kubeconfigs, &kubeconfig, kvm::WAIT, |s| {
+        s.is_some_and(|s| value(s) != before)
+    })
+    .await
+    .unwrap();
     delete_and_check_nothing_left(&env, &name, &cluster).await;
 }
 
@@ -463,6 +485,9 @@ async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_
     // first: at no moment is more than one VM not ready.
     let pods_api = Api::<Pod>::namespaced(env.client(), &cluster);
     let pods_before = pods(&env, &cluster).await;
+    let (kubeconfig, guest) = guest_kubeconfig(&env, &cluster).await;
+    let guest_nodes = Api::<k8s_openapi::api::core::v1::Node>::all(guest);
+    let mut cordoned = std::collections::BTreeSet::new();
     api.patch(
         &name,
         &PatchParams::default(),
@@ -474,6 +499,16 @@ async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_
     let deadline = tokio::time::Instant::now() + kvm::WAIT * 2;
     loop {
         let pods = pods_api.list(&ListParams::default()).await.unwrap().items;
+        for n in guest_nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+        {
+            if n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+                cordoned.insert(n.name_any());
+            }
+        }
         let ready_new: Vec<_> = pods
             .iter()
             .filter(|p| !pods_before.contains_key(&p.name_any()))
@@ -535,6 +570,21 @@ async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_
             .iter()
             .any(|e| e.name == "KUBERNETES_VERSION" && e.value.as_deref() == Some("1.34.0"))
     );
+    // Each VM's guest Node was cordoned (drained) before the VM was
+    // replaced, and is schedulable again once the new VM is Ready.
+    let every: std::collections::BTreeSet<String> =
+        ["master-m1", "worker-w1", "worker-w3", "worker-w4"]
+            .map(String::from)
+            .into();
+    assert_eq!(cordoned, every, "drained before replaced");
+    for node in &every {
+        wait_for(&guest_nodes, node, kvm::WAIT, |n| {
+            n.is_some_and(|n| n.spec.as_ref().and_then(|s| s.unschedulable) != Some(true))
+        })
+        .await
+        .unwrap();
+    }
+    let _ = std::fs::remove_file(kubeconfig);
     delete_and_check_nothing_left(&env, &name, &cluster).await;
 }
 
@@ -754,4 +804,178 @@ async fn masters_and_the_storage_type_stay_as_created() {
     )
     .await
     .unwrap();
+}
+
+/// The guest's admin kubeconfig from its Secret, as a file and as a client.
+async fn guest_kubeconfig(env: &TestEnv, cluster: &str) -> (std::path::PathBuf, kube::Client) {
+    let name = kvm_operator::kubeconfig::secret_name(cluster);
+    let secrets = env.api::<Secret>();
+    let secret = wait_for(&secrets, &name, kvm::WAIT, |s| s.is_some())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = secret.data.unwrap()[kvm_operator::kubeconfig::SECRET_KEY]
+        .0
+        .clone();
+    let path = std::env::temp_dir().join(format!("{}.kubeconfig", env.name(cluster)));
+    std::fs::write(&path, &text).unwrap();
+    let file: kube::config::Kubeconfig = serde_yaml::from_slice(&text).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .unwrap();
+    (path, kube::Client::try_from(config).unwrap())
+}
+
+/// A guest pod `name` labelled `app: web` on guest node `node`, Ready.
+async fn guest_pod(guest: &kube::Client, name: &str, node: &str) {
+    let pods = Api::<Pod>::namespaced(guest.clone(), "default");
+    let pod = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"app": "web"}},
+        "spec": {"nodeName": node, "containers": [{"name": "web", "image": "nginx"}]},
+    }))
+    .unwrap();
+    pods.create(&Default::default(), &pod).await.unwrap();
+    wait_for(&pods, name, kvm::WAIT, |p| {
+        p.and_then(|p| p.status.as_ref()?.conditions.clone())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guest_api_answers_with_issued_certificates_and_a_removed_worker_is_drained_first() {
+    use kvm_operator::vms::{GUEST_API, reasons as vm_reasons};
+    let env = kvm::env().await;
+    let _certs = kvm::start_cert_operator(&env).await;
+    let _kvm = kvm::start(&env).await;
+    let cluster = kvm::cluster_id(&env, "guest");
+    let name = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&name, &cluster, 107, &["m1"], &["w1", "w2"], &[]),
+    )
+    .await;
+    kvm::mark_ready::<FlannelConfig>(&env, &cluster).await;
+    // Until the guest answers, readiness falls back to the VM pods; the
+    // published address wakes the KVMConfig.
+    wait_reason(&env, &name, GUEST_API, vm_reasons::ANSWERING).await;
+    let ready = wait_ready(&env, &name).await;
+    let answering = kvm::condition(Some(&ready), GUEST_API).unwrap();
+    assert_eq!(
+        (answering.status.as_str(), answering.reason.as_str()),
+        ("True", vm_reasons::ANSWERING),
+        "{}",
+        answering.message
+    );
+    let status = ready.status.as_ref().unwrap();
+    assert_eq!(
+        (status.ready_masters, status.ready_workers),
+        (Some(1), Some(2))
+    );
+
+    // The admin kubeconfig reaches the guest with the issued certificates:
+    // kubectl lists every node Ready (by its condition: the embedded
+    // server's tables of built-in kinds have no STATUS column yet).
+    let (path, guest) = guest_kubeconfig(&env, &cluster).await;
+    let ready_column = r#"-o=jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#;
+    let out = std::process::Command::new(e2e::manifests::kubectl())
+        .arg("--kubeconfig")
+        .arg(&path)
+        .args(["get", "nodes", ready_column])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut nodes: Vec<(&str, &str)> = listed
+        .lines()
+        .map(|l| {
+            let mut cols = l.split_whitespace();
+            (cols.next().unwrap(), cols.next().unwrap())
+        })
+        .collect();
+    nodes.sort();
+    assert_eq!(
+        nodes,
+        [
+            ("master-m1", "True"),
+            ("worker-w1", "True"),
+            ("worker-w2", "True")
+        ],
+        "{listed}"
+    );
+    // Without a client certificate the guest refuses (anonymous: 403).
+    let file: kube::config::Kubeconfig =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut anonymous = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .unwrap();
+    anonymous.auth_info = Default::default();
+    let refused =
+        Api::<k8s_openapi::api::core::v1::Node>::all(kube::Client::try_from(anonymous).unwrap())
+            .list(&ListParams::default())
+            .await;
+    assert!(
+        matches!(refused, Err(kube::Error::Api(ref s)) if s.code == 403),
+        "{refused:?}"
+    );
+
+    // A pod on w2 that its budget keeps: removing w2 cordons it and waits.
+    guest_pod(&guest, "a", "worker-w2").await;
+    let budget = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+    }))
+    .unwrap();
+    Api::<PodDisruptionBudget>::namespaced(guest.clone(), "default")
+        .create(&Default::default(), &budget)
+        .await
+        .unwrap();
+    let workers =
+        json!({"spec": {"workers": [{"id": "w1", "cpus": 2, "memory": "4Gi", "disk": "20Gi"}]}});
+    env.api::<KVMConfig>()
+        .patch(&name, &PatchParams::default(), &Patch::Merge(workers))
+        .await
+        .unwrap();
+    let draining = wait_reason(&env, &name, "Progressing", vm_reasons::DRAINING).await;
+    let message = &kvm::condition(Some(&draining), "Progressing")
+        .unwrap()
+        .message;
+    assert!(
+        message.contains("default/a") && message.contains("disruption budget"),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deployments = Api::<Deployment>::namespaced(env.client(), &cluster);
+    assert!(
+        deployments.get_opt("worker-w2").await.unwrap().is_some(),
+        "the VM stays while its guest node is not drained"
+    );
+    let guest_nodes = Api::<k8s_openapi::api::core::v1::Node>::all(guest.clone());
+    let w2 = guest_nodes.get("worker-w2").await.unwrap();
+    assert_eq!(w2.spec.unwrap().unschedulable, Some(true), "cordoned");
+
+    // Once another replica is Ready the budget allows the eviction: the pod
+    // goes first, then the VM, then its guest node.
+    guest_pod(&guest, "b", "worker-w1").await;
+    wait_for(&deployments, "worker-w2", kvm::WAIT, |d| d.is_none())
+        .await
+        .unwrap();
+    let guest_pods = Api::<Pod>::namespaced(guest.clone(), "default");
+    assert!(
+        guest_pods.get_opt("a").await.unwrap().is_none(),
+        "evicted before the VM went"
+    );
+    assert!(guest_pods.get_opt("b").await.unwrap().is_some());
+    wait_for(&guest_nodes, "worker-w2", kvm::WAIT, |n| n.is_none())
+        .await
+        .unwrap();
+    let ready = wait_ready(&env, &name).await;
+    assert_eq!(ready.status.unwrap().ready_workers, Some(1));
+    let _ = std::fs::remove_file(&path);
+    delete_and_check_nothing_left(&env, &name, &cluster).await;
 }

@@ -41,8 +41,14 @@ const OPERATORS: &[(&str, &str, &str, &[&str])] = &[
         "kvm-operator",
         "127.0.0.1:8084",
         "kvmconfigs",
-        // The simulated nodes are tainted (KWOK's convention).
-        &["--tolerate-taints", "kwok.x-k8s.io/node"],
+        // The simulated nodes are tainted (KWOK's convention); the guest
+        // APIs answer on loopback where the simulation publishes them.
+        &[
+            "--tolerate-taints",
+            "kwok.x-k8s.io/node",
+            "--guest-api-address-annotation",
+            "simulation.operatorkit.dev/guest-api-address",
+        ],
     ),
 ];
 
@@ -172,7 +178,7 @@ fn simulate(root: &Path, cargo: &str, kubeconfig: &Path) -> anyhow::Result<Child
     let mut child = Command::new(&binary)
         .current_dir(root)
         .env("KUBECONFIG", kubeconfig)
-        .args(["--nodes", &SIMULATED_NODES.to_string()])
+        .args(["--nodes", &SIMULATED_NODES.to_string(), "--guest-clusters"])
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     let ready = wait_for_nodes(root, kubeconfig).and_then(|()| {
