@@ -165,6 +165,14 @@ async fn a_kvmconfig_becomes_a_running_guest_cluster_and_goes_without_a_trace() 
         "no VM before every input is served"
     );
     serve_network_and_ingress(&env, &cluster).await;
+    let guest_api = kvm_operator::vms::GUEST_API;
+    wait_reason(
+        &env,
+        &name,
+        guest_api,
+        kvm_operator::vms::reasons::ANSWERING,
+    )
+    .await;
     let ready = wait_ready(&env, &name).await;
     let status = ready.status.as_ref().unwrap();
     assert_eq!(
@@ -331,6 +339,35 @@ async fn a_kvmconfig_becomes_a_running_guest_cluster_and_goes_without_a_trace() 
     assert!(!String::from_utf8_lossy(&data["node.json"].0).contains("PRIVATE KEY"));
     let m1 = secrets.get("master-m1").await.unwrap();
     assert!(m1.data.as_ref().unwrap().contains_key("etcd.key"));
+
+    // The admin kubeconfig: beside the KVMConfig, owned by it, labelled.
+    let kubeconfig = env
+        .api::<Secret>()
+        .get(&kvm_operator::kubeconfig::secret_name(&cluster))
+        .await
+        .unwrap();
+    assert_eq!(kubeconfig.labels()[CLUSTER_LABEL], cluster);
+    assert_eq!(kubeconfig.labels()[MANAGED_BY_LABEL], "kvm-operator");
+    assert_eq!(kubeconfig.owner_references()[0].uid, ready.uid().unwrap());
+    let text = &kubeconfig.data.as_ref().unwrap()[kvm_operator::kubeconfig::SECRET_KEY].0;
+    let file: kube::config::Kubeconfig = serde_yaml::from_slice(text).unwrap();
+    let admin_crt = &env
+        .api::<Secret>()
+        .get(&format!("{cluster}-admin"))
+        .await
+        .unwrap()
+        .data
+        .unwrap()["tls.crt"];
+    use base64::Engine as _;
+    let in_file = file.auth_infos[0].auth_info.as_ref().unwrap();
+    let crt = in_file.client_certificate_data.as_deref().unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(crt)
+            .unwrap(),
+        admin_crt.0,
+        "the issued admin certificate"
+    );
 
     // Steady state: no write.
     let before = _kvm.requests().snapshot();
