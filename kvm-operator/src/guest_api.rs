@@ -25,9 +25,11 @@
 //! # Caveats
 //! - The guest is read on every reconcile of its KVMConfig (VM pod events,
 //!   `--recheck`), never watched.
-//! - An unreachable guest never blocks: the status falls back to the VM
-//!   pods' readiness and a removed node's VM is deleted undrained, with the
-//!   `GuestAPIAvailable` condition saying why.
+//! - An unreachable guest never blocks for long: the status falls back to
+//!   the VM pods' readiness at once; a drain waits 5 minutes for the guest
+//!   to answer, then the VM goes undrained (`GuestAPIAvailable` says why).
+//! - A Node that is not Ready is drained once its pods are evicted: with
+//!   its kubelet gone, nothing would confirm their deletion.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -201,12 +203,16 @@ impl GuestApi {
             .iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
         {
-            if let Some(why) = self.evict(pod).await? {
+            if let Some(why) = self.evict(pod).await {
                 refused.push(why);
             }
         }
+        // A node whose kubelet is gone never confirms a deletion: its pods
+        // are released once evicted (they go with the Node).
+        let confirmed = node_ready(&node);
         Ok(match (moving.len(), refused.is_empty()) {
             (0, _) => Drain::Done,
+            (_, true) if !confirmed => Drain::Done,
             (n, true) => {
                 Drain::Waiting(format!("draining guest node {name}: {n} pods terminating"))
             }
@@ -217,22 +223,23 @@ impl GuestApi {
         })
     }
 
-    /// Evicts `pod`; why not, when its budget refuses for now.
-    async fn evict(&self, pod: &Pod) -> Result<Option<String>, kube::Error> {
+    /// Evicts `pod`; why not, when it is refused (its budget, for now) or
+    /// fails (tried again next pass).
+    async fn evict(&self, pod: &Pod) -> Option<String> {
         let ns = pod.namespace().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        let who = format!("{ns}/{}", pod.name_any());
         match api.evict(&pod.name_any(), &EvictParams::default()).await {
             Ok(_) => {
-                tracing::info!(pod = %format!("{ns}/{}", pod.name_any()), "evicted from a guest node");
-                Ok(None)
+                tracing::info!(pod = %who, "evicted from a guest node");
+                None
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-            Err(kube::Error::Api(s)) if s.code == 429 => Ok(Some(format!(
-                "evicting pod {ns}/{} is refused for now: {}",
-                pod.name_any(),
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(kube::Error::Api(s)) if s.code == 429 => Some(format!(
+                "evicting pod {who} is refused for now: {}",
                 s.message
-            ))),
-            Err(e) => Err(e),
+            )),
+            Err(e) => Some(format!("evicting pod {who} failed: {e}")),
         }
     }
 

@@ -116,6 +116,9 @@ const NAMESPACE_RECHECK: Duration = Duration::from_secs(2);
 const GUEST_RECHECK: Duration = Duration::from_secs(3);
 /// How often an unreachable guest API is tried again.
 const UNREACHABLE_RECHECK: Duration = Duration::from_secs(30);
+/// How long a node waits for an unreachable guest API to be drained
+/// before its VM goes undrained.
+const UNREACHABLE_GRACE: Duration = Duration::from_secs(300);
 
 /// The guest API as one pass found it: a client, and its Nodes by name.
 struct Reached {
@@ -298,7 +301,12 @@ impl Vms {
             });
         }
         let removed = self.removed_nodes(cx, guest, &nodes);
-        let all_ready = states.iter().all(|s| s.ready) && removed.iter().all(|(_, ready)| *ready);
+        // Ready VMs whose guest Nodes are Ready too (where the guest
+        // answers): the next VM is replaced only then (etcd quorum).
+        let joined =
+            |n: &Node<'_>| reached.is_none_or(|r| r.nodes.get(&n.name()).is_some_and(|s| s.ready));
+        let settled = nodes.iter().zip(&states).all(|(n, s)| s.ready && joined(n));
+        let all_ready = settled && removed.iter().all(|(_, ready)| *ready);
         let progress = if !created.is_empty() {
             Some((
                 reasons::CREATING,
@@ -306,7 +314,7 @@ impl Vms {
             ))
         } else if let Some((node, desired)) = changed.first() {
             let drain = match all_ready {
-                true => Some(drained(reached, &node.name()).await?),
+                true => Some(drained(cx, reached, &node.name()).await?),
                 false => None,
             };
             if drain == Some(Drain::Done) {
@@ -322,8 +330,8 @@ impl Vms {
                 reasons::REMOVING,
                 format!("removing {} (no longer in the spec)", name),
             );
-            if all_ready || states.iter().all(|s| s.ready) {
-                match drained(reached, name).await? {
+            if all_ready || settled {
+                match drained(cx, reached, name).await? {
                     Drain::Done => self.remove_node(cx, guest, name).await?,
                     Drain::Waiting(why) => progress = (reasons::DRAINING, why),
                 }
@@ -541,10 +549,14 @@ impl Vms {
             return None;
         }
         let annotation = self.flags.guest_api_address_annotation.as_deref();
-        let service = cx
-            .get::<Service>(guest.namespace(), MASTER_SERVICE)
-            .await
-            .ok()?;
+        let service = match cx.get::<Service>(guest.namespace(), MASTER_SERVICE).await {
+            Ok(s) => s,
+            Err(e) => {
+                let message = format!("reading Service {MASTER_SERVICE}: {e}");
+                said(false, reasons::UNREACHABLE, message);
+                return None;
+            }
+        };
         let Some(url) = endpoint(guest, annotation, service.as_deref()).map(|e| e.operator) else {
             let message = format!(
                 "Service {}/{MASTER_SERVICE} has no {} annotation yet",
@@ -594,8 +606,22 @@ impl Vms {
                 .iter()
                 .map(|d| d.name_any())
                 .collect();
+        // A VM pod still terminating keeps its Node (its kubelet may still
+        // report); only Nodes named as VMs are ever deleted.
+        let running: BTreeSet<String> = cached::<Pod>(cx, guest.namespace(), &guest.owner())
+            .iter()
+            .filter_map(|p| {
+                let role = p.labels().get(COMPONENT_LABEL)?;
+                Some(format!("{role}-{}", p.labels().get(NODE_LABEL)?))
+            })
+            .collect();
+        let vm_named = |n: &str| n.starts_with("master-") || n.starts_with("worker-");
         for name in reached.nodes.keys() {
-            if wanted.contains(name) || deployed.contains(name) {
+            if wanted.contains(name)
+                || deployed.contains(name)
+                || running.contains(name)
+                || !vm_named(name)
+            {
                 continue;
             }
             if let Err(e) = reached.api.forget(name).await {
@@ -706,12 +732,41 @@ impl Vms {
     }
 }
 
-/// Whether removed node `name` is drained in the guest: at once where the
-/// guest does not answer (never blocking on it).
-async fn drained(reached: Option<&Reached>, name: &str) -> Result<Drain, StepError> {
-    match reached {
-        Some(r) => Ok(r.api.drain(name).await?),
-        None => Ok(Drain::Done),
+/// Whether node `name` is drained in the guest. Where the guest does not
+/// answer, it waits (a passing failure must not let a VM go undrained)
+/// until the guest has not answered for [`UNREACHABLE_GRACE`], then
+/// proceeds undrained (a dead guest never blocks the cluster's changes).
+async fn drained(
+    cx: &Context<KVMConfig>,
+    reached: Option<&Reached>,
+    name: &str,
+) -> Result<Drain, StepError> {
+    if let Some(r) = reached {
+        return Ok(r.api.drain(name).await?);
+    }
+    let previous = cx
+        .object()
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == GUEST_API));
+    let down_since = match previous {
+        Some(c) if c.status == "True" => None,
+        Some(c) => Some(c.last_transition_time.0),
+        None => Some(jiff::Timestamp::UNIX_EPOCH),
+    };
+    let grace = jiff::SignedDuration::try_from(UNREACHABLE_GRACE).unwrap_or_default();
+    match down_since {
+        Some(t) if jiff::Timestamp::now().duration_since(t) >= grace => {
+            tracing::warn!(
+                node = name,
+                "the guest API has not answered for long: going on undrained"
+            );
+            Ok(Drain::Done)
+        }
+        _ => Ok(Drain::Waiting(format!(
+            "the guest API does not answer: {name} is drained once it does, or goes undrained after {}s without it",
+            UNREACHABLE_GRACE.as_secs()
+        ))),
     }
 }
 

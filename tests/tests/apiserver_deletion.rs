@@ -578,6 +578,43 @@ async fn evictions_honour_the_pod_disruption_budget() {
             .is_none()
     );
 
+    // maxUnavailable 1 of 3: one eviction, then the evicted pod still
+    // counts until it is gone (as its controller's scale would).
+    for p in ["c1", "c2", "c3"] {
+        running(&pods, p, "api").await;
+    }
+    let max_one: PodDisruptionBudget = serde_json::from_value(json!({"metadata": {"name": "api"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "api"}}}}))
+    .unwrap();
+    budgets
+        .create(&PostParams::default(), &max_one)
+        .await
+        .unwrap();
+    pods.evict("c1", &EvictParams::default()).await.unwrap();
+    match pods.evict("c2", &EvictParams::default()).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 429, "{}", s.message),
+        other => panic!("a second disruption of maxUnavailable 1: {other:?}"),
+    }
+
+    // dryRun on the eviction: answered, nothing deleted.
+    running(&pods, "dry", "other").await;
+    let dry = EvictParams {
+        post_options: PostParams {
+            dry_run: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    pods.evict("dry", &dry).await.unwrap();
+    assert!(
+        pods.get("dry")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
+
     // No budget selects it: evicted. Not running yet: evicted too.
     running(&pods, "lonely", "other").await;
     pods.evict("lonely", &EvictParams::default()).await.unwrap();

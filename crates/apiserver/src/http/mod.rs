@@ -263,7 +263,10 @@ impl App {
                     return Err(ApiError::method_not_allowed(method.as_str()));
                 };
                 let eviction = decode(body, content_type)?;
-                let delete = DeleteOptions::parse(&Query::new(), eviction.get("deleteOptions"))?;
+                let mut delete =
+                    DeleteOptions::parse(&Query::new(), eviction.get("deleteOptions"))?;
+                // `?dryRun=All` on the eviction, as kube-apiserver merges it.
+                delete.dry_run |= write_options()?.dry_run;
                 let status = self.rest.evict(rt, ns, name, &eviction, &delete)?;
                 Ok(Some(json_response(201, &status)))
             }

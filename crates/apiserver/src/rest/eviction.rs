@@ -7,12 +7,14 @@
 //!    (`Succeeded`, `Failed`) is deleted without looking at budgets.
 //! 2. Otherwise the budgets of its namespace whose selector selects it are
 //!    found: none, and it is deleted; more than one is a 500, as there.
-//! 3. With one budget: the pods it selects that are not terminating are
-//!    counted (`expected`) and those Ready among them (`healthy`). The budget
-//!    needs `desired` healthy pods: `minAvailable`, or `expected` minus
-//!    `maxUnavailable` (percentages of `expected`, rounded up).
+//! 3. With one budget: the pods it selects are counted (`expected`,
+//!    terminating ones included, standing in for their controller's scale:
+//!    an evicted pod still counts until it is gone) and those Ready and not
+//!    terminating (`healthy`). The budget needs `desired` healthy pods:
+//!    `minAvailable`, or `expected` minus `maxUnavailable` (percentages of
+//!    `expected`, rounded up, within 0 and 100).
 //! 4. A Ready pod is deleted when `healthy - desired > 0`; an unready one
-//!    when the budget is met (`healthy >= desired`, the default
+//!    also when the budget is met (`healthy >= desired > 0`, the default
 //!    `unhealthyPodEvictionPolicy: IfHealthyBudget`) or always
 //!    (`AlwaysAllow`). Else the answer is 429 `TooManyRequests` with a
 //!    `DisruptionBudget` cause naming the budget, and nothing changes.
@@ -84,7 +86,7 @@ fn ignores_budgets(pod: &Value) -> bool {
     meta::is_deleting(pod)
         || matches!(
             pod.pointer("/status/phase").and_then(Value::as_str),
-            Some("Pending" | "Succeeded" | "Failed") | None
+            Some("Pending" | "Succeeded" | "Failed")
         )
 }
 
@@ -122,19 +124,20 @@ fn check_budget(state: &State, ns: &str, pod: &Value) -> ApiResult<()> {
         .list(&Builtin::Pod.storage_key(), Some(ns))
         .into_iter()
         .map(|(_, p)| p)
-        .filter(|p| !meta::is_deleting(p) && select.matches(&meta::labels(p)))
+        .filter(|p| select.matches(&meta::labels(p)))
         .collect();
     let expected = selected.len() as i64;
-    let healthy = selected.iter().filter(|p| is_ready(p)).count() as i64;
+    let healthy = selected
+        .iter()
+        .filter(|p| !meta::is_deleting(p) && is_ready(p))
+        .count() as i64;
     let desired = desired_healthy(pdb, expected);
-    let allowed = if is_ready(pod) {
-        healthy - desired > 0
-    } else {
-        pdb.pointer("/spec/unhealthyPodEvictionPolicy")
-            .and_then(Value::as_str)
-            == Some("AlwaysAllow")
-            || healthy >= desired
-    };
+    let always = pdb
+        .pointer("/spec/unhealthyPodEvictionPolicy")
+        .and_then(Value::as_str)
+        == Some("AlwaysAllow");
+    let unhealthy_allowed = !is_ready(pod) && (always || (healthy >= desired && desired > 0));
+    let allowed = unhealthy_allowed || healthy.saturating_sub(desired) > 0;
     if allowed {
         return Ok(());
     }
@@ -163,7 +166,7 @@ fn selector(pdb: &Value) -> Option<labels::Selector> {
 /// How many healthy pods the budget needs out of `expected`.
 fn desired_healthy(pdb: &Value, expected: i64) -> i64 {
     if let Some(max) = pdb.pointer("/spec/maxUnavailable") {
-        return (expected - scaled(max, expected)).max(0);
+        return expected.saturating_sub(scaled(max, expected)).max(0);
     }
     match pdb.pointer("/spec/minAvailable") {
         Some(min) => scaled(min, expected),
@@ -171,16 +174,24 @@ fn desired_healthy(pdb: &Value, expected: i64) -> i64 {
     }
 }
 
-/// An int-or-percent of `total`, percentages rounded up.
+/// An int-or-percent of `total` (at least 0), percentages (0 to 100)
+/// rounded up; what does not parse is 0.
 fn scaled(value: &Value, total: i64) -> i64 {
-    match value {
+    let n = match value {
         Value::Number(n) => n.as_i64().unwrap_or(0),
         Value::String(s) => match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
-            Some(percent) => (percent * total + 99) / 100,
+            Some(percent) => {
+                (percent
+                    .clamp(0, 100)
+                    .saturating_mul(total.max(0))
+                    .saturating_add(99))
+                    / 100
+            }
             None => s.parse().unwrap_or(0),
         },
         _ => 0,
-    }
+    };
+    n.max(0)
 }
 
 #[cfg(test)]
@@ -215,6 +226,25 @@ mod tests {
             0
         );
         assert_eq!(desired_healthy(&pdb(json!({"selector": sel})), 5), 0);
+        // What a user may write does not overflow.
+        assert_eq!(
+            desired_healthy(
+                &pdb(json!({"selector": sel, "minAvailable": "99999999999999999%"})),
+                5
+            ),
+            5
+        );
+        assert_eq!(
+            desired_healthy(&pdb(json!({"selector": sel, "minAvailable": i64::MIN})), 5),
+            0
+        );
+        assert_eq!(
+            desired_healthy(
+                &pdb(json!({"selector": sel, "maxUnavailable": i64::MIN})),
+                5
+            ),
+            5
+        );
     }
 
     #[test]
