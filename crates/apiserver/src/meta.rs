@@ -5,6 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+/// Kubernetes' `Ready` condition type of pods and nodes (what the kubelet
+/// sets and evictions read), spelled once for the server and the
+/// simulated cluster.
+pub const READY: &str = "Ready";
+
 /// `metadata` of `obj`, if it is an object.
 pub fn metadata(obj: &Value) -> Option<&Map<String, Value>> {
     obj.get("metadata").and_then(Value::as_object)

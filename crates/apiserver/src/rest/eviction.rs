@@ -96,7 +96,7 @@ fn is_ready(pod: &Value) -> bool {
         .and_then(Value::as_array)
         .is_some_and(|cs| {
             cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                .any(|c| c["type"] == meta::READY && c["status"] == "True")
         })
 }
 
