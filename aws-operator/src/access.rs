@@ -1,0 +1,134 @@
+//! The step that checks an AWSConfig's access to AWS, and the account every
+//! later step reaches: the credentials Secret read (live: Secrets are not
+//! watched), checked once per Secret version and region with STS, and
+//! kept.
+//!
+//! Condition `CredentialsValid`: True naming the account, or False with
+//! `CredentialsInvalid` (no Secret, missing keys, refused by AWS: a
+//! permanent error, looked at again when the AWSConfig changes or every
+//! `--recheck`) or `AWSError` (AWS unreachable: retried with backoff).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apiextensions::AWSConfig;
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use operatorkit::{Context, Outcome, Step, StepError, condition};
+
+use crate::aws::{Account, Connector, reasons};
+use crate::credentials;
+
+/// Condition: AWS accepts the AWSConfig's credentials.
+pub const CREDENTIALS_VALID: &str = "CredentialsValid";
+
+/// Accounts by credentials Secret version and region.
+#[derive(Clone)]
+pub struct Accounts {
+    connector: Connector,
+    known: Arc<Mutex<HashMap<(String, String), Account>>>,
+}
+
+impl Accounts {
+    /// Accounts reached through `connector`.
+    pub fn new(connector: Connector) -> Self {
+        Self {
+            connector,
+            known: Arc::default(),
+        }
+    }
+
+    /// The account of the AWSConfig `cx` reconciles.
+    pub async fn of(&self, cx: &Context<AWSConfig>) -> Result<Account, StepError> {
+        let spec = &cx.object().spec;
+        let reference = &spec.credential_secret;
+        let invalid = |m: String| StepError::permanent(m).reason(reasons::CREDENTIALS_INVALID);
+        let secret = cx
+            .get::<Secret>(&reference.namespace, &reference.name)
+            .await?
+            .ok_or_else(|| {
+                invalid(format!(
+                    "Secret {}/{} (spec.credentialSecret) does not exist",
+                    reference.namespace, reference.name
+                ))
+            })?;
+        let key = (
+            format!(
+                "{}/{}@{}",
+                reference.namespace,
+                reference.name,
+                secret.resource_version().unwrap_or_default()
+            ),
+            spec.region.clone(),
+        );
+        if let Some(account) = self.lock().get(&key) {
+            return Ok(account.clone());
+        }
+        let creds = credentials::from_secret(&secret).map_err(|why| {
+            invalid(format!(
+                "Secret {}/{} (spec.credentialSecret): {why}",
+                reference.namespace, reference.name
+            ))
+        })?;
+        let account = self.connector.account(creds, &spec.region).await?;
+        self.lock().insert(key, account.clone());
+        Ok(account)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Account>> {
+        // A panic while the lock was held left nothing half-written: the
+        // map is only inserted into.
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The step.
+pub struct Access {
+    accounts: Accounts,
+    recheck: Duration,
+}
+
+impl Access {
+    /// The step, resolving accounts through `accounts`; what it made is
+    /// looked at again every `recheck` (drift in AWS sends no event).
+    pub fn new(accounts: Accounts, recheck: Duration) -> Self {
+        Self { accounts, recheck }
+    }
+}
+
+#[async_trait]
+impl Step<AWSConfig> for Access {
+    fn name(&self) -> &str {
+        "access"
+    }
+
+    async fn ensure_created(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        match self.accounts.of(cx).await {
+            Ok(account) => {
+                cx.set_condition(
+                    condition(CREDENTIALS_VALID)
+                        .is(true)
+                        .because("Accepted")
+                        .message(format!("account {} in {}", account.id, account.region)),
+                );
+                Ok(Outcome::RecheckAfter(self.recheck))
+            }
+            Err(e) => {
+                cx.set_condition(
+                    condition(CREDENTIALS_VALID)
+                        .is(false)
+                        .because(e.reason_or_default().to_owned())
+                        .message(e.to_string()),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    async fn ensure_deleted(&self, _cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        // The later steps reach the account themselves; nothing of its own.
+        Ok(Outcome::Done)
+    }
+}

@@ -1,0 +1,146 @@
+//! One AWS account as an AWSConfig reaches it: SDK clients built from its
+//! credentials, its region and `--endpoint-url`, the account's id (STS
+//! `GetCallerIdentity`), and how AWS errors become step errors.
+//!
+//! Throttling and 5xx answers are retried by the SDK's standard retry mode
+//! (exponential backoff with jitter, 3 attempts); what still fails is a
+//! transient step error, tried again with operatorkit's backoff. Refused
+//! credentials are permanent (`CredentialsInvalid`): trying again does not
+//! help until the Secret changes.
+
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_http_client::tls;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use aws_types::sdk_config::{RetryConfig, SharedHttpClient, TimeoutConfig};
+use operatorkit::StepError;
+
+/// Reasons of the conditions AWS errors set.
+pub mod reasons {
+    /// AWS does not accept the credentials (or there are none usable).
+    pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
+    /// AWS could not be reached or answered with an error; retried.
+    pub const AWS_ERROR: &str = "AWSError";
+}
+
+/// Error codes with which AWS refuses the credentials themselves.
+const CREDENTIAL_CODES: &[&str] = &[
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "AuthFailure",
+    "InvalidSignatureException",
+];
+
+/// Builds the SDK configuration of each account the operator reaches.
+#[derive(Clone, Debug)]
+pub struct Connector {
+    endpoint: Option<String>,
+    timeout: Duration,
+    http: SharedHttpClient,
+}
+
+/// One account in one region: its id and the clients of the services the
+/// operator uses.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// The 12-digit account id.
+    pub id: String,
+    /// The region.
+    pub region: String,
+    /// KMS.
+    pub kms: aws_sdk_kms::Client,
+    /// S3 (path-style addressing when an endpoint is set).
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Connector {
+    /// AWS's own endpoints, or `endpoint` for every service; each call
+    /// (retries included) ends after `timeout`.
+    pub fn new(endpoint: Option<String>, timeout: Duration) -> Self {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        Self {
+            endpoint,
+            timeout,
+            http,
+        }
+    }
+
+    fn sdk_config(&self, credentials: Credentials, region: &str) -> SdkConfig {
+        let mut builder = SdkConfig::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .http_client(self.http.clone())
+            .retry_config(RetryConfig::standard())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_timeout(self.timeout)
+                    .build(),
+            );
+        if let Some(url) = &self.endpoint {
+            builder = builder.endpoint_url(url.clone());
+        }
+        builder.build()
+    }
+
+    /// The account `credentials` belong to, in `region`, checked with STS.
+    pub async fn account(
+        &self,
+        credentials: Credentials,
+        region: &str,
+    ) -> Result<Account, StepError> {
+        let config = self.sdk_config(credentials, region);
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| step_error("checking the credentials (STS GetCallerIdentity)", &e))?;
+        let id = identity.account().unwrap_or_default().to_owned();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(self.endpoint.is_some())
+            .build();
+        Ok(Account {
+            id,
+            region: region.to_owned(),
+            kms: aws_sdk_kms::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+        })
+    }
+}
+
+/// The step error of a failed AWS call doing `what`: permanent
+/// `CredentialsInvalid` when AWS refuses the credentials, transient
+/// otherwise.
+pub fn step_error<E>(what: &str, e: &E) -> StepError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = e.code().unwrap_or_default();
+    let message = match e.message() {
+        Some(m) => format!("{what}: {code}: {m}"),
+        None => format!("{what}: {}", DisplayErrorContext(e)),
+    };
+    if CREDENTIAL_CODES.contains(&code) {
+        StepError::permanent(message).reason(reasons::CREDENTIALS_INVALID)
+    } else {
+        StepError::transient(message).reason(reasons::AWS_ERROR)
+    }
+}
+
+/// The error code of a failed AWS call, if AWS answered one.
+pub fn code<E: ProvideErrorMetadata>(e: &E) -> &str {
+    e.code().unwrap_or_default()
+}

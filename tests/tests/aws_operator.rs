@@ -1,0 +1,221 @@
+//! aws-operator against the embedded API server and a moto server, running
+//! as its own ServiceAccount under the roles of `manifests/aws-operator/`
+//! (issue 17, first part): credentials checked with STS, the cluster's KMS
+//! key and encrypted S3 bucket made once and read back from moto, nothing
+//! written in a steady state, bad credentials a permanent condition, and
+//! deletion leaving only the key pending its deletion.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use apiextensions::AWSConfig;
+use aws_operator::access::CREDENTIALS_VALID;
+use aws_operator::aws::reasons::CREDENTIALS_INVALID;
+use aws_operator::bucket::BUCKET_READY;
+use aws_operator::credentials::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
+use aws_operator::encryption::ENCRYPTION_KEY_READY;
+use aws_operator::names;
+use aws_sdk_kms::types::KeyState;
+use aws_sdk_s3::types::ServerSideEncryption;
+use e2e::aws::{self, account, create, wait_gone, wait_reason};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away() {
+    let (env, moto) = aws::env().await;
+    let run = aws::start(&env, &moto).await;
+    let secret = env.name("aws-creds");
+    aws::credentials(&env, &secret, &aws::moto_credentials()).await;
+    let cluster = aws::cluster_id(&env, "c");
+    let name = env.name("aws");
+    create(&env, &aws::aws_config(&env, &name, &cluster, &secret)).await;
+
+    let ready = wait_reason(&env, &name, "Ready", "Reconciled").await;
+    for type_ in [CREDENTIALS_VALID, ENCRYPTION_KEY_READY, BUCKET_READY] {
+        let c = aws::condition(Some(&ready), type_).unwrap();
+        assert_eq!(c.status, "True", "{type_}: {}", c.message);
+    }
+    let valid = aws::condition(Some(&ready), CREDENTIALS_VALID).unwrap();
+    assert_eq!(valid.message, "account 123456789012 in eu-central-1");
+
+    // What moto holds: the key under its alias, tagged; the bucket,
+    // encrypted with that key by default, tagged, not public.
+    let moto_account = account(&moto).await;
+    let alias = names::key_alias(&cluster);
+    let key = moto_account
+        .kms
+        .describe_key()
+        .key_id(&alias)
+        .send()
+        .await
+        .unwrap();
+    let key = key.key_metadata().unwrap();
+    let tags = moto_account
+        .kms
+        .list_resource_tags()
+        .key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    let tag = |k: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.tag_key() == k)
+            .map(|t| t.tag_value().to_owned())
+    };
+    assert_eq!(
+        tag("operatorkit.dev/cluster").as_deref(),
+        Some(cluster.as_str())
+    );
+    assert_eq!(
+        tag("aws-operator.operatorkit.dev/version").as_deref(),
+        Some(aws::VERSION)
+    );
+    let bucket = names::bucket(&cluster, "123456789012");
+    let encryption = moto_account
+        .s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0];
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(by_default.sse_algorithm(), &ServerSideEncryption::AwsKms);
+    assert_eq!(by_default.kms_master_key_id(), key.arn());
+    let bucket_tags = moto_account
+        .s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        bucket_tags
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == "operatorkit.dev/cluster" && t.value() == cluster)
+    );
+    let block = moto_account
+        .s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        block
+            .public_access_block_configuration()
+            .unwrap()
+            .block_public_acls(),
+        Some(true)
+    );
+
+    // Steady state: touching the AWSConfig reconciles it again, and
+    // nothing is written, in the cluster or (the key, the bucket) in AWS.
+    let before = run.requests().snapshot();
+    env.api::<AWSConfig>()
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"test/touch": "1"}}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let since = run.requests().since(&before);
+    let writes: Vec<_> = since
+        .iter()
+        .filter(|(k, n)| **n > 0 && operatorkit::testing::is_write(k))
+        .collect();
+    assert!(writes.is_empty(), "writes in steady state: {writes:?}");
+    let keys = moto_account.kms.list_keys().send().await.unwrap();
+    assert_eq!(keys.keys().len(), 1, "one key, made once");
+
+    // Deletion: the bucket goes, the alias goes, the key waits its 7 days.
+    env.api::<AWSConfig>()
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&env, &name).await;
+    let head = moto_account.s3.head_bucket().bucket(&bucket).send().await;
+    assert!(head.is_err(), "the bucket is gone");
+    assert!(
+        moto_account
+            .kms
+            .describe_key()
+            .key_id(&alias)
+            .send()
+            .await
+            .is_err()
+    );
+    let left = moto_account
+        .kms
+        .describe_key()
+        .key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.key_metadata().unwrap().key_state(),
+        Some(&KeyState::PendingDeletion)
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_or_incomplete_credentials_are_a_permanent_condition_until_fixed() {
+    let (env, moto) = aws::env().await;
+    let _run = aws::start(&env, &moto).await;
+    let secret = env.name("aws-creds");
+    let cluster = aws::cluster_id(&env, "c");
+    let name = env.name("aws");
+    create(&env, &aws::aws_config(&env, &name, &cluster, &secret)).await;
+
+    let refused = wait_reason(&env, &name, CREDENTIALS_VALID, CREDENTIALS_INVALID).await;
+    let message = &aws::condition(Some(&refused), CREDENTIALS_VALID)
+        .unwrap()
+        .message;
+    assert!(
+        message.contains(&secret) && message.contains("does not exist"),
+        "{message}"
+    );
+    let ready = aws::condition(Some(&refused), "Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", CREDENTIALS_INVALID)
+    );
+
+    // A Secret without the secret key: named, its values never shown.
+    aws::credentials(&env, &secret, &[(ACCESS_KEY_ID, "AKIAEXAMPLE")]).await;
+    let touch = |n: &str| json!({"metadata": {"annotations": {"test/touch": n}}});
+    let api = env.api::<AWSConfig>();
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(touch("1")))
+        .await
+        .unwrap();
+    let incomplete =
+        e2e::aws::wait_message(&env, &name, CREDENTIALS_VALID, SECRET_ACCESS_KEY).await;
+    let message = &aws::condition(Some(&incomplete), CREDENTIALS_VALID)
+        .unwrap()
+        .message;
+    assert!(!message.contains("AKIAEXAMPLE"), "{message}");
+
+    // Fixed: the next change of the AWSConfig goes on.
+    env.api::<k8s_openapi::api::core::v1::Secret>()
+        .delete(&secret, &DeleteParams::default())
+        .await
+        .unwrap();
+    aws::credentials(&env, &secret, &aws::moto_credentials()).await;
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(touch("2")))
+        .await
+        .unwrap();
+    wait_reason(&env, &name, "Ready", "Reconciled").await;
+    api.delete(&name, &DeleteParams::default()).await.unwrap();
+    wait_gone(&env, &name).await;
+    env.stop().await;
+}
