@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResourceExt;
 use kube::api::PostParams;
-use operatorkit::testing::{OperatorRun, TestEnv, wait_for};
+use operatorkit::testing::{OperatorRun, ServiceAccountIdentity, TestEnv, wait_for};
 use serde_json::json;
 
 use crate::moto::Moto;
@@ -47,12 +47,22 @@ pub async fn start(env: &TestEnv, moto: &Moto) -> OperatorRun {
         .service_account(&env.name("aws-operator"), cluster_roles, roles)
         .await
         .unwrap();
+    start_as(env, moto, &identity, false).await
+}
+
+/// Starts aws-operator against `moto` as `identity`, with leader election
+/// on its Lease when `elect` is set (as its Deployment will run).
+pub async fn start_as(
+    env: &TestEnv,
+    moto: &Moto,
+    identity: &ServiceAccountIdentity,
+    elect: bool,
+) -> OperatorRun {
     let endpoint = format!("--endpoint-url={}", moto.endpoint());
     let flags = aws_operator::settings::parse(&["aws-operator", &endpoint]).unwrap();
     let op = aws_operator::operator(VERSION, flags);
-    let settings =
-        crate::support::operator_settings(env, &identity, &aws_operator::OPERATOR, false);
-    env.run_operator_as(&identity, op, settings).await.unwrap()
+    let settings = crate::support::operator_settings(env, identity, &aws_operator::OPERATOR, elect);
+    env.run_operator_as(identity, op, settings).await.unwrap()
 }
 
 /// Creates credentials Secret `name` in the test namespace with `pairs`.

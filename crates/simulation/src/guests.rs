@@ -57,6 +57,9 @@ struct Guest {
     address: String,
     /// Registered Nodes and whether each is Ready.
     registered: HashMap<String, bool>,
+    /// Nodes registered so far: the next one's index (its addresses), never
+    /// reused.
+    joined: usize,
 }
 
 /// The guests of one host cluster.
@@ -234,7 +237,8 @@ impl Guest {
             Some(was) if *was == ready => return Ok(()),
             None if !ready => return Ok(()),
             None => {
-                let i = self.registered.len();
+                let i = self.joined;
+                self.joined += 1;
                 let role_label = format!("node-role.kubernetes.io/{role}");
                 let labels = [(role_label.as_str(), ""), ("kubernetes.io/role", role)];
                 nodes::join(&self.nodes, options, name, i, &labels)
@@ -369,6 +373,7 @@ fn start(
             nodes: Api::all(client),
             address,
             registered: HashMap::new(),
+            joined: 0,
         })
     })
 }
