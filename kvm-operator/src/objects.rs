@@ -59,7 +59,7 @@ pub const KUBELET_HEALTHZ_PORT: i32 = 10248;
 const GRACE_SECONDS: i64 = 120;
 
 /// What a certificate bundle holds: PEM of the CA, certificate and key.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Pem {
     /// `ca.crt`.
     pub ca: ByteString,
@@ -67,6 +67,16 @@ pub struct Pem {
     pub crt: ByteString,
     /// `tls.key`.
     pub key: ByteString,
+}
+
+impl std::fmt::Debug for Pem {
+    /// The CA and certificate lengths only, never the private key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pem")
+            .field("ca_bytes", &self.ca.0.len())
+            .field("crt_bytes", &self.crt.0.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The issued certificates of a cluster, by component.
@@ -523,6 +533,13 @@ mod tests {
             crt: b("crt"),
             key: b("key"),
         }
+    }
+
+    #[test]
+    fn a_bundle_never_shows_its_key() {
+        let shown = format!("{:?}", pem("secret"));
+        assert!(!shown.contains("secret-key"), "{shown}");
+        assert!(!shown.contains("secret-crt"), "{shown}");
     }
 
     #[test]

@@ -68,7 +68,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut tests = Command::new(&cargo);
     tests
         .current_dir(&root)
-        .args(["test", "--workspace"])
+        // Every test binary runs even after one fails: a failure must not
+        // hide the ones after it (the tally counts them all).
+        .args(["test", "--workspace", "--no-fail-fast"])
         .args(&args.cargo_test_args)
         .env("PATH", tools::path_with(&tools.venv_bin)?);
     run_and_tally(&mut tests)?;
@@ -89,7 +91,7 @@ pub fn kubernetes_validate(tools: &tools::Tools) -> Command {
 /// adds up every test binary's `test result:` line, so the last word on the run
 /// is the whole workspace's count rather than the last doc-test crate's.
 fn run_and_tally(command: &mut Command) -> anyhow::Result<()> {
-    eprintln!("==> tests: cargo test --workspace");
+    eprintln!("==> tests: cargo test --workspace --no-fail-fast");
     let mut child = command
         .stdout(Stdio::piped())
         .spawn()
