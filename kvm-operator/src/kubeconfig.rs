@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use apiextensions::KVMConfig;
 use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL, MANAGED_BY_LABEL};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -106,12 +105,6 @@ pub fn secret(guest: &Guest<'_>, server: &str, admin: &Pem) -> Result<Secret, se
     })
 }
 
-/// Whether `secret` is the admin kubeconfig of the KVMConfig `config`.
-pub fn is_kubeconfig_of(secret: &Secret, config: &KVMConfig) -> bool {
-    secret.name_any() == secret_name(&config.spec.cluster.id)
-        && secret.namespace() == config.namespace()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +139,5 @@ mod tests {
         let yaml = String::from_utf8_lossy(text);
         assert!(yaml.contains("client-key-data: S0VZ"), "{yaml}");
         assert_eq!(read.current_context.as_deref(), Some("admin@def34"));
-        assert!(is_kubeconfig_of(&secret, &config));
     }
 }

@@ -63,7 +63,7 @@ use operatorkit::kind::Kind;
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::guest::{Guest, Node};
-use crate::guest_api::{Drain, GuestApi, NodeState, endpoint};
+use crate::guest_api::{Drain, Endpoint, GuestApi, NodeState, endpoint};
 use crate::inputs::Component;
 use crate::objects::{
     self, Certificates, MASTER_SERVICE, Objects, SERVICE_ACCOUNT, applied_hash, belongs_to,
@@ -532,6 +532,7 @@ impl Vms {
         cx: &Context<KVMConfig>,
         guest: &Guest<'_>,
         certs: &Certificates,
+        endpoint: Option<&Endpoint>,
     ) -> Option<Reached> {
         let said = |ok: bool, reason: &str, message: String| {
             cx.set_condition(condition(GUEST_API).is(ok).because(reason).message(message));
@@ -548,16 +549,8 @@ impl Vms {
             );
             return None;
         }
-        let annotation = self.flags.guest_api_address_annotation.as_deref();
-        let service = match cx.get::<Service>(guest.namespace(), MASTER_SERVICE).await {
-            Ok(s) => s,
-            Err(e) => {
-                let message = format!("reading Service {MASTER_SERVICE}: {e}");
-                said(false, reasons::UNREACHABLE, message);
-                return None;
-            }
-        };
-        let Some(url) = endpoint(guest, annotation, service.as_deref()).map(|e| e.operator) else {
+        let Some(url) = endpoint.map(|e| e.operator.clone()) else {
+            let annotation = self.flags.guest_api_address_annotation.as_deref();
             let message = format!(
                 "Service {}/{MASTER_SERVICE} has no {} annotation yet",
                 guest.namespace(),
@@ -630,19 +623,28 @@ impl Vms {
         }
     }
 
+    /// Where the guest API answers: `None` while the masters' Service does
+    /// not say (`--guest-api-address-annotation`). Read once per pass, for
+    /// kvm-operator's client and the kubeconfig Secret.
+    async fn endpoint(
+        &self,
+        cx: &Context<KVMConfig>,
+        guest: &Guest<'_>,
+    ) -> Result<Option<Endpoint>, StepError> {
+        let annotation = self.flags.guest_api_address_annotation.as_deref();
+        let service = cx.get::<Service>(guest.namespace(), MASTER_SERVICE).await?;
+        Ok(endpoint(guest, annotation, service.as_deref()))
+    }
+
     /// The admin kubeconfig Secret, once the guest API's address is known.
     async fn ensure_kubeconfig(
         &self,
         cx: &Context<KVMConfig>,
         guest: &Guest<'_>,
         certs: &Certificates,
+        endpoint: Option<&Endpoint>,
     ) -> Result<(), StepError> {
-        let annotation = self.flags.guest_api_address_annotation.as_deref();
-        let service = cx.get::<Service>(guest.namespace(), MASTER_SERVICE).await?;
-        let (Some(endpoint), Some(admin)) = (
-            endpoint(guest, annotation, service.as_deref()),
-            certs.get(&Component::Admin),
-        ) else {
+        let (Some(endpoint), Some(admin)) = (endpoint, certs.get(&Component::Admin)) else {
             return Ok(());
         };
         let secret = crate::kubeconfig::secret(guest, &endpoint.public, admin)
@@ -825,12 +827,14 @@ impl Step<KVMConfig> for Vms {
             }
         };
         self.ensure_base(cx, &guest, &objects, &certs).await?;
-        let reached = self.reach(cx, &guest, &certs).await;
+        let endpoint = self.endpoint(cx, &guest).await?;
+        let reached = self.reach(cx, &guest, &certs, endpoint.as_ref()).await;
         let (states, progress) = self
             .ensure_vms(cx, &guest, &objects, reached.as_ref())
             .await?;
         self.ensure_network(cx, &guest, &objects).await?;
-        self.ensure_kubeconfig(cx, &guest, &certs).await?;
+        self.ensure_kubeconfig(cx, &guest, &certs, endpoint.as_ref())
+            .await?;
         let joined = reached.as_ref().map(|r| &r.nodes);
         let (masters, workers, joining) = self.report(cx, &guest, &states, joined);
         if let Some(r) = &reached {

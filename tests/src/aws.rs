@@ -126,17 +126,32 @@ pub fn condition<'a>(config: Option<&'a AWSConfig>, type_: &str) -> Option<&'a C
 
 /// Waits until AWSConfig `name`'s condition `type_` has `reason`.
 pub async fn wait_reason(env: &TestEnv, name: &str, type_: &str, reason: &str) -> AWSConfig {
+    wait_condition(env, name, type_, reason, |c| c.reason == reason).await
+}
+
+/// Waits until AWSConfig `name`'s condition `type_` says `text`.
+pub async fn wait_message(env: &TestEnv, name: &str, type_: &str, text: &str) -> AWSConfig {
+    let what = format!("saying {text:?}");
+    wait_condition(env, name, type_, &what, |c| c.message.contains(text)).await
+}
+
+/// Waits until AWSConfig `name`'s condition `type_` is `what` (`done`);
+/// panics with the last status otherwise.
+async fn wait_condition(
+    env: &TestEnv,
+    name: &str,
+    type_: &str,
+    what: &str,
+    done: impl Fn(&Condition) -> bool,
+) -> AWSConfig {
     let api = env.api::<AWSConfig>();
-    let found = wait_for(&api, name, WAIT, |c| {
-        condition(c, type_).is_some_and(|c| c.reason == reason)
-    })
-    .await;
+    let found = wait_for(&api, name, WAIT, |c| condition(c, type_).is_some_and(&done)).await;
     match found {
         Ok(Some(c)) => c,
         other => {
             let last = api.get_opt(name).await.ok().flatten();
             panic!(
-                "{name}: {type_} never {reason}: {:?}; status: {:#?}",
+                "{name}: {type_} never {what}: {:?}; status: {:#?}",
                 other.err(),
                 last.and_then(|c| c.status)
             )
@@ -158,17 +173,4 @@ pub async fn account(moto: &Moto) -> Account {
     let [(_, id), (_, secret)] = moto_credentials();
     let creds = aws_credential_types::Credentials::new(id, secret, None, None, "test");
     connector.account(creds, REGION).await.unwrap()
-}
-
-/// Waits until AWSConfig `name`'s condition `type_` says `text`.
-pub async fn wait_message(env: &TestEnv, name: &str, type_: &str, text: &str) -> AWSConfig {
-    let api = env.api::<AWSConfig>();
-    let found = wait_for(&api, name, WAIT, |c| {
-        condition(c, type_).is_some_and(|c| c.message.contains(text))
-    })
-    .await;
-    match found {
-        Ok(Some(c)) => c,
-        other => panic!("{name}: {type_} never said {text:?}: {:?}", other.err()),
-    }
 }
