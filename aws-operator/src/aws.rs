@@ -57,6 +57,14 @@ pub struct Account {
     pub region: String,
     /// KMS.
     pub kms: aws_sdk_kms::Client,
+    /// CloudFormation.
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    /// EC2.
+    pub ec2: aws_sdk_ec2::Client,
+    /// Auto Scaling.
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Route53.
+    pub route53: aws_sdk_route53::Client,
     /// S3 (path-style addressing when an endpoint is set).
     pub s3: aws_sdk_s3::Client,
 }
@@ -116,6 +124,10 @@ impl Connector {
             id,
             region: region.to_owned(),
             kms: aws_sdk_kms::Client::new(&config),
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            route53: aws_sdk_route53::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
         })
     }

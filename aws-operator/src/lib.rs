@@ -2,16 +2,26 @@
 //! reconciling `AWSConfig`.
 //!
 //! **In progress (issue 17).** Built: reaching the account with the
-//! AWSConfig's credentials (checked with STS), the cluster's KMS key and its
-//! encrypted S3 bucket, and their deletion. Not built: the certificates, the
-//! stacks, status beyond conditions. The binary still says it is not built
-//! and exits non-zero; tests run the library's [`operator`].
+//! AWSConfig's credentials (checked with STS), the cluster's KMS key, its
+//! encrypted S3 bucket, the guest stack (created, updated on a changed
+//! hash, polled without blocking, failures reported from the stack
+//! events), and deletion backwards with a sweep of what the stack left.
+//! Not built: the certificates and boot configurations, the host-side
+//! peering stack, AWS call metrics and rate limits. The binary still says
+//! it is not built and exits non-zero; tests run the library's
+//! [`operator`].
 //!
 //! ```text
 //!   lib (operator) ─── AWSConfig, its finalizer, the steps in order:
 //!   access ─────────── credentials Secret → account (STS), CredentialsValid
 //!   encryption ─────── KMS key alias/operatorkit/<id>, EncryptionKeyReady
 //!   bucket ─────────── S3 <id>-<account>-boot, SSE-KMS, BucketReady
+//!   stack ──────────── CloudFormation <id>-guest, StackReady, status
+//!      ├── nodes ───── ready masters and workers (EC2, Auto Scaling)
+//!      └── sweep ───── after deletion: what is still tagged, in order
+//!   guest_stack ────── the guest cluster's template (pure)
+//!   template,
+//!   resources ──────── typed CloudFormation values (pure)
 //!   aws ────────────── SDK clients, endpoint, timeouts, error → step error
 //!   credentials ────── the Secret's keys (pure)
 //!   names ──────────── names and tags in AWS (pure)
@@ -25,8 +35,14 @@ pub mod aws;
 pub mod bucket;
 pub mod credentials;
 pub mod encryption;
+pub mod guest_stack;
 pub mod names;
+pub mod nodes;
+pub mod resources;
 pub mod settings;
+pub mod stack;
+pub mod sweep;
+pub mod template;
 
 use apiextensions::AWSConfig;
 use apiextensions::keys::{AWS_OPERATOR, OperatorName};
@@ -37,6 +53,7 @@ use crate::aws::Connector;
 use crate::bucket::Bucket;
 use crate::encryption::Encryption;
 use crate::settings::AwsArgs;
+use crate::stack::GuestStack;
 
 /// This operator.
 pub const OPERATOR: OperatorName = AWS_OPERATOR;
@@ -58,7 +75,8 @@ pub fn operator(version: &str, flags: AwsArgs) -> Operator<AWSConfig> {
     Operator::new(OPERATOR, version)
         .step(Access::new(accounts.clone(), flags.recheck))
         .step(Encryption::new(accounts.clone(), version))
-        .step(Bucket::new(accounts, version))
+        .step(Bucket::new(accounts.clone(), version))
+        .step(GuestStack::new(accounts, version))
 }
 
 #[cfg(test)]

@@ -18,6 +18,26 @@ pub fn bucket(cluster: &str, account: &str) -> String {
     format!("{cluster}-{account}-boot")
 }
 
+/// The name of a cluster's stack `kind` (`guest`, `host`):
+/// `<cluster-id>-<kind>`.
+pub fn stack(cluster: &str, kind: &str) -> String {
+    format!("{cluster}-{kind}")
+}
+
+/// The stack tag holding the hash of the template and parameters the
+/// stack was last created or updated with.
+pub const TEMPLATE_HASH_TAG: &str = operatorkit::key!("aws-operator", "template-hash");
+
+/// The bucket object of a node's boot configuration: `boot/master-<i>.json`
+/// for master `i`, `boot/worker.json` for every worker (they are alike and
+/// started by auto scaling groups).
+pub fn boot_object(role: &str, index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("boot/{role}-{i}.json"),
+        None => format!("boot/{role}.json"),
+    }
+}
+
 /// The tags of everything made for `cluster` by aws-operator `version`:
 /// the cluster, the operator and its version.
 pub fn tags(cluster: &str, version: &str) -> Vec<(String, String)> {

@@ -85,10 +85,7 @@ impl<'a> Guest<'a> {
     /// `<name>.<id>.<baseDomain>`: where the guest's API (`api`) and etcd
     /// (`etcd`) are served.
     pub fn domain(&self, name: &str) -> String {
-        format!(
-            "{name}.{}.{}",
-            self.id, self.config.spec.cluster.base_domain
-        )
+        self.config.spec.cluster.domain(name)
     }
 
     /// The guest's `kubernetes` Service IP: the first address of its

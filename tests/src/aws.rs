@@ -28,12 +28,30 @@ pub const VERSION: &str = "0.1.0";
 /// The region of the test clusters (the example's).
 pub const REGION: &str = "eu-central-1";
 
-/// A test environment with the AWSConfig CRD, and a moto server.
+/// The hosted zone of the example's records.
+pub const EXAMPLE_ZONE: &str = "aws.example.com";
+
+/// Makes hosted zone `name` in `moto`'s Route53.
+pub async fn hosted_zone(moto: &Moto, name: &str) {
+    account(moto)
+        .await
+        .route53
+        .create_hosted_zone()
+        .name(name)
+        .caller_reference(name)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A test environment with the AWSConfig CRD, and a moto server with the
+/// example's hosted zone.
 pub async fn env() -> (TestEnv, Moto) {
     if let Ok(filter) = std::env::var("AWS_TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
     let moto = Moto::start().await.unwrap();
+    hosted_zone(&moto, EXAMPLE_ZONE).await;
     let env = TestEnv::start().await.unwrap();
     env.install_crds([AWSConfig::crd()]).await.unwrap();
     (env, moto)
@@ -173,4 +191,130 @@ pub async fn account(moto: &Moto) -> Account {
     let [(_, id), (_, secret)] = moto_credentials();
     let creds = aws_credential_types::Credentials::new(id, secret, None, None, "test");
     connector.account(creds, REGION).await.unwrap()
+}
+
+/// What EC2 in `moto` still holds tagged with `cluster`, as `<kind>
+/// <id>`: terminated instances and deleted NAT gateways do not count (AWS
+/// forgets them). Each kind is listed by its own Describe call with a tag
+/// filter (moto's DescribeTags keeps tags of deleted resources).
+pub async fn tagged_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
+    use aws_sdk_ec2::types::{Filter, InstanceStateName, NatGatewayState};
+    let ec2 = account(moto).await.ec2;
+    let tag = Filter::builder()
+        .name(format!("tag:{}", apiextensions::keys::CLUSTER_LABEL))
+        .values(cluster)
+        .build();
+    let mut left = Vec::new();
+    let mut add = |kind: &str, ids: Vec<Option<&str>>| {
+        left.extend(ids.into_iter().flatten().map(|id| format!("{kind} {id}")));
+    };
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    add("vpc", vpcs.vpcs().iter().map(|v| v.vpc_id()).collect());
+    let subnets = ec2
+        .describe_subnets()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    add(
+        "subnet",
+        subnets.subnets().iter().map(|v| v.subnet_id()).collect(),
+    );
+    let groups = ec2
+        .describe_security_groups()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    add(
+        "security-group",
+        groups
+            .security_groups()
+            .iter()
+            .map(|v| v.group_id())
+            .collect(),
+    );
+    let gateways = ec2
+        .describe_internet_gateways()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    add(
+        "internet-gateway",
+        gateways
+            .internet_gateways()
+            .iter()
+            .map(|v| v.internet_gateway_id())
+            .collect(),
+    );
+    let tables = ec2
+        .describe_route_tables()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    add(
+        "route-table",
+        tables
+            .route_tables()
+            .iter()
+            .map(|v| v.route_table_id())
+            .collect(),
+    );
+    let addresses = ec2
+        .describe_addresses()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    add(
+        "address",
+        addresses
+            .addresses()
+            .iter()
+            .map(|v| v.allocation_id())
+            .collect(),
+    );
+    let templates = ec2
+        .describe_launch_templates()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    add(
+        "launch-template",
+        templates
+            .launch_templates()
+            .iter()
+            .map(|v| v.launch_template_id())
+            .collect(),
+    );
+    let nats = ec2
+        .describe_nat_gateways()
+        .filter(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    let live_nats = nats
+        .nat_gateways()
+        .iter()
+        .filter(|n| n.state() != Some(&NatGatewayState::Deleted));
+    add(
+        "nat-gateway",
+        live_nats.map(|v| v.nat_gateway_id()).collect(),
+    );
+    let instances = ec2.describe_instances().filters(tag).send().await.unwrap();
+    let live = instances
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter(|i| i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated));
+    add("instance", live.map(|v| v.instance_id()).collect());
+    left
 }

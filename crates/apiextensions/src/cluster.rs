@@ -43,6 +43,13 @@ pub struct ClusterSpec {
     pub etcd: EtcdSpec,
 }
 
+impl ClusterSpec {
+    /// The DNS name `<name>.<id>.<baseDomain>`: `api`, `etcd`, `ingress`.
+    pub fn domain(&self, name: &str) -> String {
+        format!("{name}.{}.{}", self.id, self.base_domain)
+    }
+}
+
 /// Settings of the guest Kubernetes control plane and network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]

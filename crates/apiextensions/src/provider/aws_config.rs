@@ -186,4 +186,31 @@ pub struct AWSConfigStatus {
     /// ID of the VPC aws-operator created.
     #[serde(rename = "vpcID", default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
+    /// Where the guest cluster's API is served, e.g.
+    /// `https://api.<id>.<baseDomain>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_endpoint: Option<String>,
+    /// Master instances that are running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_masters: Option<i32>,
+    /// Worker instances in service in their auto scaling groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_workers: Option<i32>,
+    /// The cluster's CloudFormation stacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub stacks: Vec<AWSStackStatus>,
+}
+
+/// One CloudFormation stack of a cluster, as aws-operator last saw it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AWSStackStatus {
+    /// The stack's name, e.g. `<cluster-id>-guest`.
+    pub name: String,
+    /// CloudFormation's status of it, e.g. `CREATE_COMPLETE`.
+    pub status: String,
+    /// Hash of the template and parameters aws-operator last asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
