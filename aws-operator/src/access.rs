@@ -19,25 +19,39 @@ use kube::ResourceExt;
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::aws::{Account, Connector, reasons};
+use crate::calls::CallMetrics;
 use crate::credentials;
 
 /// Condition: AWS accepts the AWSConfig's credentials.
 pub const CREDENTIALS_VALID: &str = "CredentialsValid";
 
-/// Accounts by credentials Secret version and region.
+/// What an account is cached by: the credentials Secret at a version, the
+/// region, and the cluster (whose calls its clients count).
+type AccountKey = (String, String, String);
+
+/// Accounts by credentials Secret version, region and cluster.
 #[derive(Clone)]
 pub struct Accounts {
     connector: Connector,
-    known: Arc<Mutex<HashMap<(String, String), Account>>>,
+    metrics: CallMetrics,
+    known: Arc<Mutex<HashMap<AccountKey, Account>>>,
 }
 
 impl Accounts {
-    /// Accounts reached through `connector`.
-    pub fn new(connector: Connector) -> Self {
+    /// Accounts reached through `connector`, which counts calls in
+    /// `metrics`.
+    pub fn new(connector: Connector, metrics: CallMetrics) -> Self {
         Self {
             connector,
+            metrics,
             known: Arc::default(),
         }
+    }
+
+    /// Forgets `cluster` (deleted): its accounts and its call series.
+    pub fn forget(&self, cluster: &str) {
+        self.lock().retain(|k, _| k.2 != cluster);
+        self.metrics.forget(cluster);
     }
 
     /// The account of the AWSConfig `cx` reconciles.
@@ -62,6 +76,7 @@ impl Accounts {
                 secret.resource_version().unwrap_or_default()
             ),
             spec.region.clone(),
+            spec.cluster.id.clone(),
         );
         if let Some(account) = self.lock().get(&key) {
             return Ok(account.clone());
@@ -72,14 +87,17 @@ impl Accounts {
                 reference.namespace, reference.name
             ))
         })?;
-        let account = self.connector.account(creds, &spec.region).await?;
+        let account = self
+            .connector
+            .account(creds, &spec.region, &spec.cluster.id)
+            .await?;
         self.lock().insert(key, account.clone());
         Ok(account)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Account>> {
-        // A panic while the lock was held left nothing half-written: the
-        // map is only inserted into.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AccountKey, Account>> {
+        // A panic while the lock was held left nothing half-written: each
+        // change is one insert or one retain.
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -127,8 +145,10 @@ impl Step<AWSConfig> for Access {
         }
     }
 
-    async fn ensure_deleted(&self, _cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
-        // The later steps reach the account themselves; nothing of its own.
+    async fn ensure_deleted(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        // Deleted last (steps are deleted backwards): every other step is
+        // done with the account. Forget it, and the cluster's call series.
+        self.accounts.forget(&cx.object().spec.cluster.id);
         Ok(Outcome::Done)
     }
 }

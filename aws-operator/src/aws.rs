@@ -8,6 +8,8 @@
 //! credentials are permanent (`CredentialsInvalid`): trying again does not
 //! help until the Secret changes.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
@@ -18,6 +20,8 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::{RetryConfig, SharedHttpClient, TimeoutConfig};
 use operatorkit::StepError;
+
+use crate::calls::{CallMetrics, LimitedClient, Limiter};
 
 /// Reasons of the conditions AWS errors set.
 pub mod reasons {
@@ -39,12 +43,17 @@ const CREDENTIAL_CODES: &[&str] = &[
     "InvalidSignatureException",
 ];
 
-/// Builds the SDK configuration of each account the operator reaches.
+/// Builds the SDK configuration of each account the operator reaches:
+/// one HTTP client, a rate limiter per set of credentials, the calls
+/// counted per cluster.
 #[derive(Clone, Debug)]
 pub struct Connector {
     endpoint: Option<String>,
     timeout: Duration,
     http: SharedHttpClient,
+    rate: u32,
+    limiters: Arc<Mutex<HashMap<String, Arc<Limiter>>>>,
+    metrics: CallMetrics,
 }
 
 /// One account in one region: its id and the clients of the services the
@@ -71,8 +80,14 @@ pub struct Account {
 
 impl Connector {
     /// AWS's own endpoints, or `endpoint` for every service; each call
-    /// (retries included) ends after `timeout`.
-    pub fn new(endpoint: Option<String>, timeout: Duration) -> Self {
+    /// (retries included) ends after `timeout`; `rate` calls a second per
+    /// set of credentials; calls counted in `metrics`.
+    pub fn new(
+        endpoint: Option<String>,
+        timeout: Duration,
+        rate: u32,
+        metrics: CallMetrics,
+    ) -> Self {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
@@ -82,15 +97,29 @@ impl Connector {
             endpoint,
             timeout,
             http,
+            rate,
+            limiters: Arc::default(),
+            metrics,
         }
     }
 
+    /// The limiter of the credentials with access key `key`.
+    fn limiter(&self, key: &str) -> Arc<Limiter> {
+        // Only inserted into: a panic while held left it whole.
+        let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        limiters
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(Limiter::new(self.rate)))
+            .clone()
+    }
+
     fn sdk_config(&self, credentials: Credentials, region: &str) -> SdkConfig {
+        let limiter = self.limiter(credentials.access_key_id());
         let mut builder = SdkConfig::builder()
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .credentials_provider(SharedCredentialsProvider::new(credentials))
-            .http_client(self.http.clone())
+            .http_client(LimitedClient::shared(self.http.clone(), limiter))
             .retry_config(RetryConfig::standard())
             .timeout_config(
                 TimeoutConfig::builder()
@@ -104,14 +133,27 @@ impl Connector {
         builder.build()
     }
 
-    /// The account `credentials` belong to, in `region`, checked with STS.
+    /// The account `credentials` belong to, in `region`, checked with STS,
+    /// its calls counted for `cluster`.
     pub async fn account(
         &self,
         credentials: Credentials,
         region: &str,
+        cluster: &str,
     ) -> Result<Account, StepError> {
         let config = self.sdk_config(credentials, region);
-        let identity = aws_sdk_sts::Client::new(&config)
+        let counter = self.metrics.counter(cluster);
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&config)
+                        .interceptor(counter.clone())
+                        .build(),
+                )
+            };
+        }
+        let sts: aws_sdk_sts::Client = client!(aws_sdk_sts);
+        let identity = sts
             .get_caller_identity()
             .send()
             .await
@@ -119,16 +161,17 @@ impl Connector {
         let id = identity.account().unwrap_or_default().to_owned();
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(self.endpoint.is_some())
+            .interceptor(counter.clone())
             .build();
         Ok(Account {
             id,
             region: region.to_owned(),
-            kms: aws_sdk_kms::Client::new(&config),
-            cloudformation: aws_sdk_cloudformation::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
-            autoscaling: aws_sdk_autoscaling::Client::new(&config),
-            route53: aws_sdk_route53::Client::new(&config),
+            kms: client!(aws_sdk_kms),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            cloudformation: client!(aws_sdk_cloudformation),
+            ec2: client!(aws_sdk_ec2),
+            autoscaling: client!(aws_sdk_autoscaling),
+            route53: client!(aws_sdk_route53),
         })
     }
 }

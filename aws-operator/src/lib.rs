@@ -23,6 +23,7 @@
 //!   template,
 //!   resources ──────── typed CloudFormation values (pure)
 //!   aws ────────────── SDK clients, endpoint, timeouts, error → step error
+//!   calls ──────────── AWS calls counted per cluster, rate-limited per account
 //!   credentials ────── the Secret's keys (pure)
 //!   names ──────────── names and tags in AWS (pure)
 //!   settings ───────── the command line
@@ -33,6 +34,7 @@
 pub mod access;
 pub mod aws;
 pub mod bucket;
+pub mod calls;
 pub mod credentials;
 pub mod encryption;
 pub mod guest_stack;
@@ -51,6 +53,7 @@ use operatorkit::Operator;
 use crate::access::{Access, Accounts};
 use crate::aws::Connector;
 use crate::bucket::Bucket;
+use crate::calls::CallMetrics;
 use crate::encryption::Encryption;
 use crate::settings::AwsArgs;
 use crate::stack::GuestStack;
@@ -66,13 +69,18 @@ pub fn not_built_message() -> String {
     )
 }
 
-/// aws-operator at `version`, configured by `flags`.
-pub fn operator(version: &str, flags: AwsArgs) -> Operator<AWSConfig> {
-    let accounts = Accounts::new(Connector::new(
+/// aws-operator at `version`, configured by `flags`, its AWS calls counted
+/// in `metrics` (registered with the operator's).
+pub fn operator(version: &str, flags: AwsArgs, metrics: CallMetrics) -> Operator<AWSConfig> {
+    let connector = Connector::new(
         flags.endpoint_url.clone(),
         flags.aws_timeout,
-    ));
+        flags.aws_rate,
+        metrics.clone(),
+    );
+    let accounts = Accounts::new(connector, metrics.clone());
     Operator::new(OPERATOR, version)
+        .metrics(move |registry| metrics.register(registry))
         .step(Access::new(accounts.clone(), flags.recheck))
         .step(Encryption::new(accounts.clone(), version))
         .step(Bucket::new(accounts.clone(), version))

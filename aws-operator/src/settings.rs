@@ -22,6 +22,10 @@ pub struct AwsArgs {
     /// changed, e.g. `5m`.
     #[arg(long, default_value = "5m", value_parser = operatorkit::duration::parse_arg)]
     pub recheck: Duration,
+    /// AWS calls a second per set of credentials (bursts of twice that);
+    /// the clusters of one account share it.
+    #[arg(long, default_value_t = 10)]
+    pub aws_rate: u32,
 }
 
 /// The flags a command line (`args[0]` is the program) gives, for tests.
@@ -44,6 +48,7 @@ mod tests {
         let flags = parse(&["x", "--endpoint-url=http://127.0.0.1:5000"]).unwrap();
         assert_eq!(flags.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
         assert_eq!(flags.recheck, Duration::from_secs(300));
+        assert_eq!(flags.aws_rate, 10);
         assert!(parse(&["x", "--recheck=soon"]).is_err());
     }
 }

@@ -60,25 +60,33 @@ pub async fn env() -> (TestEnv, Moto) {
 /// Starts aws-operator against `moto` as its own ServiceAccount under the
 /// roles of `manifests/aws-operator/`.
 pub async fn start(env: &TestEnv, moto: &Moto) -> OperatorRun {
+    start_at(env, &moto.endpoint()).await
+}
+
+/// Starts aws-operator as [`start`] does, reaching AWS at `endpoint` (a
+/// [`crate::aws_proxy::FaultProxy`] in front of moto).
+pub async fn start_at(env: &TestEnv, endpoint: &str) -> OperatorRun {
     let (cluster_roles, roles) = crate::manifests::rbac_roles("aws-operator");
     let identity = env
         .service_account(&env.name("aws-operator"), cluster_roles, roles)
         .await
         .unwrap();
-    start_as(env, moto, &identity, false).await
+    start_as(env, endpoint, &identity, false).await
 }
 
-/// Starts aws-operator against `moto` as `identity`, with leader election
-/// on its Lease when `elect` is set (as its Deployment will run).
+/// Starts aws-operator against AWS at `endpoint` as `identity`, with
+/// leader election on its Lease when `elect` is set (as its Deployment
+/// will run).
 pub async fn start_as(
     env: &TestEnv,
-    moto: &Moto,
+    endpoint: &str,
     identity: &ServiceAccountIdentity,
     elect: bool,
 ) -> OperatorRun {
-    let endpoint = format!("--endpoint-url={}", moto.endpoint());
+    let endpoint = format!("--endpoint-url={endpoint}");
     let flags = aws_operator::settings::parse(&["aws-operator", &endpoint]).unwrap();
-    let op = aws_operator::operator(VERSION, flags);
+    let metrics = aws_operator::calls::CallMetrics::new().unwrap();
+    let op = aws_operator::operator(VERSION, flags, metrics);
     let settings = crate::support::operator_settings(env, identity, &aws_operator::OPERATOR, elect);
     env.run_operator_as(identity, op, settings).await.unwrap()
 }
@@ -187,10 +195,16 @@ pub async fn wait_gone(env: &TestEnv, name: &str) {
 
 /// moto's account, to look at what the operator made.
 pub async fn account(moto: &Moto) -> Account {
-    let connector = Connector::new(Some(moto.endpoint()), Duration::from_secs(10));
+    let metrics = aws_operator::calls::CallMetrics::new().unwrap();
+    let connector = Connector::new(
+        Some(moto.endpoint()),
+        Duration::from_secs(10),
+        1000,
+        metrics,
+    );
     let [(_, id), (_, secret)] = moto_credentials();
     let creds = aws_credential_types::Credentials::new(id, secret, None, None, "test");
-    connector.account(creds, REGION).await.unwrap()
+    connector.account(creds, REGION, "test").await.unwrap()
 }
 
 /// What EC2 in `moto` still holds tagged with `cluster`, as `<kind>

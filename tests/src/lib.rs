@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aws;
+pub mod aws_proxy;
 pub mod certs;
 pub mod deployment;
 pub mod etcd;

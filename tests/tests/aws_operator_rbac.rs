@@ -53,7 +53,7 @@ async fn the_manifests_roles_are_enough_and_every_verb_is_used() {
         .service_account("aws-operator", roles.0.clone(), roles.1.clone())
         .await
         .unwrap();
-    let run = start_as(&env, &moto, &identity, true).await;
+    let run = start_as(&env, &moto.endpoint(), &identity, true).await;
     let cluster = aws::cluster_id(&env, "r");
     let name = env.name("aws");
     create(&env, &aws::aws_config(&env, &name, &cluster, &secret)).await;
@@ -80,7 +80,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
     let api = env.api::<AWSConfig>();
     for (i, removed) in granted.iter().enumerate() {
         let identity = without_rule_identity(&env, &roles, i, "aws-operator").await;
-        let run = start_as(&env, &moto, &identity, true).await;
+        let run = start_as(&env, &moto.endpoint(), &identity, true).await;
         let cluster = aws::cluster_id(&env, "w");
         let name = format!("without{i:02}");
         create(&env, &aws::aws_config(&env, &name, &cluster, &secret)).await;
@@ -103,7 +103,7 @@ async fn without_any_one_rule_the_server_refuses_the_operator() {
             .await
             .unwrap();
         forget_leader(&env, &aws_operator::OPERATOR).await;
-        let cleaner = start_as(&env, &moto, &full, false).await;
+        let cleaner = start_as(&env, &moto.endpoint(), &full, false).await;
         api.delete(&name, &DeleteParams::default()).await.ok();
         wait_gone(&env, &name).await;
         cleaner.stop().await;
