@@ -33,11 +33,13 @@ use tokio::time::Instant;
 /// The (service, operation) series of each cluster.
 type Series = HashMap<String, BTreeSet<(String, String)>>;
 
-/// The calls metric, and which series each cluster has.
+/// The calls metric, which series each cluster has, and every operation
+/// this process called (what its IAM policy must allow).
 #[derive(Clone, Debug)]
 pub struct CallMetrics {
     calls: IntCounterVec,
     series: Arc<Mutex<Series>>,
+    operations: Arc<Mutex<BTreeSet<(String, String)>>>,
 }
 
 impl CallMetrics {
@@ -50,6 +52,7 @@ impl CallMetrics {
         Ok(Self {
             calls: IntCounterVec::new(opts, &["cluster", "service", "operation"])?,
             series: Arc::default(),
+            operations: Arc::default(),
         })
     }
 
@@ -67,6 +70,17 @@ impl CallMetrics {
             .entry(cluster.to_owned())
             .or_default()
             .insert((service.to_owned(), operation.to_owned()));
+        let mut operations = self.operations.lock().unwrap_or_else(|p| p.into_inner());
+        operations.insert((service.to_owned(), operation.to_owned()));
+    }
+
+    /// Every (service, operation) this process has called, of any cluster,
+    /// deleted ones too: what its credentials must be allowed.
+    pub fn operations(&self) -> BTreeSet<(String, String)> {
+        self.operations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Calls of `cluster` so far, all services and operations.
@@ -239,6 +253,7 @@ mod tests {
         assert_eq!(metrics.total("a"), 2);
         metrics.forget("a");
         assert_eq!(metrics.total("a"), 0);
+        assert_eq!(metrics.operations().len(), 2, "operations outlive clusters");
         let registry = Registry::new();
         metrics.register(&registry).unwrap();
         let families = registry.gather();

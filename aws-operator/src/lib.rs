@@ -7,9 +7,7 @@
 //! hash, polled without blocking, failures reported from the stack
 //! events), and deletion backwards with a sweep of what the stack left.
 //! Not built: the certificates and boot configurations, the host-side
-//! peering stack, AWS call metrics and rate limits. The binary still says
-//! it is not built and exits non-zero; tests run the library's
-//! [`operator`].
+//! peering stack. The binary runs the operator (`run`, `crd`).
 //!
 //! ```text
 //!   lib (operator) ─── AWSConfig, its finalizer, the steps in order:
@@ -61,14 +59,6 @@ use crate::stack::GuestStack;
 /// This operator.
 pub const OPERATOR: OperatorName = AWS_OPERATOR;
 
-/// The message the binary prints while the operator is not built.
-pub fn not_built_message() -> String {
-    format!(
-        "{} is not built yet: its reconciler of AWSConfig arrives in a later issue",
-        OPERATOR.as_str()
-    )
-}
-
 /// aws-operator at `version`, configured by `flags`, its AWS calls counted
 /// in `metrics` (registered with the operator's).
 pub fn operator(version: &str, flags: AwsArgs, metrics: CallMetrics) -> Operator<AWSConfig> {
@@ -85,12 +75,4 @@ pub fn operator(version: &str, flags: AwsArgs, metrics: CallMetrics) -> Operator
         .step(Encryption::new(accounts.clone(), version))
         .step(Bucket::new(accounts.clone(), version))
         .step(GuestStack::new(accounts, version))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn says_which_operator_is_missing() {
-        assert!(super::not_built_message().starts_with("aws-operator is not built yet"));
-    }
 }

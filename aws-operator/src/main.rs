@@ -1,8 +1,15 @@
 //! Binary of aws-operator; see the library for what it does.
 
-use std::process::ExitCode;
+use aws_operator::calls::CallMetrics;
+use aws_operator::settings::{ABOUT, AwsArgs};
 
-fn main() -> ExitCode {
-    eprintln!("{}", aws_operator::not_built_message());
-    ExitCode::FAILURE
+fn main() -> std::process::ExitCode {
+    operatorkit::main(ABOUT, |flags: AwsArgs| {
+        let metrics = CallMetrics::new()?;
+        Ok(aws_operator::operator(
+            env!("CARGO_PKG_VERSION"),
+            flags,
+            metrics,
+        ))
+    })
 }

@@ -62,6 +62,8 @@ pub mod reasons {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// The stack is as wanted.
     pub const STACK_COMPLETE: &str = "StackComplete";
+    /// A hosted zone of `spec.hostedZones` is not in the account.
+    pub const HOSTED_ZONE_MISSING: &str = "HostedZoneMissing";
 }
 
 /// What CloudFormation answers an update that changes nothing.
@@ -149,6 +151,34 @@ fn backoff(stack: &Stack) -> Duration {
         .unwrap_or_default();
     let age = now.saturating_sub(u64::try_from(since).unwrap_or_default());
     (Duration::from_secs(age) / 4).clamp(POLL_MIN, POLL_MAX)
+}
+
+/// Checks that every hosted zone the records go to is in the account:
+/// CloudFormation's own answer to a missing one comes late and vague.
+async fn check_zones(account: &Account, config: &AWSConfig) -> Result<(), StepError> {
+    let zones = &config.spec.hosted_zones;
+    let mut names = vec![&zones.api, &zones.etcd, &zones.ingress];
+    names.sort();
+    names.dedup();
+    for name in names {
+        let wanted = format!("{}.", name.trim_end_matches('.'));
+        let found = account
+            .route53
+            .list_hosted_zones_by_name()
+            .dns_name(&wanted)
+            .max_items(1)
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("looking up hosted zone {name}"), &e))?;
+        if !found.hosted_zones().iter().any(|z| z.name() == wanted) {
+            return Err(StepError::permanent(format!(
+                "hosted zone {name} (spec.hostedZones) is not in account {}",
+                account.id
+            ))
+            .reason(reasons::HOSTED_ZONE_MISSING));
+        }
+    }
+    Ok(())
 }
 
 /// The stack named `name`, if it exists.
@@ -449,6 +479,7 @@ impl Step<AWSConfig> for GuestStack {
         let input = self.wanted(cx, &account).await?;
         let hash = input.hash();
         let Some(current) = describe(&account, &name).await? else {
+            check_zones(&account, cx.object()).await?;
             self.change(Change::Create, &account, &name, &cluster, &input)
                 .await?;
             record(
@@ -480,6 +511,7 @@ impl Step<AWSConfig> for GuestStack {
                 )
                 .await),
             Phase::Complete | Phase::RolledBack => {
+                check_zones(&account, cx.object()).await?;
                 if self
                     .change(Change::Update, &account, &name, &cluster, &input)
                     .await?

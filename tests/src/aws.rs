@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use apiextensions::{AWSConfig, OperatorStatus};
 use aws_operator::aws::{Account, Connector};
+use aws_operator::calls::CallMetrics;
 use aws_operator::credentials::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -66,12 +67,19 @@ pub async fn start(env: &TestEnv, moto: &Moto) -> OperatorRun {
 /// Starts aws-operator as [`start`] does, reaching AWS at `endpoint` (a
 /// [`crate::aws_proxy::FaultProxy`] in front of moto).
 pub async fn start_at(env: &TestEnv, endpoint: &str) -> OperatorRun {
+    start_counted(env, endpoint).await.0
+}
+
+/// [`start_at`], with the operator's AWS call metrics.
+pub async fn start_counted(env: &TestEnv, endpoint: &str) -> (OperatorRun, CallMetrics) {
     let (cluster_roles, roles) = crate::manifests::rbac_roles("aws-operator");
     let identity = env
         .service_account(&env.name("aws-operator"), cluster_roles, roles)
         .await
         .unwrap();
-    start_as(env, endpoint, &identity, false).await
+    let metrics = CallMetrics::new().unwrap();
+    let run = run(env, endpoint, &identity, false, metrics.clone()).await;
+    (run, metrics)
 }
 
 /// Starts aws-operator against AWS at `endpoint` as `identity`, with
@@ -83,9 +91,18 @@ pub async fn start_as(
     identity: &ServiceAccountIdentity,
     elect: bool,
 ) -> OperatorRun {
+    run(env, endpoint, identity, elect, CallMetrics::new().unwrap()).await
+}
+
+async fn run(
+    env: &TestEnv,
+    endpoint: &str,
+    identity: &ServiceAccountIdentity,
+    elect: bool,
+    metrics: CallMetrics,
+) -> OperatorRun {
     let endpoint = format!("--endpoint-url={endpoint}");
     let flags = aws_operator::settings::parse(&["aws-operator", &endpoint]).unwrap();
-    let metrics = aws_operator::calls::CallMetrics::new().unwrap();
     let op = aws_operator::operator(VERSION, flags, metrics);
     let settings = crate::support::operator_settings(env, identity, &aws_operator::OPERATOR, elect);
     env.run_operator_as(identity, op, settings).await.unwrap()
@@ -195,7 +212,7 @@ pub async fn wait_gone(env: &TestEnv, name: &str) {
 
 /// moto's account, to look at what the operator made.
 pub async fn account(moto: &Moto) -> Account {
-    let metrics = aws_operator::calls::CallMetrics::new().unwrap();
+    let metrics = CallMetrics::new().unwrap();
     let connector = Connector::new(
         Some(moto.endpoint()),
         Duration::from_secs(10),
@@ -331,4 +348,48 @@ pub async fn tagged_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
         .filter(|i| i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated));
     add("instance", live.map(|v| v.instance_id()).collect());
     left
+}
+
+/// The IAM action an SDK call needs, e.g. `ec2:DescribeVpcs`: the
+/// service's IAM prefix and, for S3, the action name where it is not the
+/// operation's.
+pub fn iam_action(service: &str, operation: &str) -> String {
+    let prefix = match service {
+        "Route 53" => "route53".to_owned(),
+        "Auto Scaling" => "autoscaling".to_owned(),
+        other => other.to_lowercase(),
+    };
+    let action = match (prefix.as_str(), operation) {
+        ("s3", "HeadBucket" | "ListObjectsV2") => "ListBucket",
+        ("s3", "GetBucketEncryption") => "GetEncryptionConfiguration",
+        ("s3", "PutBucketEncryption") => "PutEncryptionConfiguration",
+        ("s3", "GetPublicAccessBlock") => "GetBucketPublicAccessBlock",
+        ("s3", "PutPublicAccessBlock") => "PutBucketPublicAccessBlock",
+        (_, op) => op,
+    };
+    format!("{prefix}:{action}")
+}
+
+/// The actions `manifests/aws-operator/iam-policy.json` allows (some
+/// `<service>:*`).
+pub fn iam_policy_actions() -> Vec<String> {
+    let path = crate::manifests::manifests_dir("aws-operator").join("iam-policy.json");
+    let policy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| s["Action"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether `actions` allow `action`.
+pub fn allowed(actions: &[String], action: &str) -> bool {
+    let service = action.split(':').next().unwrap_or_default();
+    actions
+        .iter()
+        .any(|a| a == action || *a == format!("{service}:*"))
 }

@@ -17,7 +17,7 @@ use aws_operator::bucket::BUCKET_READY;
 use aws_operator::credentials::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use aws_operator::encryption::ENCRYPTION_KEY_READY;
 use aws_operator::names;
-use aws_operator::stack::STACK_READY;
+use aws_operator::stack::{STACK_READY, reasons};
 use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::ServerSideEncryption;
 use e2e::aws::{self, account, create, wait_gone, wait_reason};
@@ -340,6 +340,54 @@ async fn missing_or_incomplete_credentials_are_a_permanent_condition_until_fixed
         .unwrap();
     wait_reason(&env, &name, "Ready", "Reconciled").await;
     api.delete(&name, &DeleteParams::default()).await.unwrap();
+    wait_gone(&env, &name).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hosted_zone_missing_from_the_account_is_named_before_any_stack() {
+    let (env, moto) = aws::env().await;
+    let _run = aws::start(&env, &moto).await;
+    let secret = env.name("aws-creds");
+    aws::credentials(&env, &secret, &aws::moto_credentials()).await;
+    let cluster = aws::cluster_id(&env, "z");
+    let name = env.name("aws");
+    let mut config = aws::aws_config(&env, &name, &cluster, &secret);
+    config.spec.cluster.base_domain = "elsewhere.example.org".into();
+    config.spec.hosted_zones.api = "elsewhere.example.org".into();
+    config.spec.hosted_zones.etcd = "elsewhere.example.org".into();
+    config.spec.hosted_zones.ingress = "elsewhere.example.org".into();
+    create(&env, &config).await;
+    let refused = wait_reason(&env, &name, "Ready", reasons::HOSTED_ZONE_MISSING).await;
+    let message = &aws::condition(Some(&refused), "Ready").unwrap().message;
+    assert!(
+        message.contains("hosted zone elsewhere.example.org") && message.contains("123456789012"),
+        "{message}"
+    );
+    let moto_account = account(&moto).await;
+    let stacks = moto_account
+        .cloudformation
+        .describe_stacks()
+        .send()
+        .await
+        .unwrap();
+    assert!(stacks.stacks().is_empty(), "no stack tried");
+
+    // The zone made: the next change of the AWSConfig goes on.
+    aws::hosted_zone(&moto, "elsewhere.example.org").await;
+    env.api::<AWSConfig>()
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"test/touch": "1"}}})),
+        )
+        .await
+        .unwrap();
+    wait_reason(&env, &name, "Ready", "Reconciled").await;
+    env.api::<AWSConfig>()
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
     wait_gone(&env, &name).await;
     env.stop().await;
 }

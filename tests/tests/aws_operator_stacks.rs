@@ -48,7 +48,7 @@ async fn delete(env: &TestEnv, name: &str) {
 async fn steady_state_writes_nothing_and_a_changed_spec_updates_the_stack_once() {
     let (env, moto) = aws::env().await;
     let proxy = FaultProxy::start(moto.endpoint()).await;
-    let run = aws::start_at(&env, &proxy.endpoint()).await;
+    let (run, metrics) = aws::start_counted(&env, &proxy.endpoint()).await;
     let (name, cluster) = new_cluster(&env, "u").await;
     wait_reason(&env, &name, "Ready", "Reconciled").await;
     assert_eq!(proxy.calls().get("CreateStack"), Some(&1));
@@ -123,6 +123,27 @@ async fn steady_state_writes_nothing_and_a_changed_spec_updates_the_stack_once()
     assert_eq!(counted(&cluster), proxied as u64, "{:?}", proxy.calls());
     delete(&env, &name).await;
     assert_eq!(counted(&cluster), 0, "series of a deleted cluster");
+
+    // Everything the operator called in this life of a cluster (creation,
+    // an update, deletion and the sweep) is allowed by the IAM policy of
+    // manifests/aws-operator/.
+    let policy = aws::iam_policy_actions();
+    let needed: Vec<String> = metrics
+        .operations()
+        .iter()
+        .map(|(service, op)| aws::iam_action(service, op))
+        .collect();
+    for service in ["cloudformation", "ec2", "kms", "s3", "route53", "sts"] {
+        assert!(
+            needed.iter().any(|a| a.starts_with(&format!("{service}:"))),
+            "no {service} call seen: {needed:?}"
+        );
+    }
+    let missing: Vec<_> = needed
+        .iter()
+        .filter(|a| !aws::allowed(&policy, a))
+        .collect();
+    assert!(missing.is_empty(), "not in iam-policy.json: {missing:?}");
     env.stop().await;
 }
 

@@ -3,12 +3,14 @@
 //! Starts the embedded API server (data kept in `target/dev`), the simulated
 //! cluster (three fake nodes, kubelets and workload controllers, printed with
 //! `kubectl get nodes`), installs the CRDs and the valid examples with
-//! kubectl (and the ingress controller's objects ingress-operator edits),
-//! starts etcd for flannel-operator (Debian's `etcd-server` on loopback, data
-//! in `target/dev/etcd`), runs the operators that are built (cert-operator,
-//! flannel-operator, ingress-operator, kvm-operator) against it until their examples are
-//! Ready, and says how to reach it and which operators are not built yet.
-//! Ctrl-C stops everything; the server's and etcd's data stay.
+//! kubectl (and the ingress controller's objects ingress-operator edits, and
+//! the AWS credentials Secret the AWSConfig example names), starts etcd for
+//! flannel-operator (Debian's `etcd-server` on loopback, data in
+//! `target/dev/etcd`) and moto for aws-operator (on loopback, in memory,
+//! with the example's hosted zone), runs the operators (cert-operator,
+//! flannel-operator, ingress-operator, kvm-operator, aws-operator) against
+//! it until their examples are Ready, and says how to reach it. Ctrl-C
+//! stops everything; the server's and etcd's data stay (moto's does not).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -50,10 +52,19 @@ const OPERATORS: &[(&str, &str, &str, &[&str])] = &[
             "simulation.operatorkit.dev/guest-api-address",
         ],
     ),
+    (
+        "aws-operator",
+        "127.0.0.1:8085",
+        "awsconfigs",
+        &["--endpoint-url", MOTO_URL],
+    ),
 ];
 
-/// Operators that will run here once built.
-const OPERATORS_NOT_BUILT: &[&str] = &["aws-operator"];
+/// moto's address (not its default, 5000, often taken), and as a URL.
+const MOTO_ADDRESS: &str = "127.0.0.1:50050";
+const MOTO_URL: &str = "http://127.0.0.1:50050";
+/// The hosted zone of the AWSConfig example's records.
+const EXAMPLE_ZONE: &str = "aws.example.com";
 
 /// etcd's client and peer addresses (not etcd's defaults, 2379 and 2380, so
 /// that an etcd already running on the machine is left alone).
@@ -118,9 +129,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             return Err(e);
         }
     };
+    let mut moto = match start_moto() {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = etcd.kill();
+            let _ = simulation.kill();
+            let _ = server.kill();
+            return Err(e);
+        }
+    };
     let operators = match start_operators(&root, &cargo, Path::new(&kubeconfig)) {
         Ok(o) => o,
         Err(e) => {
+            let _ = moto.kill();
             let _ = etcd.kill();
             let _ = simulation.kill();
             let _ = server.kill();
@@ -133,13 +154,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .collect();
     println!(
         "\nThe embedded API server is running (RBAC enforced) with a simulated cluster of \
-         {SIMULATED_NODES} fake nodes, etcd on http://{ETCD_CLIENT}, and {}.\n\n  \
+         {SIMULATED_NODES} fake nodes, etcd on http://{ETCD_CLIENT}, moto (AWS) on {MOTO_URL}, and {}.\n\n  \
          export KUBECONFIG={kubeconfig}   # an admin (cluster-admin) kubeconfig\n  kubectl get operatorkit\n\n\
-         Not running yet (not built): {}; their objects are stored and validated\n\
-         at admission, but nothing reconciles them.\n\
          Ctrl-C stops everything; the server's data stays in {}.",
         running.join(", "),
-        OPERATORS_NOT_BUILT.join(", "),
         data_dir.display()
     );
     let status = server.wait().context("waiting for the API server")?;
@@ -147,6 +165,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let _ = simulation.wait();
     let _ = etcd.kill();
     let _ = etcd.wait();
+    let _ = moto.kill();
+    let _ = moto.wait();
     for mut operator in operators {
         let _ = operator.kill();
         let _ = operator.wait();
@@ -268,6 +288,47 @@ fn start_etcd(data_dir: &Path) -> anyhow::Result<Child> {
     Ok(child)
 }
 
+/// Starts moto (`cargo xtask tools` puts it in its venv) on
+/// [`MOTO_ADDRESS`], waits until it answers, and makes the example's hosted
+/// zone in it (with the venv's boto3, which moto is built on).
+fn start_moto() -> anyhow::Result<Child> {
+    eprintln!("==> dev: starting moto (AWS) on {MOTO_ADDRESS}");
+    let bin = workspace::target_dir().join("tools/venv/bin");
+    let (host, port) = MOTO_ADDRESS.split_once(':').unwrap_or((MOTO_ADDRESS, ""));
+    let mut child = Command::new(bin.join("moto_server"))
+        .args(["-H", host, "-p", port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting moto (run `cargo xtask tools` to install it)")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(MOTO_ADDRESS).is_err() {
+        if let Some(status) = child.try_wait()? {
+            bail!("moto stopped before it took connections ({status})");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("moto took no connection on {MOTO_ADDRESS} within 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let zone = format!(
+        "import boto3\n\
+         c = boto3.client('route53', endpoint_url='{MOTO_URL}', region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         c.create_hosted_zone(Name='{EXAMPLE_ZONE}', CallerReference='dev')\n"
+    );
+    let made = cmd::run(
+        "make the example's hosted zone in moto",
+        Command::new(bin.join("python")).args(["-c", &zone]),
+    );
+    if let Err(e) = made {
+        let _ = child.kill();
+        return Err(e);
+    }
+    Ok(child)
+}
+
 /// Applies the CRDs, waits for them, makes the host ingress controller's
 /// objects (`manifests/dev/`: ingress-nginx's namespace, ConfigMaps and
 /// Service, which ingress-operator edits), and applies the valid examples.
@@ -287,6 +348,10 @@ fn install(root: &Path, kubeconfig: &Path) -> anyhow::Result<()> {
     run(
         "make ingress-nginx's objects",
         &["apply", "-f", "manifests/dev/ingress-nginx.yaml"],
+    )?;
+    run(
+        "make the AWS credentials Secret",
+        &["apply", "-f", "manifests/dev/aws-credentials.yaml"],
     )?;
     run("apply examples", &["apply", "-f", "manifests/examples"])
 }
