@@ -43,6 +43,9 @@ pub enum Fault {
     },
     /// This answer (HTTP 200) instead of moto's.
     Answer(String),
+    /// moto gets the call (and does it), its answer never comes back: the
+    /// caller hangs as if it crashed right after AWS acted.
+    Hold,
 }
 
 #[derive(Debug)]
@@ -146,7 +149,7 @@ pub fn since(now: &Calls, before: &Calls) -> Calls {
 /// Whether a call of `action` writes.
 pub fn is_write(action: &str) -> bool {
     let op = action.rsplit(' ').next().unwrap_or(action);
-    !["Describe", "List", "Get", "GET", "HEAD"]
+    !["Describe", "List", "Get", "Head"]
         .iter()
         .any(|p| op.starts_with(p))
 }
@@ -167,12 +170,49 @@ fn action(req: &http::request::Parts, body: &[u8]) -> String {
     {
         return a.to_owned();
     }
-    let service = if req.uri.path().starts_with("/2013-04-01/") {
-        "route53"
-    } else {
-        "s3"
+    rest_action(
+        req.method.as_str(),
+        req.uri.path(),
+        req.uri.query().unwrap_or(""),
+    )
+}
+
+/// The operation of a REST call (S3, path-style; Route53), as the SDK
+/// names it.
+fn rest_action(method: &str, path: &str, query: &str) -> String {
+    if let Some(route53) = path.strip_prefix("/2013-04-01/") {
+        let op = match (method, route53.split('/').next().unwrap_or_default()) {
+            ("GET", "hostedzonesbyname") => "ListHostedZonesByName",
+            ("POST", "hostedzone") => "CreateHostedZone",
+            ("GET", "hostedzone") => "GetHostedZone",
+            _ => "Other",
+        };
+        return format!("route53 {op}");
+    }
+    let object = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, key)| !key.is_empty());
+    let sub = query.split('&').next().unwrap_or_default();
+    let sub = sub.split('=').next().unwrap_or_default();
+    let op = match (method, object, sub) {
+        ("PUT", false, "") => "CreateBucket",
+        ("PUT", false, "encryption") => "PutBucketEncryption",
+        ("PUT", false, "tagging") => "PutBucketTagging",
+        ("PUT", false, "publicAccessBlock") => "PutPublicAccessBlock",
+        ("PUT", true, _) => "PutObject",
+        ("GET", false, "encryption") => "GetBucketEncryption",
+        ("GET", false, "tagging") => "GetBucketTagging",
+        ("GET", false, "publicAccessBlock") => "GetPublicAccessBlock",
+        ("GET", false, "list-type") => "ListObjectsV2",
+        ("GET", true, _) => "GetObject",
+        ("HEAD", false, _) => "HeadBucket",
+        ("HEAD", true, _) => "HeadObject",
+        ("DELETE", false, _) => "DeleteBucket",
+        ("DELETE", true, _) => "DeleteObject",
+        _ => "Other",
     };
-    format!("{service} {}", req.method)
+    format!("s3 {op}")
 }
 
 fn throttled() -> Response<Full<Bytes>> {
@@ -238,7 +278,7 @@ async fn handle(
         Some(Fault::Answer(text)) => {
             return Ok(Response::new(Full::new(Bytes::from(text.clone()))));
         }
-        Some(Fault::SetTag { .. }) | None => {}
+        Some(Fault::SetTag { .. } | Fault::Hold) | None => {}
     }
     let url = format!(
         "{upstream}{}",
@@ -262,6 +302,9 @@ async fn handle(
         }
     }
     let mut bytes = answer.bytes().await.map_err(std::io::Error::other)?;
+    if let Some(Fault::Hold) = &fault {
+        std::future::pending::<()>().await;
+    }
     if let Some(Fault::SetTag { tag, value }) = &fault {
         bytes = Bytes::from(set_tag(&String::from_utf8_lossy(&bytes), tag, value));
     }
@@ -305,7 +348,23 @@ mod tests {
         );
         assert!(super::is_write("CreateStack"));
         assert!(!super::is_write("DescribeStacks"));
-        assert!(!super::is_write("s3 GET"));
-        assert!(super::is_write("s3 PUT"));
+        assert!(!super::is_write("s3 HeadBucket"));
+        assert!(super::is_write("s3 PutBucketTagging"));
+        assert_eq!(
+            super::rest_action("PUT", "/b", "encryption"),
+            "s3 PutBucketEncryption"
+        );
+        assert_eq!(
+            super::rest_action("GET", "/b", "list-type=2&x=y"),
+            "s3 ListObjectsV2"
+        );
+        assert_eq!(
+            super::rest_action("DELETE", "/b/k/x.json", ""),
+            "s3 DeleteObject"
+        );
+        assert_eq!(
+            super::rest_action("GET", "/2013-04-01/hostedzonesbyname", "dnsname=a."),
+            "route53 ListHostedZonesByName"
+        );
     }
 }
