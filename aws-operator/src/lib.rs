@@ -6,18 +6,20 @@
 //! encrypted S3 bucket, the guest stack (created, updated on a changed
 //! hash, polled without blocking, failures reported from the stack
 //! events), and deletion backwards with a sweep of what the stack left.
-//! Not built: the certificates and boot configurations, the host-side
-//! peering stack. The binary runs the operator (`run`, `crd`).
+//! the host-side peering stack. Not built: the certificates and boot
+//! configurations. The binary runs the operator (`run`, `crd`).
 //!
 //! ```text
 //!   lib (operator) ─── AWSConfig, its finalizer, the steps in order:
 //!   access ─────────── credentials Secret → account (STS), CredentialsValid
 //!   encryption ─────── KMS key alias/operatorkit/<id>, EncryptionKeyReady
 //!   bucket ─────────── S3 <id>-<account>-boot, SSE-KMS, BucketReady
-//!   stack ──────────── CloudFormation <id>-guest, StackReady, status
+//!   stack ──────────── CloudFormation <id>-guest (StackReady, status),
+//!      │                then <id>-host (HostStackReady) when peered
 //!      ├── nodes ───── ready masters and workers (EC2, Auto Scaling)
 //!      └── sweep ───── after deletion: what is still tagged, in order
 //!   guest_stack ────── the guest cluster's template (pure)
+//!   host_stack ─────── the peering with vpc.peerID (pure)
 //!   template,
 //!   resources ──────── typed CloudFormation values (pure)
 //!   aws ────────────── SDK clients, endpoint, timeouts, error → step error
@@ -36,6 +38,7 @@ pub mod calls;
 pub mod credentials;
 pub mod encryption;
 pub mod guest_stack;
+pub mod host_stack;
 pub mod names;
 pub mod nodes;
 pub mod resources;
@@ -54,7 +57,7 @@ use crate::bucket::Bucket;
 use crate::calls::CallMetrics;
 use crate::encryption::Encryption;
 use crate::settings::AwsArgs;
-use crate::stack::GuestStack;
+use crate::stack::{StackKind, Stacks};
 
 /// This operator.
 pub const OPERATOR: OperatorName = AWS_OPERATOR;
@@ -74,5 +77,6 @@ pub fn operator(version: &str, flags: AwsArgs, metrics: CallMetrics) -> Operator
         .step(Access::new(accounts.clone(), flags.recheck))
         .step(Encryption::new(accounts.clone(), version))
         .step(Bucket::new(accounts.clone(), version))
-        .step(GuestStack::new(accounts, version))
+        .step(Stacks::new(StackKind::Guest, accounts.clone(), version))
+        .step(Stacks::new(StackKind::Host, accounts, version))
 }

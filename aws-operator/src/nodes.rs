@@ -1,6 +1,7 @@
-//! How many of a cluster's nodes AWS says are up: master instances
-//! `running` (EC2), worker instances `InService` and `Healthy` in their
-//! auto scaling groups. Read only.
+//! What EC2 and Auto Scaling say about a cluster's surroundings: how many of
+//! its nodes are up (master instances `running`, worker instances
+//! `InService` and `Healthy` in their groups), and the peer VPC it is
+//! connected to (CIDR, route tables). Read only.
 
 use aws_sdk_ec2::types::InstanceStateName;
 use operatorkit::StepError;
@@ -64,6 +65,38 @@ pub async fn in_service(account: &Account, list: &str) -> Result<i32, StepError>
         .filter(|i| i.health_status() == Some("Healthy"))
         .count();
     Ok(count(ready))
+}
+
+/// The CIDR and route tables of VPC `id`, if the account has it.
+pub async fn peer_vpc(
+    account: &Account,
+    id: &str,
+) -> Result<Option<(String, Vec<String>)>, StepError> {
+    let vpcs = match account.ec2.describe_vpcs().vpc_ids(id).send().await {
+        Ok(out) => out,
+        Err(e) if crate::aws::code(&e).starts_with("InvalidVpcID") => return Ok(None),
+        Err(e) => return Err(step_error(&format!("reading peer VPC {id}"), &e)),
+    };
+    let Some(cidr) = vpcs.vpcs().first().and_then(|v| v.cidr_block()) else {
+        return Ok(None);
+    };
+    let filter = aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(id)
+        .build();
+    let tables = account
+        .ec2
+        .describe_route_tables()
+        .filters(filter)
+        .send()
+        .await
+        .map_err(|e| step_error(&format!("reading the route tables of peer VPC {id}"), &e))?;
+    let ids = tables
+        .route_tables()
+        .iter()
+        .filter_map(|t| t.route_table_id().map(str::to_owned))
+        .collect();
+    Ok(Some((cidr.to_owned(), ids)))
 }
 
 #[cfg(test)]

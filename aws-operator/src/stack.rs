@@ -48,11 +48,15 @@ use crate::access::Accounts;
 use crate::aws::{Account, code, step_error};
 use crate::encryption::aliased;
 use crate::guest_stack::{BuildError, Inputs, StackInput, guest_stack, outputs};
+use crate::host_stack::{HostInputs, host_stack};
 use crate::names::{TEMPLATE_HASH_TAG, bucket, key_alias, stack, tags};
 use crate::{nodes, sweep};
 
 /// Condition: the guest stack is complete and as wanted.
 pub const STACK_READY: &str = "StackReady";
+/// Condition: the host-side stack is complete and as wanted (or not
+/// needed: no `vpc.peerID`).
+pub const HOST_STACK_READY: &str = "HostStackReady";
 
 /// Reasons this step gives.
 pub mod reasons {
@@ -64,6 +68,10 @@ pub mod reasons {
     pub const STACK_COMPLETE: &str = "StackComplete";
     /// A hosted zone of `spec.hostedZones` is not in the account.
     pub const HOSTED_ZONE_MISSING: &str = "HostedZoneMissing";
+    /// `vpc.peerID` names no VPC of the account and region.
+    pub const PEER_VPC_MISSING: &str = "PeerVPCMissing";
+    /// No `vpc.peerID`: no host-side stack.
+    pub const NO_PEERING: &str = "NoPeering";
 }
 
 /// What CloudFormation answers an update that changes nothing.
@@ -89,18 +97,53 @@ impl Change {
 const POLL_MIN: Duration = Duration::from_secs(2);
 const POLL_MAX: Duration = Duration::from_secs(60);
 
-/// The step.
-pub struct GuestStack {
-    accounts: Accounts,
-    version: String,
+/// Which of a cluster's stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackKind {
+    /// `<id>-guest`: the cluster ([`crate::guest_stack`]).
+    Guest,
+    /// `<id>-host`: the peering with `vpc.peerID` ([`crate::host_stack`]).
+    Host,
 }
 
-impl GuestStack {
-    /// The step of aws-operator `version`.
-    pub fn new(accounts: Accounts, version: &str) -> Self {
+impl StackKind {
+    fn suffix(self) -> &'static str {
+        match self {
+            StackKind::Guest => "guest",
+            StackKind::Host => "host",
+        }
+    }
+
+    fn condition(self) -> &'static str {
+        match self {
+            StackKind::Guest => STACK_READY,
+            StackKind::Host => HOST_STACK_READY,
+        }
+    }
+}
+
+/// What a stack should be now.
+enum Wanted {
+    /// This template and parameters.
+    Stack(StackInput),
+    /// No stack (a host-side stack without `vpc.peerID`).
+    Absent,
+}
+
+/// The step of one of a cluster's stacks.
+pub struct Stacks {
+    accounts: Accounts,
+    version: String,
+    kind: StackKind,
+}
+
+impl Stacks {
+    /// The step of the `kind` stack, of aws-operator `version`.
+    pub fn new(kind: StackKind, accounts: Accounts, version: &str) -> Self {
         Self {
             accounts,
             version: version.to_owned(),
+            kind,
         }
     }
 }
@@ -266,12 +309,67 @@ async fn failure(account: &Account, stack: &Stack) -> String {
     first.unwrap_or(fallback)
 }
 
-impl GuestStack {
+impl Stacks {
     async fn wanted(
         &self,
         cx: &Context<AWSConfig>,
         account: &Account,
-    ) -> Result<StackInput, StepError> {
+    ) -> Result<Wanted, StepError> {
+        let built = match self.kind {
+            StackKind::Guest => self.guest(cx, account).await?,
+            StackKind::Host => match &cx.object().spec.vpc.peer_id {
+                Some(peer) => self.host(cx, account, peer).await?,
+                None => return Ok(Wanted::Absent),
+            },
+        };
+        built.map(Wanted::Stack).map_err(|e| match e {
+            BuildError::InvalidSpec(m) => StepError::permanent(m).reason(reasons::INVALID_SPEC),
+            BuildError::Template(e) => StepError::permanent(e),
+        })
+    }
+
+    async fn host(
+        &self,
+        cx: &Context<AWSConfig>,
+        account: &Account,
+        peer: &str,
+    ) -> Result<Result<StackInput, BuildError>, StepError> {
+        let spec = &cx.object().spec;
+        let guest = describe(account, &stack(&spec.cluster.id, StackKind::Guest.suffix()))
+            .await?
+            .ok_or_else(|| StepError::transient("the guest stack is gone; made again"))?;
+        let guest_vpc = output(&guest, outputs::VPC_ID)
+            .ok_or_else(|| StepError::transient("the guest stack has no VPC output yet"))?;
+        let guest_tables: Vec<String> = output(&guest, outputs::PRIVATE_ROUTE_TABLES)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let (peer_cidr, peer_tables) = nodes::peer_vpc(account, peer).await?.ok_or_else(|| {
+            StepError::permanent(format!(
+                "vpc.peerID {peer} is not a VPC of account {} in {}",
+                account.id, account.region
+            ))
+            .reason(reasons::PEER_VPC_MISSING)
+        })?;
+        Ok(host_stack(&HostInputs {
+            cluster: &spec.cluster.id,
+            version: &self.version,
+            guest_vpc,
+            guest_cidr: &spec.vpc.cidr,
+            guest_route_tables: &guest_tables,
+            peer_vpc: peer,
+            peer_cidr: &peer_cidr,
+            peer_route_tables: &peer_tables,
+        }))
+    }
+
+    async fn guest(
+        &self,
+        cx: &Context<AWSConfig>,
+        account: &Account,
+    ) -> Result<Result<StackInput, BuildError>, StepError> {
         let config = cx.object();
         let cluster = &config.spec.cluster.id;
         let key = aliased(account, &key_alias(cluster))
@@ -284,10 +382,7 @@ impl GuestStack {
             key_arn: &key.arn,
             version: &self.version,
         };
-        guest_stack(&inputs).map_err(|e| match e {
-            BuildError::InvalidSpec(m) => StepError::permanent(m).reason(reasons::INVALID_SPEC),
-            BuildError::Template(e) => StepError::permanent(e),
-        })
+        Ok(guest_stack(&inputs))
     }
 
     fn tags(&self, cluster: &str, hash: &str) -> Vec<Tag> {
@@ -403,16 +498,16 @@ fn asked(cx: &Context<AWSConfig>, name: &str) -> Option<String> {
         .clone()
 }
 
-fn in_progress(cx: &Context<AWSConfig>, name: &str, status: &str) {
+fn in_progress(cx: &Context<AWSConfig>, kind: StackKind, name: &str, status: &str) {
     cx.set_condition(
-        condition(STACK_READY)
+        condition(kind.condition())
             .is(false)
             .because(status.to_owned())
             .message(format!("stack {name} is {status}")),
     );
 }
 
-impl GuestStack {
+impl Stacks {
     async fn failed(
         &self,
         cx: &Context<AWSConfig>,
@@ -428,7 +523,7 @@ impl GuestStack {
             failure(account, stack).await
         );
         cx.set_condition(
-            condition(STACK_READY)
+            condition(self.kind.condition())
                 .is(false)
                 .because(reasons::STACK_FAILED)
                 .message(message.clone()),
@@ -444,6 +539,15 @@ impl GuestStack {
         stack: &Stack,
     ) -> Result<Outcome, StepError> {
         let name = stack.stack_name().unwrap_or_default().to_owned();
+        cx.set_condition(
+            condition(self.kind.condition())
+                .is(true)
+                .because(reasons::STACK_COMPLETE)
+                .message(format!("stack {name} is {}", status_of(stack).as_str())),
+        );
+        if self.kind == StackKind::Host {
+            return Ok(Outcome::Done);
+        }
         let masters = output(stack, outputs::MASTER_INSTANCES).unwrap_or_default();
         let groups = output(stack, outputs::WORKER_GROUPS).unwrap_or_default();
         let ready_masters = nodes::running_instances(account, masters).await?;
@@ -456,27 +560,27 @@ impl GuestStack {
             s.ready_masters = Some(ready_masters);
             s.ready_workers = Some(ready_workers);
         });
-        cx.set_condition(
-            condition(STACK_READY)
-                .is(true)
-                .because(reasons::STACK_COMPLETE)
-                .message(format!("stack {name} is {}", status_of(stack).as_str())),
-        );
         Ok(Outcome::Done)
     }
 }
 
 #[async_trait]
-impl Step<AWSConfig> for GuestStack {
+impl Step<AWSConfig> for Stacks {
     fn name(&self) -> &str {
-        "guest-stack"
+        match self.kind {
+            StackKind::Guest => "guest-stack",
+            StackKind::Host => "host-stack",
+        }
     }
 
     async fn ensure_created(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
         let account = self.accounts.of(cx).await?;
         let cluster = cx.object().spec.cluster.id.clone();
-        let name = stack(&cluster, "guest");
-        let input = self.wanted(cx, &account).await?;
+        let name = stack(&cluster, self.kind.suffix());
+        let input = match self.wanted(cx, &account).await? {
+            Wanted::Stack(input) => input,
+            Wanted::Absent => return self.absent(cx, &account, &name).await,
+        };
         let hash = input.hash();
         let Some(current) = describe(&account, &name).await? else {
             check_zones(&account, cx.object()).await?;
@@ -488,7 +592,7 @@ impl Step<AWSConfig> for GuestStack {
                 StackStatus::CreateInProgress.as_str(),
                 Some(&hash),
             );
-            in_progress(cx, &name, StackStatus::CreateInProgress.as_str());
+            in_progress(cx, self.kind, &name, StackStatus::CreateInProgress.as_str());
             return Ok(Outcome::Wait(POLL_MIN));
         };
         let status = status_of(&current);
@@ -496,7 +600,7 @@ impl Step<AWSConfig> for GuestStack {
         let is_current = hash_tag(&current) == Some(hash.as_str());
         match phase(&status) {
             Phase::InProgress => {
-                in_progress(cx, &name, status.as_str());
+                in_progress(cx, self.kind, &name, status.as_str());
                 Ok(Outcome::Wait(backoff(&current)))
             }
             Phase::Complete | Phase::RolledBack if is_current => {
@@ -522,7 +626,7 @@ impl Step<AWSConfig> for GuestStack {
                         StackStatus::UpdateInProgress.as_str(),
                         Some(&hash),
                     );
-                    in_progress(cx, &name, StackStatus::UpdateInProgress.as_str());
+                    in_progress(cx, self.kind, &name, StackStatus::UpdateInProgress.as_str());
                     return Ok(Outcome::Wait(POLL_MIN));
                 }
                 record(cx, &name, status.as_str(), Some(&hash));
@@ -538,7 +642,7 @@ impl Step<AWSConfig> for GuestStack {
                 .await),
             Phase::CreateFailed => {
                 self.delete(&account, &name).await?;
-                in_progress(cx, &name, StackStatus::DeleteInProgress.as_str());
+                in_progress(cx, self.kind, &name, StackStatus::DeleteInProgress.as_str());
                 Ok(Outcome::Wait(POLL_MIN))
             }
             Phase::Stuck => Err(self
@@ -555,7 +659,7 @@ impl Step<AWSConfig> for GuestStack {
     async fn ensure_deleted(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
         let account = self.accounts.of(cx).await?;
         let cluster = cx.object().spec.cluster.id.clone();
-        let name = stack(&cluster, "guest");
+        let name = stack(&cluster, self.kind.suffix());
         match describe(&account, &name).await? {
             Some(current) => {
                 let status = status_of(&current);
@@ -571,18 +675,46 @@ impl Step<AWSConfig> for GuestStack {
                     }
                     self.delete(&account, &name).await?;
                 }
-                in_progress(cx, &name, StackStatus::DeleteInProgress.as_str());
+                in_progress(cx, self.kind, &name, StackStatus::DeleteInProgress.as_str());
                 Ok(Outcome::Wait(backoff(&current)))
             }
             None => {
                 cx.status(move |s| s.stacks.retain(|e| e.name != name));
-                sweep::sweep(&account, &cluster).await
+                match self.kind {
+                    StackKind::Guest => sweep::sweep(&account, &cluster).await,
+                    StackKind::Host => Ok(Outcome::Done),
+                }
             }
         }
     }
 }
 
-impl GuestStack {
+impl Stacks {
+    /// No stack wanted: the one there is deleted (waited for).
+    async fn absent(
+        &self,
+        cx: &Context<AWSConfig>,
+        account: &Account,
+        name: &str,
+    ) -> Result<Outcome, StepError> {
+        if let Some(current) = describe(account, name).await? {
+            if status_of(&current) != StackStatus::DeleteInProgress {
+                self.delete(account, name).await?;
+            }
+            in_progress(cx, self.kind, name, StackStatus::DeleteInProgress.as_str());
+            return Ok(Outcome::Wait(backoff(&current)));
+        }
+        let name = name.to_owned();
+        cx.status(move |s| s.stacks.retain(|e| e.name != name));
+        cx.set_condition(
+            condition(self.kind.condition())
+                .is(true)
+                .because(reasons::NO_PEERING)
+                .message("vpc.peerID is not set: no host-side stack"),
+        );
+        Ok(Outcome::Done)
+    }
+
     async fn delete(&self, account: &Account, name: &str) -> Result<(), StepError> {
         match account
             .cloudformation
@@ -651,7 +783,7 @@ mod tests {
             template: crate::template::Template::new("t"),
             parameters: BTreeMap::from([("A".to_owned(), "x,y".to_owned())]),
         };
-        let p = GuestStack::parameters(&input);
+        let p = Stacks::parameters(&input);
         assert_eq!(p[0].parameter_key(), Some("A"));
         assert_eq!(p[0].parameter_value(), Some("x,y"));
     }

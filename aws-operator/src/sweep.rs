@@ -11,6 +11,8 @@
 //!   instances (terminated)  ─┐ wait until they are gone
 //!   NAT gateways (deleted)  ─┘
 //!   elastic IPs (released)
+//!   peering connections (the routes through them first: in the peer's
+//!   tables too)
 //!   per VPC: internet gateways (detached, deleted), subnets, route tables
 //!   but the main one, security groups but the default (their rules first:
 //!   groups refer to each other), then the VPC
@@ -63,6 +65,7 @@ pub async fn sweep(account: &Account, cluster: &str) -> Result<Outcome, StepErro
         return Ok(Outcome::Wait(PENDING));
     }
     release_addresses(account, cluster).await?;
+    delete_peerings(account, cluster).await?;
     for vpc in &vpcs {
         delete_vpc(account, vpc).await?;
     }
@@ -166,6 +169,72 @@ async fn release_addresses(account: &Account, cluster: &str) -> Result<(), StepE
             .send()
             .await
             .map_err(|e| step_error(&format!("releasing elastic IP {id}"), &e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the cluster's peering connections and every route through them.
+async fn delete_peerings(account: &Account, cluster: &str) -> Result<(), StepError> {
+    let out = account
+        .ec2
+        .describe_vpc_peering_connections()
+        .filters(tagged(cluster))
+        .send()
+        .await
+        .map_err(|e| step_error("listing the cluster's peering connections", &e))?;
+    for peering in out.vpc_peering_connections() {
+        let code = peering.status().and_then(|s| s.code()).map(|c| c.as_str());
+        let gone = matches!(code, Some("deleted" | "rejected" | "failed" | "expired"));
+        let Some(id) = peering.vpc_peering_connection_id().filter(|_| !gone) else {
+            continue;
+        };
+        let through = Filter::builder()
+            .name("route.vpc-peering-connection-id")
+            .values(id)
+            .build();
+        let tables = account
+            .ec2
+            .describe_route_tables()
+            .filters(through)
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("listing the routes through {id}"), &e))?;
+        for table in tables.route_tables() {
+            let Some(table_id) = table.route_table_id() else {
+                continue;
+            };
+            let routes = table
+                .routes()
+                .iter()
+                .filter(|r| r.vpc_peering_connection_id() == Some(id));
+            for destination in routes.filter_map(|r| r.destination_cidr_block()) {
+                account
+                    .ec2
+                    .delete_route()
+                    .route_table_id(table_id)
+                    .destination_cidr_block(destination)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        step_error(
+                            &format!("deleting the route to {destination} of {table_id}"),
+                            &e,
+                        )
+                    })?;
+            }
+        }
+        tracing::info!(
+            cluster,
+            peering = id,
+            "sweep: deleting a peering connection left behind"
+        );
+        account
+            .ec2
+            .delete_vpc_peering_connection()
+            .vpc_peering_connection_id(id)
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("deleting peering connection {id}"), &e))?;
     }
     Ok(())
 }

@@ -340,6 +340,22 @@ pub async fn tagged_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
         "nat-gateway",
         live_nats.map(|v| v.nat_gateway_id()).collect(),
     );
+    let peerings = ec2
+        .describe_vpc_peering_connections()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    let live_peerings = peerings.vpc_peering_connections().iter().filter(|p| {
+        let code = p.status().and_then(|s| s.code()).map(|c| c.as_str());
+        !matches!(code, Some("deleted" | "rejected" | "failed" | "expired"))
+    });
+    add(
+        "vpc-peering-connection",
+        live_peerings
+            .map(|v| v.vpc_peering_connection_id())
+            .collect(),
+    );
     let instances = ec2.describe_instances().filters(tag).send().await.unwrap();
     let live = instances
         .reservations()

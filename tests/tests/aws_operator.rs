@@ -17,7 +17,7 @@ use aws_operator::bucket::BUCKET_READY;
 use aws_operator::credentials::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use aws_operator::encryption::ENCRYPTION_KEY_READY;
 use aws_operator::names;
-use aws_operator::stack::{STACK_READY, reasons};
+use aws_operator::stack::{HOST_STACK_READY, STACK_READY, reasons};
 use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::ServerSideEncryption;
 use e2e::aws::{self, account, create, wait_gone, wait_reason};
@@ -389,5 +389,126 @@ async fn a_hosted_zone_missing_from_the_account_is_named_before_any_stack() {
         .await
         .unwrap();
     wait_gone(&env, &name).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peered_cluster_gets_its_host_side_stack_and_loses_it_first() {
+    let (env, moto) = aws::env().await;
+    let _run = aws::start(&env, &moto).await;
+    let secret = env.name("aws-creds");
+    aws::credentials(&env, &secret, &aws::moto_credentials()).await;
+    // The host cluster's VPC, outside the guest's 10.10.0.0/16.
+    let moto_account = account(&moto).await;
+    let peer = moto_account
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let peer = peer.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let cluster = aws::cluster_id(&env, "h");
+    let name = env.name("aws");
+    let mut config = aws::aws_config(&env, &name, &cluster, &secret);
+    config.spec.vpc.peer_id = Some(peer.clone());
+    create(&env, &config).await;
+
+    let ready = wait_reason(&env, &name, "Ready", "Reconciled").await;
+    let host = aws::condition(Some(&ready), HOST_STACK_READY).unwrap();
+    assert_eq!(
+        (host.status.as_str(), host.reason.as_str()),
+        ("True", "StackComplete")
+    );
+    let status = ready.status.unwrap();
+    let names: Vec<_> = status.stacks.iter().map(|s| s.name.as_str()).collect();
+    let (guest_stack, host_stack) = (
+        names::stack(&cluster, "guest"),
+        names::stack(&cluster, "host"),
+    );
+    assert_eq!(names, [guest_stack.as_str(), host_stack.as_str()]);
+    let guest_vpc = status.vpc_id.unwrap();
+
+    // The peering connection, from the guest VPC to the peer, and routes
+    // both ways through it.
+    let tag = aws_sdk_ec2::types::Filter::builder()
+        .name("tag:operatorkit.dev/cluster")
+        .values(&cluster)
+        .build();
+    let peerings = moto_account
+        .ec2
+        .describe_vpc_peering_connections()
+        .filters(tag)
+        .send()
+        .await
+        .unwrap();
+    let peering = &peerings.vpc_peering_connections()[0];
+    assert_eq!(
+        peering.requester_vpc_info().unwrap().vpc_id(),
+        Some(guest_vpc.as_str())
+    );
+    assert_eq!(
+        peering.accepter_vpc_info().unwrap().vpc_id(),
+        Some(peer.as_str())
+    );
+    let pcx = peering.vpc_peering_connection_id().unwrap();
+    let routes_to = |vpc: &str, destination: &'static str| {
+        let ec2 = moto_account.ec2.clone();
+        let (vpc, pcx) = (vpc.to_owned(), pcx.to_owned());
+        async move {
+            let filter = aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(vpc)
+                .build();
+            let tables = ec2
+                .describe_route_tables()
+                .filters(filter)
+                .send()
+                .await
+                .unwrap();
+            tables
+                .route_tables()
+                .iter()
+                .flat_map(|t| t.routes())
+                .filter(|r| {
+                    r.destination_cidr_block() == Some(destination)
+                        && r.vpc_peering_connection_id() == Some(pcx.as_str())
+                })
+                .count()
+        }
+    };
+    assert_eq!(
+        routes_to(&peer, "10.10.0.0/16").await,
+        1,
+        "the peer's main table"
+    );
+    assert_eq!(
+        routes_to(&guest_vpc, "10.0.0.0/16").await,
+        3,
+        "each private table"
+    );
+
+    // Deletion: the host-side stack goes first, then everything else.
+    env.api::<AWSConfig>()
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&env, &name).await;
+    let stacks = moto_account
+        .cloudformation
+        .describe_stacks()
+        .send()
+        .await
+        .unwrap();
+    assert!(stacks.stacks().is_empty(), "{:?}", stacks.stacks());
+    assert_eq!(
+        aws::tagged_leftovers(&moto, &cluster).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        routes_to(&peer, "10.10.0.0/16").await,
+        0,
+        "the peer's route is gone"
+    );
     env.stop().await;
 }

@@ -1,12 +1,14 @@
 //! Every CloudFormation template aws-operator generates passes `cfn-lint`
 //! (PyPI, pinned in `cargo xtask tools`): no error and no warning, for the
 //! example AWSConfig and for the shapes a spec can take (one zone, six
-//! zones, one master and no workers, workers of several kinds).
+//! zones, one master and no workers, workers of several kinds), and for the
+//! host-side peering stack.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use apiextensions::AWSConfig;
 use aws_operator::guest_stack::{Inputs, guest_stack};
+use aws_operator::host_stack::{HostInputs, host_stack};
 use e2e::support::find_tool;
 
 fn example() -> AWSConfig {
@@ -68,6 +70,30 @@ fn every_generated_template_passes_cfn_lint() {
             .or_default()
             .push(path);
     }
+    // The host-side stack (peering), with ids of the shape AWS gives.
+    let guest_tables = vec![
+        "rtb-0a1b2c3d4e5f60718".to_owned(),
+        "rtb-0a1b2c3d4e5f60719".to_owned(),
+    ];
+    let peer_tables = vec!["rtb-0f1e2d3c4b5a69788".to_owned()];
+    let host = host_stack(&HostInputs {
+        cluster: "xyz89",
+        version: "0.1.0",
+        guest_vpc: "vpc-0123456789abcdef0",
+        guest_cidr: "10.10.0.0/16",
+        guest_route_tables: &guest_tables,
+        peer_vpc: "vpc-0fedcba9876543210",
+        peer_cidr: "10.0.0.0/16",
+        peer_route_tables: &peer_tables,
+    })
+    .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&host.template.body()).unwrap();
+    let path = dir.join("host.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&body).unwrap()).unwrap();
+    by_region
+        .entry("eu-central-1".to_owned())
+        .or_default()
+        .push(path);
     for (region, paths) in by_region {
         let out = std::process::Command::new(&cfn_lint)
             .args(["--regions", &region, "--"])
