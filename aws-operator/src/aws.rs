@@ -74,6 +74,8 @@ pub struct Account {
     pub autoscaling: aws_sdk_autoscaling::Client,
     /// Route53.
     pub route53: aws_sdk_route53::Client,
+    /// Resource Groups Tagging (finding by tag).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// S3 (path-style addressing when an endpoint is set).
     pub s3: aws_sdk_s3::Client,
 }
@@ -172,6 +174,7 @@ impl Connector {
             ec2: client!(aws_sdk_ec2),
             autoscaling: client!(aws_sdk_autoscaling),
             route53: client!(aws_sdk_route53),
+            tagging: client!(aws_sdk_resourcegroupstagging),
         })
     }
 }

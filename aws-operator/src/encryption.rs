@@ -73,42 +73,40 @@ pub async fn aliased(account: &Account, alias: &str) -> Result<Option<Key>, Step
     }))
 }
 
-/// Every key tagged with `cluster`, with whether it is pending deletion.
+/// Every key tagged with `cluster`, with whether it is pending deletion:
+/// found by tag in one call (Resource Groups Tagging), not by reading
+/// every key of the account.
 async fn tagged(account: &Account, cluster: &str) -> Result<Vec<(Key, bool)>, StepError> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let filter = TagFilter::builder()
+        .key(apiextensions::keys::CLUSTER_LABEL)
+        .values(cluster)
+        .build();
     let mut found = Vec::new();
-    let mut marker = None;
+    let mut token = None;
     loop {
         let page = account
-            .kms
-            .list_keys()
-            .set_marker(marker.take())
+            .tagging
+            .get_resources()
+            .tag_filters(filter.clone())
+            .resource_type_filters("kms:key")
+            .set_pagination_token(token.take())
             .send()
             .await
-            .map_err(|e| step_error("listing KMS keys", &e))?;
-        for entry in page.keys() {
-            let Some(id) = entry.key_id() else { continue };
-            let tags = account
-                .kms
-                .list_resource_tags()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(|e| step_error("reading a KMS key's tags", &e))?;
-            let ours = tags.tags().iter().any(|t| {
-                t.tag_key() == apiextensions::keys::CLUSTER_LABEL && t.tag_value() == cluster
-            });
-            if ours {
-                found.push(describe(account, id).await?);
+            .map_err(|e| step_error("finding the cluster's KMS keys by tag", &e))?;
+        for mapping in page.resource_tag_mapping_list() {
+            if let Some(arn) = mapping.resource_arn() {
+                found.push(describe(account, arn).await?);
             }
         }
-        match page.next_marker() {
-            Some(m) if page.truncated() => marker = Some(m.to_owned()),
+        match page.pagination_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
             _ => return Ok(found),
         }
     }
 }
 
-/// Key `id`, and whether it is pending deletion.
+/// Key `id` (its id or ARN), and whether it is pending deletion.
 async fn describe(account: &Account, id: &str) -> Result<(Key, bool), StepError> {
     let d = account
         .kms
@@ -119,7 +117,7 @@ async fn describe(account: &Account, id: &str) -> Result<(Key, bool), StepError>
         .map_err(|e| step_error("reading a KMS key", &e))?;
     let meta = d.key_metadata();
     let key = Key {
-        id: id.to_owned(),
+        id: meta.map_or(id, |m| m.key_id()).to_owned(),
         arn: meta.and_then(|m| m.arn()).unwrap_or_default().to_owned(),
     };
     let pending = meta.and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion);

@@ -202,6 +202,16 @@ async fn wait_condition(
     }
 }
 
+/// Deletes AWSConfig `name` and waits until it is gone (its finalizer
+/// removed: everything in AWS deleted).
+pub async fn delete(env: &TestEnv, name: &str) {
+    env.api::<AWSConfig>()
+        .delete(name, &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(env, name).await;
+}
+
 /// Waits until AWSConfig `name` is gone.
 pub async fn wait_gone(env: &TestEnv, name: &str) {
     let api = env.api::<AWSConfig>();
@@ -373,6 +383,7 @@ pub fn iam_action(service: &str, operation: &str) -> String {
     let prefix = match service {
         "Route 53" => "route53".to_owned(),
         "Auto Scaling" => "autoscaling".to_owned(),
+        "Resource Groups Tagging API" => "tag".to_owned(),
         other => other.to_lowercase(),
     };
     let action = match (prefix.as_str(), operation) {

@@ -20,7 +20,7 @@ use aws_operator::names;
 use aws_operator::stack::{HOST_STACK_READY, STACK_READY, reasons};
 use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::ServerSideEncryption;
-use e2e::aws::{self, account, create, wait_gone, wait_reason};
+use e2e::aws::{self, account, create, wait_reason};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
@@ -251,11 +251,7 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
 
     // Deletion: the stack goes, then what it left behind (moto keeps the
     // VPC); the bucket goes, the alias goes, the key waits its 7 days.
-    env.api::<AWSConfig>()
-        .delete(&name, &DeleteParams::default())
-        .await
-        .unwrap();
-    wait_gone(&env, &name).await;
+    aws::delete(&env, &name).await;
     assert_eq!(
         aws::tagged_leftovers(&moto, &cluster).await,
         Vec::<String>::new()
@@ -339,8 +335,7 @@ async fn missing_or_incomplete_credentials_are_a_permanent_condition_until_fixed
         .await
         .unwrap();
     wait_reason(&env, &name, "Ready", "Reconciled").await;
-    api.delete(&name, &DeleteParams::default()).await.unwrap();
-    wait_gone(&env, &name).await;
+    aws::delete(&env, &name).await;
     env.stop().await;
 }
 
@@ -384,11 +379,7 @@ async fn a_hosted_zone_missing_from_the_account_is_named_before_any_stack() {
         .await
         .unwrap();
     wait_reason(&env, &name, "Ready", "Reconciled").await;
-    env.api::<AWSConfig>()
-        .delete(&name, &DeleteParams::default())
-        .await
-        .unwrap();
-    wait_gone(&env, &name).await;
+    aws::delete(&env, &name).await;
     env.stop().await;
 }
 
@@ -489,11 +480,7 @@ async fn a_peered_cluster_gets_its_host_side_stack_and_loses_it_first() {
     );
 
     // Deletion: the host-side stack goes first, then everything else.
-    env.api::<AWSConfig>()
-        .delete(&name, &DeleteParams::default())
-        .await
-        .unwrap();
-    wait_gone(&env, &name).await;
+    aws::delete(&env, &name).await;
     let stacks = moto_account
         .cloudformation
         .describe_stacks()

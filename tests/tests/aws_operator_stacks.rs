@@ -11,9 +11,9 @@ use std::time::Duration;
 use apiextensions::AWSConfig;
 use aws_operator::names;
 use aws_operator::stack::{STACK_READY, reasons};
-use e2e::aws::{self, create, wait_gone, wait_reason};
+use e2e::aws::{self, create, wait_reason};
 use e2e::aws_proxy::{Fault, FaultProxy, failed_events, is_write, since};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use operatorkit::testing::{TestEnv, wait_for};
 use serde_json::json;
 
@@ -34,14 +34,6 @@ async fn touch(env: &TestEnv, name: &str, n: &str) {
         .patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .unwrap();
-}
-
-async fn delete(env: &TestEnv, name: &str) {
-    env.api::<AWSConfig>()
-        .delete(name, &DeleteParams::default())
-        .await
-        .unwrap();
-    wait_gone(env, name).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,7 +113,7 @@ async fn steady_state_writes_nothing_and_a_changed_spec_updates_the_stack_once()
     };
     let proxied: usize = proxy.calls().values().sum();
     assert_eq!(counted(&cluster), proxied as u64, "{:?}", proxy.calls());
-    delete(&env, &name).await;
+    aws::delete(&env, &name).await;
     assert_eq!(counted(&cluster), 0, "series of a deleted cluster");
 
     // Everything the operator called in this life of a cluster (creation,
@@ -201,8 +193,8 @@ async fn a_stack_in_progress_is_polled_and_a_failed_one_is_reported_with_its_rea
     proxy.heal();
     touch(&env, &failing, "1").await;
     wait_reason(&env, &failing, "Ready", "Reconciled").await;
-    delete(&env, &failing).await;
-    delete(&env, &name).await;
+    aws::delete(&env, &failing).await;
+    aws::delete(&env, &name).await;
     env.stop().await;
 }
 
@@ -228,7 +220,7 @@ async fn throttling_server_errors_and_resets_are_survived() {
     // Deletion through throttling too: nothing tagged is left.
     proxy.inject("DeleteStack", 2, Fault::Throttle);
     proxy.inject("DeleteVpc", 4, Fault::Throttle);
-    delete(&env, &name).await;
+    aws::delete(&env, &name).await;
     assert_eq!(
         aws::tagged_leftovers(&moto, &cluster).await,
         Vec::<String>::new()
