@@ -202,6 +202,20 @@ async fn wait_condition(
     }
 }
 
+/// Changes an annotation of AWSConfig `name` (`test/touch: <n>`): a
+/// change that reconciles it again and changes nothing wanted.
+pub async fn touch(env: &TestEnv, name: &str, n: &str) {
+    let patch = json!({"metadata": {"annotations": {"test/touch": n}}});
+    env.api::<AWSConfig>()
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
+        .await
+        .unwrap();
+}
+
 /// Deletes AWSConfig `name` and waits until it is gone (its finalizer
 /// removed: everything in AWS deleted).
 pub async fn delete(env: &TestEnv, name: &str) {

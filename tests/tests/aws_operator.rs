@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use apiextensions::AWSConfig;
 use aws_operator::access::CREDENTIALS_VALID;
 use aws_operator::aws::reasons::CREDENTIALS_INVALID;
 use aws_operator::bucket::BUCKET_READY;
@@ -21,8 +20,7 @@ use aws_operator::stack::{HOST_STACK_READY, STACK_READY, reasons};
 use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::ServerSideEncryption;
 use e2e::aws::{self, account, create, wait_reason};
-use kube::api::{DeleteParams, Patch, PatchParams};
-use serde_json::json;
+use kube::api::DeleteParams;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away() {
@@ -191,14 +189,7 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
     // Steady state: touching the AWSConfig reconciles it again, and
     // nothing is written, in the cluster or (the key, the bucket) in AWS.
     let before = run.requests().snapshot();
-    env.api::<AWSConfig>()
-        .patch(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"test/touch": "1"}}})),
-        )
-        .await
-        .unwrap();
+    aws::touch(&env, &name, "1").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let since = run.requests().since(&before);
     let writes: Vec<_> = since
@@ -313,11 +304,7 @@ async fn missing_or_incomplete_credentials_are_a_permanent_condition_until_fixed
 
     // A Secret without the secret key: named, its values never shown.
     aws::credentials(&env, &secret, &[(ACCESS_KEY_ID, "AKIAEXAMPLE")]).await;
-    let touch = |n: &str| json!({"metadata": {"annotations": {"test/touch": n}}});
-    let api = env.api::<AWSConfig>();
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(touch("1")))
-        .await
-        .unwrap();
+    aws::touch(&env, &name, "1").await;
     let incomplete =
         e2e::aws::wait_message(&env, &name, CREDENTIALS_VALID, SECRET_ACCESS_KEY).await;
     let message = &aws::condition(Some(&incomplete), CREDENTIALS_VALID)
@@ -331,9 +318,7 @@ async fn missing_or_incomplete_credentials_are_a_permanent_condition_until_fixed
         .await
         .unwrap();
     aws::credentials(&env, &secret, &aws::moto_credentials()).await;
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(touch("2")))
-        .await
-        .unwrap();
+    aws::touch(&env, &name, "2").await;
     wait_reason(&env, &name, "Ready", "Reconciled").await;
     aws::delete(&env, &name).await;
     env.stop().await;
@@ -370,14 +355,7 @@ async fn a_hosted_zone_missing_from_the_account_is_named_before_any_stack() {
 
     // The zone made: the next change of the AWSConfig goes on.
     aws::hosted_zone(&moto, "elsewhere.example.org").await;
-    env.api::<AWSConfig>()
-        .patch(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"test/touch": "1"}}})),
-        )
-        .await
-        .unwrap();
+    aws::touch(&env, &name, "1").await;
     wait_reason(&env, &name, "Ready", "Reconciled").await;
     aws::delete(&env, &name).await;
     env.stop().await;

@@ -28,14 +28,6 @@ async fn new_cluster(env: &TestEnv, prefix: &str) -> (String, String) {
     (name, cluster)
 }
 
-async fn touch(env: &TestEnv, name: &str, n: &str) {
-    let patch = json!({"metadata": {"annotations": {"test/touch": n}}});
-    env.api::<AWSConfig>()
-        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn steady_state_writes_nothing_and_a_changed_spec_updates_the_stack_once() {
     let (env, moto) = aws::env().await;
@@ -47,7 +39,7 @@ async fn steady_state_writes_nothing_and_a_changed_spec_updates_the_stack_once()
 
     // Steady state: a reconcile reads, and writes nothing in AWS.
     let before = proxy.calls();
-    touch(&env, &name, "1").await;
+    aws::touch(&env, &name, "1").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let calls = since(&proxy.calls(), &before);
     assert!(
@@ -191,7 +183,7 @@ async fn a_stack_in_progress_is_polled_and_a_failed_one_is_reported_with_its_rea
 
     // Healed (the stack was fine in moto all along) and touched: Ready.
     proxy.heal();
-    touch(&env, &failing, "1").await;
+    aws::touch(&env, &failing, "1").await;
     wait_reason(&env, &failing, "Ready", "Reconciled").await;
     aws::delete(&env, &failing).await;
     aws::delete(&env, &name).await;
