@@ -1,7 +1,7 @@
 //! The step that checks an AWSConfig's access to AWS, and the account every
-//! later step reaches: the credentials Secret read (live: Secrets are not
-//! watched), checked once per Secret version and region with STS, and
-//! kept.
+//! later step reaches: the credentials Secret read (live: only the
+//! cluster's certificate Secrets are watched), checked once per Secret
+//! version and region with STS, and kept.
 //!
 //! Condition `CredentialsValid`: True naming the account, or False with
 //! `CredentialsInvalid` (no Secret, missing keys, refused by AWS: a
@@ -59,8 +59,11 @@ impl Accounts {
         let spec = &cx.object().spec;
         let reference = &spec.credential_secret;
         let invalid = |m: String| StepError::permanent(m).reason(reasons::CREDENTIALS_INVALID);
+        // Live: the operator's cache of Secrets holds only those labelled
+        // with a cluster (the certificates), and would call this one absent.
         let secret = cx
-            .get::<Secret>(&reference.namespace, &reference.name)
+            .api_in::<Secret>(&reference.namespace)
+            .get_opt(&reference.name)
             .await?
             .ok_or_else(|| {
                 invalid(format!(

@@ -2,6 +2,7 @@
 //! Everything carries the cluster's tag, so that it can be found again (a
 //! crash between creating and naming something) and nothing is orphaned.
 
+use apiextensions::ClusterSpec;
 use apiextensions::keys::{CLUSTER_LABEL, MANAGED_BY_LABEL};
 
 use crate::OPERATOR;
@@ -16,6 +17,12 @@ pub fn key_alias(cluster: &str) -> String {
 /// 40 characters, so at most 58 characters; unique across AWS accounts).
 pub fn bucket(cluster: &str, account: &str) -> String {
     format!("{cluster}-{account}-boot")
+}
+
+/// The guest API's endpoint: `https://api.<id>.<baseDomain>`, the API
+/// load balancer's CNAME (it listens on 443).
+pub fn api_endpoint(cluster: &ClusterSpec) -> String {
+    format!("https://{}", cluster.domain("api"))
 }
 
 /// The name of a cluster's stack `kind` (`guest`, `host`):

@@ -26,6 +26,10 @@ pub struct AwsArgs {
     /// the clusters of one account share it.
     #[arg(long, default_value_t = 10)]
     pub aws_rate: u32,
+    /// Version label put on the CertConfigs it creates: the cert-operator
+    /// version that should issue them (default: this operator's version).
+    #[arg(long)]
+    pub cert_operator_version: Option<String>,
 }
 
 /// The flags a command line (`args[0]` is the program) gives, for tests.
@@ -50,5 +54,7 @@ mod tests {
         assert_eq!(flags.recheck, Duration::from_secs(300));
         assert_eq!(flags.aws_rate, 10);
         assert!(parse(&["x", "--recheck=soon"]).is_err());
+        let flags = parse(&["x", "--cert-operator-version=2.0.0"]).unwrap();
+        assert_eq!(flags.cert_operator_version.as_deref(), Some("2.0.0"));
     }
 }

@@ -553,7 +553,7 @@ impl Stacks {
         let ready_masters = nodes::running_instances(account, masters).await?;
         let ready_workers = nodes::in_service(account, groups).await?;
         let vpc = output(stack, outputs::VPC_ID).map(str::to_owned);
-        let endpoint = format!("https://{}", cx.object().spec.cluster.domain("api"));
+        let endpoint = crate::names::api_endpoint(&cx.object().spec.cluster);
         cx.status(move |s| {
             s.vpc_id = vpc.clone();
             s.api_endpoint = Some(endpoint.clone());

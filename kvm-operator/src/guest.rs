@@ -88,18 +88,6 @@ impl<'a> Guest<'a> {
         self.config.spec.cluster.domain(name)
     }
 
-    /// The guest's `kubernetes` Service IP: the first address of its
-    /// service CIDR.
-    pub fn api_service_ip(&self) -> Result<Ipv4Addr, String> {
-        let cidr = &self.config.spec.cluster.kubernetes.service_cidr;
-        let (addr, len) = parse_cidr(cidr)?;
-        if len > 30 {
-            return Err(format!("serviceCIDR {cidr} has no room for Services"));
-        }
-        let first = u32::from(addr) & prefix_mask(len);
-        Ok(Ipv4Addr::from(first + 1))
-    }
-
     /// The cluster's flannel network: the `--flannel-network-prefix` block
     /// of `--flannel-network-pool` numbered by the VNI (modulo the number
     /// of blocks; two VNIs on one block are refused by flannel-operator as
@@ -116,23 +104,6 @@ impl<'a> Guest<'a> {
         let addr = Ipv4Addr::from(u32::try_from(base).unwrap_or(u32::MAX));
         format!("{addr}/{len}")
     }
-}
-
-fn prefix_mask(len: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
-}
-
-/// `a.b.c.d/len`.
-fn parse_cidr(cidr: &str) -> Result<(Ipv4Addr, u8), String> {
-    let bad = || format!("{cidr} is not an IPv4 CIDR");
-    let (addr, len) = cidr.split_once('/').ok_or_else(bad)?;
-    let addr = addr.parse().map_err(|_| bad())?;
-    let len = len
-        .parse::<u8>()
-        .ok()
-        .filter(|l| *l <= 32)
-        .ok_or_else(bad)?;
-    Ok((addr, len))
 }
 
 #[cfg(test)]
@@ -166,10 +137,6 @@ pub(crate) mod tests {
     #[test]
     fn service_ip_and_flannel_network() {
         let mut config = example();
-        assert_eq!(
-            Guest::new(&config).api_service_ip().unwrap().to_string(),
-            "172.31.0.1"
-        );
         let flags = flags();
         config.spec.flannel.vni = 26;
         // VNI 26 of 2048 /20 blocks of 10.128.0.0/9.
@@ -187,7 +154,5 @@ pub(crate) mod tests {
             Guest::new(&config).flannel_network(&flags),
             "10.255.240.0/20"
         );
-        config.spec.cluster.kubernetes.service_cidr = "nonsense".into();
-        assert!(Guest::new(&config).api_service_ip().is_err());
     }
 }

@@ -34,6 +34,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use apiextensions::certificates::{Pem, kubeconfig};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::config::KubeConfigOptions;
@@ -42,8 +43,6 @@ use serde_json::json;
 
 use crate::OPERATOR;
 use crate::guest::Guest;
-use crate::kubeconfig::kubeconfig;
-use crate::objects::Pem;
 
 /// How long connecting to a guest API may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -10,16 +10,16 @@
 
 use std::collections::BTreeMap;
 
+use apiextensions::certificates::{self, Component};
 use apiextensions::core::flannel_config::BridgeSpec;
 use apiextensions::core::ingress_config::{
     GuestCluster, HostCluster, IngressController, Protocol, ProtocolPort,
 };
 use apiextensions::keys::{
-    CERT_OPERATOR, CLUSTER_LABEL, COMPONENT_LABEL, FLANNEL_OPERATOR, INGRESS_OPERATOR, OperatorName,
+    CLUSTER_LABEL, COMPONENT_LABEL, FLANNEL_OPERATOR, INGRESS_OPERATOR, OperatorName,
 };
 use apiextensions::{
-    CertConfig, CertConfigSpec, FlannelConfig, FlannelConfigSpec, IngressConfig, IngressConfigSpec,
-    KVMConfig,
+    CertConfig, FlannelConfig, FlannelConfigSpec, IngressConfig, IngressConfigSpec, KVMConfig,
 };
 use kube::api::ObjectMeta;
 
@@ -27,52 +27,20 @@ use crate::guest::Guest;
 use crate::objects::WORKER_SERVICE;
 use crate::settings::KvmArgs;
 
-/// A certificate of the guest cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Component {
-    /// The guest API server's serving certificate.
-    Api,
-    /// etcd's serving and peer certificate.
-    Etcd,
-    /// The kubelets' certificate.
-    Worker,
-    /// The key pair that signs ServiceAccount tokens.
-    ServiceAccount,
-    /// The admin's client certificate (the kubeconfig Secret).
-    Admin,
-    /// kvm-operator's own client certificate for the guest API.
-    Operator,
-}
+/// The certificates a guest cluster run by kvm-operator has: every
+/// guest's, and kvm-operator's own client certificate for the guest API.
+pub const COMPONENTS: [Component; 6] = [
+    Component::GUEST[0],
+    Component::GUEST[1],
+    Component::GUEST[2],
+    Component::GUEST[3],
+    Component::GUEST[4],
+    OWN_CERTIFICATE,
+];
 
-impl Component {
-    /// Every component, in the order their CertConfigs are listed.
-    pub const ALL: [Component; 6] = [
-        Component::Api,
-        Component::Etcd,
-        Component::Worker,
-        Component::ServiceAccount,
-        Component::Admin,
-        Component::Operator,
-    ];
-
-    /// The `clusterComponent` of its CertConfig.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Component::Api => "api",
-            Component::Etcd => "etcd",
-            Component::Worker => "worker",
-            Component::ServiceAccount => "service-account",
-            Component::Admin => "admin",
-            Component::Operator => "kvm-operator",
-        }
-    }
-}
-
-/// Name of a component's CertConfig, and of the Secret cert-operator
-/// issues for it: `<id>-<component>`.
-pub fn cert_name(cluster: &str, component: Component) -> String {
-    format!("{cluster}-{}", component.as_str())
-}
+/// kvm-operator's own client certificate (`<id>-kvm-operator`), which it
+/// reaches the guest API with.
+pub const OWN_CERTIFICATE: Component = Component::Operator(&crate::OPERATOR);
 
 /// The version label (and value) of operator `name` per the flags.
 fn version_label(name: OperatorName, version: Option<&str>, own: &str) -> (String, String) {
@@ -94,90 +62,26 @@ fn meta(guest: &Guest<'_>, name: String, component: &str, version: (String, Stri
     }
 }
 
-/// The certificate a component needs: its names and its groups.
-fn cert_spec(guest: &Guest<'_>, component: Component) -> Result<CertConfigSpec, String> {
-    let k8s = &guest.config.spec.cluster.kubernetes;
-    let localhost = vec!["localhost".to_owned()];
-    let loopback = vec!["127.0.0.1".to_owned()];
-    let (alt_names, ip_sans, organizations) = match component {
-        Component::Api => {
-            let mut names = vec![
-                guest.domain("api"),
-                "kubernetes".to_owned(),
-                "kubernetes.default".to_owned(),
-                "kubernetes.default.svc".to_owned(),
-                format!("kubernetes.default.svc.{}", k8s.cluster_domain),
-                format!(
-                    "{}.{}.svc",
-                    crate::objects::MASTER_SERVICE,
-                    guest.namespace()
-                ),
-            ];
-            names.extend(localhost);
-            let ips = vec![guest.api_service_ip()?.to_string(), "127.0.0.1".to_owned()];
-            (names, ips, vec![])
-        }
-        Component::Etcd => {
-            let mut names = vec![
-                guest.domain("etcd"),
-                format!(
-                    "{}.{}.svc",
-                    crate::objects::MASTER_SERVICE,
-                    guest.namespace()
-                ),
-            ];
-            names.extend(localhost);
-            (names, loopback, vec![])
-        }
-        Component::Worker => {
-            let mut names = vec![guest.domain("worker")];
-            names.extend(localhost);
-            (names, loopback, vec!["system:nodes".to_owned()])
-        }
-        Component::ServiceAccount => (vec![], vec![], vec![]),
-        Component::Admin | Component::Operator => {
-            (vec![], vec![], vec!["system:masters".to_owned()])
-        }
-    };
-    Ok(CertConfigSpec {
-        cluster_id: guest.id.to_owned(),
-        cluster_component: component.as_str().to_owned(),
-        // `<component>.<id>`: at most 15 + 1 + 40 characters, inside a
-        // common name's 64 whatever the base domain; the domains are in
-        // the alternative names.
-        common_name: format!("{}.{}", component.as_str(), guest.id),
-        alt_names,
-        ip_sans,
-        organizations,
-        ttl: "2160h".to_owned(),
-        key_algorithm: None,
-        allow_bare_domains: false,
-        disable_regeneration: false,
-    })
-}
-
-/// The CertConfigs of a guest cluster.
+/// The CertConfigs of a guest cluster; the API and etcd certificates also
+/// name the masters' in-cluster Service.
 pub fn cert_configs(
     config: &KVMConfig,
     flags: &KvmArgs,
     own_version: &str,
 ) -> Result<Vec<CertConfig>, String> {
     let guest = Guest::new(config);
-    let version = flags.cert_operator_version.as_deref();
-    Component::ALL
+    let internal = [format!(
+        "{}.{}.svc",
+        crate::objects::MASTER_SERVICE,
+        guest.namespace()
+    )];
+    let version = flags
+        .cert_operator_version
+        .as_deref()
+        .unwrap_or(own_version);
+    COMPONENTS
         .into_iter()
-        .map(|c| {
-            Ok(CertConfig {
-                metadata: meta(
-                    &guest,
-                    cert_name(guest.id, c),
-                    c.as_str(),
-                    version_label(CERT_OPERATOR, version, own_version),
-                ),
-                spec: cert_spec(&guest, c)?,
-                status: None,
-            })
-        })
+        .map(|c| certificates::cert_config(&config.spec.cluster, c, &internal, version))
         .collect()
 }
 

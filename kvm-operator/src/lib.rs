@@ -32,7 +32,6 @@
 pub mod checks;
 pub mod guest;
 pub mod guest_api;
-pub mod index;
 pub mod inputs;
 pub mod kubeconfig;
 pub mod objects;
@@ -40,6 +39,7 @@ pub mod readiness;
 pub mod settings;
 pub mod vms;
 
+use apiextensions::certificates::ClusterIndex;
 use apiextensions::keys::{CLUSTER_LABEL, KVM_OPERATOR, MANAGED_BY_LABEL, OperatorName};
 use apiextensions::{CertConfig, FlannelConfig, IngressConfig, KVMConfig};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -52,7 +52,6 @@ use kube::runtime::watcher;
 use operatorkit::{Operator, StepError};
 
 use crate::checks::Checks;
-use crate::index::ClusterIndex;
 use crate::readiness::Readiness;
 use crate::settings::KvmArgs;
 use crate::vms::Vms;
@@ -85,7 +84,7 @@ pub struct InvalidFlags(String);
 /// kvm-operator at `version`, configured by `flags`.
 pub fn operator(version: &str, flags: KvmArgs) -> Result<Operator<KVMConfig>, InvalidFlags> {
     flags.check().map_err(InvalidFlags)?;
-    let index = ClusterIndex::default();
+    let index = ClusterIndex::<KVMConfig>::default();
     let certs = {
         let (flags, version) = (flags.clone(), version.to_owned());
         move |cx: &operatorkit::Context<KVMConfig>| {
@@ -123,17 +122,7 @@ pub fn operator(version: &str, flags: KvmArgs) -> Result<Operator<KVMConfig>, In
             watcher::Config::default().labels(CLUSTER_LABEL),
             move |s: &Secret| match kvmconfig_of(s) {
                 Some(r) => vec![r],
-                None => {
-                    let ns = s.metadata.namespace.as_deref().unwrap_or_default();
-                    let cluster = s
-                        .metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(CLUSTER_LABEL));
-                    cluster
-                        .map(|c| secrets_index.get(ns, c))
-                        .unwrap_or_default()
-                }
+                None => secrets_index.of_secret(s),
             },
         )
         .watches_all_namespaces::<Deployment>(managed.clone(), mapped)

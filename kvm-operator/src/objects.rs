@@ -24,6 +24,7 @@
 
 use std::collections::BTreeMap;
 
+use apiextensions::certificates::{Certificates, Component};
 use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL, MANAGED_BY_LABEL};
 use apiextensions::names::{bridge_name, fnv1a};
 use apiextensions::provider::kvm_config::{NodeRole, StorageType};
@@ -39,7 +40,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::guest::{Guest, Node};
-use crate::inputs::Component;
 use crate::settings::KvmArgs;
 use crate::{KVMCONFIG_ANNOTATION, NODE_LABEL, OPERATOR, VM_HASH_ANNOTATION};
 
@@ -58,39 +58,10 @@ pub const KUBELET_HEALTHZ_PORT: i32 = 10248;
 /// How long a VM has to shut down.
 const GRACE_SECONDS: i64 = 120;
 
-/// What a certificate bundle holds: PEM of the CA, certificate and key.
-#[derive(Clone, PartialEq)]
-pub struct Pem {
-    /// `ca.crt`.
-    pub ca: ByteString,
-    /// `tls.crt`.
-    pub crt: ByteString,
-    /// `tls.key`.
-    pub key: ByteString,
-}
-
-impl std::fmt::Debug for Pem {
-    /// The CA and certificate lengths only, never the private key.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pem")
-            .field("ca_bytes", &self.ca.0.len())
-            .field("crt_bytes", &self.crt.0.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The issued certificates of a cluster, by component.
-pub type Certificates = BTreeMap<Component, Pem>;
-
 /// The components whose certificates a node of `role` boots with.
 pub fn components(role: NodeRole) -> &'static [Component] {
     match role {
-        NodeRole::Master => &[
-            Component::Api,
-            Component::Etcd,
-            Component::ServiceAccount,
-            Component::Worker,
-        ],
+        NodeRole::Master => &Component::MASTER,
         NodeRole::Worker => &[Component::Worker],
     }
 }
@@ -525,6 +496,7 @@ pub fn applied_hash(deployment: &Deployment) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::guest::tests::{example, flags};
+    use apiextensions::certificates::Pem;
 
     fn pem(tag: &str) -> Pem {
         let b = |s: &str| ByteString(format!("{tag}-{s}").into_bytes());
@@ -550,8 +522,14 @@ mod tests {
         let node = guest.nodes()[1];
         let objects = Objects::new(&guest, &flags);
         let before = objects.deployment(&node).unwrap();
-        let certs_a: Certificates = Component::ALL.iter().map(|c| (*c, pem("a"))).collect();
-        let certs_b: Certificates = Component::ALL.iter().map(|c| (*c, pem("b"))).collect();
+        let certs_a: Certificates = crate::inputs::COMPONENTS
+            .iter()
+            .map(|c| (*c, pem("a")))
+            .collect();
+        let certs_b: Certificates = crate::inputs::COMPONENTS
+            .iter()
+            .map(|c| (*c, pem("b")))
+            .collect();
         let (sa, sb) = (
             objects.boot_secret(&node, &certs_a).unwrap(),
             objects.boot_secret(&node, &certs_b).unwrap(),
@@ -574,7 +552,10 @@ mod tests {
         let config = example();
         let guest = Guest::new(&config);
         let objects = Objects::new(&guest, &flags);
-        let certs: Certificates = Component::ALL.iter().map(|c| (*c, pem("x"))).collect();
+        let certs: Certificates = crate::inputs::COMPONENTS
+            .iter()
+            .map(|c| (*c, pem("x")))
+            .collect();
         let worker = objects.boot_secret(&guest.nodes()[1], &certs).unwrap();
         let keys: Vec<_> = worker.data.unwrap().into_keys().collect();
         assert_eq!(keys, ["ca.crt", "node.json", "worker.crt", "worker.key"]);

@@ -9,18 +9,15 @@
 
 use std::time::Duration;
 
+use apiextensions::certificates::{Certificates, ClusterIndex, issued};
 use apiextensions::status::READY;
 use apiextensions::{FlannelConfig, IngressConfig, KVMConfig, OperatorStatus};
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::guest::Guest;
-use crate::index::ClusterIndex;
-use crate::inputs::{Component, cert_name};
-use crate::objects::{Certificates, Pem};
+use crate::inputs::COMPONENTS;
 
 /// Condition: every certificate Secret is issued.
 pub const CERTIFICATES_READY: &str = "CertificatesReady";
@@ -44,25 +41,14 @@ const INPUTS_RECHECK: Duration = Duration::from_secs(300);
 
 /// The step of the inputs.
 pub struct Readiness {
-    index: ClusterIndex,
+    index: ClusterIndex<KVMConfig>,
 }
 
 impl Readiness {
     /// The step, recording each KVMConfig's cluster in `index`.
-    pub fn new(index: ClusterIndex) -> Self {
+    pub fn new(index: ClusterIndex<KVMConfig>) -> Self {
         Self { index }
     }
-}
-
-/// A certificate Secret's three PEMs, if all are there and not empty.
-fn pem(secret: &Secret) -> Option<Pem> {
-    let data = secret.data.as_ref()?;
-    let get = |k: &str| data.get(k).filter(|v| !v.0.is_empty()).cloned();
-    Some(Pem {
-        ca: get("ca.crt")?,
-        crt: get("tls.crt")?,
-        key: get("tls.key")?,
-    })
 }
 
 /// The issued certificates of the cluster, or the names of the Secrets
@@ -70,25 +56,8 @@ fn pem(secret: &Secret) -> Option<Pem> {
 pub async fn certificates(
     cx: &Context<KVMConfig>,
 ) -> Result<Result<Certificates, Vec<String>>, StepError> {
-    let config = cx.object();
-    let guest = Guest::new(config);
-    let ns = cx.namespace();
-    let mut certs = Certificates::new();
-    let mut missing = Vec::new();
-    for component in Component::ALL {
-        let name = cert_name(guest.id, component);
-        match cx.get::<Secret>(&ns, &name).await?.as_deref().and_then(pem) {
-            Some(p) => {
-                certs.insert(component, p);
-            }
-            None => missing.push(name),
-        }
-    }
-    Ok(if missing.is_empty() {
-        Ok(certs)
-    } else {
-        Err(missing)
-    })
+    let cluster = &cx.object().spec.cluster.id;
+    Ok(issued(cx, cluster, &COMPONENTS).await?)
 }
 
 /// `(served, reason, message)` of an input object by its Ready condition.
@@ -143,15 +112,14 @@ impl Step<KVMConfig> for Readiness {
         let config = cx.object();
         let guest = Guest::new(config);
         let ns = cx.namespace();
-        self.index
-            .insert(&ns, guest.id, ObjectRef::from_obj(config));
+        self.index.record(config, guest.id);
         let mut waiting = Vec::new();
 
         let certs = match certificates(cx).await? {
             Ok(_) => (
                 true,
                 reasons::SERVED.to_owned(),
-                format!("{} certificates issued", Component::ALL.len()),
+                format!("{} certificates issued", COMPONENTS.len()),
             ),
             Err(missing) => (
                 false,
@@ -197,11 +165,7 @@ impl Step<KVMConfig> for Readiness {
 
     async fn ensure_deleted(&self, cx: &Context<KVMConfig>) -> Result<Outcome, StepError> {
         let config = cx.object();
-        self.index.remove(
-            &cx.namespace(),
-            &config.spec.cluster.id,
-            &ObjectRef::from_obj(config),
-        );
+        self.index.forget(config, &config.spec.cluster.id);
         Ok(Outcome::Done)
     }
 }

@@ -64,13 +64,12 @@ use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::guest::{Guest, Node};
 use crate::guest_api::{Drain, Endpoint, GuestApi, NodeState, endpoint};
-use crate::inputs::Component;
-use crate::objects::{
-    self, Certificates, MASTER_SERVICE, Objects, SERVICE_ACCOUNT, applied_hash, belongs_to,
-};
+use crate::inputs::OWN_CERTIFICATE;
+use crate::objects::{self, MASTER_SERVICE, Objects, SERVICE_ACCOUNT, applied_hash, belongs_to};
 use crate::readiness::certificates;
 use crate::settings::KvmArgs;
 use crate::{NODE_LABEL, OPERATOR};
+use apiextensions::certificates::{Certificates, Component};
 
 /// Condition: VMs are being created, replaced or removed.
 pub const PROGRESSING: &str = "Progressing";
@@ -559,7 +558,7 @@ impl Vms {
             said(false, reasons::ADDRESS_UNKNOWN, message);
             return None;
         };
-        let own = certs.get(&Component::Operator)?;
+        let own = certs.get(&OWN_CERTIFICATE)?;
         let listed = match GuestApi::new(guest, &url, own).await {
             Ok(api) => api
                 .nodes()
@@ -699,7 +698,7 @@ impl Vms {
         delete_all::<PersistentVolumeClaim>(cx, ns, &owner).await?;
         delete_all::<Secret>(cx, ns, &owner).await?;
         delete_all::<ServiceAccount>(cx, ns, &owner).await?;
-        let kubeconfig = crate::kubeconfig::secret_name(guest.id);
+        let kubeconfig = apiextensions::certificates::kubeconfig_secret_name(guest.id);
         if let Some(s) = cx.get::<Secret>(&cx.namespace(), &kubeconfig).await?
             && belongs_to(s.meta(), &owner)
             && s.meta().deletion_timestamp.is_none()

@@ -109,6 +109,10 @@ impl<K: OperatorKind> Operator<K> {
 
     /// Caches `C` and reconciles the objects `mapper` names whenever a `C`
     /// changes or is deleted.
+    ///
+    /// [`Context::get`](crate::Context::get) of a `C` then answers from this
+    /// cache: with a selector in `config`, an object outside it reads as
+    /// absent, so read such objects with [`Context::api_in`](crate::Context::api_in).
     #[must_use]
     pub fn watches<C: Kind>(
         self,

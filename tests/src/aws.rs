@@ -1,5 +1,5 @@
-//! aws-operator test helpers: an environment with the AWSConfig CRD and a
-//! moto server, credentials Secrets, AWSConfigs from the example, the
+//! aws-operator test helpers: an environment with the AWSConfig CRD, a
+//! moto server and cert-operator, credentials Secrets, AWSConfigs from the example, the
 //! operator under test running as its ServiceAccount with the roles of
 //! `manifests/aws-operator/`, and an account of moto to look at what the
 //! operator made.
@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use apiextensions::{AWSConfig, OperatorStatus};
+use apiextensions::{AWSConfig, CertConfig, OperatorStatus};
 use aws_operator::aws::{Account, Connector};
 use aws_operator::calls::CallMetrics;
 use aws_operator::credentials::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
@@ -45,17 +45,40 @@ pub async fn hosted_zone(moto: &Moto, name: &str) {
         .unwrap();
 }
 
-/// A test environment with the AWSConfig CRD, and a moto server with the
+/// moto, with cert-operator issuing the certificates aws-operator asks
+/// for (both stop when this is dropped).
+pub struct Aws {
+    moto: Moto,
+    _cert_operator: OperatorRun,
+}
+
+impl std::ops::Deref for Aws {
+    type Target = Moto;
+
+    fn deref(&self) -> &Moto {
+        &self.moto
+    }
+}
+
+/// A test environment with the AWSConfig and CertConfig CRDs and
+/// cert-operator running (built-in CA), and a moto server with the
 /// example's hosted zone.
-pub async fn env() -> (TestEnv, Moto) {
+pub async fn env() -> (TestEnv, Aws) {
     if let Ok(filter) = std::env::var("AWS_TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
     let moto = Moto::start().await.unwrap();
     hosted_zone(&moto, EXAMPLE_ZONE).await;
     let env = TestEnv::start().await.unwrap();
-    env.install_crds([AWSConfig::crd()]).await.unwrap();
-    (env, moto)
+    env.install_crds([AWSConfig::crd(), CertConfig::crd()])
+        .await
+        .unwrap();
+    let cert_operator = crate::certs::start(&env, &crate::certs::args("24h")).await;
+    let aws = Aws {
+        moto,
+        _cert_operator: cert_operator,
+    };
+    (env, aws)
 }
 
 /// Starts aws-operator against `moto` as its own ServiceAccount under the
@@ -402,6 +425,7 @@ pub fn iam_action(service: &str, operation: &str) -> String {
     };
     let action = match (prefix.as_str(), operation) {
         ("s3", "HeadBucket" | "ListObjectsV2") => "ListBucket",
+        ("s3", "HeadObject") => "GetObject",
         ("s3", "GetBucketEncryption") => "GetEncryptionConfiguration",
         ("s3", "PutBucketEncryption") => "PutEncryptionConfiguration",
         ("s3", "GetPublicAccessBlock") => "GetBucketPublicAccessBlock",

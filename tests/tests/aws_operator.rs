@@ -1,7 +1,8 @@
 //! aws-operator against the embedded API server and a moto server, running
 //! as its own ServiceAccount under the roles of `manifests/aws-operator/`:
-//! credentials checked with STS, the cluster's KMS key, encrypted S3 bucket
-//! and guest stack made once and read back from moto, nothing written in a
+//! credentials checked with STS, the cluster's CertConfigs, KMS key,
+//! encrypted S3 bucket with the nodes' boot configurations, guest stack and
+//! admin kubeconfig made once and read back, nothing written in a
 //! steady state, bad credentials a permanent condition, and deletion
 //! leaving nothing tagged with the cluster but the key pending its
 //! deletion.
@@ -10,17 +11,27 @@
 
 use std::time::Duration;
 
+use apiextensions::CertConfig;
+use apiextensions::certificates::{KUBECONFIG_KEY, kubeconfig_secret_name};
 use aws_operator::access::CREDENTIALS_VALID;
 use aws_operator::aws::reasons::CREDENTIALS_INVALID;
+use aws_operator::boot::BOOT_CONFIG_READY;
 use aws_operator::bucket::BUCKET_READY;
 use aws_operator::credentials::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 use aws_operator::encryption::ENCRYPTION_KEY_READY;
 use aws_operator::names;
+use aws_operator::pki::CERTIFICATES_READY;
 use aws_operator::stack::{HOST_STACK_READY, STACK_READY, reasons};
 use aws_sdk_kms::types::KeyState;
 use aws_sdk_s3::types::ServerSideEncryption;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use e2e::aws::{self, account, create, wait_reason};
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::DeleteParams;
+use kube::config::Kubeconfig;
+use operatorkit::testing::wait_for;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away() {
@@ -35,8 +46,10 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
     let ready = wait_reason(&env, &name, "Ready", "Reconciled").await;
     for type_ in [
         CREDENTIALS_VALID,
+        CERTIFICATES_READY,
         ENCRYPTION_KEY_READY,
         BUCKET_READY,
+        BOOT_CONFIG_READY,
         STACK_READY,
     ] {
         let c = aws::condition(Some(&ready), type_).unwrap();
@@ -186,6 +199,120 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
         Some(true)
     );
 
+    // The certificates: a CertConfig per component, owned by the AWSConfig.
+    let certconfigs = env
+        .api::<CertConfig>()
+        .list(&Default::default())
+        .await
+        .unwrap();
+    let mut owned: Vec<_> = certconfigs
+        .items
+        .iter()
+        .filter(|c| c.spec.cluster_id == cluster)
+        .map(|c| {
+            assert_eq!(c.owner_references()[0].uid, ready.uid().unwrap());
+            c.name_any()
+        })
+        .collect();
+    owned.sort();
+    let mut expected: Vec<_> = ["admin", "api", "etcd", "service-account", "worker"]
+        .iter()
+        .map(|c| format!("{cluster}-{c}"))
+        .collect();
+    expected.sort();
+    assert_eq!(owned, expected);
+
+    // The boot configurations: a master's and the workers', encrypted
+    // with the cluster's key, each with its node's certificates only.
+    let listed = moto_account
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let objects: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(
+        objects,
+        [
+            "boot/master-0.json",
+            "boot/master-1.json",
+            "boot/master-2.json",
+            "boot/worker.json"
+        ]
+    );
+    let secret_of = |component: &str| {
+        let name = format!("{cluster}-{component}");
+        let api = env.api::<Secret>();
+        async move { api.get(&name).await.unwrap() }
+    };
+    let worker_secret = secret_of("worker").await;
+    let api_secret = secret_of("api").await;
+    let read = |key: &'static str| {
+        let s3 = moto_account.s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            let object = s3
+                .get_object()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                object.server_side_encryption(),
+                Some(&ServerSideEncryption::AwsKms),
+                "{key}"
+            );
+            let key_id = object.ssekms_key_id().map(str::to_owned);
+            let body = object.body.collect().await.unwrap().into_bytes();
+            (
+                key_id,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let text =
+        |s: &Secret, k: &str| String::from_utf8(s.data.as_ref().unwrap()[k].0.clone()).unwrap();
+    let (worker_key, worker) = read("boot/worker.json").await;
+    assert_eq!(worker_key.as_deref(), key.arn());
+    let worker_certs = worker["certificates"].as_object().unwrap();
+    assert_eq!(
+        worker_certs.keys().collect::<Vec<_>>(),
+        ["ca.crt", "worker.crt", "worker.key"]
+    );
+    assert_eq!(worker_certs["worker.key"], text(&worker_secret, "tls.key"));
+    assert_eq!(worker["cluster"]["id"], cluster.as_str());
+    let (_, master) = read("boot/master-1.json").await;
+    assert_eq!(
+        master["certificates"]["api.crt"],
+        text(&api_secret, "tls.crt")
+    );
+    assert!(master["certificates"].get("admin.key").is_none());
+    assert_eq!(master["node"]["index"], 1);
+
+    // The admin kubeconfig, as kvm-operator writes it.
+    let kubeconfig = env
+        .api::<Secret>()
+        .get(&kubeconfig_secret_name(&cluster))
+        .await
+        .unwrap();
+    let read_back: Kubeconfig =
+        serde_yaml::from_slice(&kubeconfig.data.as_ref().unwrap()[KUBECONFIG_KEY].0).unwrap();
+    let server = read_back.clusters[0]
+        .cluster
+        .as_ref()
+        .unwrap()
+        .server
+        .clone();
+    assert_eq!(server, status.api_endpoint);
+    let admin = secret_of("admin").await;
+    let user = read_back.auth_infos[0].auth_info.as_ref().unwrap();
+    assert_eq!(
+        user.client_certificate_data.as_deref(),
+        Some(BASE64.encode(text(&admin, "tls.crt")).as_str())
+    );
+
     // Steady state: touching the AWSConfig reconciles it again, and
     // nothing is written, in the cluster or (the key, the bucket) in AWS.
     let before = run.requests().snapshot();
@@ -224,6 +351,40 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
         "not updated"
     );
 
+    // A renewed certificate reaches the boot configuration: cert-operator
+    // issues the worker's again (its Secret deleted), and the watch of the
+    // cluster's Secrets brings the new key to boot/worker.json.
+    let old_key = text(&worker_secret, "tls.key");
+    env.api::<Secret>()
+        .delete(&worker_secret.name_any(), &Default::default())
+        .await
+        .unwrap();
+    let renewed = wait_for(
+        &env.api::<Secret>(),
+        &worker_secret.name_any(),
+        aws::WAIT,
+        |s| {
+            s.and_then(|s| s.data.as_ref()?.get("tls.key"))
+                .is_some_and(|k| k.0 != old_key.as_bytes())
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let new_key = text(&renewed, "tls.key");
+    let deadline = tokio::time::Instant::now() + aws::WAIT;
+    loop {
+        let (_, worker) = read("boot/worker.json").await;
+        if worker["certificates"]["worker.key"] == new_key.as_str() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "boot/worker.json never got the renewed key"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // Before deletion, the cluster's tag is found on what the stack made.
     let tagged = aws::tagged_leftovers(&moto, &cluster).await;
     assert!(tagged.contains(&format!("vpc {vpc}")), "{tagged:?}");
@@ -256,6 +417,26 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
     assert!(stacks.stacks().is_empty(), "{:?}", stacks.stacks());
     let head = moto_account.s3.head_bucket().bucket(&bucket).send().await;
     assert!(head.is_err(), "the bucket is gone");
+    let certconfigs = env
+        .api::<CertConfig>()
+        .list(&Default::default())
+        .await
+        .unwrap();
+    assert!(
+        certconfigs
+            .items
+            .iter()
+            .all(|c| c.spec.cluster_id != cluster),
+        "the CertConfigs go with the cluster"
+    );
+    assert!(
+        env.api::<Secret>()
+            .get_opt(&kubeconfig_secret_name(&cluster))
+            .await
+            .unwrap()
+            .is_none(),
+        "the kubeconfig Secret goes with the cluster"
+    );
     assert!(
         moto_account
             .kms

@@ -16,34 +16,36 @@ use apiextensions::AWSConfig;
 use aws_operator::names;
 use e2e::aws::{self, create, wait_gone, wait_reason};
 use e2e::aws_proxy::{Fault, FaultProxy};
-use e2e::moto::Moto;
 use kube::api::DeleteParams;
 use operatorkit::testing::{OperatorRun, ServiceAccountIdentity, TestEnv};
 
 /// The AWS writes of a creation, in the order the steps make them.
-const CREATION: [&str; 7] = [
+const CREATION: [&str; 8] = [
     "CreateKey",
     "CreateAlias",
     "s3 CreateBucket",
     "s3 PutBucketEncryption",
     "s3 PutPublicAccessBlock",
     "s3 PutBucketTagging",
+    "s3 PutObject",
     "CreateStack",
 ];
 
 /// The AWS writes of a deletion, in order (the stack first, the sweep of
-/// what moto's DeleteStack leaves, then the bucket and the key).
-const DELETION: [&str; 5] = [
+/// what moto's DeleteStack leaves, then the bucket's boot configurations,
+/// the bucket and the key).
+const DELETION: [&str; 6] = [
     "DeleteStack",
     "DeleteNatGateway",
     "DeleteVpc",
+    "s3 DeleteObject",
     "s3 DeleteBucket",
     "ScheduleKeyDeletion",
 ];
 
 struct Crashing {
     env: TestEnv,
-    moto: Moto,
+    moto: aws::Aws,
     proxy: FaultProxy,
     identity: ServiceAccountIdentity,
     secret: String,

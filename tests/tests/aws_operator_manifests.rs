@@ -1,8 +1,7 @@
 //! `manifests/aws-operator/`: rendered with `kubectl kustomize`, validated
 //! with kubernetes-validate against Kubernetes 1.33, and read for what the
 //! deployment promises: least-privilege RBAC (the exact grants of the
-//! ClusterRole and of the leader-election Role: the credentials Secrets are
-//! read by name, never listed or written), a hardened Deployment with
+//! ClusterRole and of the leader-election Role), a hardened Deployment with
 //! probes, resources and leader election, a metrics Service, all in
 //! namespace operatorkit-system; no AWS endpoint override (real AWS), and
 //! the IAM policy document parses. That the ClusterRole is enough, and that
@@ -17,7 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use apiextensions::AWSConfig;
+use apiextensions::{AWSConfig, CertConfig};
 use aws_operator::settings::AwsArgs;
 use e2e::deployment::{
     self, Break, COMMON_BREAKS, Expected, ExpectedRole, Problems, array_mut, assert_no_problems,
@@ -27,6 +26,9 @@ use e2e::manifests::{self, strings};
 use k8s_openapi::api::core::v1::Secret;
 use operatorkit::cli::RunArgs;
 use serde_json::{Value, json};
+
+/// The verbs of a kind the operator keeps.
+const OWNED: &[&str] = &["get", "list", "watch", "create", "patch", "delete"];
 
 /// Where everything runs.
 const NAMESPACE: &str = "operatorkit-system";
@@ -42,8 +44,9 @@ fn objects() -> Vec<Value> {
 
 /// What manifests/aws-operator holds: everything in operatorkit-system, a
 /// ClusterRole granting what aws-operator calls (see cluster-role.yaml):
-/// its AWSConfigs and their Events, and the credentials Secrets they name,
-/// read by name; and the leader-election Role.
+/// its AWSConfigs and their Events, the CertConfigs it owns, Secrets (the
+/// credentials read by name, the certificates watched, the kubeconfig
+/// written); and the leader-election Role.
 fn expected() -> Expected {
     let operator = aws_operator::OPERATOR;
     let operator = operator.as_str();
@@ -55,7 +58,13 @@ fn expected() -> Expected {
         image: format!("{IMAGE}:{VERSION}"),
         parse_args: |args| parse_args(args).map(drop),
         roles: vec![
-            ExpectedRole::cluster_role::<AWSConfig>(operator, [grant::<Secret>("", &["get"], &[])]),
+            ExpectedRole::cluster_role::<AWSConfig>(
+                operator,
+                [
+                    grant::<CertConfig>("", OWNED, &[]),
+                    grant::<Secret>("", OWNED, &[]),
+                ],
+            ),
             ExpectedRole::leader_election(operator),
         ],
     }
@@ -148,14 +157,19 @@ fn a_broken_manifest_is_caught() {
             "AWS_ENDPOINT_URL is set",
         ),
         (
-            "Secrets listed",
-            |o| verbs(o, "secrets").push(json!("list")),
-            MORE,
+            "Secrets not watched",
+            |o| verbs(o, "secrets").retain(|v| v != "watch"),
+            LACKS,
         ),
         (
-            "Secrets written",
-            |o| verbs(o, "secrets").push(json!("patch")),
-            MORE,
+            "CertConfigs not deleted",
+            |o| verbs(o, "certconfigs").retain(|v| v != "delete"),
+            LACKS,
+        ),
+        (
+            "Secrets by name only",
+            |o| rule(o, "secrets")["resourceNames"] = json!(["aws-creds"]),
+            LACKS,
         ),
         (
             "no Secret read",

@@ -343,13 +343,15 @@ async fn a_kvmconfig_becomes_a_running_guest_cluster_and_goes_without_a_trace() 
     // The admin kubeconfig: beside the KVMConfig, owned by it, labelled.
     let kubeconfig = env
         .api::<Secret>()
-        .get(&kvm_operator::kubeconfig::secret_name(&cluster))
+        .get(&apiextensions::certificates::kubeconfig_secret_name(
+            &cluster,
+        ))
         .await
         .unwrap();
     assert_eq!(kubeconfig.labels()[CLUSTER_LABEL], cluster);
     assert_eq!(kubeconfig.labels()[MANAGED_BY_LABEL], "kvm-operator");
     assert_eq!(kubeconfig.owner_references()[0].uid, ready.uid().unwrap());
-    let text = &kubeconfig.data.as_ref().unwrap()[kvm_operator::kubeconfig::SECRET_KEY].0;
+    let text = &kubeconfig.data.as_ref().unwrap()[apiextensions::certificates::KUBECONFIG_KEY].0;
     let file: kube::config::Kubeconfig = serde_yaml::from_slice(text).unwrap();
     let admin_crt = &env
         .api::<Secret>()
@@ -438,11 +440,11 @@ async fn missing_certificates_are_waited_for_and_a_renewal_reaches_the_vms_witho
 
     // The admin certificate issued again: the kubeconfig Secret follows.
     let kubeconfigs = env.api::<Secret>();
-    let kubeconfig = kvm_operator::kubeconfig::secret_name(&cluster);
+    let kubeconfig = apiextensions::certificates::kubeconfig_secret_name(&cluster);
     let value = |s: &Secret| {
         s.data
             .as_ref()
-            .map(|d| d[kvm_operator::kubeconfig::SECRET_KEY].clone())
+            .map(|d| d[apiextensions::certificates::KUBECONFIG_KEY].clone())
     };
     let before = wait_for(&kubeconfigs, &kubeconfig, kvm::WAIT, |s| s.is_some())
         .await
@@ -851,13 +853,13 @@ async fn masters_and_the_storage_type_stay_as_created() {
 
 /// The guest's admin kubeconfig from its Secret, as a file and as a client.
 async fn guest_kubeconfig(env: &TestEnv, cluster: &str) -> (std::path::PathBuf, kube::Client) {
-    let name = kvm_operator::kubeconfig::secret_name(cluster);
+    let name = apiextensions::certificates::kubeconfig_secret_name(cluster);
     let secrets = env.api::<Secret>();
     let secret = wait_for(&secrets, &name, kvm::WAIT, |s| s.is_some())
         .await
         .unwrap()
         .unwrap();
-    let text = secret.data.unwrap()[kvm_operator::kubeconfig::SECRET_KEY]
+    let text = secret.data.unwrap()[apiextensions::certificates::KUBECONFIG_KEY]
         .0
         .clone();
     let path = std::env::temp_dir().join(format!("{}.kubeconfig", env.name(cluster)));

@@ -3,8 +3,11 @@
 //! This crate owns the five APIs as Rust types (`core.operatorkit.dev/v1alpha1`:
 //! [`CertConfig`], [`FlannelConfig`], [`IngressConfig`];
 //! `provider.operatorkit.dev/v1alpha1`: [`KVMConfig`], [`AWSConfig`]), the
-//! [`ClusterSpec`] the provider kinds share, and the well-known [`keys`] (labels,
-//! annotations, finalizers) operators use to coordinate through the API server.
+//! [`ClusterSpec`] the provider kinds share, the well-known [`keys`] (labels,
+//! annotations, finalizers) operators use to coordinate through the API server,
+//! and what the provider operators share about a guest cluster: its
+//! [`certificates`] (components, CertConfigs, the admin kubeconfig) and
+//! [`waiting`], deletions that wait for its pods.
 //!
 //! Validation lives in the types: OpenAPI constraints through schemars attributes
 //! and cross-field rules as CEL `x-kubernetes-validations`, so the CRDs generated
@@ -13,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod certificates;
 pub mod cluster;
 pub mod core;
 pub mod crds;

@@ -1,0 +1,305 @@
+//! The step of the nodes' boot configurations: one JSON object per master
+//! (`boot/master-<i>.json`) and one for every worker (`boot/worker.json`)
+//! in the cluster's bucket, which a node fetches at boot (its user data
+//! names the object; its instance role may read only its own and decrypt
+//! with the cluster's key). Each holds the cluster's settings and the
+//! node's certificates with their private keys, so it is written with
+//! SSE-KMS under the cluster's key, never logged, and never anywhere else.
+//!
+//! An object is written only when its content (or the key) changed: its
+//! hash is the object's metadata `config-hash`, read back with HeadObject,
+//! so a steady state makes no AWS write. Objects under `boot/` that no node
+//! needs any more (fewer masters) are deleted. On deletion there is nothing
+//! to do here: the bucket step empties the bucket.
+//!
+//! Condition `BootConfigReady`.
+
+use apiextensions::AWSConfig;
+use apiextensions::certificates::{Certificates, Component, issued};
+use apiextensions::names::fnv1a;
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use operatorkit::{Context, Outcome, Step, StepError, condition};
+use serde_json::{Value, json};
+
+use crate::access::Accounts;
+use crate::aws::{Account, code, step_error};
+use crate::encryption::{Key, aliased};
+use crate::names::{api_endpoint, boot_object, bucket, key_alias};
+
+/// Condition: every node's boot configuration is in the bucket.
+pub const BOOT_CONFIG_READY: &str = "BootConfigReady";
+
+/// The object metadata holding the hash of what was written.
+const HASH_METADATA: &str = "config-hash";
+
+/// Where the boot configurations live in the bucket.
+const PREFIX: &str = "boot/";
+
+/// The step.
+pub struct Boot {
+    accounts: Accounts,
+}
+
+impl Boot {
+    /// The step.
+    pub fn new(accounts: Accounts) -> Self {
+        Self { accounts }
+    }
+}
+
+/// One node's boot configuration: its object name and content.
+pub struct BootObject {
+    /// The object's key in the bucket.
+    pub key: String,
+    /// The JSON it holds.
+    pub content: Vec<u8>,
+}
+
+impl BootObject {
+    /// The hash recorded with the object: its content and the key that
+    /// encrypts it (a new key rewrites every object).
+    fn hash(&self, key_arn: &str) -> String {
+        let mut bytes = self.content.clone();
+        bytes.extend_from_slice(key_arn.as_bytes());
+        format!("{:016x}", fnv1a(&bytes))
+    }
+}
+
+/// The certificates of a node: the CA and, per component, its certificate
+/// and key, as PEM text.
+fn node_certificates(certs: &Certificates, components: &[Component]) -> Value {
+    let text = |b: &k8s_openapi::ByteString| String::from_utf8_lossy(&b.0).into_owned();
+    let mut out = serde_json::Map::new();
+    for component in components {
+        if let Some(pem) = certs.get(component) {
+            out.insert("ca.crt".into(), text(&pem.ca).into());
+            out.insert(format!("{}.crt", component.as_str()), text(&pem.crt).into());
+            out.insert(format!("{}.key", component.as_str()), text(&pem.key).into());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The boot configurations of the cluster's nodes (pure).
+pub fn boot_objects(config: &AWSConfig, certs: &Certificates) -> Vec<BootObject> {
+    let spec = &config.spec;
+    let cluster = &spec.cluster;
+    let k8s = &cluster.kubernetes;
+    let settings = json!({
+        "id": cluster.id,
+        "version": cluster.version,
+        "region": spec.region,
+        "apiEndpoint": api_endpoint(cluster),
+        "apiDomain": cluster.domain("api"),
+        "etcdDomain": cluster.domain("etcd"),
+        "apiPort": k8s.api_port,
+        "etcdPort": cluster.etcd.port,
+        "serviceCIDR": k8s.service_cidr,
+        "podCIDR": k8s.pod_cidr,
+        "dnsIP": k8s.dns_ip,
+        "clusterDomain": k8s.cluster_domain,
+        "masters": spec.masters.len(),
+    });
+    let object = |role: &str, index: Option<usize>, components: &[Component]| {
+        let content = json!({
+            "cluster": settings,
+            "node": {"role": role, "index": index},
+            "certificates": node_certificates(certs, components),
+        });
+        BootObject {
+            key: boot_object(role, index),
+            // A `Value` always serializes.
+            content: serde_json::to_vec_pretty(&content).unwrap_or_default(),
+        }
+    };
+    let mut objects: Vec<BootObject> = (0..spec.masters.len())
+        .map(|i| object("master", Some(i), &Component::MASTER))
+        .collect();
+    if !spec.workers.is_empty() {
+        objects.push(object("worker", None, &[Component::Worker]));
+    }
+    objects
+}
+
+impl Boot {
+    /// Writes `object` unless it is there with the same hash. Whether it
+    /// wrote.
+    async fn put(
+        &self,
+        account: &Account,
+        bucket: &str,
+        key: &Key,
+        object: BootObject,
+    ) -> Result<bool, StepError> {
+        let hash = object.hash(&key.arn);
+        let head = account
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(&object.key)
+            .send()
+            .await;
+        let current = match &head {
+            Ok(h) => h.metadata().and_then(|m| m.get(HASH_METADATA)).cloned(),
+            Err(e) if matches!(code(e), "NotFound" | "NoSuchKey") => None,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
+            Err(e) => return Err(step_error(&format!("reading {}", object.key), e)),
+        };
+        if current.as_deref() == Some(hash.as_str()) {
+            return Ok(false);
+        }
+        account
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(&object.key)
+            .content_type("application/json")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&key.arn)
+            .metadata(HASH_METADATA, &hash)
+            .body(ByteStream::from(object.content))
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("writing {}", object.key), &e))?;
+        tracing::info!(bucket, object = object.key, "wrote a boot configuration");
+        Ok(true)
+    }
+
+    /// Deletes the boot objects no node needs (`wanted` are the ones it
+    /// does).
+    async fn prune(
+        &self,
+        account: &Account,
+        bucket: &str,
+        wanted: &[String],
+    ) -> Result<(), StepError> {
+        let listed = account
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(PREFIX)
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("listing bucket {bucket}"), &e))?;
+        for key in listed.contents().iter().filter_map(|o| o.key()) {
+            if wanted.iter().any(|w| w == key) {
+                continue;
+            }
+            account
+                .s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| step_error(&format!("deleting {key} of bucket {bucket}"), &e))?;
+            tracing::info!(
+                bucket,
+                object = key,
+                "deleted a boot configuration no node needs"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Step<AWSConfig> for Boot {
+    fn name(&self) -> &str {
+        "boot-configuration"
+    }
+
+    async fn ensure_created(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        let config = cx.object();
+        let cluster = &config.spec.cluster.id;
+        let certs = issued(cx, cluster, &Component::GUEST)
+            .await?
+            .map_err(|missing| {
+                StepError::transient(format!("certificates missing: {}", missing.join(", ")))
+            })?;
+        let account = self.accounts.of(cx).await?;
+        let name = bucket(cluster, &account.id);
+        let key = aliased(&account, &key_alias(cluster))
+            .await?
+            .ok_or_else(|| StepError::transient("the cluster's KMS key is gone; made again"))?;
+        let objects = boot_objects(config, &certs);
+        let wanted: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+        let mut written = 0;
+        for object in objects {
+            written += usize::from(self.put(&account, &name, &key, object).await?);
+        }
+        self.prune(&account, &name, &wanted).await?;
+        cx.set_condition(
+            condition(BOOT_CONFIG_READY)
+                .is(true)
+                .because("Written")
+                .message(format!(
+                    "{} boot configurations in bucket {name} ({written} written now)",
+                    wanted.len()
+                )),
+        );
+        Ok(Outcome::Done)
+    }
+
+    async fn ensure_deleted(&self, _cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        Ok(Outcome::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apiextensions::certificates::Pem;
+    use k8s_openapi::ByteString;
+
+    fn config() -> AWSConfig {
+        let yaml = include_str!("../../manifests/examples/awsconfig.yaml");
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    fn certs() -> Certificates {
+        let b = |s: &str| ByteString(s.as_bytes().to_vec());
+        Component::GUEST
+            .into_iter()
+            .map(|c| {
+                let pem = Pem {
+                    ca: b("CA"),
+                    crt: b(&format!("CRT-{}", c.as_str())),
+                    key: b(&format!("KEY-{}", c.as_str())),
+                };
+                (c, pem)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_worker_gets_its_own_certificate_only() {
+        let config = config();
+        let objects = boot_objects(&config, &certs());
+        let keys: Vec<_> = objects.iter().map(|o| o.key.as_str()).collect();
+        let mut expected: Vec<String> = (0..config.spec.masters.len())
+            .map(|i| format!("boot/master-{i}.json"))
+            .collect();
+        expected.push("boot/worker.json".into());
+        assert_eq!(keys, expected);
+        let worker: Value = serde_json::from_slice(&objects.last().unwrap().content).unwrap();
+        let certs = worker["certificates"].as_object().unwrap();
+        let names: Vec<_> = certs.keys().map(String::as_str).collect();
+        assert_eq!(names, ["ca.crt", "worker.crt", "worker.key"]);
+        let master: Value = serde_json::from_slice(&objects[0].content).unwrap();
+        assert_eq!(master["certificates"]["api.key"], "KEY-api");
+        assert!(master["certificates"].get("admin.key").is_none());
+        assert_eq!(master["node"]["index"], 0);
+    }
+
+    #[test]
+    fn the_hash_follows_content_and_key() {
+        let objects = boot_objects(&config(), &certs());
+        let o = &objects[0];
+        assert_eq!(o.hash("arn:a"), o.hash("arn:a"));
+        assert_ne!(o.hash("arn:a"), o.hash("arn:b"));
+        assert_ne!(o.hash("arn:a"), objects[1].hash("arn:a"));
+    }
+}
