@@ -1,10 +1,12 @@
 //! The step that checks an AWSConfig's access to AWS, and the account every
 //! later step reaches: the credentials Secret read (live: only the
 //! cluster's certificate Secrets are watched), checked once per Secret
-//! version and region with STS, and kept.
+//! version and region (the region listed by EC2 `DescribeRegions` and
+//! enabled, the credentials accepted by STS), and kept.
 //!
 //! Condition `CredentialsValid`: True naming the account, or False with
-//! `CredentialsInvalid` (no Secret, missing keys, refused by AWS: a
+//! `CredentialsInvalid` (no Secret, missing keys, refused by AWS, an
+//! unknown or disabled region: a
 //! permanent error, looked at again when the AWSConfig changes or every
 //! `--recheck`) or `AWSError` (AWS unreachable: retried with backoff).
 
@@ -57,6 +59,28 @@ impl Accounts {
     /// The account of the AWSConfig `cx` reconciles.
     pub async fn of(&self, cx: &Context<AWSConfig>) -> Result<Account, StepError> {
         let spec = &cx.object().spec;
+        self.lookup(cx).await?.ok_or_else(|| {
+            StepError::permanent(format!(
+                "unknown region {} (spec.region): AWS lists no such region",
+                spec.region
+            ))
+            .reason(reasons::CREDENTIALS_INVALID)
+        })
+    }
+
+    /// The account of the AWSConfig `cx` deletes, or `None` when its region
+    /// does not exist: nothing can have been made there, so there is
+    /// nothing to delete (the region is immutable, so it cannot be fixed).
+    pub async fn for_deletion(
+        &self,
+        cx: &Context<AWSConfig>,
+    ) -> Result<Option<Account>, StepError> {
+        self.lookup(cx).await
+    }
+
+    /// The account, or `None` when the region does not exist.
+    async fn lookup(&self, cx: &Context<AWSConfig>) -> Result<Option<Account>, StepError> {
+        let spec = &cx.object().spec;
         let reference = &spec.credential_secret;
         let invalid = |m: String| StepError::permanent(m).reason(reasons::CREDENTIALS_INVALID);
         // Live: the operator's cache of Secrets holds only those labelled
@@ -82,7 +106,7 @@ impl Accounts {
             spec.cluster.id.clone(),
         );
         if let Some(account) = self.lock().get(&key) {
-            return Ok(account.clone());
+            return Ok(Some(account.clone()));
         }
         let creds = credentials::from_secret(&secret).map_err(|why| {
             invalid(format!(
@@ -90,12 +114,17 @@ impl Accounts {
                 reference.namespace, reference.name
             ))
         })?;
-        let account = self
+        let cluster = &spec.cluster.id;
+        if !self
             .connector
-            .account(creds, &spec.region, &spec.cluster.id)
-            .await?;
+            .region_exists(&creds, &spec.region, cluster)
+            .await?
+        {
+            return Ok(None);
+        }
+        let account = self.connector.account(creds, &spec.region, cluster).await?;
         self.lock().insert(key, account.clone());
-        Ok(account)
+        Ok(Some(account))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AccountKey, Account>> {

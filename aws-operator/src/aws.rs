@@ -179,6 +179,60 @@ impl Connector {
     }
 }
 
+/// The region of `region`'s partition that every account can reach, to ask
+/// it which regions exist: `us-east-1`, or China's and GovCloud's own.
+fn home_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "cn-north-1"
+    } else if region.starts_with("us-gov-") {
+        "us-gov-west-1"
+    } else {
+        "us-east-1"
+    }
+}
+
+impl Connector {
+    /// Whether `region` exists, asked of EC2 (`DescribeRegions`) in the
+    /// partition's home region with `credentials`, the call counted for
+    /// `cluster`: a region that does not exist has no endpoint to answer
+    /// for itself (real AWS: a name that does not resolve, retried forever;
+    /// moto: an HTTP 500). A region that exists but is not enabled for the
+    /// account is a permanent `CredentialsInvalid`.
+    pub async fn region_exists(
+        &self,
+        credentials: &Credentials,
+        region: &str,
+        cluster: &str,
+    ) -> Result<bool, StepError> {
+        let config = self.sdk_config(credentials.clone(), home_region(region));
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&config)
+                .interceptor(self.metrics.counter(cluster))
+                .build(),
+        );
+        let regions = ec2
+            .describe_regions()
+            .all_regions(true)
+            .send()
+            .await
+            .map_err(|e| step_error("checking the region (EC2 DescribeRegions)", &e))?;
+        let Some(found) = regions
+            .regions()
+            .iter()
+            .find(|r| r.region_name() == Some(region))
+        else {
+            return Ok(false);
+        };
+        if found.opt_in_status() == Some("not-opted-in") {
+            return Err(StepError::permanent(format!(
+                "region {region} (spec.region) is not enabled for this account"
+            ))
+            .reason(reasons::CREDENTIALS_INVALID));
+        }
+        Ok(true)
+    }
+}
+
 /// The step error of a failed AWS call doing `what`: permanent
 /// `CredentialsInvalid` when AWS refuses the credentials, transient
 /// otherwise.

@@ -243,7 +243,9 @@ impl Step<AWSConfig> for Bucket {
     }
 
     async fn ensure_deleted(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
-        let account = self.accounts.of(cx).await?;
+        let Some(account) = self.accounts.for_deletion(cx).await? else {
+            return Ok(Outcome::Done);
+        };
         let name = bucket(&cx.object().spec.cluster.id, &account.id);
         if !exists(&account, &name).await? {
             return Ok(Outcome::Done);

@@ -204,7 +204,9 @@ impl Step<AWSConfig> for Encryption {
     }
 
     async fn ensure_deleted(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
-        let account = self.accounts.of(cx).await?;
+        let Some(account) = self.accounts.for_deletion(cx).await? else {
+            return Ok(Outcome::Done);
+        };
         let cluster = &cx.object().spec.cluster.id;
         let alias = key_alias(cluster);
         match account.kms.delete_alias().alias_name(&alias).send().await {

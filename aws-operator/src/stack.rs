@@ -657,7 +657,9 @@ impl Step<AWSConfig> for Stacks {
     }
 
     async fn ensure_deleted(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
-        let account = self.accounts.of(cx).await?;
+        let Some(account) = self.accounts.for_deletion(cx).await? else {
+            return Ok(Outcome::Done);
+        };
         let cluster = cx.object().spec.cluster.id.clone();
         let name = stack(&cluster, self.kind.suffix());
         match describe(&account, &name).await? {

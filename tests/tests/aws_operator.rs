@@ -461,7 +461,7 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn missing_or_incomplete_credentials_are_a_permanent_condition_until_fixed() {
+async fn missing_or_incomplete_credentials_or_an_unknown_region_are_a_permanent_condition() {
     let (env, moto) = aws::env().await;
     let _run = aws::start(&env, &moto).await;
     let secret = env.name("aws-creds");
@@ -492,6 +492,22 @@ async fn missing_or_incomplete_credentials_are_a_permanent_condition_until_fixed
         .unwrap()
         .message;
     assert!(!message.contains("AKIAEXAMPLE"), "{message}");
+
+    // A region AWS does not list: permanent too, named (the good
+    // credentials of another Secret do not help).
+    let good = env.name("aws-good");
+    aws::credentials(&env, &good, &aws::moto_credentials()).await;
+    let nowhere = env.name("nowhere");
+    let mut config = aws::aws_config(&env, &nowhere, &aws::cluster_id(&env, "n"), &good);
+    config.spec.region = "xx-nowhere-9".into();
+    config.spec.availability_zones = vec!["xx-nowhere-9a".into()];
+    create(&env, &config).await;
+    let unknown = wait_reason(&env, &nowhere, CREDENTIALS_VALID, CREDENTIALS_INVALID).await;
+    let message = &aws::condition(Some(&unknown), CREDENTIALS_VALID)
+        .unwrap()
+        .message;
+    assert!(message.contains("unknown region xx-nowhere-9"), "{message}");
+    aws::delete(&env, &nowhere).await;
 
     // Fixed: the next change of the AWSConfig goes on.
     env.api::<k8s_openapi::api::core::v1::Secret>()
