@@ -1,8 +1,9 @@
 //! The step that checks an AWSConfig's access to AWS, and the account every
 //! later step reaches: the credentials Secret read (live: only the
-//! cluster's certificate Secrets are watched), checked once per Secret
-//! version and region (the region listed by EC2 `DescribeRegions` and
-//! enabled, the credentials accepted by STS), and kept.
+//! cluster's certificate Secrets are watched) once per loop (the account is
+//! shared with the loop's later steps), checked once per Secret version and
+//! region (the region listed by EC2 `DescribeRegions` and enabled, the
+//! credentials accepted by STS), and kept.
 //!
 //! Condition `CredentialsValid`: True naming the account, or False with
 //! `CredentialsInvalid` (no Secret, missing keys, refused by AWS, an
@@ -20,7 +21,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
-use crate::aws::{Account, Connector, reasons};
+use crate::aws::{Account, Connector, RegionState, reasons};
 use crate::calls::CallMetrics;
 use crate::credentials;
 
@@ -30,6 +31,12 @@ pub const CREDENTIALS_VALID: &str = "CredentialsValid";
 /// What an account is cached by: the credentials Secret at a version, the
 /// region, and the cluster (whose calls its clients count).
 type AccountKey = (String, String, String);
+
+/// An AWSConfig's account, or why its region cannot be used.
+enum Reach {
+    Account(Account),
+    Unusable(String),
+}
 
 /// Accounts by credentials Secret version, region and cluster.
 #[derive(Clone)]
@@ -56,30 +63,55 @@ impl Accounts {
         self.metrics.forget(cluster);
     }
 
-    /// The account of the AWSConfig `cx` reconciles.
+    /// The account of the AWSConfig `cx` reconciles: the one an earlier
+    /// step of this loop found (shared through `cx`), else looked up and
+    /// shared with the later steps.
     pub async fn of(&self, cx: &Context<AWSConfig>) -> Result<Account, StepError> {
-        let spec = &cx.object().spec;
-        self.lookup(cx).await?.ok_or_else(|| {
-            StepError::permanent(format!(
-                "unknown region {} (spec.region): AWS lists no such region",
-                spec.region
-            ))
-            .reason(reasons::CREDENTIALS_INVALID)
-        })
+        if let Some(account) = cx.shared::<Account>() {
+            return Ok(account);
+        }
+        match self.lookup(cx).await? {
+            Reach::Account(account) => {
+                cx.share(account.clone());
+                Ok(account)
+            }
+            Reach::Unusable(why) => {
+                Err(StepError::permanent(why).reason(reasons::CREDENTIALS_INVALID))
+            }
+        }
     }
 
     /// The account of the AWSConfig `cx` deletes, or `None` when its region
-    /// does not exist: nothing can have been made there, so there is
-    /// nothing to delete (the region is immutable, so it cannot be fixed).
+    /// cannot be used: one that does not exist, where nothing can have been
+    /// made (the region is immutable, so it cannot be fixed); or one not
+    /// enabled for the account, where AWS lets nothing be read or deleted
+    /// (whatever was made there before it was disabled stays, tagged with
+    /// the cluster, until the region is enabled again).
     pub async fn for_deletion(
         &self,
         cx: &Context<AWSConfig>,
     ) -> Result<Option<Account>, StepError> {
-        self.lookup(cx).await
+        if let Some(account) = cx.shared::<Account>() {
+            return Ok(Some(account));
+        }
+        Ok(match self.lookup(cx).await? {
+            Reach::Account(account) => {
+                cx.share(account.clone());
+                Some(account)
+            }
+            Reach::Unusable(why) => {
+                tracing::warn!(
+                    awsconfig = %cx.name(),
+                    namespace = %cx.namespace(),
+                    "{why}: nothing in AWS to delete"
+                );
+                None
+            }
+        })
     }
 
-    /// The account, or `None` when the region does not exist.
-    async fn lookup(&self, cx: &Context<AWSConfig>) -> Result<Option<Account>, StepError> {
+    /// The account, or why the region cannot be used.
+    async fn lookup(&self, cx: &Context<AWSConfig>) -> Result<Reach, StepError> {
         let spec = &cx.object().spec;
         let reference = &spec.credential_secret;
         let invalid = |m: String| StepError::permanent(m).reason(reasons::CREDENTIALS_INVALID);
@@ -106,7 +138,7 @@ impl Accounts {
             spec.cluster.id.clone(),
         );
         if let Some(account) = self.lock().get(&key) {
-            return Ok(Some(account.clone()));
+            return Ok(Reach::Account(account.clone()));
         }
         let creds = credentials::from_secret(&secret).map_err(|why| {
             invalid(format!(
@@ -115,16 +147,23 @@ impl Accounts {
             ))
         })?;
         let cluster = &spec.cluster.id;
-        if !self
-            .connector
-            .region_exists(&creds, &spec.region, cluster)
-            .await?
-        {
-            return Ok(None);
+        let region = &spec.region;
+        match self.connector.region_state(&creds, region, cluster).await? {
+            RegionState::Enabled | RegionState::Unchecked => {}
+            RegionState::Unknown => {
+                return Ok(Reach::Unusable(format!(
+                    "unknown region {region} (spec.region): AWS lists no such region"
+                )));
+            }
+            RegionState::NotEnabled => {
+                return Ok(Reach::Unusable(format!(
+                    "region {region} (spec.region) is not enabled for this account"
+                )));
+            }
         }
-        let account = self.connector.account(creds, &spec.region, cluster).await?;
+        let account = self.connector.account(creds, region, cluster).await?;
         self.lock().insert(key, account.clone());
-        Ok(Some(account))
+        Ok(Reach::Account(account))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AccountKey, Account>> {

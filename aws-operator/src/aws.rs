@@ -179,57 +179,83 @@ impl Connector {
     }
 }
 
-/// The region of `region`'s partition that every account can reach, to ask
-/// it which regions exist: `us-east-1`, or China's and GovCloud's own.
-fn home_region(region: &str) -> &'static str {
+/// The region to ask which regions of `region`'s partition exist: the
+/// commercial partition's `us-east-1`, China's `cn-north-1`, GovCloud's
+/// `us-gov-west-1`; in the isolated partitions (`us-iso*`, the European
+/// Sovereign Cloud `eusc-*`), whose home this operator does not know, the
+/// region itself (an unknown one there fails as transient, named).
+fn home_region(region: &str) -> &str {
     if region.starts_with("cn-") {
         "cn-north-1"
     } else if region.starts_with("us-gov-") {
         "us-gov-west-1"
+    } else if region.starts_with("us-iso") || region.starts_with("eusc-") {
+        region
     } else {
         "us-east-1"
     }
 }
 
+/// What EC2 says of a region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionState {
+    /// It exists and the account may use it.
+    Enabled,
+    /// It exists, and is not enabled for the account (an opt-in region).
+    NotEnabled,
+    /// AWS lists no such region.
+    Unknown,
+    /// The credentials may not list regions (`ec2:DescribeRegions` is not
+    /// granted): not checked, STS will tell.
+    Unchecked,
+}
+
+/// Error codes of a call the credentials are not allowed to make.
+const DENIED_CODES: &[&str] = &[
+    "UnauthorizedOperation",
+    "AccessDenied",
+    "AccessDeniedException",
+];
+
 impl Connector {
-    /// Whether `region` exists, asked of EC2 (`DescribeRegions`) in the
-    /// partition's home region with `credentials`, the call counted for
-    /// `cluster`: a region that does not exist has no endpoint to answer
-    /// for itself (real AWS: a name that does not resolve, retried forever;
-    /// moto: an HTTP 500). A region that exists but is not enabled for the
-    /// account is a permanent `CredentialsInvalid`.
-    pub async fn region_exists(
+    /// What EC2 (`DescribeRegions`, asked in the partition's home region
+    /// with `credentials`, the call counted for `cluster`) says of
+    /// `region`. A region that does not exist has no endpoint to answer for
+    /// itself (real AWS: a name that does not resolve, retried forever;
+    /// moto: an HTTP 500), hence the home region.
+    pub async fn region_state(
         &self,
         credentials: &Credentials,
         region: &str,
         cluster: &str,
-    ) -> Result<bool, StepError> {
+    ) -> Result<RegionState, StepError> {
         let config = self.sdk_config(credentials.clone(), home_region(region));
         let ec2 = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&config)
                 .interceptor(self.metrics.counter(cluster))
                 .build(),
         );
-        let regions = ec2
-            .describe_regions()
-            .all_regions(true)
-            .send()
-            .await
-            .map_err(|e| step_error("checking the region (EC2 DescribeRegions)", &e))?;
-        let Some(found) = regions
+        let regions = match ec2.describe_regions().all_regions(true).send().await {
+            Ok(r) => r,
+            Err(e) if DENIED_CODES.contains(&code(&e)) => {
+                tracing::warn!(
+                    cluster,
+                    region,
+                    "ec2:DescribeRegions is not granted (see the IAM policy in docs/aws-operator.md): region not checked"
+                );
+                return Ok(RegionState::Unchecked);
+            }
+            Err(e) => return Err(step_error("checking the region (EC2 DescribeRegions)", &e)),
+        };
+        let found = regions
             .regions()
             .iter()
-            .find(|r| r.region_name() == Some(region))
-        else {
-            return Ok(false);
-        };
-        if found.opt_in_status() == Some("not-opted-in") {
-            return Err(StepError::permanent(format!(
-                "region {region} (spec.region) is not enabled for this account"
-            ))
-            .reason(reasons::CREDENTIALS_INVALID));
-        }
-        Ok(true)
+            .find(|r| r.region_name() == Some(region));
+        Ok(match found {
+            None => RegionState::Unknown,
+            Some(r) if r.opt_in_status() == Some("not-opted-in") => RegionState::NotEnabled,
+            Some(_) => RegionState::Enabled,
+        })
     }
 }
 

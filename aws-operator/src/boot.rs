@@ -1,16 +1,20 @@
 //! The step of the nodes' boot configurations: one JSON object per master
 //! (`boot/master-<i>.json`) and one for every worker (`boot/worker.json`)
 //! in the cluster's bucket, which a node fetches at boot (its user data
-//! names the object; its instance role may read only its own and decrypt
-//! with the cluster's key). Each holds the cluster's settings and the
+//! names the object; a worker's instance role may read only the workers'
+//! object, a master's only the masters' objects, and each may decrypt with
+//! the cluster's key). Each holds the cluster's settings and the
 //! node's certificates with their private keys, so it is written with
 //! SSE-KMS under the cluster's key, never logged, and never anywhere else.
 //!
 //! An object is written only when its content (or the key) changed: its
 //! hash is the object's metadata `config-hash`, read back with HeadObject,
 //! so a steady state makes no AWS write. Objects under `boot/` that no node
-//! needs any more (fewer masters) are deleted. On deletion there is nothing
-//! to do here: the bucket step empties the bucket.
+//! needs any more (fewer masters) are deleted by a second step,
+//! [`PruneBoot`], which runs after the stacks have settled: until the stack
+//! update removing those masters is complete (or should it roll back), the
+//! instances may still boot from them. On deletion there is nothing to do
+//! here: the bucket step empties the bucket.
 //!
 //! Condition `BootConfigReady`.
 
@@ -25,8 +29,8 @@ use serde_json::{Value, json};
 
 use crate::access::Accounts;
 use crate::aws::{Account, code, step_error};
-use crate::encryption::{Key, aliased};
-use crate::names::{api_endpoint, boot_object, bucket, key_alias};
+use crate::encryption::{Key, cluster_key};
+use crate::names::{api_endpoint, boot_object, bucket};
 
 /// Condition: every node's boot configuration is in the bucket.
 pub const BOOT_CONFIG_READY: &str = "BootConfigReady";
@@ -82,7 +86,21 @@ fn node_certificates(certs: &Certificates, components: &[Component]) -> Value {
     Value::Object(out)
 }
 
-/// The boot configurations of the cluster's nodes (pure).
+/// The object keys of the boot configurations the cluster's nodes need
+/// (pure): one per master, one for the workers if there are any.
+pub fn boot_keys(config: &AWSConfig) -> Vec<String> {
+    let spec = &config.spec;
+    let mut keys: Vec<String> = (0..spec.masters.len())
+        .map(|i| boot_object("master", Some(i)))
+        .collect();
+    if !spec.workers.is_empty() {
+        keys.push(boot_object("worker", None));
+    }
+    keys
+}
+
+/// The boot configurations of the cluster's nodes (pure), in the order of
+/// [`boot_keys`].
 pub fn boot_objects(config: &AWSConfig, certs: &Certificates) -> Vec<BootObject> {
     let spec = &config.spec;
     let cluster = &spec.cluster;
@@ -166,43 +184,6 @@ impl Boot {
         tracing::info!(bucket, object = object.key, "wrote a boot configuration");
         Ok(true)
     }
-
-    /// Deletes the boot objects no node needs (`wanted` are the ones it
-    /// does).
-    async fn prune(
-        &self,
-        account: &Account,
-        bucket: &str,
-        wanted: &[String],
-    ) -> Result<(), StepError> {
-        let listed = account
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(PREFIX)
-            .send()
-            .await
-            .map_err(|e| step_error(&format!("listing bucket {bucket}"), &e))?;
-        for key in listed.contents().iter().filter_map(|o| o.key()) {
-            if wanted.iter().any(|w| w == key) {
-                continue;
-            }
-            account
-                .s3
-                .delete_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| step_error(&format!("deleting {key} of bucket {bucket}"), &e))?;
-            tracing::info!(
-                bucket,
-                object = key,
-                "deleted a boot configuration no node needs"
-            );
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -221,16 +202,13 @@ impl Step<AWSConfig> for Boot {
             })?;
         let account = self.accounts.of(cx).await?;
         let name = bucket(cluster, &account.id);
-        let key = aliased(&account, &key_alias(cluster))
-            .await?
-            .ok_or_else(|| StepError::transient("the cluster's KMS key is gone; made again"))?;
+        let key = cluster_key(cx, &account).await?;
         let objects = boot_objects(config, &certs);
         let wanted: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
         let mut written = 0;
         for object in objects {
             written += usize::from(self.put(&account, &name, &key, object).await?);
         }
-        self.prune(&account, &name, &wanted).await?;
         cx.set_condition(
             condition(BOOT_CONFIG_READY)
                 .is(true)
@@ -244,6 +222,70 @@ impl Step<AWSConfig> for Boot {
     }
 
     async fn ensure_deleted(&self, _cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        Ok(Outcome::Done)
+    }
+}
+
+/// The step that deletes the boot objects no node needs any more; it runs
+/// after the stack steps, so only once the stacks have settled.
+pub struct PruneBoot {
+    accounts: Accounts,
+}
+
+impl PruneBoot {
+    /// The step.
+    pub fn new(accounts: Accounts) -> Self {
+        Self { accounts }
+    }
+}
+
+/// Deletes the boot objects of `bucket` that are not `wanted`.
+async fn prune(account: &Account, bucket: &str, wanted: &[String]) -> Result<(), StepError> {
+    let listed = account
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(PREFIX)
+        .send()
+        .await
+        .map_err(|e| step_error(&format!("listing bucket {bucket}"), &e))?;
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        if wanted.iter().any(|w| w == key) {
+            continue;
+        }
+        account
+            .s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("deleting {key} of bucket {bucket}"), &e))?;
+        tracing::info!(
+            bucket,
+            object = key,
+            "deleted a boot configuration no node needs"
+        );
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Step<AWSConfig> for PruneBoot {
+    fn name(&self) -> &str {
+        "boot-configuration-prune"
+    }
+
+    async fn ensure_created(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        let config = cx.object();
+        let account = self.accounts.of(cx).await?;
+        let name = bucket(&config.spec.cluster.id, &account.id);
+        prune(&account, &name, &boot_keys(config)).await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn ensure_deleted(&self, _cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        // The bucket step empties the bucket.
         Ok(Outcome::Done)
     }
 }
@@ -292,6 +334,16 @@ mod tests {
         assert_eq!(master["certificates"]["api.key"], "KEY-api");
         assert!(master["certificates"].get("admin.key").is_none());
         assert_eq!(master["node"]["index"], 0);
+    }
+
+    #[test]
+    fn the_keys_are_the_objects_keys() {
+        let config = config();
+        let objects: Vec<String> = boot_objects(&config, &certs())
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(objects, boot_keys(&config));
     }
 
     #[test]

@@ -19,8 +19,8 @@ use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::access::Accounts;
 use crate::aws::{Account, code, step_error};
-use crate::encryption::{Key, aliased};
-use crate::names::{bucket, key_alias, tags};
+use crate::encryption::{Key, cluster_key};
+use crate::names::{bucket, tags};
 
 /// Condition: the cluster's bucket exists, encrypted with its key.
 pub const BUCKET_READY: &str = "BucketReady";
@@ -224,9 +224,7 @@ impl Step<AWSConfig> for Bucket {
         let account = self.accounts.of(cx).await?;
         let cluster = &cx.object().spec.cluster.id;
         let name = bucket(cluster, &account.id);
-        let key = aliased(&account, &key_alias(cluster))
-            .await?
-            .ok_or_else(|| StepError::transient("the cluster's KMS key is gone; made again"))?;
+        let key = cluster_key(cx, &account).await?;
         if !exists(&account, &name).await? {
             self.create(&account, &name).await?;
         }

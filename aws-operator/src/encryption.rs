@@ -13,6 +13,9 @@
 //! for deletion (7 days, KMS's minimum: a key cannot be deleted at once, so
 //! it stays listed, `PendingDeletion`, until then).
 //!
+//! The key is shared with the loop's later steps ([`cluster_key`]), which
+//! would otherwise each read the alias again.
+//!
 //! Condition `EncryptionKeyReady`.
 
 use apiextensions::AWSConfig;
@@ -52,6 +55,17 @@ impl Encryption {
             version: version.to_owned(),
         }
     }
+}
+
+/// The cluster's key: as the encryption step found or made it in this loop
+/// (shared through `cx`), else read under its alias (a step on its own).
+pub async fn cluster_key(cx: &Context<AWSConfig>, account: &Account) -> Result<Key, StepError> {
+    if let Some(key) = cx.shared::<Key>() {
+        return Ok(key);
+    }
+    aliased(account, &key_alias(&cx.object().spec.cluster.id))
+        .await?
+        .ok_or_else(|| StepError::transient("the cluster's KMS key is gone; made again"))
 }
 
 /// The usable key the alias names, if any.
@@ -200,6 +214,7 @@ impl Step<AWSConfig> for Encryption {
                 .because("KeyReady")
                 .message(format!("KMS key {} ({alias})", key.id)),
         );
+        cx.share(key);
         Ok(Outcome::Done)
     }
 

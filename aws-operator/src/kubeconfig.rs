@@ -44,11 +44,32 @@ fn secret(config: &AWSConfig, data: BTreeMap<String, k8s_openapi::ByteString>) -
     }
 }
 
-/// Whether `current` is ours and holds `desired`'s data.
+/// Whether `current` holds `desired`'s data, labels and owner reference.
+/// A label or owner someone else added is theirs to keep: it does not make
+/// the Secret differ (or every pass would write it again).
 fn same(current: &Secret, desired: &Secret) -> bool {
+    let labels = current.labels();
+    let owners = current.owner_references();
     current.data == desired.data
-        && current.labels() == desired.labels()
-        && current.owner_references() == desired.owner_references()
+        && desired
+            .labels()
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+        && desired
+            .owner_references()
+            .iter()
+            .all(|o| owners.contains(o))
+}
+
+/// The Secret `name` in `cx`'s namespace: from the cache when it is there,
+/// else read live. The cache holds only Secrets labelled with a cluster; a
+/// Secret of that name without the label (someone else's) must be seen
+/// before this step writes over it.
+async fn current(cx: &Context<AWSConfig>, name: &str) -> Result<Option<Secret>, StepError> {
+    if let Some(cached) = cx.get::<Secret>(&cx.namespace(), name).await? {
+        return Ok(Some(cached.as_ref().clone()));
+    }
+    Ok(cx.api_in::<Secret>(&cx.namespace()).get_opt(name).await?)
 }
 
 #[async_trait]
@@ -71,10 +92,7 @@ impl Step<AWSConfig> for AdminKubeconfig {
         let data = admin_kubeconfig(&cluster.id, &api_endpoint(cluster), admin)
             .map_err(|e| StepError::permanent(format!("rendering the kubeconfig: {e}")))?;
         let desired = secret(config, data);
-        let current = cx
-            .get::<Secret>(&cx.namespace(), &desired.name_any())
-            .await?;
-        if let Some(current) = &current {
+        if let Some(current) = &current(cx, &desired.name_any()).await? {
             if !current.owner_references().iter().any(|o| o.uid == cx.uid()) {
                 return Err(StepError::permanent(format!(
                     "Secret {}/{} exists and is not this AWSConfig's",
@@ -93,11 +111,11 @@ impl Step<AWSConfig> for AdminKubeconfig {
 
     async fn ensure_deleted(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
         let name = kubeconfig_secret_name(&cx.object().spec.cluster.id);
-        if let Some(current) = cx.get::<Secret>(&cx.namespace(), &name).await?
+        if let Some(current) = current(cx, &name).await?
             && current.owner_references().iter().any(|o| o.uid == cx.uid())
             && current.metadata.deletion_timestamp.is_none()
         {
-            cx.delete(current.as_ref()).await?;
+            cx.delete(&current).await?;
         }
         Ok(Outcome::Done)
     }
@@ -121,5 +139,19 @@ mod tests {
         assert_eq!(s.namespace().as_deref(), Some("team-a"));
         assert_eq!(s.owner_references()[0].uid, "uid-1");
         assert!(same(&s, &s.clone()));
+        let mut labelled = s.clone();
+        labelled
+            .labels_mut()
+            .insert("team".into(), "platform".into());
+        assert!(same(&labelled, &s), "a foreign label is not a difference");
+        let mut changed = s.clone();
+        changed.data = Some(BTreeMap::from([(
+            "value".to_owned(),
+            k8s_openapi::ByteString(b"x".to_vec()),
+        )]));
+        assert!(!same(&changed, &s));
+        let mut unlabelled = s.clone();
+        unlabelled.labels_mut().remove(CLUSTER_LABEL);
+        assert!(!same(&unlabelled, &s));
     }
 }

@@ -64,7 +64,7 @@ use operatorkit::Operator;
 
 use crate::access::{Access, Accounts};
 use crate::aws::Connector;
-use crate::boot::Boot;
+use crate::boot::{Boot, PruneBoot};
 use crate::bucket::Bucket;
 use crate::calls::CallMetrics;
 use crate::encryption::Encryption;
@@ -103,7 +103,8 @@ pub fn operator(version: &str, flags: AwsArgs, metrics: CallMetrics) -> Operator
         .step(Bucket::new(accounts.clone(), version))
         .step(Boot::new(accounts.clone()))
         .step(Stacks::new(StackKind::Guest, accounts.clone(), version))
-        .step(Stacks::new(StackKind::Host, accounts, version))
+        .step(Stacks::new(StackKind::Host, accounts.clone(), version))
+        .step(PruneBoot::new(accounts))
         .step(AdminKubeconfig)
         // The certificate Secrets cert-operator writes (labelled with
         // their cluster), found through the index; and the kubeconfig

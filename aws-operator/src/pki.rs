@@ -1,8 +1,9 @@
 //! The cluster's certificates: the CertConfigs aws-operator asks
-//! cert-operator for (one per component of
-//! [`Component::GUEST`], kept by operatorkit's `children` step: owned by
-//! the AWSConfig, applied when they drift, deleted last), and the step that
-//! waits until every one is issued.
+//! cert-operator for (one per component of [`Component::GUEST`], kept by
+//! operatorkit's `children` step: owned by the AWSConfig, applied when they
+//! drift, deleted in the step's place backwards: after everything in AWS,
+//! before the account is forgotten), and the step that waits until every
+//! one is issued.
 //!
 //! Condition `CertificatesReady`: True once every Secret holds `ca.crt`,
 //! `tls.crt` and `tls.key`; False with `WaitingForCertificates` naming the

@@ -46,10 +46,10 @@ use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use crate::access::Accounts;
 use crate::aws::{Account, code, step_error};
-use crate::encryption::aliased;
+use crate::encryption::cluster_key;
 use crate::guest_stack::{BuildError, Inputs, StackInput, guest_stack, outputs};
 use crate::host_stack::{HostInputs, host_stack};
-use crate::names::{TEMPLATE_HASH_TAG, bucket, key_alias, stack, tags};
+use crate::names::{TEMPLATE_HASH_TAG, bucket, stack, tags};
 use crate::{nodes, sweep};
 
 /// Condition: the guest stack is complete and as wanted.
@@ -372,9 +372,7 @@ impl Stacks {
     ) -> Result<Result<StackInput, BuildError>, StepError> {
         let config = cx.object();
         let cluster = &config.spec.cluster.id;
-        let key = aliased(account, &key_alias(cluster))
-            .await?
-            .ok_or_else(|| StepError::transient("the cluster's KMS key is gone; made again"))?;
+        let key = cluster_key(cx, account).await?;
         let bucket = bucket(cluster, &account.id);
         let inputs = Inputs {
             config,

@@ -1,7 +1,10 @@
 //! What a step sees of one loop: the object, a client, reads from the caches
 //! that see this operator's own writes, writes that are remembered for those
-//! reads, the typed status, and Events.
+//! reads, the typed status, Events, and what earlier steps of the loop
+//! shared with later ones.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -28,6 +31,7 @@ pub struct Context<K: OperatorKind> {
     writes: Arc<Writes>,
     events: Events,
     status: Mutex<StatusChanges<K::Status>>,
+    shared: Shared,
 }
 
 /// What a context is made of (built by the loop).
@@ -49,6 +53,7 @@ impl<K: OperatorKind> Context<K> {
             writes: parts.writes,
             events: parts.events,
             status: Mutex::default(),
+            shared: Shared::default(),
         }
     }
 
@@ -282,6 +287,21 @@ impl<K: OperatorKind> Context<K> {
         self.changes().edits.push(Arc::new(edit));
     }
 
+    /// Shares `value` with the later steps of this loop, which read it with
+    /// [`Context::shared`]: what one step found or made (an account, a key,
+    /// an address) that others need, so they do not ask for it again. One
+    /// value per type (a second replaces the first); nothing outlives the
+    /// loop, so nothing goes stale between loops. A step must still work
+    /// when nothing was shared (on deletion, steps run backwards).
+    pub fn share<T: Any + Clone + Send + Sync>(&self, value: T) {
+        self.shared.put(value);
+    }
+
+    /// The value of type `T` an earlier step of this loop shared, if any.
+    pub fn shared<T: Any + Clone + Send + Sync>(&self) -> Option<T> {
+        self.shared.get()
+    }
+
     /// Publishes an Event about the object. A failure to publish is logged,
     /// never returned: events are best effort.
     pub async fn event(&self, type_: EventType, reason: &str, note: impl Into<String>) {
@@ -303,5 +323,48 @@ impl<K: OperatorKind> Context<K> {
     fn changes(&self) -> std::sync::MutexGuard<'_, StatusChanges<K::Status>> {
         // A panic while holding the lock leaves plain data behind: still usable.
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Values the steps of one loop share, one per type.
+#[derive(Default)]
+struct Shared(Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>);
+
+impl Shared {
+    fn put<T: Any + Clone + Send + Sync>(&self, value: T) {
+        self.lock().insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    fn get<T: Any + Clone + Send + Sync>(&self) -> Option<T> {
+        self.lock()
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+            .cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TypeId, Box<dyn Any + Send + Sync>>> {
+        // A panic while the lock was held left nothing half-written: each
+        // change is one insert.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shared;
+
+    #[test]
+    fn a_shared_value_is_found_by_its_type_and_replaced_by_the_next() {
+        #[derive(Clone, Debug, PartialEq)]
+        struct Key(&'static str);
+        let shared = Shared::default();
+        assert_eq!(shared.get::<Key>(), None);
+        shared.put(Key("a"));
+        shared.put(7_u32);
+        assert_eq!(shared.get::<Key>(), Some(Key("a")));
+        assert_eq!(shared.get::<u32>(), Some(7));
+        assert_eq!(shared.get::<u64>(), None, "another type");
+        shared.put(Key("b"));
+        assert_eq!(shared.get::<Key>(), Some(Key("b")));
     }
 }

@@ -224,16 +224,17 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
 
     // The boot configurations: a master's and the workers', encrypted
     // with the cluster's key, each with its node's certificates only.
-    let listed = moto_account
-        .s3
-        .list_objects_v2()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let objects: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    let object_keys = || {
+        let s3 = moto_account.s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+            let keys = listed.contents().iter().filter_map(|o| o.key());
+            keys.map(str::to_owned).collect::<Vec<_>>()
+        }
+    };
     assert_eq!(
-        objects,
+        object_keys().await,
         [
             "boot/master-0.json",
             "boot/master-1.json",
@@ -354,6 +355,17 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
     // A renewed certificate reaches the boot configuration: cert-operator
     // issues the worker's again (its Secret deleted), and the watch of the
     // cluster's Secrets brings the new key to boot/worker.json.
+    // A boot object no node needs (a fourth master's, left over) is deleted
+    // on that pass too, after the stacks.
+    moto_account
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key("boot/master-3.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let old_key = text(&worker_secret, "tls.key");
     env.api::<Secret>()
         .delete(&worker_secret.name_any(), &Default::default())
@@ -381,6 +393,18 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
         assert!(
             tokio::time::Instant::now() < deadline,
             "boot/worker.json never got the renewed key"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    loop {
+        let keys = object_keys().await;
+        if keys.len() == 4 {
+            assert!(!keys.iter().any(|k| k == "boot/master-3.json"), "{keys:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "boot/master-3.json never pruned: {keys:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -550,11 +574,40 @@ async fn a_hosted_zone_missing_from_the_account_is_named_before_any_stack() {
         .unwrap();
     assert!(stacks.stacks().is_empty(), "no stack tried");
 
-    // The zone made: the next change of the AWSConfig goes on.
+    // The zone made: the next change of the AWSConfig goes on, past the
+    // stacks, up to a Secret someone else already keeps under the
+    // kubeconfig's name (without the cluster label, so outside the
+    // operator's cache): named, neither overwritten nor deleted.
+    let foreign = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(kubeconfig_secret_name(&cluster)),
+            ..Default::default()
+        },
+        string_data: Some([("value".to_owned(), "theirs".to_owned())].into()),
+        ..Default::default()
+    };
+    env.api::<Secret>()
+        .create(&Default::default(), &foreign)
+        .await
+        .unwrap();
     aws::hosted_zone(&moto, "elsewhere.example.org").await;
     aws::touch(&env, &name, "1").await;
-    wait_reason(&env, &name, "Ready", "Reconciled").await;
+    let taken = wait_reason(&env, &name, "Ready", "KubeconfigSecretTaken").await;
+    assert_eq!(
+        aws::condition(Some(&taken), STACK_READY).unwrap().status,
+        "True"
+    );
     aws::delete(&env, &name).await;
+    let kept = env
+        .api::<Secret>()
+        .get(&kubeconfig_secret_name(&cluster))
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.data.unwrap()["value"].0,
+        b"theirs",
+        "someone else's Secret is left as it was"
+    );
     env.stop().await;
 }
 

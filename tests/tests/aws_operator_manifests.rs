@@ -20,7 +20,7 @@ use apiextensions::{AWSConfig, CertConfig};
 use aws_operator::settings::AwsArgs;
 use e2e::deployment::{
     self, Break, COMMON_BREAKS, Expected, ExpectedRole, Problems, array_mut, assert_no_problems,
-    container_mut, first_mut, grant, one, rules_mut, set_arg,
+    container_mut, first_mut, flag_value, grant, one, remove_arg, rules_mut, set_arg,
 };
 use e2e::manifests::{self, strings};
 use k8s_openapi::api::core::v1::Secret;
@@ -94,8 +94,40 @@ fn check_aws(objects: &[Value]) -> Vec<String> {
     p.0
 }
 
+/// The version of cert-operator the CertConfigs ask for: given explicitly
+/// (left out, it would follow aws-operator's own version, so upgrading
+/// aws-operator would silently move every cluster's certificates to a
+/// cert-operator that may not be deployed), and the workspace version, the
+/// cert-operator the repository's manifests deploy.
+fn check_versions(objects: &[Value]) -> Vec<String> {
+    let mut p = Problems::default();
+    let Some(d) = one(objects, "Deployment", &mut p) else {
+        return p.0;
+    };
+    let args = strings(&d["spec"]["template"]["spec"]["containers"][0]["args"]);
+    let flag = "--cert-operator-version";
+    let given = flag_value(&args, flag).is_some();
+    p.check(given, || {
+        format!(
+            "{flag} is not in the arguments: cert-operator's version would follow aws-operator's"
+        )
+    });
+    if let (true, Ok(cli)) = (given, parse_args(&args)) {
+        let version = cli.own.cert_operator_version;
+        p.check(version.as_deref() == Some(VERSION), || {
+            format!("{flag} {version:?} is not the workspace version {VERSION}")
+        });
+    }
+    p.0
+}
+
 fn all_problems(objects: &[Value]) -> Vec<String> {
-    [expected().all_problems(objects), check_aws(objects)].concat()
+    [
+        expected().all_problems(objects),
+        check_aws(objects),
+        check_versions(objects),
+    ]
+    .concat()
 }
 
 e2e::manifest_tests!("aws-operator", expected());
@@ -104,6 +136,7 @@ e2e::manifest_tests!("aws-operator", expected());
 fn everything_is_in_operatorkit_system_and_talks_to_aws() {
     assert_no_problems(expected().check_objects(&objects()));
     assert_no_problems(check_aws(&objects()));
+    assert_no_problems(check_versions(&objects()));
 }
 
 #[test]
@@ -155,6 +188,16 @@ fn a_broken_manifest_is_caught() {
                     .push(json!({"name": "AWS_ENDPOINT_URL", "value": "http://moto:5000"}));
             },
             "AWS_ENDPOINT_URL is set",
+        ),
+        (
+            "the cert-operator version left to its default",
+            |o| remove_arg(o, "--cert-operator-version"),
+            "--cert-operator-version is not in the arguments",
+        ),
+        (
+            "cert-operator of an older version",
+            |o| set_arg(o, "--cert-operator-version", "0.0.9"),
+            "--cert-operator-version Some(\"0.0.9\") is not the workspace version",
         ),
         (
             "Secrets not watched",
