@@ -8,8 +8,15 @@
 //! SSE-KMS under the cluster's key, never logged, and never anywhere else.
 //!
 //! An object is written only when its content (or the key) changed: its
-//! hash is the object's metadata `config-hash`, read back with HeadObject,
-//! so a steady state makes no AWS write. Objects under `boot/` that no node
+//! hash is the object's metadata `config-hash`, so a steady state makes no
+//! AWS write. Each loop lists the boot objects once (ListObjectsV2, with
+//! their ETags); an object whose ETag is the one this process wrote or
+//! last read back with the same hash is not read again, any other is read
+//! with HeadObject (after a restart, or when someone else wrote it). So a
+//! steady state costs one AWS call here per loop, not one per node. S3
+//! changes an object's ETag when its content changes; an object someone
+//! rewrote with the very same bytes keeps it (moto: even under another key),
+//! and is not looked at again until the operator restarts. Objects under `boot/` that no node
 //! needs any more (fewer masters) are deleted by a second step,
 //! [`PruneBoot`], which runs after the stacks have settled: until the stack
 //! update removing those masters is complete (or should it roll back), the
@@ -17,6 +24,9 @@
 //! here: the bucket step empties the bucket.
 //!
 //! Condition `BootConfigReady`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use apiextensions::AWSConfig;
 use apiextensions::certificates::{Certificates, Component, issued};
@@ -44,12 +54,104 @@ const PREFIX: &str = "boot/";
 /// The step.
 pub struct Boot {
     accounts: Accounts,
+    known: Known,
 }
 
 impl Boot {
     /// The step.
     pub fn new(accounts: Accounts) -> Self {
-        Self { accounts }
+        Self {
+            accounts,
+            known: Known::default(),
+        }
+    }
+}
+
+/// A boot object this process knows: cluster, bucket, object key.
+type ObjectId = (String, String, String);
+
+/// What this process wrote or read back of each boot object: the hash and
+/// the object's ETag then.
+#[derive(Clone, Default)]
+struct Known(Arc<Mutex<HashMap<ObjectId, (String, String)>>>);
+
+impl Known {
+    /// Whether the object at `etag` is known to hold `hash`.
+    fn holds(&self, id: &ObjectId, etag: &str, hash: &str) -> bool {
+        !etag.is_empty()
+            && self
+                .lock()
+                .get(id)
+                .is_some_and(|(h, e)| h == hash && e == etag)
+    }
+
+    fn record(&self, id: ObjectId, hash: String, etag: String) {
+        self.lock().insert(id, (hash, etag));
+    }
+
+    /// Forgets the objects of `cluster` (deleted).
+    fn forget(&self, cluster: &str) {
+        self.lock().retain(|(c, _, _), _| c != cluster);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<ObjectId, (String, String)>> {
+        // A panic while the lock was held left nothing half-written: each
+        // change is one insert or one retain.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The boot objects of a bucket, as listed in this loop: key and ETag
+/// (shared with [`PruneBoot`]).
+#[derive(Clone, Debug, Default)]
+struct Listed(HashMap<String, String>);
+
+/// The objects under `boot/` in `bucket`.
+async fn list(account: &Account, bucket: &str) -> Result<Listed, StepError> {
+    let mut listed = HashMap::new();
+    let mut token = None;
+    loop {
+        let page = account
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(PREFIX)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("listing bucket {bucket}"), &e))?;
+        for object in page.contents() {
+            if let Some(key) = object.key() {
+                let etag = object.e_tag().unwrap_or_default();
+                listed.insert(key.to_owned(), etag.to_owned());
+            }
+        }
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+            _ => return Ok(Listed(listed)),
+        }
+    }
+}
+
+/// The hash object `key` of `bucket` was written with, read with
+/// HeadObject; `None` when it has none or is gone.
+async fn written_hash(
+    account: &Account,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<String>, StepError> {
+    let head = account
+        .s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await;
+    match &head {
+        Ok(h) => Ok(h.metadata().and_then(|m| m.get(HASH_METADATA)).cloned()),
+        Err(e) if matches!(code(e), "NotFound" | "NoSuchKey") => Ok(None),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+        Err(e) => Err(step_error(&format!("reading {key}"), e)),
     }
 }
 
@@ -141,47 +243,58 @@ pub fn boot_objects(config: &AWSConfig, certs: &Certificates) -> Vec<BootObject>
     objects
 }
 
+/// Where a boot object goes: the cluster's bucket, the key that encrypts
+/// it, and what the bucket held when this loop listed it.
+struct Target<'a> {
+    account: &'a Account,
+    cluster: &'a str,
+    bucket: &'a str,
+    key: &'a Key,
+    listed: &'a Listed,
+}
+
 impl Boot {
     /// Writes `object` unless it is there with the same hash. Whether it
     /// wrote.
-    async fn put(
-        &self,
-        account: &Account,
-        bucket: &str,
-        key: &Key,
-        object: BootObject,
-    ) -> Result<bool, StepError> {
-        let hash = object.hash(&key.arn);
-        let head = account
-            .s3
-            .head_object()
-            .bucket(bucket)
-            .key(&object.key)
-            .send()
-            .await;
-        let current = match &head {
-            Ok(h) => h.metadata().and_then(|m| m.get(HASH_METADATA)).cloned(),
-            Err(e) if matches!(code(e), "NotFound" | "NoSuchKey") => None,
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
-            Err(e) => return Err(step_error(&format!("reading {}", object.key), e)),
-        };
-        if current.as_deref() == Some(hash.as_str()) {
-            return Ok(false);
+    async fn put(&self, to: &Target<'_>, object: BootObject) -> Result<bool, StepError> {
+        let hash = object.hash(&to.key.arn);
+        let id = (
+            to.cluster.to_owned(),
+            to.bucket.to_owned(),
+            object.key.clone(),
+        );
+        if let Some(etag) = to.listed.0.get(&object.key) {
+            if self.known.holds(&id, etag, &hash) {
+                return Ok(false);
+            }
+            let current = written_hash(to.account, to.bucket, &object.key).await?;
+            if current.as_deref() == Some(hash.as_str()) {
+                self.known.record(id, hash, etag.clone());
+                return Ok(false);
+            }
         }
-        account
+        let written = to
+            .account
             .s3
             .put_object()
-            .bucket(bucket)
+            .bucket(to.bucket)
             .key(&object.key)
             .content_type("application/json")
             .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&key.arn)
+            .ssekms_key_id(&to.key.arn)
             .metadata(HASH_METADATA, &hash)
             .body(ByteStream::from(object.content))
             .send()
             .await
             .map_err(|e| step_error(&format!("writing {}", object.key), &e))?;
-        tracing::info!(bucket, object = object.key, "wrote a boot configuration");
+        tracing::info!(
+            bucket = to.bucket,
+            object = object.key,
+            "wrote a boot configuration"
+        );
+        if let Some(etag) = written.e_tag() {
+            self.known.record(id, hash, etag.to_owned());
+        }
         Ok(true)
     }
 }
@@ -203,25 +316,35 @@ impl Step<AWSConfig> for Boot {
         let account = self.accounts.of(cx).await?;
         let name = bucket(cluster, &account.id);
         let key = cluster_key(cx, &account).await?;
+        let listed = list(&account, &name).await?;
+        let to = Target {
+            account: &account,
+            cluster,
+            bucket: &name,
+            key: &key,
+            listed: &listed,
+        };
         let objects = boot_objects(config, &certs);
-        let wanted: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+        let wanted = objects.len();
         let mut written = 0;
         for object in objects {
-            written += usize::from(self.put(&account, &name, &key, object).await?);
+            written += usize::from(self.put(&to, object).await?);
         }
+        cx.share(listed);
         cx.set_condition(
             condition(BOOT_CONFIG_READY)
                 .is(true)
                 .because("Written")
                 .message(format!(
-                    "{} boot configurations in bucket {name} ({written} written now)",
-                    wanted.len()
+                    "{wanted} boot configurations in bucket {name} ({written} written now)"
                 )),
         );
         Ok(Outcome::Done)
     }
 
-    async fn ensure_deleted(&self, _cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+    async fn ensure_deleted(&self, cx: &Context<AWSConfig>) -> Result<Outcome, StepError> {
+        // The bucket step empties the bucket; forget what was in it.
+        self.known.forget(&cx.object().spec.cluster.id);
         Ok(Outcome::Done)
     }
 }
@@ -239,17 +362,16 @@ impl PruneBoot {
     }
 }
 
-/// Deletes the boot objects of `bucket` that are not `wanted`.
-async fn prune(account: &Account, bucket: &str, wanted: &[String]) -> Result<(), StepError> {
-    let listed = account
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(PREFIX)
-        .send()
-        .await
-        .map_err(|e| step_error(&format!("listing bucket {bucket}"), &e))?;
-    for key in listed.contents().iter().filter_map(|o| o.key()) {
+/// Deletes the boot objects of `bucket` that `listed` names and that are
+/// not `wanted` (a listing from before this loop's writes will do: they
+/// are all wanted).
+async fn prune(
+    account: &Account,
+    bucket: &str,
+    listed: &Listed,
+    wanted: &[String],
+) -> Result<(), StepError> {
+    for key in listed.0.keys() {
         if wanted.iter().any(|w| w == key) {
             continue;
         }
@@ -280,7 +402,11 @@ impl Step<AWSConfig> for PruneBoot {
         let config = cx.object();
         let account = self.accounts.of(cx).await?;
         let name = bucket(&config.spec.cluster.id, &account.id);
-        prune(&account, &name, &boot_keys(config)).await?;
+        let listed = match cx.shared::<Listed>() {
+            Some(listed) => listed,
+            None => list(&account, &name).await?,
+        };
+        prune(&account, &name, &listed, &boot_keys(config)).await?;
         Ok(Outcome::Done)
     }
 

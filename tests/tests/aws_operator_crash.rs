@@ -1,21 +1,26 @@
 //! aws-operator crashing at every AWS write of a cluster's creation and
-//! deletion, then started again: it converges, with nothing made twice and
-//! nothing left behind.
+//! deletion, and at its writes to the API server (the CertConfigs, the
+//! kubeconfig Secret), then started again: it converges, with nothing made
+//! twice and nothing left behind.
 //!
-//! The crash is exact: the loopback fault proxy lets moto do the call and
-//! never answers it ([`Fault::Hold`]), so AWS has acted and the operator
-//! has not seen it; then the operator is killed (no shutdown, no cleanup)
-//! and a new one started, as the same ServiceAccount under the roles of
-//! `manifests/aws-operator/`.
+//! A crash at an AWS write is exact: the loopback fault proxy lets moto do
+//! the call and never answers it ([`Fault::Hold`]), so AWS has acted and
+//! the operator has not seen it. A crash at an API write comes as soon as
+//! the test sees the write (the first CertConfig of five, the kubeconfig
+//! Secret made or gone). Either way the operator is killed (no shutdown,
+//! no cleanup) and a new one started, as the same ServiceAccount under the
+//! roles of `manifests/aws-operator/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
-use apiextensions::AWSConfig;
+use apiextensions::certificates::kubeconfig_secret_name;
+use apiextensions::{AWSConfig, CertConfig};
 use aws_operator::names;
 use e2e::aws::{self, create, wait_gone, wait_reason};
 use e2e::aws_proxy::{Fault, FaultProxy};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::DeleteParams;
 use operatorkit::testing::{OperatorRun, ServiceAccountIdentity, TestEnv};
 
@@ -93,6 +98,42 @@ impl Crashing {
         tokio::time::sleep(Duration::from_millis(300)).await;
         run.kill();
         self.start().await
+    }
+
+    /// Waits until `seen` says the operator made the write `what`, kills
+    /// the operator at once, and starts a new one.
+    async fn crash_when<F, Fut>(&self, run: OperatorRun, what: &str, seen: F) -> OperatorRun
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + aws::WAIT;
+        while !seen().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the operator never made {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        run.kill();
+        self.start().await
+    }
+
+    /// How many CertConfigs of `cluster` exist.
+    async fn cert_configs(&self, cluster: &str) -> usize {
+        let all = self.env.api::<CertConfig>().list(&Default::default()).await;
+        all.unwrap()
+            .items
+            .iter()
+            .filter(|c| c.spec.cluster_id == cluster)
+            .count()
+    }
+
+    /// Whether `cluster`'s kubeconfig Secret exists.
+    async fn kubeconfig(&self, cluster: &str) -> bool {
+        let secrets = self.env.api::<Secret>();
+        let found = secrets.get_opt(&kubeconfig_secret_name(cluster)).await;
+        found.unwrap().is_some()
     }
 
     /// The cluster's KMS keys that are not pending deletion.
@@ -179,6 +220,64 @@ async fn a_crash_after_every_write_of_a_deletion_converges_to_nothing_left() {
         let head = account.s3.head_bucket().bucket(&bucket).send().await;
         assert!(head.is_err(), "bucket left after a crash at {action}");
     }
+    run.stop().await;
+    c.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_after_each_api_write_converges() {
+    let c = Crashing::new().await;
+    let mut run = c.start().await;
+
+    // Creation: killed after the first CertConfig, then after the
+    // kubeconfig Secret; Ready with five CertConfigs and the kubeconfig.
+    let cluster = aws::cluster_id(&c.env, "a");
+    let name = c.env.name("a");
+    create(&c.env, &aws::aws_config(&c.env, &name, &cluster, &c.secret)).await;
+    run = c
+        .crash_when(run, "a CertConfig", || async {
+            c.cert_configs(&cluster).await > 0
+        })
+        .await;
+    run = c
+        .crash_when(run, "the kubeconfig Secret", || c.kubeconfig(&cluster))
+        .await;
+    wait_reason(&c.env, &name, "Ready", "Reconciled").await;
+    assert_eq!(c.cert_configs(&cluster).await, 5, "one CertConfig each");
+    assert!(c.kubeconfig(&cluster).await);
+
+    // Deletion: killed once the kubeconfig Secret is gone, then once the
+    // first CertConfig is; nothing of the cluster is left.
+    c.env
+        .api::<AWSConfig>()
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    run = c
+        .crash_when(run, "the kubeconfig Secret's deletion", || async {
+            !c.kubeconfig(&cluster).await
+        })
+        .await;
+    run = c
+        .crash_when(run, "a CertConfig's deletion", || async {
+            c.cert_configs(&cluster).await < 5
+        })
+        .await;
+    wait_gone(&c.env, &name).await;
+    // cert-operator's finalizer may keep the last ones a moment longer.
+    let deadline = tokio::time::Instant::now() + aws::WAIT;
+    while c.cert_configs(&cluster).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "CertConfigs of a deleted cluster left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!c.kubeconfig(&cluster).await);
+    assert_eq!(
+        aws::tagged_leftovers(&c.moto, &cluster).await,
+        Vec::<String>::new()
+    );
     run.stop().await;
     c.env.stop().await;
 }
