@@ -33,6 +33,7 @@ pub const CREDENTIALS_VALID: &str = "CredentialsValid";
 type AccountKey = (String, String, String);
 
 /// An AWSConfig's account, or why its region cannot be used.
+#[derive(Clone)]
 enum Reach {
     Account(Account),
     Unusable(String),
@@ -63,18 +64,10 @@ impl Accounts {
         self.metrics.forget(cluster);
     }
 
-    /// The account of the AWSConfig `cx` reconciles: the one an earlier
-    /// step of this loop found (shared through `cx`), else looked up and
-    /// shared with the later steps.
+    /// The account of the AWSConfig `cx` reconciles.
     pub async fn of(&self, cx: &Context<AWSConfig>) -> Result<Account, StepError> {
-        if let Some(account) = cx.shared::<Account>() {
-            return Ok(account);
-        }
-        match self.lookup(cx).await? {
-            Reach::Account(account) => {
-                cx.share(account.clone());
-                Ok(account)
-            }
+        match self.reach(cx).await? {
+            Reach::Account(account) => Ok(account),
             Reach::Unusable(why) => {
                 Err(StepError::permanent(why).reason(reasons::CREDENTIALS_INVALID))
             }
@@ -91,14 +84,8 @@ impl Accounts {
         &self,
         cx: &Context<AWSConfig>,
     ) -> Result<Option<Account>, StepError> {
-        if let Some(account) = cx.shared::<Account>() {
-            return Ok(Some(account));
-        }
-        Ok(match self.lookup(cx).await? {
-            Reach::Account(account) => {
-                cx.share(account.clone());
-                Some(account)
-            }
+        Ok(match self.reach(cx).await? {
+            Reach::Account(account) => Some(account),
             Reach::Unusable(why) => {
                 tracing::warn!(
                     awsconfig = %cx.name(),
@@ -108,6 +95,18 @@ impl Accounts {
                 None
             }
         })
+    }
+
+    /// What an earlier step of this loop found (shared through `cx`), else
+    /// looked up and shared with the later steps: the credentials Secret is
+    /// read, and an unusable region found, once per loop.
+    async fn reach(&self, cx: &Context<AWSConfig>) -> Result<Reach, StepError> {
+        if let Some(reach) = cx.shared::<Reach>() {
+            return Ok(reach);
+        }
+        let reach = self.lookup(cx).await?;
+        cx.share(reach.clone());
+        Ok(reach)
     }
 
     /// The account, or why the region cannot be used.
