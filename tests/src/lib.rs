@@ -15,6 +15,7 @@ pub mod etcd;
 pub mod examples;
 pub mod flannel;
 pub mod ingress;
+pub mod kubectl;
 pub mod kvm;
 pub mod manifests;
 pub mod moto;

@@ -235,3 +235,44 @@ pub fn last_lines(text: &str, n: usize) -> Vec<&str> {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
+
+/// `obj` as two copies of one object made apart should agree: each
+/// `(from, to)` replaced in its text (names that must differ), its uid made
+/// `UID` (a Job's selector repeats it), and without what differs by place and
+/// time: uid, resourceVersion, creationTimestamp, namespace, managedFields,
+/// and a Service's allocated cluster IPs and node ports.
+///
+/// # Panics
+/// If `obj` has no `metadata` object.
+pub fn comparable_object(obj: &serde_json::Value, replace: &[(&str, &str)]) -> serde_json::Value {
+    use serde_json::Value;
+    let mut text = obj.to_string();
+    if let Some(uid) = obj["metadata"]["uid"].as_str() {
+        text = text.replace(uid, "UID");
+    }
+    for (from, to) in replace {
+        text = text.replace(from, to);
+    }
+    let mut obj: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let meta = obj["metadata"]
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("an object with metadata: {text}"));
+    for key in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "namespace",
+        "managedFields",
+    ] {
+        meta.remove(key);
+    }
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+        let ports = spec.get_mut("ports").and_then(Value::as_array_mut);
+        for port in ports.into_iter().flatten().filter_map(Value::as_object_mut) {
+            port.remove("nodePort");
+        }
+    }
+    obj
+}

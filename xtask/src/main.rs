@@ -8,6 +8,7 @@ mod cmd;
 mod crds;
 mod dev;
 mod package;
+mod protobuf;
 mod scaffold;
 mod scaffold_check;
 mod semver;
@@ -36,6 +37,8 @@ enum Task {
     /// Write a new operator on operatorkit: into this workspace, or with
     /// `--out` as a project of its own.
     NewOperator(scaffold::Args),
+    /// Regenerate crates/protobuf/schema/ from Kubernetes API checkouts.
+    ProtobufSchema(protobuf::Args),
     /// Compare operatorkit's public API with its newest release tag
     /// (cargo-semver-checks; `test` runs it too).
     Semver,
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Task::Crds(args) => crds::run(&args),
         Task::Dev(args) => dev::run(&args),
         Task::NewOperator(args) => scaffold::run(&args, &workspace::root()).map(|_| ()),
+        Task::ProtobufSchema(args) => protobuf::run(&args, &workspace::root()),
         Task::Semver => semver::check(&cmd::cargo(), &workspace::root()),
         Task::Test(args) => test::run(&args),
         Task::Tools => tools::ensure().map(|_| ()),

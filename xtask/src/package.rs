@@ -14,6 +14,7 @@ use crate::cmd;
 
 /// The packaged crates, dependencies first: (package, directory).
 pub const CRATES: &[(&str, &str)] = &[
+    ("operatorkit-protobuf", "crates/protobuf"),
     ("operatorkit-apiserver", "crates/apiserver"),
     ("operatorkit-simulation", "crates/simulation"),
     ("operatorkit", "operatorkit"),

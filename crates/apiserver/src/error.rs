@@ -268,12 +268,19 @@ impl ApiError {
     }
 
     /// 415 for a create, update or delete body in a format this server does
-    /// not decode (protobuf, CBOR, `text/plain`, ...).
-    pub fn unsupported_body_type() -> Self {
+    /// not decode for the resource (CBOR, `text/plain`, protobuf for a custom
+    /// resource, ...), listing what it does decode.
+    pub fn unsupported_body_type(protobuf: bool) -> Self {
+        let mut accepted = String::from("application/json, application/yaml");
+        if protobuf {
+            accepted.push_str(", application/vnd.kubernetes.protobuf");
+        }
         Self::new(
             415,
             "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {accepted}"
+            ),
         )
     }
 

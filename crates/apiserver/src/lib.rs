@@ -58,7 +58,7 @@
 //! | admission webhooks, ValidatingAdmissionPolicy | not implemented |
 //! | CRD conversion webhooks | only `None` conversion (apiVersion rewritten) |
 //! | scale subresource, pod `log`/`exec`, `proxy` | not served (404); `pods/binding` and `pods/eviction` are served (eviction honours PodDisruptionBudgets computed at request time: there is no disruption controller and budgets' `status` is not written) |
-//! | protobuf, CBOR | JSON and YAML; protobuf request bodies only for the review kinds (406/415 otherwise) |
+//! | protobuf, CBOR | protobuf bodies and answers (objects, lists, watch frames, Status errors, PartialObjectMetadata) for every built-in kind, through `operatorkit-protobuf`; Tables are JSON only; custom resources are JSON/YAML only (415 for a protobuf body, 406 for protobuf alone in `Accept`); no CBOR. The JSON path keeps an `omitempty` field's zero as sent (kube-apiserver's Go round trip drops it: `initialDelaySeconds: 0` reads back absent there) |
 //! | aggregated discovery | legacy discovery only (kubectl falls back to it) |
 //! | `/openapi/v2` | 404; `/openapi/v3` carries paths and custom resource schemas, built-in schemas are open objects |
 //! | controllers | only garbage collection and namespace/CRD cleanup; nodes, a scheduler, kubelets and workload controllers come from the simulated cluster (`operatorkit-simulation`), a separate client |

@@ -27,6 +27,47 @@ fn set_default(m: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
+fn is_unset(m: &Map<String, Value>, key: &str) -> bool {
+    match m.get(key) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// A Deployment's `strategy` or a DaemonSet's `updateStrategy`, as
+/// SetDefaults_Deployment/DaemonSet fill them: an empty type is
+/// RollingUpdate, whose parameters default one by one.
+fn default_rolling_update(spec: &mut Map<String, Value>, key: &str, defaults: &[(&str, Value)]) {
+    let strategy = meta::map_field_mut(spec, key);
+    if is_unset(strategy, "type") {
+        strategy.insert("type".into(), "RollingUpdate".into());
+    }
+    if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+        let rolling = meta::map_field_mut(strategy, "rollingUpdate");
+        for (k, v) in defaults {
+            set_default(rolling, k, v.clone());
+        }
+    }
+}
+
+/// A StatefulSet's `updateStrategy`, as SetDefaults_StatefulSet fills it: an
+/// empty type is RollingUpdate with an empty `rollingUpdate`, and a given
+/// `rollingUpdate` gets partition 0.
+fn default_stateful_set_strategy(spec: &mut Map<String, Value>) {
+    let strategy = meta::map_field_mut(spec, "updateStrategy");
+    if is_unset(strategy, "type") {
+        strategy.insert("type".into(), "RollingUpdate".into());
+        meta::map_field_mut(strategy, "rollingUpdate");
+    }
+    let rolling_update = strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate");
+    if let (true, Some(Value::Object(rolling))) =
+        (rolling_update, strategy.get_mut("rollingUpdate"))
+    {
+        set_default(rolling, "partition", 0.into());
+    }
+}
+
 /// Applies the defaults of kind `b`.
 pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) {
     match b {
@@ -46,10 +87,10 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
             set_default(spec, "replicas", 1.into());
             set_default(spec, "revisionHistoryLimit", 10.into());
             set_default(spec, "progressDeadlineSeconds", 600.into());
-            set_default(
+            default_rolling_update(
                 spec,
                 "strategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
+                &[("maxUnavailable", "25%".into()), ("maxSurge", "25%".into())],
             );
             default_template(spec);
             default_status(obj, op, json!({}));
@@ -63,10 +104,10 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
         Builtin::DaemonSet => {
             let spec = meta::object_field_mut(obj, "spec");
             set_default(spec, "revisionHistoryLimit", 10.into());
-            set_default(
+            default_rolling_update(
                 spec,
                 "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+                &[("maxUnavailable", 1.into()), ("maxSurge", 0.into())],
             );
             default_template(spec);
             default_status(
@@ -79,11 +120,7 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
             let spec = meta::object_field_mut(obj, "spec");
             set_default(spec, "replicas", 1.into());
             set_default(spec, "podManagementPolicy", "OrderedReady".into());
-            set_default(
-                spec,
-                "updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
-            );
+            default_stateful_set_strategy(spec);
             set_default(spec, "revisionHistoryLimit", 10.into());
             set_default(
                 spec,

@@ -19,7 +19,7 @@ use hyper::body::{Frame, Incoming};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use self::negotiate::Shape;
+use self::negotiate::{Encoding, Shape};
 use self::route::{ResourcePath, Route};
 use crate::auth::{Authenticator, User};
 use crate::error::{ApiError, ApiResult};
@@ -118,8 +118,20 @@ fn json_response(status: u16, value: &Value) -> http::Response<Body> {
     )
 }
 
-fn error_response(e: &ApiError) -> http::Response<Body> {
-    json_response(e.code, &e.to_status())
+/// `value` in `encoding`: protobuf where it has a protobuf form, JSON
+/// otherwise.
+fn respond(status: u16, value: &Value, encoding: Encoding) -> http::Response<Body> {
+    if encoding == Encoding::Protobuf
+        && let Some(body) = protobuf::encode(value)
+    {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        return full(code, protobuf::MEDIA_TYPE, body);
+    }
+    json_response(status, value)
+}
+
+fn error_response(e: &ApiError, encoding: Encoding) -> http::Response<Body> {
+    respond(e.code, &e.to_status(), encoding)
 }
 
 fn with_warnings(mut r: http::Response<Body>, warnings: &[String]) -> http::Response<Body> {
@@ -139,6 +151,7 @@ struct Asked<'a> {
     body: &'a [u8],
     content_type: &'a str,
     user: &'a User,
+    encoding: Encoding,
 }
 
 fn parse_query(q: Option<&str>) -> Query {
@@ -163,6 +176,9 @@ impl App {
         certificate: Option<Arc<User>>,
     ) -> http::Response<Body> {
         let (parts, body) = req.into_parts();
+        // Errors are Status objects, which every client can take in protobuf.
+        let error_encoding = negotiate::encoding(header_str(&parts.headers, header::ACCEPT), true);
+        let error_response = |e: &ApiError| error_response(e, error_encoding);
         let user_agent = header_str(&parts.headers, header::USER_AGENT)
             .unwrap_or_default()
             .to_owned();
@@ -232,52 +248,55 @@ impl App {
             body,
             content_type,
             user,
+            encoding,
         } = request;
+        let answer = |status: &Value| Ok(Some(respond(201, status, encoding)));
         let ns = p.namespace.as_deref();
         match rt.builtin {
             Some(b) if b.is_review() => {
                 if *method != Method::POST || p.name.is_some() {
                     return Err(ApiError::method_not_allowed(method.as_str()));
                 }
-                let asked = if content_type.starts_with(protobuf::MEDIA_TYPE) {
-                    protobuf::review(b, body)?
-                } else {
-                    decode(body, content_type)?
-                };
-                let answer = crate::review::answer(b, &asked, user, ns, &self.auth, &self.authz)?;
-                Ok(Some(json_response(201, &answer)))
+                let own = protobuf_type(rt);
+                let asked = decode(body, content_type, pb(&own))?;
+                answer(&crate::review::answer(
+                    b,
+                    &asked,
+                    user,
+                    ns,
+                    &self.auth,
+                    &self.authz,
+                )?)
             }
             Some(Builtin::Pod) if p.subresource.as_deref() == Some("binding") => {
                 let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
                 else {
                     return Err(ApiError::method_not_allowed(method.as_str()));
                 };
-                let binding = decode(body, content_type)?;
+                let binding = decode(body, content_type, Some(("v1", "Binding")))?;
                 let opts = write_options()?;
-                let status = self.rest.bind(rt, ns, name, &binding, &opts)?;
-                Ok(Some(json_response(201, &status)))
+                answer(&self.rest.bind(rt, ns, name, &binding, &opts)?)
             }
             Some(Builtin::Pod) if p.subresource.as_deref() == Some("eviction") => {
                 let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
                 else {
                     return Err(ApiError::method_not_allowed(method.as_str()));
                 };
-                let eviction = decode(body, content_type)?;
+                let eviction = decode(body, content_type, Some(("policy/v1", "Eviction")))?;
                 let mut delete =
                     DeleteOptions::parse(&Query::new(), eviction.get("deleteOptions"))?;
                 // `?dryRun=All` on the eviction, as kube-apiserver merges it.
                 delete.dry_run |= write_options()?.dry_run;
-                let status = self.rest.evict(rt, ns, name, &eviction, &delete)?;
-                Ok(Some(json_response(201, &status)))
+                answer(&self.rest.evict(rt, ns, name, &eviction, &delete)?)
             }
             Some(Builtin::ServiceAccount) if p.subresource.as_deref() == Some("token") => {
                 let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
                 else {
                     return Err(ApiError::method_not_allowed(method.as_str()));
                 };
-                let asked = decode(body, content_type)?;
-                let token = self.service_accounts.token_request(ns, name, &asked)?;
-                Ok(Some(json_response(201, &token)))
+                let token_request = ("authentication.k8s.io/v1", "TokenRequest");
+                let asked = decode(body, content_type, Some(token_request))?;
+                answer(&self.service_accounts.token_request(ns, name, &asked)?)
             }
             _ => Ok(None),
         }
@@ -364,11 +383,18 @@ impl App {
             return Err(ApiError::path_not_found());
         }
         let ns = p.namespace.as_deref();
+        let own = protobuf_type(&rt);
+        let (shape, encoding) = negotiate::shape(
+            header_str(headers, header::ACCEPT),
+            query.get("includeObject").map(String::as_str),
+            own.is_some(),
+        )?;
         let request = Asked {
             method,
             body: &body,
             content_type,
             user,
+            encoding,
         };
         if let Some(answered) = self.answered(&rt, &p, request, &write_options)? {
             return Ok(answered);
@@ -382,39 +408,41 @@ impl App {
             Some("finalize") if rt.builtin == Some(Builtin::Namespace) => Subresource::Main,
             Some(_) => return Err(ApiError::path_not_found()),
         };
-        let shape = negotiate::shape(
-            header_str(headers, header::ACCEPT),
-            query.get("includeObject").map(String::as_str),
-        )?;
+        let decode = |body: &[u8]| decode(body, content_type, pb(&own));
+        // DeleteOptions are apimachinery's, whichever the resource.
+        let delete_type = Some(("meta.k8s.io/v1", "DeleteOptions"));
+        let respond = |status: u16, value: &Value| respond(status, value, encoding);
         match (method.clone(), p.name.as_deref()) {
             (Method::GET, None) => {
                 let opts = ListOptions::parse(&query)?;
                 if opts.watch || p.legacy_watch {
-                    return self.watch(rt, ns, &opts, shape);
+                    return self.watch(rt, ns, &opts, (shape, encoding));
                 }
                 let list = self.rest.list(&rt, ns, &opts)?;
-                Ok(json_response(200, &negotiate::list(&rt, shape, list)))
+                Ok(respond(200, &negotiate::list(&rt, shape, list)))
             }
             (Method::GET, Some(name)) => {
                 if p.legacy_watch || crate::rest::options::watch_requested(&query) {
                     let mut opts = ListOptions::parse(&query)?;
                     opts.field_selector = Some(format!("metadata.name={name}"));
-                    return self.watch(rt, ns, &opts, shape);
+                    return self.watch(rt, ns, &opts, (shape, encoding));
                 }
                 let obj = self.rest.get(&rt, ns, name)?;
-                Ok(json_response(200, &negotiate::object(&rt, shape, obj)))
+                Ok(respond(200, &negotiate::object(&rt, shape, obj)))
             }
             (Method::POST, None) => {
                 let opts = write_options()?;
-                let obj = decode(&body, content_type)?;
+                let obj = decode(&body)?;
                 let (created, warnings) = self.rest.create(&rt, ns, obj, &opts)?;
-                Ok(with_warnings(json_response(201, &created), &warnings))
+                let created = negotiate::object(&rt, shape, created);
+                Ok(with_warnings(respond(201, &created), &warnings))
             }
             (Method::PUT, Some(name)) => {
                 let opts = write_options()?;
-                let obj = decode(&body, content_type)?;
+                let obj = decode(&body)?;
                 let (updated, warnings) = self.rest.update(&rt, ns, name, sub, obj, &opts)?;
-                Ok(with_warnings(json_response(200, &updated), &warnings))
+                let updated = negotiate::object(&rt, shape, updated);
+                Ok(with_warnings(respond(200, &updated), &warnings))
             }
             (Method::PATCH, Some(name)) => {
                 let mut opts = write_options()?;
@@ -426,33 +454,31 @@ impl App {
                     .rest
                     .patch(&rt, ns, name, sub, (patch_type, &body), &opts)?;
                 let code = if patched.created { 201 } else { 200 };
-                Ok(with_warnings(
-                    json_response(code, &patched.object),
-                    &patched.warnings,
-                ))
+                let object = negotiate::object(&rt, shape, patched.object);
+                Ok(with_warnings(respond(code, &object), &patched.warnings))
             }
             (Method::DELETE, Some(name)) => {
                 let delete_body = if body.is_empty() {
                     None
                 } else {
-                    Some(decode(&body, content_type)?)
+                    Some(self::decode(&body, content_type, delete_type)?)
                 };
                 let opts = DeleteOptions::parse(&query, delete_body.as_ref())?;
                 match self.rest.delete(&rt, ns, name, &opts)? {
-                    Deleted::Pending(obj) => Ok(json_response(202, &obj)),
-                    Deleted::Now(obj) => Ok(json_response(200, &deleted_body(&rt, &obj))),
+                    Deleted::Pending(obj) => Ok(respond(202, &negotiate::object(&rt, shape, obj))),
+                    Deleted::Now(obj) => Ok(respond(200, &deleted_body(&rt, shape, &obj))),
                 }
             }
             (Method::DELETE, None) => {
                 let delete_body = if body.is_empty() {
                     None
                 } else {
-                    Some(decode(&body, content_type)?)
+                    Some(self::decode(&body, content_type, delete_type)?)
                 };
                 let opts = DeleteOptions::parse(&query, delete_body.as_ref())?;
                 let list_opts = ListOptions::parse(&query)?;
                 let list = self.rest.delete_collection(&rt, ns, &list_opts, &opts)?;
-                Ok(json_response(200, &list))
+                Ok(respond(200, &negotiate::list(&rt, shape, list)))
             }
             (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
         }
@@ -463,7 +489,7 @@ impl App {
         rt: Arc<ResourceType>,
         ns: Option<&str>,
         opts: &ListOptions,
-        shape: Shape,
+        (shape, encoding): (Shape, Encoding),
     ) -> ApiResult<http::Response<Body>> {
         let events = watch(
             self.store.clone(),
@@ -477,14 +503,27 @@ impl App {
         let frames = events.map(move |event| {
             let event = negotiate::watch_event(&rt, shape, event, first);
             first = false;
-            let mut line = serde_json::to_vec(&event).unwrap_or_default();
-            line.push(b'\n');
-            Ok::<_, Infallible>(Frame::data(Bytes::from(line)))
+            let frame = match encoding {
+                // An event without a protobuf form (none is expected: the
+                // kind has one) is left out rather than sent as JSON inside a
+                // protobuf stream; `protobuf::encode` logs it.
+                Encoding::Protobuf => protobuf::watch_frame(&event).unwrap_or_default(),
+                Encoding::Json => {
+                    let mut line = serde_json::to_vec(&event).unwrap_or_default();
+                    line.push(b'\n');
+                    line
+                }
+            };
+            Ok::<_, Infallible>(Frame::data(Bytes::from(frame)))
         });
         let mut r = http::Response::new(BodyExt::boxed(StreamBody::new(frames)));
+        let content_type = match encoding {
+            Encoding::Protobuf => protobuf::WATCH_MEDIA_TYPE,
+            Encoding::Json => "application/json",
+        };
         r.headers_mut().insert(
             header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
+            header::HeaderValue::from_static(content_type),
         );
         r.headers_mut().insert(
             header::CACHE_CONTROL,
@@ -494,16 +533,17 @@ impl App {
     }
 }
 
-/// What a DELETE that removed the object answers: the object for custom
-/// resources, pods and namespaces; a Success Status for other built-ins.
-fn deleted_body(rt: &ResourceType, obj: &Value) -> Value {
+/// What a DELETE that removed the object answers: the object (in the shape
+/// asked) for custom resources, pods and namespaces; a Success Status for
+/// other built-ins.
+fn deleted_body(rt: &ResourceType, shape: Shape, obj: &Value) -> Value {
     let returns_object = rt.custom.is_some()
         || matches!(
             rt.builtin,
             Some(Builtin::Pod | Builtin::Namespace | Builtin::CustomResourceDefinition)
         );
     if returns_object {
-        return obj.clone();
+        return negotiate::object(rt, shape, obj.clone());
     }
     json!({
         "kind": "Status",
@@ -519,17 +559,32 @@ fn deleted_body(rt: &ResourceType, obj: &Value) -> Value {
     })
 }
 
-/// Decodes a JSON or YAML request body. Without a Content-Type the body is
-/// JSON (kube-apiserver takes its first serializer); any other type is 415.
-fn decode(body: &[u8], content_type: &str) -> ApiResult<Value> {
+/// The type a protobuf body of `rt` defaults to, if `rt` has a protobuf form
+/// (built-in kinds; custom resources have none).
+fn protobuf_type(rt: &ResourceType) -> Option<(String, String)> {
+    let api_version = rt.api_version();
+    (rt.custom.is_none() && protobuf::supports(&api_version, &rt.kind))
+        .then(|| (api_version, rt.kind.clone()))
+}
+
+fn pb(t: &Option<(String, String)>) -> Option<(&str, &str)> {
+    t.as_ref().map(|(a, k)| (a.as_str(), k.as_str()))
+}
+
+/// Decodes a JSON, YAML or (for kinds that have it, `protobuf` naming the
+/// type the envelope defaults to) protobuf request body. Without a
+/// Content-Type the body is JSON (kube-apiserver takes its first
+/// serializer); any other type is 415.
+fn decode(body: &[u8], content_type: &str, protobuf: Option<(&str, &str)>) -> ApiResult<Value> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
-    match media {
-        "application/yaml" => serde_yaml::from_slice(body)
+    match (media, protobuf) {
+        ("application/yaml", _) => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}"))),
-        "" | "application/json" => serde_json::from_slice(body).map_err(|e| {
+        ("" | "application/json", _) => serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         }),
-        _ => Err(ApiError::unsupported_body_type()),
+        (protobuf::MEDIA_TYPE, Some(default)) => protobuf::decode(body, default),
+        _ => Err(ApiError::unsupported_body_type(protobuf.is_some())),
     }
 }
 

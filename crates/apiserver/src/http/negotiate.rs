@@ -1,6 +1,7 @@
-//! Response shapes a client can ask for with `Accept`: plain JSON, a
+//! Response shapes a client can ask for with `Accept`: the objects, a
 //! `meta.k8s.io/v1` Table (kubectl get), or PartialObjectMetadata (metadata-only
-//! watches and lists).
+//! watches and lists); each in JSON, or in protobuf where the kind has a
+//! protobuf form (Tables are JSON only here).
 
 use serde_json::{Value, json};
 
@@ -19,20 +20,45 @@ pub enum Shape {
     Metadata,
 }
 
-/// The shape asked for by `accept` (and `includeObject` for tables).
-pub fn shape(accept: Option<&str>, include_object: Option<&str>) -> ApiResult<Shape> {
+/// How the response body is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `application/json`.
+    Json,
+    /// `application/vnd.kubernetes.protobuf`.
+    Protobuf,
+}
+
+/// The encoding of the first media type in `accept` this server writes, for
+/// answers outside the negotiated REST verbs (errors, reviews). Protobuf
+/// only if `protobuf` (the kind has a protobuf form).
+pub fn encoding(accept: Option<&str>, protobuf: bool) -> Encoding {
+    match shape(accept, None, protobuf) {
+        Ok((_, e)) => e,
+        Err(_) => Encoding::Json,
+    }
+}
+
+/// The shape and encoding asked for by `accept` (and `includeObject` for
+/// tables); protobuf is offered only if `protobuf` (the kind has a protobuf
+/// form), except for PartialObjectMetadata, which every kind has.
+pub fn shape(
+    accept: Option<&str>,
+    include_object: Option<&str>,
+    protobuf: bool,
+) -> ApiResult<(Shape, Encoding)> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Ok(Shape::Object);
+        return Ok((Shape::Object, Encoding::Json));
     };
     for part in accept.split(',') {
         let mut params = part.split(';').map(str::trim);
         let media = params.next().unwrap_or_default();
-        if !matches!(
-            media,
-            "application/json" | "application/*" | "*/*" | "application/yaml"
-        ) {
-            continue;
-        }
+        let encoding = match media {
+            "application/json" | "application/*" | "*/*" | "application/yaml" => Encoding::Json,
+            super::protobuf::MEDIA_TYPE => Encoding::Protobuf,
+            _ => continue,
+        };
+        let pb = encoding == Encoding::Protobuf;
         let mut as_ = None;
         let mut g = None;
         let mut v = None;
@@ -45,18 +71,19 @@ pub fn shape(accept: Option<&str>, include_object: Option<&str>) -> ApiResult<Sh
             }
         }
         match (as_, g, v) {
-            (None, _, _) => return Ok(Shape::Object),
-            (Some("Table"), Some("meta.k8s.io"), Some("v1")) => {
+            (None, _, _) if pb && !protobuf => continue,
+            (None, _, _) => return Ok((Shape::Object, encoding)),
+            (Some("Table"), Some("meta.k8s.io"), Some("v1")) if !pb => {
                 let include = table::Include::from_query(include_object.filter(|s| !s.is_empty()))
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                return Ok(Shape::Table(include));
+                return Ok((Shape::Table(include), encoding));
             }
             (
                 Some("PartialObjectMetadata" | "PartialObjectMetadataList"),
                 Some("meta.k8s.io"),
                 Some("v1"),
             ) => {
-                return Ok(Shape::Metadata);
+                return Ok((Shape::Metadata, encoding));
             }
             _ => continue,
         }
@@ -137,28 +164,52 @@ mod tests {
     #[test]
     fn picks_the_first_acceptable_shape() {
         let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        let json = Encoding::Json;
         assert_eq!(
-            shape(Some(kubectl), None).unwrap(),
-            Shape::Table(table::Include::Metadata)
+            shape(Some(kubectl), None, true).unwrap(),
+            (Shape::Table(table::Include::Metadata), json)
         );
         assert_eq!(
-            shape(Some("application/json"), None).unwrap(),
-            Shape::Object
+            shape(Some("application/json"), None, true).unwrap(),
+            (Shape::Object, json)
         );
-        assert_eq!(shape(None, None).unwrap(), Shape::Object);
+        assert_eq!(shape(None, None, true).unwrap(), (Shape::Object, json));
         assert_eq!(
             shape(
                 Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"),
-                None
+                None,
+                true
             )
             .unwrap(),
-            Shape::Metadata
+            (Shape::Metadata, json)
+        );
+    }
+
+    #[test]
+    fn protobuf_only_for_kinds_that_have_it_and_never_for_tables() {
+        let pb = "application/vnd.kubernetes.protobuf";
+        let client_go = "application/vnd.kubernetes.protobuf, */*";
+        assert_eq!(
+            shape(Some(client_go), None, true).unwrap(),
+            (Shape::Object, Encoding::Protobuf)
         );
         assert_eq!(
-            shape(Some("application/vnd.kubernetes.protobuf"), None)
-                .unwrap_err()
-                .code,
-            406
+            shape(Some(client_go), None, false).unwrap(),
+            (Shape::Object, Encoding::Json)
         );
+        assert_eq!(shape(Some(pb), None, false).unwrap_err().code, 406);
+        let metadata = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+        assert_eq!(
+            shape(Some(metadata), None, false).unwrap(),
+            (Shape::Metadata, Encoding::Protobuf)
+        );
+        let table =
+            "application/vnd.kubernetes.protobuf;as=Table;g=meta.k8s.io;v=v1,application/json";
+        assert_eq!(
+            shape(Some(table), None, true).unwrap(),
+            (Shape::Object, Encoding::Json)
+        );
+        assert_eq!(encoding(Some(client_go), true), Encoding::Protobuf);
+        assert_eq!(encoding(Some("text/html"), true), Encoding::Json);
     }
 }

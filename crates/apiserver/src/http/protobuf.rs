@@ -1,101 +1,47 @@
-//! Protobuf request bodies, as kubectl's typed clients send them for built-in
-//! kinds: the `k8s\0` envelope (`runtime.Unknown`) around the object's
-//! message. Decoded here, to the JSON the rest of the server speaks, for the
-//! review kinds `kubectl auth whoami` and `kubectl auth can-i` send; any other
-//! kind in protobuf is still 415 (issue 18).
+//! Kubernetes protobuf on the wire, as kube-apiserver speaks it for built-in
+//! kinds: request bodies in the `k8s\0` envelope decoded to the JSON the rest
+//! of the server works with, and responses (objects, lists, Status errors,
+//! watch frames) encoded when the client's `Accept` asks for protobuf first.
+//! The mapping itself is `operatorkit-protobuf`'s; custom resources have no
+//! protobuf form (415 for a body, protobuf skipped in `Accept`).
 
-use k8s_pb::api::{authentication::v1 as authn, authorization::v1 as authz};
-use prost::Message;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::resources::Builtin;
 
-/// The media type.
-pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
-const MAGIC: &[u8] = b"k8s\0";
+pub use operatorkit_protobuf::{MEDIA_TYPE, WATCH_MEDIA_TYPE};
 
-/// The review of kind `b` in a protobuf `body`, as JSON.
-pub fn review(b: Builtin, body: &[u8]) -> ApiResult<Value> {
-    let raw = &unwrap(body)?[..];
-    let bad = |e: prost::DecodeError| ApiError::bad_request(format!("decoding protobuf: {e}"));
-    let spec = match b {
-        Builtin::SelfSubjectReview => json!({}),
-        Builtin::TokenReview => {
-            let spec = authn::TokenReview::decode(raw)
-                .map_err(bad)?
-                .spec
-                .unwrap_or_default();
-            json!({"token": spec.token.unwrap_or_default(), "audiences": spec.audiences})
-        }
-        Builtin::SelfSubjectAccessReview => {
-            let spec = authz::SelfSubjectAccessReview::decode(raw)
-                .map_err(bad)?
-                .spec
-                .unwrap_or_default();
-            attributes(spec.resource_attributes, spec.non_resource_attributes)
-        }
-        Builtin::SubjectAccessReview | Builtin::LocalSubjectAccessReview => {
-            let spec = match b {
-                Builtin::SubjectAccessReview => {
-                    authz::SubjectAccessReview::decode(raw).map_err(bad)?.spec
-                }
-                _ => {
-                    authz::LocalSubjectAccessReview::decode(raw)
-                        .map_err(bad)?
-                        .spec
-                }
-            }
-            .unwrap_or_default();
-            let mut out = attributes(spec.resource_attributes, spec.non_resource_attributes);
-            out["user"] = spec.user.unwrap_or_default().into();
-            out["groups"] = spec.groups.into();
-            out["uid"] = spec.uid.unwrap_or_default().into();
-            out
-        }
-        Builtin::SelfSubjectRulesReview => {
-            let spec = authz::SelfSubjectRulesReview::decode(raw)
-                .map_err(bad)?
-                .spec
-                .unwrap_or_default();
-            json!({"namespace": spec.namespace.unwrap_or_default()})
-        }
-        _ => return Err(ApiError::unsupported_body_type()),
-    };
-    Ok(json!({"spec": spec}))
+/// A protobuf body as JSON; `default` (apiVersion, kind) is the type assumed
+/// when the envelope names none.
+pub fn decode(body: &[u8], default: (&str, &str)) -> ApiResult<Value> {
+    operatorkit_protobuf::decode(body, default).map_err(|e| match e {
+        operatorkit_protobuf::Error::UnknownKind { .. } => ApiError::unsupported_body_type(false),
+        e => ApiError::bad_request(format!("decoding protobuf: {e}")),
+    })
 }
 
-/// The object bytes inside the envelope.
-fn unwrap(body: &[u8]) -> ApiResult<Vec<u8>> {
-    let inner = body
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| ApiError::bad_request("protobuf body without the k8s envelope"))?;
-    let unknown = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(inner)
-        .map_err(|e| ApiError::bad_request(format!("decoding protobuf: {e}")))?;
-    Ok(unknown.raw.unwrap_or_default())
+/// `value` as a protobuf body, or `None` when it has no protobuf form (the
+/// caller answers JSON then, and logs why).
+pub fn encode(value: &Value) -> Option<Vec<u8>> {
+    operatorkit_protobuf::encode(value)
+        .map_err(|e| {
+            tracing::warn!(
+                api_version = %value["apiVersion"], kind = %value["kind"],
+                name = %value["metadata"]["name"], error = %e,
+                "answering JSON: no protobuf form"
+            );
+        })
+        .ok()
 }
 
-fn attributes(
-    resource: Option<authz::ResourceAttributes>,
-    non_resource: Option<authz::NonResourceAttributes>,
-) -> Value {
-    let mut out = Map::new();
-    if let Some(r) = resource {
-        let field = |v: Option<String>| Value::from(v.unwrap_or_default());
-        out.insert(
-            "resourceAttributes".into(),
-            json!({
-                "namespace": field(r.namespace), "verb": field(r.verb), "group": field(r.group),
-                "version": field(r.version), "resource": field(r.resource),
-                "subresource": field(r.subresource), "name": field(r.name),
-            }),
-        );
-    }
-    if let Some(n) = non_resource {
-        out.insert(
-            "nonResourceAttributes".into(),
-            json!({"path": n.path.unwrap_or_default(), "verb": n.verb.unwrap_or_default()}),
-        );
-    }
-    Value::Object(out)
+/// A watch frame of `event` (`{"type", "object"}`), or `None` as [`encode`].
+pub fn watch_frame(event: &Value) -> Option<Vec<u8>> {
+    let object = encode(&event["object"])?;
+    let kind = event["type"].as_str().unwrap_or_default();
+    Some(operatorkit_protobuf::watch_frame(kind, object))
+}
+
+/// Whether kind `kind` of `api_version` has a protobuf form.
+pub fn supports(api_version: &str, kind: &str) -> bool {
+    operatorkit_protobuf::supports(api_version, kind)
 }

@@ -1,0 +1,320 @@
+//! kubectl's typed commands (`create <kind>`, `run`, `expose`) send protobuf
+//! bodies and ask for protobuf answers, as on a real cluster. Each one here
+//! succeeds, with `--dry-run=server` too, and makes exactly the object the
+//! same command makes through JSON (`--dry-run=client -o json` fed to
+//! `kubectl create -f`, kubectl's own JSON of the same Go struct).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use e2e::kubectl::{Kubectl, session};
+use e2e::support::comparable_object;
+use serde_json::Value;
+
+/// The typed commands, with `{}` for a name unique to the run where the object
+/// is cluster-scoped. The first word is kubectl's subcommand.
+const COMMANDS: &[&[&str]] = &[
+    &["create", "namespace", "{}"],
+    &[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=fast",
+        "--from-literal=level=3",
+    ],
+    &[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=user=ivy",
+        "--type=example.com/creds",
+    ],
+    &[
+        "create",
+        "secret",
+        "tls",
+        "serving",
+        "--cert=@crt",
+        "--key=@key",
+    ],
+    &[
+        "create",
+        "secret",
+        "docker-registry",
+        "pull",
+        "--docker-server=registry.example.com",
+        "--docker-username=ivy",
+        "--docker-password=hunter2",
+    ],
+    &[
+        "create",
+        "service",
+        "clusterip",
+        "api",
+        "--tcp=80:8080",
+        "--tcp=443:8443",
+    ],
+    &["create", "service", "nodeport", "web-np", "--tcp=80:8080"],
+    &[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=0",
+        "--port=80",
+    ],
+    &["create", "job", "once", "--image=busybox", "--", "true"],
+    &[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "--",
+        "true",
+    ],
+    &[
+        "create",
+        "role",
+        "pod-reader",
+        "--verb=get,list",
+        "--resource=pods,pods/log",
+    ],
+    &[
+        "create",
+        "rolebinding",
+        "ivy-reads",
+        "--role=pod-reader",
+        "--user=ivy",
+        "--serviceaccount=demo:robot",
+    ],
+    &[
+        "create",
+        "clusterrole",
+        "{}",
+        "--verb=get",
+        "--resource=nodes",
+        "--non-resource-url=/healthz",
+    ],
+    &[
+        "create",
+        "clusterrole",
+        "{}-agg",
+        "--aggregation-rule=rbac.example.com/aggregate=true",
+    ],
+    &["create", "serviceaccount", "robot"],
+    &[
+        "create",
+        "poddisruptionbudget",
+        "web",
+        "--selector=app=web",
+        "--min-available=0",
+    ],
+    &[
+        "create",
+        "ingress",
+        "web",
+        "--rule=web.example.com/api*=api:80",
+        "--class=nginx",
+    ],
+    &[
+        "run",
+        "shell",
+        "--image=busybox",
+        "--restart=Never",
+        "--labels=app=shell",
+        "--",
+        "sleep",
+        "3600",
+    ],
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_creates_send_protobuf_and_make_what_json_makes() {
+    let (env, typed) = session().await;
+    let json = Kubectl {
+        kubeconfig: typed.kubeconfig.clone(),
+        namespace: env.extra_namespace().await.unwrap(),
+    };
+    let (cert, key) = tls_files(&typed.namespace);
+    let unique = env.name("okt");
+    let log = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        for command in COMMANDS {
+            let args = expand(command, &unique, &cert, &key);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            log.push_str(&check_command(&typed, &json, &args));
+        }
+        log.push_str(&check_expose(&typed, &json));
+        log.push_str(&check_content_types(&typed));
+        // Cluster-scoped objects outlive the namespaces (on a real cluster).
+        let (agg, twin, agg_twin) = (
+            format!("{unique}-agg"),
+            format!("{unique}-json"),
+            format!("{unique}-agg-json"),
+        );
+        typed.ok(&["delete", "clusterrole", &unique, &agg, &twin, &agg_twin]);
+        typed.ok(&["delete", "namespace", &unique, &twin, "--wait=false"]);
+        log
+    })
+    .await
+    .unwrap();
+    println!("{log}");
+    env.stop().await;
+}
+
+/// `{}` replaced by a unique name, `@crt`/`@key` by the files' paths.
+fn expand(command: &[&str], unique: &str, cert: &str, key: &str) -> Vec<String> {
+    command
+        .iter()
+        .map(|a| {
+            a.replace("{}", unique)
+                .replace("@crt", cert)
+                .replace("@key", key)
+        })
+        .collect()
+}
+
+/// `args` with `flags` added before a `--` (whatever follows it is the
+/// container's command).
+fn with<'a>(args: &[&'a str], flags: &[&'a str]) -> Vec<&'a str> {
+    let at = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    let mut out = args[..at].to_vec();
+    out.extend(flags);
+    out.extend(&args[at..]);
+    out
+}
+
+/// The object's kind/name as kubectl names it, from `-o name`.
+fn created_name(k: &Kubectl, args: &[&str]) -> String {
+    k.ok(&with(args, &["-o", "name"])).trim().to_owned()
+}
+
+/// Runs `args` typed (protobuf) in one namespace, its JSON twin in the other,
+/// with a server-side dry run first, and compares the two objects.
+fn check_command(typed: &Kubectl, json: &Kubectl, args: &[&str]) -> String {
+    let name = created_name(typed, &with(args, &["--dry-run=server"]));
+    let gone = typed.run(&["get", &name]);
+    assert!(
+        !gone.status.success(),
+        "{name} exists after --dry-run=server"
+    );
+
+    let created = created_name(typed, args);
+    assert_eq!(created, name, "kubectl {}", args.join(" "));
+    let cluster_scoped = args[1] == "namespace" || args[1] == "clusterrole";
+    let from_json = if cluster_scoped {
+        // One name per cluster: the JSON twin gets a suffix, removed below.
+        let mut renamed = args.to_vec();
+        let twin = format!("{}-json", args[2]);
+        renamed[2] = &twin;
+        json_twin(json, &renamed)
+    } else {
+        json_twin(json, args)
+    };
+    let a = comparable(&get(typed, &name), cluster_scoped);
+    let b = comparable(&get(json, &from_json), cluster_scoped);
+    assert_eq!(
+        a,
+        b,
+        "kubectl {}: protobuf and JSON creates differ",
+        args.join(" ")
+    );
+    format!("$ kubectl {}  -> {name}, same as JSON\n", args.join(" "))
+}
+
+/// Creates, through JSON, what `args` would create: kubectl's own JSON of the
+/// object (`--dry-run=client -o json`) sent with `kubectl create -f`.
+fn json_twin(k: &Kubectl, args: &[&str]) -> String {
+    let body = k.ok(&with(args, &["--dry-run=client", "-o", "json"]));
+    let file = std::env::temp_dir().join(format!("{}-{}.json", k.namespace, args[2]));
+    std::fs::write(&file, body).unwrap();
+    let name = k.ok(&["create", "-f", &file.display().to_string(), "-o", "name"]);
+    let _ = std::fs::remove_file(&file);
+    name.trim().to_owned()
+}
+
+fn get(k: &Kubectl, name: &str) -> Value {
+    serde_json::from_str(&k.ok(&["get", name, "-o", "json"])).unwrap()
+}
+
+/// What must agree between the two copies (`e2e::support::comparable_object`),
+/// and for cluster-scoped objects also without the name and the label that
+/// repeats it.
+fn comparable(obj: &Value, cluster_scoped: bool) -> Value {
+    let mut obj = comparable_object(obj, &[]);
+    if cluster_scoped {
+        let meta = obj["metadata"].as_object_mut().unwrap();
+        meta.remove("name");
+        if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+            labels.remove("kubernetes.io/metadata.name");
+        }
+    }
+    obj
+}
+
+/// `kubectl expose` reads the Deployment (protobuf answer) and creates a
+/// Service from its selector and ports (protobuf body).
+fn check_expose(typed: &Kubectl, json: &Kubectl) -> String {
+    let args = [
+        "expose",
+        "deployment",
+        "web",
+        "--name=web-svc",
+        "--port=8080",
+        "--target-port=80",
+    ];
+    typed.ok(&with(&args, &["--dry-run=server"]));
+    typed.ok(&args);
+    json_twin(json, &args);
+    let a = comparable(&get(typed, "service/web-svc"), false);
+    let b = comparable(&get(json, "service/web-svc"), false);
+    assert_eq!(a, b, "kubectl expose: protobuf and JSON creates differ");
+    assert_eq!(a["spec"]["selector"]["app"], "web");
+    "$ kubectl expose deployment web --name=web-svc --port=8080 --target-port=80  -> same as JSON\n"
+        .into()
+}
+
+/// `-v=8` shows protobuf both ways for a typed create, and JSON for a
+/// custom-resource-free `get -o json` of a built-in kind.
+fn check_content_types(k: &Kubectl) -> String {
+    let out = k.run(&[
+        "create",
+        "configmap",
+        "traced",
+        "--from-literal=a=b",
+        "-v=8",
+    ]);
+    assert!(out.status.success());
+    let trace = String::from_utf8_lossy(&out.stderr);
+    let request = "Content-Type: application/vnd.kubernetes.protobuf";
+    let lines: Vec<&str> = trace.lines().filter(|l| l.contains(request)).collect();
+    // The request's header and the response's.
+    assert!(lines.len() >= 2, "{trace}");
+    assert!(
+        trace.contains("Accept: application/vnd.kubernetes.protobuf,application/json"),
+        "{trace}"
+    );
+    assert!(trace.contains("201 Created"), "{trace}");
+    let created = get(k, "configmap/traced");
+    assert_eq!(created["data"]["a"], "b");
+    format!(
+        "$ kubectl create configmap traced --from-literal=a=b -v=8\n{}\n",
+        lines.join("\n")
+    )
+}
+
+/// A self-signed certificate and its key, as PEM files.
+fn tls_files(prefix: &str) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["web.example.com".into()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let dir = std::env::temp_dir();
+    let (c, k) = (
+        dir.join(format!("{prefix}-tls.crt")),
+        dir.join(format!("{prefix}-tls.key")),
+    );
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c.display().to_string(), k.display().to_string())
+}
