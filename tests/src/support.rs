@@ -276,3 +276,13 @@ pub fn comparable_object(obj: &serde_json::Value, replace: &[(&str, &str)]) -> s
     }
     obj
 }
+
+/// The ConfigMap every namespace of a cluster has (kube-controller-manager's
+/// root CA publisher; the embedded server publishes it too): tests that list
+/// a namespace's ConfigMaps leave it out.
+pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+
+/// Whether a ConfigMap name is one a test made (not [`ROOT_CA_CONFIGMAP`]).
+pub fn made_by_test(name: &str) -> bool {
+    name != ROOT_CA_CONFIGMAP
+}

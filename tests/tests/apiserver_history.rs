@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use e2e::support::made_by_test;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{
@@ -121,7 +122,12 @@ async fn send_initial_events_ends_with_the_annotated_bookmark() {
             .unwrap()
             .unwrap();
         match e {
-            WatchEvent::Added(o) => added.push(o.metadata.name.unwrap()),
+            WatchEvent::Added(o) => {
+                let name = o.metadata.name.unwrap();
+                if made_by_test(&name) {
+                    added.push(name);
+                }
+            }
             WatchEvent::Bookmark(b) => {
                 assert_eq!(
                     b.metadata
@@ -223,6 +229,7 @@ async fn delete_collection_honours_selectors() {
         .items
         .into_iter()
         .filter_map(|c| c.metadata.name)
+        .filter(|n| made_by_test(n))
         .collect();
     assert_eq!(left, ["keep"]);
     env.stop().await;

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use e2e::support::made_by_test;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{
@@ -36,6 +37,7 @@ async fn label_and_field_selectors() {
             .items
             .into_iter()
             .filter_map(|c| c.metadata.name)
+            .filter(|n| made_by_test(n))
             .collect();
         n.sort();
         n
@@ -111,6 +113,7 @@ async fn pages_are_consistent_snapshots() {
         .items
         .into_iter()
         .filter_map(|c| c.metadata.name)
+        .filter(|n| made_by_test(n))
         .collect();
     let mut token = Some(token);
     while let Some(t) = token {
@@ -118,7 +121,12 @@ async fn pages_are_consistent_snapshots() {
             .list(&ListParams::default().limit(3).continue_token(&t))
             .await
             .unwrap();
-        all.extend(page.items.into_iter().filter_map(|c| c.metadata.name));
+        all.extend(
+            page.items
+                .into_iter()
+                .filter_map(|c| c.metadata.name)
+                .filter(|n| made_by_test(n)),
+        );
         token = page.metadata.continue_.filter(|t| !t.is_empty());
     }
     let expected: Vec<String> = (0..7).map(|i| format!("item-{i}")).collect();
@@ -251,7 +259,12 @@ async fn kube_runtime_watcher_with_streaming_lists_and_bookmarks() {
             .unwrap();
         match e {
             kube::runtime::watcher::Event::Init => {}
-            kube::runtime::watcher::Event::InitApply(o) => init.push(o.metadata.name.unwrap()),
+            kube::runtime::watcher::Event::InitApply(o) => {
+                let name = o.metadata.name.unwrap();
+                if made_by_test(&name) {
+                    init.push(name);
+                }
+            }
             kube::runtime::watcher::Event::InitDone => break,
             other => panic!("unexpected {other:?}"),
         }

@@ -420,7 +420,8 @@ async fn watches_errors_and_delete_options_in_protobuf() {
     let env = TestEnv::start().await.unwrap();
     let ns = env.namespace().to_owned();
     let url = format!("/api/v1/namespaces/{ns}/configmaps");
-    let cm = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}});
+    // Labelled: the watch below leaves out the namespace's kube-root-ca.crt.
+    let cm = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"test": "pb"}}, "data": {"k": "v"}});
     let made = send(
         &env,
         "POST",
@@ -438,10 +439,12 @@ async fn watches_errors_and_delete_options_in_protobuf() {
     assert_eq!(status["reason"], "NotFound");
     assert_eq!(status["code"], 404);
 
-    let req = http::Request::get(format!("{url}?watch=true&timeoutSeconds=5"))
-        .header("Accept", PB)
-        .body(Body::empty())
-        .unwrap();
+    let req = http::Request::get(format!(
+        "{url}?watch=true&timeoutSeconds=5&labelSelector=test%3Dpb"
+    ))
+    .header("Accept", PB)
+    .body(Body::empty())
+    .unwrap();
     let res = env.client().send(req).await.unwrap();
     assert_eq!(
         res.headers()["content-type"],

@@ -33,7 +33,11 @@
 //! namespace lifecycle (system namespaces cannot be deleted); CRDs served with their names, scope and subresources,
 //! with pruning, defaulting, OpenAPI and CEL validation and printer columns as
 //! Tables; both Event APIs on one storage; durable writes with `--data-dir`;
-//! anonymous or bearer-token authentication.
+//! anonymous or bearer-token authentication; protobuf bodies and answers for
+//! every built-in kind; what a cluster has from its first second (the
+//! `kubernetes` Service in `default` with the Endpoints and EndpointSlice of
+//! this server's address, and the `default` ServiceAccount and
+//! `kube-root-ca.crt` ConfigMap in every namespace, put back when deleted).
 //!
 //! # Performance
 //!
@@ -61,7 +65,7 @@
 //! | protobuf, CBOR | protobuf bodies and answers (objects, lists, watch frames, Status errors, PartialObjectMetadata) for every built-in kind, through `operatorkit-protobuf`; Tables are JSON only; custom resources are JSON/YAML only (415 for a protobuf body, 406 for protobuf alone in `Accept`); no CBOR. The JSON path keeps an `omitempty` field's zero as sent (kube-apiserver's Go round trip drops it: `initialDelaySeconds: 0` reads back absent there) |
 //! | aggregated discovery | legacy discovery only (kubectl falls back to it) |
 //! | `/openapi/v2` | 404; `/openapi/v3` carries paths and custom resource schemas, built-in schemas are open objects |
-//! | controllers | only garbage collection and namespace/CRD cleanup; nodes, a scheduler, kubelets and workload controllers come from the simulated cluster (`operatorkit-simulation`), a separate client |
+//! | controllers | only garbage collection, namespace/CRD cleanup and the publishers of the `kubernetes` Service, `default` ServiceAccounts and `kube-root-ca.crt`; nodes, a scheduler, kubelets and workload controllers come from the simulated cluster (`operatorkit-simulation`), a separate client |
 //! | built-in validation | the common checks only (names, labels, selectors, containers, ports, Secret data); not every rule of kube-apiserver |
 //! | `/status` of built-ins | replaces status and keeps everything else (kube-apiserver also lets some kinds change a few metadata fields there) |
 //! | CRD name conflicts | not detected (`NamesAccepted` is always true) |
@@ -80,6 +84,7 @@ mod gobase64;
 mod gofmt;
 pub mod http;
 pub mod meta;
+mod publish;
 pub mod query;
 pub mod resources;
 pub mod rest;

@@ -199,6 +199,13 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     } else {
         (None, None)
     };
+    // What kube-root-ca.crt publishes: the CA clients verify the server with
+    // (over plain HTTP, a self-signed one of this address that nothing
+    // serves with: the ConfigMap exists as on every cluster).
+    let ca_pem = match &cert {
+        Some(c) => c.pem.clone(),
+        None => self_signed(local)?.2.pem,
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{local}");
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -218,6 +225,15 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         requests: RequestCounter::default(),
     });
     let mut tasks = JoinSet::new();
+    let published = crate::publish::Published {
+        address: local,
+        ca_pem,
+    };
+    tasks.spawn(crate::publish::run(
+        Rest::new(store.clone(), registry.clone()),
+        published,
+        shutdown_rx.clone(),
+    ));
     tasks.spawn(crate::controllers::run(
         store,
         registry,

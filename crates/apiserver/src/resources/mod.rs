@@ -170,6 +170,14 @@ impl Registry {
         )
     }
 
+    /// The resource of built-in kind `b`.
+    pub fn builtin(&self, b: Builtin) -> Option<Arc<ResourceType>> {
+        self.read()
+            .values()
+            .find(|rt| rt.builtin == Some(b))
+            .cloned()
+    }
+
     /// The resource of `apiVersion` + `kind` (for owner references).
     pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
         self.read()

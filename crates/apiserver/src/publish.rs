@@ -1,0 +1,289 @@
+//! What every cluster has from its first second, kept current as a real
+//! control plane keeps it:
+//! - the `kubernetes` Service in `default` (ClusterIP `10.96.0.1`, port 443
+//!   named `https`), with the Endpoints and EndpointSlice of the server's own
+//!   address and port, as kube-apiserver's bootstrap controller and endpoint
+//!   reconciler write them (recreated when deleted, corrected when changed,
+//!   checked every ten seconds);
+//! - in every active namespace the `default` ServiceAccount and the
+//!   `kube-root-ca.crt` ConfigMap (`ca.crt`: the CA clients verify the server
+//!   with), as kube-controller-manager's serviceaccount and
+//!   root-ca-cert-publisher controllers publish them.
+//!
+//! It follows the store's event log like any watcher and writes through the
+//! REST layer (defaults, validation, allocation, managedFields) under the
+//! field managers those components use.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::error::ApiResult;
+use crate::meta;
+use crate::resources::Builtin;
+use crate::rest::options::WriteOptions;
+use crate::rest::{Rest, Subresource};
+use crate::store::{Event, EventKind};
+
+/// The ConfigMap the root CA is published in.
+pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+/// kube-apiserver's Service for itself, in `default`.
+pub const KUBERNETES_SERVICE: &str = "kubernetes";
+/// The first address of the Service range, the `kubernetes` Service's.
+const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
+/// How often the `kubernetes` Service and its endpoints are checked, as
+/// kube-apiserver's endpoint reconciler does.
+const RECONCILE_EVERY: Duration = Duration::from_secs(10);
+const ROOT_CA_DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
+
+/// What is published: where the server is, and the CA it is verified with.
+pub struct Published {
+    /// The server's address (an unspecified one is published as loopback).
+    pub address: SocketAddr,
+    /// PEM of the CA clients verify the server with.
+    pub ca_pem: String,
+}
+
+/// Publishes everything now, then keeps it current until `shutdown`.
+pub async fn run(rest: Rest, published: Published, mut shutdown: watch::Receiver<bool>) {
+    let p = Publisher {
+        rest,
+        published: Arc::new(published),
+    };
+    let mut rx = p.rest.store.subscribe_revision();
+    let mut cursor = p.rest.store.revision();
+    p.everything();
+    loop {
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(RECONCILE_EVERY) => p.kubernetes_service(),
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        loop {
+            match p.rest.store.events_after(cursor, 1024) {
+                Ok(events) if events.is_empty() => break,
+                Ok(events) => {
+                    for e in &events {
+                        cursor = e.rv;
+                        p.observe(e);
+                    }
+                }
+                Err(_) => {
+                    // Fell behind the log: look at everything again.
+                    cursor = p.rest.store.revision();
+                    p.everything();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+struct Publisher {
+    rest: Rest,
+    published: Arc<Published>,
+}
+
+impl Publisher {
+    fn everything(&self) {
+        self.kubernetes_service();
+        let namespaces = self
+            .rest
+            .store
+            .read(|s| s.list(&Builtin::Namespace.storage_key(), None));
+        for (_, ns) in namespaces {
+            self.namespace(&ns);
+        }
+    }
+
+    /// Acts on one change: a namespace made or changed, or something
+    /// published deleted or edited.
+    fn observe(&self, e: &Event) {
+        let name = e.key.name.as_str();
+        let ns = e.key.namespace.as_str();
+        let s = &e.storage;
+        if *s == Builtin::Namespace.storage_key() && e.kind != EventKind::Deleted {
+            self.namespace(&e.object);
+        } else if (*s == Builtin::ServiceAccount.storage_key() && name == "default")
+            || (*s == Builtin::ConfigMap.storage_key() && name == ROOT_CA_CONFIGMAP)
+        {
+            if e.kind != EventKind::Added {
+                self.namespace_named(ns);
+            }
+        } else if ns == "default"
+            && name == KUBERNETES_SERVICE
+            && [Builtin::Service, Builtin::Endpoints, Builtin::EndpointSlice]
+                .iter()
+                .any(|b| b.storage_key() == *s)
+            && e.kind != EventKind::Added
+        {
+            self.kubernetes_service();
+        }
+    }
+
+    fn namespace_named(&self, ns: &str) {
+        let Some(rt) = self.rest.registry.builtin(Builtin::Namespace) else {
+            return;
+        };
+        if let Ok(obj) = self.rest.get(&rt, None, ns) {
+            self.namespace(&obj);
+        }
+    }
+
+    /// The `default` ServiceAccount and `kube-root-ca.crt` of an active
+    /// namespace.
+    fn namespace(&self, namespace: &Value) {
+        let Some(ns) = meta::name(namespace) else {
+            return;
+        };
+        let terminating = namespace.pointer("/metadata/deletionTimestamp").is_some()
+            || namespace.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
+        if terminating {
+            return;
+        }
+        let account = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": ns}});
+        self.ensure(
+            Builtin::ServiceAccount,
+            ns,
+            account,
+            &[],
+            "kube-controller-manager",
+        );
+        let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ROOT_CA_CONFIGMAP, "namespace": ns,
+                "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
+            "data": {"ca.crt": self.published.ca_pem}});
+        self.ensure(
+            Builtin::ConfigMap,
+            ns,
+            ca,
+            &["/data"],
+            "kube-controller-manager",
+        );
+    }
+
+    /// The `kubernetes` Service, its Endpoints and EndpointSlice.
+    fn kubernetes_service(&self) {
+        let address = self.published.address;
+        let ip = if address.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            address.ip().to_string()
+        };
+        let port = address.port();
+        let labels = json!({"component": "apiserver", "provider": "kubernetes"});
+        let service = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": KUBERNETES_SERVICE, "namespace": "default", "labels": labels},
+            "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP, "sessionAffinity": "None",
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}});
+        let endpoints = json!({"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": KUBERNETES_SERVICE, "namespace": "default",
+                "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": ip}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]});
+        let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": KUBERNETES_SERVICE, "namespace": "default",
+                "labels": {"kubernetes.io/service-name": KUBERNETES_SERVICE}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}]});
+        let published: [(Builtin, Value, &[&str]); 3] = [
+            (Builtin::Service, service, &["/spec/ports"]),
+            (Builtin::Endpoints, endpoints, &["/subsets"]),
+            (
+                Builtin::EndpointSlice,
+                slice,
+                &["/endpoints", "/ports", "/addressType"],
+            ),
+        ];
+        for (b, desired, kept) in published {
+            self.ensure(b, "default", desired, kept, "kube-apiserver");
+        }
+    }
+
+    /// Creates `desired` if it is missing, or puts back the parts at
+    /// `pointers` when they differ; a failure (a namespace going away) is
+    /// logged and retried on the next change.
+    fn ensure(&self, b: Builtin, ns: &str, desired: Value, pointers: &[&str], manager: &str) {
+        let Some(rt) = self.rest.registry.builtin(b) else {
+            return;
+        };
+        let name = meta::name(&desired).unwrap_or_default().to_owned();
+        let opts = WriteOptions {
+            field_manager: Some(manager.to_owned()),
+            ..WriteOptions::default()
+        };
+        let result: ApiResult<()> = match self.rest.get(&rt, Some(ns), &name) {
+            Err(e) if e.code == 404 => self.rest.create(&rt, Some(ns), desired, &opts).map(|_| ()),
+            Err(e) => Err(e),
+            Ok(current) => {
+                let differs = pointers
+                    .iter()
+                    .any(|p| current.pointer(p) != desired.pointer(p));
+                if differs {
+                    let mut fixed = current;
+                    for p in pointers {
+                        set(&mut fixed, p, desired.pointer(p).cloned());
+                    }
+                    self.rest
+                        .update(&rt, Some(ns), &name, Subresource::Main, fixed, &opts)
+                        .map(|_| ())
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(kind = %rt.kind, %ns, %name, error = %e.message, "not published");
+        }
+    }
+}
+
+/// Sets (or with `None` removes) the value at JSON pointer `p` of `obj`,
+/// making the objects on the way.
+fn set(obj: &mut Value, p: &str, value: Option<Value>) {
+    let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+    let Some((last, path)) = parts.split_last() else {
+        return;
+    };
+    let mut at = obj;
+    for part in path {
+        let Some(map) = as_object(at) else { return };
+        at = map.entry(*part).or_insert_with(|| json!({}));
+    }
+    if let Some(map) = as_object(at) {
+        match value {
+            Some(v) => map.insert((*last).to_owned(), v),
+            None => map.remove(*last),
+        };
+    }
+}
+
+/// `v` as an object, made one if it is not.
+fn as_object(v: &mut Value) -> Option<&mut serde_json::Map<String, Value>> {
+    if !v.is_object() {
+        *v = json!({});
+    }
+    v.as_object_mut()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_makes_the_way_and_removes() {
+        let mut obj = json!({"spec": {"a": 1}});
+        set(&mut obj, "/spec/ports", Some(json!([1])));
+        set(&mut obj, "/data", Some(json!({"k": "v"})));
+        set(&mut obj, "/spec/a", None);
+        assert_eq!(obj, json!({"spec": {"ports": [1]}, "data": {"k": "v"}}));
+    }
+}
