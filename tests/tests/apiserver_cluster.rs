@@ -34,7 +34,7 @@ async fn the_kubernetes_service_points_at_the_api_server() {
     let ep_port = subset.ports.as_ref().unwrap()[0].port;
     let slices: Api<EndpointSlice> = Api::namespaced(env.client(), "default");
     let slice = slices.get("kubernetes").await.unwrap();
-    assert_eq!(slice.endpoints[0].addresses, [ip.clone()]);
+    assert_eq!(slice.endpoints[0].addresses, std::slice::from_ref(&ip));
     assert_eq!(slice.ports.unwrap()[0].port, Some(ep_port));
     if let Some(server) = env.embedded() {
         // The embedded server's own address and port.

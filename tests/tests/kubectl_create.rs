@@ -105,6 +105,20 @@ const COMMANDS: &[&[&str]] = &[
     &["create", "serviceaccount", "robot"],
     &[
         "create",
+        "quota",
+        "limits",
+        "--hard=pods=4,count/deployments.apps=2,services.nodeports=0",
+    ],
+    &[
+        "create",
+        "priorityclass",
+        "{}",
+        "--value=1000",
+        "--description=batch",
+        "--preemption-policy=Never",
+    ],
+    &[
+        "create",
         "poddisruptionbudget",
         "web",
         "--selector=app=web",
@@ -146,6 +160,7 @@ async fn typed_creates_send_protobuf_and_make_what_json_makes() {
             log.push_str(&check_command(&typed, &json, &args));
         }
         log.push_str(&check_expose(&typed, &json));
+        log.push_str(&check_scale(&typed));
         log.push_str(&check_content_types(&typed));
         // Cluster-scoped objects outlive the namespaces (on a real cluster).
         let (agg, twin, agg_twin) = (
@@ -154,6 +169,7 @@ async fn typed_creates_send_protobuf_and_make_what_json_makes() {
             format!("{unique}-agg-json"),
         );
         typed.ok(&["delete", "clusterrole", &unique, &agg, &twin, &agg_twin]);
+        typed.ok(&["delete", "priorityclass", &unique, &twin]);
         typed.ok(&["delete", "namespace", &unique, &twin, "--wait=false"]);
         log
     })
@@ -202,7 +218,7 @@ fn check_command(typed: &Kubectl, json: &Kubectl, args: &[&str]) -> String {
 
     let created = created_name(typed, args);
     assert_eq!(created, name, "kubectl {}", args.join(" "));
-    let cluster_scoped = args[1] == "namespace" || args[1] == "clusterrole";
+    let cluster_scoped = matches!(args[1], "namespace" | "clusterrole" | "priorityclass");
     let from_json = if cluster_scoped {
         // One name per cluster: the JSON twin gets a suffix, removed below.
         let mut renamed = args.to_vec();
@@ -212,8 +228,14 @@ fn check_command(typed: &Kubectl, json: &Kubectl, args: &[&str]) -> String {
     } else {
         json_twin(json, args)
     };
-    let a = comparable(&get(typed, &name), cluster_scoped);
-    let b = comparable(&get(json, &from_json), cluster_scoped);
+    let mut a = comparable(&get(typed, &name), cluster_scoped);
+    let mut b = comparable(&get(json, &from_json), cluster_scoped);
+    if args[1] == "quota" {
+        // Usage counts each namespace's own objects.
+        for o in [&mut a, &mut b] {
+            o.as_object_mut().unwrap().remove("status");
+        }
+    }
     assert_eq!(
         a,
         b,
@@ -273,6 +295,43 @@ fn check_expose(typed: &Kubectl, json: &Kubectl) -> String {
     assert_eq!(a["spec"]["selector"]["app"], "web");
     "$ kubectl expose deployment web --name=web-svc --port=8080 --target-port=80  -> same as JSON\n"
         .into()
+}
+
+/// `kubectl scale` (the scale subresource, with a server-side dry run) and
+/// `kubectl get componentstatuses`.
+fn check_scale(k: &Kubectl) -> String {
+    let replicas = |k: &Kubectl| {
+        k.ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+    };
+    k.ok(&[
+        "scale",
+        "deployment",
+        "web",
+        "--replicas=3",
+        "--dry-run=server",
+    ]);
+    assert_eq!(replicas(k), "0");
+    k.ok(&["scale", "deployment", "web", "--replicas=3"]);
+    assert_eq!(replicas(k), "3");
+    let out = k.run(&["get", "componentstatuses"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("etcd-0") && stdout.contains("scheduler"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("v1 ComponentStatus is deprecated"));
+    format!(
+        "$ kubectl scale deployment web --replicas=3  -> 3
+$ kubectl get componentstatuses
+{stdout}"
+    )
 }
 
 /// `-v=8` shows protobuf both ways for a typed create, and JSON for a

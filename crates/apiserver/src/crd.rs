@@ -246,6 +246,14 @@ pub fn register(registry: &Registry, crd: &Value) {
             storage: v.get("storage").and_then(Value::as_bool) == Some(true),
             schema,
             compiled,
+            scale: v.pointer("/subresources/scale").map(|s| {
+                let path = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
+                crate::resources::ScalePaths {
+                    spec_replicas_path: path("specReplicasPath").unwrap_or_default(),
+                    status_replicas_path: path("statusReplicasPath").unwrap_or_default(),
+                    label_selector_path: path("labelSelectorPath"),
+                }
+            }),
         };
         let singular = match s("/names/singular") {
             s if s.is_empty() => kind.to_ascii_lowercase(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::resources::{Registry, ResourceType};
+use crate::resources::{Builtin, Registry, ResourceType};
 
 const VERBS: &[&str] = &[
     "create",
@@ -113,6 +113,48 @@ fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<Arc<
         .collect()
 }
 
+/// The verbs of a resource: reviews are only created, componentstatuses
+/// only read.
+fn verbs(rt: &ResourceType) -> Value {
+    match rt.builtin {
+        Some(b) if b.is_review() => json!(["create"]),
+        Some(Builtin::ComponentStatus) => json!(["get", "list"]),
+        _ => json!(VERBS),
+    }
+}
+
+/// `scale`, `pods/log`, `pods/binding`, `pods/ephemeralcontainers` and
+/// `certificatesigningrequests/approval` where served.
+fn subresources(rt: &ResourceType) -> Vec<Value> {
+    let sub = |name: &str, kind: &str, verbs: Value| {
+        json!({"name": format!("{}/{name}", rt.plural), "singularName": "",
+            "namespaced": rt.namespaced, "kind": kind, "verbs": verbs})
+    };
+    let mut out = Vec::new();
+    if crate::rest::has_scale(rt) {
+        let mut scale = sub("scale", "Scale", json!(["get", "patch", "update"]));
+        scale["group"] = "autoscaling".into();
+        scale["version"] = "v1".into();
+        out.push(scale);
+    }
+    match rt.builtin {
+        Some(Builtin::Pod) => {
+            out.push(sub("binding", "Binding", json!(["create"])));
+            out.push(sub(
+                "ephemeralcontainers",
+                "Pod",
+                json!(["get", "patch", "update"]),
+            ));
+            out.push(sub("log", "Pod", json!(["get"])));
+        }
+        Some(Builtin::CertificateSigningRequest) => {
+            out.push(sub("approval", &rt.kind, json!(["get", "patch", "update"])));
+        }
+        _ => {}
+    }
+    out
+}
+
 /// `/api/v1` or `/apis/<g>/<v>`, if served.
 pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let types = in_group_version(registry, group, version);
@@ -126,7 +168,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             "singularName": rt.singular,
             "namespaced": rt.namespaced,
             "kind": rt.kind,
-            "verbs": if rt.builtin.is_some_and(|b| b.is_review()) { json!(["create"]) } else { json!(VERBS) },
+            "verbs": verbs(rt),
         });
         if !rt.short_names.is_empty() {
             r["shortNames"] = json!(rt.short_names);
@@ -147,6 +189,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         if rt.kind == "Namespace" && rt.group.is_empty() {
             resources.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));
         }
+        resources.extend(subresources(rt));
     }
     let group_version = if group.is_empty() {
         version.to_owned()

@@ -61,7 +61,9 @@
 //! | authorization | RBAC (enforced, the default) and AlwaysAllow only: no Node or Webhook authorizers; no OIDC, webhook token or front-proxy authentication |
 //! | admission webhooks, ValidatingAdmissionPolicy | not implemented |
 //! | CRD conversion webhooks | only `None` conversion (apiVersion rewritten) |
-//! | scale subresource, pod `log`/`exec`, `proxy` | not served (404); `pods/binding` and `pods/eviction` are served (eviction honours PodDisruptionBudgets computed at request time: there is no disruption controller and budgets' `status` is not written) |
+//! | subresources | `scale` (Deployments, ReplicaSets, StatefulSets, ReplicationControllers, CRDs that declare it), `pods/binding`, `pods/eviction` (honours PodDisruptionBudgets computed at request time: no disruption controller writes their `status`), `pods/log` (always empty: no kubelet), `pods/ephemeralcontainers`, `certificatesigningrequests/approval`; no `exec`, `attach`, `portforward`, `proxy`; `autoscaling/v1` HorizontalPodAutoscaler is not served (v2 is) |
+//! | ResourceQuota, LimitRange | quota `status.used` counts objects (pods, services, secrets, configmaps, PVCs, RCs, quotas, `count/*`); compute resources are not summed and neither quotas nor limit ranges are enforced at admission |
+//! | CertificateSigningRequests | created (requester recorded), approved or denied, `status.certificate` writable; nothing signs them |
 //! | protobuf, CBOR | protobuf bodies and answers (objects, lists, watch frames, Status errors, PartialObjectMetadata) for every built-in kind, through `operatorkit-protobuf`; Tables are JSON only; custom resources are JSON/YAML only (415 for a protobuf body, 406 for protobuf alone in `Accept`); no CBOR. The JSON path keeps an `omitempty` field's zero as sent (kube-apiserver's Go round trip drops it: `initialDelaySeconds: 0` reads back absent there) |
 //! | aggregated discovery | legacy discovery only (kubectl falls back to it) |
 //! | `/openapi/v2` | 404; `/openapi/v3` carries paths and custom resource schemas, built-in schemas are open objects |
@@ -86,6 +88,7 @@ pub mod http;
 pub mod meta;
 mod publish;
 pub mod query;
+mod quota;
 pub mod resources;
 pub mod rest;
 mod review;

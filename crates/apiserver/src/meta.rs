@@ -220,3 +220,48 @@ mod tests {
         assert!(s.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
     }
 }
+
+/// Sets (or with `None` removes) the value at JSON pointer `p` of `obj`,
+/// making the objects on the way (replacing what is not an object).
+pub fn set_pointer(obj: &mut Value, p: &str, value: Option<Value>) {
+    let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+    let Some((last, path)) = parts.split_last() else {
+        return;
+    };
+    let mut at = obj;
+    for part in path {
+        let Some(map) = as_object(at) else { return };
+        at = map
+            .entry(*part)
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if let Some(map) = as_object(at) {
+        match value {
+            Some(v) => map.insert((*last).to_owned(), v),
+            None => map.remove(*last),
+        };
+    }
+}
+
+/// `v` as an object, made one if it is not.
+fn as_object(v: &mut Value) -> Option<&mut Map<String, Value>> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    v.as_object_mut()
+}
+
+#[cfg(test)]
+mod set_pointer_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_pointer_makes_the_way_and_removes() {
+        let mut obj = json!({"spec": {"a": 1}});
+        set_pointer(&mut obj, "/spec/ports", Some(json!([1])));
+        set_pointer(&mut obj, "/data", Some(json!({"k": "v"})));
+        set_pointer(&mut obj, "/spec/a", None);
+        assert_eq!(obj, json!({"spec": {"ports": [1]}, "data": {"k": "v"}}));
+    }
+}

@@ -230,7 +230,7 @@ impl Publisher {
                 if differs {
                     let mut fixed = current;
                     for p in pointers {
-                        set(&mut fixed, p, desired.pointer(p).cloned());
+                        meta::set_pointer(&mut fixed, p, desired.pointer(p).cloned());
                     }
                     self.rest
                         .update(&rt, Some(ns), &name, Subresource::Main, fixed, &opts)
@@ -243,47 +243,5 @@ impl Publisher {
         if let Err(e) = result {
             tracing::debug!(kind = %rt.kind, %ns, %name, error = %e.message, "not published");
         }
-    }
-}
-
-/// Sets (or with `None` removes) the value at JSON pointer `p` of `obj`,
-/// making the objects on the way.
-fn set(obj: &mut Value, p: &str, value: Option<Value>) {
-    let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
-    let Some((last, path)) = parts.split_last() else {
-        return;
-    };
-    let mut at = obj;
-    for part in path {
-        let Some(map) = as_object(at) else { return };
-        at = map.entry(*part).or_insert_with(|| json!({}));
-    }
-    if let Some(map) = as_object(at) {
-        match value {
-            Some(v) => map.insert((*last).to_owned(), v),
-            None => map.remove(*last),
-        };
-    }
-}
-
-/// `v` as an object, made one if it is not.
-fn as_object(v: &mut Value) -> Option<&mut serde_json::Map<String, Value>> {
-    if !v.is_object() {
-        *v = json!({});
-    }
-    v.as_object_mut()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn set_makes_the_way_and_removes() {
-        let mut obj = json!({"spec": {"a": 1}});
-        set(&mut obj, "/spec/ports", Some(json!([1])));
-        set(&mut obj, "/data", Some(json!({"k": "v"})));
-        set(&mut obj, "/spec/a", None);
-        assert_eq!(obj, json!({"spec": {"ports": [1]}, "data": {"k": "v"}}));
     }
 }

@@ -234,6 +234,10 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         published,
         shutdown_rx.clone(),
     ));
+    tasks.spawn(crate::quota::run(
+        Rest::new(store.clone(), registry.clone()),
+        shutdown_rx.clone(),
+    ));
     tasks.spawn(crate::controllers::run(
         store,
         registry,
@@ -251,13 +255,33 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     })
 }
 
-/// Creates what every cluster has and is missing: the system namespaces and
-/// the bootstrap RBAC policy.
+/// The system PriorityClasses, as kube-apiserver's scheduling bootstrap
+/// creates them.
+fn system_priority_classes() -> Vec<serde_json::Value> {
+    let described = [
+        "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        "Used for system critical pods that must not be moved from their current node.",
+    ];
+    crate::admission::SYSTEM_PRIORITY_CLASSES
+        .iter()
+        .zip(described)
+        .map(|((name, value), description)| {
+            json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": name}, "value": value, "description": description})
+        })
+        .collect()
+}
+
+/// Creates what every cluster has and is missing: the system namespaces,
+/// the system PriorityClasses and the bootstrap RBAC policy.
 fn bootstrap(rest: &Rest, registry: &Registry) -> crate::error::ApiResult<()> {
     let namespaces = SYSTEM_NAMESPACES
         .iter()
         .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
-    for obj in namespaces.chain(crate::authz::bootstrap_policy()) {
+    let all = namespaces
+        .chain(system_priority_classes())
+        .chain(crate::authz::bootstrap_policy());
+    for obj in all {
         let (Some(api_version), Some(kind)) = (obj["apiVersion"].as_str(), obj["kind"].as_str())
         else {
             continue;

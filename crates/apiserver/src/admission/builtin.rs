@@ -21,7 +21,8 @@ const SERVICE_RANGE_BASE: u32 = u32::from_be_bytes([10, 96, 0, 0]);
 const SERVICE_RANGE_SIZE: u32 = 1 << 20;
 const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
 
-fn set_default(m: &mut Map<String, Value>, key: &str, value: Value) {
+/// Sets `key` to `value` unless it has a (non-null) value.
+pub(super) fn set_default(m: &mut Map<String, Value>, key: &str, value: Value) {
     if m.get(key).is_none_or(Value::is_null) {
         m.insert(key.to_owned(), value);
     }
@@ -176,7 +177,7 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
             set_default(spec, "conversion", json!({"strategy": "None"}));
             crate::crd::prepare(obj);
         }
-        _ => {}
+        _ => super::policy::default(b, obj, op, default_template),
     }
 }
 
@@ -541,7 +542,7 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
                 ));
             }
         }
-        _ => {}
+        _ => super::policy::validate(b, obj, old, errors),
     }
 }
 

@@ -6,6 +6,9 @@
 mod builtin;
 mod custom;
 mod metadata;
+mod policy;
+
+pub use self::policy::SYSTEM_PRIORITY_CLASSES;
 
 use serde_json::Value;
 

@@ -5,6 +5,7 @@
 mod negotiate;
 mod protobuf;
 pub mod route;
+mod subresources;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -399,6 +400,10 @@ impl App {
         if let Some(answered) = self.answered(&rt, &p, request, &write_options)? {
             return Ok(answered);
         }
+        let at = (ns, p.name.as_deref(), p.subresource.as_deref());
+        if let Some(answered) = self.subresource(&rt, at, request, &write_options)? {
+            return Ok(answered);
+        }
         if rt.namespaced && ns.is_none() && p.name.is_some() {
             return Err(ApiError::path_not_found());
         }
@@ -432,7 +437,10 @@ impl App {
             }
             (Method::POST, None) => {
                 let opts = write_options()?;
-                let obj = decode(&body)?;
+                let mut obj = decode(&body)?;
+                if rt.builtin == Some(Builtin::CertificateSigningRequest) {
+                    requested_by(&mut obj, user);
+                }
                 let (created, warnings) = self.rest.create(&rt, ns, obj, &opts)?;
                 let created = negotiate::object(&rt, shape, created);
                 Ok(with_warnings(respond(201, &created), &warnings))
@@ -557,6 +565,17 @@ fn deleted_body(rt: &ResourceType, shape: Shape, obj: &Value) -> Value {
             "uid": meta::uid(obj).unwrap_or_default(),
         },
     })
+}
+
+/// A CertificateSigningRequest's requester, as kube-apiserver's strategy
+/// records it on create (whatever the client wrote there).
+fn requested_by(csr: &mut Value, user: &User) {
+    let spec = crate::meta::object_field_mut(csr, "spec");
+    spec.insert("username".into(), user.name.clone().into());
+    spec.insert("groups".into(), json!(user.groups));
+    if !user.uid.is_empty() {
+        spec.insert("uid".into(), user.uid.clone().into());
+    }
 }
 
 /// The type a protobuf body of `rt` defaults to, if `rt` has a protobuf form

@@ -57,6 +57,19 @@ pub struct CustomVersion {
     pub storage: bool,
     /// The schema prepared for admission (CEL rules compiled once).
     pub compiled: crate::admission::Compiled,
+    /// `subresources.scale`, if declared.
+    pub scale: Option<ScalePaths>,
+}
+
+/// A CRD version's `subresources.scale`: JSONPaths such as `.spec.replicas`.
+#[derive(Debug, Clone)]
+pub struct ScalePaths {
+    /// `specReplicasPath`.
+    pub spec_replicas_path: String,
+    /// `statusReplicasPath`.
+    pub status_replicas_path: String,
+    /// `labelSelectorPath`, if given.
+    pub label_selector_path: Option<String>,
 }
 
 impl ResourceType {

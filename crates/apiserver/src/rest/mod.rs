@@ -8,10 +8,12 @@
 mod binding;
 pub mod convert;
 mod eviction;
+mod fields;
 mod graceful;
 mod list;
 pub mod options;
 mod patch;
+mod scale;
 mod strict;
 
 use std::sync::Arc;
@@ -21,7 +23,8 @@ use serde_json::{Value, json};
 use self::graceful::Graceful;
 pub use self::list::{ContinueToken, Filter};
 use self::options::{DeleteOptions, Propagation, WriteOptions};
-pub use self::patch::PatchType;
+pub use self::patch::{PatchType, apply as apply_patch};
+pub use self::scale::has_scale;
 use crate::admission::{self, Operation};
 use crate::error::{ApiError, ApiResult, Cause, Target};
 use crate::fieldmanager;

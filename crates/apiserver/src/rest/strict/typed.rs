@@ -91,6 +91,25 @@ fn kind_schema(b: Builtin) -> Value {
         Builtin::ClusterRoleBinding => root::<api::rbac::v1::ClusterRoleBinding>(),
         Builtin::Lease => root::<api::coordination::v1::Lease>(),
         Builtin::CustomResourceDefinition => root::<apiextensions::CustomResourceDefinition>(),
+        Builtin::ReplicationController => root::<core::ReplicationController>(),
+        Builtin::ResourceQuota => root::<core::ResourceQuota>(),
+        Builtin::LimitRange => root::<core::LimitRange>(),
+        Builtin::NetworkPolicy => root::<api::networking::v1::NetworkPolicy>(),
+        Builtin::PriorityClass => root::<api::scheduling::v1::PriorityClass>(),
+        Builtin::StorageClass => root::<api::storage::v1::StorageClass>(),
+        Builtin::HorizontalPodAutoscaler => root::<api::autoscaling::v2::HorizontalPodAutoscaler>(),
+        Builtin::ControllerRevision => root::<apps::ControllerRevision>(),
+        Builtin::RuntimeClass => root::<api::node::v1::RuntimeClass>(),
+        Builtin::ValidatingWebhookConfiguration => {
+            root::<api::admissionregistration::v1::ValidatingWebhookConfiguration>()
+        }
+        Builtin::MutatingWebhookConfiguration => {
+            root::<api::admissionregistration::v1::MutatingWebhookConfiguration>()
+        }
+        Builtin::CertificateSigningRequest => {
+            root::<api::certificates::v1::CertificateSigningRequest>()
+        }
+        Builtin::ComponentStatus => root::<core::ComponentStatus>(),
         Builtin::TokenReview => root::<api::authentication::v1::TokenReview>(),
         Builtin::SelfSubjectReview => root::<api::authentication::v1::SelfSubjectReview>(),
         Builtin::SubjectAccessReview => root::<api::authorization::v1::SubjectAccessReview>(),

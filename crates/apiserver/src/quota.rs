@@ -1,0 +1,194 @@
+//! ResourceQuota status, as kube-controller-manager's resourcequota
+//! controller keeps it for object counts: `status.hard` mirrors `spec.hard`
+//! and `status.used` counts, for each counted resource the quota limits,
+//! the namespace's objects (`pods` that have not finished, `services` with
+//! `services.nodeports` and `services.loadbalancers`, `secrets`,
+//! `configmaps`, `persistentvolumeclaims`, `replicationcontrollers`,
+//! `resourcequotas`, and `count/<resource>[.<group>]` of any kind). Compute
+//! resources (`requests.cpu`, ...) are not summed, and nothing is refused
+//! at admission: the quota is reported, not enforced.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use crate::meta;
+use crate::resources::Builtin;
+use crate::rest::options::WriteOptions;
+use crate::rest::{Rest, Subresource};
+use crate::store::{State, StorageKey};
+
+/// Keeps every quota's status current until `shutdown`.
+pub async fn run(rest: Rest, mut shutdown: watch::Receiver<bool>) {
+    let mut rx = rest.store.subscribe_revision();
+    let mut cursor = rest.store.revision();
+    recount(&rest, &all_namespaces_with_quotas(&rest));
+    loop {
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        let mut dirty = BTreeSet::new();
+        loop {
+            match rest.store.events_after(cursor, 1024) {
+                Ok(events) if events.is_empty() => break,
+                Ok(events) => {
+                    for e in &events {
+                        cursor = e.rv;
+                        if !e.key.namespace.is_empty() {
+                            dirty.insert(e.key.namespace.clone());
+                        }
+                    }
+                }
+                Err(_) => {
+                    cursor = rest.store.revision();
+                    dirty = all_namespaces_with_quotas(&rest);
+                    break;
+                }
+            }
+        }
+        recount(&rest, &dirty);
+    }
+}
+
+fn all_namespaces_with_quotas(rest: &Rest) -> BTreeSet<String> {
+    rest.store.read(|s| {
+        s.list(&Builtin::ResourceQuota.storage_key(), None)
+            .into_iter()
+            .map(|(k, _)| k.namespace)
+            .collect()
+    })
+}
+
+/// Writes the status of every quota in `namespaces` whose counts changed.
+fn recount(rest: &Rest, namespaces: &BTreeSet<String>) {
+    let Some(rt) = rest.registry.builtin(Builtin::ResourceQuota) else {
+        return;
+    };
+    let opts = WriteOptions {
+        field_manager: Some("kube-controller-manager".into()),
+        ..WriteOptions::default()
+    };
+    for ns in namespaces {
+        let (quotas, counts) = rest.store.read(|s| {
+            let quotas = s.list(&Builtin::ResourceQuota.storage_key(), Some(ns));
+            let counts = if quotas.is_empty() {
+                BTreeMap::new()
+            } else {
+                counts(
+                    s,
+                    ns,
+                    &quotas.iter().map(|(_, q)| q.as_ref()).collect::<Vec<_>>(),
+                )
+            };
+            (quotas, counts)
+        });
+        for (key, quota) in quotas {
+            let status = status(&quota, &counts);
+            if quota.get("status") == Some(&status) {
+                continue;
+            }
+            let mut updated = (*quota).clone();
+            meta::set_pointer(&mut updated, "/status", Some(status));
+            if let Err(e) = rest.update(
+                &rt,
+                Some(ns),
+                &key.name,
+                Subresource::Status,
+                updated,
+                &opts,
+            ) {
+                tracing::debug!(%ns, quota = %key.name, error = %e.message, "quota status not written");
+            }
+        }
+    }
+}
+
+/// The status of `quota` given the namespace's counts.
+fn status(quota: &Value, counts: &BTreeMap<String, i64>) -> Value {
+    let hard = quota
+        .pointer("/spec/hard")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let used: Map<String, Value> = hard
+        .keys()
+        .filter_map(|r| counts.get(r).map(|n| (r.clone(), json!(n.to_string()))))
+        .collect();
+    json!({"hard": hard, "used": used})
+}
+
+/// Counts of every counted resource any quota in `ns` limits.
+fn counts(state: &State, ns: &str, quotas: &[&Value]) -> BTreeMap<String, i64> {
+    let limited: BTreeSet<String> = quotas
+        .iter()
+        .filter_map(|q| q.pointer("/spec/hard").and_then(Value::as_object))
+        .flat_map(|h| h.keys().cloned())
+        .collect();
+    let mut out = BTreeMap::new();
+    for resource in limited {
+        if let Some(n) = count(state, ns, &resource) {
+            out.insert(resource, n);
+        }
+    }
+    out
+}
+
+/// The count of `resource` in `ns`, if it is a counted resource.
+fn count(state: &State, ns: &str, resource: &str) -> Option<i64> {
+    let objects = |group: &str, plural: &str| state.list(&StorageKey::new(group, plural), Some(ns));
+    let n = |v: Vec<_>| i64::try_from(v.len()).unwrap_or(i64::MAX);
+    let services_of = |ty: &str| {
+        objects("", "services")
+            .into_iter()
+            .filter(|(_, s)| s.pointer("/spec/type").and_then(Value::as_str) == Some(ty))
+            .count()
+    };
+    Some(match resource {
+        "pods" => n(objects("", "pods")
+            .into_iter()
+            .filter(|(_, p)| {
+                let phase = p.pointer("/status/phase").and_then(Value::as_str);
+                !matches!(phase, Some("Succeeded" | "Failed"))
+            })
+            .collect()),
+        "services.loadbalancers" => i64::try_from(services_of("LoadBalancer")).unwrap_or(i64::MAX),
+        "services.nodeports" => {
+            i64::try_from(services_of("NodePort") + services_of("LoadBalancer")).unwrap_or(i64::MAX)
+        }
+        "services"
+        | "secrets"
+        | "configmaps"
+        | "persistentvolumeclaims"
+        | "replicationcontrollers"
+        | "resourcequotas" => n(objects("", resource)),
+        other => {
+            let counted = other.strip_prefix("count/")?;
+            let (plural, group) = counted.split_once('.').unwrap_or((counted, ""));
+            n(objects(group, plural))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mirrors_hard_and_counts_what_it_limits() {
+        let quota = json!({"spec": {"hard": {"pods": "2", "count/deployments.apps": "5", "requests.cpu": "1"}}});
+        let counts = BTreeMap::from([
+            ("pods".to_owned(), 1),
+            ("count/deployments.apps".to_owned(), 0),
+        ]);
+        assert_eq!(
+            status(&quota, &counts),
+            json!({"hard": {"pods": "2", "count/deployments.apps": "5", "requests.cpu": "1"},
+                "used": {"pods": "1", "count/deployments.apps": "0"}})
+        );
+    }
+}

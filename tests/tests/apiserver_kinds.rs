@@ -1,0 +1,238 @@
+//! The kinds and subresources a cluster's users and operators touch, through
+//! kube's client: CertificateSigningRequests created and approved, `scale`
+//! of built-in workloads and of a CRD that declares it, ResourceQuota usage,
+//! `patch_metadata` answered with PartialObjectMetadata, pod logs and
+//! ephemeral containers, component statuses.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, ResourceQuota};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DynamicObject, LogParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Api, ResourceExt};
+use operatorkit::testing::{TestEnv, wait_for};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_csr_is_created_and_approved() {
+    let env = TestEnv::start().await.unwrap();
+    let csrs: Api<CertificateSigningRequest> = Api::all(env.client());
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ivy");
+    let request = params.serialize_request(&key).unwrap().pem().unwrap();
+    let name = env.name("csr");
+    let csr: CertificateSigningRequest = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"request": base64(request.as_bytes()), "signerName": "kubernetes.io/kube-apiserver-client",
+            "usages": ["client auth"], "username": "someone-else"}
+    }))
+    .unwrap();
+    let made = csrs.create(&PostParams::default(), &csr).await.unwrap();
+    let spec = made.spec;
+    assert_ne!(
+        spec.username.as_deref(),
+        Some("someone-else"),
+        "the requester is the server's to set"
+    );
+    assert!(
+        spec.groups
+            .unwrap()
+            .iter()
+            .any(|g| g == "system:authenticated")
+    );
+
+    let approval = json!({"status": {"conditions": [{"type": "Approved", "status": "True",
+        "reason": "TestApproved", "message": "approved by the test"}]}});
+    let approved = csrs
+        .patch_approval(&name, &PatchParams::default(), &Patch::Merge(&approval))
+        .await
+        .unwrap();
+    let condition = &approved.status.unwrap().conditions.unwrap()[0];
+    assert_eq!(
+        (condition.type_.as_str(), condition.status.as_str()),
+        ("Approved", "True")
+    );
+    assert!(condition.last_update_time.is_some() && condition.last_transition_time.is_some());
+
+    let bad: CertificateSigningRequest = serde_json::from_value(json!({
+        "metadata": {"name": env.name("bad")},
+        "spec": {"request": base64(b"not a request"), "signerName": "example.com/x", "usages": ["client auth"]}
+    }))
+    .unwrap();
+    let err = csrs.create(&PostParams::default(), &bad).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("PEM block type must be CERTIFICATE REQUEST"),
+        "{err}"
+    );
+    csrs.delete(&name, &Default::default()).await.unwrap();
+    env.stop().await;
+}
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scale_moves_the_replicas_of_workloads_and_custom_resources() {
+    let env = TestEnv::start().await.unwrap();
+    let deployments: Api<Deployment> = env.api();
+    let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    let scale = deployments.get_scale("web").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(1));
+    assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
+    let patch = json!({"spec": {"replicas": 4}});
+    deployments
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert_eq!(
+        deployments.get("web").await.unwrap().spec.unwrap().replicas,
+        Some(4)
+    );
+
+    env.install_crds([scaler_crd()]).await.unwrap();
+    let gvk = GroupVersionKind::gvk("test.operatorkit.dev", "v1", "Scaler");
+    let scalers: Api<DynamicObject> =
+        Api::namespaced_with(env.client(), env.namespace(), &ApiResource::from_gvk(&gvk));
+    let obj: DynamicObject = serde_json::from_value(
+        json!({"apiVersion": "test.operatorkit.dev/v1", "kind": "Scaler",
+        "metadata": {"name": "s"}, "spec": {"size": 2}}),
+    )
+    .unwrap();
+    scalers.create(&PostParams::default(), &obj).await.unwrap();
+    let status = json!({"status": {"ready": 2, "selector": "app=s"}});
+    scalers
+        .patch_status("s", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let scale = scalers.get_scale("s").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+    let s = scale.status.unwrap();
+    assert_eq!((s.replicas, s.selector.as_deref()), (2, Some("app=s")));
+    let patch = json!({"spec": {"replicas": 7}});
+    scalers
+        .patch_scale("s", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert_eq!(scalers.get("s").await.unwrap().data["spec"]["size"], 7);
+    let negative = json!({"spec": {"replicas": -1}});
+    let err = scalers
+        .patch_scale("s", &PatchParams::default(), &Patch::Merge(&negative))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("must be greater than or equal to 0"),
+        "{err}"
+    );
+    env.stop().await;
+}
+
+/// A namespaced CRD whose scale subresource reads `.spec.size`.
+fn scaler_crd() -> CustomResourceDefinition {
+    serde_json::from_value(json!({
+        "metadata": {"name": "scalers.test.operatorkit.dev"},
+        "spec": {"group": "test.operatorkit.dev", "scope": "Namespaced",
+            "names": {"plural": "scalers", "singular": "scaler", "kind": "Scaler"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size",
+                    "statusReplicasPath": ".status.ready", "labelSelectorPath": ".status.selector"}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}},
+                    "status": {"type": "object", "properties": {"ready": {"type": "integer"}, "selector": {"type": "string"}}}}}}}]}
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quotas_count_patch_metadata_logs_and_ephemeral_containers() {
+    let env = TestEnv::start().await.unwrap();
+    let quotas: Api<ResourceQuota> = env.api();
+    let q: ResourceQuota = serde_json::from_value(json!({"metadata": {"name": "q"},
+        "spec": {"hard": {"pods": "3", "count/deployments.apps": "2"}}}))
+    .unwrap();
+    quotas.create(&PostParams::default(), &q).await.unwrap();
+    let pods: Api<Pod> = env.api();
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "i"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let counted = wait_for(&quotas, "q", WAIT, |q| {
+        q.and_then(|q| {
+            q.status
+                .as_ref()?
+                .used
+                .as_ref()?
+                .get("pods")
+                .map(|n| n.0 == "1")
+        }) == Some(true)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let used = counted.status.unwrap().used.unwrap();
+    assert_eq!(used["count/deployments.apps"].0, "0");
+
+    let maps: Api<ConfigMap> = env.api();
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "m"}})).unwrap();
+    maps.create(&PostParams::default(), &cm).await.unwrap();
+    let labels = json!({"metadata": {"labels": {"seen": "yes"}}});
+    let partial = maps
+        .patch_metadata("m", &PatchParams::default(), &Patch::Merge(&labels))
+        .await
+        .unwrap();
+    assert_eq!(partial.labels()["seen"], "yes");
+    assert_eq!(partial.types.unwrap().kind, "PartialObjectMetadata");
+
+    assert_eq!(pods.logs("p", &LogParams::default()).await.unwrap(), "");
+    let mut debug = pods.get_ephemeral_containers("p").await.unwrap();
+    debug.spec.as_mut().unwrap().ephemeral_containers = Some(vec![
+        serde_json::from_value(json!({"name": "dbg", "image": "busybox"})).unwrap(),
+    ]);
+    let with = pods
+        .replace_ephemeral_containers("p", &PostParams::default(), &debug)
+        .await
+        .unwrap();
+    assert_eq!(
+        with.spec.unwrap().ephemeral_containers.unwrap()[0].name,
+        "dbg"
+    );
+
+    let statuses = env
+        .client()
+        .request_text(
+            http::Request::get("/api/v1/componentstatuses")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let statuses: serde_json::Value = serde_json::from_str(&statuses).unwrap();
+    let names: Vec<&str> = statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["controller-manager", "etcd-0", "scheduler"]);
+    env.stop().await;
+}
