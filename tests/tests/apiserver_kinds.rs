@@ -236,3 +236,41 @@ async fn quotas_count_patch_metadata_logs_and_ephemeral_containers() {
     assert_eq!(names, ["controller-manager", "etcd-0", "scheduler"]);
     env.stop().await;
 }
+
+/// DELETE answers what kube-apiserver's registry answers per kind: the
+/// deleted object where it sets `ReturnDeletedObject` (Services,
+/// ServiceAccounts), a Success Status elsewhere (ConfigMaps).
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_answers_the_object_or_a_status_per_kind() {
+    use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+    let env = TestEnv::start().await.unwrap();
+    let services: Api<Service> = env.api();
+    let svc: Service = serde_json::from_value(
+        json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let gone = services.delete("s", &Default::default()).await.unwrap();
+    assert_eq!(gone.left().map(|s| s.name_any()).as_deref(), Some("s"));
+    let accounts: Api<ServiceAccount> = env.api();
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "robot"}})).unwrap();
+    accounts.create(&PostParams::default(), &sa).await.unwrap();
+    assert!(
+        accounts
+            .delete("robot", &Default::default())
+            .await
+            .unwrap()
+            .is_left()
+    );
+    let maps: Api<ConfigMap> = env.api();
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "m"}})).unwrap();
+    maps.create(&PostParams::default(), &cm).await.unwrap();
+    assert!(
+        maps.delete("m", &Default::default())
+            .await
+            .unwrap()
+            .is_right()
+    );
+    env.stop().await;
+}

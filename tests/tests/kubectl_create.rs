@@ -161,6 +161,7 @@ async fn typed_creates_send_protobuf_and_make_what_json_makes() {
         }
         log.push_str(&check_expose(&typed, &json));
         log.push_str(&check_scale(&typed));
+        log.push_str(&check_apply_after_create(&typed));
         log.push_str(&check_content_types(&typed));
         // Cluster-scoped objects outlive the namespaces (on a real cluster).
         let (agg, twin, agg_twin) = (
@@ -331,6 +332,53 @@ fn check_scale(k: &Kubectl) -> String {
         "$ kubectl scale deployment web --replicas=3  -> 3
 $ kubectl get componentstatuses
 {stdout}"
+    )
+}
+
+/// `kubectl create -f` then `kubectl apply --server-side -f` of the same
+/// file shares ownership (equal values are never conflicts, whatever the
+/// server defaulted); a changed image conflicts with the creator; `diff`
+/// shows it; `wait --for=jsonpath` sees the replicas.
+fn check_apply_after_create(k: &Kubectl) -> String {
+    let manifest = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: shared, labels: {{app: shared}}}}\n\
+             spec:\n  replicas: 2\n  selector: {{matchLabels: {{app: shared}}}}\n  template:\n    \
+             metadata: {{labels: {{app: shared}}}}\n    spec:\n      containers:\n      \
+             - {{name: nginx, image: {image}, ports: [{{containerPort: 80}}], env: [{{name: A, value: '1'}}]}}\n"
+        )
+    };
+    let file = std::env::temp_dir().join(format!("{}-shared.yaml", k.namespace));
+    std::fs::write(&file, manifest("nginx:1.27")).unwrap();
+    let path = file.display().to_string();
+    k.ok(&["create", "-f", &path]);
+    k.ok(&["apply", "--server-side", "-f", &path]);
+    std::fs::write(&file, manifest("nginx:1.28")).unwrap();
+    let conflict = k.run(&["apply", "--server-side", "-f", &path]);
+    let stderr = String::from_utf8_lossy(&conflict.stderr).into_owned();
+    assert!(!conflict.status.success());
+    assert!(
+        stderr.contains("Apply failed with 1 conflict: conflict with \"kubectl-create\"")
+            && stderr.contains(".spec.template.spec.containers[name=\"nginx\"].image"),
+        "{stderr}"
+    );
+    let diff = k.run(&["diff", "-f", &path]);
+    let shown = String::from_utf8_lossy(&diff.stdout).into_owned();
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "kubectl diff exits 1 when it finds a difference"
+    );
+    assert!(shown.contains("+        image: nginx:1.28"), "{shown}");
+    k.ok(&[
+        "wait",
+        "--for=jsonpath={.spec.replicas}=2",
+        "deployment/shared",
+        "--timeout=10s",
+    ]);
+    let _ = std::fs::remove_file(&file);
+    format!(
+        "$ kubectl create -f shared.yaml; kubectl apply --server-side -f shared.yaml  -> shared\n{stderr}"
     )
 }
 

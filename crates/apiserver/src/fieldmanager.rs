@@ -233,6 +233,20 @@ fn walk<'v>(
     }
 }
 
+/// Whether applying `config` at `path` takes a value another manager owns
+/// from it, as structured-merge-diff decides: only where the applied value
+/// differs from the live one, and never for a map or a keyed list item
+/// itself (their fields decide, each on its own: a container applied with
+/// the same image as another manager's is shared, whatever the server
+/// defaulted inside it).
+fn clashes(config: &Value, live: &Value, path: &[String]) -> bool {
+    let applied = get(config, path);
+    if matches!(applied, Some(Value::Object(m)) if !m.is_empty()) {
+        return false;
+    }
+    applied != get(live, path)
+}
+
 /// The value at `path` in `obj`.
 fn get<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut node = obj;
@@ -508,7 +522,7 @@ pub fn apply(
             let clashing: Vec<Path> = e
                 .fields
                 .intersection(&applied)
-                .filter(|p| get(config, p) != get(live, p))
+                .filter(|p| clashes(config, live, p))
                 .cloned()
                 .collect();
             if clashing.is_empty() {
@@ -776,6 +790,49 @@ mod tests {
             .map(|e| e.manager)
             .collect();
         assert_eq!(owners, ["mgr-b"]);
+    }
+
+    #[test]
+    fn equal_leaves_of_keyed_items_are_shared_whatever_the_defaults_around_them() {
+        let deployments = crate::resources::Registry::with_builtins()
+            .builtin(crate::resources::Builtin::Deployment)
+            .unwrap();
+        let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.27",
+                "ports": [{"containerPort": 80}]}]}}}});
+        let mut live = config.clone();
+        live["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!("Always");
+        live["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+        record_update(&deployments, None, &mut live, "kubectl-create", None);
+        let merged = live.clone();
+        apply(
+            &deployments,
+            Some(&live),
+            &config,
+            merged,
+            "kubectl",
+            false,
+            None,
+        )
+        .expect("the same values are shared, not conflicts");
+        let mut changed = config.clone();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+        let err = apply(
+            &deployments,
+            Some(&live),
+            &changed,
+            live.clone(),
+            "kubectl",
+            false,
+            None,
+        )
+        .unwrap_err();
+        assert!(err.message.contains(".image"), "{}", err.message);
+        assert!(
+            err.message.starts_with("Apply failed with 1 conflict"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@
 //!
 //! | area | state |
 //! |---|---|
-//! | server-side apply | field ownership, conflicts, `force` and removal of fields a manager stops applying work on managed-field paths; merging uses strategic merge keys (built-ins) or `x-kubernetes-list-type` (custom resources) rather than the full structured-merge-diff type system; `x-kubernetes-map-type: atomic` is not honoured; a Service's ports are keyed by port and protocol, container ports merged by `containerPort` alone |
+//! | server-side apply | field ownership, conflicts (only where an applied leaf differs: equal values, and maps and keyed items themselves, are shared), `force` and removal of fields a manager stops applying work on managed-field paths; merging uses strategic merge keys (built-ins) or `x-kubernetes-list-type` (custom resources) rather than the full structured-merge-diff type system; `x-kubernetes-map-type: atomic` is not honoured; a Service's ports are keyed by port and protocol, container ports merged by `containerPort` alone |
 //! | authorization | RBAC (enforced, the default) and AlwaysAllow only: no Node or Webhook authorizers; no OIDC, webhook token or front-proxy authentication |
 //! | admission webhooks, ValidatingAdmissionPolicy | not implemented |
 //! | CRD conversion webhooks | only `None` conversion (apiVersion rewritten) |

@@ -542,13 +542,21 @@ impl App {
 }
 
 /// What a DELETE that removed the object answers: the object (in the shape
-/// asked) for custom resources, pods and namespaces; a Success Status for
-/// other built-ins.
+/// asked) where kube-apiserver's registry sets `ReturnDeletedObject` (custom
+/// resources, CRDs, namespaces, pods, Services, ServiceAccounts,
+/// StorageClasses); a Success Status for other built-ins.
 fn deleted_body(rt: &ResourceType, shape: Shape, obj: &Value) -> Value {
     let returns_object = rt.custom.is_some()
         || matches!(
             rt.builtin,
-            Some(Builtin::Pod | Builtin::Namespace | Builtin::CustomResourceDefinition)
+            Some(
+                Builtin::Pod
+                    | Builtin::Namespace
+                    | Builtin::CustomResourceDefinition
+                    | Builtin::Service
+                    | Builtin::ServiceAccount
+                    | Builtin::StorageClass
+            )
         );
     if returns_object {
         return negotiate::object(rt, shape, obj.clone());
