@@ -425,3 +425,115 @@ fn tls_files(prefix: &str) -> (String, String) {
     std::fs::write(&k, key.serialize_pem()).unwrap();
     (c.display().to_string(), k.display().to_string())
 }
+
+/// The everyday edits, each first with `--dry-run=server` (nothing changes),
+/// then for real: `set image`, `label`, `annotate`, `patch` of all three
+/// types, `get -o jsonpath`, `describe`, `delete`; and `drain` of a
+/// simulated node, refused by a PodDisruptionBudget, then allowed.
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_dry_runs_and_drain() {
+    let (env, k) = session().await;
+    let node = env.name("node");
+    env.simulate(operatorkit::testing::SimulationOptions {
+        nodes: 1,
+        node_prefix: node.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let node = format!("{node}-0");
+    let log = tokio::task::spawn_blocking(move || {
+        let mut log = String::new();
+        k.ok(&["create", "deployment", "app", "--image=nginx:1.27", "--replicas=1"]);
+        let image = || k.ok(&["get", "deploy", "app", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+        let edits: &[(&[&str], &str)] = &[
+            (&["set", "image", "deployment/app", "nginx=nginx:1.28"], "{.spec.template.spec.containers[0].image}"),
+            (&["label", "deployment", "app", "tier=web"], "{.metadata.labels.tier}"),
+            (&["annotate", "deployment", "app", "owner=ivy"], "{.metadata.annotations.owner}"),
+            (&["patch", "deployment", "app", "--type=merge", "-p", r#"{"spec":{"minReadySeconds":5}}"#], "{.spec.minReadySeconds}"),
+            (&["patch", "deployment", "app", "--type=strategic", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","env":[{"name":"A","value":"1"}]}]}}}}"#], "{.spec.template.spec.containers[0].env[0].value}"),
+            (&["patch", "deployment", "app", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":3}]"#], "{.spec.revisionHistoryLimit}"),
+        ];
+        for (args, path) in edits {
+            let read = || k.ok(&["get", "deploy", "app", "-o", &format!("jsonpath={path}")]);
+            let before = read();
+            let mut dry = args.to_vec();
+            dry.push("--dry-run=server");
+            k.ok(&dry);
+            assert_eq!(read(), before, "kubectl {} --dry-run=server changed it", args.join(" "));
+            k.ok(args);
+            assert_ne!(read(), before, "kubectl {} changed nothing", args.join(" "));
+            log.push_str(&format!("$ kubectl {} -> {}\n", args.join(" "), read()));
+        }
+        assert_eq!(image(), "nginx:1.28");
+        let described = k.ok(&["describe", "deployment", "app"]);
+        assert!(described.contains("nginx:1.28") && described.contains("tier=web"), "{described}");
+        k.ok(&["delete", "deployment", "app", "--dry-run=server"]);
+        k.ok(&["get", "deployment", "app"]);
+        k.ok(&["delete", "deployment", "app"]);
+        log.push_str(&drain(&k, &node));
+        log
+    })
+    .await
+    .unwrap();
+    println!("{log}");
+    env.stop().await;
+}
+
+/// A pod on `node` guarded by a budget that allows no disruption: drain
+/// cordons the node and gives up; without the budget it evicts the pod.
+fn drain(k: &Kubectl, node: &str) -> String {
+    let pod = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"guarded","labels":{{"app":"guarded"}}}},
+        "spec":{{"nodeName":"{node}","containers":[{{"name":"c","image":"i"}}],
+        "tolerations":[{{"operator":"Exists"}}]}}}}"#
+    );
+    let file = std::env::temp_dir().join(format!("{}-guarded.json", k.namespace));
+    std::fs::write(&file, pod).unwrap();
+    k.ok(&["create", "-f", &file.display().to_string()]);
+    let _ = std::fs::remove_file(&file);
+    k.ok(&[
+        "create",
+        "poddisruptionbudget",
+        "guard",
+        "--selector=app=guarded",
+        "--min-available=1",
+    ]);
+    k.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/guarded",
+        "--timeout=30s",
+    ]);
+    let only_ours = "--pod-selector=app=guarded";
+    let refused = k.run(&[
+        "drain",
+        node,
+        only_ours,
+        "--timeout=3s",
+        "--ignore-daemonsets",
+        "--force",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("disruption budget"), "{stderr}");
+    let cordoned = k.ok(&["get", "node", node, "-o", "jsonpath={.spec.unschedulable}"]);
+    assert_eq!(cordoned, "true");
+    k.ok(&["delete", "poddisruptionbudget", "guard"]);
+    let drained = k.ok(&[
+        "drain",
+        node,
+        only_ours,
+        "--timeout=30s",
+        "--ignore-daemonsets",
+        "--force",
+    ]);
+    assert!(
+        drained.contains("evicted") || drained.contains("drained"),
+        "{drained}"
+    );
+    k.ok(&["uncordon", node]);
+    format!(
+        "$ kubectl drain {node} (budget allows none) -> refused, cordoned\n{stderr}$ kubectl drain {node}\n{drained}"
+    )
+}
