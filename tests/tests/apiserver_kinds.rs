@@ -274,3 +274,39 @@ async fn delete_answers_the_object_or_a_status_per_kind() {
     );
     env.stop().await;
 }
+
+/// Every served group-version has a local, Available APIService; CRD
+/// groups too.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_services_list_every_group_version() {
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+    let env = TestEnv::start().await.unwrap();
+    env.install_crds([scaler_crd()]).await.unwrap();
+    let services: Api<APIService> = Api::all(env.client());
+    let names: Vec<String> = services
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|s| s.name_any())
+        .collect();
+    for expected in [
+        "v1.",
+        "v1.apps",
+        "v2.autoscaling",
+        "v1.test.operatorkit.dev",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    let apps = services.get("v1.apps").await.unwrap();
+    let available = &apps.status.unwrap().conditions.unwrap()[0];
+    assert_eq!(
+        (available.type_.as_str(), available.status.as_str()),
+        ("Available", "True")
+    );
+    env.stop().await;
+}

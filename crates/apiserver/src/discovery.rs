@@ -118,7 +118,7 @@ fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<Arc<
 fn verbs(rt: &ResourceType) -> Value {
     match rt.builtin {
         Some(b) if b.is_review() => json!(["create"]),
-        Some(Builtin::ComponentStatus) => json!(["get", "list"]),
+        Some(Builtin::ComponentStatus | Builtin::APIService) => json!(["get", "list"]),
         _ => json!(VERBS),
     }
 }

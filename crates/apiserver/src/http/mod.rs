@@ -2,6 +2,7 @@
 //! paths to discovery or the REST verbs, and writing Kubernetes responses
 //! (JSON bodies, Status errors, streamed watches).
 
+mod apiservices;
 mod negotiate;
 mod protobuf;
 pub mod route;
@@ -399,6 +400,13 @@ impl App {
         };
         if let Some(answered) = self.answered(&rt, &p, request, &write_options)? {
             return Ok(answered);
+        }
+        let read_only = matches!(
+            rt.builtin,
+            Some(Builtin::ComponentStatus | Builtin::APIService)
+        );
+        if read_only && (p.legacy_watch || crate::rest::options::watch_requested(&query)) {
+            return Err(ApiError::method_not_allowed("WATCH"));
         }
         let at = (ns, p.name.as_deref(), p.subresource.as_deref());
         if let Some(answered) = self.subresource(&rt, at, request, &write_options)? {

@@ -33,6 +33,12 @@ impl App {
         if rt.builtin == Some(Builtin::ComponentStatus) {
             return component_statuses(name, subresource, request).map(Some);
         }
+        if rt.builtin == Some(Builtin::APIService) {
+            if subresource.is_some() {
+                return Err(ApiError::path_not_found());
+            }
+            return self.api_services(name, request).map(Some);
+        }
         let (Some(name), Some(sub)) = (name, subresource) else {
             return Ok(None);
         };

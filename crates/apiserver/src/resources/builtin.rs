@@ -55,6 +55,9 @@ pub enum Builtin {
     CertificateSigningRequest,
     /// Read-only, answered as a healthy single-node control plane.
     ComponentStatus,
+    /// `apiregistration.k8s.io/v1`: read-only, one per served group-version,
+    /// all local and Available.
+    APIService,
     /// Reviews: create-only, answered and never stored.
     TokenReview,
     SelfSubjectReview,
@@ -103,7 +106,7 @@ struct Descriptor {
 }
 
 /// Every built-in kind.
-pub const ALL_KINDS: [Builtin; 47] = [
+pub const ALL_KINDS: [Builtin; 48] = [
     Builtin::Namespace,
     Builtin::ConfigMap,
     Builtin::Secret,
@@ -145,6 +148,7 @@ pub const ALL_KINDS: [Builtin; 47] = [
     Builtin::MutatingWebhookConfiguration,
     Builtin::CertificateSigningRequest,
     Builtin::ComponentStatus,
+    Builtin::APIService,
     Builtin::TokenReview,
     Builtin::SelfSubjectReview,
     Builtin::SubjectAccessReview,
@@ -592,6 +596,17 @@ fn descriptor(b: Builtin) -> Descriptor {
             NONE,
             false,
             false,
+            false,
+        ),
+        Builtin::APIService => d(
+            "apiregistration.k8s.io",
+            "v1",
+            "APIService",
+            "apiservices",
+            &[],
+            &["api-extensions"],
+            false,
+            true,
             false,
         ),
         Builtin::TokenReview => review(

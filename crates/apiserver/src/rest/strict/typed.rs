@@ -110,6 +110,9 @@ fn kind_schema(b: Builtin) -> Value {
             root::<api::certificates::v1::CertificateSigningRequest>()
         }
         Builtin::ComponentStatus => root::<core::ComponentStatus>(),
+        Builtin::APIService => {
+            root::<k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService>()
+        }
         Builtin::TokenReview => root::<api::authentication::v1::TokenReview>(),
         Builtin::SelfSubjectReview => root::<api::authentication::v1::SelfSubjectReview>(),
         Builtin::SubjectAccessReview => root::<api::authorization::v1::SubjectAccessReview>(),
