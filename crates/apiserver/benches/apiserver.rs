@@ -252,7 +252,8 @@ fn authorization(c: &mut Criterion) {
                 let api = api.clone();
                 async move {
                     let list = api.list(&ListParams::default()).await.unwrap();
-                    assert_eq!(list.items.len(), 1_000);
+                    // The seeds, and the namespace's kube-root-ca.crt.
+                    assert_eq!(list.items.len(), 1_001);
                 }
             });
         });
