@@ -141,21 +141,24 @@ fn go_float(n: f64) -> Value {
 /// A message's JSON: the special types as apimachinery marshals them, any
 /// other message as an object (`{}` when empty, as Go writes a struct).
 fn message(s: &Schema, m: &DynamicMessage) -> Value {
-    let name = m.descriptor().full_name().to_owned();
-    match name.strip_prefix(&format!("{META}.")) {
+    let desc = m.descriptor();
+    let name = desc.full_name();
+    match name.strip_prefix(META).and_then(|n| n.strip_prefix('.')) {
         Some("Time") => return time(m, false),
         Some("MicroTime") => return time(m, true),
         Some("Duration") => return json!(gotime::duration(int(m, "duration"))),
         Some("FieldsV1") => return embedded_json(m),
         _ => {}
     }
-    match name.as_str() {
+    match name {
         INT_OR_STRING => return int_or_string(m),
         "k8s.io.apimachinery.pkg.api.resource.Quantity" => return json!(string(m, "string")),
         "k8s.io.apimachinery.pkg.runtime.RawExtension" => return embedded_json(m),
         _ => {}
     }
-    if let Some(special) = name.strip_prefix(&format!("{APIEXTENSIONS}."))
+    if let Some(special) = name
+        .strip_prefix(APIEXTENSIONS)
+        .and_then(|n| n.strip_prefix('.'))
         && let Some(v) = schema_props(s, m, special)
     {
         return v;

@@ -10,10 +10,72 @@ use prost_reflect::{
 };
 use serde_json::Value;
 
-use crate::schema::{META, Schema, schema};
+use crate::schema::{Schema, schema};
 use crate::{Error, envelope, gotime};
 
-const APIEXTENSIONS: &str = "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1";
+const TIME: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.Time";
+const MICRO_TIME: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime";
+const DURATION: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.Duration";
+const FIELDS_V1: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1";
+const INT_OR_STRING: &str = "k8s.io.apimachinery.pkg.util.intstr.IntOrString";
+const QUANTITY: &str = "k8s.io.apimachinery.pkg.api.resource.Quantity";
+const RAW_EXTENSION: &str = "k8s.io.apimachinery.pkg.runtime.RawExtension";
+const JSON: &str = "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSON";
+const SCHEMA_UNION: &str =
+    "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOr";
+
+/// Where a value is, for error messages only: built as the walk goes down,
+/// rendered (`.spec.ports[0].port`) only when something is wrong.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    step: Step<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> At<'a> {
+    const ROOT: At<'static> = At {
+        parent: None,
+        step: Step::Root,
+    };
+
+    fn key(&'a self, key: &'a str) -> At<'a> {
+        At {
+            parent: Some(self),
+            step: Step::Key(key),
+        }
+    }
+
+    fn index(&'a self, i: usize) -> At<'a> {
+        At {
+            parent: Some(self),
+            step: Step::Index(i),
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = self.parent.map(At::render).unwrap_or_default();
+        match self.step {
+            Step::Root => {}
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+        out
+    }
+
+    fn error(&self, message: impl Into<String>) -> Error {
+        Error::field(&self.render(), message)
+    }
+}
 
 /// `obj` (with its `apiVersion` and `kind`) as an enveloped protobuf body.
 pub fn encode(obj: &Value) -> Result<Vec<u8>, Error> {
@@ -25,7 +87,7 @@ pub fn encode(obj: &Value) -> Result<Vec<u8>, Error> {
     };
     let s = schema().ok_or_else(unknown)?;
     let desc = s.message(api_version, kind).ok_or_else(unknown)?;
-    let msg = message(s, &desc, obj, "")?;
+    let msg = message(s, &desc, obj, &At::ROOT)?;
     Ok(envelope::seal(api_version, kind, msg.encode_to_vec()))
 }
 
@@ -33,7 +95,7 @@ fn message(
     s: &Schema,
     desc: &MessageDescriptor,
     v: &Value,
-    path: &str,
+    path: &At<'_>,
 ) -> Result<DynamicMessage, Error> {
     if let Some(special) = special(desc, v, path)? {
         return Ok(special);
@@ -42,7 +104,7 @@ fn message(
     let Some(obj) = v.as_object() else {
         return match v {
             Value::Null => Ok(msg),
-            _ => Err(Error::field(path, "expected an object")),
+            _ => Err(path.error("expected an object")),
         };
     };
     for (key, val) in obj {
@@ -52,13 +114,13 @@ fn message(
         if val.is_null() && !is_time(&route.field) {
             continue;
         }
-        let path = format!("{path}.{key}");
+        let path = path.key(key);
         let value = field_value(s, &route.field, val, &path)?;
         let mut target = &mut msg;
         for via in &route.via {
             match target.get_field_mut(via) {
                 Pb::Message(inner) => target = inner,
-                _ => return Err(Error::field(&path, "inline field is not a message")),
+                _ => return Err(path.error("inline field is not a message")),
             }
         }
         target.set_field(&route.field, value);
@@ -66,18 +128,18 @@ fn message(
     Ok(msg)
 }
 
-fn field_value(s: &Schema, field: &FieldDescriptor, v: &Value, path: &str) -> Result<Pb, Error> {
+fn field_value(s: &Schema, field: &FieldDescriptor, v: &Value, path: &At<'_>) -> Result<Pb, Error> {
     if field.is_map() {
         let Kind::Message(entry) = field.kind() else {
-            return Err(Error::field(path, "map without an entry message"));
+            return Err(path.error("map without an entry message"));
         };
         let value_field = entry.map_entry_value_field();
         let obj = v
             .as_object()
-            .ok_or_else(|| Error::field(path, "expected an object"))?;
+            .ok_or_else(|| path.error("expected an object"))?;
         let mut map = std::collections::HashMap::new();
         for (k, item) in obj {
-            let item = element(s, &value_field, item, &format!("{path}.{k}"))?;
+            let item = element(s, &value_field, item, &path.key(k))?;
             map.insert(MapKey::String(k.clone()), item);
         }
         return Ok(Pb::Map(map));
@@ -85,19 +147,19 @@ fn field_value(s: &Schema, field: &FieldDescriptor, v: &Value, path: &str) -> Re
     if field.is_list() {
         let items = v
             .as_array()
-            .ok_or_else(|| Error::field(path, "expected an array"))?;
+            .ok_or_else(|| path.error("expected an array"))?;
         return items
             .iter()
             .enumerate()
-            .map(|(i, item)| element(s, field, item, &format!("{path}[{i}]")))
+            .map(|(i, item)| element(s, field, item, &path.index(i)))
             .collect::<Result<_, _>>()
             .map(Pb::List);
     }
     element(s, field, v, path)
 }
 
-fn element(s: &Schema, field: &FieldDescriptor, v: &Value, path: &str) -> Result<Pb, Error> {
-    let wrong = |what: &str| Error::field(path, format!("expected {what}, got {v}"));
+fn element(s: &Schema, field: &FieldDescriptor, v: &Value, path: &At<'_>) -> Result<Pb, Error> {
+    let wrong = |what: &str| path.error(format!("expected {what}, got {v}"));
     Ok(match field.kind() {
         Kind::Message(m) => Pb::Message(message(s, &m, v, path)?),
         Kind::String => Pb::String(v.as_str().ok_or_else(|| wrong("a string"))?.to_owned()),
@@ -138,9 +200,7 @@ fn element(s: &Schema, field: &FieldDescriptor, v: &Value, path: &str) -> Result
 /// zero time) is an empty message rather than no field.
 fn is_time(field: &FieldDescriptor) -> bool {
     match field.kind() {
-        Kind::Message(m) if !field.is_list() => {
-            m.full_name() == format!("{META}.Time") || m.full_name() == format!("{META}.MicroTime")
-        }
+        Kind::Message(m) if !field.is_list() => matches!(m.full_name(), TIME | MICRO_TIME),
         _ => false,
     }
 }
@@ -157,76 +217,77 @@ fn integer(v: &Value) -> Option<i64> {
 fn special(
     desc: &MessageDescriptor,
     v: &Value,
-    path: &str,
+    path: &At<'_>,
 ) -> Result<Option<DynamicMessage>, Error> {
     let name = desc.full_name();
+    if !matches!(
+        name,
+        TIME | MICRO_TIME | DURATION | INT_OR_STRING | QUANTITY | FIELDS_V1 | RAW_EXTENSION | JSON
+    ) {
+        return if name.starts_with(SCHEMA_UNION) {
+            union(desc, v, path)
+        } else {
+            Ok(None)
+        };
+    }
     let mut msg = DynamicMessage::new(desc.clone());
-    let mut set = |field: &str, value: Pb| {
-        msg.set_field_by_name(field, value);
-    };
-    let wrong = |what: &str| Error::field(path, format!("expected {what}, got {v}"));
-    if (name == format!("{META}.Time") || name == format!("{META}.MicroTime")) && v.is_null() {
+    let wrong = |what: &str| path.error(format!("expected {what}, got {v}"));
+    let fields: Vec<(&str, Pb)> = match name {
         // Go's zero time: an empty message, read back as null.
-    } else if name == format!("{META}.Time") || name == format!("{META}.MicroTime") {
-        let text = v.as_str().ok_or_else(|| wrong("a time"))?;
-        let (seconds, nanos) = gotime::parse_time(text).ok_or_else(|| wrong("an RFC 3339 time"))?;
-        set("seconds", Pb::I64(seconds));
-        set("nanos", Pb::I32(nanos));
-    } else if name == format!("{META}.Duration") {
-        let text = v.as_str().ok_or_else(|| wrong("a duration"))?;
-        let nanos = gotime::parse_duration(text).ok_or_else(|| wrong("a Go duration"))?;
-        set("duration", Pb::I64(nanos));
-    } else if name == "k8s.io.apimachinery.pkg.util.intstr.IntOrString" {
-        match v {
-            Value::String(text) => {
-                set("type", Pb::I64(1));
-                set("strVal", Pb::String(text.clone()));
-            }
+        TIME | MICRO_TIME if v.is_null() => Vec::new(),
+        TIME | MICRO_TIME => {
+            let text = v.as_str().ok_or_else(|| wrong("a time"))?;
+            let (seconds, nanos) =
+                gotime::parse_time(text).ok_or_else(|| wrong("an RFC 3339 time"))?;
+            vec![("seconds", Pb::I64(seconds)), ("nanos", Pb::I32(nanos))]
+        }
+        DURATION => {
+            let text = v.as_str().ok_or_else(|| wrong("a duration"))?;
+            let nanos = gotime::parse_duration(text).ok_or_else(|| wrong("a Go duration"))?;
+            vec![("duration", Pb::I64(nanos))]
+        }
+        INT_OR_STRING => match v {
+            Value::String(text) => vec![("type", Pb::I64(1)), ("strVal", Pb::String(text.clone()))],
             _ => {
                 let n = integer(v).ok_or_else(|| wrong("an integer or a string"))?;
-                set("type", Pb::I64(0));
-                set(
-                    "intVal",
-                    Pb::I32(i32::try_from(n).map_err(|_| wrong("a 32-bit integer"))?),
-                );
+                let n = i32::try_from(n).map_err(|_| wrong("a 32-bit integer"))?;
+                vec![("type", Pb::I64(0)), ("intVal", Pb::I32(n))]
             }
-        }
-    } else if name == "k8s.io.apimachinery.pkg.api.resource.Quantity" {
-        let text = match v {
-            Value::String(t) => t.clone(),
-            Value::Number(n) => n.to_string(),
+        },
+        QUANTITY => match v {
+            Value::String(t) => vec![("string", Pb::String(t.clone()))],
+            Value::Number(n) => vec![("string", Pb::String(n.to_string()))],
             _ => return Err(wrong("a quantity")),
-        };
-        set("string", Pb::String(text));
-    } else if name == format!("{META}.FieldsV1")
-        || name == "k8s.io.apimachinery.pkg.runtime.RawExtension"
-        || name == format!("{APIEXTENSIONS}.JSON")
-    {
-        // `raw` is field 1 of all three (FieldsV1 spells it `Raw`).
-        let raw = serde_json::to_vec(v).unwrap_or_default();
-        if let Some(f) = desc.get_field(1) {
-            msg.set_field(&f, Pb::Bytes(raw.into()));
+        },
+        // `raw` is field 1 of the embedded-JSON types (FieldsV1 spells it `Raw`).
+        _ => {
+            let raw = serde_json::to_vec(v).unwrap_or_default();
+            if let Some(f) = desc.get_field(1) {
+                msg.set_field(&f, Pb::Bytes(raw.into()));
+            }
+            Vec::new()
         }
-        return Ok(Some(msg));
-    } else {
-        return union(desc, v, path);
+    };
+    for (field, value) in fields {
+        msg.set_field_by_name(field, value);
     }
     Ok(Some(msg))
 }
 
 /// apiextensions' `JSONSchemaPropsOr{Array,Bool,StringArray}`.
-fn union(desc: &MessageDescriptor, v: &Value, path: &str) -> Result<Option<DynamicMessage>, Error> {
-    let Some(kind) = desc
-        .full_name()
-        .strip_prefix(&format!("{APIEXTENSIONS}.JSONSchemaPropsOr"))
-    else {
+fn union(
+    desc: &MessageDescriptor,
+    v: &Value,
+    path: &At<'_>,
+) -> Result<Option<DynamicMessage>, Error> {
+    let Some(kind) = desc.full_name().strip_prefix(SCHEMA_UNION) else {
         return Ok(None);
     };
     let Some(s) = schema() else { return Ok(None) };
     let mut msg = DynamicMessage::new(desc.clone());
     let field = |name: &str| {
         desc.get_field_by_name(name)
-            .ok_or_else(|| Error::field(path, format!("no field {name}")))
+            .ok_or_else(|| path.error(format!("no field {name}")))
     };
     match (kind, v) {
         ("Bool", Value::Bool(b)) => msg.set_field(&field("allows")?, Pb::Bool(*b)),

@@ -146,6 +146,20 @@ fn with_warnings(mut r: http::Response<Body>, warnings: &[String]) -> http::Resp
     r
 }
 
+/// A REST verb's request, as `resource` has read and negotiated it.
+struct Call<'a> {
+    rt: Arc<ResourceType>,
+    p: &'a ResourcePath,
+    query: &'a Query,
+    body: &'a Bytes,
+    content_type: &'a str,
+    user: &'a User,
+    negotiated: (Shape, Encoding),
+    sub: Subresource,
+    /// The type a protobuf body defaults to, if the kind has a protobuf form.
+    own: Option<(&'a str, &'a str)>,
+}
+
 /// What a request asked, for the requests answered outside the REST verbs.
 #[derive(Clone, Copy)]
 struct Asked<'a> {
@@ -421,83 +435,107 @@ impl App {
             Some("finalize") if rt.builtin == Some(Builtin::Namespace) => Subresource::Main,
             Some(_) => return Err(ApiError::path_not_found()),
         };
-        let decode = |body: &[u8]| decode(body, content_type, pb(&own));
-        // DeleteOptions are apimachinery's, whichever the resource.
-        let delete_type = Some(("meta.k8s.io/v1", "DeleteOptions"));
-        let respond = |status: u16, value: &Value| respond(status, value, encoding);
+        let call = Call {
+            rt,
+            p: &p,
+            query: &query,
+            body: &body,
+            content_type,
+            user,
+            negotiated: (shape, encoding),
+            sub,
+            own: pb(&own),
+        };
         match (method.clone(), p.name.as_deref()) {
-            (Method::GET, None) => {
-                let opts = ListOptions::parse(&query)?;
-                if opts.watch || p.legacy_watch {
-                    return self.watch(rt, ns, &opts, (shape, encoding));
-                }
-                let list = self.rest.list(&rt, ns, &opts)?;
-                Ok(respond(200, &negotiate::list(&rt, shape, list)))
-            }
-            (Method::GET, Some(name)) => {
-                if p.legacy_watch || crate::rest::options::watch_requested(&query) {
-                    let mut opts = ListOptions::parse(&query)?;
-                    opts.field_selector = Some(format!("metadata.name={name}"));
-                    return self.watch(rt, ns, &opts, (shape, encoding));
-                }
-                let obj = self.rest.get(&rt, ns, name)?;
-                Ok(respond(200, &negotiate::object(&rt, shape, obj)))
-            }
-            (Method::POST, None) => {
-                let opts = write_options()?;
-                let mut obj = decode(&body)?;
-                if rt.builtin == Some(Builtin::CertificateSigningRequest) {
-                    requested_by(&mut obj, user);
-                }
-                let (created, warnings) = self.rest.create(&rt, ns, obj, &opts)?;
-                let created = negotiate::object(&rt, shape, created);
-                Ok(with_warnings(respond(201, &created), &warnings))
-            }
-            (Method::PUT, Some(name)) => {
-                let opts = write_options()?;
-                let obj = decode(&body)?;
-                let (updated, warnings) = self.rest.update(&rt, ns, name, sub, obj, &opts)?;
-                let updated = negotiate::object(&rt, shape, updated);
-                Ok(with_warnings(respond(200, &updated), &warnings))
-            }
-            (Method::PATCH, Some(name)) => {
-                let mut opts = write_options()?;
-                let patch_type = PatchType::from_content_type(content_type)?;
-                if patch_type == PatchType::Apply {
-                    opts.create_check = Some(self.create_check(user, &p, name));
-                }
-                let patched = self
-                    .rest
-                    .patch(&rt, ns, name, sub, (patch_type, &body), &opts)?;
-                let code = if patched.created { 201 } else { 200 };
-                let object = negotiate::object(&rt, shape, patched.object);
-                Ok(with_warnings(respond(code, &object), &patched.warnings))
-            }
-            (Method::DELETE, Some(name)) => {
-                let delete_body = if body.is_empty() {
-                    None
-                } else {
-                    Some(self::decode(&body, content_type, delete_type)?)
-                };
-                let opts = DeleteOptions::parse(&query, delete_body.as_ref())?;
-                match self.rest.delete(&rt, ns, name, &opts)? {
-                    Deleted::Pending(obj) => Ok(respond(202, &negotiate::object(&rt, shape, obj))),
-                    Deleted::Now(obj) => Ok(respond(200, &deleted_body(&rt, shape, &obj))),
-                }
-            }
-            (Method::DELETE, None) => {
-                let delete_body = if body.is_empty() {
-                    None
-                } else {
-                    Some(self::decode(&body, content_type, delete_type)?)
-                };
-                let opts = DeleteOptions::parse(&query, delete_body.as_ref())?;
-                let list_opts = ListOptions::parse(&query)?;
-                let list = self.rest.delete_collection(&rt, ns, &list_opts, &opts)?;
-                Ok(respond(200, &negotiate::list(&rt, shape, list)))
-            }
-            (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
+            (Method::GET, name) => self.read(&call, name),
+            (Method::DELETE, name) => self.remove(&call, name),
+            (m, name) => self.write(&call, &m, name, &write_options),
         }
+    }
+
+    /// GET: a list, an object, or a watch of either.
+    fn read(&self, call: &Call<'_>, name: Option<&str>) -> ApiResult<http::Response<Body>> {
+        let (rt, ns) = (&call.rt, call.p.namespace.as_deref());
+        let (shape, encoding) = call.negotiated;
+        let Some(name) = name else {
+            let opts = ListOptions::parse(call.query)?;
+            if opts.watch || call.p.legacy_watch {
+                return self.watch(rt.clone(), ns, &opts, call.negotiated);
+            }
+            let list = self.rest.list(rt, ns, &opts)?;
+            return Ok(respond(200, &negotiate::list(rt, shape, list), encoding));
+        };
+        if call.p.legacy_watch || crate::rest::options::watch_requested(call.query) {
+            let mut opts = ListOptions::parse(call.query)?;
+            opts.field_selector = Some(format!("metadata.name={name}"));
+            return self.watch(rt.clone(), ns, &opts, call.negotiated);
+        }
+        let obj = self.rest.get(rt, ns, name)?;
+        Ok(respond(200, &negotiate::object(rt, shape, obj), encoding))
+    }
+
+    /// POST, PUT and PATCH.
+    fn write(
+        &self,
+        call: &Call<'_>,
+        method: &Method,
+        name: Option<&str>,
+        write_options: &dyn Fn() -> ApiResult<WriteOptions>,
+    ) -> ApiResult<http::Response<Body>> {
+        let (rt, ns, sub) = (&call.rt, call.p.namespace.as_deref(), call.sub);
+        let (shape, encoding) = call.negotiated;
+        let mut opts = write_options()?;
+        let (code, object, warnings) = match (method, name) {
+            (&Method::POST, None) => {
+                let mut obj = decode(call.body, call.content_type, call.own)?;
+                if rt.builtin == Some(Builtin::CertificateSigningRequest) {
+                    requested_by(&mut obj, call.user);
+                }
+                let (created, warnings) = self.rest.create(rt, ns, obj, &opts)?;
+                (201, created, warnings)
+            }
+            (&Method::PUT, Some(name)) => {
+                let obj = decode(call.body, call.content_type, call.own)?;
+                let (updated, warnings) = self.rest.update(rt, ns, name, sub, obj, &opts)?;
+                (200, updated, warnings)
+            }
+            (&Method::PATCH, Some(name)) => {
+                let patch_type = PatchType::from_content_type(call.content_type)?;
+                if patch_type == PatchType::Apply {
+                    opts.create_check = Some(self.create_check(call.user, call.p, name));
+                }
+                let patch = (patch_type, &call.body[..]);
+                let patched = self.rest.patch(rt, ns, name, sub, patch, &opts)?;
+                let code = if patched.created { 201 } else { 200 };
+                (code, patched.object, patched.warnings)
+            }
+            (m, _) => return Err(ApiError::method_not_allowed(m.as_str())),
+        };
+        let object = negotiate::object(rt, shape, object);
+        Ok(with_warnings(respond(code, &object, encoding), &warnings))
+    }
+
+    /// DELETE of an object or a collection.
+    fn remove(&self, call: &Call<'_>, name: Option<&str>) -> ApiResult<http::Response<Body>> {
+        let (rt, ns) = (&call.rt, call.p.namespace.as_deref());
+        let (shape, encoding) = call.negotiated;
+        let delete_body = if call.body.is_empty() {
+            None
+        } else {
+            // DeleteOptions are apimachinery's, whichever the resource.
+            let options = Some(("meta.k8s.io/v1", "DeleteOptions"));
+            Some(decode(call.body, call.content_type, options)?)
+        };
+        let opts = DeleteOptions::parse(call.query, delete_body.as_ref())?;
+        let Some(name) = name else {
+            let list_opts = ListOptions::parse(call.query)?;
+            let list = self.rest.delete_collection(rt, ns, &list_opts, &opts)?;
+            return Ok(respond(200, &negotiate::list(rt, shape, list), encoding));
+        };
+        Ok(match self.rest.delete(rt, ns, name, &opts)? {
+            Deleted::Pending(obj) => respond(202, &negotiate::object(rt, shape, obj), encoding),
+            Deleted::Now(obj) => respond(200, &deleted_body(rt, shape, &obj), encoding),
+        })
     }
 
     fn watch(
