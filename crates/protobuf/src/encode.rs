@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint};
 use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value as Pb,
 };
@@ -87,8 +88,169 @@ pub fn encode(obj: &Value) -> Result<Vec<u8>, Error> {
     };
     let s = schema().ok_or_else(unknown)?;
     let desc = s.message(api_version, kind).ok_or_else(unknown)?;
-    let msg = message(s, &desc, obj, &At::ROOT)?;
-    Ok(envelope::seal(api_version, kind, msg.encode_to_vec()))
+    let mut raw = Vec::with_capacity(256);
+    write_message(s, &desc, obj, &At::ROOT, &mut raw)?;
+    Ok(envelope::seal(api_version, kind, raw))
+}
+
+/// Writes `v` as the fields of message `desc`, straight from the JSON to the
+/// wire (no dynamic message in between, but for the types whose JSON is not
+/// an object of their fields, which are small).
+fn write_message(
+    s: &Schema,
+    desc: &MessageDescriptor,
+    v: &Value,
+    at: &At<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if let Some(special) = special(desc, v, at)? {
+        out.extend(special.encode_to_vec());
+        return Ok(());
+    }
+    let Some(obj) = v.as_object() else {
+        return match v {
+            Value::Null => Ok(()),
+            _ => Err(at.error("expected an object")),
+        };
+    };
+    // Keys of embedded structs (inlined in JSON) go into their own message.
+    let mut inlined: Vec<(FieldDescriptor, serde_json::Map<String, Value>)> = Vec::new();
+    for (key, val) in obj {
+        let Some(route) = s.route(desc, key) else {
+            continue;
+        };
+        match route.via.first() {
+            None => write_field(s, &route.field, val, &at.key(key), out)?,
+            Some(via) => match inlined.iter_mut().find(|(f, _)| f == via) {
+                Some((_, m)) => drop(m.insert(key.clone(), val.clone())),
+                None => inlined.push((
+                    via.clone(),
+                    [(key.clone(), val.clone())].into_iter().collect(),
+                )),
+            },
+        }
+    }
+    for (via, fields) in inlined {
+        write_field(s, &via, &Value::Object(fields), at, out)?;
+    }
+    Ok(())
+}
+
+/// Writes one field: every item of a list, every entry of a map.
+fn write_field(
+    s: &Schema,
+    field: &FieldDescriptor,
+    v: &Value,
+    at: &At<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if v.is_null() {
+        if is_time(field) {
+            // Go's zero time: present, empty.
+            encode_key(field.number(), WireType::LengthDelimited, out);
+            encode_varint(0, out);
+        }
+        return Ok(());
+    }
+    if field.is_map() {
+        let Kind::Message(entry) = field.kind() else {
+            return Err(at.error("map without an entry message"));
+        };
+        let (key_field, value_field) = (entry.map_entry_key_field(), entry.map_entry_value_field());
+        let obj = v
+            .as_object()
+            .ok_or_else(|| at.error("expected an object"))?;
+        for (k, item) in obj {
+            let mut buf = Vec::new();
+            write_single(s, &key_field, &Value::String(k.clone()), at, &mut buf)?;
+            write_single(s, &value_field, item, &at.key(k), &mut buf)?;
+            encode_key(field.number(), WireType::LengthDelimited, out);
+            encode_varint(buf.len() as u64, out);
+            out.extend(buf);
+        }
+        return Ok(());
+    }
+    if field.is_list() {
+        let items = v.as_array().ok_or_else(|| at.error("expected an array"))?;
+        for (i, item) in items.iter().enumerate() {
+            write_single(s, field, item, &at.index(i), out)?;
+        }
+        return Ok(());
+    }
+    write_single(s, field, v, at, out)
+}
+
+/// Writes one value of `field` with its key.
+fn write_single(
+    s: &Schema,
+    field: &FieldDescriptor,
+    v: &Value,
+    at: &At<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let number = field.number();
+    let length_delimited = |bytes: &[u8], out: &mut Vec<u8>| {
+        encode_key(number, WireType::LengthDelimited, out);
+        encode_varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    };
+    match field.kind() {
+        Kind::Message(m) => {
+            let mut buf = Vec::new();
+            write_message(s, &m, v, at, &mut buf)?;
+            length_delimited(&buf, out);
+        }
+        Kind::String => {
+            let text = v
+                .as_str()
+                .ok_or_else(|| at.error(format!("expected a string, got {v}")))?;
+            length_delimited(text.as_bytes(), out);
+        }
+        kind => {
+            // The other scalars, checked as the dynamic path checks them.
+            let value = element(s, field, v, at)?;
+            write_scalar(number, &kind, &value, out);
+        }
+    }
+    Ok(())
+}
+
+/// Writes a scalar with its key, in the wire type of its kind.
+fn write_scalar(number: u32, kind: &Kind, value: &Pb, out: &mut Vec<u8>) {
+    let bits64 = |n: u64, out: &mut Vec<u8>| {
+        encode_key(number, WireType::SixtyFourBit, out);
+        out.extend(n.to_le_bytes());
+    };
+    let bits32 = |n: u32, out: &mut Vec<u8>| {
+        encode_key(number, WireType::ThirtyTwoBit, out);
+        out.extend(n.to_le_bytes());
+    };
+    let varint = |n: u64, out: &mut Vec<u8>| {
+        encode_key(number, WireType::Varint, out);
+        encode_varint(n, out);
+    };
+    match (kind, value) {
+        (_, Pb::Bytes(b)) => {
+            encode_key(number, WireType::LengthDelimited, out);
+            encode_varint(b.len() as u64, out);
+            out.extend_from_slice(b);
+        }
+        (_, Pb::F64(f)) => bits64(f.to_bits(), out),
+        (_, Pb::F32(f)) => bits32(f.to_bits(), out),
+        (Kind::Sfixed32, Pb::I32(n)) => bits32(*n as u32, out),
+        (Kind::Fixed32, Pb::U32(n)) => bits32(*n, out),
+        (Kind::Sfixed64, Pb::I64(n)) => bits64(*n as u64, out),
+        (Kind::Fixed64, Pb::U64(n)) => bits64(*n, out),
+        (Kind::Sint32, Pb::I32(n)) => varint(u64::from(((n << 1) ^ (n >> 31)) as u32), out),
+        (Kind::Sint64, Pb::I64(n)) => varint(((n << 1) ^ (n >> 63)) as u64, out),
+        (_, Pb::Bool(b)) => varint(u64::from(*b), out),
+        // Negative int32s are sign-extended to ten bytes, as Go writes them.
+        (_, Pb::I32(n) | Pb::EnumNumber(n)) => varint(i64::from(*n) as u64, out),
+        (_, Pb::I64(n)) => varint(*n as u64, out),
+        (_, Pb::U32(n)) => varint(u64::from(*n), out),
+        (_, Pb::U64(n)) => varint(*n, out),
+        (_, Pb::String(_) | Pb::Message(_) | Pb::List(_) | Pb::Map(_)) => {}
+    }
 }
 
 fn message(
