@@ -6,4 +6,5 @@ pub mod fields;
 mod gofmt;
 pub mod jsonpath;
 pub mod labels;
+pub mod printers;
 pub mod table;
