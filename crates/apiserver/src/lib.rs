@@ -32,7 +32,8 @@
 //! Background/Foreground/Orphan with owner-reference garbage collection;
 //! namespace lifecycle (system namespaces cannot be deleted); CRDs served with their names, scope and subresources,
 //! with pruning, defaulting, OpenAPI and CEL validation and printer columns as
-//! Tables; both Event APIs on one storage; durable writes with `--data-dir`;
+//! Tables; the built-in kinds' Tables from a port of kube-apiserver's printers
+//! (`kubectl get` and `-o wide` columns); both Event APIs on one storage; durable writes with `--data-dir`;
 //! anonymous or bearer-token authentication.
 //!
 //! # Performance

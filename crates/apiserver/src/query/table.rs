@@ -16,9 +16,15 @@
 //!   apiserver computes (`duration.HumanDuration(now - t)`, `<unknown>` for
 //!   an empty/zero time, `<invalid>` for an unparsable one); anything of the
 //!   wrong JSON type is `null`.
+//! * [`builtin_table`] — the built-in kinds' Tables, from the port of
+//!   kube-apiserver's printers in [`crate::query::printers`]: kind-specific
+//!   columns, the `-o wide` ones (priority 1) included, cells computed from
+//!   the stored object, row `conditions` for finished pods, `"rows": []` for
+//!   an empty list.
 //! * [`default_table`] — port of `rest.NewDefaultTableConvertor`: columns
 //!   `Name` and `Created At` (type `date`, cell = RFC 3339 UTC creation
-//!   timestamp).
+//!   timestamp), what kube-apiserver serves for the kinds without a printer
+//!   (Role, ClusterRole, LimitRange, CustomResourceDefinition).
 //! * [`Include`] — `?includeObject=None|Metadata|Object` (default
 //!   `Metadata`: a `PartialObjectMetadata`), as applied by the endpoint
 //!   handler's `asTable`.
@@ -30,9 +36,13 @@
 //!
 //! Known differences from kube-apiserver:
 //!
-//! * Built-in kinds (pods, deployments, ...) use hand-written printers with
-//!   kind-specific columns in kube-apiserver (`pkg/printers/internalversion`);
-//!   [`default_table`] only reproduces the generic fallback convertor.
+//! * Built-in kinds' column descriptions are the current API version's field
+//!   docs (from the `k8s-openapi` 1.33 schemas) where kube-apiserver quotes
+//!   an older version's (`extensions/v1beta1`, `autoscaling/v2beta1`, ...);
+//!   kubectl does not show them.
+//! * The printers read the stored JSON, not a decoded Go object: a field of
+//!   the wrong JSON type reads as its zero value (kube-apiserver could not
+//!   have stored it), and a quantity too large for 128 bits prints as stored.
 //! * JSON output differs only textually: serde_json sorts object keys
 //!   (Go emits struct field order) and does not HTML-escape `<`, `>`, `&`.
 //! * Go converts an out-of-range float to `int64` in a platform specific way;

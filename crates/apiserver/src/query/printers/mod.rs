@@ -14,12 +14,11 @@
 //! convertor (Role, ClusterRole, LimitRange, CustomResourceDefinition) have
 //! no printer here: [`printer_for`] returns `None` for them.
 //!
-//! Submodules, one per family of kinds: [`pod`], [`workloads`] (controllers
-//! of pods), [`core`] (the other core `v1` kinds), [`events`], [`networking`],
-//! [`cluster`] (policy, scheduling, storage, RBAC bindings, admission,
-//! certificates, coordination), [`hpa`]; shared cell formatting is in
-//! [`cells`], quantities in [`quantity`], column descriptions in
-//! [`descriptions`].
+//! Submodules, one per family of kinds: `pod`, `workloads` (controllers of
+//! pods), `core` (the other core `v1` kinds), `events`, `networking`,
+//! `cluster` (policy, scheduling, storage, RBAC bindings, admission,
+//! certificates, coordination), `hpa`; shared cell formatting is in `cells`,
+//! quantities in `quantity`, column descriptions in `descriptions`.
 
 mod cells;
 mod cluster;
