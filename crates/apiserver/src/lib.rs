@@ -32,12 +32,14 @@
 //! Background/Foreground/Orphan with owner-reference garbage collection;
 //! namespace lifecycle (system namespaces cannot be deleted); CRDs served with their names, scope and subresources,
 //! with pruning, defaulting, OpenAPI and CEL validation and printer columns as
-//! Tables; both Event APIs on one storage; durable writes with `--data-dir`;
-//! anonymous or bearer-token authentication; protobuf bodies and answers for
-//! every built-in kind; what a cluster has from its first second (the
-//! `kubernetes` Service in `default` with the Endpoints and EndpointSlice of
-//! this server's address, and the `default` ServiceAccount and
-//! `kube-root-ca.crt` ConfigMap in every namespace, put back when deleted).
+//! Tables; the built-in kinds' Tables from a port of kube-apiserver's printers
+//! (`kubectl get` and `-o wide` columns); both Event APIs on one storage;
+//! durable writes with `--data-dir`; anonymous or bearer-token authentication;
+//! protobuf bodies and answers for every built-in kind; what a cluster has from
+//! its first second (the `kubernetes` Service in `default` with the Endpoints
+//! and EndpointSlice of this server's address, and the `default`
+//! ServiceAccount and `kube-root-ca.crt` ConfigMap in every namespace, put back
+//! when deleted).
 //!
 //! # Performance
 //!

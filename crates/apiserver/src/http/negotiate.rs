@@ -96,7 +96,10 @@ pub fn object(rt: &ResourceType, shape: Shape, obj: Value) -> Value {
     match shape {
         Shape::Object => obj,
         Shape::Metadata => partial(&obj),
-        Shape::Table(include) => to_table(rt, &[obj], json!({}), include, true),
+        Shape::Table(include) => {
+            let meta = table::single_object_list_meta(&obj);
+            to_table(rt, &[obj], meta, include, true)
+        }
     }
 }
 
@@ -130,7 +133,10 @@ pub fn watch_event(rt: &ResourceType, shape: Shape, mut event: Value, first: boo
     event["object"] = match shape {
         Shape::Object => obj,
         Shape::Metadata => partial(&obj),
-        Shape::Table(include) => to_table(rt, &[obj], json!({}), include, first),
+        Shape::Table(include) => {
+            let meta = table::single_object_list_meta(&obj);
+            to_table(rt, &[obj], meta, include, first)
+        }
     };
     event
 }
@@ -153,7 +159,8 @@ fn to_table(
     };
     match &rt.custom {
         Some(c) => table::table_for_custom_resources(&c.printer_columns, items, &list_meta, &opts),
-        None => table::default_table(items, &list_meta, &opts),
+        None => table::builtin_table(&rt.kind, &rt.group, items, &list_meta, &opts)
+            .unwrap_or_else(|| table::default_table(items, &list_meta, &opts)),
     }
 }
 

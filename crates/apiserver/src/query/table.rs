@@ -16,9 +16,15 @@
 //!   apiserver computes (`duration.HumanDuration(now - t)`, `<unknown>` for
 //!   an empty/zero time, `<invalid>` for an unparsable one); anything of the
 //!   wrong JSON type is `null`.
+//! * [`builtin_table`] — the built-in kinds' Tables, from the port of
+//!   kube-apiserver's printers in [`crate::query::printers`]: kind-specific
+//!   columns, the `-o wide` ones (priority 1) included, cells computed from
+//!   the stored object, row `conditions` for finished pods, `"rows": []` for
+//!   an empty list.
 //! * [`default_table`] — port of `rest.NewDefaultTableConvertor`: columns
 //!   `Name` and `Created At` (type `date`, cell = RFC 3339 UTC creation
-//!   timestamp).
+//!   timestamp), what kube-apiserver serves for the kinds without a printer
+//!   (Role, ClusterRole, LimitRange, CustomResourceDefinition).
 //! * [`Include`] — `?includeObject=None|Metadata|Object` (default
 //!   `Metadata`: a `PartialObjectMetadata`), as applied by the endpoint
 //!   handler's `asTable`.
@@ -30,9 +36,13 @@
 //!
 //! Known differences from kube-apiserver:
 //!
-//! * Built-in kinds (pods, deployments, ...) use hand-written printers with
-//!   kind-specific columns in kube-apiserver (`pkg/printers/internalversion`);
-//!   [`default_table`] only reproduces the generic fallback convertor.
+//! * Built-in kinds' column descriptions are the current API version's field
+//!   docs (from the `k8s-openapi` 1.33 schemas) where kube-apiserver quotes
+//!   an older version's (`extensions/v1beta1`, `autoscaling/v2beta1`, ...);
+//!   kubectl does not show them.
+//! * The printers read the stored JSON, not a decoded Go object: a field of
+//!   the wrong JSON type reads as its zero value (kube-apiserver could not
+//!   have stored it), and a quantity too large for 128 bits prints as stored.
 //! * JSON output differs only textually: serde_json sorts object keys
 //!   (Go emits struct field order) and does not HTML-escape `<`, `>`, `&`.
 //! * Go converts an out-of-range float to `int64` in a platform specific way;
@@ -45,6 +55,7 @@ use serde_json::{Map, Value, json};
 use crate::gofmt::{self, GoNumber};
 use crate::query::gofmt::{I64_MIN_F, float_to_json_value};
 use crate::query::jsonpath::{self, Item, JsonPath};
+use crate::query::printers;
 
 /// Description of the `Name` column (`ObjectMeta` swagger doc for `name`).
 pub const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
@@ -384,6 +395,36 @@ fn human_age(t: Instant, now: SystemTime) -> String {
     let d = unix_nanos(now) - t.unix_nanos();
     let d = i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX });
     human_duration(d)
+}
+
+/// Nanoseconds since the Unix epoch of Go's zero `time.Time`.
+pub(crate) const ZERO_TIME_NANOS: i128 = GO_ZERO_UNIX as i128 * 1_000_000_000;
+
+/// A JSON `metav1.Time` / `metav1.MicroTime` as Unix nanoseconds, the way a
+/// decoded object holds it: [`ZERO_TIME_NANOS`] (Go's zero time) when the
+/// field is missing, `null`, empty or not an RFC 3339 time.
+pub(crate) fn time_nanos(v: Option<&Value>) -> i128 {
+    time_field(v).map_or(ZERO_TIME_NANOS, Instant::unix_nanos)
+}
+
+/// `duration.HumanDuration` of a nanosecond count, saturated to a Go
+/// `time.Duration` like `time.Sub` does.
+pub(crate) fn human_nanos(d: i128) -> String {
+    human_duration(i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX }))
+}
+
+/// The server's "now" as Unix nanoseconds.
+pub(crate) fn now_nanos(now: SystemTime) -> i128 {
+    unix_nanos(now)
+}
+
+/// The printers' `translateTimestampSince`: `<unknown>` for the zero time,
+/// else `HumanDuration(now - t)`.
+pub(crate) fn since(t: i128, now: SystemTime) -> String {
+    if t == ZERO_TIME_NANOS {
+        return "<unknown>".to_string();
+    }
+    human_nanos(unix_nanos(now) - t)
 }
 
 /// A `date` cell: `metav1.Time.UnmarshalQueryParameter` then the age.
@@ -728,6 +769,55 @@ pub fn table_for_custom_resources(
     CustomResourceTable::new(columns)
         .0
         .render_list(items, list_meta, opts)
+}
+
+// ---------------------------------------------------------------------------
+// Built-in kinds (pkg/printers/internalversion)
+// ---------------------------------------------------------------------------
+
+fn builtin_row(printer: &printers::Printer, obj: &Value, opts: &TableOptions) -> Value {
+    let row = (printer.print)(obj, opts.now);
+    let mut out = Map::new();
+    out.insert("cells".to_string(), Value::Array(row.cells));
+    if let Some(conditions) = row.conditions {
+        out.insert("conditions".to_string(), conditions);
+    }
+    out.insert(
+        "object".to_string(),
+        row_object(obj, opts.include, &opts.api_version),
+    );
+    Value::Object(out)
+}
+
+/// The Table kube-apiserver's printer for `group`/`kind` makes of `items`
+/// (see [`printers`](crate::query::printers)): its columns, wide ones
+/// included (priority 1, what `kubectl get -o wide` shows), one row per
+/// item with `conditions` where the printer sets them (finished pods), and
+/// `"rows": []` for an empty list. `None` for kinds kube-apiserver serves
+/// with the default convertor (then use [`default_table`]).
+pub fn builtin_table(
+    kind: &str,
+    group: &str,
+    items: &[Value],
+    list_meta: &Value,
+    opts: &TableOptions,
+) -> Option<Value> {
+    let printer = printers::printer_for(group, kind)?;
+    let headers: Vec<Value> = printer
+        .columns
+        .iter()
+        .map(|c| header(c.name, c.typ, c.format, c.description, c.priority))
+        .collect();
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|o| builtin_row(&printer, o, opts))
+        .collect();
+    Some(assemble(
+        Value::Array(headers),
+        Value::Array(rows),
+        list_meta,
+        opts,
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -1151,6 +1241,93 @@ mod tests {
         assert_eq!(empty["rows"], Value::Null);
         let single = default_table_for_object(&o, &opts("2025-01-03T00:00:00Z"));
         assert_eq!(single["metadata"], json!({"resourceVersion": "9"}));
+    }
+
+    #[test]
+    fn builtin_table_shape() {
+        let pod = json!({"metadata": {"name": "done", "creationTimestamp": "2025-01-01T00:00:00Z", "resourceVersion": "5"},
+            "spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Succeeded"}});
+        let t = builtin_table(
+            "Pod",
+            "",
+            std::slice::from_ref(&pod),
+            &json!({"resourceVersion": "9"}),
+            &opts("2025-01-01T00:01:00Z"),
+        )
+        .unwrap();
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Name",
+                "Ready",
+                "Status",
+                "Restarts",
+                "Age",
+                "IP",
+                "Node",
+                "Nominated Node",
+                "Readiness Gates"
+            ]
+        );
+        assert_eq!(t["columnDefinitions"][5]["priority"], 1);
+        assert_eq!(t["columnDefinitions"][0]["format"], "name");
+        assert_eq!(t["metadata"], json!({"resourceVersion": "9"}));
+        let row = &t["rows"][0];
+        assert_eq!(
+            row["cells"],
+            json!([
+                "done",
+                "0/1",
+                "Succeeded",
+                "0",
+                "60s",
+                "<none>",
+                "<none>",
+                "<none>",
+                "<none>"
+            ])
+        );
+        assert_eq!(row["conditions"][0]["reason"], "Succeeded");
+        assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
+        let cm = json!({"metadata": {"name": "c"}});
+        let t = builtin_table(
+            "ConfigMap",
+            "",
+            std::slice::from_ref(&cm),
+            &json!({}),
+            &opts("2025-01-01T00:01:00Z"),
+        )
+        .unwrap();
+        assert!(t["rows"][0].get("conditions").is_none());
+        let empty = builtin_table(
+            "ConfigMap",
+            "",
+            &[],
+            &json!({}),
+            &TableOptions {
+                no_headers: true,
+                ..opts("2025-01-01T00:00:00Z")
+            },
+        )
+        .unwrap();
+        assert_eq!(empty["rows"], json!([]));
+        assert_eq!(empty["columnDefinitions"], Value::Null);
+        assert!(
+            builtin_table(
+                "ClusterRole",
+                "rbac.authorization.k8s.io",
+                &[],
+                &json!({}),
+                &opts("2025-01-01T00:00:00Z")
+            )
+            .is_none()
+        );
     }
 
     #[test]
