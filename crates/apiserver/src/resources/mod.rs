@@ -2,6 +2,7 @@
 //! the built-in kinds and for every version of every established CRD.
 
 mod builtin;
+pub mod types;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
