@@ -1,6 +1,10 @@
 //! Discovery documents (`/api`, `/apis`, `/apis/<g>`, `/api/v1`,
-//! `/apis/<g>/<v>`) and the OpenAPI v3 documents kubectl reads to decide that
-//! the server validates fields itself.
+//! `/apis/<g>/<v>`) here and the OpenAPI documents kubectl reads in
+//! [`openapi`]. All are rendered from one model of what is served
+//! ([`Served`], [`ordered_groups`]), so they cannot disagree.
+
+pub mod openapi;
+mod schemas;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -8,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::resources::{Registry, ResourceType};
+use crate::resources::{Builtin, Registry, ResourceType};
 
 const VERBS: &[&str] = &[
     "create",
@@ -50,8 +54,36 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// Groups (not core) with their versions in priority order.
-fn groups(registry: &Registry) -> BTreeMap<String, Vec<String>> {
+/// The group priority kube-apiserver's aggregator gives a built-in group
+/// (`DefaultGenericAPIServicePriorities`); custom resource groups get 1000,
+/// as their automatically registered APIServices do.
+fn group_priority(group: &str) -> u32 {
+    match group {
+        "apps" => 17800,
+        "events.k8s.io" => 17750,
+        "authentication.k8s.io" => 17700,
+        "authorization.k8s.io" => 17600,
+        "autoscaling" => 17500,
+        "batch" => 17400,
+        "certificates.k8s.io" => 17300,
+        "networking.k8s.io" => 17200,
+        "policy" => 17100,
+        "rbac.authorization.k8s.io" => 17000,
+        "storage.k8s.io" => 16800,
+        "apiextensions.k8s.io" | "admissionregistration.k8s.io" => 16700,
+        "scheduling.k8s.io" => 16600,
+        "coordination.k8s.io" => 16500,
+        "node.k8s.io" => 16300,
+        "discovery.k8s.io" => 16200,
+        "flowcontrol.apiserver.k8s.io" => 16100,
+        _ => 1000,
+    }
+}
+
+/// The served groups (not core), each with its versions, in the order
+/// kube-apiserver lists them: by group priority, then by name; versions
+/// GA before beta before alpha (the first is the preferred version).
+pub fn ordered_groups(registry: &Registry) -> Vec<(String, Vec<String>)> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for rt in registry.all() {
         if rt.group.is_empty() {
@@ -65,7 +97,90 @@ fn groups(registry: &Registry) -> BTreeMap<String, Vec<String>> {
     for v in out.values_mut() {
         v.sort_by(|a, b| compare_versions(a, b));
     }
+    let mut groups: Vec<(String, Vec<String>)> = out.into_iter().collect();
+    groups.sort_by(|(a, _), (b, _)| group_priority(b).cmp(&group_priority(a)).then(a.cmp(b)));
+    groups
+}
+
+/// A subresource as discovery shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subresource {
+    /// `status`, `eviction`, ...
+    pub name: &'static str,
+    /// Group of the kind it takes and answers.
+    pub group: String,
+    /// Version of that kind.
+    pub version: String,
+    /// That kind.
+    pub kind: String,
+    /// Its verbs.
+    pub verbs: &'static [&'static str],
+}
+
+/// A served resource as discovery shows it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The resource.
+    pub rt: Arc<ResourceType>,
+    /// Its verbs.
+    pub verbs: &'static [&'static str],
+    /// Its subresources, by name.
+    pub subresources: Vec<Subresource>,
+}
+
+impl Served {
+    fn of(rt: Arc<ResourceType>) -> Self {
+        let verbs = if rt.builtin.is_some_and(Builtin::is_review) {
+            &["create"][..]
+        } else {
+            VERBS
+        };
+        let subresources = subresources(&rt);
+        Self {
+            rt,
+            verbs,
+            subresources,
+        }
+    }
+}
+
+/// The subresources of `rt`, sorted by name as kube-apiserver lists them.
+fn subresources(rt: &ResourceType) -> Vec<Subresource> {
+    let sub = |name, group: &str, version: &str, kind: &str, verbs| Subresource {
+        name,
+        group: group.to_owned(),
+        version: version.to_owned(),
+        kind: kind.to_owned(),
+        verbs,
+    };
+    let mut out = Vec::new();
+    match rt.builtin {
+        Some(Builtin::Pod) => {
+            out.push(sub("binding", "", "v1", "Binding", &["create"][..]));
+            out.push(sub("eviction", "policy", "v1", "Eviction", &["create"]));
+        }
+        Some(Builtin::ServiceAccount) => {
+            let authn = "authentication.k8s.io";
+            out.push(sub("token", authn, "v1", "TokenRequest", &["create"]));
+        }
+        Some(Builtin::Namespace) => out.push(sub("finalize", "", "v1", "Namespace", &["update"])),
+        _ => {}
+    }
+    if rt.status_subresource {
+        out.push(sub("status", &rt.group, &rt.version, &rt.kind, SUB_VERBS));
+    }
+    out.sort_by_key(|s| s.name);
     out
+}
+
+/// The resources served in `group`/`version`, by name.
+pub fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<Served> {
+    registry
+        .all()
+        .into_iter()
+        .filter(|rt| rt.group == group && rt.version == version)
+        .map(Served::of)
+        .collect()
 }
 
 fn group_json(name: &str, versions: &[String]) -> Value {
@@ -88,7 +203,7 @@ pub fn core_versions(server_address: &str) -> Value {
 
 /// `/apis`.
 pub fn group_list(registry: &Registry) -> Value {
-    let groups: Vec<Value> = groups(registry)
+    let groups: Vec<Value> = ordered_groups(registry)
         .iter()
         .map(|(g, vs)| group_json(g, vs))
         .collect();
@@ -97,57 +212,56 @@ pub fn group_list(registry: &Registry) -> Value {
 
 /// `/apis/<group>`, if served.
 pub fn group(registry: &Registry, name: &str) -> Option<Value> {
-    let groups = groups(registry);
-    let versions = groups.get(name)?;
+    let groups = ordered_groups(registry);
+    let (_, versions) = groups.iter().find(|(g, _)| g == name)?;
     let mut g = group_json(name, versions);
     g["kind"] = "APIGroup".into();
     g["apiVersion"] = "v1".into();
     Some(g)
 }
 
-fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<Arc<ResourceType>> {
-    registry
-        .all()
-        .into_iter()
-        .filter(|rt| rt.group == group && rt.version == version)
-        .collect()
+/// One legacy `APIResource` entry per resource and subresource.
+fn legacy_resources(served: &Served) -> Vec<Value> {
+    let rt = &served.rt;
+    let mut r = json!({
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": served.verbs,
+    });
+    if !rt.short_names.is_empty() {
+        r["shortNames"] = json!(rt.short_names);
+    }
+    if !rt.categories.is_empty() {
+        r["categories"] = json!(rt.categories);
+    }
+    let mut out = vec![r];
+    for sub in &served.subresources {
+        let mut s = json!({
+            "name": format!("{}/{}", rt.plural, sub.name),
+            "singularName": "",
+            "namespaced": rt.namespaced,
+            "kind": sub.kind,
+            "verbs": sub.verbs,
+        });
+        // Set only where the subresource's kind is of another group-version.
+        if (sub.group.as_str(), sub.version.as_str()) != (rt.group.as_str(), rt.version.as_str()) {
+            s["group"] = sub.group.clone().into();
+            s["version"] = sub.version.clone().into();
+        }
+        out.push(s);
+    }
+    out
 }
 
 /// `/api/v1` or `/apis/<g>/<v>`, if served.
 pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let types = in_group_version(registry, group, version);
-    if types.is_empty() {
+    let served = in_group_version(registry, group, version);
+    if served.is_empty() {
         return None;
     }
-    let mut resources = Vec::new();
-    for rt in &types {
-        let mut r = json!({
-            "name": rt.plural,
-            "singularName": rt.singular,
-            "namespaced": rt.namespaced,
-            "kind": rt.kind,
-            "verbs": if rt.builtin.is_some_and(|b| b.is_review()) { json!(["create"]) } else { json!(VERBS) },
-        });
-        if !rt.short_names.is_empty() {
-            r["shortNames"] = json!(rt.short_names);
-        }
-        if !rt.categories.is_empty() {
-            r["categories"] = json!(rt.categories);
-        }
-        resources.push(r);
-        if rt.status_subresource {
-            resources.push(json!({"name": format!("{}/status", rt.plural), "singularName": "", "namespaced": rt.namespaced, "kind": rt.kind, "verbs": SUB_VERBS}));
-        }
-        if rt.kind == "ServiceAccount" && rt.group.is_empty() {
-            resources.push(json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}));
-        }
-        if rt.kind == "Pod" && rt.group.is_empty() {
-            resources.push(json!({"name": "pods/eviction", "singularName": "", "namespaced": true, "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}));
-        }
-        if rt.kind == "Namespace" && rt.group.is_empty() {
-            resources.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));
-        }
-    }
+    let resources: Vec<Value> = served.iter().flat_map(legacy_resources).collect();
     let group_version = if group.is_empty() {
         version.to_owned()
     } else {
@@ -156,91 +270,6 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
     )
-}
-
-/// `/openapi/v3`: one entry per served group-version.
-pub fn openapi_index(registry: &Registry) -> Value {
-    let mut paths = serde_json::Map::new();
-    paths.insert(
-        "api/v1".into(),
-        json!({"serverRelativeURL": "/openapi/v3/api/v1"}),
-    );
-    for (g, versions) in groups(registry) {
-        for v in versions {
-            let key = format!("apis/{g}/{v}");
-            paths.insert(
-                key.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{key}")}),
-            );
-        }
-    }
-    json!({"paths": paths})
-}
-
-/// `/openapi/v3/...` of one group-version: paths with their GVK and the
-/// `fieldValidation` parameter (so kubectl leaves validation to the server) and
-/// the custom resources' schemas.
-pub fn openapi_document(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let types = in_group_version(registry, group, version);
-    if types.is_empty() {
-        return None;
-    }
-    let prefix = if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    };
-    let params = json!([
-        {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
-        {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
-        {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
-        {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}},
-    ]);
-    let mut paths = serde_json::Map::new();
-    let mut schemas = serde_json::Map::new();
-    for rt in &types {
-        let gvk = json!([{"group": rt.group, "version": rt.version, "kind": rt.kind}]);
-        let schema_name = schema_name(rt);
-        let item = if rt.namespaced {
-            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", rt.plural)
-        } else {
-            format!("{prefix}/{}/{{name}}", rt.plural)
-        };
-        let op = |action: &str| {
-            json!({
-                "parameters": params,
-                "x-kubernetes-action": action,
-                "x-kubernetes-group-version-kind": gvk[0],
-                "responses": {"200": {"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema_name}")}}}}},
-            })
-        };
-        paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
-        let schema = rt
-            .custom
-            .as_ref()
-            .and_then(|c| c.schema.clone())
-            .unwrap_or_else(
-                || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-            );
-        let mut schema = schema;
-        schema["x-kubernetes-group-version-kind"] = gvk;
-        schemas.insert(schema_name, schema);
-    }
-    Some(json!({
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.33.0"},
-        "paths": paths,
-        "components": {"schemas": schemas},
-    }))
-}
-
-fn schema_name(rt: &ResourceType) -> String {
-    let reversed: Vec<&str> = rt.group.split('.').rev().collect();
-    if rt.group.is_empty() {
-        format!("io.k8s.api.core.{}.{}", rt.version, rt.kind)
-    } else {
-        format!("{}.{}.{}", reversed.join("."), rt.version, rt.kind)
-    }
 }
 
 #[cfg(test)]
@@ -280,7 +309,7 @@ mod tests {
                 && names.contains(&"configmaps")
                 && names.contains(&"namespaces/finalize")
         );
-        let doc = openapi_document(&reg, "apps", "v1").unwrap();
+        let doc = openapi::v3(&reg, "apps", "v1").unwrap();
         let path = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"];
         assert_eq!(
             path["patch"]["x-kubernetes-group-version-kind"]["kind"],

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use self::negotiate::{Encoding, Shape};
 use self::route::{ResourcePath, Route};
 use crate::auth::{Authenticator, User};
+use crate::discovery::openapi;
 use crate::error::{ApiError, ApiResult};
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
 use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, WriteOptions};
@@ -116,6 +117,18 @@ fn json_response(status: u16, value: &Value) -> http::Response<Body> {
         "application/json",
         body,
     )
+}
+
+/// Whether `accept` takes JSON (the only form `/openapi/v2` is served in
+/// here); no header takes anything.
+fn accepts_json(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return true;
+    };
+    accept.split(',').any(|range| {
+        let media = range.split(';').next().unwrap_or_default().trim();
+        matches!(media, "application/json" | "application/*" | "*/*" | "")
+    })
 }
 
 /// `value` in `encoding`: protobuf where it has a protobuf form, JSON
@@ -220,7 +233,7 @@ impl App {
                 self.clone().resource(&parts, p, query, body, &user).await
             }
             Some(other) if parts.method == Method::GET || parts.method == Method::HEAD => {
-                self.info(other)
+                self.info(other, &parts.headers)
             }
             Some(_) => Err(ApiError::method_not_allowed(parts.method.as_str())),
             None => Err(ApiError::path_not_found()),
@@ -302,8 +315,9 @@ impl App {
         }
     }
 
-    fn info(&self, route: Route) -> ApiResult<http::Response<Body>> {
+    fn info(&self, route: Route, headers: &HeaderMap) -> ApiResult<http::Response<Body>> {
         let not_found = ApiError::path_not_found;
+        let accept = header_str(headers, header::ACCEPT);
         let doc = match route {
             Route::Version => json!({
                 "major": "1", "minor": "33", "gitVersion": "v1.33.0-operatorkit",
@@ -318,12 +332,15 @@ impl App {
             Route::Resources { group, version } => {
                 discovery::resource_list(&self.registry, &group, &version).ok_or_else(not_found)?
             }
-            Route::OpenApiV3Index => discovery::openapi_index(&self.registry),
+            Route::OpenApiV3Index => openapi::index(&self.registry),
             Route::OpenApiV3 { group, version } => {
-                discovery::openapi_document(&self.registry, &group, &version)
-                    .ok_or_else(not_found)?
+                openapi::v3(&self.registry, &group, &version).ok_or_else(not_found)?
             }
-            Route::OpenApiV2 | Route::Resource(_) => return Err(not_found()),
+            Route::OpenApiV2 if accepts_json(accept) => openapi::v2(&self.registry),
+            Route::OpenApiV2 => {
+                return Err(ApiError::not_acceptable(accept.unwrap_or_default()));
+            }
+            Route::Resource(_) => return Err(not_found()),
         };
         Ok(json_response(200, &doc))
     }
@@ -605,5 +622,19 @@ fn verb_of(method: &Method, route: Option<&Route>, query: &Query) -> &'static st
         Method::DELETE if has_name => "delete",
         Method::DELETE => "deletecollection",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_v2_is_json_unless_the_client_takes_only_protobuf() {
+        assert!(accepts_json(None));
+        assert!(accepts_json(Some("application/json, */*")));
+        assert!(accepts_json(Some("*/*")));
+        let kubectl = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+        assert!(!accepts_json(Some(kubectl)));
     }
 }
