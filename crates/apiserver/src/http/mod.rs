@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use self::negotiate::{Encoding, Shape};
 use self::route::{ResourcePath, Route};
 use crate::auth::{Authenticator, User};
+use crate::discovery::aggregated::{self, Format};
 use crate::discovery::openapi;
 use crate::error::{ApiError, ApiResult};
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
@@ -117,6 +118,35 @@ fn json_response(status: u16, value: &Value) -> http::Response<Body> {
         "application/json",
         body,
     )
+}
+
+/// An aggregated discovery document, with kube-apiserver's `ETag` and a 304
+/// when the client already holds it.
+fn aggregated_response(
+    body: Vec<u8>,
+    format: Format,
+    if_none_match: Option<&str>,
+) -> http::Response<Body> {
+    let etag = aggregated::etag(&body);
+    let mut r = if if_none_match == Some(etag.as_str()) {
+        full(
+            StatusCode::NOT_MODIFIED,
+            &format.content_type(),
+            Bytes::new(),
+        )
+    } else {
+        full(StatusCode::OK, &format.content_type(), body)
+    };
+    let headers = r.headers_mut();
+    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    headers.insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public"),
+    );
+    r
 }
 
 /// Whether `accept` takes JSON (the only form `/openapi/v2` is served in
@@ -318,6 +348,11 @@ impl App {
     fn info(&self, route: Route, headers: &HeaderMap) -> ApiResult<http::Response<Body>> {
         let not_found = ApiError::path_not_found;
         let accept = header_str(headers, header::ACCEPT);
+        let aggregated_doc = |doc: fn(&Registry, Format) -> Value, format: Format| {
+            let body = serde_json::to_vec(&doc(&self.registry, format)).unwrap_or_default();
+            let if_none_match = header_str(headers, header::IF_NONE_MATCH);
+            Ok(aggregated_response(body, format, if_none_match))
+        };
         let doc = match route {
             Route::Version => json!({
                 "major": "1", "minor": "33", "gitVersion": "v1.33.0-operatorkit",
@@ -326,8 +361,14 @@ impl App {
                 "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
             }),
             Route::Health => return Ok(full(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
-            Route::CoreVersions => discovery::core_versions(&self.address),
-            Route::Groups => discovery::group_list(&self.registry),
+            Route::CoreVersions => match aggregated::negotiate(accept) {
+                Some(format) => return aggregated_doc(aggregated::core, format),
+                None => discovery::core_versions(&self.address),
+            },
+            Route::Groups => match aggregated::negotiate(accept) {
+                Some(format) => return aggregated_doc(aggregated::groups, format),
+                None => discovery::group_list(&self.registry),
+            },
             Route::Group(g) => discovery::group(&self.registry, &g).ok_or_else(not_found)?,
             Route::Resources { group, version } => {
                 discovery::resource_list(&self.registry, &group, &version).ok_or_else(not_found)?
@@ -628,6 +669,30 @@ fn verb_of(method: &Method, route: Option<&Route>, query: &Query) -> &'static st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregated_discovery_answers_304_for_the_etag_it_gave() {
+        let body = br#"{"kind":"APIGroupDiscoveryList"}"#.to_vec();
+        let first = aggregated_response(body.clone(), Format::V2, None);
+        assert_eq!(first.status(), StatusCode::OK);
+        let headers = first.headers();
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        );
+        assert_eq!(headers[header::VARY], "Accept");
+        let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+        let again = aggregated_response(body.clone(), Format::V2, Some(&etag));
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.headers()[header::ETAG], etag.as_str());
+        let stale = aggregated_response(body, Format::V2, Some("\"other\""));
+        assert_eq!(stale.status(), StatusCode::OK);
+        let beta = aggregated_response(Vec::new(), Format::V2Beta1, None);
+        assert_eq!(
+            beta.headers()[header::CONTENT_TYPE],
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+        );
+    }
 
     #[test]
     fn openapi_v2_is_json_unless_the_client_takes_only_protobuf() {
