@@ -6,6 +6,7 @@
 
 pub mod aggregated;
 pub mod openapi;
+pub mod openapi_pb;
 mod schemas;
 
 use std::cmp::Ordering;

@@ -23,7 +23,7 @@ use self::negotiate::{Encoding, Shape};
 use self::route::{ResourcePath, Route};
 use crate::auth::{Authenticator, User};
 use crate::discovery::aggregated::{self, Format};
-use crate::discovery::openapi;
+use crate::discovery::{openapi, openapi_pb};
 use crate::error::{ApiError, ApiResult};
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
 use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, WriteOptions};
@@ -147,18 +147,6 @@ fn aggregated_response(
         header::HeaderValue::from_static("public"),
     );
     r
-}
-
-/// Whether `accept` takes JSON (the only form `/openapi/v2` is served in
-/// here); no header takes anything.
-fn accepts_json(accept: Option<&str>) -> bool {
-    let Some(accept) = accept else {
-        return true;
-    };
-    accept.split(',').any(|range| {
-        let media = range.split(';').next().unwrap_or_default().trim();
-        matches!(media, "application/json" | "application/*" | "*/*" | "")
-    })
 }
 
 /// `value` in `encoding`: protobuf where it has a protobuf form, JSON
@@ -377,10 +365,14 @@ impl App {
             Route::OpenApiV3 { group, version } => {
                 openapi::v3(&self.registry, &group, &version).ok_or_else(not_found)?
             }
-            Route::OpenApiV2 if accepts_json(accept) => openapi::v2(&self.registry),
-            Route::OpenApiV2 => {
-                return Err(ApiError::not_acceptable(accept.unwrap_or_default()));
-            }
+            Route::OpenApiV2 => match openapi_pb::negotiate(accept) {
+                Some(openapi_pb::Form::Json) => openapi::v2(&self.registry),
+                Some(openapi_pb::Form::Protobuf) => {
+                    let body = openapi_pb::encode(&openapi::v2(&self.registry));
+                    return Ok(full(StatusCode::OK, openapi_pb::MEDIA_TYPE, body));
+                }
+                None => return Err(ApiError::not_acceptable(accept.unwrap_or_default())),
+            },
             Route::Resource(_) => return Err(not_found()),
         };
         Ok(json_response(200, &doc))
@@ -692,14 +684,5 @@ mod tests {
             beta.headers()[header::CONTENT_TYPE],
             "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
         );
-    }
-
-    #[test]
-    fn openapi_v2_is_json_unless_the_client_takes_only_protobuf() {
-        assert!(accepts_json(None));
-        assert!(accepts_json(Some("application/json, */*")));
-        assert!(accepts_json(Some("*/*")));
-        let kubectl = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
-        assert!(!accepts_json(Some(kubectl)));
     }
 }
