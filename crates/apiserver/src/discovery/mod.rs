@@ -1,8 +1,9 @@
 //! Discovery documents: the legacy ones (`/api`, `/apis`, `/apis/<g>`,
 //! `/api/v1`, `/apis/<g>/<v>`) here, the aggregated ones (`/api` and `/apis`
 //! as `APIGroupDiscoveryList`) in [`aggregated`], and the OpenAPI documents
-//! kubectl reads in [`openapi`]. All are rendered from one model of what is
-//! served ([`Served`], [`ordered_groups`]), so they cannot disagree.
+//! kubectl reads in [`openapi`] (v2's protobuf form in [`openapi_pb`]). All
+//! are rendered from one model of what is served ([`Served`],
+//! [`ordered_groups`]), so they cannot disagree.
 
 pub mod aggregated;
 pub mod openapi;

@@ -3,7 +3,7 @@
 //! each), and `/openapi/v2` (everything, Swagger 2.0). Each carries the
 //! object paths of the served resources, with their GVK and the
 //! `fieldValidation` parameter (so kubectl leaves validation to the server),
-//! and the schemas of their kinds: built-ins from [`super::schemas`], custom
+//! and the schemas of their kinds: built-ins from `discovery::schemas`, custom
 //! resources from their CRD version's `openAPIV3Schema`.
 
 use serde_json::{Map, Value, json};
