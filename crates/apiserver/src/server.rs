@@ -216,6 +216,7 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         shutdown: shutdown_rx.clone(),
         address: local.to_string(),
         requests: RequestCounter::default(),
+        openapi: Default::default(),
     });
     let mut tasks = JoinSet::new();
     tasks.spawn(crate::controllers::run(

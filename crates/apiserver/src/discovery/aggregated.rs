@@ -5,7 +5,6 @@
 //! comes from the same [`Served`] model as the legacy documents.
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha512};
 
 use super::{Served, in_group_version, ordered_groups};
 use crate::resources::Registry;
@@ -169,14 +168,6 @@ fn resource_json(s: &Served) -> Value {
         r["subresources"] = subs.into();
     }
     r
-}
-
-/// The `ETag` of a document's body, as kube-apiserver makes it: the SHA-512
-/// of the JSON, in upper-case hex, quoted.
-pub fn etag(body: &[u8]) -> String {
-    let digest = Sha512::digest(body);
-    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
-    format!("\"{hex}\"")
 }
 
 #[cfg(test)]
@@ -384,19 +375,5 @@ mod tests {
                 assert_eq!(aggregated, legacy, "{name}/{v}");
             }
         }
-    }
-
-    #[test]
-    fn etag_is_the_quoted_upper_case_sha512_of_the_body() {
-        let a = etag(b"{}");
-        assert_eq!(a.len(), 128 + 2);
-        assert!(a.starts_with('"') && a.ends_with('"'));
-        assert!(
-            a[1..129]
-                .chars()
-                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-        );
-        assert_eq!(a, etag(b"{}"));
-        assert_ne!(a, etag(b"[]"));
     }
 }

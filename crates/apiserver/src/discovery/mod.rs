@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
 
 use crate::resources::{Builtin, Registry, ResourceType};
 
@@ -29,6 +30,15 @@ const VERBS: &[&str] = &[
     "watch",
 ];
 const SUB_VERBS: &[&str] = &["get", "patch", "update"];
+
+/// A document's hash as kube-apiserver makes its ETags and OpenAPI v3
+/// `?hash=` values: the SHA-512 of its JSON, in upper-case hex.
+pub fn hash(body: &[u8]) -> String {
+    Sha512::digest(body)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
 
 /// Kubernetes' version priority: GA before beta before alpha, higher numbers
 /// first, non-Kubernetes-looking versions last alphabetically.
@@ -279,6 +289,19 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_upper_case_sha512_hex() {
+        let h = hash(b"{}");
+        assert_eq!(h.len(), 128);
+        assert!(
+            h.chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        );
+        assert_eq!(h, hash(b"{}"));
+        assert_ne!(h, hash(b"[]"));
+        assert!(h.starts_with("27C74670ADB75075FAD058D5CEAF7B20"));
+    }
 
     #[test]
     fn versions_sort_by_kubernetes_priority() {

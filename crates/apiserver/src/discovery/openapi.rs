@@ -6,6 +6,10 @@
 //! and the schemas of their kinds: built-ins from `discovery::schemas`, custom
 //! resources from their CRD version's `openAPIV3Schema`.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, Flavor};
@@ -15,21 +19,93 @@ use crate::resources::{Registry, ResourceType};
 const INFO_TITLE: &str = "Kubernetes";
 const INFO_VERSION: &str = "v1.33.0";
 
-/// `/openapi/v3`: one entry per served group-version.
-pub fn index(registry: &Registry) -> Value {
-    let mut paths = Map::new();
-    paths.insert(
-        "api/v1".into(),
-        json!({"serverRelativeURL": "/openapi/v3/api/v1"}),
-    );
-    for (g, versions) in ordered_groups(registry) {
-        for v in versions {
-            let key = format!("apis/{g}/{v}");
-            let url = format!("/openapi/v3/{key}");
-            paths.insert(key, json!({"serverRelativeURL": url}));
+/// The OpenAPI v3 documents of one state of the [`Registry`], serialized
+/// and hashed once: kubectl reads the index at every command, and the index
+/// carries every document's hash.
+#[derive(Default)]
+pub struct Cache(Mutex<Option<Arc<V3Documents>>>);
+
+impl Cache {
+    /// The documents of what `registry` serves now.
+    pub fn get(&self, registry: &Registry) -> Arc<V3Documents> {
+        let generation = registry.generation();
+        let mut cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = cached.as_ref().filter(|c| c.generation == generation) {
+            return Arc::clone(c);
+        }
+        let fresh = Arc::new(V3Documents::of(registry, generation));
+        *cached = Some(Arc::clone(&fresh));
+        fresh
+    }
+}
+
+/// Every v3 document (JSON and hash, by path) and the index of them.
+pub struct V3Documents {
+    generation: u64,
+    documents: BTreeMap<String, (Bytes, String)>,
+    index: Bytes,
+}
+
+impl V3Documents {
+    fn of(registry: &Registry, generation: u64) -> Self {
+        let mut documents = BTreeMap::new();
+        for (group, version) in group_versions(registry) {
+            if let Some(doc) = v3(registry, &group, &version) {
+                let body = serde_json::to_vec(&doc).unwrap_or_default();
+                let hash = super::hash(&body);
+                documents.insert(v3_path(&group, &version), (Bytes::from(body), hash));
+            }
+        }
+        let index = index(documents.iter().map(|(p, (_, h))| (p.as_str(), h.as_str())));
+        let index = Bytes::from(serde_json::to_vec(&index).unwrap_or_default());
+        Self {
+            generation,
+            documents,
+            index,
         }
     }
+
+    /// `/openapi/v3`, as JSON.
+    pub fn index(&self) -> Bytes {
+        self.index.clone()
+    }
+
+    /// The JSON and hash of the document at `path`, if served.
+    pub fn document(&self, path: &str) -> Option<(Bytes, &str)> {
+        let (body, hash) = self.documents.get(path)?;
+        Some((body.clone(), hash.as_str()))
+    }
+}
+
+/// Every served group-version, core first, the others in discovery's order.
+pub fn group_versions(registry: &Registry) -> Vec<(String, String)> {
+    let mut versions = vec![(String::new(), "v1".to_owned())];
+    for (g, vs) in ordered_groups(registry) {
+        versions.extend(vs.into_iter().map(|v| (g.clone(), v)));
+    }
+    versions
+}
+
+/// `/openapi/v3`: one entry per group-version document, given as its path
+/// and hash, the URL carrying the hash (as kube-apiserver's does, so clients
+/// may cache the document for good).
+pub fn index<'a>(documents: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    let mut paths = Map::new();
+    for (path, hash) in documents {
+        let key = path.trim_start_matches("/openapi/v3/").to_owned();
+        let url = format!("{path}?hash={hash}");
+        paths.insert(key, json!({"serverRelativeURL": url}));
+    }
     json!({"paths": paths})
+}
+
+/// The path of the v3 document of `group`/`version`.
+pub fn v3_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("/openapi/v3/api/{version}")
+    } else {
+        format!("/openapi/v3/apis/{group}/{version}")
+    }
 }
 
 /// `/openapi/v3/...` of one group-version, if served.
@@ -74,11 +150,7 @@ pub fn v2(registry: &Registry) -> Value {
     let mut definitions = schemas::builtin(flavor).clone();
     definitions.insert(PATCH.to_owned(), patch_schema());
     let mut paths = Map::new();
-    let mut versions = vec![(String::new(), "v1".to_owned())];
-    for (g, vs) in ordered_groups(registry) {
-        versions.extend(vs.into_iter().map(|v| (g.clone(), v)));
-    }
-    for (group, version) in versions {
+    for (group, version) in group_versions(registry) {
         for s in in_group_version(registry, &group, &version) {
             paths.extend(object_paths(&s, flavor));
             if s.rt.custom.is_some() {
@@ -409,12 +481,24 @@ mod tests {
             list["x-kubernetes-group-version-kind"][0]["kind"],
             "WidgetList"
         );
-        let index = index(&reg);
+        let versions = group_versions(&reg);
+        assert_eq!(versions.first(), Some(&(String::new(), "v1".to_owned())));
+        assert_eq!(
+            versions.last(),
+            Some(&("example.com".to_owned(), "v1".to_owned()))
+        );
+        let index = index([
+            ("/openapi/v3/apis/example.com/v1", "AB"),
+            ("/openapi/v3/api/v1", "CD"),
+        ]);
         assert_eq!(
             index["paths"]["apis/example.com/v1"]["serverRelativeURL"],
-            "/openapi/v3/apis/example.com/v1"
+            "/openapi/v3/apis/example.com/v1?hash=AB"
         );
-        assert!(index["paths"]["api/v1"].is_object());
+        assert_eq!(
+            index["paths"]["api/v1"]["serverRelativeURL"],
+            "/openapi/v3/api/v1?hash=CD"
+        );
     }
 
     #[test]

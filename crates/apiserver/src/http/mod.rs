@@ -2,6 +2,7 @@
 //! paths to discovery or the REST verbs, and writing Kubernetes responses
 //! (JSON bodies, Status errors, streamed watches).
 
+mod documents;
 mod negotiate;
 mod protobuf;
 pub mod route;
@@ -22,15 +23,13 @@ use tokio::sync::watch;
 use self::negotiate::{Encoding, Shape};
 use self::route::{ResourcePath, Route};
 use crate::auth::{Authenticator, User};
-use crate::discovery::aggregated::{self, Format};
-use crate::discovery::{openapi, openapi_pb};
 use crate::error::{ApiError, ApiResult};
+use crate::meta;
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
 use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, WriteOptions};
 use crate::rest::{Deleted, PatchType, Rest, Subresource};
 use crate::store::Store;
 use crate::watch::{WatchConfig, watch};
-use crate::{discovery, meta};
 
 /// Response body: a full buffer or a stream of watch events.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -100,6 +99,8 @@ pub struct App {
     pub address: String,
     /// Requests served.
     pub requests: RequestCounter,
+    /// The OpenAPI v3 documents of the registry's current state.
+    pub openapi: crate::discovery::openapi::Cache,
 }
 
 fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> http::Response<Body> {
@@ -118,35 +119,6 @@ fn json_response(status: u16, value: &Value) -> http::Response<Body> {
         "application/json",
         body,
     )
-}
-
-/// An aggregated discovery document, with kube-apiserver's `ETag` and a 304
-/// when the client already holds it.
-fn aggregated_response(
-    body: Vec<u8>,
-    format: Format,
-    if_none_match: Option<&str>,
-) -> http::Response<Body> {
-    let etag = aggregated::etag(&body);
-    let mut r = if if_none_match == Some(etag.as_str()) {
-        full(
-            StatusCode::NOT_MODIFIED,
-            &format.content_type(),
-            Bytes::new(),
-        )
-    } else {
-        full(StatusCode::OK, &format.content_type(), body)
-    };
-    let headers = r.headers_mut();
-    if let Ok(v) = header::HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, v);
-    }
-    headers.insert(header::VARY, header::HeaderValue::from_static("Accept"));
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public"),
-    );
-    r
 }
 
 /// `value` in `encoding`: protobuf where it has a protobuf form, JSON
@@ -251,7 +223,7 @@ impl App {
                 self.clone().resource(&parts, p, query, body, &user).await
             }
             Some(other) if parts.method == Method::GET || parts.method == Method::HEAD => {
-                self.info(other, &parts.headers)
+                self.info(other, &parts.headers, &query)
             }
             Some(_) => Err(ApiError::method_not_allowed(parts.method.as_str())),
             None => Err(ApiError::path_not_found()),
@@ -333,49 +305,32 @@ impl App {
         }
     }
 
-    fn info(&self, route: Route, headers: &HeaderMap) -> ApiResult<http::Response<Body>> {
-        let not_found = ApiError::path_not_found;
-        let accept = header_str(headers, header::ACCEPT);
-        let aggregated_doc = |doc: fn(&Registry, Format) -> Value, format: Format| {
-            let body = serde_json::to_vec(&doc(&self.registry, format)).unwrap_or_default();
-            let if_none_match = header_str(headers, header::IF_NONE_MATCH);
-            Ok(aggregated_response(body, format, if_none_match))
-        };
-        let doc = match route {
-            Route::Version => json!({
-                "major": "1", "minor": "33", "gitVersion": "v1.33.0-operatorkit",
-                "gitCommit": "operatorkit-embedded", "gitTreeState": "clean",
-                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rust", "compiler": "rustc",
-                "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
-            }),
-            Route::Health => return Ok(full(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
-            Route::CoreVersions => match aggregated::negotiate(accept) {
-                Some(format) => return aggregated_doc(aggregated::core, format),
-                None => discovery::core_versions(&self.address),
-            },
-            Route::Groups => match aggregated::negotiate(accept) {
-                Some(format) => return aggregated_doc(aggregated::groups, format),
-                None => discovery::group_list(&self.registry),
-            },
-            Route::Group(g) => discovery::group(&self.registry, &g).ok_or_else(not_found)?,
-            Route::Resources { group, version } => {
-                discovery::resource_list(&self.registry, &group, &version).ok_or_else(not_found)?
+    fn info(
+        &self,
+        route: Route,
+        headers: &HeaderMap,
+        query: &Query,
+    ) -> ApiResult<http::Response<Body>> {
+        match route {
+            Route::Version => Ok(json_response(
+                200,
+                &json!({
+                    "major": "1", "minor": "33", "gitVersion": "v1.33.0-operatorkit",
+                    "gitCommit": "operatorkit-embedded", "gitTreeState": "clean",
+                    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rust", "compiler": "rustc",
+                    "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+                }),
+            )),
+            Route::Health => Ok(full(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
+            other => {
+                let served = documents::Served {
+                    registry: &self.registry,
+                    openapi: &self.openapi,
+                    address: &self.address,
+                };
+                documents::answer(&served, other, headers, query)
             }
-            Route::OpenApiV3Index => openapi::index(&self.registry),
-            Route::OpenApiV3 { group, version } => {
-                openapi::v3(&self.registry, &group, &version).ok_or_else(not_found)?
-            }
-            Route::OpenApiV2 => match openapi_pb::negotiate(accept) {
-                Some(openapi_pb::Form::Json) => openapi::v2(&self.registry),
-                Some(openapi_pb::Form::Protobuf) => {
-                    let body = openapi_pb::encode(&openapi::v2(&self.registry));
-                    return Ok(full(StatusCode::OK, openapi_pb::MEDIA_TYPE, body));
-                }
-                None => return Err(ApiError::not_acceptable(accept.unwrap_or_default())),
-            },
-            Route::Resource(_) => return Err(not_found()),
-        };
-        Ok(json_response(200, &doc))
+        }
     }
 
     /// The authorization of the create a server-side apply of `name` makes
@@ -655,34 +610,5 @@ fn verb_of(method: &Method, route: Option<&Route>, query: &Query) -> &'static st
         Method::DELETE if has_name => "delete",
         Method::DELETE => "deletecollection",
         _ => "other",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aggregated_discovery_answers_304_for_the_etag_it_gave() {
-        let body = br#"{"kind":"APIGroupDiscoveryList"}"#.to_vec();
-        let first = aggregated_response(body.clone(), Format::V2, None);
-        assert_eq!(first.status(), StatusCode::OK);
-        let headers = first.headers();
-        assert_eq!(
-            headers[header::CONTENT_TYPE],
-            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-        );
-        assert_eq!(headers[header::VARY], "Accept");
-        let etag = headers[header::ETAG].to_str().unwrap().to_owned();
-        let again = aggregated_response(body.clone(), Format::V2, Some(&etag));
-        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(again.headers()[header::ETAG], etag.as_str());
-        let stale = aggregated_response(body, Format::V2, Some("\"other\""));
-        assert_eq!(stale.status(), StatusCode::OK);
-        let beta = aggregated_response(Vec::new(), Format::V2Beta1, None);
-        assert_eq!(
-            beta.headers()[header::CONTENT_TYPE],
-            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
-        );
     }
 }
