@@ -116,10 +116,10 @@ pub fn v3(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     }
     let flavor = Flavor::V3;
     let mut paths = Map::new();
-    let mut roots = Vec::new();
+    let mut roots = vec![schemas::status_name()];
     let mut custom = Map::new();
     for s in &served {
-        paths.extend(object_paths(s, flavor));
+        paths.extend(resource_paths(s, flavor));
         let name = schemas::schema_name(&s.rt);
         if s.rt.custom.is_some() {
             custom.insert(name.clone(), custom_schema(&s.rt, flavor));
@@ -152,7 +152,7 @@ pub fn v2(registry: &Registry) -> Value {
     let mut paths = Map::new();
     for (group, version) in group_versions(registry) {
         for s in in_group_version(registry, &group, &version) {
-            paths.extend(object_paths(&s, flavor));
+            paths.extend(resource_paths(&s, flavor));
             if s.rt.custom.is_some() {
                 let name = schemas::schema_name(&s.rt);
                 let list = custom_list(&s.rt, &name, flavor);
@@ -169,58 +169,160 @@ pub fn v2(registry: &Registry) -> Value {
     })
 }
 
-/// The path of one object of `s`, with get, put, patch and delete.
-fn object_paths(s: &Served, flavor: Flavor) -> Map<String, Value> {
+/// The paths of `s` with the operations its verbs allow: the collection
+/// (list, create, deletecollection), every namespace's collection (list), the
+/// object (get, put, patch, delete) and its status.
+fn resource_paths(s: &Served, flavor: Flavor) -> Map<String, Value> {
     let rt = &s.rt;
+    let (prefix, collection) = collection_path(rt);
+    let ops = Ops {
+        flavor,
+        rt,
+        kind: schemas::schema_name(rt),
+        list: format!("{}List", schemas::schema_name(rt)),
+    };
+    let has = |verb: &str| s.verbs.contains(&verb);
+    let mut out = Map::new();
+    if rt.namespaced && has("list") {
+        let everywhere = json!({"get": ops.op("list", &ops.list, false)});
+        out.insert(format!("{prefix}/{}", rt.plural), everywhere);
+    }
+    if rt.status_subresource {
+        let status = json!({"get": ops.get(), "put": ops.put(), "patch": ops.patch()});
+        out.insert(format!("{collection}/{{name}}/status"), status);
+    }
+    let status = schemas::status_name();
+    let on_collection = [
+        ("get", "list", ops.op("list", &ops.list, false)),
+        (
+            "post",
+            "create",
+            ops.with_body(ops.op("post", &ops.kind, true)),
+        ),
+        (
+            "delete",
+            "deletecollection",
+            ops.op("deletecollection", &status, true),
+        ),
+    ];
+    let on_item = [
+        ("get", "get", ops.get()),
+        ("put", "update", ops.put()),
+        ("patch", "patch", ops.patch()),
+        ("delete", "delete", ops.op("delete", &ops.kind, true)),
+    ];
+    let item = format!("{collection}/{{name}}");
+    for (path, operations) in [
+        (item, on_item.to_vec()),
+        (collection, on_collection.to_vec()),
+    ] {
+        let served: Map<String, Value> = operations
+            .into_iter()
+            .filter(|(_, verb, _)| has(verb))
+            .map(|(method, _, op)| (method.to_owned(), op))
+            .collect();
+        if !served.is_empty() {
+            out.insert(path, served.into());
+        }
+    }
+    out
+}
+
+/// The group-version's path and the path of `rt`'s collection (in a
+/// namespace, if namespaced).
+fn collection_path(rt: &ResourceType) -> (String, String) {
     let prefix = if rt.group.is_empty() {
         format!("/api/{}", rt.version)
     } else {
         format!("/apis/{}/{}", rt.group, rt.version)
     };
-    let item = if rt.namespaced {
-        format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", rt.plural)
+    let collection = if rt.namespaced {
+        format!("{prefix}/namespaces/{{namespace}}/{}", rt.plural)
     } else {
-        format!("{prefix}/{}/{{name}}", rt.plural)
+        format!("{prefix}/{}", rt.plural)
     };
-    let gvk = json!({"group": rt.group, "version": rt.version, "kind": rt.kind});
-    let reference = flavor.reference(&schemas::schema_name(rt));
-    let (params, response) = match flavor {
-        Flavor::V3 => (
-            WRITE_PARAMETERS.map(|(name, ty)| json!({"name": name, "in": "query", "schema": {"type": ty, "uniqueItems": true}})),
-            json!({"content": {"application/json": {"schema": reference}}}),
-        ),
-        Flavor::V2 => (
-            WRITE_PARAMETERS.map(|(name, ty)| json!({"name": name, "in": "query", "type": ty, "uniqueItems": true})),
-            json!({"description": "OK", "schema": reference}),
-        ),
-    };
-    let op = |action: &str| {
-        json!({
-            "parameters": params,
-            "x-kubernetes-action": action,
-            "x-kubernetes-group-version-kind": gvk,
-            "responses": {"200": response},
-        })
-    };
-    let mut patch = op("patch");
-    let patch_types = patch_types(rt);
-    match flavor {
-        Flavor::V3 => {
-            let body = flavor.reference(PATCH);
-            let content: Map<String, Value> = patch_types
-                .iter()
-                .map(|t| ((*t).to_owned(), json!({"schema": body})))
-                .collect();
-            patch["requestBody"] = json!({"content": content, "required": true});
-        }
-        Flavor::V2 => patch["consumes"] = json!(patch_types),
+    (prefix, collection)
+}
+
+/// The operations of one resource's paths, in one flavor.
+struct Ops<'a> {
+    flavor: Flavor,
+    rt: &'a ResourceType,
+    /// The schema of the kind.
+    kind: String,
+    /// The schema of its list.
+    list: String,
+}
+
+impl Ops<'_> {
+    fn get(&self) -> Value {
+        self.op("get", &self.kind, false)
     }
-    let mut out = Map::new();
-    out.insert(
-        item,
-        json!({"get": op("get"), "put": op("put"), "patch": patch, "delete": op("delete")}),
-    );
-    out
+
+    fn put(&self) -> Value {
+        self.with_body(self.op("put", &self.kind, true))
+    }
+
+    /// An operation answering the schema `response`; a write takes the
+    /// write parameters (dryRun, fieldManager, fieldValidation, force).
+    fn op(&self, action: &str, response: &str, write: bool) -> Value {
+        let rt = self.rt;
+        let reference = self.flavor.reference(response);
+        let response = match self.flavor {
+            Flavor::V3 => {
+                json!({"description": "OK", "content": {"application/json": {"schema": reference}}})
+            }
+            Flavor::V2 => json!({"description": "OK", "schema": reference}),
+        };
+        let mut op = json!({
+            "x-kubernetes-action": action,
+            "x-kubernetes-group-version-kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+            "responses": {"200": response},
+        });
+        if write {
+            op["parameters"] = match self.flavor {
+                Flavor::V3 => WRITE_PARAMETERS.map(|(name, ty)| json!({"name": name, "in": "query", "schema": {"type": ty, "uniqueItems": true}})).into(),
+                Flavor::V2 => WRITE_PARAMETERS.map(|(name, ty)| json!({"name": name, "in": "query", "type": ty, "uniqueItems": true})).into(),
+            };
+        }
+        op
+    }
+
+    /// `op` taking a body of the kind.
+    fn with_body(&self, mut op: Value) -> Value {
+        let reference = self.flavor.reference(&self.kind);
+        match self.flavor {
+            Flavor::V3 => {
+                op["requestBody"] = json!({"content": {"application/json": {"schema": reference}}, "required": true});
+            }
+            Flavor::V2 => {
+                let param =
+                    json!({"name": "body", "in": "body", "required": true, "schema": reference});
+                if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                    params.insert(0, param);
+                }
+            }
+        }
+        op
+    }
+
+    /// A patch, with the patch types the resource takes.
+    fn patch(&self) -> Value {
+        let mut patch = self.op("patch", &self.kind, true);
+        let patch_types = patch_types(self.rt);
+        match self.flavor {
+            Flavor::V3 => {
+                let body = self.flavor.reference(PATCH);
+                let content: Map<String, Value> = patch_types
+                    .iter()
+                    .map(|t| ((*t).to_owned(), json!({"schema": body})))
+                    .collect();
+                patch["requestBody"] = json!({"content": content, "required": true});
+            }
+            Flavor::V2 => patch["consumes"] = json!(patch_types),
+        }
+        patch
+    }
 }
 
 /// The schema of a PATCH body.
@@ -457,6 +559,77 @@ mod tests {
         assert!(!content.contains_key("application/strategic-merge-patch+json"));
         let params = path["patch"]["parameters"].as_array().unwrap();
         assert!(params.iter().any(|p| p["name"] == "fieldValidation"));
+    }
+
+    #[test]
+    fn paths_follow_the_verbs_and_subresources_served() {
+        let reg = widgets();
+        let core = v3(&reg, "", "v1").unwrap();
+        let paths = core["paths"].as_object().unwrap();
+        let methods = |path: &str| -> Vec<&str> {
+            let mut m: Vec<&str> = paths[path]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            m.sort_unstable();
+            m
+        };
+        assert_eq!(methods("/api/v1/pods"), ["get"]);
+        assert_eq!(
+            methods("/api/v1/namespaces/{namespace}/pods"),
+            ["delete", "get", "post"]
+        );
+        assert_eq!(
+            methods("/api/v1/namespaces/{namespace}/pods/{name}"),
+            ["delete", "get", "patch", "put"]
+        );
+        assert_eq!(
+            methods("/api/v1/namespaces/{namespace}/pods/{name}/status"),
+            ["get", "patch", "put"]
+        );
+        assert_eq!(
+            methods("/api/v1/namespaces/{name}"),
+            ["delete", "get", "patch", "put"]
+        );
+        assert!(!paths.contains_key("/api/v1/namespaces/{namespace}/configmaps/{name}/status"));
+        let list = &paths["/api/v1/namespaces/{namespace}/pods"]["get"];
+        assert_eq!(list["x-kubernetes-action"], "list");
+        assert_eq!(
+            list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/io.k8s.api.core.v1.PodList"
+        );
+        let create = &paths["/api/v1/namespaces/{namespace}/pods"]["post"];
+        assert_eq!(
+            create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/io.k8s.api.core.v1.Pod"
+        );
+    }
+
+    #[test]
+    fn reviews_are_only_created_and_v2_bodies_are_parameters() {
+        let reg = widgets();
+        let authz = v3(&reg, "authorization.k8s.io", "v1").unwrap();
+        let reviews: Vec<(&String, Vec<&String>)> = authz["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(p, ops)| (p, ops.as_object().unwrap().keys().collect()))
+            .collect();
+        assert!(
+            reviews.iter().all(|(_, ops)| ops == &[&"post".to_owned()]),
+            "{reviews:?}"
+        );
+        assert!(authz["paths"]["/apis/authorization.k8s.io/v1/namespaces/{namespace}/localsubjectaccessreviews"].is_object());
+        let swagger = v2(&reg);
+        let put =
+            &swagger["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["put"];
+        assert_eq!(put["parameters"][0]["in"], "body");
+        assert_eq!(
+            put["parameters"][0]["schema"]["$ref"],
+            "#/definitions/io.k8s.api.apps.v1.Deployment"
+        );
     }
 
     #[test]

@@ -303,6 +303,29 @@ fn schema(w: &mut Writer, s: &Value, depth: usize) {
     {
         w.any(20, e);
     }
+    nested(w, s, depth);
+    for a in s
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        w.message(24, |w| schema(w, a, depth + 1));
+    }
+    if let Some(p) = s.get("properties").and_then(Value::as_object) {
+        w.message(25, |w| named_schemas(w, p, depth));
+    }
+    if let Some(v) = s.get("readOnly").and_then(Value::as_bool) {
+        w.bool(27, v);
+    }
+    if let Some(e) = s.get("example") {
+        w.any(30, e);
+    }
+    w.extensions(31, s);
+}
+
+/// A schema's `additionalProperties`, `type` and `items`.
+fn nested(w: &mut Writer, s: &Map<String, Value>, depth: usize) {
     match s.get("additionalProperties") {
         Some(Value::Bool(b)) => w.message(21, |w| w.bool(2, *b)),
         Some(a @ Value::Object(_)) => w.message(21, |w| w.message(1, |w| schema(w, a, depth + 1))),
@@ -322,24 +345,6 @@ fn schema(w: &mut Writer, s: &Value, depth: usize) {
         Some(i @ Value::Object(_)) => w.message(23, |w| w.message(1, |w| schema(w, i, depth + 1))),
         _ => {}
     }
-    for a in s
-        .get("allOf")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        w.message(24, |w| schema(w, a, depth + 1));
-    }
-    if let Some(p) = s.get("properties").and_then(Value::as_object) {
-        w.message(25, |w| named_schemas(w, p, depth));
-    }
-    if let Some(v) = s.get("readOnly").and_then(Value::as_bool) {
-        w.bool(27, v);
-    }
-    if let Some(e) = s.get("example") {
-        w.any(30, e);
-    }
-    w.extensions(31, s);
 }
 
 /// The numeric and boolean validations of a schema.
@@ -466,9 +471,8 @@ mod tests {
         assert_eq!(negotiate(Some("text/html")), None);
     }
 
-    #[test]
-    fn a_document_reads_back_as_gnostic_writes_it() {
-        let doc = json!({
+    fn sample() -> Value {
+        json!({
             "swagger": "2.0",
             "info": {"title": "Kubernetes", "version": "v1.33.0"},
             "paths": {"/api/v1/namespaces/{namespace}/pods/{name}": {"patch": {
@@ -489,8 +493,12 @@ mod tests {
                 },
                 "x-kubernetes-group-version-kind": [{"group": "", "kind": "Pod", "version": "v1"}],
             }},
-        });
-        let b = encode(&doc);
+        })
+    }
+
+    #[test]
+    fn paths_read_back_as_gnostic_writes_them() {
+        let b = encode(&sample());
         assert_eq!(text(&b, 1), "2.0");
         assert_eq!(text(&one(&b, 2), 2), "v1.33.0");
         let path = named(
@@ -511,6 +519,11 @@ mod tests {
         assert_eq!(text(&one(&one(&response, 2), 1), 1), "#/definitions/P");
         let extension = named(all(&patch, 13), "x-kubernetes-action");
         assert_eq!(text(&extension, 2), "\"patch\"");
+    }
+
+    #[test]
+    fn definitions_read_back_as_gnostic_writes_them() {
+        let b = encode(&sample());
         let pod = named(all(&one(&b, 9), 1), "P");
         assert_eq!(text(&pod, 4), "A pod.");
         assert_eq!(text(&one(&pod, 22), 1), "object");

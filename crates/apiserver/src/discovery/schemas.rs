@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, ObjectMeta, Status};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::transform::ReplaceBoolSchemas;
 use schemars::{JsonSchema, Schema};
@@ -78,6 +78,11 @@ pub fn object_meta_name() -> String {
     ObjectMeta::schema_name().into_owned()
 }
 
+/// The schema name of `Status`.
+pub fn status_name() -> String {
+    Status::schema_name().into_owned()
+}
+
 /// The schema name of `ListMeta`.
 pub fn list_meta_name() -> String {
     ListMeta::schema_name().into_owned()
@@ -121,6 +126,7 @@ fn generate(flavor: Flavor) -> Map<String, Value> {
     let mut generator = generator(flavor);
     generator.subschema_for::<ObjectMeta>();
     generator.subschema_for::<ListMeta>();
+    generator.subschema_for::<Status>();
     for b in ALL_KINDS {
         types::visit(b, Subschema(&mut generator));
     }
