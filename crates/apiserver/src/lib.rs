@@ -16,8 +16,10 @@
 //!
 //! # What behaves like kube-apiserver
 //!
-//! Discovery (`/version`, `/api`, `/apis`, group and resource lists, OpenAPI v3
-//! documents for kubectl), health endpoints; built-in kinds with their scope,
+//! Discovery (`/version`, `/api`, `/apis`, group and resource lists; aggregated
+//! discovery with its ETag; OpenAPI v3 per group-version and `/openapi/v2` with
+//! the built-in and custom schemas `kubectl explain` and client-side apply
+//! read), health endpoints; built-in kinds with their scope,
 //! status subresources and server-set defaults; uid, creationTimestamp,
 //! generateName, one monotonic resourceVersion, generation bumped by spec
 //! changes only; get, list, create, update, patch (JSON patch with `test`,
@@ -68,8 +70,8 @@
 //! | CertificateSigningRequests | created (requester recorded), approved or denied, `status.certificate` writable; nothing signs them |
 //! | APIServices, ComponentStatuses | read-only and synthesized (get and list, no watch): local APIServices for the served group-versions, a healthy control plane; no API aggregation |
 //! | protobuf, CBOR | protobuf bodies and answers (objects, lists, watch frames, Status errors, PartialObjectMetadata) for every built-in kind, through `operatorkit-protobuf`; Tables are JSON only; custom resources are JSON/YAML only (415 for a protobuf body, 406 for protobuf alone in `Accept`); no CBOR. The JSON path keeps an `omitempty` field's zero as sent (kube-apiserver's Go round trip drops it: `initialDelaySeconds: 0` reads back absent there) |
-//! | aggregated discovery | legacy discovery only (kubectl falls back to it) |
-//! | `/openapi/v2` | 404; `/openapi/v3` carries paths and custom resource schemas, built-in schemas are open objects |
+//! | aggregated discovery | `apidiscovery.k8s.io/v2` and `v2beta1` in JSON only (no protobuf form: a client asking for it alone gets the legacy documents); no `storageVersionHash` |
+//! | `/openapi/v2`, `/openapi/v3` | v3 in JSON, v2 in JSON or gnostic protobuf (what kubectl asks for). Built-in schemas come from k8s-openapi's types (kube-apiserver's names and descriptions, GVKs, patch markers from the strategic merge table; list-map keys inferred from merge keys; no `enum`, no `default: {}`); list kinds' descriptions are ours; paths are the collections, objects and `/status` with the operations their verbs allow (no watch paths, no `pods/eviction`, `pods/binding`, `serviceaccounts/token` or `namespaces/finalize` paths) |
 //! | controllers | only garbage collection, namespace/CRD cleanup and the publishers of the `kubernetes` Service, `default` ServiceAccounts and `kube-root-ca.crt`; nodes, a scheduler, kubelets and workload controllers come from the simulated cluster (`operatorkit-simulation`), a separate client |
 //! | built-in validation | the common checks only (names, labels, selectors, containers, ports, Secret data); not every rule of kube-apiserver |
 //! | `/status` of built-ins | replaces status and keeps everything else (kube-apiserver also lets some kinds change a few metadata fields there) |

@@ -223,6 +223,7 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         shutdown: shutdown_rx.clone(),
         address: local.to_string(),
         requests: RequestCounter::default(),
+        openapi: Default::default(),
     });
     let mut tasks = JoinSet::new();
     let published = crate::publish::Published {

@@ -3,6 +3,7 @@
 //! (JSON bodies, Status errors, streamed watches).
 
 mod apiservices;
+mod documents;
 mod negotiate;
 mod protobuf;
 pub mod route;
@@ -25,12 +26,12 @@ use self::negotiate::{Encoding, Shape};
 use self::route::{ResourcePath, Route};
 use crate::auth::{Authenticator, User};
 use crate::error::{ApiError, ApiResult};
+use crate::meta;
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
 use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, WriteOptions};
 use crate::rest::{Deleted, PatchType, Rest, Subresource};
 use crate::store::Store;
 use crate::watch::{WatchConfig, watch};
-use crate::{discovery, meta};
 
 /// Response body: a full buffer or a stream of watch events.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -100,6 +101,8 @@ pub struct App {
     pub address: String,
     /// Requests served.
     pub requests: RequestCounter,
+    /// The OpenAPI v3 documents of the registry's current state.
+    pub openapi: crate::discovery::openapi::Cache,
 }
 
 fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> http::Response<Body> {
@@ -236,7 +239,7 @@ impl App {
                 self.clone().resource(&parts, p, query, body, &user).await
             }
             Some(other) if parts.method == Method::GET || parts.method == Method::HEAD => {
-                self.info(other)
+                self.info(other, &parts.headers, &query)
             }
             Some(_) => Err(ApiError::method_not_allowed(parts.method.as_str())),
             None => Err(ApiError::path_not_found()),
@@ -318,30 +321,32 @@ impl App {
         }
     }
 
-    fn info(&self, route: Route) -> ApiResult<http::Response<Body>> {
-        let not_found = ApiError::path_not_found;
-        let doc = match route {
-            Route::Version => json!({
-                "major": "1", "minor": "33", "gitVersion": "v1.33.0-operatorkit",
-                "gitCommit": "operatorkit-embedded", "gitTreeState": "clean",
-                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rust", "compiler": "rustc",
-                "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
-            }),
-            Route::Health => return Ok(full(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
-            Route::CoreVersions => discovery::core_versions(&self.address),
-            Route::Groups => discovery::group_list(&self.registry),
-            Route::Group(g) => discovery::group(&self.registry, &g).ok_or_else(not_found)?,
-            Route::Resources { group, version } => {
-                discovery::resource_list(&self.registry, &group, &version).ok_or_else(not_found)?
+    fn info(
+        &self,
+        route: Route,
+        headers: &HeaderMap,
+        query: &Query,
+    ) -> ApiResult<http::Response<Body>> {
+        match route {
+            Route::Version => Ok(json_response(
+                200,
+                &json!({
+                    "major": "1", "minor": "33", "gitVersion": "v1.33.0-operatorkit",
+                    "gitCommit": "operatorkit-embedded", "gitTreeState": "clean",
+                    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rust", "compiler": "rustc",
+                    "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+                }),
+            )),
+            Route::Health => Ok(full(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
+            other => {
+                let served = documents::Served {
+                    registry: &self.registry,
+                    openapi: &self.openapi,
+                    address: &self.address,
+                };
+                documents::answer(&served, other, headers, query)
             }
-            Route::OpenApiV3Index => discovery::openapi_index(&self.registry),
-            Route::OpenApiV3 { group, version } => {
-                discovery::openapi_document(&self.registry, &group, &version)
-                    .ok_or_else(not_found)?
-            }
-            Route::OpenApiV2 | Route::Resource(_) => return Err(not_found()),
-        };
-        Ok(json_response(200, &doc))
+        }
     }
 
     /// The authorization of the create a server-side apply of `name` makes

@@ -2,8 +2,10 @@
 //! the built-in kinds and for every version of every established CRD.
 
 mod builtin;
+pub mod types;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -122,6 +124,9 @@ impl Gvr {
 #[derive(Default)]
 pub struct Registry {
     types: RwLock<BTreeMap<Gvr, Arc<ResourceType>>>,
+    /// Bumped by every change, so documents computed from the registry know
+    /// when they are stale.
+    generation: AtomicU64,
 }
 
 impl Registry {
@@ -151,12 +156,19 @@ impl Registry {
     pub fn insert(&self, rt: ResourceType) {
         let key = Gvr::new(&rt.group, &rt.version, &rt.plural);
         self.write().insert(key, Arc::new(rt));
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Stops serving every version of the CRD named `crd_name`.
     pub fn remove_crd(&self, crd_name: &str) {
         self.write()
             .retain(|_, rt| rt.custom.as_ref().is_none_or(|c| c.crd_name != crd_name));
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A number that changes whenever what is served changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// The resource at `gvr`.

@@ -6,14 +6,13 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use k8s_openapi::api;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
 use crate::resources::ALL_KINDS;
 use crate::resources::Builtin;
+use crate::resources::types::{self, KindVisitor};
 
 /// Objects nested deeper than this are not walked.
 const MAX_DEPTH: usize = 128;
@@ -61,69 +60,14 @@ fn root<T: JsonSchema>() -> Value {
 }
 
 fn kind_schema(b: Builtin) -> Value {
-    use api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
-    match b {
-        Builtin::Namespace => root::<core::Namespace>(),
-        Builtin::ConfigMap => root::<core::ConfigMap>(),
-        Builtin::Secret => root::<core::Secret>(),
-        Builtin::Service => root::<core::Service>(),
-        Builtin::Endpoints => root::<core::Endpoints>(),
-        Builtin::EndpointSlice => root::<api::discovery::v1::EndpointSlice>(),
-        Builtin::ServiceAccount => root::<core::ServiceAccount>(),
-        Builtin::Pod => root::<core::Pod>(),
-        Builtin::PersistentVolumeClaim => root::<core::PersistentVolumeClaim>(),
-        Builtin::PersistentVolume => root::<core::PersistentVolume>(),
-        Builtin::Node => root::<core::Node>(),
-        Builtin::CoreEvent => root::<core::Event>(),
-        Builtin::Event => root::<api::events::v1::Event>(),
-        Builtin::Deployment => root::<apps::Deployment>(),
-        Builtin::DaemonSet => root::<apps::DaemonSet>(),
-        Builtin::StatefulSet => root::<apps::StatefulSet>(),
-        Builtin::ReplicaSet => root::<apps::ReplicaSet>(),
-        Builtin::Job => root::<batch::Job>(),
-        Builtin::CronJob => root::<batch::CronJob>(),
-        Builtin::Ingress => root::<api::networking::v1::Ingress>(),
-        Builtin::IngressClass => root::<api::networking::v1::IngressClass>(),
-        Builtin::PodDisruptionBudget => root::<api::policy::v1::PodDisruptionBudget>(),
-        Builtin::Role => root::<api::rbac::v1::Role>(),
-        Builtin::RoleBinding => root::<api::rbac::v1::RoleBinding>(),
-        Builtin::ClusterRole => root::<api::rbac::v1::ClusterRole>(),
-        Builtin::ClusterRoleBinding => root::<api::rbac::v1::ClusterRoleBinding>(),
-        Builtin::Lease => root::<api::coordination::v1::Lease>(),
-        Builtin::CustomResourceDefinition => root::<apiextensions::CustomResourceDefinition>(),
-        Builtin::ReplicationController => root::<core::ReplicationController>(),
-        Builtin::ResourceQuota => root::<core::ResourceQuota>(),
-        Builtin::LimitRange => root::<core::LimitRange>(),
-        Builtin::NetworkPolicy => root::<api::networking::v1::NetworkPolicy>(),
-        Builtin::PriorityClass => root::<api::scheduling::v1::PriorityClass>(),
-        Builtin::StorageClass => root::<api::storage::v1::StorageClass>(),
-        Builtin::HorizontalPodAutoscaler => root::<api::autoscaling::v2::HorizontalPodAutoscaler>(),
-        Builtin::ControllerRevision => root::<apps::ControllerRevision>(),
-        Builtin::RuntimeClass => root::<api::node::v1::RuntimeClass>(),
-        Builtin::ValidatingWebhookConfiguration => {
-            root::<api::admissionregistration::v1::ValidatingWebhookConfiguration>()
+    struct Root;
+    impl KindVisitor for Root {
+        type Output = Value;
+        fn visit<T: JsonSchema>(self) -> Value {
+            root::<T>()
         }
-        Builtin::MutatingWebhookConfiguration => {
-            root::<api::admissionregistration::v1::MutatingWebhookConfiguration>()
-        }
-        Builtin::CertificateSigningRequest => {
-            root::<api::certificates::v1::CertificateSigningRequest>()
-        }
-        Builtin::ComponentStatus => root::<core::ComponentStatus>(),
-        Builtin::APIService => {
-            root::<k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService>()
-        }
-        Builtin::TokenReview => root::<api::authentication::v1::TokenReview>(),
-        Builtin::SelfSubjectReview => root::<api::authentication::v1::SelfSubjectReview>(),
-        Builtin::SubjectAccessReview => root::<api::authorization::v1::SubjectAccessReview>(),
-        Builtin::SelfSubjectAccessReview => {
-            root::<api::authorization::v1::SelfSubjectAccessReview>()
-        }
-        Builtin::LocalSubjectAccessReview => {
-            root::<api::authorization::v1::LocalSubjectAccessReview>()
-        }
-        Builtin::SelfSubjectRulesReview => root::<api::authorization::v1::SelfSubjectRulesReview>(),
     }
+    types::visit(b, Root)
 }
 
 /// A walk of an object along a root schema and its `$defs`.
