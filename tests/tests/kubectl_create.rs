@@ -163,6 +163,8 @@ async fn typed_creates_send_protobuf_and_make_what_json_makes() {
         log.push_str(&check_scale(&typed));
         log.push_str(&check_apply_after_create(&typed));
         log.push_str(&check_content_types(&typed));
+        log.push_str(&check_wide_tables(&typed, &unique));
+        log.push_str(&check_explain(&typed, &unique));
         // Cluster-scoped objects outlive the namespaces (on a real cluster).
         let (agg, twin, agg_twin) = (
             format!("{unique}-agg"),
@@ -408,6 +410,318 @@ fn check_content_types(k: &Kubectl) -> String {
     format!(
         "$ kubectl create configmap traced --from-literal=a=b -v=8\n{}\n",
         lines.join("\n")
+    )
+}
+
+/// `kubectl get <resource> -o wide` split into its header and the cells of
+/// the row named `name` (kubectl aligns the columns, so a cell is the text
+/// under its header; empty cells stay empty).
+fn wide_row(k: &Kubectl, resource: &str, name: &str) -> Vec<(String, String)> {
+    let out = k.ok(&["get", resource, name, "-o", "wide"]);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap_or_default();
+    let row = lines.next().unwrap_or_else(|| panic!("no row: {out}"));
+    // Columns start where a header word follows two or more spaces.
+    let mut starts = vec![0];
+    let bytes = header.as_bytes();
+    for i in 2..bytes.len() {
+        if bytes[i] != b' ' && bytes[i - 1] == b' ' && bytes[i - 2] == b' ' {
+            starts.push(i);
+        }
+    }
+    let cell = |line: &str, from: usize, to: Option<usize>| {
+        let to = to.unwrap_or(line.len()).min(line.len());
+        line.get(from.min(to)..to)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    (0..starts.len())
+        .map(|i| {
+            let (from, to) = (starts[i], starts.get(i + 1).copied());
+            (cell(header, from, to), cell(row, from, to))
+        })
+        .collect()
+}
+
+/// A Table's columns and the cell expected under each (`*`: any).
+type Columns<'a> = &'a [(&'a str, &'a str)];
+
+/// The columns of kube-apiserver's printers for the objects the commands
+/// above made, `-o wide` included, and what they show (ages aside).
+fn check_wide_tables(k: &Kubectl, unique: &str) -> String {
+    let any = "*";
+    let expected: &[(&str, &str, Columns)] = &[
+        (
+            "deployment",
+            "web",
+            &[
+                ("NAME", "web"),
+                ("READY", "0/3"),
+                ("UP-TO-DATE", "0"),
+                ("AVAILABLE", "0"),
+                ("AGE", any),
+                ("CONTAINERS", "nginx"),
+                ("IMAGES", "nginx:1.27"),
+                ("SELECTOR", "app=web"),
+            ],
+        ),
+        (
+            "pod",
+            "shell",
+            &[
+                ("NAME", "shell"),
+                ("READY", "0/1"),
+                ("STATUS", "Pending"),
+                ("RESTARTS", "0"),
+                ("AGE", any),
+                ("IP", "<none>"),
+                ("NODE", "<none>"),
+                ("NOMINATED NODE", "<none>"),
+                ("READINESS GATES", "<none>"),
+            ],
+        ),
+        (
+            "service",
+            "api",
+            &[
+                ("NAME", "api"),
+                ("TYPE", "ClusterIP"),
+                ("CLUSTER-IP", any),
+                ("EXTERNAL-IP", "<none>"),
+                ("PORT(S)", "80/TCP,443/TCP"),
+                ("AGE", any),
+                ("SELECTOR", "app=api"),
+            ],
+        ),
+        (
+            "secret",
+            "serving",
+            &[
+                ("NAME", "serving"),
+                ("TYPE", "kubernetes.io/tls"),
+                ("DATA", "2"),
+                ("AGE", any),
+            ],
+        ),
+        (
+            "secret",
+            "pull",
+            &[
+                ("NAME", "pull"),
+                ("TYPE", "kubernetes.io/dockerconfigjson"),
+                ("DATA", "1"),
+                ("AGE", any),
+            ],
+        ),
+        (
+            "configmap",
+            "settings",
+            &[("NAME", "settings"), ("DATA", "2"), ("AGE", any)],
+        ),
+        (
+            "serviceaccount",
+            "robot",
+            &[("NAME", "robot"), ("SECRETS", "0"), ("AGE", any)],
+        ),
+        (
+            "job",
+            "once",
+            &[
+                ("NAME", "once"),
+                ("STATUS", "Running"),
+                ("COMPLETIONS", "0/1"),
+                ("DURATION", ""),
+                ("AGE", any),
+                ("CONTAINERS", "once"),
+                ("IMAGES", "busybox"),
+                ("SELECTOR", any),
+            ],
+        ),
+        (
+            "cronjob",
+            "nightly",
+            &[
+                ("NAME", "nightly"),
+                ("SCHEDULE", "0 3 * * *"),
+                ("TIMEZONE", "<none>"),
+                ("SUSPEND", "False"),
+                ("ACTIVE", "0"),
+                ("LAST SCHEDULE", "<none>"),
+                ("AGE", any),
+                ("CONTAINERS", "nightly"),
+                ("IMAGES", "busybox"),
+                ("SELECTOR", "<none>"),
+            ],
+        ),
+        (
+            "resourcequota",
+            "limits",
+            &[
+                ("NAME", "limits"),
+                ("REQUEST", any),
+                ("LIMIT", ""),
+                ("AGE", any),
+            ],
+        ),
+        (
+            "poddisruptionbudget",
+            "web",
+            &[
+                ("NAME", "web"),
+                ("MIN AVAILABLE", "0"),
+                ("MAX UNAVAILABLE", "N/A"),
+                ("ALLOWED DISRUPTIONS", any),
+                ("AGE", any),
+            ],
+        ),
+        (
+            "ingress",
+            "web",
+            &[
+                ("NAME", "web"),
+                ("CLASS", "nginx"),
+                ("HOSTS", "web.example.com"),
+                ("ADDRESS", ""),
+                ("PORTS", "80"),
+                ("AGE", any),
+            ],
+        ),
+        (
+            "role",
+            "pod-reader",
+            &[("NAME", "pod-reader"), ("CREATED AT", any)],
+        ),
+        (
+            "rolebinding",
+            "ivy-reads",
+            &[
+                ("NAME", "ivy-reads"),
+                ("ROLE", "Role/pod-reader"),
+                ("AGE", any),
+                ("USERS", "ivy"),
+                ("GROUPS", ""),
+                ("SERVICEACCOUNTS", "demo/robot"),
+            ],
+        ),
+        (
+            "priorityclass",
+            unique,
+            &[
+                ("NAME", unique),
+                ("VALUE", "1000"),
+                ("GLOBAL-DEFAULT", "false"),
+                ("AGE", any),
+                ("PREEMPTIONPOLICY", "Never"),
+            ],
+        ),
+        (
+            "namespace",
+            unique,
+            &[("NAME", unique), ("STATUS", "Active"), ("AGE", any)],
+        ),
+    ];
+    let mut log = String::new();
+    for (resource, name, columns) in expected {
+        let row = wide_row(k, resource, name);
+        let headers: Vec<&str> = row.iter().map(|(h, _)| h.as_str()).collect();
+        let want: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+        assert_eq!(headers, want, "kubectl get {resource} -o wide: columns");
+        for ((header, cell), (_, value)) in row.iter().zip(columns.iter()) {
+            if *value != any {
+                assert_eq!(
+                    cell, value,
+                    "kubectl get {resource} {name} -o wide: {header}"
+                );
+            }
+        }
+        let quota = &row.iter().find(|(h, _)| h == "REQUEST");
+        if let Some((_, request)) = quota {
+            assert!(
+                request.contains("pods: ") && request.contains("services.nodeports: "),
+                "{request}"
+            );
+        }
+        log.push_str(&format!(
+            "$ kubectl get {resource} {name} -o wide  -> {}\n",
+            headers.join(" | ")
+        ));
+    }
+    log
+}
+
+/// `kubectl explain` of a built-in field (OpenAPI v3) and of the same field
+/// through OpenAPI v2, and of a custom resource's field from its CRD schema.
+fn check_explain(k: &Kubectl, unique: &str) -> String {
+    let v3 = k.ok(&["explain", "deployment.spec.replicas"]);
+    for line in [
+        "GROUP:      apps",
+        "KIND:       Deployment",
+        "VERSION:    v1",
+        "FIELD: replicas <integer>",
+        "Number of desired pods.",
+    ] {
+        assert!(v3.contains(line), "explain (v3) lacks {line:?}:\n{v3}");
+    }
+    let v2 = k.ok(&[
+        "explain",
+        "pods.spec.containers.image",
+        "--output=plaintext-openapiv2",
+    ]);
+    assert!(
+        v2.contains("FIELD:    image <string>") && v2.contains("Container image name."),
+        "{v2}"
+    );
+    let fields = k.ok(&["explain", "configmap"]);
+    for field in [
+        "apiVersion\t<string>",
+        "data\t<map[string]string>",
+        "metadata\t<ObjectMeta>",
+    ] {
+        assert!(
+            fields.contains(field),
+            "explain configmap lacks {field:?}:\n{fields}"
+        );
+    }
+    let group = format!("{unique}.example.com");
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+         metadata: {{name: gadgets.{group}}}\nspec:\n  group: {group}\n  \
+         names: {{plural: gadgets, singular: gadget, kind: Gadget}}\n  scope: Namespaced\n  \
+         versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      \
+         openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            \
+         type: object\n            properties:\n              size: {{type: integer, description: How big the gadget is.}}\n"
+    );
+    let file = std::env::temp_dir().join(format!("{}-crd.yaml", k.namespace));
+    std::fs::write(&file, crd).unwrap();
+    k.ok(&["create", "-f", &file.display().to_string()]);
+    let _ = std::fs::remove_file(&file);
+    let crd_name = format!("crd/gadgets.{group}");
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        &crd_name,
+        "--timeout=30s",
+    ]);
+    let resource = format!("gadgets.{group}");
+    // kubectl caches discovery; the new group shows up once it refreshes.
+    let explained = (0..50)
+        .find_map(|_| {
+            let out = k.run(&["explain", &format!("{resource}.spec.size")]);
+            if out.status.success() {
+                return Some(String::from_utf8_lossy(&out.stdout).into_owned());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            None
+        })
+        .unwrap_or_else(|| panic!("kubectl explain {resource}.spec.size never succeeded"));
+    assert!(
+        explained.contains("FIELD: size <integer>") && explained.contains("How big the gadget is."),
+        "{explained}"
+    );
+    k.ok(&["delete", &crd_name]);
+    format!(
+        "$ kubectl explain deployment.spec.replicas\n{v3}$ kubectl explain {resource}.spec.size\n{explained}"
     )
 }
 

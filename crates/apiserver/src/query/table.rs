@@ -790,7 +790,7 @@ fn builtin_row(printer: &printers::Printer, obj: &Value, opts: &TableOptions) ->
 }
 
 /// The Table kube-apiserver's printer for `group`/`kind` makes of `items`
-/// (see [`printers`](crate::query::printers)): its columns, wide ones
+/// (see [`printers`]): its columns, wide ones
 /// included (priority 1, what `kubectl get -o wide` shows), one row per
 /// item with `conditions` where the printer sets them (finished pods), and
 /// `"rows": []` for an empty list. `None` for kinds kube-apiserver serves
