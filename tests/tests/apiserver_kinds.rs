@@ -216,6 +216,16 @@ async fn quotas_count_patch_metadata_logs_and_ephemeral_containers() {
         with.spec.unwrap().ephemeral_containers.unwrap()[0].name,
         "dbg"
     );
+    // The body's resourceVersion is a precondition: the one read before the
+    // change is stale now.
+    let stale = pods
+        .replace_ephemeral_containers("p", &PostParams::default(), &debug)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&stale, kube::Error::Api(e) if e.code == 409),
+        "{stale:?}"
+    );
 
     let statuses = env
         .client()

@@ -1,15 +1,16 @@
 //! The controllers a cluster runs next to its API server, as far as operators
 //! depend on them: garbage collection through owner references (background,
 //! foreground, orphan), namespace lifecycle, cleanup of a deleted CRD's
-//! custom resources, and ClusterRole aggregation (`authz::aggregate`). They follow the store's event log like any watcher and
-//! write through the same REST semantics.
+//! custom resources, and ClusterRole aggregation (`authz::aggregate`). They
+//! follow the store's event log (`follow`) and write through the same REST
+//! semantics.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::watch;
 
+use crate::follow::Follower;
 use crate::meta;
 use crate::resources::{Builtin, Registry};
 use crate::rest::options::{DeleteOptions, Propagation};
@@ -21,44 +22,14 @@ const NAMESPACE_FINALIZER: &str = "kubernetes";
 
 type Place = (StorageKey, ObjectKey);
 
-/// Runs every controller until `shutdown` turns true.
-pub async fn run(store: Arc<Store>, registry: Arc<Registry>, mut shutdown: watch::Receiver<bool>) {
-    let mut rx = store.subscribe_revision();
-    let mut c = Controllers::new(store.clone(), registry);
-    c.resync();
-    loop {
-        loop {
-            let events = match store.events_after(c.cursor, 1024) {
-                Ok(e) => e,
-                Err(_) => {
-                    // Fell behind the log: rebuild from the current state.
-                    c.resync();
-                    continue;
-                }
-            };
-            if events.is_empty() {
-                break;
-            }
-            for e in &events {
-                c.cursor = e.rv;
-                c.observe(e);
-            }
-            c.work();
-        }
-        tokio::select! {
-            changed = rx.changed() => if changed.is_err() { return },
-            _ = shutdown.changed() => {}
-        }
-        if *shutdown.borrow() {
-            return;
-        }
-    }
+/// The controllers, as one follower of the event log (`follow`).
+pub fn follower(store: Arc<Store>, registry: Arc<Registry>) -> Box<dyn Follower> {
+    Box::new(Controllers::new(store, registry))
 }
 
 struct Controllers {
     store: Arc<Store>,
     registry: Arc<Registry>,
-    cursor: u64,
     /// uid -> where the object lives.
     live: HashMap<String, Place>,
     /// owner uid -> dependents.
@@ -75,12 +46,79 @@ struct Controllers {
     aggregate: bool,
 }
 
+impl Follower for Controllers {
+    /// Rebuilds the indexes from the current state.
+    fn resync(&mut self) {
+        self.live.clear();
+        self.dependents.clear();
+        let objects = self.store.read(|s| {
+            let mut all = Vec::new();
+            for storage in s.collections() {
+                for (k, v) in s.list(&storage, None) {
+                    all.push((storage.clone(), k, v));
+                }
+            }
+            all
+        });
+        for (s, k, v) in objects {
+            self.index(&s, &k, &v);
+            self.classify(&s, &k, &v);
+        }
+        self.orphan_checks
+            .extend(self.dependents.values().flatten().cloned());
+    }
+
+    /// Indexes one change and notes the work it makes.
+    fn observe(&mut self, e: &Event) {
+        let place = (e.storage.clone(), e.key.clone());
+        if e.storage == Builtin::ClusterRole.storage_key() {
+            self.aggregate = true;
+        }
+        if let Some(prev) = &e.prev {
+            self.unindex(&e.storage, &e.key, prev);
+        }
+        match e.kind {
+            EventKind::Added | EventKind::Modified => {
+                self.index(&e.storage, &e.key, &e.object);
+                self.classify(&e.storage, &e.key, &e.object);
+                if !meta::owner_references(&e.object).is_empty() {
+                    self.orphan_checks.insert(place);
+                }
+            }
+            EventKind::Deleted => {
+                if let Some(uid) = meta::uid(&e.object)
+                    && let Some(deps) = self.dependents.get(uid)
+                {
+                    self.orphan_checks.extend(deps.iter().cloned());
+                }
+                if e.storage == Builtin::CustomResourceDefinition.storage_key() {
+                    self.registry.remove_crd(&e.key.name);
+                }
+                // A dependent gone may unblock its foreground owner; an object
+                // gone may empty a terminating namespace or CRD.
+                for r in meta::owner_references(&e.object) {
+                    if let Some(place) = r
+                        .get("uid")
+                        .and_then(Value::as_str)
+                        .and_then(|u| self.live.get(u))
+                    {
+                        self.owners.insert(place.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self) {
+        self.work();
+    }
+}
+
 impl Controllers {
     fn new(store: Arc<Store>, registry: Arc<Registry>) -> Self {
         Self {
             store,
             registry,
-            cursor: 0,
             live: HashMap::new(),
             dependents: HashMap::new(),
             orphan_checks: BTreeSet::new(),
@@ -89,29 +127,6 @@ impl Controllers {
             crds: BTreeSet::new(),
             aggregate: true,
         }
-    }
-
-    /// Rebuilds the indexes from the current state.
-    fn resync(&mut self) {
-        self.live.clear();
-        self.dependents.clear();
-        let (rv, objects) = self.store.read(|s| {
-            let mut all = Vec::new();
-            for storage in s.collections() {
-                for (k, v) in s.list(&storage, None) {
-                    all.push((storage.clone(), k, v));
-                }
-            }
-            (s.revision(), all)
-        });
-        self.cursor = rv;
-        for (s, k, v) in objects {
-            self.index(&s, &k, &v);
-            self.classify(&s, &k, &v);
-        }
-        self.orphan_checks
-            .extend(self.dependents.values().flatten().cloned());
-        self.work();
     }
 
     fn index(&mut self, s: &StorageKey, k: &ObjectKey, v: &Value) {
@@ -160,46 +175,6 @@ impl Controllers {
         }
         if *s == Builtin::CustomResourceDefinition.storage_key() {
             self.crds.insert(k.name.clone());
-        }
-    }
-
-    fn observe(&mut self, e: &Event) {
-        let place = (e.storage.clone(), e.key.clone());
-        if e.storage == Builtin::ClusterRole.storage_key() {
-            self.aggregate = true;
-        }
-        if let Some(prev) = &e.prev {
-            self.unindex(&e.storage, &e.key, prev);
-        }
-        match e.kind {
-            EventKind::Added | EventKind::Modified => {
-                self.index(&e.storage, &e.key, &e.object);
-                self.classify(&e.storage, &e.key, &e.object);
-                if !meta::owner_references(&e.object).is_empty() {
-                    self.orphan_checks.insert(place);
-                }
-            }
-            EventKind::Deleted => {
-                if let Some(uid) = meta::uid(&e.object)
-                    && let Some(deps) = self.dependents.get(uid)
-                {
-                    self.orphan_checks.extend(deps.iter().cloned());
-                }
-                if e.storage == Builtin::CustomResourceDefinition.storage_key() {
-                    self.registry.remove_crd(&e.key.name);
-                }
-                // A dependent gone may unblock its foreground owner; an object
-                // gone may empty a terminating namespace or CRD.
-                for r in meta::owner_references(&e.object) {
-                    if let Some(place) = r
-                        .get("uid")
-                        .and_then(Value::as_str)
-                        .and_then(|u| self.live.get(u))
-                    {
-                        self.owners.insert(place.clone());
-                    }
-                }
-            }
         }
     }
 

@@ -88,6 +88,7 @@ pub mod crd;
 pub mod discovery;
 pub mod error;
 pub mod fieldmanager;
+mod follow;
 mod gobase64;
 mod gofmt;
 pub mod http;

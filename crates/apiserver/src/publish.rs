@@ -10,7 +10,7 @@
 //!   with), as kube-controller-manager's serviceaccount and
 //!   root-ca-cert-publisher controllers publish them.
 //!
-//! It follows the store's event log like any watcher and writes through the
+//! It follows the store's event log (`follow`) and writes through the
 //! REST layer (defaults, validation, allocation, managedFields) under the
 //! field managers those components use.
 
@@ -19,9 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 use crate::error::ApiResult;
+use crate::follow::Follower;
 use crate::meta;
 use crate::resources::Builtin;
 use crate::rest::options::WriteOptions;
@@ -36,7 +36,7 @@ pub const KUBERNETES_SERVICE: &str = "kubernetes";
 const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
 /// How often the `kubernetes` Service and its endpoints are checked, as
 /// kube-apiserver's endpoint reconciler does.
-const RECONCILE_EVERY: Duration = Duration::from_secs(10);
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 const ROOT_CA_DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
 /// What is published: where the server is, and the CA it is verified with.
@@ -47,42 +47,13 @@ pub struct Published {
     pub ca_pem: String,
 }
 
-/// Publishes everything now, then keeps it current until `shutdown`.
-pub async fn run(rest: Rest, published: Published, mut shutdown: watch::Receiver<bool>) {
-    let p = Publisher {
+/// Publishes everything at once, then keeps it current, as a follower of
+/// the event log that checks the `kubernetes` Service on every tick.
+pub fn follower(rest: Rest, published: Published) -> Box<dyn Follower> {
+    Box::new(Publisher {
         rest,
         published: Arc::new(published),
-    };
-    let mut rx = p.rest.store.subscribe_revision();
-    let mut cursor = p.rest.store.revision();
-    p.everything();
-    loop {
-        tokio::select! {
-            changed = rx.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(RECONCILE_EVERY) => p.kubernetes_service(),
-            _ = shutdown.changed() => {}
-        }
-        if *shutdown.borrow() {
-            return;
-        }
-        loop {
-            match p.rest.store.events_after(cursor, 1024) {
-                Ok(events) if events.is_empty() => break,
-                Ok(events) => {
-                    for e in &events {
-                        cursor = e.rv;
-                        p.observe(e);
-                    }
-                }
-                Err(_) => {
-                    // Fell behind the log: look at everything again.
-                    cursor = p.rest.store.revision();
-                    p.everything();
-                    break;
-                }
-            }
-        }
-    }
+    })
 }
 
 struct Publisher {
@@ -90,8 +61,10 @@ struct Publisher {
     published: Arc<Published>,
 }
 
-impl Publisher {
-    fn everything(&self) {
+impl Follower for Publisher {
+    /// Publishes everything: the `kubernetes` Service and each namespace's
+    /// ServiceAccount and ConfigMap.
+    fn resync(&mut self) {
         self.kubernetes_service();
         let namespaces = self
             .rest
@@ -104,7 +77,7 @@ impl Publisher {
 
     /// Acts on one change: a namespace made or changed, or something
     /// published deleted or edited.
-    fn observe(&self, e: &Event) {
+    fn observe(&mut self, e: &Event) {
         let name = e.key.name.as_str();
         let ns = e.key.namespace.as_str();
         let s = &e.storage;
@@ -127,6 +100,12 @@ impl Publisher {
         }
     }
 
+    fn tick(&mut self) {
+        self.kubernetes_service();
+    }
+}
+
+impl Publisher {
     fn namespace_named(&self, ns: &str) {
         let Some(rt) = self.rest.registry.builtin(Builtin::Namespace) else {
             return;

@@ -11,47 +11,41 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
 
+use crate::follow::Follower;
 use crate::meta;
 use crate::resources::Builtin;
 use crate::rest::options::WriteOptions;
 use crate::rest::{Rest, Subresource};
-use crate::store::{State, StorageKey};
+use crate::store::{Event, State, StorageKey};
 
-/// Keeps every quota's status current until `shutdown`.
-pub async fn run(rest: Rest, mut shutdown: watch::Receiver<bool>) {
-    let mut rx = rest.store.subscribe_revision();
-    let mut cursor = rest.store.revision();
-    recount(&rest, &all_namespaces_with_quotas(&rest));
-    loop {
-        tokio::select! {
-            changed = rx.changed() => if changed.is_err() { return },
-            _ = shutdown.changed() => {}
+/// Keeps every quota's status current, as a follower of the event log.
+pub fn follower(rest: Rest) -> Box<dyn Follower> {
+    Box::new(Quotas {
+        rest,
+        dirty: BTreeSet::new(),
+    })
+}
+
+/// The quota controller: namespaces whose counts may have changed.
+struct Quotas {
+    rest: Rest,
+    dirty: BTreeSet<String>,
+}
+
+impl Follower for Quotas {
+    fn resync(&mut self) {
+        self.dirty = all_namespaces_with_quotas(&self.rest);
+    }
+
+    fn observe(&mut self, e: &Event) {
+        if !e.key.namespace.is_empty() {
+            self.dirty.insert(e.key.namespace.clone());
         }
-        if *shutdown.borrow() {
-            return;
-        }
-        let mut dirty = BTreeSet::new();
-        loop {
-            match rest.store.events_after(cursor, 1024) {
-                Ok(events) if events.is_empty() => break,
-                Ok(events) => {
-                    for e in &events {
-                        cursor = e.rv;
-                        if !e.key.namespace.is_empty() {
-                            dirty.insert(e.key.namespace.clone());
-                        }
-                    }
-                }
-                Err(_) => {
-                    cursor = rest.store.revision();
-                    dirty = all_namespaces_with_quotas(&rest);
-                    break;
-                }
-            }
-        }
-        recount(&rest, &dirty);
+    }
+
+    fn settle(&mut self) {
+        recount(&self.rest, &std::mem::take(&mut self.dirty));
     }
 }
 

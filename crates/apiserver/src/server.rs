@@ -230,18 +230,15 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         address: local,
         ca_pem,
     };
-    tasks.spawn(crate::publish::run(
-        Rest::new(store.clone(), registry.clone()),
-        published,
-        shutdown_rx.clone(),
-    ));
-    tasks.spawn(crate::quota::run(
-        Rest::new(store.clone(), registry.clone()),
-        shutdown_rx.clone(),
-    ));
-    tasks.spawn(crate::controllers::run(
+    let followers = vec![
+        crate::controllers::follower(store.clone(), registry.clone()),
+        crate::quota::follower(Rest::new(store.clone(), registry.clone())),
+        crate::publish::follower(Rest::new(store.clone(), registry), published),
+    ];
+    tasks.spawn(crate::follow::run(
         store,
-        registry,
+        followers,
+        crate::publish::RECONCILE_EVERY,
         shutdown_rx.clone(),
     ));
     tasks.spawn(accept_loop(listener, tls, app.clone(), shutdown_rx));

@@ -147,8 +147,7 @@ fn write_field(
     if v.is_null() {
         if is_time(field) {
             // Go's zero time: present, empty.
-            encode_key(field.number(), WireType::LengthDelimited, out);
-            encode_varint(0, out);
+            length_delimited(field.number(), &[], out);
         }
         return Ok(());
     }
@@ -164,9 +163,7 @@ fn write_field(
             let mut buf = Vec::new();
             write_single(s, &key_field, &Value::String(k.clone()), at, &mut buf)?;
             write_single(s, &value_field, item, &at.key(k), &mut buf)?;
-            encode_key(field.number(), WireType::LengthDelimited, out);
-            encode_varint(buf.len() as u64, out);
-            out.extend(buf);
+            length_delimited(field.number(), &buf, out);
         }
         return Ok(());
     }
@@ -189,22 +186,17 @@ fn write_single(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let number = field.number();
-    let length_delimited = |bytes: &[u8], out: &mut Vec<u8>| {
-        encode_key(number, WireType::LengthDelimited, out);
-        encode_varint(bytes.len() as u64, out);
-        out.extend_from_slice(bytes);
-    };
     match field.kind() {
         Kind::Message(m) => {
             let mut buf = Vec::new();
             write_message(s, &m, v, at, &mut buf)?;
-            length_delimited(&buf, out);
+            length_delimited(number, &buf, out);
         }
         Kind::String => {
             let text = v
                 .as_str()
                 .ok_or_else(|| at.error(format!("expected a string, got {v}")))?;
-            length_delimited(text.as_bytes(), out);
+            length_delimited(number, text.as_bytes(), out);
         }
         kind => {
             // The other scalars, checked as the dynamic path checks them.
@@ -213,6 +205,14 @@ fn write_single(
         }
     }
     Ok(())
+}
+
+/// Writes field `number` as length-delimited `bytes` (a message, string,
+/// bytes or map entry).
+fn length_delimited(number: u32, bytes: &[u8], out: &mut Vec<u8>) {
+    encode_key(number, WireType::LengthDelimited, out);
+    encode_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
 }
 
 /// Writes a scalar with its key, in the wire type of its kind.
@@ -230,11 +230,7 @@ fn write_scalar(number: u32, kind: &Kind, value: &Pb, out: &mut Vec<u8>) {
         encode_varint(n, out);
     };
     match (kind, value) {
-        (_, Pb::Bytes(b)) => {
-            encode_key(number, WireType::LengthDelimited, out);
-            encode_varint(b.len() as u64, out);
-            out.extend_from_slice(b);
-        }
+        (_, Pb::Bytes(b)) => length_delimited(number, b, out),
         (_, Pb::F64(f)) => bits64(f.to_bits(), out),
         (_, Pb::F32(f)) => bits32(f.to_bits(), out),
         (Kind::Sfixed32, Pb::I32(n)) => bits32(*n as u32, out),

@@ -166,6 +166,12 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
             );
             default_status(obj, op, json!({"phase": "Pending"}));
         }
+        Builtin::PersistentVolume => {
+            let spec = meta::object_field_mut(obj, "spec");
+            set_default(spec, "persistentVolumeReclaimPolicy", "Retain".into());
+            set_default(spec, "volumeMode", "Filesystem".into());
+            default_status(obj, op, json!({"phase": "Pending"}));
+        }
         Builtin::Ingress => default_status(obj, op, json!({"loadBalancer": {}})),
         Builtin::PodDisruptionBudget => default_status(
             obj,
@@ -850,6 +856,16 @@ mod tests {
         assert_eq!(s["type"], "Opaque");
         assert_eq!(s["data"]["a"], "aGVsbG8=");
         assert!(s.get("stringData").is_none());
+    }
+
+    #[test]
+    fn persistent_volumes_start_pending_with_their_mode_and_policy() {
+        let mut pv = json!({"metadata": {"name": "pv"}, "spec": {"capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data"}}});
+        default(Builtin::PersistentVolume, &mut pv, None, Operation::Create);
+        assert_eq!(pv["spec"]["volumeMode"], "Filesystem");
+        assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+        assert_eq!(pv["status"], json!({"phase": "Pending"}));
     }
 
     #[test]

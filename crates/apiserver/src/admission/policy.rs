@@ -174,6 +174,7 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
                     "reclaimPolicy",
                     "volumeBindingMode",
                 ],
+                updates_forbidden,
                 errors,
             );
         }
@@ -185,7 +186,7 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
             {
                 errors.push(FieldError::required("handler", ""));
             }
-            immutable(obj, old, &["handler"], errors);
+            immutable(obj, old, &["handler"], updates_forbidden, errors);
         }
         Builtin::HorizontalPodAutoscaler => validate_autoscaler(obj, errors),
         Builtin::LimitRange => validate_limit_range(obj, errors),
@@ -202,24 +203,16 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
                     "must be greater than or equal to 0",
                 ));
             }
-            immutable(obj, old, &["data"], errors);
+            immutable(obj, old, &["data"], updates_forbidden, errors);
         }
         Builtin::ValidatingWebhookConfiguration | Builtin::MutatingWebhookConfiguration => {
             validate_webhooks(obj, errors);
         }
         Builtin::CertificateSigningRequest => {
             validate_csr(obj, errors);
-            immutable_spec(obj, old, errors);
+            immutable(obj, old, &["spec"], |_| "field is immutable".into(), errors);
         }
         _ => {}
-    }
-}
-
-fn immutable_spec(obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
-    if let Some(old) = old
-        && old.get("spec") != obj.get("spec")
-    {
-        errors.push(FieldError::forbidden("spec", "field is immutable"));
     }
 }
 
@@ -263,16 +256,26 @@ fn csr_problem(pem: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn immutable(obj: &Value, old: Option<&Value>, fields: &[&str], errors: &mut Vec<FieldError>) {
+/// A forbidden-field error, worded by `message`, for each of `fields` an
+/// update changes.
+fn immutable(
+    obj: &Value,
+    old: Option<&Value>,
+    fields: &[&str],
+    message: impl Fn(&str) -> String,
+    errors: &mut Vec<FieldError>,
+) {
     let Some(old) = old else { return };
     for f in fields {
         if obj.get(*f) != old.get(*f) {
-            errors.push(FieldError::forbidden(
-                *f,
-                &format!("updates to {f} are forbidden."),
-            ));
+            errors.push(FieldError::forbidden(*f, &message(f)));
         }
     }
+}
+
+/// kube-apiserver's message for most immutable top-level fields.
+fn updates_forbidden(field: &str) -> String {
+    format!("updates to {field} are forbidden.")
 }
 
 fn validate_priority_class(obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {

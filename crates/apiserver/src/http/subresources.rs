@@ -53,31 +53,20 @@ impl App {
                 Ok(Some(full(StatusCode::OK, "text/plain", Vec::new())))
             }
             (Some(Builtin::Pod), "ephemeralcontainers") => {
-                let pod = match *request.method {
-                    Method::GET => return answer(&self.rest.get(rt, ns, name)?),
-                    Method::PUT => decode(request.body, request.content_type, Some(("v1", "Pod")))?,
-                    Method::PATCH => self.patched(rt, ns, name, request)?,
-                    ref m => return Err(ApiError::method_not_allowed(m.as_str())),
+                let Some(pod) = self.asked_parent(rt, ns, name, request)? else {
+                    return answer(&self.rest.get(rt, ns, name)?);
                 };
                 let ns = ns.unwrap_or_default();
-                answer(&self.rest.update_ephemeral_containers(
-                    rt,
-                    ns,
-                    name,
-                    &pod,
-                    &write_options()?,
-                )?)
+                let opts = write_options()?;
+                answer(
+                    &self
+                        .rest
+                        .update_ephemeral_containers(rt, ns, name, &pod, &opts)?,
+                )
             }
             (Some(Builtin::CertificateSigningRequest), "approval") => {
-                let csr = match *request.method {
-                    Method::GET => return answer(&self.rest.get(rt, None, name)?),
-                    Method::PUT => decode(
-                        request.body,
-                        request.content_type,
-                        Some(("certificates.k8s.io/v1", "CertificateSigningRequest")),
-                    )?,
-                    Method::PATCH => self.patched(rt, None, name, request)?,
-                    ref m => return Err(ApiError::method_not_allowed(m.as_str())),
+                let Some(csr) = self.asked_parent(rt, None, name, request)? else {
+                    return answer(&self.rest.get(rt, None, name)?);
                 };
                 answer(
                     &self
@@ -89,18 +78,29 @@ impl App {
         }
     }
 
-    /// The parent with a PATCH applied (not stored), for the subresources
-    /// that take one part of it.
-    fn patched(
+    /// For the subresources that write one part of their parent: the
+    /// parent a PUT sends, or the stored one with a PATCH applied (not
+    /// stored); `None` for a GET.
+    fn asked_parent(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
         name: &str,
         request: Asked<'_>,
-    ) -> ApiResult<Value> {
-        let patch_type = PatchType::from_content_type(request.content_type)?;
-        let current = self.rest.get(rt, ns, name)?;
-        crate::rest::apply_patch(rt, patch_type, &current, request.body)
+    ) -> ApiResult<Option<Value>> {
+        match *request.method {
+            Method::GET => Ok(None),
+            Method::PUT => {
+                let kind = (rt.api_version(), rt.kind.as_str());
+                decode(request.body, request.content_type, Some((&kind.0, kind.1))).map(Some)
+            }
+            Method::PATCH => {
+                let patch_type = PatchType::from_content_type(request.content_type)?;
+                let current = self.rest.get(rt, ns, name)?;
+                crate::rest::apply_patch(rt, patch_type, &current, request.body).map(Some)
+            }
+            ref m => Err(ApiError::method_not_allowed(m.as_str())),
+        }
     }
 
     fn scale(

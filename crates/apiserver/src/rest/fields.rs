@@ -27,7 +27,7 @@ impl Rest {
             .pointer("/spec/ephemeralContainers")
             .cloned()
             .unwrap_or(json!([]));
-        self.write_part(pods, Some(ns), name, opts, |pod| {
+        self.write_part(pods, Some(ns), name, asked, opts, |pod| {
             let before = pod.pointer("/spec/ephemeralContainers").cloned();
             for (i, old) in before
                 .iter()
@@ -74,22 +74,25 @@ impl Rest {
                 }
             }
         }
-        self.write_part(csrs, None, name, opts, |csr| {
+        self.write_part(csrs, None, name, asked, opts, |csr| {
             meta::set_pointer(csr, "/status/conditions", Some(conditions.clone()));
             Ok(())
         })
     }
 
-    /// Writes `change` to the stored object, keeping the client's
-    /// `resourceVersion` precondition if the body had one.
+    /// Writes `change` to the stored object, with the `resourceVersion` of
+    /// `asked` (the client's body) as the precondition where it has one: a
+    /// stale one is a 409, as for any update.
     fn write_part(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
         name: &str,
+        asked: &Value,
         opts: &WriteOptions,
         change: impl FnOnce(&mut Value) -> ApiResult<()>,
     ) -> ApiResult<Value> {
+        let precondition = meta::str_field(asked, "resourceVersion").filter(|rv| !rv.is_empty());
         let at = Existing {
             ns,
             name,
@@ -98,6 +101,9 @@ impl Rest {
         let (stored, _) = self.write_existing(rt, at, opts, None, |current| {
             let mut obj = current.clone();
             change(&mut obj)?;
+            if let Some(rv) = precondition {
+                meta::set_pointer(&mut obj, "/metadata/resourceVersion", Some(rv.into()));
+            }
             Ok((obj, Vec::new()))
         })?;
         Ok(stored)

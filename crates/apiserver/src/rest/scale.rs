@@ -67,14 +67,13 @@ fn scale_of(obj: &Value, p: &Paths) -> Value {
             .pointer(at)
             .and_then(|s| crate::query::labels::from_label_selector(s).ok())
             .map(|s| s.to_string()),
-        Selector::Map(at) => obj.pointer(at).and_then(Value::as_object).map(|m| {
-            let mut pairs: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect();
-            pairs.sort();
-            pairs.join(",")
-        }),
+        // A map selector is a LabelSelector's `matchLabels` (SelectorFromSet).
+        Selector::Map(at) => obj
+            .pointer(at)
+            .and_then(|m| {
+                crate::query::labels::from_label_selector(&json!({"matchLabels": m})).ok()
+            })
+            .map(|s| s.to_string()),
         Selector::Text(at) => at
             .as_deref()
             .and_then(|at| obj.pointer(at))
@@ -203,5 +202,21 @@ mod tests {
         );
         assert_eq!(scale["metadata"]["resourceVersion"], "7");
         assert_eq!(pointer(".spec.size"), "/spec/size");
+    }
+
+    #[test]
+    fn a_replication_controllers_map_selector_reads_as_a_sorted_label_selector() {
+        let rc = json!({"metadata": {"name": "rc"},
+            "spec": {"replicas": 1, "selector": {"tier": "fe", "app": "web"}}});
+        let p = Paths {
+            spec: "/spec/replicas".into(),
+            status: "/status/replicas".into(),
+            selector: Selector::Map("/spec/selector"),
+        };
+        let scale = scale_of(&rc, &p);
+        assert_eq!(
+            scale["status"],
+            json!({"replicas": 0, "selector": "app=web,tier=fe"})
+        );
     }
 }
