@@ -14,6 +14,10 @@ use crate::cmd;
 
 /// The packaged crates, dependencies first: (package, directory).
 pub const CRATES: &[(&str, &str)] = &[
+    ("operatorkit-gofmt", "crates/gofmt"),
+    ("operatorkit-query", "crates/query"),
+    ("operatorkit-structural", "crates/structural"),
+    ("operatorkit-strategic-merge", "crates/strategic-merge"),
     ("operatorkit-protobuf", "crates/protobuf"),
     ("operatorkit-apiserver", "crates/apiserver"),
     ("operatorkit-simulation", "crates/simulation"),

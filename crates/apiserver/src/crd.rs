@@ -86,7 +86,7 @@ pub fn validate(crd: &Value) -> Vec<FieldError> {
         if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
             let base = format!("spec.versions[{i}].schema.openAPIV3Schema");
             cel_compilation_errors(&kube::core::cel::compile_schema(schema), &base, &mut errors);
-            for e in crate::schema::check_structural_at(schema, &base) {
+            for e in operatorkit_structural::check_structural_at(schema, &base) {
                 errors.push(FieldError {
                     field: e.field.clone(),
                     reason: e.kind.reason(),

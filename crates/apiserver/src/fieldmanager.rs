@@ -100,11 +100,13 @@ impl Shape<'_> {
         if let Some(keys) = builtin_map_keys(&self.rt.group, &self.rt.kind, fields) {
             return ListKind::Map(keys);
         }
-        match crate::strategic::lookup_path(&self.rt.group, &self.rt.kind, fields) {
-            Some(f) if f.strategy == crate::strategic::Strategy::Merge => match f.merge_key {
-                Some(k) => ListKind::Map(vec![k.to_owned()]),
-                None => ListKind::Set,
-            },
+        match operatorkit_strategic_merge::lookup_path(&self.rt.group, &self.rt.kind, fields) {
+            Some(f) if f.strategy == operatorkit_strategic_merge::Strategy::Merge => {
+                match f.merge_key {
+                    Some(k) => ListKind::Map(vec![k.to_owned()]),
+                    None => ListKind::Set,
+                }
+            }
             _ => ListKind::Atomic,
         }
     }

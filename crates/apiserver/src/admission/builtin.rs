@@ -721,7 +721,7 @@ fn validate_workload(obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldErr
         .into_iter()
         .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
         .collect();
-    match crate::query::labels::from_label_selector(selector) {
+    match operatorkit_query::labels::from_label_selector(selector) {
         Ok(sel) => {
             if sel.is_empty() {
                 errors.push(FieldError::invalid(

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::FieldError;
 use crate::error::ApiResult;
 use crate::resources::CustomVersion;
-use crate::schema;
+use operatorkit_structural as schema;
 
 /// A CRD version's schema prepared for admission: CEL rules compiled once.
 pub struct Compiled {

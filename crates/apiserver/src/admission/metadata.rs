@@ -1,12 +1,12 @@
 //! Validation of `metadata` common to every kind: names, labels, annotations,
 //! finalizers and owner references. Name, key and value rules are the ports in
-//! [`crate::query::labels`], with Kubernetes' messages.
+//! [`operatorkit_query::labels`], with Kubernetes' messages.
 
 use serde_json::Value;
 
 use super::FieldError;
-use crate::query::labels;
 use crate::resources::{Builtin, ResourceType};
+use operatorkit_query::labels;
 
 /// RFC 1123 DNS label (namespace names).
 pub fn is_dns_label(s: &str) -> bool {

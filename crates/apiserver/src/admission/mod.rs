@@ -74,7 +74,7 @@ impl FieldError {
     pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[&str]) -> Self {
         let list = supported
             .iter()
-            .map(|s| crate::gofmt::quote(s))
+            .map(|s| operatorkit_gofmt::quote(s))
             .collect::<Vec<_>>()
             .join(", ");
         Self {
@@ -100,7 +100,7 @@ impl FieldError {
 /// A value printed as Kubernetes prints it in field errors (strings quoted).
 pub fn go_value(v: &Value) -> String {
     match v {
-        Value::String(s) => crate::gofmt::quote(s),
+        Value::String(s) => operatorkit_gofmt::quote(s),
         Value::Null => "null".to_owned(),
         Value::Object(_) => "\"object\"".to_owned(),
         Value::Array(_) => "\"array\"".to_owned(),

@@ -3,7 +3,7 @@
 //! comments as descriptions, kube-apiserver's schema names such as
 //! `io.k8s.api.core.v1.Pod`), with `x-kubernetes-group-version-kind` on each
 //! kind and its list, and the `x-kubernetes-patch-*` / `x-kubernetes-list-*`
-//! markers of the strategic merge table ([`crate::strategic::KINDS`]).
+//! markers of the strategic merge table ([`operatorkit_strategic_merge::KINDS`]).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;
@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::resources::types::{self, KindVisitor};
 use crate::resources::{ALL_KINDS, Builtin, ResourceType};
-use crate::strategic::{FieldType, PatchMeta, Strategy};
+use operatorkit_strategic_merge::{FieldType, PatchMeta, Strategy};
 
 /// Which OpenAPI the schemas are for: where `$ref`s point, and whether a
 /// `$ref` with a description is wrapped in `allOf` (v3) or not (v2).
@@ -208,7 +208,7 @@ fn mark_patch_fields(
     registry: &crate::resources::Registry,
 ) {
     let mut seen = HashSet::new();
-    for (group, kind, meta) in crate::strategic::KINDS {
+    for (group, kind, meta) in operatorkit_strategic_merge::KINDS {
         let Some(rt) = registry
             .all()
             .into_iter()
@@ -246,7 +246,7 @@ fn mark(
     }
 }
 
-fn set_markers(property: &mut Value, field: &crate::strategic::FieldMeta) {
+fn set_markers(property: &mut Value, field: &operatorkit_strategic_merge::FieldMeta) {
     if let Some(strategy) = field.patch_strategy_tag() {
         property["x-kubernetes-patch-strategy"] = strategy.into();
     }

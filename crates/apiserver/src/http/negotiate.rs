@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::query::table;
 use crate::resources::ResourceType;
+use operatorkit_query::table;
 
 /// What the response body should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,9 +39,9 @@ use super::options::DeleteOptions;
 use super::{Rest, delete_in, scoped_namespace};
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::meta;
-use crate::query::labels;
 use crate::resources::{Builtin, ResourceType};
 use crate::store::{ObjectKey, State};
+use operatorkit_query::labels;
 
 impl Rest {
     /// Evicts pod `name` in `ns` as `eviction` (a policy/v1 Eviction) asks;

@@ -9,9 +9,9 @@ use super::options::ListOptions;
 use super::{Rest, convert};
 use crate::error::{ApiError, ApiResult};
 use crate::meta;
-use crate::query::{fields, labels};
 use crate::resources::ResourceType;
 use crate::store::ObjectKey;
+use operatorkit_query::{fields, labels};
 
 /// Which objects a list or watch returns.
 pub struct Filter {

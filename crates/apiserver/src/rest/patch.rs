@@ -91,9 +91,9 @@ pub fn apply(
 /// A strategic merge patch of a built-in kind, with the patch metadata of its
 /// Go type; errors carry the status kube-apiserver answers with.
 fn strategic(rt: &ResourceType, doc: &Value, patch: &Value) -> ApiResult<Value> {
-    let result = match crate::strategic::patch_meta(&rt.group, &rt.kind) {
-        Some(meta) => crate::strategic::apply(doc, patch, meta),
-        None => crate::strategic::apply_without_schema(doc, patch),
+    let result = match operatorkit_strategic_merge::patch_meta(&rt.group, &rt.kind) {
+        Some(meta) => operatorkit_strategic_merge::apply(doc, patch, meta),
+        None => operatorkit_strategic_merge::apply_without_schema(doc, patch),
     };
     result.map_err(|e| {
         let mut err = ApiError::bad_request(e.status_message());

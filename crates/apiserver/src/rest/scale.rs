@@ -65,13 +65,13 @@ fn scale_of(obj: &Value, p: &Paths) -> Value {
     let selector = match &p.selector {
         Selector::Label(at) => obj
             .pointer(at)
-            .and_then(|s| crate::query::labels::from_label_selector(s).ok())
+            .and_then(|s| operatorkit_query::labels::from_label_selector(s).ok())
             .map(|s| s.to_string()),
         // A map selector is a LabelSelector's `matchLabels` (SelectorFromSet).
         Selector::Map(at) => obj
             .pointer(at)
             .and_then(|m| {
-                crate::query::labels::from_label_selector(&json!({"matchLabels": m})).ok()
+                operatorkit_query::labels::from_label_selector(&json!({"matchLabels": m})).ok()
             })
             .map(|s| s.to_string()),
         Selector::Text(at) => at

@@ -87,7 +87,7 @@ fn prune(rt: &ResourceType, obj: &mut Value) -> Vec<String> {
     }
     let mut unknown = typed::prune_metadata(obj);
     if let Some(schema) = rt.custom.as_ref().and_then(|c| c.schema.as_ref()) {
-        unknown.extend(crate::schema::prune(schema, obj));
+        unknown.extend(operatorkit_structural::prune(schema, obj));
     }
     unknown
 }
