@@ -390,7 +390,12 @@ impl Controllers {
                 mark_terminating(state, &crd_storage, &crd_key);
                 return Ok(false);
             }
-            if drop_finalizer(state, &crd_storage, &crd_key, crate::crd::CLEANUP_FINALIZER) {
+            if drop_finalizer(
+                state,
+                &crd_storage,
+                &crd_key,
+                crate::admission::crd::CLEANUP_FINALIZER,
+            ) {
                 let (registry, name) = (registry.clone(), name.to_owned());
                 state.on_commit(move || registry.remove_crd(&name));
             }
@@ -403,7 +408,7 @@ impl Controllers {
 fn mark_terminating(state: &mut State, s: &StorageKey, k: &ObjectKey) {
     if let Some(crd) = state.get(s, k) {
         let mut obj = (*crd).clone();
-        crate::crd::prepare(&mut obj);
+        crate::admission::crd::prepare(&mut obj);
         if obj != *crd {
             state.put(s, k, obj);
         }

@@ -99,15 +99,26 @@ pub fn labels(obj: &Value) -> BTreeMap<String, String> {
 
 /// `metadata.finalizers`.
 pub fn finalizers(obj: &Value) -> Vec<String> {
-    metadata(obj)
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
+    strings(metadata(obj).and_then(|m| m.get("finalizers")))
+}
+
+/// The strings of a JSON array (others skipped); none if it is not one.
+pub fn strings(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The string at JSON `pointer` in `v`, or "".
+pub fn string_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Sets `metadata.finalizers` (removing the field when empty).

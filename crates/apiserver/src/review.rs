@@ -6,10 +6,11 @@
 
 use serde_json::{Value, json};
 
-use crate::auth::{Authenticator, User};
+use crate::auth::Authenticator;
 use crate::authz::{Attributes, Authorizer, ResourceAttributes, Rule, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::resources::Builtin;
+use crate::user::User;
 
 /// Answers review `kind` asked by `user` (in `namespace` for a local one).
 pub fn answer(

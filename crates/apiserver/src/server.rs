@@ -156,13 +156,13 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     let registry = Arc::new(Registry::with_builtins());
     let crd_storage = Builtin::CustomResourceDefinition.storage_key();
     for (_, crd) in store.read(|s| s.list(&crd_storage, None)) {
-        crate::crd::register(&registry, &crd);
+        crate::resources::crd::register(&registry, &crd);
     }
     let authz = Arc::new(crate::authz::Authorizer::new(
         config.authorization_mode,
         store.clone(),
     ));
-    let rest = Rest::new(store.clone(), registry.clone()).with_authorizer(authz.clone());
+    let rest = Rest::new(store.clone(), registry.clone()).with_escalation_check(authz.clone());
     bootstrap(&rest, &registry).map_err(StartError::Bootstrap)?;
 
     // Like a real cluster, the server has an admin credential; its kubeconfig
@@ -434,7 +434,7 @@ async fn serve<I>(
     io: I,
     app: Arc<App>,
     mut shutdown: watch::Receiver<bool>,
-    certificate: Option<Arc<crate::auth::User>>,
+    certificate: Option<Arc<crate::user::User>>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {

@@ -181,7 +181,7 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
         Builtin::CustomResourceDefinition => {
             let spec = meta::object_field_mut(obj, "spec");
             set_default(spec, "conversion", json!({"strategy": "None"}));
-            crate::crd::prepare(obj);
+            crate::admission::crd::prepare(obj);
         }
         _ => super::policy::default(b, obj, op, default_template),
     }
@@ -534,7 +534,7 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
                 ));
             }
         }
-        Builtin::CustomResourceDefinition => errors.extend(crate::crd::validate(obj)),
+        Builtin::CustomResourceDefinition => errors.extend(super::crd::validate(obj)),
         Builtin::RoleBinding | Builtin::ClusterRoleBinding => {
             validate_binding(b == Builtin::ClusterRoleBinding, obj, old, errors)
         }

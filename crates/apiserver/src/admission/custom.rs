@@ -2,35 +2,13 @@
 //! fields, apply schema defaults, validate against the OpenAPI schema, then
 //! evaluate the CEL `x-kubernetes-validations` (with `oldSelf` on updates).
 
-use kube::core::cel::{CompiledSchema, Validator, compile_schema};
+use kube::core::cel::Validator;
 use serde_json::Value;
 
 use super::FieldError;
 use crate::error::ApiResult;
 use crate::resources::CustomVersion;
 use operatorkit_structural as schema;
-
-/// A CRD version's schema prepared for admission: CEL rules compiled once.
-pub struct Compiled {
-    cel: Option<CompiledSchema>,
-}
-
-impl std::fmt::Debug for Compiled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Compiled")
-            .field("cel", &self.cel.is_some())
-            .finish()
-    }
-}
-
-/// Compiles the CEL rules of a version's schema.
-pub fn compile_version(schema: Option<&Value>) -> Compiled {
-    Compiled {
-        cel: schema
-            .filter(|s| s.to_string().contains("x-kubernetes-validations"))
-            .map(compile_schema),
-    }
-}
 
 /// Admits a custom resource against its version's schema.
 pub fn admit(

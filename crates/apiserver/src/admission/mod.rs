@@ -4,6 +4,7 @@
 //! allocation of values that need the store (Service cluster IPs, node ports).
 
 mod builtin;
+pub mod crd;
 mod custom;
 mod metadata;
 mod policy;
@@ -156,5 +157,3 @@ pub fn allocate(rt: &ResourceType, state: &State, obj: Value) -> ApiResult<Value
         None => Ok(obj),
     }
 }
-
-pub use custom::{Compiled, compile_version};

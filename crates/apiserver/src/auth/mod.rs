@@ -16,40 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{ApiError, ApiResult};
-
-/// An authenticated user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// User name (`system:anonymous` when anonymous).
-    pub name: String,
-    /// UID from the token file.
-    pub uid: String,
-    /// Groups (`system:authenticated` added for token users).
-    pub groups: Vec<String>,
-}
-
-impl User {
-    /// The user of ServiceAccount `name` in `namespace`.
-    pub fn service_account(namespace: &str, name: &str, uid: &str) -> Self {
-        Self {
-            name: format!("system:serviceaccount:{namespace}:{name}"),
-            uid: uid.to_owned(),
-            groups: vec![
-                "system:serviceaccounts".into(),
-                format!("system:serviceaccounts:{namespace}"),
-                "system:authenticated".into(),
-            ],
-        }
-    }
-
-    fn anonymous() -> Self {
-        Self {
-            name: "system:anonymous".into(),
-            uid: String::new(),
-            groups: vec!["system:unauthenticated".into()],
-        }
-    }
-}
+use crate::user::User;
 
 /// Authenticates requests.
 #[derive(Clone)]

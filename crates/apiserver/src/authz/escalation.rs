@@ -8,23 +8,36 @@ use serde_json::Value;
 use super::rbac::Index;
 use super::rules::Rule;
 use super::{Attributes, Authorizer, Mode, ResourceAttributes, Target};
-use crate::auth::User;
 use crate::error::{ApiError, ApiResult, Target as Target404};
 use crate::meta;
+use crate::rest::EscalationCheck;
 use crate::store::State;
+use crate::user::User;
 
 const GROUP: &str = "rbac.authorization.k8s.io";
 
+impl EscalationCheck for Authorizer {
+    /// Judged on `state`, the store as the write sees it under its lock (the
+    /// authorizer's cache would take the lock again).
+    fn check(
+        &self,
+        state: &State,
+        user: &User,
+        kind: (&str, &str),
+        obj: &Value,
+        creating: bool,
+    ) -> ApiResult<()> {
+        check(self, state, user, kind, obj, creating)
+    }
+}
+
 /// Refuses `obj` (a role or binding about to be stored by `user`) if it
-/// grants more than `user` holds. Judged on `state`, the store as the write
-/// sees it under its lock (the authorizer's cache would take the lock again).
-/// `creating` tells a create (no name in the request) from an update.
-pub fn check(
+/// grants more than `user` holds.
+fn check(
     authz: &Authorizer,
     state: &State,
     user: &User,
-    group: &str,
-    resource: &str,
+    (group, resource): (&str, &str),
     obj: &Value,
     creating: bool,
 ) -> ApiResult<()> {

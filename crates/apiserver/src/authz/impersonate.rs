@@ -6,8 +6,8 @@
 use http::HeaderMap;
 
 use super::{Attributes, Authorizer, ResourceAttributes, Target};
-use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
+use crate::user::User;
 
 /// The user a request acts as: `user`, or whom its headers impersonate.
 pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<User> {

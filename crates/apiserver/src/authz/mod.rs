@@ -23,17 +23,12 @@ mod rules;
 
 use std::sync::{Arc, Mutex};
 
-use http::Method;
-
-use crate::auth::User;
 use crate::error::ApiError;
-use crate::http::route::{ResourcePath, Route};
-use crate::rest::options::Query;
 use crate::store::Store;
+use crate::user::User;
 
 pub use self::aggregation::reconcile as aggregate;
 pub use self::bootstrap::policy as bootstrap_policy;
-pub use self::escalation::check as check_escalation;
 pub use self::impersonate::apply as impersonate;
 pub use self::rules::Rule;
 
@@ -96,37 +91,6 @@ pub struct ResourceAttributes {
 }
 
 impl Attributes {
-    /// The attributes of a request, as kube-apiserver's request-info resolver
-    /// derives them; `None` for a path that is not an API path.
-    pub fn of_request(method: &Method, path: &str, route: Option<&Route>, query: &Query) -> Self {
-        let Some(Route::Resource(p)) = route else {
-            return Self {
-                verb: method.as_str().to_ascii_lowercase(),
-                target: Target::Path(path.to_owned()),
-            };
-        };
-        // As kube-apiserver: a request for a namespace object is in that
-        // namespace, so namespaced rights on it apply.
-        let namespace = match (p.group.as_str(), p.resource.as_str(), &p.name) {
-            ("", "namespaces", Some(name)) => name.clone(),
-            _ => p.namespace.clone().unwrap_or_default(),
-        };
-        Self {
-            verb: resource_verb(method, p, query).to_owned(),
-            target: Target::Resource(ResourceAttributes {
-                group: p.group.clone(),
-                resource: p.resource.clone(),
-                subresource: p.subresource.clone().unwrap_or_default(),
-                namespace,
-                name: p
-                    .name
-                    .clone()
-                    .or_else(|| name_from_field_selector(method, query))
-                    .unwrap_or_default(),
-            }),
-        }
-    }
-
     /// The 403 kube-apiserver answers when these attributes are refused.
     pub fn forbidden(&self, user: &str) -> ApiError {
         match &self.target {
@@ -155,38 +119,6 @@ impl Attributes {
             }
         }
     }
-}
-
-fn resource_verb(method: &Method, p: &ResourcePath, query: &Query) -> &'static str {
-    let watch = p.legacy_watch || crate::rest::options::watch_requested(query);
-    match (method.as_str(), p.name.is_some()) {
-        ("GET" | "HEAD", _) if watch => "watch",
-        ("GET" | "HEAD", true) => "get",
-        ("GET" | "HEAD", false) => "list",
-        ("POST", _) => "create",
-        ("PUT", _) => "update",
-        ("PATCH", _) => "patch",
-        ("DELETE", true) => "delete",
-        ("DELETE", false) => "deletecollection",
-        _ => "",
-    }
-}
-
-/// A list or watch with `fieldSelector=metadata.name=x` is authorized as a
-/// request for `x`, so `resourceNames` rules can grant it.
-fn name_from_field_selector(method: &Method, query: &Query) -> Option<String> {
-    if method != Method::GET {
-        return None;
-    }
-    let selector = query.get("fieldSelector")?;
-    let mut parts = selector.split(',');
-    let only = parts.next()?;
-    if parts.next().is_some() {
-        return None;
-    }
-    only.strip_prefix("metadata.name==")
-        .or_else(|| only.strip_prefix("metadata.name="))
-        .map(str::to_owned)
 }
 
 /// Which binding, role and rule allowed a request.

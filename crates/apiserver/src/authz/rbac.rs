@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::rules::Rule;
 use super::{Attributes, Grant, Target};
-use crate::auth::User;
 use crate::store::{State, StorageKey, Store};
+use crate::user::User;
 
 /// The RBAC collections.
 const GROUP: &str = "rbac.authorization.k8s.io";

@@ -183,7 +183,7 @@ mod tests {
             .iter()
             .map(|v| json!({"name": v, "served": true, "storage": *v == "v1", "subresources": {"status": {}}}))
             .collect();
-        crate::crd::register(
+        crate::resources::crd::register(
             &reg,
             &json!({"metadata": {"name": "widgets.example.com"}, "spec": {
                 "group": "example.com", "scope": "Cluster",

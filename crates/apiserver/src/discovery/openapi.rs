@@ -458,7 +458,7 @@ mod tests {
             "pick": {"type": "string", "oneOf": [{"enum": ["a"]}, {"enum": ["b"]}]},
         }, "required": ["size", "color"]});
         let schema = json!({"type": "object", "properties": {"spec": spec}});
-        crate::crd::register(
+        crate::resources::crd::register(
             &reg,
             &json!({"metadata": {"name": "widgets.example.com"}, "spec": {
                 "group": "example.com", "scope": "Namespaced",

@@ -302,7 +302,7 @@ mod tests {
         let before = cache.get(&registry);
         assert!(Arc::ptr_eq(&before, &cache.get(&registry)));
         assert!(before.document("/openapi/v3/apis/example.com/v1").is_none());
-        crate::crd::register(
+        crate::resources::crd::register(
             &registry,
             &json!({"metadata": {"name": "widgets.example.com"}, "spec": {
                 "group": "example.com", "scope": "Namespaced",

@@ -3,6 +3,7 @@
 //! (JSON bodies, Status errors, streamed watches).
 
 mod apiservices;
+mod attributes;
 mod documents;
 mod negotiate;
 mod protobuf;
@@ -24,13 +25,14 @@ use tokio::sync::watch;
 
 use self::negotiate::{Encoding, Shape};
 use self::route::{ResourcePath, Route};
-use crate::auth::{Authenticator, User};
+use crate::auth::Authenticator;
 use crate::error::{ApiError, ApiResult};
 use crate::meta;
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
 use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, WriteOptions};
 use crate::rest::{Deleted, PatchType, Rest, Subresource};
 use crate::store::Store;
+use crate::user::User;
 use crate::watch::{WatchConfig, watch};
 
 /// Response body: a full buffer or a stream of watch events.
@@ -217,8 +219,7 @@ impl App {
         let route = route::parse(&path);
         self.requests
             .record(&user_agent, verb_of(&parts.method, route.as_ref(), &query));
-        let attributes =
-            crate::authz::Attributes::of_request(&parts.method, &path, route.as_ref(), &query);
+        let attributes = attributes::of_request(&parts.method, &path, route.as_ref(), &query);
         if let Err(e) = self.authz.authorize(&user, &attributes) {
             tracing::debug!(user = %user.name, ?attributes, "request forbidden");
             return error_response(&e);

@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn component_statuses_are_healthy_and_read_only() {
-        let user = crate::auth::User::service_account("ns", "test", "uid");
+        let user = crate::user::User::service_account("ns", "test", "uid");
         let asked = |method: &'static Method| Asked {
             method,
             body: &[],

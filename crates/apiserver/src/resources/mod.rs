@@ -2,6 +2,8 @@
 //! the built-in kinds and for every version of every established CRD.
 
 mod builtin;
+mod compiled;
+pub mod crd;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::Value;
 
 pub use self::builtin::{ALL_KINDS, Builtin};
+pub use self::compiled::{Compiled, compile_version};
 use crate::store::StorageKey;
 
 /// A served resource: one version of one resource.
@@ -58,7 +61,7 @@ pub struct CustomVersion {
     /// Whether this is the storage version.
     pub storage: bool,
     /// The schema prepared for admission (CEL rules compiled once).
-    pub compiled: crate::admission::Compiled,
+    pub compiled: Compiled,
     /// `subresources.scale`, if declared.
     pub scale: Option<ScalePaths>,
 }

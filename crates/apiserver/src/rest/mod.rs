@@ -31,6 +31,7 @@ use crate::fieldmanager;
 use crate::meta;
 use crate::resources::{Builtin, Registry, ResourceType};
 use crate::store::{ObjectKey, State, StorageKey, Store};
+use crate::user::User;
 
 /// Finalizer the server adds for `propagationPolicy=Foreground`.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
@@ -87,7 +88,24 @@ pub struct Rest {
     /// What is served.
     pub registry: Arc<Registry>,
     /// Checks RBAC writes for escalation, when the server authorizes.
-    authz: Option<Arc<crate::authz::Authorizer>>,
+    escalation: Option<Arc<dyn EscalationCheck>>,
+}
+
+/// RBAC's escalation check on writes of roles and bindings, which the
+/// authorizer above this layer gives it ([`Rest::with_escalation_check`]).
+pub trait EscalationCheck: Send + Sync {
+    /// Refuses `obj` (a role or binding of `kind`, its group and resource,
+    /// about to be stored by `user`) if it grants more than `user` holds, judged on
+    /// `state` (the store under the write's lock). `creating` tells a create
+    /// from an update.
+    fn check(
+        &self,
+        state: &State,
+        user: &User,
+        kind: (&str, &str),
+        obj: &Value,
+        creating: bool,
+    ) -> ApiResult<()>;
 }
 
 /// The namespace an object of `rt` lives in, given the request's.
@@ -138,14 +156,14 @@ impl Rest {
         Self {
             store,
             registry,
-            authz: None,
+            escalation: None,
         }
     }
 
-    /// Checks writes of roles and bindings by requesting users with `authz`
+    /// Checks writes of roles and bindings by requesting users with `check`
     /// (RBAC's escalation check).
-    pub fn with_authorizer(mut self, authz: Arc<crate::authz::Authorizer>) -> Self {
-        self.authz = Some(authz);
+    pub fn with_escalation_check(mut self, check: Arc<dyn EscalationCheck>) -> Self {
+        self.escalation = Some(check);
         self
     }
 
@@ -159,10 +177,10 @@ impl Rest {
         obj: &Value,
         creating: bool,
     ) -> ApiResult<()> {
-        match (&self.authz, &opts.user) {
-            (Some(authz), Some(user)) => crate::authz::check_escalation(
-                authz, state, user, &rt.group, &rt.plural, obj, creating,
-            ),
+        match (&self.escalation, &opts.user) {
+            (Some(check), Some(user)) => {
+                check.check(state, user, (&rt.group, &rt.plural), obj, creating)
+            }
             _ => Ok(()),
         }
     }
@@ -287,7 +305,7 @@ impl Rest {
             let stored = state.put(&storage, &key, obj);
             if rt.builtin == Some(Builtin::CustomResourceDefinition) {
                 let (registry, crd) = (self.registry.clone(), stored.clone());
-                state.on_commit(move || crate::crd::register(&registry, &crd));
+                state.on_commit(move || crate::resources::crd::register(&registry, &crd));
             }
             Ok(stored)
         })?;
@@ -524,7 +542,7 @@ impl Rest {
             let stored = state.put(&storage, &key, new);
             if is_crd && !meta::is_deleting(&stored) {
                 let (registry, crd) = (self.registry.clone(), stored.clone());
-                state.on_commit(move || crate::crd::register(&registry, &crd));
+                state.on_commit(move || crate::resources::crd::register(&registry, &crd));
             }
             Ok((stored, warnings))
         })?;

@@ -24,7 +24,7 @@ pub struct WriteOptions {
     /// The client's User-Agent (names the field manager when `fieldManager` is unset).
     pub user_agent: String,
     /// Who asks, when the server authorizes (RBAC's escalation check).
-    pub user: Option<crate::auth::User>,
+    pub user: Option<crate::user::User>,
     /// Authorizes the create a server-side apply makes when the object does
     /// not exist (kube-apiserver authorizes such a patch as a create too);
     /// asked only then, and recorded like every decision.

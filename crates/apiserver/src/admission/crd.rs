@@ -1,16 +1,13 @@
-//! CustomResourceDefinitions: checking a CRD, serving its versions, and its
-//! status (`NamesAccepted`, `Established`, `Terminating`).
-//!
-//! A created or updated CRD is served before the write that stores it returns,
-//! so a client that sees `Established` can use the new resource at once.
-
-use std::sync::Arc;
+//! Admission of CustomResourceDefinitions: the checks a CRD must pass (names,
+//! versions, a structural schema, CEL rules that compile) and the parts the
+//! server fills in on every write (the cleanup finalizer, `NamesAccepted`,
+//! `Established` and `Terminating` conditions, accepted names, stored
+//! versions). Serving the CRD's versions is `resources::crd`.
 
 use serde_json::{Value, json};
 
-use crate::admission::{FieldError, compile_version};
+use super::FieldError;
 use crate::meta;
-use crate::resources::{CustomVersion, Registry, ResourceType};
 
 /// Finalizer that keeps a deleted CRD until its custom resources are gone.
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
@@ -19,12 +16,7 @@ pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io"
 pub fn validate(crd: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
-    let s = |p: &str| {
-        spec.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let s = |p: &str| meta::string_at(&spec, p);
     let group = s("/group");
     let plural = s("/names/plural");
     let kind = s("/names/kind");
@@ -195,95 +187,11 @@ pub fn prepare(crd: &mut Value) {
     });
 }
 
-/// Serves every served version of `crd` (replacing what was served before).
-pub fn register(registry: &Registry, crd: &Value) {
-    let name = meta::name(crd).unwrap_or_default().to_owned();
-    registry.remove_crd(&name);
-    let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
-    let s = |p: &str| {
-        spec.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let kind = s("/names/kind");
-    let strings = |p: &str| -> Vec<String> {
-        spec.pointer(p)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for v in spec
-        .get("versions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if v.get("served").and_then(Value::as_bool) != Some(true) {
-            continue;
-        }
-        let schema = v.pointer("/schema/openAPIV3Schema").cloned();
-        let compiled = compile_version(schema.as_ref());
-        let custom = CustomVersion {
-            crd_name: name.clone(),
-            printer_columns: v
-                .get("additionalPrinterColumns")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            selectable_fields: v
-                .get("selectableFields")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
-                .map(|p| p.trim_start_matches('.').to_owned())
-                .collect(),
-            storage: v.get("storage").and_then(Value::as_bool) == Some(true),
-            schema,
-            compiled,
-            scale: v.pointer("/subresources/scale").map(|s| {
-                let path = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-                crate::resources::ScalePaths {
-                    spec_replicas_path: path("specReplicasPath").unwrap_or_default(),
-                    status_replicas_path: path("statusReplicasPath").unwrap_or_default(),
-                    label_selector_path: path("labelSelectorPath"),
-                }
-            }),
-        };
-        let singular = match s("/names/singular") {
-            s if s.is_empty() => kind.to_ascii_lowercase(),
-            s => s,
-        };
-        registry.insert(ResourceType {
-            group: s("/group"),
-            version: v
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            kind: kind.clone(),
-            plural: s("/names/plural"),
-            singular,
-            short_names: strings("/names/shortNames"),
-            categories: strings("/names/categories"),
-            namespaced: s("/scope") != "Cluster",
-            status_subresource: v.pointer("/subresources/status").is_some(),
-            generation: true,
-            unconditional_update: false,
-            builtin: None,
-            custom: Some(Arc::new(custom)),
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::Registry;
+    use crate::resources::crd::register;
 
     #[test]
     fn the_projects_crds_validate_and_register() {
