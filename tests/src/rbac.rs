@@ -16,7 +16,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use kube::api::DeleteParams;
 use operatorkit::keys::OperatorName;
 use operatorkit::testing::{ServiceAccountIdentity, TestEnv};
-use operatorkit_apiserver::authz::{Attributes, Decision, Rule, Target};
+use operatorkit_apiserver::authorization::{Attributes, Decision, Rule, Target};
 
 /// The ClusterRoles and Roles of an operator.
 pub type Roles = (Vec<ClusterRole>, Vec<Role>);

@@ -2,7 +2,7 @@
 //! kube's client: CertificateSigningRequests created and approved, `scale`
 //! of built-in workloads and of a CRD that declares it, ResourceQuota usage,
 //! `patch_metadata` answered with PartialObjectMetadata, pod logs and
-//! ephemeral containers, component statuses.
+//! ephemeral containers, component statuses, TokenReviews with audiences.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -318,5 +318,79 @@ async fn api_services_list_every_group_version() {
         (available.type_.as_str(), available.status.as_str()),
         ("Available", "True")
     );
+    env.stop().await;
+}
+
+/// A TokenReview answers a ServiceAccount token's user and the audiences it
+/// is valid for: the API's when the review names none, the asked ones when
+/// the token was issued for them; a token for another audience, or garbage,
+/// is not authenticated.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_reviews_check_users_and_audiences() {
+    use k8s_openapi::api::authentication::v1::{
+        TokenRequest, TokenRequestSpec, TokenReview, TokenReviewSpec,
+    };
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let env = TestEnv::start().await.unwrap();
+    let name = env.name("reviewed");
+    let accounts: Api<ServiceAccount> = env.api();
+    let account = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    accounts
+        .create(&PostParams::default(), &account)
+        .await
+        .unwrap();
+    let token = |audiences: Vec<String>| {
+        let accounts = accounts.clone();
+        let name = name.clone();
+        async move {
+            let request = TokenRequest {
+                spec: TokenRequestSpec {
+                    audiences,
+                    ..TokenRequestSpec::default()
+                },
+                ..TokenRequest::default()
+            };
+            let issued = accounts
+                .create_token_request(&name, &PostParams::default(), &request)
+                .await
+                .unwrap();
+            issued.status.unwrap().token
+        }
+    };
+    let reviews: Api<TokenReview> = Api::all(env.client());
+    let review = |token: String, audiences: Option<Vec<String>>| {
+        let reviews = reviews.clone();
+        async move {
+            let asked = TokenReview {
+                spec: TokenReviewSpec {
+                    token: Some(token),
+                    audiences,
+                },
+                ..TokenReview::default()
+            };
+            let answered = reviews
+                .create(&PostParams::default(), &asked)
+                .await
+                .unwrap();
+            answered.status.unwrap()
+        }
+    };
+    let user = format!("system:serviceaccount:{}:{name}", env.namespace());
+
+    let api = review(token(Vec::new()).await, None).await;
+    assert_eq!(api.authenticated, Some(true), "{api:?}");
+    assert_eq!(api.user.unwrap().username.as_deref(), Some(user.as_str()));
+    assert!(!api.audiences.unwrap_or_default().is_empty());
+
+    let vault = token(vec!["vault".into()]).await;
+    let for_vault = review(vault.clone(), Some(vec!["vault".into()])).await;
+    assert_eq!(for_vault.authenticated, Some(true), "{for_vault:?}");
+    assert_eq!(for_vault.audiences.unwrap(), ["vault"]);
+    let for_api = review(vault, None).await;
+    assert_ne!(for_api.authenticated, Some(true), "{for_api:?}");
+
+    let garbage = review("not-a-token".into(), None).await;
+    assert_ne!(garbage.authenticated, Some(true));
+    assert!(!garbage.error.unwrap_or_default().is_empty());
     env.stop().await;
 }

@@ -189,7 +189,7 @@ fn benches(c: &mut Criterion) {
 /// and list ConfigMaps in `default` through a RoleBinding, among 50 other
 /// users' bindings; returns it and the user's ConfigMaps.
 async fn authorizing_server(
-    mode: operatorkit_apiserver::authz::Mode,
+    mode: operatorkit_apiserver::authorization::Mode,
     tokens: &std::path::Path,
 ) -> (operatorkit_apiserver::Handle, Api<ConfigMap>) {
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -229,7 +229,7 @@ async fn authorizing_server(
 /// A list of 1,000 ConfigMaps and creates, as an ordinary user, under
 /// AlwaysAllow and under RBAC, in one run.
 fn authorization(c: &mut Criterion) {
-    use operatorkit_apiserver::authz::Mode;
+    use operatorkit_apiserver::authorization::Mode;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

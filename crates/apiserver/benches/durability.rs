@@ -15,8 +15,7 @@ mod crash;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use operatorkit_apiserver::store::wal::{Options, Wal};
-use operatorkit_apiserver::store::{ObjectKey, StorageKey, Store};
+use operatorkit_apiserver::bench_internals::{ObjectKey, Options, StorageKey, Store, Wal};
 use serde_json::json;
 
 fn main() {

@@ -113,26 +113,44 @@
 
 #![forbid(unsafe_code)]
 
-pub mod admission;
-pub mod auth;
-pub mod authz;
+mod admission;
+mod auth;
+mod authz;
 mod controllers;
-pub mod discovery;
-pub mod error;
-pub mod fieldmanager;
+mod discovery;
+mod error;
+mod fieldmanager;
 mod follow;
 mod gobase64;
-pub mod http;
-pub mod meta;
+mod http;
+mod meta;
 mod publish;
 mod quota;
-pub mod resources;
-pub mod rest;
+mod resources;
+mod rest;
 mod review;
 mod server;
-pub mod store;
-pub mod user;
-pub mod watch;
+mod store;
+mod user;
+mod watch;
 
+pub use self::http::RequestCounter;
+pub use self::meta::READY;
 pub use self::server::{Config, Handle, ServingCert, StartError, start};
 pub use self::store::wal::Options as DataDirOptions;
+
+/// Authorization as callers see it: the mode a server runs in, and the
+/// decisions its authorizer records for tests (`Handle::authorizer`).
+pub mod authorization {
+    pub use crate::authz::{
+        Attributes, Authorizer, Decision, Grant, Mode, ResourceAttributes, Rule, Target,
+    };
+}
+
+/// The store and its write-ahead log, for the durability benchmark only
+/// (`--features bench-internals`); not an API.
+#[cfg(feature = "bench-internals")]
+pub mod bench_internals {
+    pub use crate::store::wal::{Options, Wal};
+    pub use crate::store::{ObjectKey, StorageKey, Store};
+}

@@ -33,7 +33,7 @@ struct Args {
     http: bool,
     /// RBAC (roles and bindings decide) or AlwaysAllow.
     #[arg(long, default_value = "RBAC")]
-    authorization_mode: operatorkit_apiserver::authz::Mode,
+    authorization_mode: operatorkit_apiserver::authorization::Mode,
     /// Serve requests without credentials as system:anonymous.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     anonymous_auth: bool,
@@ -81,7 +81,10 @@ async fn main() -> anyhow::Result<()> {
         client_ca: args
             .client_ca_file
             .as_deref()
-            .map(operatorkit_apiserver::auth::x509::read_ca)
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --client-ca-file {}", path.display()))
+            })
             .transpose()?,
         anonymous: args.anonymous_auth,
         ..operatorkit_apiserver::Config::default()

@@ -176,13 +176,6 @@ fn format_seconds(secs: i64) -> Option<String> {
     Some(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-/// Now with microseconds, as `metav1.MicroTime` (Lease renewTime, Event eventTime).
-pub fn now_micro() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
-}
-
 /// A new random UID.
 pub fn new_uid() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::auth::Authenticator;
 use crate::authz::{Attributes, Authorizer, ResourceAttributes, Rule, Target};
 use crate::error::{ApiError, ApiResult};
+use crate::meta;
 use crate::resources::Builtin;
 use crate::user::User;
 
@@ -76,14 +77,18 @@ fn user_info(user: &User) -> Value {
     info
 }
 
+/// A TokenReview's status: the token's user and the audiences (of those
+/// `spec.audiences` asks for, the API's when none) it is valid for.
 fn token_review(spec: &Value, auth: &Authenticator) -> Value {
     let token = spec
         .get("token")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match auth.authenticate(None, Some(&format!("Bearer {token}"))) {
-        Ok(user) if !token.is_empty() => json!({"authenticated": true, "user": user_info(&user)}),
-        _ => json!({"user": {}, "error": "invalid bearer token"}),
+    let audiences = meta::strings(spec.get("audiences"));
+    match auth.authenticate_token(token, &audiences) {
+        Ok((user, audiences)) => json!({"authenticated": true, "user": user_info(&user),
+            "audiences": audiences}),
+        Err(_) => json!({"user": {}, "error": "invalid bearer token"}),
     }
 }
 
@@ -98,16 +103,7 @@ fn subject(spec: &Value) -> ApiResult<User> {
     let user = User {
         name: s("user"),
         uid: s("uid"),
-        groups: spec
-            .get("groups")
-            .and_then(Value::as_array)
-            .map(|g| {
-                g.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        groups: meta::strings(spec.get("groups")),
     };
     if user.name.is_empty() && user.groups.is_empty() {
         return Err(ApiError::bad_request(

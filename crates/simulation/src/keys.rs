@@ -46,7 +46,7 @@ pub const POD_STOP_SECONDS: &str = "simulation.operatorkit.dev/stop-seconds";
 
 /// Kubernetes' `Ready` condition type of pods and nodes (the one the kubelet
 /// and the node lifecycle controller set), spelled once here.
-pub const READY: &str = operatorkit_apiserver::meta::READY;
+pub const READY: &str = operatorkit_apiserver::READY;
 
 /// Field manager of the simulated kubelet (as the real one's user agent).
 pub const KUBELET: &str = "kubelet";

@@ -61,7 +61,7 @@ mod wait;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -359,7 +359,14 @@ async fn delete_cluster_rbac(client: &Client, resource: &str, name: &str) {
     };
 }
 
-/// Makes a namespace with a unique name and the test label.
+/// How long a new namespace may take to get what the control plane puts in
+/// every namespace.
+const NAMESPACE_READY: Duration = Duration::from_secs(30);
+
+/// Makes a namespace with a unique name and the test label, and waits, as
+/// Kubernetes' own e2e framework does, until the control plane has put its
+/// `default` ServiceAccount and `kube-root-ca.crt` ConfigMap in it, so that
+/// a test never sees them appear after it starts.
 async fn create_namespace(client: &Client) -> Result<String, TestError> {
     let namespace = unique_name("okt");
     let ns = Namespace {
@@ -373,6 +380,13 @@ async fn create_namespace(client: &Client) -> Result<String, TestError> {
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
         .await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    wait_for(&accounts, "default", NAMESPACE_READY, |a| a.is_some()).await?;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    wait_for(&configmaps, "kube-root-ca.crt", NAMESPACE_READY, |c| {
+        c.is_some()
+    })
+    .await?;
     Ok(namespace)
 }
 

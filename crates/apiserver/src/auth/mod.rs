@@ -65,6 +65,7 @@ impl Authenticator {
     }
 
     /// Everyone is `system:anonymous`.
+    #[cfg(test)]
     pub fn anonymous() -> Self {
         Self::without_tokens(true)
     }

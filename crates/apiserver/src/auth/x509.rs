@@ -2,7 +2,6 @@
 //! the TLS layer verifies the chain against `--client-ca-file`; the subject's
 //! common name is the user and each organization a group.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
@@ -13,25 +12,9 @@ use super::User;
 /// Why the client CA could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientCaError {
-    /// The file could not be read.
-    #[error("reading client CA file {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
     /// It holds no usable CA certificate.
     #[error("client CA: {0}")]
     Invalid(String),
-}
-
-/// Reads a client CA bundle (`--client-ca-file`).
-pub fn read_ca(path: &Path) -> Result<String, ClientCaError> {
-    std::fs::read_to_string(path).map_err(|source| ClientCaError::Read {
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 /// A verifier that accepts clients with a certificate chaining to a CA in

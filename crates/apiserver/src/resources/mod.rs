@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::Value;
 
 pub use self::builtin::{ALL_KINDS, Builtin};
-pub use self::compiled::{Compiled, compile_version};
+pub use self::compiled::Compiled;
 use crate::store::StorageKey;
 
 /// A served resource: one version of one resource.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use self::graceful::Graceful;
-pub use self::list::{ContinueToken, Filter};
+pub use self::list::Filter;
 use self::options::{DeleteOptions, Propagation, WriteOptions};
 pub use self::patch::{PatchType, apply as apply_patch};
 pub use self::scale::has_scale;
