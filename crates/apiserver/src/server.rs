@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::auth::serviceaccount::ServiceAccounts;
 use crate::auth::{Authenticator, TokenFileError};
 use crate::http::{App, RequestCounter};
 use crate::resources::{Builtin, Registry};
@@ -139,20 +140,7 @@ const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "k
 
 /// Starts a server.
 pub async fn start(config: Config) -> Result<Handle, StartError> {
-    let (wal, revision, objects) = match &config.data_dir {
-        Some(dir) => {
-            let (wal, restored) =
-                Wal::open(dir, config.data_dir_options.clone()).map_err(|source| {
-                    StartError::DataDir {
-                        path: dir.clone(),
-                        source,
-                    }
-                })?;
-            (Some(wal), restored.revision, restored.objects)
-        }
-        None => (None, 0, Vec::new()),
-    };
-    let store = Arc::new(Store::new(config.watch_history, wal, revision, objects));
+    let store = open_store(&config)?;
     let registry = Arc::new(Registry::with_builtins());
     let crd_storage = Builtin::CustomResourceDefinition.storage_key();
     for (_, crd) in store.read(|s| s.list(&crd_storage, None)) {
@@ -164,48 +152,12 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     ));
     let rest = Rest::new(store.clone(), registry.clone()).with_escalation_check(authz.clone());
     bootstrap(&rest, &registry).map_err(StartError::Bootstrap)?;
-
     // Like a real cluster, the server has an admin credential; its kubeconfig
     // carries it (kubectl prompts for a password over HTTPS without one).
     let admin_token = uuid::Uuid::new_v4().simple().to_string();
-    let auth = match &config.token_file {
-        Some(f) => Authenticator::from_token_file(f, config.anonymous)?,
-        None => Authenticator::without_tokens(config.anonymous),
-    }
-    .with_admin_token(&admin_token);
-    let service_accounts = Arc::new(crate::auth::serviceaccount::ServiceAccounts::new(
-        store.clone(),
-        config.data_dir.as_deref(),
-    )?);
-    let auth = auth.with_service_accounts(service_accounts.clone());
-    let listener =
-        TcpListener::bind(config.address)
-            .await
-            .map_err(|source| StartError::Listen {
-                address: config.address,
-                source,
-            })?;
-    let local = listener.local_addr().map_err(|source| StartError::Listen {
-        address: config.address,
-        source,
-    })?;
-    let (tls, cert) = if config.tls {
-        let (acceptor, cert) = tls_acceptor(
-            local,
-            config.serving_cert.as_ref(),
-            config.client_ca.as_deref(),
-        )?;
-        (Some(acceptor), Some(cert))
-    } else {
-        (None, None)
-    };
-    // What kube-root-ca.crt publishes: the CA clients verify the server with
-    // (over plain HTTP, a self-signed one of this address that nothing
-    // serves with: the ConfigMap exists as on every cluster).
-    let ca_pem = match &cert {
-        Some(c) => c.pem.clone(),
-        None => self_signed(local)?.2.pem,
-    };
+    let (auth, service_accounts) = authenticator(&config, &store, &admin_token)?;
+    let (listener, local) = listen(config.address).await?;
+    let (tls, cert, ca_pem) = serving(&config, local)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{local}");
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -230,17 +182,7 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         address: local,
         ca_pem,
     };
-    let followers = vec![
-        crate::controllers::follower(store.clone(), registry.clone()),
-        crate::quota::follower(Rest::new(store.clone(), registry.clone())),
-        crate::publish::follower(Rest::new(store.clone(), registry), published),
-    ];
-    tasks.spawn(crate::follow::run(
-        store,
-        followers,
-        crate::publish::RECONCILE_EVERY,
-        shutdown_rx.clone(),
-    ));
+    tasks.spawn(controllers(store, registry, published, shutdown_rx.clone()));
     tasks.spawn(accept_loop(listener, tls, app.clone(), shutdown_rx));
     tracing::info!(%url, "embedded API server listening");
     Ok(Handle {
@@ -251,6 +193,101 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
         shutdown,
         tasks,
     })
+}
+
+/// The store, restored from `config.data_dir` if there is one.
+fn open_store(config: &Config) -> Result<Arc<Store>, StartError> {
+    let (wal, revision, objects) = match &config.data_dir {
+        Some(dir) => {
+            let (wal, restored) =
+                Wal::open(dir, config.data_dir_options.clone()).map_err(|source| {
+                    StartError::DataDir {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?;
+            (Some(wal), restored.revision, restored.objects)
+        }
+        None => (None, 0, Vec::new()),
+    };
+    Ok(Arc::new(Store::new(
+        config.watch_history,
+        wal,
+        revision,
+        objects,
+    )))
+}
+
+/// Who may ask: the token file's users (or none), the admin token, and the
+/// ServiceAccount tokens this server issues.
+fn authenticator(
+    config: &Config,
+    store: &Arc<Store>,
+    admin_token: &str,
+) -> Result<(Authenticator, Arc<ServiceAccounts>), StartError> {
+    let auth = match &config.token_file {
+        Some(f) => Authenticator::from_token_file(f, config.anonymous)?,
+        None => Authenticator::without_tokens(config.anonymous),
+    }
+    .with_admin_token(admin_token);
+    let service_accounts = Arc::new(ServiceAccounts::new(
+        store.clone(),
+        config.data_dir.as_deref(),
+    )?);
+    Ok((
+        auth.with_service_accounts(service_accounts.clone()),
+        service_accounts,
+    ))
+}
+
+/// The bound listener and its address (the port chosen, for port 0).
+async fn listen(address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let error = |source| StartError::Listen { address, source };
+    let listener = TcpListener::bind(address).await.map_err(error)?;
+    let local = listener.local_addr().map_err(error)?;
+    Ok((listener, local))
+}
+
+/// TLS (when configured) with the certificate served, and the CA PEM
+/// `kube-root-ca.crt` publishes: the one clients verify the server with, or
+/// over plain HTTP a self-signed one of this address that nothing serves
+/// with (the ConfigMap exists as on every cluster).
+fn serving(
+    config: &Config,
+    local: SocketAddr,
+) -> Result<
+    (
+        Option<tokio_rustls::TlsAcceptor>,
+        Option<Certificate>,
+        String,
+    ),
+    StartError,
+> {
+    if !config.tls {
+        return Ok((None, None, self_signed(local)?.2.pem));
+    }
+    let (acceptor, cert) = tls_acceptor(
+        local,
+        config.serving_cert.as_ref(),
+        config.client_ca.as_deref(),
+    )?;
+    let ca_pem = cert.pem.clone();
+    Ok((Some(acceptor), Some(cert), ca_pem))
+}
+
+/// The server's own controllers, as followers of one event-log loop.
+async fn controllers(
+    store: Arc<Store>,
+    registry: Arc<Registry>,
+    published: crate::publish::Published,
+    shutdown: watch::Receiver<bool>,
+) {
+    let followers = vec![
+        crate::controllers::follower(store.clone(), registry.clone()),
+        crate::quota::follower(Rest::new(store.clone(), registry.clone())),
+        crate::publish::follower(Rest::new(store.clone(), registry), published),
+    ];
+    crate::follow::run(store, followers, crate::publish::RECONCILE_EVERY, shutdown).await;
 }
 
 /// The system PriorityClasses, as kube-apiserver's scheduling bootstrap

@@ -75,89 +75,18 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
         Builtin::Namespace => default_namespace(obj, op),
         Builtin::Secret => default_secret(obj),
         Builtin::Service => default_service(obj, old),
-        Builtin::Pod => {
-            default_pod_spec(meta::object_field_mut(obj, "spec"), true);
-            if op == Operation::Create {
-                let status = meta::object_field_mut(obj, "status");
-                set_default(status, "phase", "Pending".into());
-                set_default(status, "qosClass", "BestEffort".into());
-            }
-        }
-        Builtin::Deployment => {
-            let spec = meta::object_field_mut(obj, "spec");
-            set_default(spec, "replicas", 1.into());
-            set_default(spec, "revisionHistoryLimit", 10.into());
-            set_default(spec, "progressDeadlineSeconds", 600.into());
-            default_rolling_update(
-                spec,
-                "strategy",
-                &[("maxUnavailable", "25%".into()), ("maxSurge", "25%".into())],
-            );
-            default_template(spec);
-            default_status(obj, op, json!({}));
-        }
+        Builtin::Pod => default_pod(obj, op),
+        Builtin::Deployment => default_deployment(obj, op),
         Builtin::ReplicaSet => {
             let spec = meta::object_field_mut(obj, "spec");
             set_default(spec, "replicas", 1.into());
             default_template(spec);
             default_status(obj, op, json!({"replicas": 0}));
         }
-        Builtin::DaemonSet => {
-            let spec = meta::object_field_mut(obj, "spec");
-            set_default(spec, "revisionHistoryLimit", 10.into());
-            default_rolling_update(
-                spec,
-                "updateStrategy",
-                &[("maxUnavailable", 1.into()), ("maxSurge", 0.into())],
-            );
-            default_template(spec);
-            default_status(
-                obj,
-                op,
-                json!({"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0}),
-            );
-        }
-        Builtin::StatefulSet => {
-            let spec = meta::object_field_mut(obj, "spec");
-            set_default(spec, "replicas", 1.into());
-            set_default(spec, "podManagementPolicy", "OrderedReady".into());
-            default_stateful_set_strategy(spec);
-            set_default(spec, "revisionHistoryLimit", 10.into());
-            set_default(
-                spec,
-                "persistentVolumeClaimRetentionPolicy",
-                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
-            );
-            if let Some(Value::Array(templates)) = spec.get_mut("volumeClaimTemplates") {
-                for t in templates {
-                    if let Value::Object(t) = t {
-                        t.entry("apiVersion").or_insert_with(|| "v1".into());
-                        t.entry("kind")
-                            .or_insert_with(|| "PersistentVolumeClaim".into());
-                    }
-                    let s = meta::object_field_mut(t, "spec");
-                    set_default(s, "volumeMode", "Filesystem".into());
-                    meta::object_field_mut(t, "status")
-                        .entry("phase")
-                        .or_insert_with(|| "Pending".into());
-                }
-            }
-            default_template(spec);
-            default_status(obj, op, json!({"replicas": 0, "availableReplicas": 0}));
-        }
+        Builtin::DaemonSet => default_daemon_set(obj, op),
+        Builtin::StatefulSet => default_stateful_set(obj, op),
         Builtin::Job => default_job(obj, op),
-        Builtin::CronJob => {
-            let spec = meta::object_field_mut(obj, "spec");
-            set_default(spec, "concurrencyPolicy", "Allow".into());
-            set_default(spec, "suspend", false.into());
-            set_default(spec, "successfulJobsHistoryLimit", 3.into());
-            set_default(spec, "failedJobsHistoryLimit", 1.into());
-            if let Some(jt) = spec.get_mut("jobTemplate") {
-                let js = meta::object_field_mut(jt, "spec");
-                default_job_spec(js);
-            }
-            default_status(obj, op, json!({}));
-        }
+        Builtin::CronJob => default_cron_job(obj, op),
         Builtin::PersistentVolumeClaim => {
             set_default(
                 meta::object_field_mut(obj, "spec"),
@@ -185,6 +114,96 @@ pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) 
         }
         _ => super::policy::default(b, obj, op, default_template),
     }
+}
+
+/// A pod's spec defaults; a new pod is `Pending` and `BestEffort`.
+fn default_pod(obj: &mut Value, op: Operation) {
+    default_pod_spec(meta::object_field_mut(obj, "spec"), true);
+    if op == Operation::Create {
+        let status = meta::object_field_mut(obj, "status");
+        set_default(status, "phase", "Pending".into());
+        set_default(status, "qosClass", "BestEffort".into());
+    }
+}
+
+/// `SetDefaults_Deployment`: one replica, history 10, 600 s progress
+/// deadline, a 25%/25% rolling update.
+fn default_deployment(obj: &mut Value, op: Operation) {
+    let spec = meta::object_field_mut(obj, "spec");
+    set_default(spec, "replicas", 1.into());
+    set_default(spec, "revisionHistoryLimit", 10.into());
+    set_default(spec, "progressDeadlineSeconds", 600.into());
+    default_rolling_update(
+        spec,
+        "strategy",
+        &[("maxUnavailable", "25%".into()), ("maxSurge", "25%".into())],
+    );
+    default_template(spec);
+    default_status(obj, op, json!({}));
+}
+
+/// `SetDefaults_DaemonSet`: history 10, a rolling update of one at a time.
+fn default_daemon_set(obj: &mut Value, op: Operation) {
+    let spec = meta::object_field_mut(obj, "spec");
+    set_default(spec, "revisionHistoryLimit", 10.into());
+    default_rolling_update(
+        spec,
+        "updateStrategy",
+        &[("maxUnavailable", 1.into()), ("maxSurge", 0.into())],
+    );
+    default_template(spec);
+    default_status(
+        obj,
+        op,
+        json!({"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0}),
+    );
+}
+
+/// `SetDefaults_StatefulSet`, its volume claim templates included.
+fn default_stateful_set(obj: &mut Value, op: Operation) {
+    let spec = meta::object_field_mut(obj, "spec");
+    set_default(spec, "replicas", 1.into());
+    set_default(spec, "podManagementPolicy", "OrderedReady".into());
+    default_stateful_set_strategy(spec);
+    set_default(spec, "revisionHistoryLimit", 10.into());
+    set_default(
+        spec,
+        "persistentVolumeClaimRetentionPolicy",
+        json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+    );
+    if let Some(Value::Array(templates)) = spec.get_mut("volumeClaimTemplates") {
+        templates.iter_mut().for_each(default_claim_template);
+    }
+    default_template(spec);
+    default_status(obj, op, json!({"replicas": 0, "availableReplicas": 0}));
+}
+
+/// A StatefulSet's PersistentVolumeClaim template, as its own kind defaults.
+fn default_claim_template(t: &mut Value) {
+    if let Value::Object(t) = t {
+        t.entry("apiVersion").or_insert_with(|| "v1".into());
+        t.entry("kind")
+            .or_insert_with(|| "PersistentVolumeClaim".into());
+    }
+    let s = meta::object_field_mut(t, "spec");
+    set_default(s, "volumeMode", "Filesystem".into());
+    meta::object_field_mut(t, "status")
+        .entry("phase")
+        .or_insert_with(|| "Pending".into());
+}
+
+/// `SetDefaults_CronJob`, and its job template's spec as a Job's.
+fn default_cron_job(obj: &mut Value, op: Operation) {
+    let spec = meta::object_field_mut(obj, "spec");
+    set_default(spec, "concurrencyPolicy", "Allow".into());
+    set_default(spec, "suspend", false.into());
+    set_default(spec, "successfulJobsHistoryLimit", 3.into());
+    set_default(spec, "failedJobsHistoryLimit", 1.into());
+    if let Some(jt) = spec.get_mut("jobTemplate") {
+        let js = meta::object_field_mut(jt, "spec");
+        default_job_spec(js);
+    }
+    default_status(obj, op, json!({}));
 }
 
 /// A new object's status starts as `initial`; later writes keep theirs.
@@ -437,118 +456,133 @@ fn data_too_long(field: &str) -> FieldError {
 /// Validates kind-specific fields of `obj`.
 pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
     match b {
-        Builtin::Secret => {
-            validate_data_keys(obj, "data", errors);
-            // Each value decoded once: for its size and its validity.
-            let (mut size, mut undecodable) = (0, Vec::new());
-            if let Some(Value::Object(data)) = obj.get("data") {
-                for (k, v) in data {
-                    let decoded = v
-                        .as_str()
-                        .map(|s| (s, base64::engine::general_purpose::STANDARD.decode(s)));
-                    let valid = match decoded {
-                        Some((_, Ok(bytes))) => {
-                            size += bytes.len();
-                            true
-                        }
-                        Some((s, Err(_))) => {
-                            size += s.len();
-                            false
-                        }
-                        None => false,
-                    };
-                    if !valid {
-                        undecodable.push(FieldError::invalid(
-                            format!("data[{k}]"),
-                            v,
-                            "must be base64-encoded bytes",
-                        ));
-                    }
-                }
-            }
-            if size > MAX_DATA_BYTES {
-                errors.push(data_too_long("data"));
-            }
-            errors.extend(undecodable);
-            if let (Some(old), Some(new)) = (old.and_then(|o| o.get("type")), obj.get("type"))
-                && old != new
-            {
-                errors.push(FieldError::invalid("type", new, "field is immutable"));
-            }
-        }
-        Builtin::ConfigMap => {
-            validate_data_keys(obj, "data", errors);
-            validate_data_keys(obj, "binaryData", errors);
-            // kube-apiserver counts the values (decoded for binaryData),
-            // not the keys, against 1 MiB, and names the object's root.
-            let size =
-                value_bytes(obj.get("data"), false) + value_bytes(obj.get("binaryData"), true);
-            if size > MAX_DATA_BYTES {
-                errors.push(data_too_long("[]"));
-            }
-            if let Some(Value::Object(data)) = obj.get("data") {
-                for (k, v) in data {
-                    if !v.is_string() {
-                        errors.push(FieldError::invalid(
-                            format!("data[{k}]"),
-                            v,
-                            "must be a string",
-                        ));
-                    }
-                }
-            }
-        }
+        Builtin::Secret => validate_secret(obj, old, errors),
+        Builtin::ConfigMap => validate_config_map(obj, errors),
         Builtin::Service => validate_service(obj, old, errors),
         Builtin::Pod => validate_pod_spec(obj.get("spec"), "spec", errors),
         Builtin::Deployment | Builtin::ReplicaSet | Builtin::DaemonSet | Builtin::StatefulSet => {
             validate_workload(obj, old, errors);
         }
-        Builtin::Job => {
-            let policy = obj
-                .pointer("/spec/template/spec/restartPolicy")
-                .and_then(Value::as_str);
-            if !matches!(policy, Some("OnFailure" | "Never")) {
-                errors.push(FieldError {
-                    field: "spec.template.spec.restartPolicy".into(),
-                    reason: "FieldValueNotSupported",
-                    message: format!(
-                        "Unsupported value: {}: supported values: \"OnFailure\", \"Never\"",
-                        super::go_value(&Value::String(policy.unwrap_or_default().to_owned()))
-                    ),
-                });
-            }
-            validate_pod_spec(
-                obj.pointer("/spec/template/spec"),
-                "spec.template.spec",
-                errors,
-            );
-        }
-        Builtin::Lease => {
-            if let Some(d) = obj.pointer("/spec/leaseDurationSeconds")
-                && d.as_i64().is_none_or(|d| d <= 0)
-            {
-                errors.push(FieldError::invalid(
-                    "spec.leaseDurationSeconds",
-                    d,
-                    "must be greater than 0",
-                ));
-            }
-        }
+        Builtin::Job => validate_job(obj, errors),
+        Builtin::Lease => validate_lease(obj, errors),
         Builtin::CustomResourceDefinition => errors.extend(super::crd::validate(obj)),
         Builtin::RoleBinding | Builtin::ClusterRoleBinding => {
             validate_binding(b == Builtin::ClusterRoleBinding, obj, old, errors)
         }
-        Builtin::Namespace => {
-            if let (Some(old), true) = (old, meta::is_deleting(obj))
-                && meta::finalizers(obj).len() > meta::finalizers(old).len()
-            {
-                errors.push(FieldError::forbidden(
-                    "metadata.finalizers",
-                    "no new finalizers can be added if the object is being deleted",
+        Builtin::Namespace => validate_namespace(obj, old, errors),
+        _ => super::policy::validate(b, obj, old, errors),
+    }
+}
+
+/// A Secret's keys, its values (base64 that decodes, 1 MiB in all) and its
+/// immutable `type`.
+fn validate_secret(obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
+    validate_data_keys(obj, "data", errors);
+    // Each value decoded once: for its size and its validity.
+    let (mut size, mut undecodable) = (0, Vec::new());
+    if let Some(Value::Object(data)) = obj.get("data") {
+        for (k, v) in data {
+            let decoded = v
+                .as_str()
+                .map(|s| (s, base64::engine::general_purpose::STANDARD.decode(s)));
+            let valid = match decoded {
+                Some((_, Ok(bytes))) => {
+                    size += bytes.len();
+                    true
+                }
+                Some((s, Err(_))) => {
+                    size += s.len();
+                    false
+                }
+                None => false,
+            };
+            if !valid {
+                undecodable.push(FieldError::invalid(
+                    format!("data[{k}]"),
+                    v,
+                    "must be base64-encoded bytes",
                 ));
             }
         }
-        _ => super::policy::validate(b, obj, old, errors),
+    }
+    if size > MAX_DATA_BYTES {
+        errors.push(data_too_long("data"));
+    }
+    errors.extend(undecodable);
+    if let (Some(old), Some(new)) = (old.and_then(|o| o.get("type")), obj.get("type"))
+        && old != new
+    {
+        errors.push(FieldError::invalid("type", new, "field is immutable"));
+    }
+}
+
+/// A ConfigMap's keys, its values (strings, 1 MiB in all with `binaryData`).
+fn validate_config_map(obj: &Value, errors: &mut Vec<FieldError>) {
+    validate_data_keys(obj, "data", errors);
+    validate_data_keys(obj, "binaryData", errors);
+    // kube-apiserver counts the values (decoded for binaryData),
+    // not the keys, against 1 MiB, and names the object's root.
+    let size = value_bytes(obj.get("data"), false) + value_bytes(obj.get("binaryData"), true);
+    if size > MAX_DATA_BYTES {
+        errors.push(data_too_long("[]"));
+    }
+    if let Some(Value::Object(data)) = obj.get("data") {
+        for (k, v) in data {
+            if !v.is_string() {
+                errors.push(FieldError::invalid(
+                    format!("data[{k}]"),
+                    v,
+                    "must be a string",
+                ));
+            }
+        }
+    }
+}
+
+/// A Job's pods restart `OnFailure` or `Never`, and their spec is valid.
+fn validate_job(obj: &Value, errors: &mut Vec<FieldError>) {
+    let policy = obj
+        .pointer("/spec/template/spec/restartPolicy")
+        .and_then(Value::as_str);
+    if !matches!(policy, Some("OnFailure" | "Never")) {
+        errors.push(FieldError {
+            field: "spec.template.spec.restartPolicy".into(),
+            reason: "FieldValueNotSupported",
+            message: format!(
+                "Unsupported value: {}: supported values: \"OnFailure\", \"Never\"",
+                super::go_value(&Value::String(policy.unwrap_or_default().to_owned()))
+            ),
+        });
+    }
+    validate_pod_spec(
+        obj.pointer("/spec/template/spec"),
+        "spec.template.spec",
+        errors,
+    );
+}
+
+/// A Lease's duration, when given, is positive.
+fn validate_lease(obj: &Value, errors: &mut Vec<FieldError>) {
+    if let Some(d) = obj.pointer("/spec/leaseDurationSeconds")
+        && d.as_i64().is_none_or(|d| d <= 0)
+    {
+        errors.push(FieldError::invalid(
+            "spec.leaseDurationSeconds",
+            d,
+            "must be greater than 0",
+        ));
+    }
+}
+
+/// A namespace being deleted gets no new finalizers.
+fn validate_namespace(obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
+    if let (Some(old), true) = (old, meta::is_deleting(obj))
+        && meta::finalizers(obj).len() > meta::finalizers(old).len()
+    {
+        errors.push(FieldError::forbidden(
+            "metadata.finalizers",
+            "no new finalizers can be added if the object is being deleted",
+        ));
     }
 }
 

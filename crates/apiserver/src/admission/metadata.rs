@@ -2,7 +2,7 @@
 //! finalizers and owner references. Name, key and value rules are the ports in
 //! [`operatorkit_query::labels`], with Kubernetes' messages.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::FieldError;
 use crate::resources::{Builtin, ResourceType};
@@ -76,47 +76,10 @@ pub fn validate(rt: &ResourceType, obj: &Value, errors: &mut Vec<FieldError>) {
         );
     }
     if let Some(map) = meta.get("labels").and_then(Value::as_object) {
-        for (k, v) in map {
-            invalid_each(
-                errors,
-                "metadata.labels",
-                &Value::String(k.clone()),
-                labels::validate_qualified_name(k),
-            );
-            match v.as_str() {
-                Some(s) => invalid_each(
-                    errors,
-                    "metadata.labels",
-                    v,
-                    labels::validate_label_value(s),
-                ),
-                None => errors.push(FieldError::invalid(
-                    "metadata.labels",
-                    v,
-                    "label values must be strings",
-                )),
-            }
-        }
+        validate_labels(map, errors);
     }
     if let Some(ann) = meta.get("annotations").and_then(Value::as_object) {
-        let mut total = 0usize;
-        for (k, v) in ann {
-            let problems = labels::validate_qualified_name(&k.to_ascii_lowercase());
-            invalid_each(
-                errors,
-                "metadata.annotations",
-                &Value::String(k.clone()),
-                problems,
-            );
-            total += k.len() + v.as_str().map_or(0, str::len);
-        }
-        if total > 256 * 1024 {
-            errors.push(FieldError {
-                field: "metadata.annotations".into(),
-                reason: "FieldValueTooLong",
-                message: "Too long: may not be more than 262144 bytes".into(),
-            });
-        }
+        validate_annotations(ann, errors);
     }
     if let Some(fs) = meta.get("finalizers").and_then(Value::as_array) {
         for (i, f) in fs.iter().enumerate() {
@@ -125,31 +88,85 @@ pub fn validate(rt: &ResourceType, obj: &Value, errors: &mut Vec<FieldError>) {
         }
     }
     if let Some(refs) = meta.get("ownerReferences").and_then(Value::as_array) {
-        let mut controllers = 0;
-        for (i, r) in refs.iter().enumerate() {
-            for field in ["apiVersion", "kind", "name", "uid"] {
-                if r.get(field)
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    errors.push(FieldError::invalid(
-                        format!("metadata.ownerReferences[{i}].{field}"),
-                        &Value::String(String::new()),
-                        &format!("{field} must not be empty"),
-                    ));
-                }
-            }
-            if r.get("controller").and_then(Value::as_bool) == Some(true) {
-                controllers += 1;
+        validate_owner_references(refs, errors);
+    }
+}
+
+/// Label keys are qualified names; values are strings of label syntax.
+fn validate_labels(map: &Map<String, Value>, errors: &mut Vec<FieldError>) {
+    for (k, v) in map {
+        invalid_each(
+            errors,
+            "metadata.labels",
+            &Value::String(k.clone()),
+            labels::validate_qualified_name(k),
+        );
+        match v.as_str() {
+            Some(s) => invalid_each(
+                errors,
+                "metadata.labels",
+                v,
+                labels::validate_label_value(s),
+            ),
+            None => errors.push(FieldError::invalid(
+                "metadata.labels",
+                v,
+                "label values must be strings",
+            )),
+        }
+    }
+}
+
+/// Annotation keys are qualified names (any case); keys and values hold at
+/// most 256 KiB together.
+fn validate_annotations(ann: &Map<String, Value>, errors: &mut Vec<FieldError>) {
+    let mut total = 0usize;
+    for (k, v) in ann {
+        let problems = labels::validate_qualified_name(&k.to_ascii_lowercase());
+        invalid_each(
+            errors,
+            "metadata.annotations",
+            &Value::String(k.clone()),
+            problems,
+        );
+        total += k.len() + v.as_str().map_or(0, str::len);
+    }
+    if total > 256 * 1024 {
+        errors.push(FieldError {
+            field: "metadata.annotations".into(),
+            reason: "FieldValueTooLong",
+            message: "Too long: may not be more than 262144 bytes".into(),
+        });
+    }
+}
+
+/// Each owner reference names its owner fully; at most one is the
+/// controller.
+fn validate_owner_references(refs: &[Value], errors: &mut Vec<FieldError>) {
+    let mut controllers = 0;
+    for (i, r) in refs.iter().enumerate() {
+        for field in ["apiVersion", "kind", "name", "uid"] {
+            if r.get(field)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                errors.push(FieldError::invalid(
+                    format!("metadata.ownerReferences[{i}].{field}"),
+                    &Value::String(String::new()),
+                    &format!("{field} must not be empty"),
+                ));
             }
         }
-        if controllers > 1 {
-            errors.push(FieldError::invalid(
-                "metadata.ownerReferences",
-                &Value::Array(refs.clone()),
-                "Only one reference can have Controller set to true",
-            ));
+        if r.get("controller").and_then(Value::as_bool) == Some(true) {
+            controllers += 1;
         }
+    }
+    if controllers > 1 {
+        errors.push(FieldError::invalid(
+            "metadata.ownerReferences",
+            &Value::Array(refs.to_vec()),
+            "Only one reference can have Controller set to true",
+        ));
     }
 }
 
