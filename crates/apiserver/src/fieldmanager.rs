@@ -515,16 +515,55 @@ pub fn apply(
 ) -> ApiResult<Value> {
     let mut entries = live.map(read_entries).unwrap_or_default();
     let applied = field_set(rt, config);
-    let mut conflicts: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if let Some(live) = live {
+        let applier = Applier {
+            manager,
+            subresource,
+            config,
+            live,
+            applied: &applied,
+        };
+        let conflicts = applier.take_over(&mut entries, force);
+        if !conflicts.is_empty() {
+            let name = meta::name(config).unwrap_or_default();
+            return Err(conflict_error(rt, name, &conflicts));
+        }
+    }
+    drop_unapplied(&mut merged, &entries, &applied, manager, subresource);
+    record_apply(
+        &mut entries,
+        applied,
+        rt.api_version(),
+        manager,
+        subresource,
+    );
+    write_entries(&mut merged, &entries);
+    Ok(merged)
+}
+
+/// One apply, against the live object other managers own fields of.
+struct Applier<'a> {
+    manager: &'a str,
+    subresource: Option<&'a str>,
+    config: &'a Value,
+    live: &'a Value,
+    applied: &'a FieldSet,
+}
+
+impl Applier<'_> {
+    /// The fields other managers own that this apply sets to another value:
+    /// taken from them when `force`, else returned as conflicts (by
+    /// "manager using apiVersion").
+    fn take_over(&self, entries: &mut [Entry], force: bool) -> BTreeMap<String, Vec<String>> {
+        let mut conflicts: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in entries.iter_mut() {
-            if e.manager == manager || e.subresource.as_deref() != subresource {
+            if e.manager == self.manager || e.subresource.as_deref() != self.subresource {
                 continue;
             }
             let clashing: Vec<Path> = e
                 .fields
-                .intersection(&applied)
-                .filter(|p| clashes(config, live, p))
+                .intersection(self.applied)
+                .filter(|p| clashes(self.config, self.live, p))
                 .cloned()
                 .collect();
             if clashing.is_empty() {
@@ -539,22 +578,22 @@ pub fn apply(
                 list.extend(clashing.iter().map(|p| dotted(p)));
             }
         }
+        conflicts
     }
-    if !conflicts.is_empty() {
-        return Err(conflict_error(
-            rt,
-            meta::name(config).unwrap_or_default(),
-            &conflicts,
-        ));
-    }
-    let api_version = rt.api_version();
+}
+
+/// Removes from `merged` the fields `manager` applied before and no longer
+/// applies, unless another manager owns them too.
+fn drop_unapplied(
+    merged: &mut Value,
+    entries: &[Entry],
+    applied: &FieldSet,
+    manager: &str,
+    subresource: Option<&str>,
+) {
     let previous: FieldSet = entries
         .iter()
-        .filter(|e| {
-            e.manager == manager
-                && e.operation == "Apply"
-                && e.subresource.as_deref() == subresource
-        })
+        .filter(|e| is_apply_of(e, manager, subresource))
         .flat_map(|e| e.fields.iter().cloned())
         .collect();
     // Looked up per dropped field rather than collected: an object shared
@@ -566,16 +605,31 @@ pub fn apply(
             .filter(|e| !(e.manager == manager && e.operation == "Apply"))
             .any(|e| e.fields.contains(p))
     };
-    for p in previous.difference(&applied) {
+    for p in previous.difference(applied) {
         if !owned_by_others(p) {
-            remove(&mut merged, p);
+            remove(merged, p);
         }
     }
-    // An apply that owns what it owned before keeps its entry (and time), so
-    // re-applying the same configuration is not a write.
-    let existing = entries.iter().position(|e| {
-        e.manager == manager && e.operation == "Apply" && e.subresource.as_deref() == subresource
-    });
+}
+
+/// Whether `e` is `manager`'s apply entry for `subresource`.
+fn is_apply_of(e: &Entry, manager: &str, subresource: Option<&str>) -> bool {
+    e.manager == manager && e.operation == "Apply" && e.subresource.as_deref() == subresource
+}
+
+/// Records that `manager` applied `applied`. An apply that owns what it
+/// owned before keeps its entry (and time), so re-applying the same
+/// configuration is not a write.
+fn record_apply(
+    entries: &mut Vec<Entry>,
+    applied: FieldSet,
+    api_version: String,
+    manager: &str,
+    subresource: Option<&str>,
+) {
+    let existing = entries
+        .iter()
+        .position(|e| is_apply_of(e, manager, subresource));
     match existing {
         Some(i) if entries[i].fields == applied && entries[i].api_version == api_version => {}
         Some(i) => {
@@ -592,8 +646,6 @@ pub fn apply(
             fields: applied,
         }),
     }
-    write_entries(&mut merged, &entries);
-    Ok(merged)
 }
 
 /// The 500 kube-apiserver answers an apply configuration with fields its

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 /// Kubernetes' `Ready` condition type of pods and nodes (what the kubelet
-/// sets and evictions read), spelled once for the server and the
-/// simulated cluster.
-pub const READY: &str = "Ready";
+/// sets and evictions read), as the query crate's printers spell it for
+/// the whole repository.
+pub const READY: &str = operatorkit_query::printers::READY;
 
 /// `metadata` of `obj`, if it is an object.
 pub fn metadata(obj: &Value) -> Option<&Map<String, Value>> {

@@ -15,7 +15,7 @@ use super::cells::{
 use super::descriptions as d;
 use super::quantity::quantity_string;
 use super::workloads;
-use super::{AGE, Column, NAME, PrintFn, Printer, Row, col, wide};
+use super::{AGE, Column, NAME, PrintFn, Printer, READY, Row, col, wide};
 
 /// The printer of a core kind.
 pub(super) fn printer(kind: &str) -> Option<Printer> {
@@ -245,9 +245,9 @@ fn node_status(obj: &Value) -> String {
     let ready = arr_at(obj, &["status", "conditions"])
         .iter()
         .rev()
-        .find(|c| str_at(c, &["type"]) == "Ready");
+        .find(|c| str_at(c, &["type"]) == READY);
     let mut status = vec![match ready {
-        Some(c) if str_at(c, &["status"]) == "True" => "Ready",
+        Some(c) if str_at(c, &["status"]) == "True" => READY,
         Some(_) => "NotReady",
         None => "Unknown",
     }];

@@ -20,6 +20,12 @@
 //! certificates, coordination), `hpa`; shared cell formatting is in `cells`,
 //! quantities in `quantity`, column descriptions in `descriptions`.
 
+/// Kubernetes' `Ready` condition type of pods and nodes, also the word the
+/// printers show for it (a column title, a ready node's status). Spelled
+/// once for the whole repository (`tests/keys.rs`): the API server and the
+/// simulated cluster use this one.
+pub const READY: &str = "Ready";
+
 mod cells;
 mod cluster;
 mod core;

@@ -12,14 +12,14 @@ use super::cells::{
     age, arr_at, at, bool_at, deleting, int_at, is_set, name, or, str_at, text, time_at,
 };
 use super::descriptions as d;
-use super::{AGE, Column, NAME, Row, col, wide};
+use super::{AGE, Column, NAME, READY, Row, col, wide};
 use crate::table::{ZERO_TIME_NANOS, since};
 
 /// Pod columns.
 pub(super) const COLUMNS: &[Column] = &[
     NAME,
     col(
-        "Ready",
+        READY,
         "string",
         "The aggregate readiness state of this pod for accepting traffic.",
     ),
@@ -90,7 +90,7 @@ fn condition_is_true(status: &Value, typ: &str) -> bool {
 fn has_ready_condition(status: &Value) -> bool {
     arr_at(status, &["conditions"])
         .iter()
-        .any(|c| str_at(c, &["type"]) == "Ready" && str_at(c, &["status"]) == "True")
+        .any(|c| str_at(c, &["type"]) == READY && str_at(c, &["status"]) == "True")
 }
 
 /// The reason of a terminated container without one: `Signal:N` or `ExitCode:N`.

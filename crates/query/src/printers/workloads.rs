@@ -11,7 +11,7 @@ use super::cells::{
     name, opt_int_at, opt_str_at, selector_string, str_at, text, time_at,
 };
 use super::descriptions as d;
-use super::{AGE, Column, NAME, PrintFn, Printer, Row, col, wide};
+use super::{AGE, Column, NAME, PrintFn, Printer, READY, Row, col, wide};
 use crate::table::{human_nanos, now_nanos, since};
 
 const CONTAINERS: Column = wide(
@@ -24,7 +24,7 @@ const IMAGES: Column = wide(
     "string",
     "Images referenced by each container in the template.",
 );
-const READY: Column = col("Ready", "string", "Number of the pod with ready state");
+const READY_COLUMN: Column = col(READY, "string", "Number of the pod with ready state");
 
 /// The printer of an `apps` or `batch` kind (or the core
 /// ReplicationController, see [`RC_COLUMNS`]).
@@ -60,7 +60,7 @@ fn replicas(obj: &Value) -> i64 {
 
 const DEPLOYMENT_COLUMNS: &[Column] = &[
     NAME,
-    READY,
+    READY_COLUMN,
     col("Up-to-date", "string", d::DEPLOY_UPDATED),
     col("Available", "string", d::DEPLOY_AVAILABLE),
     AGE,
@@ -87,7 +87,7 @@ const REPLICASET_COLUMNS: &[Column] = &[
     NAME,
     col("Desired", "integer", d::RS_SPEC_REPLICAS),
     col("Current", "integer", d::RS_STATUS_REPLICAS),
-    col("Ready", "integer", d::RS_READY_REPLICAS),
+    col(READY, "integer", d::RS_READY_REPLICAS),
     AGE,
     CONTAINERS,
     IMAGES,
@@ -112,7 +112,7 @@ pub(super) const RC_COLUMNS: &[Column] = &[
     NAME,
     col("Desired", "integer", d::RC_SPEC_REPLICAS),
     col("Current", "integer", d::RC_STATUS_REPLICAS),
-    col("Ready", "integer", d::RC_READY_REPLICAS),
+    col(READY, "integer", d::RC_READY_REPLICAS),
     AGE,
     CONTAINERS,
     IMAGES,
@@ -137,7 +137,7 @@ const DAEMONSET_COLUMNS: &[Column] = &[
     NAME,
     col("Desired", "integer", d::DS_DESIRED),
     col("Current", "integer", d::DS_CURRENT),
-    col("Ready", "integer", d::DS_READY),
+    col(READY, "integer", d::DS_READY),
     col("Up-to-date", "integer", d::DS_UPDATED),
     col("Available", "integer", d::DS_AVAILABLE),
     col("Node Selector", "string", d::POD_NODE_SELECTOR),
@@ -169,7 +169,7 @@ fn daemon_set(obj: &Value, now: SystemTime) -> Row {
     Row::of(cells)
 }
 
-const STATEFULSET_COLUMNS: &[Column] = &[NAME, READY, AGE, CONTAINERS, IMAGES];
+const STATEFULSET_COLUMNS: &[Column] = &[NAME, READY_COLUMN, AGE, CONTAINERS, IMAGES];
 
 fn stateful_set(obj: &Value, now: SystemTime) -> Row {
     let ready = int_at(obj, &["status", "readyReplicas"]);
