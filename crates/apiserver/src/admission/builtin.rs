@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -803,80 +804,88 @@ pub fn allocate(b: Builtin, state: &State, mut obj: Value) -> ApiResult<Value> {
         .and_then(Value::as_str)
         .unwrap_or("ClusterIP")
         .to_owned();
-    let services = state.list(&Builtin::Service.storage_key(), None);
+    let services: Vec<Arc<Value>> = state
+        .list(&Builtin::Service.storage_key(), None)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     if ty != "ExternalName" {
-        let spec = meta::object_field_mut(&mut obj, "spec");
-        match spec.get("clusterIP").and_then(Value::as_str) {
-            Some("None") => {
-                spec.insert("clusterIPs".into(), json!(["None"]));
-            }
-            Some(ip) if !ip.is_empty() => {
-                let taken = services
-                    .iter()
-                    .any(|(_, s)| s.pointer("/spec/clusterIP").and_then(Value::as_str) == Some(ip));
-                if taken {
-                    return Err(ApiError::invalid(
-                        "Service",
-                        "",
-                        meta::name(&Value::Object(spec.clone())).unwrap_or_default(),
-                        vec![crate::error::Cause {
-                            reason: "FieldValueInvalid".into(),
-                            message: format!(
-                                "Invalid value: {ip:?}: failed to allocate IP {ip}: provided IP is already allocated"
-                            ),
-                            field: "spec.clusterIPs".into(),
-                        }],
-                    ));
-                }
-                spec.insert("clusterIPs".into(), json!([ip]));
-            }
-            _ => {
-                let used: BTreeSet<String> = services
-                    .iter()
-                    .filter_map(|(_, s)| {
-                        s.pointer("/spec/clusterIP")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    })
-                    .collect();
-                let ip = (2..SERVICE_RANGE_SIZE - 1)
-                    .map(|i| Ipv4Addr::from(SERVICE_RANGE_BASE + i).to_string())
-                    .find(|ip| !used.contains(ip))
-                    .ok_or_else(|| ApiError::internal("the service cluster IP range is full"))?;
-                spec.insert("clusterIP".into(), ip.clone().into());
-                spec.insert("clusterIPs".into(), json!([ip]));
-            }
-        }
+        allocate_cluster_ip(meta::object_field_mut(&mut obj, "spec"), &services)?;
     }
     if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
-        let mut used: BTreeSet<i64> = services
-            .iter()
-            .flat_map(|(_, s)| {
-                s.pointer("/spec/ports")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
-            .collect();
-        let spec = meta::object_field_mut(&mut obj, "spec");
-        if let Some(Value::Array(ports)) = spec.get_mut("ports") {
-            for p in ports.iter_mut() {
-                if p.get("nodePort").and_then(Value::as_i64).is_some() {
-                    continue;
-                }
-                let port = NODE_PORTS
-                    .clone()
-                    .find(|n| !used.contains(n))
-                    .ok_or_else(|| ApiError::internal("the node port range is full"))?;
-                used.insert(port);
-                if let Value::Object(p) = p {
-                    p.insert("nodePort".into(), port.into());
-                }
-            }
-        }
+        allocate_node_ports(meta::object_field_mut(&mut obj, "spec"), &services)?;
     }
     Ok(obj)
+}
+
+/// The Service's cluster IP: `None` (headless), the one asked for unless
+/// another Service has it, else the first free one of the range.
+fn allocate_cluster_ip(spec: &mut Map<String, Value>, services: &[Arc<Value>]) -> ApiResult<()> {
+    let ip_of = |s: &Arc<Value>| {
+        s.pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match spec.get("clusterIP").and_then(Value::as_str) {
+        Some("None") => {
+            spec.insert("clusterIPs".into(), json!(["None"]));
+        }
+        Some(ip) if !ip.is_empty() => {
+            let ip = ip.to_owned();
+            if services.iter().any(|s| ip_of(s).as_deref() == Some(&ip)) {
+                return Err(ApiError::invalid(
+                    "Service",
+                    "",
+                    meta::name(&Value::Object(spec.clone())).unwrap_or_default(),
+                    vec![crate::error::Cause {
+                        reason: "FieldValueInvalid".into(),
+                        message: format!(
+                            "Invalid value: {ip:?}: failed to allocate IP {ip}: provided IP is already allocated"
+                        ),
+                        field: "spec.clusterIPs".into(),
+                    }],
+                ));
+            }
+            spec.insert("clusterIPs".into(), json!([ip]));
+        }
+        _ => {
+            let used: BTreeSet<String> = services.iter().filter_map(ip_of).collect();
+            let ip = (2..SERVICE_RANGE_SIZE - 1)
+                .map(|i| Ipv4Addr::from(SERVICE_RANGE_BASE + i).to_string())
+                .find(|ip| !used.contains(ip))
+                .ok_or_else(|| ApiError::internal("the service cluster IP range is full"))?;
+            spec.insert("clusterIP".into(), ip.clone().into());
+            spec.insert("clusterIPs".into(), json!([ip]));
+        }
+    }
+    Ok(())
+}
+
+/// A node port for each port without one, the first free of the range.
+fn allocate_node_ports(spec: &mut Map<String, Value>, services: &[Arc<Value>]) -> ApiResult<()> {
+    let mut used: BTreeSet<i64> = services
+        .iter()
+        .filter_map(|s| s.pointer("/spec/ports").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+        .collect();
+    let Some(Value::Array(ports)) = spec.get_mut("ports") else {
+        return Ok(());
+    };
+    for p in ports.iter_mut() {
+        if p.get("nodePort").and_then(Value::as_i64).is_some() {
+            continue;
+        }
+        let port = NODE_PORTS
+            .clone()
+            .find(|n| !used.contains(n))
+            .ok_or_else(|| ApiError::internal("the node port range is full"))?;
+        used.insert(port);
+        if let Value::Object(p) = p {
+            p.insert("nodePort".into(), port.into());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
