@@ -316,6 +316,33 @@ async fn server_set_defaults_of_secrets_and_services() {
         port.target_port,
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
     );
+
+    // Another Service cannot have that cluster IP.
+    let taken = spec.cluster_ip.clone().unwrap();
+    let clash: Service = serde_json::from_value(json!({"metadata": {"name": env.name("clash")},
+        "spec": {"clusterIP": taken, "ports": [{"port": 80}]}}))
+    .unwrap();
+    let err = api_error(
+        services
+            .create(&PostParams::default(), &clash)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, 422);
+    assert!(err.message.contains("already allocated"), "{}", err.message);
+
+    // NodePort Services get distinct ports of the node port range.
+    let mut node_ports = Vec::new();
+    for _ in 0..2 {
+        let np: Service = serde_json::from_value(json!({"metadata": {"name": env.name("np")},
+            "spec": {"type": "NodePort", "ports": [{"port": 80}]}}))
+        .unwrap();
+        let created = services.create(&PostParams::default(), &np).await.unwrap();
+        let port = created.spec.unwrap().ports.unwrap()[0].node_port.unwrap();
+        assert!((30000..=32767).contains(&port), "{port}");
+        node_ports.push(port);
+    }
+    assert_ne!(node_ports[0], node_ports[1]);
     env.stop().await;
 }
 
