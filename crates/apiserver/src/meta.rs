@@ -113,6 +113,14 @@ pub fn strings(list: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The array at JSON `pointer` in `v` (a copy), or an empty one.
+pub fn array_at(v: &Value, pointer: &str) -> Vec<Value> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The string at JSON `pointer` in `v`, or "".
 pub fn string_at(v: &Value, pointer: &str) -> String {
     v.pointer(pointer)

@@ -16,7 +16,21 @@ pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io"
 pub fn validate(crd: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
-    let s = |p: &str| meta::string_at(&spec, p);
+    validate_names(crd, &spec, &mut errors);
+    let versions = meta::array_at(&spec, "/versions");
+    validate_versions(&versions, &mut errors);
+    for (i, v) in versions.iter().enumerate() {
+        if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
+            let base = format!("spec.versions[{i}].schema.openAPIV3Schema");
+            validate_schema(schema, &base, &mut errors);
+        }
+    }
+    errors
+}
+
+/// The group (a domain), plural and kind, the name they make, the scope.
+fn validate_names(crd: &Value, spec: &Value, errors: &mut Vec<FieldError>) {
+    let s = |p: &str| meta::string_at(spec, p);
     let group = s("/group");
     let plural = s("/names/plural");
     let kind = s("/names/kind");
@@ -51,43 +65,35 @@ pub fn validate(crd: &Value) -> Vec<FieldError> {
             &["Cluster", "Namespaced"],
         )),
     }
-    let versions = spec
-        .get("versions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+}
+
+/// At least one version, exactly one of them the storage version.
+fn validate_versions(versions: &[Value], errors: &mut Vec<FieldError>) {
+    let message = "must have exactly one version marked as storage version";
     if versions.is_empty() {
-        errors.push(FieldError::invalid(
-            "spec.versions",
-            &json!([]),
-            "must have exactly one version marked as storage version",
-        ));
+        errors.push(FieldError::invalid("spec.versions", &json!([]), message));
+        return;
     }
     let storage = versions
         .iter()
         .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
         .count();
-    if !versions.is_empty() && storage != 1 {
-        errors.push(FieldError::invalid(
-            "spec.versions",
-            &Value::Array(versions.clone()),
-            "must have exactly one version marked as storage version",
-        ));
+    if storage != 1 {
+        let all = Value::Array(versions.to_vec());
+        errors.push(FieldError::invalid("spec.versions", &all, message));
     }
-    for (i, v) in versions.iter().enumerate() {
-        if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
-            let base = format!("spec.versions[{i}].schema.openAPIV3Schema");
-            cel_compilation_errors(&kube::core::cel::compile_schema(schema), &base, &mut errors);
-            for e in operatorkit_structural::check_structural_at(schema, &base) {
-                errors.push(FieldError {
-                    field: e.field.clone(),
-                    reason: e.kind.reason(),
-                    message: e.body(),
-                });
-            }
-        }
+}
+
+/// A version's schema is structural and its CEL rules compile.
+fn validate_schema(schema: &Value, base: &str, errors: &mut Vec<FieldError>) {
+    cel_compilation_errors(&kube::core::cel::compile_schema(schema), base, errors);
+    for e in operatorkit_structural::check_structural_at(schema, base) {
+        errors.push(FieldError {
+            field: e.field.clone(),
+            reason: e.kind.reason(),
+            message: e.body(),
+        });
     }
-    errors
 }
 
 /// CEL rules that do not compile, located as kube-apiserver reports them.

@@ -20,55 +20,17 @@ pub fn register(registry: &Registry, crd: &Value) {
     let s = |p: &str| meta::string_at(&spec, p);
     let kind = s("/names/kind");
     let strings = |p: &str| meta::strings(spec.pointer(p));
-    for v in spec
-        .get("versions")
-        .and_then(Value::as_array)
+    let served = meta::array_at(&spec, "/versions")
         .into_iter()
-        .flatten()
-    {
-        if v.get("served").and_then(Value::as_bool) != Some(true) {
-            continue;
-        }
-        let schema = v.pointer("/schema/openAPIV3Schema").cloned();
-        let compiled = compile_version(schema.as_ref());
-        let custom = CustomVersion {
-            crd_name: name.clone(),
-            printer_columns: v
-                .get("additionalPrinterColumns")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            selectable_fields: v
-                .get("selectableFields")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
-                .map(|p| p.trim_start_matches('.').to_owned())
-                .collect(),
-            storage: v.get("storage").and_then(Value::as_bool) == Some(true),
-            schema,
-            compiled,
-            scale: v.pointer("/subresources/scale").map(|s| {
-                let path = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-                super::ScalePaths {
-                    spec_replicas_path: path("specReplicasPath").unwrap_or_default(),
-                    status_replicas_path: path("statusReplicasPath").unwrap_or_default(),
-                    label_selector_path: path("labelSelectorPath"),
-                }
-            }),
-        };
+        .filter(|v| v.get("served").and_then(Value::as_bool) == Some(true));
+    for v in served {
         let singular = match s("/names/singular") {
             s if s.is_empty() => kind.to_ascii_lowercase(),
             s => s,
         };
         registry.insert(ResourceType {
             group: s("/group"),
-            version: v
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            version: meta::string_at(&v, "/name"),
             kind: kind.clone(),
             plural: s("/names/plural"),
             singular,
@@ -79,7 +41,34 @@ pub fn register(registry: &Registry, crd: &Value) {
             generation: true,
             unconditional_update: false,
             builtin: None,
-            custom: Some(Arc::new(custom)),
+            custom: Some(Arc::new(custom_version(&name, &v))),
         });
+    }
+}
+
+/// What version `v` of CRD `crd_name` says of its objects: schema (with
+/// its CEL rules compiled), printer columns, selectable fields, scale.
+fn custom_version(crd_name: &str, v: &Value) -> CustomVersion {
+    let schema = v.pointer("/schema/openAPIV3Schema").cloned();
+    let compiled = compile_version(schema.as_ref());
+    CustomVersion {
+        crd_name: crd_name.to_owned(),
+        printer_columns: meta::array_at(v, "/additionalPrinterColumns"),
+        selectable_fields: meta::array_at(v, "/selectableFields")
+            .iter()
+            .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+            .map(|p| p.trim_start_matches('.').to_owned())
+            .collect(),
+        storage: v.get("storage").and_then(Value::as_bool) == Some(true),
+        schema,
+        compiled,
+        scale: v.pointer("/subresources/scale").map(|s| {
+            let path = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
+            super::ScalePaths {
+                spec_replicas_path: path("specReplicasPath").unwrap_or_default(),
+                status_replicas_path: path("statusReplicasPath").unwrap_or_default(),
+                label_selector_path: path("labelSelectorPath"),
+            }
+        }),
     }
 }
