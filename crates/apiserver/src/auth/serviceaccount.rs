@@ -115,37 +115,12 @@ impl ServiceAccounts {
                     name,
                 })
             })?;
-        let spec = body.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let seconds = spec
-            .get("expirationSeconds")
-            .and_then(Value::as_i64)
-            .unwrap_or(DEFAULT_EXPIRATION_SECONDS);
-        if seconds < MIN_EXPIRATION_SECONDS {
-            return Err(invalid(
-                name,
-                "spec.expirationSeconds",
-                &format!(
-                    "Invalid value: {seconds}: may not specify a duration less than 10 minutes"
-                ),
-            ));
+        let mut spec = body.get("spec").cloned().unwrap_or_else(|| json!({}));
+        let seconds = expiration_seconds(name, &spec)?;
+        let mut audiences = crate::meta::strings(spec.get("audiences"));
+        if audiences.is_empty() {
+            audiences.push(ISSUER.to_owned());
         }
-        if seconds > MAX_EXPIRATION_SECONDS {
-            return Err(invalid(
-                name,
-                "spec.expirationSeconds",
-                &format!(
-                    "Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds"
-                ),
-            ));
-        }
-        let audiences: Vec<String> = match spec.get("audiences").and_then(Value::as_array) {
-            Some(a) if !a.is_empty() => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => vec![ISSUER.to_owned()],
-        };
         let (pod, secret) = self.bound_object(namespace, name, spec.get("boundObjectRef"))?;
         let now = jiff::Timestamp::now().as_second();
         // Bounded above: seconds <= 2^32, now is a current Unix time.
@@ -173,7 +148,6 @@ impl ServiceAccounts {
         let expires = jiff::Timestamp::from_second(exp)
             .map(|t| t.to_string())
             .unwrap_or_default();
-        let mut spec = spec;
         spec["audiences"] = audiences.into();
         spec["expirationSeconds"] = seconds.into();
         Ok(json!({
@@ -359,6 +333,27 @@ fn write_private(path: &Path, pem: &str) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(pem.as_bytes())?;
     file.sync_all()
+}
+
+/// A TokenRequest's `spec.expirationSeconds` (an hour when absent), between
+/// ten minutes and 2^32 seconds.
+fn expiration_seconds(name: &str, spec: &Value) -> ApiResult<i64> {
+    let seconds = spec
+        .get("expirationSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_EXPIRATION_SECONDS);
+    let bound = if seconds < MIN_EXPIRATION_SECONDS {
+        "less than 10 minutes"
+    } else if seconds > MAX_EXPIRATION_SECONDS {
+        "larger than 2^32 seconds"
+    } else {
+        return Ok(seconds);
+    };
+    Err(invalid(
+        name,
+        "spec.expirationSeconds",
+        &format!("Invalid value: {seconds}: may not specify a duration {bound}"),
+    ))
 }
 
 #[cfg(test)]
