@@ -446,6 +446,22 @@ mod tests {
             .token_request("ns", "robot", &json!({"spec": {"expirationSeconds": 60}}))
             .unwrap_err();
         assert_eq!(short.code, 422);
+        assert!(
+            short.message.contains("less than 10 minutes"),
+            "{}",
+            short.message
+        );
+        let long = expiration_seconds("robot", &json!({"expirationSeconds": (1i64 << 32) + 1}))
+            .unwrap_err();
+        assert!(
+            long.message.contains("larger than 2^32 seconds"),
+            "{}",
+            long.message
+        );
+        assert_eq!(
+            expiration_seconds("robot", &json!({"expirationSeconds": 600})).unwrap(),
+            600
+        );
         let missing = accounts
             .token_request("ns", "nobody", &json!({}))
             .unwrap_err();
