@@ -219,80 +219,77 @@ impl ListOptions {
     /// Checks the options as kube-apiserver's `ValidateListOptions` does: a
     /// 422 `ListOptions.meta.k8s.io "" is invalid` listing each problem.
     pub fn validate(&self) -> ApiResult<()> {
-        let forbidden = |field: &str, detail: &str| Cause {
-            reason: "FieldValueForbidden".into(),
-            message: format!("Forbidden: {detail}"),
-            field: field.into(),
-        };
         let mut causes = Vec::new();
-        let rv_match = self.resource_version_match.as_deref();
         if self.watch {
-            if self.send_initial_events.is_some() && rv_match != Some("NotOlderThan") {
-                causes.push(forbidden(
-                    "resourceVersionMatch",
-                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-                ));
-            }
-            if let Some(m) = rv_match {
-                if self.send_initial_events.is_none() {
-                    causes.push(forbidden(
-                        "resourceVersionMatch",
-                        "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
-                    ));
-                }
-                if m != "NotOlderThan" {
-                    causes.push(Cause {
-                        reason: "FieldValueNotSupported".into(),
-                        message: format!(
-                            "Unsupported value: {m:?}: supported values: \"NotOlderThan\""
-                        ),
-                        field: "resourceVersionMatch".into(),
-                    });
-                }
-                if self.continue_token.is_some() {
-                    causes.push(forbidden(
-                        "resourceVersionMatch",
-                        "resourceVersionMatch is forbidden when continue is provided",
-                    ));
-                }
-            }
+            self.validate_watch(&mut causes);
         } else {
-            match rv_match {
-                None => {}
-                Some(m @ ("Exact" | "NotOlderThan")) => {
-                    if self.resource_version.is_none() {
-                        causes.push(forbidden(
-                            "resourceVersionMatch",
-                            "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                        ));
-                    }
-                    if self.continue_token.is_some() {
-                        causes.push(forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"));
-                    }
-                    if m == "Exact" && self.resource_version.as_deref() == Some("0") {
-                        causes.push(forbidden(
-                            "resourceVersionMatch",
-                            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-                        ));
-                    }
-                }
-                Some(other) => causes.push(Cause {
-                    reason: "FieldValueNotSupported".into(),
-                    message: format!("Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\", \"\""),
-                    field: "resourceVersionMatch".into(),
-                }),
-            }
-            if self.send_initial_events.is_some() {
-                causes.push(forbidden(
-                    "sendInitialEvents",
-                    "sendInitialEvents is forbidden for list",
-                ));
-            }
+            self.validate_list(&mut causes);
         }
         if causes.is_empty() {
             Ok(())
         } else {
             Err(ApiError::invalid("ListOptions", "meta.k8s.io", "", causes))
+        }
+    }
+
+    /// A watch: `sendInitialEvents` and `resourceVersionMatch=NotOlderThan`
+    /// go together, without `continue`.
+    fn validate_watch(&self, causes: &mut Vec<Cause>) {
+        let rv_match = self.resource_version_match.as_deref();
+        if self.send_initial_events.is_some() && rv_match != Some("NotOlderThan") {
+            causes.push(forbidden_match(
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        let Some(m) = rv_match else { return };
+        if self.send_initial_events.is_none() {
+            causes.push(forbidden_match(
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            ));
+        }
+        if m != "NotOlderThan" {
+            causes.push(unsupported_match(m, "\"NotOlderThan\""));
+        }
+        if self.continue_token.is_some() {
+            causes.push(forbidden_match(
+                "resourceVersionMatch is forbidden when continue is provided",
+            ));
+        }
+    }
+
+    /// A list: `resourceVersionMatch` needs a `resourceVersion` (not "0" for
+    /// `Exact`) and no `continue`; no `sendInitialEvents`.
+    fn validate_list(&self, causes: &mut Vec<Cause>) {
+        match self.resource_version_match.as_deref() {
+            None => {}
+            Some(m @ ("Exact" | "NotOlderThan")) => {
+                if self.resource_version.is_none() {
+                    causes.push(forbidden_match(
+                        "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                    ));
+                }
+                if self.continue_token.is_some() {
+                    causes.push(forbidden_match(
+                        "resourceVersionMatch is forbidden when continue is provided",
+                    ));
+                }
+                if m == "Exact" && self.resource_version.as_deref() == Some("0") {
+                    causes.push(forbidden_match(
+                        "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                    ));
+                }
+            }
+            Some(other) => causes.push(unsupported_match(
+                other,
+                "\"Exact\", \"NotOlderThan\", \"\"",
+            )),
+        }
+        if self.send_initial_events.is_some() {
+            causes.push(Cause {
+                reason: "FieldValueForbidden".into(),
+                message: "Forbidden: sendInitialEvents is forbidden for list".into(),
+                field: "sendInitialEvents".into(),
+            });
         }
     }
 
@@ -370,6 +367,24 @@ impl DeleteOptions {
             precondition_rv: rv,
             grace_period,
         })
+    }
+}
+
+/// A forbidden `resourceVersionMatch`, with kube-apiserver's `detail`.
+fn forbidden_match(detail: &str) -> Cause {
+    Cause {
+        reason: "FieldValueForbidden".into(),
+        message: format!("Forbidden: {detail}"),
+        field: "resourceVersionMatch".into(),
+    }
+}
+
+/// A `resourceVersionMatch` other than the `supported` ones.
+fn unsupported_match(value: &str, supported: &str) -> Cause {
+    Cause {
+        reason: "FieldValueNotSupported".into(),
+        message: format!("Unsupported value: {value:?}: supported values: {supported}"),
+        field: "resourceVersionMatch".into(),
     }
 }
 
