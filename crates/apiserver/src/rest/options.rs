@@ -412,6 +412,41 @@ mod tests {
     }
 
     #[test]
+    fn unsupported_matches_and_initial_events_on_lists_are_refused() {
+        let e = opts(&[("resourceVersion", "5"), ("resourceVersionMatch", "Bogus")])
+            .validate()
+            .unwrap_err();
+        assert!(
+            e.message.contains(
+                r#"resourceVersionMatch: Unsupported value: "Bogus": supported values: "Exact", "NotOlderThan", """#
+            ),
+            "{}",
+            e.message
+        );
+        let watch = [
+            ("watch", "true"),
+            ("sendInitialEvents", "true"),
+            ("resourceVersionMatch", "Exact"),
+        ];
+        let e = opts(&watch).validate().unwrap_err();
+        assert!(
+            e.message
+                .contains(r#"Unsupported value: "Exact": supported values: "NotOlderThan""#),
+            "{}",
+            e.message
+        );
+        let e = opts(&[("sendInitialEvents", "true")])
+            .validate()
+            .unwrap_err();
+        assert!(
+            e.message
+                .contains("sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn list_options_are_validated_as_kube_apiserver_does() {
         assert!(opts(&[]).validate().is_ok());
         assert!(
