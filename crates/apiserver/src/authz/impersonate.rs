@@ -20,13 +20,12 @@ pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<U
             .collect()
     };
     // An empty header value is no value (as kube-apiserver reads it).
-    let names: Vec<String> = values("impersonate-user")
+    let name = values("impersonate-user")
         .into_iter()
-        .filter(|n| !n.is_empty())
-        .collect();
+        .find(|n| !n.is_empty());
     let groups = values("impersonate-group");
     let uid = values("impersonate-uid").into_iter().next();
-    let Some(name) = names.into_iter().next() else {
+    let Some(name) = name else {
         if !groups.is_empty() || uid.is_some() {
             return Err(ApiError::bad_request(
                 "requested impersonation of groups or a uid without impersonating a user",
@@ -34,6 +33,7 @@ pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<U
         }
         return Ok(user);
     };
+    let account = service_account(&name);
     let may = |resource: &str, group: &str, namespace: &str, target: &str| -> ApiResult<()> {
         let attrs = Attributes {
             verb: "impersonate".into(),
@@ -47,10 +47,6 @@ pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<U
         };
         authz.authorize(&user, &attrs).map(|_| ())
     };
-    let account = name
-        .strip_prefix("system:serviceaccount:")
-        .and_then(|rest| rest.split_once(':'))
-        .filter(|(ns, sa)| !ns.is_empty() && !sa.is_empty() && !sa.contains(':'));
     match account {
         Some((ns, sa)) => may("serviceaccounts", "", ns, sa)?,
         None => may("users", "", "", &name)?,
@@ -61,10 +57,28 @@ pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<U
     if let Some(uid) = &uid {
         may("uids", "authentication.k8s.io", "", uid)?;
     }
+    Ok(impersonated(&name, account, groups, uid))
+}
+
+/// The namespace and name of `system:serviceaccount:<ns>:<name>`.
+fn service_account(name: &str) -> Option<(&str, &str)> {
+    name.strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(ns, sa)| !ns.is_empty() && !sa.is_empty() && !sa.contains(':'))
+}
+
+/// The user a request acts as: a ServiceAccount's groups unless groups are
+/// impersonated too, and `system:authenticated` for anyone but anonymous.
+fn impersonated(
+    name: &str,
+    account: Option<(&str, &str)>,
+    groups: Vec<String>,
+    uid: Option<String>,
+) -> User {
     let mut as_user = match (account, groups.is_empty()) {
         (Some((ns, sa)), true) => User::service_account(ns, sa, ""),
         _ => User {
-            name: name.clone(),
+            name: name.to_owned(),
             uid: String::new(),
             groups,
         },
@@ -74,5 +88,5 @@ pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<U
     if name != "system:anonymous" && !as_user.groups.iter().any(|g| g == authenticated) {
         as_user.groups.push(authenticated.into());
     }
-    Ok(as_user)
+    as_user
 }
