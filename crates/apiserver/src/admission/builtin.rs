@@ -275,41 +275,45 @@ fn default_service(obj: &mut Value, old: Option<&Value>) {
             }
         }
     }
-    // An update that omits allocated values keeps them (kube-apiserver patches
-    // them in from the stored object).
     if let Some(old_spec) = old.and_then(|o| o.get("spec")) {
-        for key in ["clusterIP", "clusterIPs"] {
-            if spec
-                .get(key)
-                .is_none_or(|v| v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty))
-                && let Some(v) = old_spec.get(key)
-            {
-                spec.insert(key.to_owned(), v.clone());
-            }
-        }
-        // By port and protocol, looked up once per port: a Service may have
-        // thousands.
-        let old_node_ports: std::collections::HashMap<String, Value> = old_spec
-            .get("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|o| Some((port_key(o), o.get("nodePort")?.clone())))
-            .collect();
-        if let Some(Value::Array(ports)) = spec.get_mut("ports") {
-            for p in ports.iter_mut() {
-                if p.get("nodePort").is_some() {
-                    continue;
-                }
-                if let (Some(np), Value::Object(p)) = (old_node_ports.get(&port_key(p)), p) {
-                    p.insert("nodePort".into(), np.clone());
-                }
-            }
-        }
+        keep_allocated(spec, old_spec);
     }
     if let Value::Object(m) = obj {
         m.entry("status")
             .or_insert_with(|| json!({"loadBalancer": {}}));
+    }
+}
+
+/// An update that omits allocated values (cluster IPs, node ports) keeps
+/// them: kube-apiserver patches them in from the stored object.
+fn keep_allocated(spec: &mut Map<String, Value>, old_spec: &Value) {
+    for key in ["clusterIP", "clusterIPs"] {
+        if spec
+            .get(key)
+            .is_none_or(|v| v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty))
+            && let Some(v) = old_spec.get(key)
+        {
+            spec.insert(key.to_owned(), v.clone());
+        }
+    }
+    // By port and protocol, looked up once per port: a Service may have
+    // thousands.
+    let old_node_ports: std::collections::HashMap<String, Value> = old_spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|o| Some((port_key(o), o.get("nodePort")?.clone())))
+        .collect();
+    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+        for p in ports.iter_mut() {
+            if p.get("nodePort").is_some() {
+                continue;
+            }
+            if let (Some(np), Value::Object(p)) = (old_node_ports.get(&port_key(p)), p) {
+                p.insert("nodePort".into(), np.clone());
+            }
+        }
     }
 }
 
