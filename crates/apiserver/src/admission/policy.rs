@@ -158,53 +158,22 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
     match b {
         Builtin::PriorityClass => validate_priority_class(obj, old, errors),
         Builtin::StorageClass => {
-            if obj
-                .get("provisioner")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                errors.push(FieldError::required("provisioner", ""));
-            }
-            immutable(
-                obj,
-                old,
-                &[
-                    "provisioner",
-                    "parameters",
-                    "reclaimPolicy",
-                    "volumeBindingMode",
-                ],
-                updates_forbidden,
-                errors,
-            );
+            required_string(obj, "provisioner", errors);
+            let fixed = [
+                "provisioner",
+                "parameters",
+                "reclaimPolicy",
+                "volumeBindingMode",
+            ];
+            immutable(obj, old, &fixed, updates_forbidden, errors);
         }
         Builtin::RuntimeClass => {
-            if obj
-                .get("handler")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                errors.push(FieldError::required("handler", ""));
-            }
+            required_string(obj, "handler", errors);
             immutable(obj, old, &["handler"], updates_forbidden, errors);
         }
         Builtin::HorizontalPodAutoscaler => validate_autoscaler(obj, errors),
         Builtin::LimitRange => validate_limit_range(obj, errors),
-        Builtin::ControllerRevision => {
-            if obj
-                .get("revision")
-                .and_then(Value::as_i64)
-                .is_some_and(|r| r < 0)
-            {
-                let r = obj.get("revision").cloned().unwrap_or_default();
-                errors.push(FieldError::invalid(
-                    "revision",
-                    &r,
-                    "must be greater than or equal to 0",
-                ));
-            }
-            immutable(obj, old, &["data"], updates_forbidden, errors);
-        }
+        Builtin::ControllerRevision => validate_revision(obj, old, errors),
         Builtin::ValidatingWebhookConfiguration | Builtin::MutatingWebhookConfiguration => {
             validate_webhooks(obj, errors);
         }
@@ -214,6 +183,32 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<F
         }
         _ => {}
     }
+}
+
+/// `Required value` unless top-level `field` is a non-empty string.
+fn required_string(obj: &Value, field: &str, errors: &mut Vec<FieldError>) {
+    if obj
+        .get(field)
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        errors.push(FieldError::required(field, ""));
+    }
+}
+
+/// A ControllerRevision's `revision` is not negative; its `data` is fixed.
+fn validate_revision(obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
+    if let Some(r) = obj
+        .get("revision")
+        .filter(|r| r.as_i64().is_some_and(|r| r < 0))
+    {
+        errors.push(FieldError::invalid(
+            "revision",
+            r,
+            "must be greater than or equal to 0",
+        ));
+    }
+    immutable(obj, old, &["data"], updates_forbidden, errors);
 }
 
 /// A CSR's `spec.request` is a PEM `CERTIFICATE REQUEST` that parses, and
