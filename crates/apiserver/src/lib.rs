@@ -79,7 +79,8 @@
 //! # Performance
 //!
 //! `cargo xtask bench apiserver` (criterion, release, `kube::Client` over
-//! loopback HTTP, in-memory store, 2-core machine):
+//! loopback HTTP, in-memory store, 2-core machine, 2026-11-22; later runs are
+//! in `docs/apiserver.md`):
 //!
 //! | operation | result |
 //! |---|---|
