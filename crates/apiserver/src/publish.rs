@@ -15,7 +15,6 @@
 //! field managers those components use.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -50,15 +49,12 @@ pub struct Published {
 /// Publishes everything at once, then keeps it current, as a follower of
 /// the event log that checks the `kubernetes` Service on every tick.
 pub fn follower(rest: Rest, published: Published) -> Box<dyn Follower> {
-    Box::new(Publisher {
-        rest,
-        published: Arc::new(published),
-    })
+    Box::new(Publisher { rest, published })
 }
 
 struct Publisher {
     rest: Rest,
-    published: Arc<Published>,
+    published: Published,
 }
 
 impl Follower for Publisher {

@@ -95,6 +95,13 @@ const REPLICASET_COLUMNS: &[Column] = &[
 ];
 
 fn replica_set(obj: &Value, now: SystemTime) -> Row {
+    let selector = format_label_selector(at(obj, &["spec", "selector"]));
+    replicas_row(obj, now, selector)
+}
+
+/// The row of a ReplicaSet or ReplicationController: desired, current and
+/// ready replicas, age, the template's containers, then `selector`.
+fn replicas_row(obj: &Value, now: SystemTime, selector: String) -> Row {
     let mut cells = vec![
         name(obj),
         Value::from(replicas(obj)),
@@ -103,7 +110,7 @@ fn replica_set(obj: &Value, now: SystemTime) -> Row {
         age(obj, now),
     ];
     cells.extend(template_containers(obj));
-    cells.push(text(format_label_selector(at(obj, &["spec", "selector"]))));
+    cells.push(text(selector));
     Row::of(cells)
 }
 
@@ -121,16 +128,7 @@ pub(super) const RC_COLUMNS: &[Column] = &[
 
 /// Prints a ReplicationController (its selector is a label map).
 pub(super) fn replication_controller(obj: &Value, now: SystemTime) -> Row {
-    let mut cells = vec![
-        name(obj),
-        Value::from(replicas(obj)),
-        int(obj, &["status", "replicas"]),
-        int(obj, &["status", "readyReplicas"]),
-        age(obj, now),
-    ];
-    cells.extend(template_containers(obj));
-    cells.push(text(format_labels(at(obj, &["spec", "selector"]))));
-    Row::of(cells)
+    replicas_row(obj, now, format_labels(at(obj, &["spec", "selector"])))
 }
 
 const DAEMONSET_COLUMNS: &[Column] = &[
