@@ -54,7 +54,7 @@ impl Follower for Controllers {
         let objects = self.store.read(|s| {
             let mut all = Vec::new();
             for storage in s.collections() {
-                for (k, v) in s.list(&storage, None) {
+                for (k, v) in s.values(&storage, None) {
                     all.push((storage.clone(), k, v));
                 }
             }
@@ -75,18 +75,19 @@ impl Follower for Controllers {
             self.aggregate = true;
         }
         if let Some(prev) = &e.prev {
-            self.unindex(&e.storage, &e.key, prev);
+            self.unindex(&e.storage, &e.key, &prev.value());
         }
+        let object = e.object.value();
         match e.kind {
             EventKind::Added | EventKind::Modified => {
-                self.index(&e.storage, &e.key, &e.object);
-                self.classify(&e.storage, &e.key, &e.object);
-                if !meta::owner_references(&e.object).is_empty() {
+                self.index(&e.storage, &e.key, &object);
+                self.classify(&e.storage, &e.key, &object);
+                if !meta::owner_references(&object).is_empty() {
                     self.orphan_checks.insert(place);
                 }
             }
             EventKind::Deleted => {
-                if let Some(uid) = meta::uid(&e.object)
+                if let Some(uid) = meta::uid(&object)
                     && let Some(deps) = self.dependents.get(uid)
                 {
                     self.orphan_checks.extend(deps.iter().cloned());
@@ -96,7 +97,7 @@ impl Follower for Controllers {
                 }
                 // A dependent gone may unblock its foreground owner; an object
                 // gone may empty a terminating namespace or CRD.
-                for r in meta::owner_references(&e.object) {
+                for r in meta::owner_references(&object) {
                     if let Some(place) = r
                         .get("uid")
                         .and_then(Value::as_str)
@@ -210,7 +211,7 @@ impl Controllers {
         let registry = &self.registry;
         let live = &self.live;
         let _ = self.store.write(|state| {
-            let Some(obj) = state.get(s, k) else {
+            let Some(obj) = state.value(s, k) else {
                 return Ok(());
             };
             let refs = meta::owner_references(&obj);
@@ -222,7 +223,7 @@ impl Controllers {
                 let Some(uid) = r.get("uid").and_then(Value::as_str) else {
                     continue;
                 };
-                match live.get(uid).and_then(|(os, ok)| state.get(os, ok)) {
+                match live.get(uid).and_then(|(os, ok)| state.value(os, ok)) {
                     Some(owner) if meta::uid(&owner) == Some(uid) => {
                         if !meta::finalizers(&owner)
                             .iter()
@@ -253,7 +254,7 @@ impl Controllers {
     /// Foreground: delete dependents, then release the owner. Orphan: strip the
     /// owner reference from dependents, then release the owner.
     fn finish_owner(&mut self, (s, k): &Place) {
-        let Some(owner) = self.store.read(|st| st.get(s, k)) else {
+        let Some(owner) = self.store.read(|st| st.value(s, k)) else {
             return;
         };
         let Some(uid) = meta::uid(&owner).map(str::to_owned) else {
@@ -268,10 +269,10 @@ impl Controllers {
         if finalizers.iter().any(|f| f == ORPHAN_FINALIZER) {
             for (ds, dk) in &deps {
                 let _ = self.store.write(|state| {
-                    let Some(dep) = state.get(ds, dk) else {
+                    let Some(dep) = state.value(ds, dk) else {
                         return Ok(());
                     };
-                    let mut dep = (*dep).clone();
+                    let mut dep = dep;
                     let refs: Vec<Value> = meta::owner_references(&dep)
                         .into_iter()
                         .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
@@ -293,7 +294,7 @@ impl Controllers {
             let mut blocking = false;
             for place in &deps {
                 self.collect_if_orphaned(place);
-                let still = self.store.read(|st| st.get(&place.0, &place.1));
+                let still = self.store.read(|st| st.value(&place.0, &place.1));
                 if let Some(dep) = still {
                     let blocks = meta::owner_references(&dep).iter().any(|r| {
                         r.get("uid").and_then(Value::as_str) == Some(uid.as_str())
@@ -314,7 +315,7 @@ impl Controllers {
         let ns_key = ObjectKey::new("", ns);
         let registry = &self.registry;
         let done = self.store.write(|state| {
-            let Some(namespace) = state.get(&ns_storage, &ns_key) else {
+            let Some(namespace) = state.value(&ns_storage, &ns_key) else {
                 return Ok(true);
             };
             if !meta::is_deleting(&namespace) {
@@ -327,7 +328,7 @@ impl Controllers {
                 if !rt.namespaced {
                     continue;
                 }
-                for (key, obj) in state.list(&storage, Some(ns)) {
+                for (key, obj) in state.values(&storage, Some(ns)) {
                     if !meta::is_deleting(&obj) {
                         // A failure leaves the object; the next event retries.
                         let _ = delete_in(state, &rt, &storage, &key, &DeleteOptions::default());
@@ -338,18 +339,18 @@ impl Controllers {
                 .collections()
                 .iter()
                 .filter(|s| registry.for_storage(s).is_some_and(|rt| rt.namespaced))
-                .map(|s| state.list(s, Some(ns)).len())
+                .map(|s| state.count(s, ns))
                 .sum();
             if left > 0 {
                 return Ok(false);
             }
-            let mut obj = (*namespace).clone();
+            let mut obj = namespace.clone();
             if let Some(Value::Array(fs)) = obj.pointer_mut("/spec/finalizers") {
                 fs.retain(|f| f != NAMESPACE_FINALIZER);
             }
             if released(&ns_storage, &obj) {
                 state.remove(&ns_storage, &ns_key);
-            } else if *namespace != obj {
+            } else if namespace != obj {
                 state.put(&ns_storage, &ns_key, obj);
             }
             Ok(true)
@@ -363,7 +364,7 @@ impl Controllers {
         let crd_key = ObjectKey::new("", name);
         let registry = &self.registry;
         let done = self.store.write(|state| {
-            let Some(crd) = state.get(&crd_storage, &crd_key) else {
+            let Some(crd) = state.value(&crd_storage, &crd_key) else {
                 return Ok(true);
             };
             if !meta::is_deleting(&crd) {
@@ -378,7 +379,7 @@ impl Controllers {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let storage = StorageKey::new(group, plural);
-            let items = state.list(&storage, None);
+            let items = state.values(&storage, None);
             if let Some(rt) = registry.for_storage(&storage) {
                 for (key, obj) in &items {
                     if !meta::is_deleting(obj) {
@@ -386,7 +387,7 @@ impl Controllers {
                     }
                 }
             }
-            if !state.list(&storage, None).is_empty() {
+            if !state.values(&storage, None).is_empty() {
                 mark_terminating(state, &crd_storage, &crd_key);
                 return Ok(false);
             }
@@ -406,10 +407,10 @@ impl Controllers {
 }
 
 fn mark_terminating(state: &mut State, s: &StorageKey, k: &ObjectKey) {
-    if let Some(crd) = state.get(s, k) {
-        let mut obj = (*crd).clone();
+    if let Some(crd) = state.value(s, k) {
+        let mut obj = crd.clone();
         crate::admission::crd::prepare(&mut obj);
-        if obj != *crd {
+        if obj != crd {
             state.put(s, k, obj);
         }
     }
@@ -425,10 +426,10 @@ fn remove_finalizer(store: &Store, s: &StorageKey, k: &ObjectKey, finalizer: &st
 /// Removes `finalizer` from the object at `k`, and the object itself when that
 /// released it; returns whether the object is gone.
 fn drop_finalizer(state: &mut State, s: &StorageKey, k: &ObjectKey, finalizer: &str) -> bool {
-    let Some(obj) = state.get(s, k) else {
+    let Some(obj) = state.value(s, k) else {
         return true;
     };
-    let mut obj = (*obj).clone();
+    let mut obj = obj;
     let rest: Vec<String> = meta::finalizers(&obj)
         .into_iter()
         .filter(|f| f != finalizer)

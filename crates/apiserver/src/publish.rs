@@ -65,7 +65,7 @@ impl Follower for Publisher {
         let namespaces = self
             .rest
             .store
-            .read(|s| s.list(&Builtin::Namespace.storage_key(), None));
+            .read(|s| s.values(&Builtin::Namespace.storage_key(), None));
         for (_, ns) in namespaces {
             self.namespace(&ns);
         }
@@ -78,7 +78,7 @@ impl Follower for Publisher {
         let ns = e.key.namespace.as_str();
         let s = &e.storage;
         if *s == Builtin::Namespace.storage_key() && e.kind != EventKind::Deleted {
-            self.namespace(&e.object);
+            self.namespace(&e.object.value());
         } else if (*s == Builtin::ServiceAccount.storage_key() && name == "default")
             || (*s == Builtin::ConfigMap.storage_key() && name == ROOT_CA_CONFIGMAP)
         {

@@ -51,7 +51,7 @@ impl Follower for Quotas {
 
 fn all_namespaces_with_quotas(rest: &Rest) -> BTreeSet<String> {
     rest.store.read(|s| {
-        s.list(&Builtin::ResourceQuota.storage_key(), None)
+        s.values(&Builtin::ResourceQuota.storage_key(), None)
             .into_iter()
             .map(|(k, _)| k.namespace)
             .collect()
@@ -69,15 +69,11 @@ fn recount(rest: &Rest, namespaces: &BTreeSet<String>) {
     };
     for ns in namespaces {
         let (quotas, counts) = rest.store.read(|s| {
-            let quotas = s.list(&Builtin::ResourceQuota.storage_key(), Some(ns));
+            let quotas = s.values(&Builtin::ResourceQuota.storage_key(), Some(ns));
             let counts = if quotas.is_empty() {
                 BTreeMap::new()
             } else {
-                counts(
-                    s,
-                    ns,
-                    &quotas.iter().map(|(_, q)| q.as_ref()).collect::<Vec<_>>(),
-                )
+                counts(s, ns, &quotas.iter().map(|(_, q)| q).collect::<Vec<_>>())
             };
             (quotas, counts)
         });
@@ -86,7 +82,7 @@ fn recount(rest: &Rest, namespaces: &BTreeSet<String>) {
             if quota.get("status") == Some(&status) {
                 continue;
             }
-            let mut updated = (*quota).clone();
+            let mut updated = quota.clone();
             meta::set_pointer(&mut updated, "/status", Some(status));
             if let Err(e) = rest.update(
                 &rt,
@@ -134,7 +130,8 @@ fn counts(state: &State, ns: &str, quotas: &[&Value]) -> BTreeMap<String, i64> {
 
 /// The count of `resource` in `ns`, if it is a counted resource.
 fn count(state: &State, ns: &str, resource: &str) -> Option<i64> {
-    let objects = |group: &str, plural: &str| state.list(&StorageKey::new(group, plural), Some(ns));
+    let objects =
+        |group: &str, plural: &str| state.values(&StorageKey::new(group, plural), Some(ns));
     let n = |v: Vec<_>| i64::try_from(v.len()).unwrap_or(i64::MAX);
     let services_of = |ty: &str| {
         objects("", "services")

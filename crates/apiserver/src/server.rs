@@ -143,7 +143,7 @@ pub async fn start(config: Config) -> Result<Handle, StartError> {
     let store = open_store(&config)?;
     let registry = Arc::new(Registry::with_builtins());
     let crd_storage = Builtin::CustomResourceDefinition.storage_key();
-    for (_, crd) in store.read(|s| s.list(&crd_storage, None)) {
+    for (_, crd) in store.read(|s| s.values(&crd_storage, None)) {
         crate::resources::crd::register(&registry, &crd);
     }
     let authz = Arc::new(crate::authz::Authorizer::new(

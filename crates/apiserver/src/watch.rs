@@ -19,7 +19,7 @@ use crate::error::ApiResult;
 use crate::resources::ResourceType;
 use crate::rest::options::ListOptions;
 use crate::rest::{Filter, convert};
-use crate::store::{EventKind, ObjectKey, Store};
+use crate::store::{EventKind, ObjectKey, Store, Stored, type_prefix};
 
 /// Annotation on the BOOKMARK that ends the initial events of a
 /// `sendInitialEvents=true` watch.
@@ -46,13 +46,61 @@ impl Default for WatchConfig {
 /// How many events of the store's log a watch reads at once.
 const BATCH: usize = 512;
 
+/// One event of a watch.
+pub enum Sent {
+    /// Built as JSON.
+    Built(Value),
+    /// ADDED or MODIFIED with an object whose stored JSON is what the
+    /// client reads, written from those bytes.
+    Stored(&'static str, Stored),
+}
+
+impl Sent {
+    /// The event of `kind` with `object`, from its stored bytes when it
+    /// needs no conversion for `rt` (`prefix` being `rt`'s type prefix).
+    fn of(rt: &ResourceType, prefix: &str, kind: &'static str, object: &Stored) -> Self {
+        match convert::unconverted(rt, object, prefix) {
+            Some(_) => Sent::Stored(kind, object.clone()),
+            None => Sent::Built(json!({"type": kind, "object": convert::from_stored(rt, object)})),
+        }
+    }
+
+    fn is_error(&self) -> bool {
+        matches!(self, Sent::Built(e) if e["type"] == "ERROR")
+    }
+
+    /// The event as JSON `{"type", "object"}`.
+    pub fn into_value(self) -> Value {
+        match self {
+            Sent::Built(event) => event,
+            Sent::Stored(kind, object) => json!({"type": kind, "object": object.value()}),
+        }
+    }
+
+    /// The event as one line of a JSON watch stream.
+    pub fn to_json_line(&self) -> Vec<u8> {
+        match self {
+            Sent::Built(event) => {
+                let mut line = serde_json::to_vec(event).unwrap_or_default();
+                line.push(b'\n');
+                line
+            }
+            Sent::Stored(kind, object) => {
+                format!("{{\"type\":\"{kind}\",\"object\":{}}}\n", object.json()).into_bytes()
+            }
+        }
+    }
+}
+
 /// A watch being served.
 struct Watcher {
     store: Arc<Store>,
     rt: Arc<ResourceType>,
     filter: Filter,
     cursor: u64,
-    pending: std::collections::VecDeque<Value>,
+    pending: std::collections::VecDeque<Sent>,
+    /// How objects of `rt`'s version begin as JSON.
+    prefix: String,
     revision_rx: tokio_watch::Receiver<u64>,
     shutdown: tokio_watch::Receiver<bool>,
     bookmarks: bool,
@@ -70,7 +118,7 @@ pub fn watch(
     opts: &ListOptions,
     config: WatchConfig,
     shutdown: tokio_watch::Receiver<bool>,
-) -> ApiResult<impl Stream<Item = Value> + Send + use<>> {
+) -> ApiResult<impl Stream<Item = Sent> + Send + use<>> {
     let mut opts = opts.clone();
     opts.watch = true;
     opts.validate()?;
@@ -83,6 +131,7 @@ pub fn watch(
         None => matches!(requested, None | Some(0)),
     };
     let revision_rx = store.subscribe_revision();
+    let prefix = type_prefix(&rt.api_version(), &rt.kind);
     let mut pending = std::collections::VecDeque::new();
     let cursor;
     let mut expired = None;
@@ -90,13 +139,12 @@ pub fn watch(
         let storage = rt.storage_key();
         let (rv, items) = store.read(|s| (s.revision(), s.list(&storage, filter.namespace())));
         for (key, stored) in items {
-            let obj = convert::from_storage(&rt, &stored);
-            if filter.matches(&key, &obj) {
-                pending.push_back(json!({"type": "ADDED", "object": obj}));
+            if filter.matches_stored(&rt, &key, &stored) {
+                pending.push_back(Sent::of(&rt, &prefix, "ADDED", &stored));
             }
         }
         if opts.send_initial_events == Some(true) {
-            pending.push_back(bookmark(&rt, rv, true));
+            pending.push_back(Sent::Built(bookmark(&rt, rv, true)));
         }
         cursor = rv.max(requested.unwrap_or(0));
     } else {
@@ -107,19 +155,22 @@ pub fn watch(
         cursor = rv;
     }
     if let Some(e) = expired {
-        pending.push_back(json!({"type": "ERROR", "object": e.to_status()}));
+        pending.push_back(Sent::Built(
+            json!({"type": "ERROR", "object": e.to_status()}),
+        ));
     }
     let now = Instant::now();
     let timeout = opts
         .timeout_seconds
         .map_or(config.default_timeout, Duration::from_secs);
-    let done = pending.back().is_some_and(|e| e["type"] == "ERROR");
+    let done = pending.back().is_some_and(Sent::is_error);
     let watcher = Watcher {
         store,
         rt,
         filter,
         cursor,
         pending,
+        prefix,
         revision_rx,
         shutdown,
         bookmarks: opts.allow_bookmarks,
@@ -145,7 +196,7 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {
 }
 
 impl Watcher {
-    async fn next(&mut self) -> Option<Value> {
+    async fn next(&mut self) -> Option<Sent> {
         loop {
             if let Some(e) = self.pending.pop_front() {
                 return Some(e);
@@ -163,7 +214,7 @@ impl Watcher {
             }
             if self.bookmarks && now >= self.next_bookmark {
                 self.next_bookmark = now + self.bookmark_interval;
-                return Some(bookmark(&self.rt, self.cursor, false));
+                return Some(Sent::Built(bookmark(&self.rt, self.cursor, false)));
             }
             let wake = if self.bookmarks {
                 self.deadline.min(self.next_bookmark)
@@ -191,8 +242,9 @@ impl Watcher {
         let events = match self.store.events_after(self.cursor, BATCH) {
             Ok(events) => events,
             Err(e) => {
-                self.pending
-                    .push_back(json!({"type": "ERROR", "object": e.to_status()}));
+                self.pending.push_back(Sent::Built(
+                    json!({"type": "ERROR", "object": e.to_status()}),
+                ));
                 self.done = true;
                 return false;
             }
@@ -208,7 +260,7 @@ impl Watcher {
                 &event.key,
                 event.kind,
                 &event.object,
-                event.prev.as_deref(),
+                event.prev.as_ref(),
                 event.rv,
             ) {
                 self.pending.push_back(e);
@@ -223,27 +275,42 @@ impl Watcher {
         &self,
         key: &ObjectKey,
         kind: EventKind,
-        object: &Value,
-        prev: Option<&Value>,
+        object: &Stored,
+        prev: Option<&Stored>,
         rv: u64,
-    ) -> Option<Value> {
-        let cur = convert::from_storage(&self.rt, object);
-        let cur_passes = kind != EventKind::Deleted && self.filter.matches(key, &cur);
-        let prev = prev.map(|p| convert::from_storage(&self.rt, p));
-        let prev_passes = prev.as_ref().is_some_and(|p| self.filter.matches(key, p));
-        match (cur_passes, prev_passes) {
-            (true, false) => Some(json!({"type": "ADDED", "object": cur})),
-            (true, true) => Some(json!({"type": "MODIFIED", "object": cur})),
-            (false, true) => {
+    ) -> Option<Sent> {
+        let rt = &self.rt;
+        let cur_passes = kind != EventKind::Deleted && self.filter.matches_stored(rt, key, object);
+        let prev = prev.filter(|p| self.filter.matches_stored(rt, key, p));
+        match (cur_passes, prev) {
+            (true, None) => Some(Sent::of(rt, &self.prefix, "ADDED", object)),
+            (true, Some(_)) => Some(Sent::of(rt, &self.prefix, "MODIFIED", object)),
+            (false, Some(prev)) => {
                 let mut last = if kind == EventKind::Deleted {
-                    cur
+                    convert::from_stored(rt, object)
                 } else {
-                    prev.unwrap_or(cur)
+                    convert::from_stored(rt, prev)
                 };
                 crate::meta::set_resource_version(&mut last, rv);
-                Some(json!({"type": "DELETED", "object": last}))
+                Some(Sent::Built(json!({"type": "DELETED", "object": last})))
             }
-            (false, false) => None,
+            (false, None) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_written_from_stored_bytes_is_the_event_decoded() {
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
+        let sent = Sent::Stored("MODIFIED", Stored::encode(&object));
+        let line = sent.to_json_line();
+        assert_eq!(line.last(), Some(&b'\n'));
+        let written: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(written, sent.into_value());
+        assert_eq!(written, json!({"type": "MODIFIED", "object": object}));
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -808,8 +807,8 @@ pub fn allocate(b: Builtin, state: &State, mut obj: Value) -> ApiResult<Value> {
         .and_then(Value::as_str)
         .unwrap_or("ClusterIP")
         .to_owned();
-    let services: Vec<Arc<Value>> = state
-        .list(&Builtin::Service.storage_key(), None)
+    let services: Vec<Value> = state
+        .values(&Builtin::Service.storage_key(), None)
         .into_iter()
         .map(|(_, s)| s)
         .collect();
@@ -824,8 +823,8 @@ pub fn allocate(b: Builtin, state: &State, mut obj: Value) -> ApiResult<Value> {
 
 /// The Service's cluster IP: `None` (headless), the one asked for unless
 /// another Service has it, else the first free one of the range.
-fn allocate_cluster_ip(spec: &mut Map<String, Value>, services: &[Arc<Value>]) -> ApiResult<()> {
-    let ip_of = |s: &Arc<Value>| {
+fn allocate_cluster_ip(spec: &mut Map<String, Value>, services: &[Value]) -> ApiResult<()> {
+    let ip_of = |s: &Value| {
         s.pointer("/spec/clusterIP")
             .and_then(Value::as_str)
             .map(str::to_owned)
@@ -866,7 +865,7 @@ fn allocate_cluster_ip(spec: &mut Map<String, Value>, services: &[Arc<Value>]) -
 }
 
 /// A node port for each port without one, the first free of the range.
-fn allocate_node_ports(spec: &mut Map<String, Value>, services: &[Arc<Value>]) -> ApiResult<()> {
+fn allocate_node_ports(spec: &mut Map<String, Value>, services: &[Value]) -> ApiResult<()> {
     let mut used: BTreeSet<i64> = services
         .iter()
         .filter_map(|s| s.pointer("/spec/ports").and_then(Value::as_array))

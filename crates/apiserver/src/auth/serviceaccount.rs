@@ -282,10 +282,10 @@ impl ServiceAccounts {
         })
     }
 
-    fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
+    fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
         let key = ObjectKey::new(namespace, name);
         self.store
-            .read(|s| s.get(&StorageKey::new("", resource), &key))
+            .read(|s| s.value(&StorageKey::new("", resource), &key))
     }
 }
 

@@ -26,12 +26,7 @@ pub fn reconcile(store: &Store) {
 
 /// One pass; whether anything changed.
 fn pass(store: &Store) -> bool {
-    let roles: Vec<(ObjectKey, Value)> = store.read(|s| {
-        s.list(&cluster_roles(), None)
-            .into_iter()
-            .map(|(k, v)| (k, (*v).clone()))
-            .collect()
-    });
+    let roles: Vec<(ObjectKey, Value)> = store.read(|s| s.values(&cluster_roles(), None));
     let mut changed = false;
     for (key, role) in &roles {
         let Some(selectors) = role
@@ -60,10 +55,10 @@ fn pass(store: &Store) -> bool {
             continue;
         }
         let updated = store.write(|state| {
-            let Some(current) = state.get(&cluster_roles(), key) else {
+            let Some(current) = state.value(&cluster_roles(), key) else {
                 return Ok(false);
             };
-            let mut next = (*current).clone();
+            let mut next = current;
             next["rules"] = Value::Array(rules);
             state.put(&cluster_roles(), key, next);
             Ok(true)

@@ -175,7 +175,7 @@ impl Index {
     /// instead of the cache, which would take the lock again).
     pub(super) fn from_state(state: &State) -> Self {
         {
-            let list = |resource: &str| state.list(&StorageKey::new(GROUP, resource), None);
+            let list = |resource: &str| state.values(&StorageKey::new(GROUP, resource), None);
             let mut index = Index {
                 revision: state.revision(),
                 ..Index::default()

@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::meta;
 use crate::resources::{Builtin, Gvr, Registry, ResourceType};
 use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, WriteOptions};
-use crate::rest::{Deleted, PatchType, Rest, Subresource};
+use crate::rest::{Deleted, PatchType, Rest, Subresource, convert};
 use crate::store::Store;
 use crate::user::User;
 use crate::watch::{WatchConfig, watch};
@@ -468,7 +468,11 @@ impl App {
             if opts.watch || call.p.legacy_watch {
                 return self.watch(rt.clone(), ns, &opts, call.negotiated);
             }
-            let list = self.rest.list(rt, ns, &opts)?;
+            let listed = self.rest.list(rt, ns, &opts)?;
+            if (shape, encoding) == (Shape::Object, Encoding::Json) {
+                return Ok(full(StatusCode::OK, "application/json", listed.to_json(rt)));
+            }
+            let list = listed.into_value(rt);
             return Ok(respond(200, &negotiate::list(rt, shape, list), encoding));
         };
         if call.p.legacy_watch || crate::rest::options::watch_requested(call.query) {
@@ -476,7 +480,17 @@ impl App {
             opts.field_selector = Some(format!("metadata.name={name}"));
             return self.watch(rt.clone(), ns, &opts, call.negotiated);
         }
-        let obj = self.rest.get(rt, ns, name)?;
+        let stored = self.rest.get_stored(rt, ns, name)?;
+        if (shape, encoding) == (Shape::Object, Encoding::Json)
+            && convert::read_as_stored(rt, &stored)
+        {
+            return Ok(full(
+                StatusCode::OK,
+                "application/json",
+                stored.json().to_owned(),
+            ));
+        }
+        let obj = convert::from_stored(rt, &stored);
         Ok(respond(200, &negotiate::object(rt, shape, obj), encoding))
     }
 
@@ -561,7 +575,10 @@ impl App {
         )?;
         let mut first = true;
         let frames = events.map(move |event| {
-            let event = negotiate::watch_event(&rt, shape, event, first);
+            if shape == Shape::Object && encoding == Encoding::Json {
+                return Ok::<_, Infallible>(Frame::data(Bytes::from(event.to_json_line())));
+            }
+            let event = negotiate::watch_event(&rt, shape, event.into_value(), first);
             first = false;
             let frame = match encoding {
                 // An event without a protobuf form (none is expected: the

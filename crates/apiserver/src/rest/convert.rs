@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::resources::{Builtin, ResourceType};
+use crate::store::{Stored, type_prefix};
 
 /// Field renames between `events.k8s.io/v1` and `v1` Events.
 const EVENT_FIELDS: &[(&str, &str)] = &[
@@ -28,7 +29,30 @@ pub fn to_storage(rt: &ResourceType, mut obj: Value) -> Value {
 
 /// The stored object as a client of `rt`'s version reads it.
 pub fn from_storage(rt: &ResourceType, stored: &Value) -> Value {
-    let mut obj = stored.clone();
+    to_version(rt, stored.clone())
+}
+
+/// [`from_storage`] of an object as the store keeps it.
+pub fn from_stored(rt: &ResourceType, stored: &Stored) -> Value {
+    to_version(rt, stored.value())
+}
+
+/// The stored object's JSON after its type (as [`Stored::item_json`]) when
+/// it is already what a client of `rt` reads, `prefix` being `rt`'s
+/// [`crate::store::type_prefix`]; `None` when it needs converting.
+pub fn unconverted<'a>(rt: &ResourceType, stored: &'a Stored, prefix: &str) -> Option<&'a str> {
+    if rt.builtin == Some(Builtin::Event) {
+        return None;
+    }
+    stored.item_json(prefix)
+}
+
+/// Whether the stored object's JSON is already what a client of `rt` reads.
+pub fn read_as_stored(rt: &ResourceType, stored: &Stored) -> bool {
+    unconverted(rt, stored, &type_prefix(&rt.api_version(), &rt.kind)).is_some()
+}
+
+fn to_version(rt: &ResourceType, mut obj: Value) -> Value {
     if rt.builtin == Some(Builtin::Event) {
         rename(&mut obj, |(new, old)| (*old, *new));
     }

@@ -62,7 +62,7 @@ impl Rest {
         let storage = pods.storage_key();
         let key = ObjectKey::new(scoped_namespace(pods, Some(ns)), name);
         self.store.write(|state| {
-            let pod = state.get(&storage, &key).ok_or_else(|| {
+            let pod = state.value(&storage, &key).ok_or_else(|| {
                 ApiError::not_found(crate::error::Target {
                     group: "",
                     resource: "pods",
@@ -104,7 +104,7 @@ fn is_ready(pod: &Value) -> bool {
 fn check_budget(state: &State, ns: &str, pod: &Value) -> ApiResult<()> {
     let pod_labels = meta::labels(pod);
     let budgets: Vec<_> = state
-        .list(&Builtin::PodDisruptionBudget.storage_key(), Some(ns))
+        .values(&Builtin::PodDisruptionBudget.storage_key(), Some(ns))
         .into_iter()
         .filter(|(_, pdb)| selector(pdb).is_some_and(|s| s.matches(&pod_labels)))
         .collect();
@@ -121,7 +121,7 @@ fn check_budget(state: &State, ns: &str, pod: &Value) -> ApiResult<()> {
         return Ok(());
     };
     let selected: Vec<_> = state
-        .list(&Builtin::Pod.storage_key(), Some(ns))
+        .values(&Builtin::Pod.storage_key(), Some(ns))
         .into_iter()
         .map(|(_, p)| p)
         .filter(|p| select.matches(&meta::labels(p)))

@@ -10,7 +10,7 @@ use super::{Rest, convert};
 use crate::error::{ApiError, ApiResult};
 use crate::meta;
 use crate::resources::ResourceType;
-use crate::store::ObjectKey;
+use crate::store::{ObjectKey, Stored, type_prefix};
 use operatorkit_query::{fields, labels};
 
 /// Which objects a list or watch returns.
@@ -70,6 +70,24 @@ impl Filter {
     /// `remainingItemCount`).
     pub fn selects(&self) -> bool {
         self.labels.is_some() || self.fields.is_some()
+    }
+
+    /// Whether a stored object of `rt` passes, decoding it only when a field
+    /// selector reads it.
+    pub fn matches_stored(&self, rt: &ResourceType, key: &ObjectKey, stored: &Stored) -> bool {
+        if self.fields.is_some() {
+            return self.matches(key, &convert::from_stored(rt, stored));
+        }
+        if self
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| ns != key.namespace)
+        {
+            return false;
+        }
+        self.labels
+            .as_ref()
+            .is_none_or(|l| l.matches(&stored.labels()))
     }
 
     /// Whether `obj` (in the form the client reads) passes.
@@ -145,7 +163,7 @@ impl Rest {
         rt: &ResourceType,
         ns: Option<&str>,
         opts: &ListOptions,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<Listed> {
         let filter = Filter::new(rt, ns, opts)?;
         let ns = filter.namespace().map(str::to_owned);
         let storage = rt.storage_key();
@@ -187,8 +205,7 @@ impl Rest {
             if after.as_ref().is_some_and(|a| key <= *a) {
                 continue;
             }
-            let obj = convert::from_storage(rt, &stored);
-            if !filter.matches(&key, &obj) {
+            if !filter.matches_stored(rt, &key, &stored) {
                 continue;
             }
             if opts.limit > 0 && out.len() == opts.limit {
@@ -197,7 +214,7 @@ impl Rest {
                 continue;
             }
             last_key = Some(key);
-            out.push(list_item(rt, obj));
+            out.push(stored);
         }
         let mut metadata = json!({"resourceVersion": at.to_string()});
         if more && let Some(k) = &last_key {
@@ -206,13 +223,73 @@ impl Rest {
                 metadata["remainingItemCount"] = remaining.into();
             }
         }
-        Ok(json!({
+        Ok(Listed {
+            metadata,
+            items: out,
+        })
+    }
+}
+
+/// What a LIST selected: the objects as the store keeps them, and the list's
+/// metadata. Its JSON splices their stored bytes; other shapes decode them.
+#[derive(Debug)]
+pub struct Listed {
+    metadata: Value,
+    items: Vec<Stored>,
+}
+
+impl Listed {
+    /// The list as a client of `rt` reads it.
+    pub fn into_value(self, rt: &ResourceType) -> Value {
+        let items: Vec<Value> = self
+            .items
+            .iter()
+            .map(|s| list_item(rt, convert::from_stored(rt, s)))
+            .collect();
+        json!({
             "apiVersion": rt.api_version(),
             "kind": rt.list_kind(),
-            "metadata": metadata,
-            "items": out,
-        }))
+            "metadata": self.metadata,
+            "items": items,
+        })
     }
+
+    /// [`Listed::into_value`] as JSON, written from the stored bytes of every
+    /// item already in `rt`'s version.
+    pub fn to_json(&self, rt: &ResourceType) -> Vec<u8> {
+        let size: usize = self.items.iter().map(Stored::len).sum();
+        let mut out = Vec::with_capacity(size + 256);
+        out.extend_from_slice(b"{\"apiVersion\":");
+        write_json(&mut out, &rt.api_version());
+        out.extend_from_slice(b",\"kind\":");
+        write_json(&mut out, &rt.list_kind());
+        out.extend_from_slice(b",\"metadata\":");
+        write_json(&mut out, &self.metadata);
+        out.extend_from_slice(b",\"items\":[");
+        let prefix = type_prefix(&rt.api_version(), &rt.kind);
+        for (i, stored) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match convert::unconverted(rt, stored, &prefix) {
+                Some(fields) if rt.builtin.is_some() => {
+                    out.push(b'{');
+                    out.extend_from_slice(fields.as_bytes());
+                }
+                Some(_) => out.extend_from_slice(stored.json().as_bytes()),
+                None => write_json(&mut out, &list_item(rt, convert::from_stored(rt, stored))),
+            }
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
+/// Appends `value` as JSON.
+fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
+    // Writing into a Vec cannot fail, nor can serializing these values
+    // (strings and `Value`s).
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// An item of a list: built-in kinds' items carry no apiVersion/kind, as
@@ -277,6 +354,7 @@ mod tests {
                 },
             )
             .unwrap();
+        let first = first.into_value(&cms);
         let token = first["metadata"]["continue"].as_str().unwrap().to_owned();
         (0..10).for_each(|i| drop(create(format!("b{i}"))));
         let next = ListOptions {
@@ -291,6 +369,67 @@ mod tests {
                 .starts_with("The provided continue parameter is too old"),
             "{}",
             err.message
+        );
+    }
+
+    #[test]
+    fn a_list_written_from_stored_bytes_is_the_list_decoded() {
+        use crate::resources::{Gvr, Registry};
+        use crate::rest::options::WriteOptions;
+        use crate::store::Store;
+        use std::sync::Arc;
+        let rest = Rest::new(
+            Arc::new(Store::new(100, None, 0, Vec::new())),
+            Arc::new(Registry::with_builtins()),
+        );
+        let rt = |g: &str, r: &str| rest.registry.get(&Gvr::new(g, "v1", r)).unwrap();
+        let w = WriteOptions::default();
+        let ns = json!({"metadata": {"name": "ns"}});
+        rest.create(&rt("", "namespaces"), None, ns, &w).unwrap();
+        let cm = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}});
+        rest.create(&rt("", "configmaps"), Some("ns"), cm, &w)
+            .unwrap();
+        let event = json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "p"},
+            "message": "hello", "reason": "R"});
+        rest.create(&rt("", "events"), Some("ns"), event, &w)
+            .unwrap();
+        // Spliced (ConfigMaps, core Events) and converted (events.k8s.io).
+        for rt in [
+            rt("", "configmaps"),
+            rt("", "events"),
+            rt("events.k8s.io", "events"),
+        ] {
+            let listed = rest.list(&rt, Some("ns"), &ListOptions::default()).unwrap();
+            let written: Value = serde_json::from_slice(&listed.to_json(&rt)).unwrap();
+            let decoded = listed.into_value(&rt);
+            assert_eq!(written, decoded, "{}", rt.kind);
+            assert_eq!(decoded["items"].as_array().unwrap().len(), 1, "{}", rt.kind);
+            assert!(decoded["items"][0].get("apiVersion").is_none());
+        }
+        let regarding = rest
+            .list(
+                &rt("events.k8s.io", "events"),
+                Some("ns"),
+                &ListOptions::default(),
+            )
+            .unwrap()
+            .into_value(&rt("events.k8s.io", "events"));
+        assert_eq!(regarding["items"][0]["note"], "hello");
+        let by_label = ListOptions {
+            label_selector: Some("x=1".into()),
+            ..ListOptions::default()
+        };
+        let selected = rest.list(&rt("", "configmaps"), None, &by_label).unwrap();
+        assert_eq!(selected.items.len(), 1);
+        let none = ListOptions {
+            label_selector: Some("x=2".into()),
+            ..ListOptions::default()
+        };
+        assert!(
+            rest.list(&rt("", "configmaps"), None, &none)
+                .unwrap()
+                .items
+                .is_empty()
         );
     }
 

@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult, Cause, Target};
 use crate::fieldmanager;
 use crate::meta;
 use crate::resources::{Builtin, Registry, ResourceType};
-use crate::store::{ObjectKey, State, StorageKey, Store};
+use crate::store::{ObjectKey, State, StorageKey, Store, Stored};
 use crate::user::User;
 
 /// Finalizer the server adds for `propagationPolicy=Foreground`.
@@ -187,12 +187,15 @@ impl Rest {
 
     /// GET of one object.
     pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+        Ok(convert::from_stored(rt, &self.get_stored(rt, ns, name)?))
+    }
+
+    /// GET of one object as the store keeps it (see [`convert`]).
+    pub fn get_stored(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Stored> {
         let key = ObjectKey::new(scoped_namespace(rt, ns), name);
-        let stored = self
-            .store
+        self.store
             .read(|s| s.get(&rt.storage_key(), &key))
-            .ok_or_else(|| ApiError::not_found(target(rt, name)))?;
-        Ok(convert::from_storage(rt, &stored))
+            .ok_or_else(|| ApiError::not_found(target(rt, name)))
     }
 
     /// POST: creates an object in `ns`.
@@ -299,10 +302,9 @@ impl Rest {
             let obj = admission::allocate(rt, state, obj)?;
             let obj = convert::to_storage(rt, obj);
             if opts.dry_run {
-                return Ok(Arc::new(obj));
+                return Ok(obj);
             }
-            crate::store::fits(&obj)?;
-            let stored = state.put(&storage, &key, obj);
+            let stored = state.put_fitting(&storage, &key, obj)?;
             if rt.builtin == Some(Builtin::CustomResourceDefinition) {
                 let (registry, crd) = (self.registry.clone(), stored.clone());
                 state.on_commit(move || crate::resources::crd::register(&registry, &crd));
@@ -463,7 +465,7 @@ impl Rest {
         let key = ObjectKey::new(scoped_namespace(rt, ns), name);
         let (stored, warnings) = self.store.write(|state| {
             let current = state
-                .get(&storage, &key)
+                .value(&storage, &key)
                 .ok_or_else(|| ApiError::not_found(target(rt, name)))?;
             let current_view = convert::from_storage(rt, &current);
             let (requested, warnings) = f(&current_view)?;
@@ -523,11 +525,11 @@ impl Rest {
             let new = convert::to_storage(rt, new);
             let mut unchanged = new.clone();
             meta::set_resource_version(&mut unchanged, current_rv);
-            if unchanged == *current {
+            if unchanged == current {
                 return Ok((current, warnings));
             }
             if opts.dry_run {
-                return Ok((Arc::new(new), warnings));
+                return Ok((new, warnings));
             }
             let is_crd = rt.builtin == Some(Builtin::CustomResourceDefinition);
             if released(&storage, &new) {
@@ -538,8 +540,7 @@ impl Rest {
                 }
                 return Ok((gone, warnings));
             }
-            crate::store::fits(&new)?;
-            let stored = state.put(&storage, &key, new);
+            let stored = state.put_fitting(&storage, &key, new)?;
             if is_crd && !meta::is_deleting(&stored) {
                 let (registry, crd) = (self.registry.clone(), stored.clone());
                 state.on_commit(move || crate::resources::crd::register(&registry, &crd));
@@ -562,7 +563,7 @@ impl Rest {
         let deleted = self.store.write(|state| {
             let mut out = Vec::new();
             for (key, stored) in state.list(&storage, filter.namespace()) {
-                if !filter.matches(&key, &convert::from_storage(rt, &stored)) {
+                if !filter.matches_stored(rt, &key, &stored) {
                     continue;
                 }
                 match delete_in(state, rt, &storage, &key, opts)? {
@@ -643,7 +644,7 @@ pub fn delete_in(
         ));
     }
     let current = state
-        .get(storage, key)
+        .value(storage, key)
         .ok_or_else(|| ApiError::not_found(target(rt, &key.name)))?;
     if let Some(uid) = &opts.precondition_uid
         && meta::uid(&current) != Some(uid.as_str())
@@ -667,7 +668,7 @@ pub fn delete_in(
             ));
         }
     }
-    let mut obj = (*current).clone();
+    let mut obj = current.clone();
     let mut finalizers = meta::finalizers(&obj);
     let policy = opts.propagation.unwrap_or(Propagation::Background);
     let add = |fs: &mut Vec<String>, f: &str| {
@@ -677,7 +678,7 @@ pub fn delete_in(
     };
     let how = graceful::decide(rt, &current, opts);
     if how == Graceful::Pending {
-        return Ok(Deleted::Pending((*current).clone()));
+        return Ok(Deleted::Pending(current));
     }
     match policy {
         Propagation::Foreground => add(&mut finalizers, FOREGROUND_FINALIZER),
@@ -689,28 +690,28 @@ pub fn delete_in(
         meta::set_finalizers(&mut obj, &finalizers);
         if period == 0 && !held(storage, &obj, &finalizers) {
             if opts.dry_run {
-                return Ok(Deleted::Now((*current).clone()));
+                return Ok(Deleted::Now(current));
             }
             let gone = state.remove(storage, key).unwrap_or(current);
-            return Ok(Deleted::Now((*gone).clone()));
+            return Ok(Deleted::Now(gone));
         }
         if opts.dry_run {
             return Ok(Deleted::Pending(obj));
         }
         let stored = state.put(storage, key, obj);
-        return Ok(Deleted::Pending((*stored).clone()));
+        return Ok(Deleted::Pending(stored));
     }
     if !held(storage, &obj, &finalizers) {
         if opts.dry_run {
-            return Ok(Deleted::Now((*current).clone()));
+            return Ok(Deleted::Now(current));
         }
         let gone = state.remove(storage, key).unwrap_or(current);
-        return Ok(Deleted::Now((*gone).clone()));
+        return Ok(Deleted::Now(gone));
     }
     let already = meta::is_deleting(&obj);
     let changed_finalizers = finalizers != meta::finalizers(&obj);
     if already && !changed_finalizers {
-        return Ok(Deleted::Pending((*current).clone()));
+        return Ok(Deleted::Pending(current));
     }
     if !already {
         let m = meta::metadata_mut(&mut obj);
@@ -725,7 +726,7 @@ pub fn delete_in(
         return Ok(Deleted::Pending(obj));
     }
     let stored = state.put(storage, key, obj);
-    Ok(Deleted::Pending((*stored).clone()))
+    Ok(Deleted::Pending(stored))
 }
 
 /// Whether something still keeps `obj` (with these finalizers) from being
@@ -841,7 +842,7 @@ fn check_namespace_accepts(
     ns: &str,
     name: &str,
 ) -> ApiResult<()> {
-    let Some(namespace) = state.get(&namespaces(), &ObjectKey::new("", ns)) else {
+    let Some(namespace) = state.value(&namespaces(), &ObjectKey::new("", ns)) else {
         return Err(ApiError::not_found(Target {
             group: "",
             resource: "namespaces",

@@ -3,9 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use super::{ObjectKey, StorageKey};
+use super::{ObjectKey, StorageKey, Stored};
 use crate::error::{ApiError, ApiResult};
 
 /// What happened to an object.
@@ -32,9 +30,9 @@ pub struct Event {
     pub key: ObjectKey,
     /// The object after the change (for a deletion: its last state, carrying the
     /// deletion's resourceVersion).
-    pub object: Arc<Value>,
+    pub object: Stored,
     /// The object before the change, if it existed.
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Stored>,
 }
 
 /// Events in revision order, at most `capacity` of them.

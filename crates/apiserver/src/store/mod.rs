@@ -8,6 +8,7 @@
 //! state at an older revision, so paged lists stay consistent.
 
 mod log;
+mod stored;
 pub mod wal;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use self::log::{Event, EventKind};
+pub use self::stored::{Stored, type_prefix};
 use self::wal::{Record, Wal};
 use crate::error::{ApiError, ApiResult};
 
@@ -59,34 +61,12 @@ impl ObjectKey {
     }
 }
 
-type Collection = BTreeMap<ObjectKey, Arc<Value>>;
+type Collection = BTreeMap<ObjectKey, Stored>;
 
 /// The largest object etcd stores: its default `--max-request-bytes`
 /// (1.5 MiB). Measured here as JSON; kube-apiserver stores built-in kinds as
 /// protobuf, which is usually smaller.
-pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
-
-/// Refuses an object etcd would refuse, as kube-apiserver passes that on.
-pub fn fits(object: &Value) -> ApiResult<()> {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut size = Counter(0);
-    // Writing JSON into a counter cannot fail: the writer never errors and a
-    // Value always serializes.
-    let _ = serde_json::to_writer(&mut size, object);
-    if size.0 > MAX_OBJECT_BYTES {
-        return Err(ApiError::request_too_large_for_storage());
-    }
-    Ok(())
-}
+const MAX_OBJECT_BYTES: usize = 1536 * 1024;
 
 /// The state under the store's lock.
 pub struct State {
@@ -98,7 +78,7 @@ pub struct State {
     pending: Vec<Record>,
     /// What each of this write's changes replaced, to undo it if it cannot be
     /// made durable (or its closure panicked).
-    replaced: Vec<(StorageKey, ObjectKey, Option<Arc<Value>>)>,
+    replaced: Vec<(StorageKey, ObjectKey, Option<Stored>)>,
     /// What this write does outside the store once it is durable.
     on_commit: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -129,11 +109,11 @@ impl Store {
         history: usize,
         wal: Option<Wal>,
         revision: u64,
-        objects: Vec<(StorageKey, ObjectKey, Value)>,
+        objects: Vec<(StorageKey, ObjectKey, Stored)>,
     ) -> Self {
         let mut collections: BTreeMap<StorageKey, Collection> = BTreeMap::new();
         for (s, k, v) in objects {
-            collections.entry(s).or_default().insert(k, Arc::new(v));
+            collections.entry(s).or_default().insert(k, v);
         }
         let (revision_tx, _) = watch::channel(revision);
         Self {
@@ -214,12 +194,12 @@ impl State {
     }
 
     /// The object at `key`, if any.
-    pub fn get(&self, s: &StorageKey, key: &ObjectKey) -> Option<Arc<Value>> {
+    pub fn get(&self, s: &StorageKey, key: &ObjectKey) -> Option<Stored> {
         self.collections.get(s).and_then(|c| c.get(key)).cloned()
     }
 
     /// Every object of a collection, in key order, optionally in one namespace.
-    pub fn list(&self, s: &StorageKey, namespace: Option<&str>) -> Vec<(ObjectKey, Arc<Value>)> {
+    pub fn list(&self, s: &StorageKey, namespace: Option<&str>) -> Vec<(ObjectKey, Stored)> {
         let Some(c) = self.collections.get(s) else {
             return Vec::new();
         };
@@ -233,6 +213,37 @@ impl State {
         }
     }
 
+    /// The object at `key`, decoded, if any.
+    pub fn value(&self, s: &StorageKey, key: &ObjectKey) -> Option<Value> {
+        self.get(s, key).map(|o| o.value())
+    }
+
+    /// Every object of a collection, decoded, in key order, optionally in
+    /// one namespace.
+    pub fn values(&self, s: &StorageKey, namespace: Option<&str>) -> Vec<(ObjectKey, Value)> {
+        let Some(c) = self.collections.get(s) else {
+            return Vec::new();
+        };
+        let decode = |(k, v): (&ObjectKey, &Stored)| (k.clone(), v.value());
+        match namespace {
+            Some(ns) => c
+                .range(ObjectKey::new(ns, "")..)
+                .take_while(|(k, _)| k.namespace == ns)
+                .map(decode)
+                .collect(),
+            None => c.iter().map(decode).collect(),
+        }
+    }
+
+    /// How many objects a collection holds in `namespace`.
+    pub fn count(&self, s: &StorageKey, namespace: &str) -> usize {
+        self.collections.get(s).map_or(0, |c| {
+            c.range(ObjectKey::new(namespace, "")..)
+                .take_while(|(k, _)| k.namespace == namespace)
+                .count()
+        })
+    }
+
     /// The collection as it was at revision `rv`, rebuilt by undoing later events;
     /// 410 when `rv` is older than the retained history.
     pub fn list_at(
@@ -240,7 +251,7 @@ impl State {
         s: &StorageKey,
         namespace: Option<&str>,
         rv: u64,
-    ) -> ApiResult<Vec<(ObjectKey, Arc<Value>)>> {
+    ) -> ApiResult<Vec<(ObjectKey, Stored)>> {
         if rv >= self.revision {
             return Ok(self.list(s, namespace));
         }
@@ -250,8 +261,7 @@ impl State {
                 self.log.oldest_servable()
             )));
         }
-        let mut map: BTreeMap<ObjectKey, Arc<Value>> =
-            self.list(s, namespace).into_iter().collect();
+        let mut map: BTreeMap<ObjectKey, Stored> = self.list(s, namespace).into_iter().collect();
         for event in self.log.since(rv).iter().rev() {
             if event.storage != *s || namespace.is_some_and(|ns| ns != event.key.namespace) {
                 continue;
@@ -270,11 +280,34 @@ impl State {
 
     /// Stores `object` at `key` with the next resourceVersion, which is written
     /// into `metadata.resourceVersion`; returns the stored object.
-    pub fn put(&mut self, s: &StorageKey, key: &ObjectKey, mut object: Value) -> Arc<Value> {
+    pub fn put(&mut self, s: &StorageKey, key: &ObjectKey, mut object: Value) -> Value {
+        crate::meta::set_resource_version(&mut object, self.revision + 1);
+        self.put_stored(s, key, Stored::encode(&object));
+        object
+    }
+
+    /// As [`State::put`] for an object a client sent: refused, as etcd
+    /// refuses it and kube-apiserver passes that on, when larger than etcd
+    /// stores.
+    pub fn put_fitting(
+        &mut self,
+        s: &StorageKey,
+        key: &ObjectKey,
+        mut object: Value,
+    ) -> ApiResult<Value> {
+        crate::meta::set_resource_version(&mut object, self.revision + 1);
+        let stored = Stored::encode(&object);
+        if stored.len() > MAX_OBJECT_BYTES {
+            return Err(ApiError::request_too_large_for_storage());
+        }
+        self.put_stored(s, key, stored);
+        Ok(object)
+    }
+
+    /// Stores `object`, which carries the next resourceVersion.
+    fn put_stored(&mut self, s: &StorageKey, key: &ObjectKey, object: Stored) {
         self.revision += 1;
         let rv = self.revision;
-        crate::meta::set_resource_version(&mut object, rv);
-        let object = Arc::new(object);
         let prev = self
             .collections
             .entry(s.clone())
@@ -294,21 +327,19 @@ impl State {
             kind,
             storage: s.clone(),
             key: key.clone(),
-            object: object.clone(),
+            object,
             prev,
         });
-        object
     }
 
     /// Removes the object at `key`; returns it with the deletion's
     /// resourceVersion, as the DELETED event carries it.
-    pub fn remove(&mut self, s: &StorageKey, key: &ObjectKey) -> Option<Arc<Value>> {
+    pub fn remove(&mut self, s: &StorageKey, key: &ObjectKey) -> Option<Value> {
         let prev = self.collections.get_mut(s)?.remove(key)?;
         self.revision += 1;
         let rv = self.revision;
-        let mut last = (*prev).clone();
+        let mut last = prev.value();
         crate::meta::set_resource_version(&mut last, rv);
-        let last = Arc::new(last);
         if self.wal.is_some() {
             self.pending.push(Record::delete(rv, s, key));
         }
@@ -319,7 +350,7 @@ impl State {
             kind: EventKind::Deleted,
             storage: s.clone(),
             key: key.clone(),
-            object: last.clone(),
+            object: Stored::encode(&last),
             prev: Some(prev),
         });
         Some(last)
@@ -401,7 +432,7 @@ impl State {
     }
 
     /// Undoes this write's changes (it was not made durable), newest first.
-    fn undo(&mut self, replaced: Vec<(StorageKey, ObjectKey, Option<Arc<Value>>)>) {
+    fn undo(&mut self, replaced: Vec<(StorageKey, ObjectKey, Option<Stored>)>) {
         let before = self.revision - replaced.len() as u64;
         for (s, key, prev) in replaced.into_iter().rev() {
             let collection = self.collections.entry(s).or_default();
@@ -474,7 +505,7 @@ mod tests {
         store
             .write(|st| Ok(st.remove(&s, &ObjectKey::new("ns", "a"))))
             .unwrap();
-        let names = |items: Vec<(ObjectKey, Arc<Value>)>| {
+        let names = |items: Vec<(ObjectKey, Stored)>| {
             items.into_iter().map(|(k, _)| k.name).collect::<Vec<_>>()
         };
         store.read(|st| {
@@ -580,8 +611,9 @@ mod tests {
         assert_eq!(store.revision(), 1);
         assert!(!watcher.has_changed().unwrap());
         store.read(|st| {
-            assert_eq!(st.get(&s, &a).unwrap()["metadata"]["resourceVersion"], "1");
-            assert!(st.get(&s, &a).unwrap().get("data").is_none());
+            let a = st.get(&s, &a).unwrap().value();
+            assert_eq!(a["metadata"]["resourceVersion"], "1");
+            assert!(a.get("data").is_none());
             assert!(st.get(&s, &b).is_none());
         });
         assert_eq!(store.events_after(1, 10).unwrap().len(), 0);

@@ -15,12 +15,9 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use serde_json::Value;
 
 use super::{Entry, Record, frame};
-use crate::store::{ObjectKey, StorageKey};
+use crate::store::{ObjectKey, StorageKey, Stored};
 
 /// The snapshot's name.
 pub const SNAPSHOT: &str = "snapshot";
@@ -168,7 +165,7 @@ pub fn write_snapshot(
     dir: &Path,
     revision: u64,
     segment: u64,
-    objects: &Vec<(StorageKey, ObjectKey, Arc<Value>)>,
+    objects: &Vec<(StorageKey, ObjectKey, Stored)>,
 ) -> std::io::Result<u64> {
     let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
     let written = write_snapshot_file(&tmp, revision, segment, objects);
@@ -188,7 +185,7 @@ fn write_snapshot_file(
     path: &Path,
     revision: u64,
     segment: u64,
-    objects: &Vec<(StorageKey, ObjectKey, Arc<Value>)>,
+    objects: &Vec<(StorageKey, ObjectKey, Stored)>,
 ) -> std::io::Result<u64> {
     let mut out = std::io::BufWriter::new(File::create(path)?);
     let mut size = 0u64;
@@ -199,7 +196,7 @@ fn write_snapshot_file(
     };
     put(&Entry::Begin { revision, segment })?;
     for (s, k, v) in objects {
-        let rv = crate::meta::resource_version(v).unwrap_or(revision);
+        let rv = crate::meta::resource_version(&v.value()).unwrap_or(revision);
         put(&Entry::Object(Record::put(rv, s, k, v)))?;
     }
     put(&Entry::End {

@@ -55,9 +55,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{ObjectKey, StorageKey};
+use super::{ObjectKey, StorageKey, Stored};
 
 /// One logged change.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -73,7 +72,7 @@ pub struct Record {
     #[serde(default)]
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    object: Option<Value>,
+    object: Option<Stored>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -104,7 +103,7 @@ enum Entry {
 }
 
 impl Record {
-    pub(super) fn put(rv: u64, s: &StorageKey, k: &ObjectKey, object: &Value) -> Self {
+    pub(super) fn put(rv: u64, s: &StorageKey, k: &ObjectKey, object: &Stored) -> Self {
         Self {
             rv,
             op: Op::Put,
@@ -165,7 +164,7 @@ pub struct Restored {
     /// The newest revision written.
     pub revision: u64,
     /// Every live object.
-    pub objects: Vec<(StorageKey, ObjectKey, Value)>,
+    pub objects: Vec<(StorageKey, ObjectKey, Stored)>,
 }
 
 /// Every object at one revision, handed to a compaction.
@@ -173,7 +172,7 @@ pub struct Snapshot {
     /// The revision.
     pub revision: u64,
     /// The objects, shared with the store.
-    pub objects: Vec<(StorageKey, ObjectKey, Arc<Value>)>,
+    pub objects: Vec<(StorageKey, ObjectKey, Stored)>,
 }
 
 /// State shared with the background compaction.

@@ -27,17 +27,15 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::frame::{self, End};
 use super::{Entry, Op, Record, files};
-use crate::store::{ObjectKey, StorageKey};
+use crate::store::{ObjectKey, StorageKey, Stored};
 
 /// What a data directory held.
 #[derive(Default)]
 pub(super) struct Loaded {
     pub revision: u64,
-    pub objects: BTreeMap<(StorageKey, ObjectKey), Value>,
+    pub objects: BTreeMap<(StorageKey, ObjectKey), Stored>,
     /// Size of the snapshot file (0 without one).
     pub snapshot_bytes: u64,
     /// The first segment the snapshot does not cover (segments below it are
@@ -371,7 +369,7 @@ fn rebuild_snapshot(dir: &Path, damage: Damage, loaded: &mut Loaded) -> std::io:
     let objects = loaded
         .objects
         .iter()
-        .map(|((s, k), v)| (s.clone(), k.clone(), std::sync::Arc::new(v.clone())))
+        .map(|((s, k), v)| (s.clone(), k.clone(), v.clone()))
         .collect();
     files::write_new(&files::segment(dir, next), &[])?;
     files::sync_dir(dir)?;

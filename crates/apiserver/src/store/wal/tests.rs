@@ -17,8 +17,10 @@ fn cms() -> StorageKey {
     StorageKey::new("", "configmaps")
 }
 
-fn obj(name: &str, rv: u64) -> Value {
-    json!({"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv.to_string()}, "data": {"k": "v".repeat(50)}})
+fn obj(name: &str, rv: u64) -> Stored {
+    Stored::encode(
+        &json!({"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv.to_string()}, "data": {"k": "v".repeat(50)}}),
+    )
 }
 
 fn put(wal: &mut Wal, rv: u64, name: &str) {
@@ -198,7 +200,7 @@ fn compacted(dir: &Path, writes: u64) -> Wal {
     for rv in 1..=writes {
         let name = format!("cm-{}", rv % 10);
         put(&mut wal, rv, &name);
-        live.insert(name.clone(), Arc::new(obj(&name, rv)));
+        live.insert(name.clone(), obj(&name, rv));
         if wal.wants_compaction() {
             let objects = live
                 .iter()
@@ -228,7 +230,7 @@ fn compaction_writes_a_snapshot_removes_old_segments_and_replays_the_same() {
     assert_eq!(restored.revision, 200);
     assert_eq!(restored.objects.len(), 10);
     for (_, k, v) in &restored.objects {
-        let rv = crate::meta::resource_version(v).unwrap();
+        let rv = crate::meta::resource_version(&v.value()).unwrap();
         assert_eq!(format!("cm-{}", rv % 10), k.name, "{k:?} at {rv}");
         assert!(rv > 190, "{k:?} at {rv}");
     }
@@ -264,7 +266,7 @@ fn a_leftover_segment_below_the_snapshot_is_never_read_and_removed_on_start() {
         .iter()
         .find(|(_, k, _)| k.name == "cm-3")
         .unwrap();
-    assert_eq!(crate::meta::resource_version(&cm3.2), Some(93));
+    assert_eq!(crate::meta::resource_version(&cm3.2.value()), Some(93));
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -480,7 +482,7 @@ fn a_missing_segment_after_the_snapshot_refuses_to_start() {
     let objects = (91..=100)
         .map(|rv| {
             let name = format!("cm-{}", rv % 10);
-            (cms(), ObjectKey::new("ns", &name), Arc::new(obj(&name, rv)))
+            (cms(), ObjectKey::new("ns", &name), obj(&name, rv))
         })
         .collect();
     wal.compact(Snapshot {
