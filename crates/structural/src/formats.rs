@@ -487,48 +487,10 @@ fn go_parse_duration(orig: &str) -> bool {
         return false;
     }
     while !s.is_empty() {
-        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
-            return false;
-        }
-        // leading int
-        let Some((mut v, i)) = leading_int(s) else {
+        let Some((v, rest)) = duration_component(s) else {
             return false;
         };
-        let pre = i > 0;
-        s = &s[i..];
-        let (f, scale, post) = if s.first() == Some(&b'.') {
-            s = &s[1..];
-            let (f, scale, j) = leading_fraction(s);
-            s = &s[j..];
-            (f, scale, j > 0)
-        } else {
-            (0, 1.0, false)
-        };
-        if !pre && !post {
-            return false;
-        }
-        // consume unit
-        let u = s
-            .iter()
-            .take_while(|&&c| c != b'.' && !c.is_ascii_digit())
-            .count();
-        if u == 0 {
-            return false;
-        }
-        let Some(unit) = duration_unit(&s[..u]) else {
-            return false;
-        };
-        s = &s[u..];
-        if v > DURATION_LIMIT / unit {
-            return false;
-        }
-        v *= unit;
-        if f > 0 {
-            v += (f as f64 * (unit as f64 / scale)) as u64;
-            if v > DURATION_LIMIT {
-                return false;
-            }
-        }
+        s = rest;
         // Go adds with uint64 wrap-around.
         d = d.wrapping_add(v);
         if d > DURATION_LIMIT {
@@ -540,6 +502,50 @@ fn go_parse_duration(orig: &str) -> bool {
         return false;
     }
     true
+}
+
+/// One `[0-9]*(\.[0-9]*)?[a-z]+` component of a Go duration at the start
+/// of `s`: its value in nanoseconds and the rest of `s`.
+fn duration_component(mut s: &[u8]) -> Option<(u64, &[u8])> {
+    if !s.first().is_some_and(|&c| c == b'.' || c.is_ascii_digit()) {
+        return None;
+    }
+    // leading int
+    let (mut v, i) = leading_int(s)?;
+    let pre = i > 0;
+    s = &s[i..];
+    let (f, scale, post) = if s.first() == Some(&b'.') {
+        s = &s[1..];
+        let (f, scale, j) = leading_fraction(s);
+        s = &s[j..];
+        (f, scale, j > 0)
+    } else {
+        (0, 1.0, false)
+    };
+    if !pre && !post {
+        return None;
+    }
+    // consume unit
+    let u = s
+        .iter()
+        .take_while(|&&c| c != b'.' && !c.is_ascii_digit())
+        .count();
+    if u == 0 {
+        return None;
+    }
+    let unit = duration_unit(&s[..u])?;
+    s = &s[u..];
+    if v > DURATION_LIMIT / unit {
+        return None;
+    }
+    v *= unit;
+    if f > 0 {
+        v += (f as f64 * (unit as f64 / scale)) as u64;
+        if v > DURATION_LIMIT {
+            return None;
+        }
+    }
+    Some((v, s))
 }
 
 /// `1<<63`, the bound of `time.ParseDuration`'s uint64 arithmetic.

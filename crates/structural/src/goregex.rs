@@ -241,27 +241,10 @@ fn translate(pattern: &str) -> Result<String, GoError> {
                 last = Last::Atom;
                 i += used;
             }
-            '(' => {
-                let (used, opened) = translate_group_open(&chars[i..], &mut out)?;
-                if opened {
-                    depth += 1;
-                }
-                last = Last::Nothing;
+            '(' | ')' | '|' => {
+                let (used, after) = translate_grouping(&chars[i..], pattern, &mut depth, &mut out)?;
+                last = after;
                 i += used;
-            }
-            ')' => {
-                if depth == 0 {
-                    return Err(GoError::new("unexpected )", pattern));
-                }
-                depth -= 1;
-                out.push(')');
-                last = Last::Atom;
-                i += 1;
-            }
-            '|' => {
-                out.push('|');
-                last = Last::Nothing;
-                i += 1;
             }
             '*' | '+' | '?' | '{' => match repeat_op(&chars, i)? {
                 Some((op, end)) => {
@@ -396,6 +379,37 @@ fn translate_escape(chars: &[char], i: usize, out: &mut String) -> Result<usize,
     let (ch, used) = parse_char_escape(&chars[i + 1..], &whole)?;
     push_literal(out, ch);
     Ok(1 + used)
+}
+
+/// Translates the `(`, `)` or `|` at `chars[0]`, tracking the group
+/// `depth`; returns the chars consumed and what it leaves to repeat.
+fn translate_grouping(
+    chars: &[char],
+    pattern: &str,
+    depth: &mut usize,
+    out: &mut String,
+) -> Result<(usize, Last), GoError> {
+    match chars.first() {
+        Some('(') => {
+            let (used, opened) = translate_group_open(chars, out)?;
+            if opened {
+                *depth += 1;
+            }
+            Ok((used, Last::Nothing))
+        }
+        Some(')') => {
+            if *depth == 0 {
+                return Err(GoError::new("unexpected )", pattern));
+            }
+            *depth -= 1;
+            out.push(')');
+            Ok((1, Last::Atom))
+        }
+        _ => {
+            out.push('|');
+            Ok((1, Last::Nothing))
+        }
+    }
 }
 
 /// Translates the `(` or `(?...` at `chars[0]`; returns the chars consumed
