@@ -593,24 +593,10 @@ pub fn selectable_field_value(group: &str, kind: &str, obj: &Value, label: &str)
             | "status.nominatedNodeName",
         ) => str_at(obj, label),
         ("", "Pod", "spec.serviceAccountName") => {
-            let s = str_at(obj, "spec.serviceAccountName");
-            if s.is_empty() {
-                str_at(obj, "spec.serviceAccount")
-            } else {
-                s
-            }
+            str_or(obj, "spec.serviceAccountName", "spec.serviceAccount")
         }
         ("", "Pod", "spec.hostNetwork") => bool_at(obj, "spec.hostNetwork"),
-        ("", "Pod", "status.podIP") => match lookup(obj, "status.podIPs").and_then(Value::as_array)
-        {
-            Some(ips) if !ips.is_empty() => ips
-                .first()
-                .and_then(|ip| ip.get("ip"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            _ => str_at(obj, "status.podIP"),
-        },
+        ("", "Pod", "status.podIP") => pod_ip(obj),
         ("", "Node", "spec.unschedulable") => bool_at(obj, "spec.unschedulable"),
         ("", "ReplicationController", "status.replicas")
         | ("apps", "ReplicaSet", "status.replicas") => int_at(obj, "status.replicas"),
@@ -622,14 +608,7 @@ pub fn selectable_field_value(group: &str, kind: &str, obj: &Value, label: &str)
         ("certificates.k8s.io", "CertificateSigningRequest", "spec.signerName") => {
             str_at(obj, label)
         }
-        ("", "Event", "source") => {
-            let s = str_at(obj, "source.component");
-            if s.is_empty() {
-                str_at(obj, "reportingComponent")
-            } else {
-                s
-            }
-        }
+        ("", "Event", "source") => str_or(obj, "source.component", "reportingComponent"),
         ("", "Event", l)
             if l.starts_with("involvedObject.")
                 || matches!(l, "reason" | "reportingComponent" | "type") =>
@@ -637,12 +616,7 @@ pub fn selectable_field_value(group: &str, kind: &str, obj: &Value, label: &str)
             str_at(obj, l)
         }
         ("events.k8s.io", "Event", "source") => {
-            let s = str_at(obj, "deprecatedSource.component");
-            if s.is_empty() {
-                str_at(obj, "reportingController")
-            } else {
-                s
-            }
+            str_or(obj, "deprecatedSource.component", "reportingController")
         }
         ("events.k8s.io", "Event", "reportingComponent") => str_at(obj, "reportingController"),
         ("events.k8s.io", "Event", "reason" | "type") => str_at(obj, label),
@@ -652,6 +626,30 @@ pub fn selectable_field_value(group: &str, kind: &str, obj: &Value, label: &str)
         _ => return None,
     };
     Some(v)
+}
+
+/// The string at `path`, or at `fallback` if that is empty.
+fn str_or(obj: &Value, path: &str, fallback: &str) -> String {
+    let s = str_at(obj, path);
+    if s.is_empty() {
+        str_at(obj, fallback)
+    } else {
+        s
+    }
+}
+
+/// A pod's `status.podIP` field value: `status.podIPs[0].ip`, falling back
+/// to `status.podIP` when there are no `podIPs`.
+fn pod_ip(obj: &Value) -> String {
+    match lookup(obj, "status.podIPs").and_then(Value::as_array) {
+        Some(ips) if !ips.is_empty() => ips
+            .first()
+            .and_then(|ip| ip.get("ip"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        _ => str_at(obj, "status.podIP"),
+    }
 }
 
 /// Errors from evaluating a CRD `selectableFields` JSONPath.

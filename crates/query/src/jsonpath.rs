@@ -446,6 +446,14 @@ impl<'a> Parser<'a> {
         let Some(groups) = match_slice(text) else {
             return perr(format!("invalid array index {text}"));
         };
+        let params = Self::slice_params(groups)?;
+        cur.push(Node::Array(params));
+        Ok(())
+    }
+
+    /// The `[start, end, step]` parameters of a slice from `match_slice`'s
+    /// groups (an empty end after a start means `start+1`).
+    fn slice_params(groups: [&str; 3]) -> Result<[Param; 3], JsonPathError> {
         let mut params = [Param {
             value: 0,
             known: false,
@@ -475,8 +483,7 @@ impl<'a> Parser<'a> {
                 params[i].value = 0;
             }
         }
-        cur.push(Node::Array(params));
-        Ok(())
+        Ok(params)
     }
 
     fn parse_filter(&mut self, cur: &mut Vec<Node>) -> Result<(), JsonPathError> {
@@ -634,7 +641,7 @@ fn unquote_char<'s>(s: &'s str, quote: u8, out: &mut Vec<u8>) -> Result<&'s str,
     if !c.is_ascii() {
         return Err(SYNTAX);
     }
-    let mut tail = s.get(2..).ok_or(SYNTAX)?;
+    let tail = s.get(2..).ok_or(SYNTAX)?;
     let simple = match c {
         b'a' => Some(0x07),
         b'b' => Some(0x08),
@@ -657,43 +664,52 @@ fn unquote_char<'s>(s: &'s str, quote: u8, out: &mut Vec<u8>) -> Result<&'s str,
         return Ok(tail);
     }
     match c {
-        b'x' | b'u' | b'U' => {
-            let n = match c {
-                b'x' => 2,
-                b'u' => 4,
-                _ => 8,
-            };
-            let digits = tail.as_bytes().get(..n).ok_or(SYNTAX)?;
-            let mut v: u32 = 0;
-            for d in digits {
-                v = (v << 4) | unhex(*d).ok_or(SYNTAX)?;
-            }
-            tail = &tail[n..];
-            if c == b'x' {
-                // a single byte, possibly not UTF-8
-                out.push(u8::try_from(v).map_err(|_| SYNTAX)?);
-            } else {
-                let ch = char::from_u32(v).ok_or(SYNTAX)?;
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-            }
-            Ok(tail)
-        }
-        b'0'..=b'7' => {
-            let mut v = u32::from(c - b'0');
-            let digits = tail.as_bytes().get(..2).ok_or(SYNTAX)?;
-            for d in digits {
-                if !(b'0'..=b'7').contains(d) {
-                    return Err(SYNTAX);
-                }
-                v = (v << 3) | u32::from(d - b'0');
-            }
-            tail = &tail[2..];
-            out.push(u8::try_from(v).map_err(|_| SYNTAX)?);
-            Ok(tail)
-        }
+        b'x' | b'u' | b'U' => unquote_hex(c, tail, out),
+        b'0'..=b'7' => unquote_octal(c, tail, out),
         _ => Err(SYNTAX),
     }
+}
+
+/// The `\xHH`, `\uHHHH` or `\UHHHHHHHH` escape (letter `c`, digits at the
+/// start of `tail`) of `strconv.UnquoteChar`.
+fn unquote_hex<'s>(c: u8, tail: &'s str, out: &mut Vec<u8>) -> Result<&'s str, &'static str> {
+    const SYNTAX: &str = "invalid syntax";
+    let n = match c {
+        b'x' => 2,
+        b'u' => 4,
+        _ => 8,
+    };
+    let digits = tail.as_bytes().get(..n).ok_or(SYNTAX)?;
+    let mut v: u32 = 0;
+    for d in digits {
+        v = (v << 4) | unhex(*d).ok_or(SYNTAX)?;
+    }
+    let tail = &tail[n..];
+    if c == b'x' {
+        // a single byte, possibly not UTF-8
+        out.push(u8::try_from(v).map_err(|_| SYNTAX)?);
+    } else {
+        let ch = char::from_u32(v).ok_or(SYNTAX)?;
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    Ok(tail)
+}
+
+/// The `\OOO` octal escape (first digit `c`, two more at the start of
+/// `tail`) of `strconv.UnquoteChar`.
+fn unquote_octal<'s>(c: u8, tail: &'s str, out: &mut Vec<u8>) -> Result<&'s str, &'static str> {
+    const SYNTAX: &str = "invalid syntax";
+    let mut v = u32::from(c - b'0');
+    let digits = tail.as_bytes().get(..2).ok_or(SYNTAX)?;
+    for d in digits {
+        if !(b'0'..=b'7').contains(d) {
+            return Err(SYNTAX);
+        }
+        v = (v << 3) | u32::from(d - b'0');
+    }
+    out.push(u8::try_from(v).map_err(|_| SYNTAX)?);
+    Ok(&tail[2..])
 }
 
 // ---------------------------------------------------------------------------
@@ -988,16 +1004,7 @@ impl JsonPath {
                     [one] => one,
                     _ => return (input, eerr("can only compare one element at a time")),
                 };
-                let pass = match op {
-                    "<" => less(l, r),
-                    ">" => greater(l, r),
-                    "==" => equal(l, r),
-                    "!=" => equal(l, r).map(|b| !b),
-                    "<=" => less_or_equal(l, r),
-                    ">=" => less(l, r).map(|b| !b),
-                    _ => return (results, eerr(format!("unrecognized filter operator {op}"))),
-                };
-                match pass {
+                match filter_compare(l, r, op) {
                     Ok(true) => results.push(Item::Ref(elem)),
                     Ok(false) => {}
                     Err(e) => return (results, eerr(e)),
@@ -1006,6 +1013,21 @@ impl JsonPath {
         }
         (results, None)
     }
+}
+
+/// Compares `l` and `r` with the filter operator `op`, as `evalFilter`'s
+/// switch does.
+fn filter_compare(l: &Item<'_>, r: &Item<'_>, op: &str) -> Result<bool, String> {
+    let pass = match op {
+        "<" => less(l, r),
+        ">" => greater(l, r),
+        "==" => equal(l, r),
+        "!=" => equal(l, r).map(|b| !b),
+        "<=" => less_or_equal(l, r),
+        ">=" => less(l, r).map(|b| !b),
+        _ => return Err(format!("unrecognized filter operator {op}")),
+    };
+    pass.map_err(str::to_string)
 }
 
 fn eval_array<'a>(input: Vec<Item<'a>>, params: &[Param; 3]) -> Out<'a> {

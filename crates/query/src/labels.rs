@@ -117,6 +117,58 @@ pub struct Requirement {
     values: Vec<String>,
 }
 
+/// The checks of `labels.NewRequirement`'s switch on the operator: how
+/// many values each operator takes (and, for `gt`/`lt`, integers).
+fn operator_values_errors(operator: Operator, values: &[String], errs: &mut Vec<String>) {
+    match operator {
+        Operator::In | Operator::NotIn => {
+            if values.is_empty() {
+                errs.push(field_invalid_raw(
+                    "values",
+                    &json_string_slice_or_null(values),
+                    "for 'in', 'notin' operators, values set can't be empty",
+                ));
+            }
+        }
+        Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
+            if values.len() != 1 {
+                errs.push(field_invalid_raw(
+                    "values",
+                    &json_string_slice_or_null(values),
+                    "exact-match compatibility requires one single value",
+                ));
+            }
+        }
+        Operator::Exists | Operator::DoesNotExist => {
+            if !values.is_empty() {
+                errs.push(field_invalid_raw(
+                    "values",
+                    &json_string_slice_or_null(values),
+                    "values set must be empty for exists and does not exist",
+                ));
+            }
+        }
+        Operator::GreaterThan | Operator::LessThan => {
+            if values.len() != 1 {
+                errs.push(field_invalid_raw(
+                    "values",
+                    &json_string_slice_or_null(values),
+                    "for 'Gt', 'Lt' operators, exactly one value is required",
+                ));
+            }
+            for (i, v) in values.iter().enumerate() {
+                if v.parse::<i64>().is_err() {
+                    errs.push(field_invalid_str(
+                        &format!("values[{i}]"),
+                        v,
+                        "for 'Gt', 'Lt' operators, the value must be an integer",
+                    ));
+                }
+            }
+        }
+    }
+}
+
 impl Requirement {
     /// Validates and builds a requirement exactly like
     /// `labels.NewRequirement(key, op, vals)` (without a field path option):
@@ -134,53 +186,7 @@ impl Requirement {
         if !key_errs.is_empty() {
             errs.push(field_invalid_str("key", key, &key_errs.join("; ")));
         }
-        match operator {
-            Operator::In | Operator::NotIn => {
-                if values.is_empty() {
-                    errs.push(field_invalid_raw(
-                        "values",
-                        &json_string_slice_or_null(&values),
-                        "for 'in', 'notin' operators, values set can't be empty",
-                    ));
-                }
-            }
-            Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
-                if values.len() != 1 {
-                    errs.push(field_invalid_raw(
-                        "values",
-                        &json_string_slice_or_null(&values),
-                        "exact-match compatibility requires one single value",
-                    ));
-                }
-            }
-            Operator::Exists | Operator::DoesNotExist => {
-                if !values.is_empty() {
-                    errs.push(field_invalid_raw(
-                        "values",
-                        &json_string_slice_or_null(&values),
-                        "values set must be empty for exists and does not exist",
-                    ));
-                }
-            }
-            Operator::GreaterThan | Operator::LessThan => {
-                if values.len() != 1 {
-                    errs.push(field_invalid_raw(
-                        "values",
-                        &json_string_slice_or_null(&values),
-                        "for 'Gt', 'Lt' operators, exactly one value is required",
-                    ));
-                }
-                for (i, v) in values.iter().enumerate() {
-                    if v.parse::<i64>().is_err() {
-                        errs.push(field_invalid_str(
-                            &format!("values[{i}]"),
-                            v,
-                            "for 'Gt', 'Lt' operators, the value must be an integer",
-                        ));
-                    }
-                }
-            }
-        }
+        operator_values_errors(operator, &values, &mut errs);
         for (i, v) in values.iter().enumerate() {
             let value_errs = validate_label_value(v);
             if !value_errs.is_empty() {
@@ -1022,79 +1028,97 @@ pub fn from_label_selector(selector: &Value) -> Result<Selector, LabelSelectorEr
     }
     let mut requirements = Vec::with_capacity(match_labels.len() + exprs.len());
     for (k, v) in match_labels {
-        let v = match v {
-            Value::String(s) => s.clone(),
-            // A JSON null decodes to the empty string in a map[string]string.
-            Value::Null => String::new(),
-            other => return Err(decode_err(other, "LabelSelector.matchLabels", "string")),
-        };
-        requirements.push(Requirement::new(k, Operator::Equals, vec![v])?);
+        requirements.push(match_label_requirement(k, v)?);
     }
     for expr in exprs {
-        let e = match expr {
-            Value::Object(e) => e,
-            Value::Null => &empty,
-            other => {
-                return Err(decode_err(
-                    other,
-                    "LabelSelector.matchExpressions",
-                    "v1.LabelSelectorRequirement",
-                ));
-            }
-        };
-        let get_str = |name: &str| -> Result<String, LabelSelectorError> {
-            match e.get(name) {
-                None | Some(Value::Null) => Ok(String::new()),
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Err(decode_err(
-                    other,
-                    &format!("LabelSelectorRequirement.{name}"),
-                    "string",
-                )),
-            }
-        };
-        let key = get_str("key")?;
-        let op_str = get_str("operator")?;
-        let op = match op_str.as_str() {
-            "In" => Operator::In,
-            "NotIn" => Operator::NotIn,
-            "Exists" => Operator::Exists,
-            "DoesNotExist" => Operator::DoesNotExist,
-            _ => return Err(LabelSelectorError::InvalidOperator(op_str)),
-        };
-        let mut values = Vec::new();
-        match e.get("values") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) => {
-                for v in a {
-                    match v {
-                        Value::String(s) => values.push(s.clone()),
-                        Value::Null => values.push(String::new()),
-                        other => {
-                            return Err(decode_err(
-                                other,
-                                "LabelSelectorRequirement.values",
-                                "string",
-                            ));
-                        }
-                    }
-                }
-            }
-            Some(other) => {
-                return Err(decode_err(
-                    other,
-                    "LabelSelectorRequirement.values",
-                    "[]string",
-                ));
-            }
-        }
-        requirements.push(Requirement::new(&key, op, values)?);
+        requirements.push(match_expression_requirement(expr)?);
     }
     requirements.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(Selector {
         requirements,
         nothing: false,
     })
+}
+
+/// The `key = value` requirement of one `matchLabels` entry.
+fn match_label_requirement(k: &str, v: &Value) -> Result<Requirement, LabelSelectorError> {
+    let v = match v {
+        Value::String(s) => s.clone(),
+        // A JSON null decodes to the empty string in a map[string]string.
+        Value::Null => String::new(),
+        other => return Err(decode_err(other, "LabelSelector.matchLabels", "string")),
+    };
+    Requirement::new(k, Operator::Equals, vec![v])
+}
+
+/// The requirement of one `matchExpressions` entry (a JSON null is the
+/// zero `LabelSelectorRequirement`).
+fn match_expression_requirement(expr: &Value) -> Result<Requirement, LabelSelectorError> {
+    let empty = serde_json::Map::new();
+    let e = match expr {
+        Value::Object(e) => e,
+        Value::Null => &empty,
+        other => {
+            return Err(decode_err(
+                other,
+                "LabelSelector.matchExpressions",
+                "v1.LabelSelectorRequirement",
+            ));
+        }
+    };
+    let get_str = |name: &str| -> Result<String, LabelSelectorError> {
+        match e.get(name) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(decode_err(
+                other,
+                &format!("LabelSelectorRequirement.{name}"),
+                "string",
+            )),
+        }
+    };
+    let key = get_str("key")?;
+    let op_str = get_str("operator")?;
+    let op = match op_str.as_str() {
+        "In" => Operator::In,
+        "NotIn" => Operator::NotIn,
+        "Exists" => Operator::Exists,
+        "DoesNotExist" => Operator::DoesNotExist,
+        _ => return Err(LabelSelectorError::InvalidOperator(op_str)),
+    };
+    let values = expression_values(e.get("values"))?;
+    Requirement::new(&key, op, values)
+}
+
+/// Decodes a `LabelSelectorRequirement.values` (`[]string`, nulls as "").
+fn expression_values(values: Option<&Value>) -> Result<Vec<String>, LabelSelectorError> {
+    let mut out = Vec::new();
+    match values {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) => {
+            for v in a {
+                match v {
+                    Value::String(s) => out.push(s.clone()),
+                    Value::Null => out.push(String::new()),
+                    other => {
+                        return Err(decode_err(
+                            other,
+                            "LabelSelectorRequirement.values",
+                            "string",
+                        ));
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return Err(decode_err(
+                other,
+                "LabelSelectorRequirement.values",
+                "[]string",
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -265,31 +265,47 @@ fn parse_rfc3339(s: &str) -> Option<Instant> {
     }
     let second = digits(b, i + 4, 2)?;
     i += 6;
-    let mut nanos: u32 = 0;
-    if matches!(b.get(i), Some(b'.' | b',')) && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-        let mut j = i + 1;
-        while b.get(j).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-        }
-        let frac = b.get(i + 1..j)?;
-        let mut scale = 100_000_000u32;
-        for d in frac.iter().take(9) {
-            nanos += u32::from(d - b'0') * scale;
-            scale /= 10;
-        }
-        i = j;
-    }
+    let (nanos, i) = parse_fraction(b, i)?;
     if !(1..=12).contains(&month) || hour >= 24 || minute >= 60 || second >= 60 {
         return None;
     }
     if day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    let offset = match b.get(i) {
-        Some(b'Z') => {
-            i += 1;
-            0
-        }
+    let (offset, i) = parse_offset(b, i)?;
+    if i != b.len() {
+        return None;
+    }
+    let secs =
+        days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second - offset;
+    Some(Instant { secs, nanos })
+}
+
+/// The optional fraction of seconds (`.` or `,` then digits, nanosecond
+/// precision) at `b[i]`: the nanoseconds and the index after it.
+fn parse_fraction(b: &[u8], i: usize) -> Option<(u32, usize)> {
+    let mut nanos: u32 = 0;
+    if !(matches!(b.get(i), Some(b'.' | b',')) && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        return Some((nanos, i));
+    }
+    let mut j = i + 1;
+    while b.get(j).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+    }
+    let frac = b.get(i + 1..j)?;
+    let mut scale = 100_000_000u32;
+    for d in frac.iter().take(9) {
+        nanos += u32::from(d - b'0') * scale;
+        scale /= 10;
+    }
+    Some((nanos, j))
+}
+
+/// The zone at `b[i]` (`Z` or `±hh:mm`, Go allowing up to `24:60`): the
+/// offset in seconds east of UTC and the index after it.
+fn parse_offset(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    match b.get(i) {
+        Some(b'Z') => Some((0, i + 1)),
         Some(sign @ (b'+' | b'-')) => {
             if b.get(i + 3) != Some(&b':') {
                 return None;
@@ -300,17 +316,10 @@ fn parse_rfc3339(s: &str) -> Option<Instant> {
                 return None;
             }
             let off = (oh * 60 + om) * 60;
-            i += 6;
-            if *sign == b'-' { -off } else { off }
+            Some((if *sign == b'-' { -off } else { off }, i + 6))
         }
-        _ => return None,
-    };
-    if i != b.len() {
-        return None;
+        _ => None,
     }
-    let secs =
-        days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second - offset;
-    Some(Instant { secs, nanos })
 }
 
 /// `metav1.Time` JSON: `time.Time.UTC().Format(time.RFC3339)`.

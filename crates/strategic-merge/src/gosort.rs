@@ -70,38 +70,10 @@ where
     F: FnMut(&T, &T) -> Result<bool, Error>,
 {
     if m - a == 1 {
-        let (mut i, mut j) = (m, b);
-        while i < j {
-            let h = (i + j) / 2;
-            if lt(data, h, a, less)? {
-                i = h + 1;
-            } else {
-                j = h;
-            }
-        }
-        let mut k = a;
-        while k + 1 < i {
-            data.swap(k, k + 1);
-            k += 1;
-        }
-        return Ok(());
+        return insert_first(data, a, m, b, less);
     }
     if b - m == 1 {
-        let (mut i, mut j) = (a, m);
-        while i < j {
-            let h = (i + j) / 2;
-            if !lt(data, m, h, less)? {
-                i = h + 1;
-            } else {
-                j = h;
-            }
-        }
-        let mut k = m;
-        while k > i {
-            data.swap(k, k - 1);
-            k -= 1;
-        }
-        return Ok(());
+        return insert_last(data, a, m, less);
     }
     let mid = (a + b) / 2;
     let n = mid + m;
@@ -124,6 +96,58 @@ where
     }
     if mid < end && end < b {
         sym_merge(data, mid, end, b, less)?;
+    }
+    Ok(())
+}
+
+/// `symMerge`'s case of a one-element `data[a]`: binary-search its place in
+/// `data[m..b]` and shift it there.
+fn insert_first<T, F>(
+    data: &mut [T],
+    a: usize,
+    m: usize,
+    b: usize,
+    less: &mut F,
+) -> Result<(), Error>
+where
+    F: FnMut(&T, &T) -> Result<bool, Error>,
+{
+    let (mut i, mut j) = (m, b);
+    while i < j {
+        let h = (i + j) / 2;
+        if lt(data, h, a, less)? {
+            i = h + 1;
+        } else {
+            j = h;
+        }
+    }
+    let mut k = a;
+    while k + 1 < i {
+        data.swap(k, k + 1);
+        k += 1;
+    }
+    Ok(())
+}
+
+/// `symMerge`'s case of a one-element `data[m]` (with `m + 1 == b`):
+/// binary-search its place in `data[a..m]` and shift it there.
+fn insert_last<T, F>(data: &mut [T], a: usize, m: usize, less: &mut F) -> Result<(), Error>
+where
+    F: FnMut(&T, &T) -> Result<bool, Error>,
+{
+    let (mut i, mut j) = (a, m);
+    while i < j {
+        let h = (i + j) / 2;
+        if !lt(data, m, h, less)? {
+            i = h + 1;
+        } else {
+            j = h;
+        }
+    }
+    let mut k = m;
+    while k > i {
+        data.swap(k, k - 1);
+        k -= 1;
     }
     Ok(())
 }

@@ -99,16 +99,7 @@ pub(crate) fn merge_map(
         let Some(mut patch_v) = patch.remove(&k) else {
             continue;
         };
-        // preprocessDeletionListForMerging
-        let mut key = k;
-        let mut is_delete_list = false;
-        if key.starts_with(DELETE_FROM_PRIMITIVE_LIST_PREFIX) {
-            let no_prefix = extract_key(&key, DELETE_FROM_PRIMITIVE_LIST_PREFIX)?;
-            is_delete_list = true;
-            if !no_prefix.is_empty() {
-                key = no_prefix;
-            }
-        }
+        let (key, is_delete_list) = preprocess_deletion_list_for_merging(k)?;
 
         if patch_v.is_null() {
             original.remove(&key);
@@ -132,31 +123,59 @@ pub(crate) fn merge_map(
             }
             continue;
         }
-        match patch_v {
-            Value::Object(patch_m) => {
-                let lookup = schema.for_struct(&key)?;
-                let orig_m = take_object(orig_v);
-                let merged = if lookup.strategy != Strategy::Replace {
-                    merge_map(orig_m, patch_m, lookup.sub, depth + 1)?
-                } else {
-                    patch_m
-                };
-                *orig_v = Value::Object(merged);
-            }
-            Value::Array(patch_a) => {
-                let lookup = schema.for_slice(&key)?;
-                let orig_a = match std::mem::take(orig_v) {
-                    Value::Array(a) => a,
-                    _ => Vec::new(),
-                };
-                let (merged, _) =
-                    merge_slice_handler(orig_a, patch_a, lookup, is_delete_list, depth + 1, false)?;
-                *orig_v = Value::Array(merged);
-            }
-            other => *orig_v = other,
-        }
+        merge_same_type(orig_v, patch_v, &key, is_delete_list, schema, depth)?;
     }
     Ok(original)
+}
+
+/// `preprocessDeletionListForMerging`: the field a `$deleteFromPrimitiveList/`
+/// key names (the key itself otherwise) and whether it is such a key.
+fn preprocess_deletion_list_for_merging(key: String) -> Result<(String, bool), Error> {
+    if !key.starts_with(DELETE_FROM_PRIMITIVE_LIST_PREFIX) {
+        return Ok((key, false));
+    }
+    let no_prefix = extract_key(&key, DELETE_FROM_PRIMITIVE_LIST_PREFIX)?;
+    if no_prefix.is_empty() {
+        Ok((key, true))
+    } else {
+        Ok((no_prefix, true))
+    }
+}
+
+/// Merges `patch_v` into `orig_v` of the same Go type at field `key`:
+/// objects and lists recursively by the field's strategy, scalars replaced.
+fn merge_same_type(
+    orig_v: &mut Value,
+    patch_v: Value,
+    key: &str,
+    is_delete_list: bool,
+    schema: Schema,
+    depth: usize,
+) -> Result<(), Error> {
+    match patch_v {
+        Value::Object(patch_m) => {
+            let lookup = schema.for_struct(key)?;
+            let orig_m = take_object(orig_v);
+            let merged = if lookup.strategy != Strategy::Replace {
+                merge_map(orig_m, patch_m, lookup.sub, depth + 1)?
+            } else {
+                patch_m
+            };
+            *orig_v = Value::Object(merged);
+        }
+        Value::Array(patch_a) => {
+            let lookup = schema.for_slice(key)?;
+            let orig_a = match std::mem::take(orig_v) {
+                Value::Array(a) => a,
+                _ => Vec::new(),
+            };
+            let (merged, _) =
+                merge_slice_handler(orig_a, patch_a, lookup, is_delete_list, depth + 1, false)?;
+            *orig_v = Value::Array(merged);
+        }
+        other => *orig_v = other,
+    }
+    Ok(())
 }
 
 /// `handleDirectiveInMergeMap`.
@@ -256,16 +275,8 @@ fn merge_patch_into_original(
             other => return Err(bad_arg_type(GO_SLICE, &other)),
         };
         let original_key = extract_key(&key, SET_ELEMENT_ORDER_PREFIX)?;
-        let original_list = match original.get(&original_key) {
-            None => None,
-            Some(Value::Array(a)) => Some(a.clone()),
-            Some(other) => return Err(bad_arg_type(GO_SLICE, other)),
-        };
-        let patch_list = match patch.get(&original_key) {
-            None => None,
-            Some(Value::Array(a)) => Some(a.clone()),
-            Some(other) => return Err(bad_arg_type(GO_SLICE, other)),
-        };
+        let original_list = list_at(original, &original_key)?;
+        let patch_list = list_at(patch, &original_key)?;
         let lookup = schema.for_slice(&original_key)?;
         validate_patch_with_set_order_list(
             patch_list.as_deref().unwrap_or(&[]),
@@ -284,24 +295,51 @@ fn merge_patch_into_original(
             (None, None) => continue,
         };
 
-        let (patch_items, server_only) = if lookup.merge_key.is_empty() {
-            partition_primitives_by_present_in_list(merged, &order)?
-        } else {
-            partition_maps_by_present_in_list(merged, &order, lookup.merge_key)?
-        };
-        let kind = slice_element_type(&[&original_field_value, &patch_field_value])?;
-        let both = normalize_element_order(
-            patch_items,
-            server_only,
+        let both = order_merged_list(
+            merged,
             &order,
             &original_field_value,
+            &patch_field_value,
             lookup.merge_key,
-            kind,
         )?;
         original.insert(original_key.clone(), Value::Array(both));
         patch.remove(&original_key);
     }
     Ok(())
+}
+
+/// A copy of the list at `key`, `None` if absent, an error if not a list.
+fn list_at(m: &JMap, key: &str) -> Result<Option<Vec<Value>>, Error> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(Value::Array(a)) => Ok(Some(a.clone())),
+        Some(other) => Err(bad_arg_type(GO_SLICE, other)),
+    }
+}
+
+/// Orders a merged list by a `$setElementOrder` list: the items the order
+/// names, then the server-only ones, as `normalizeElementOrder` places them.
+fn order_merged_list(
+    merged: Vec<Value>,
+    order: &[Value],
+    original_field_value: &[Value],
+    patch_field_value: &[Value],
+    merge_key: &str,
+) -> Result<Vec<Value>, Error> {
+    let (patch_items, server_only) = if merge_key.is_empty() {
+        partition_primitives_by_present_in_list(merged, order)?
+    } else {
+        partition_maps_by_present_in_list(merged, order, merge_key)?
+    };
+    let kind = slice_element_type(&[original_field_value, patch_field_value])?;
+    normalize_element_order(
+        patch_items,
+        server_only,
+        order,
+        original_field_value,
+        merge_key,
+        kind,
+    )
 }
 
 /// `validatePatchWithSetOrderList`: the patch list must be a subsequence of the order list

@@ -208,20 +208,25 @@ fn parse_ipv6_sloppy(s: &[u8]) -> Option<[u8; 16]> {
         if ellipsis < 0 {
             return None;
         }
-        let e = ellipsis as usize;
-        let n = 16 - i;
-        let mut j = i;
-        while j > e {
-            j -= 1;
-            ip[j + n] = ip[j];
-        }
-        for b in ip.iter_mut().skip(e).take(n) {
-            *b = 0;
-        }
+        expand_ellipsis(&mut ip, ellipsis as usize, i);
     } else if ellipsis >= 0 {
         return None;
     }
     Some(ip)
+}
+
+/// Go's "expand ellipsis" step: moves the `i - e` bytes parsed after the
+/// `::` at `e` to the end of `ip` and zero-fills the gap.
+fn expand_ellipsis(ip: &mut [u8; 16], e: usize, i: usize) {
+    let n = 16 - i;
+    let mut j = i;
+    while j > e {
+        j -= 1;
+        ip[j + n] = ip[j];
+    }
+    for b in ip.iter_mut().skip(e).take(n) {
+        *b = 0;
+    }
 }
 
 /// `netutils.ParseIPSloppy` succeeds.
@@ -481,93 +486,126 @@ fn go_parse_duration(orig: &str) -> bool {
     if s.is_empty() {
         return false;
     }
-    const LIMIT: u64 = 1 << 63;
     while !s.is_empty() {
-        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
+        let Some((v, rest)) = duration_component(s) else {
             return false;
-        }
-        // leading int
-        let mut v: u64 = 0;
-        let mut i = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            if v > LIMIT / 10 {
-                return false;
-            }
-            v = v * 10 + u64::from(s[i] - b'0');
-            if v > LIMIT {
-                return false;
-            }
-            i += 1;
-        }
-        let pre = i > 0;
-        s = &s[i..];
-        let mut post = false;
-        let mut f: u64 = 0;
-        let mut scale: f64 = 1.0;
-        if s.first() == Some(&b'.') {
-            s = &s[1..];
-            let mut j = 0;
-            let mut overflow = false;
-            while j < s.len() && s[j].is_ascii_digit() {
-                if !overflow {
-                    if f > (LIMIT - 1) / 10 {
-                        overflow = true;
-                    } else {
-                        let y = f * 10 + u64::from(s[j] - b'0');
-                        if y > LIMIT {
-                            overflow = true;
-                        } else {
-                            f = y;
-                            scale *= 10.0;
-                        }
-                    }
-                }
-                j += 1;
-            }
-            post = j > 0;
-            s = &s[j..];
-        }
-        if !pre && !post {
-            return false;
-        }
-        let mut u = 0;
-        while u < s.len() && s[u] != b'.' && !s[u].is_ascii_digit() {
-            u += 1;
-        }
-        if u == 0 {
-            return false;
-        }
-        let unit: u64 = match &s[..u] {
-            b"ns" => 1,
-            b"us" | [0xC2, 0xB5, b's'] | [0xCE, 0xBC, b's'] => 1_000,
-            b"ms" => 1_000_000,
-            b"s" => 1_000_000_000,
-            b"m" => 60_000_000_000,
-            b"h" => 3_600_000_000_000,
-            _ => return false,
         };
-        s = &s[u..];
-        if v > LIMIT / unit {
-            return false;
-        }
-        v *= unit;
-        if f > 0 {
-            v += (f as f64 * (unit as f64 / scale)) as u64;
-            if v > LIMIT {
-                return false;
-            }
-        }
+        s = rest;
         // Go adds with uint64 wrap-around.
         d = d.wrapping_add(v);
-        if d > LIMIT {
+        if d > DURATION_LIMIT {
             return false;
         }
     }
     // A positive duration of exactly 1<<63 overflows; a negative one fits.
-    if d > LIMIT - 1 && !orig.starts_with('-') {
+    if d > DURATION_LIMIT - 1 && !orig.starts_with('-') {
         return false;
     }
     true
+}
+
+/// One `[0-9]*(\.[0-9]*)?[a-z]+` component of a Go duration at the start
+/// of `s`: its value in nanoseconds and the rest of `s`.
+fn duration_component(mut s: &[u8]) -> Option<(u64, &[u8])> {
+    if !s.first().is_some_and(|&c| c == b'.' || c.is_ascii_digit()) {
+        return None;
+    }
+    // leading int
+    let (mut v, i) = leading_int(s)?;
+    let pre = i > 0;
+    s = &s[i..];
+    let (f, scale, post) = if s.first() == Some(&b'.') {
+        s = &s[1..];
+        let (f, scale, j) = leading_fraction(s);
+        s = &s[j..];
+        (f, scale, j > 0)
+    } else {
+        (0, 1.0, false)
+    };
+    if !pre && !post {
+        return None;
+    }
+    // consume unit
+    let u = s
+        .iter()
+        .take_while(|&&c| c != b'.' && !c.is_ascii_digit())
+        .count();
+    if u == 0 {
+        return None;
+    }
+    let unit = duration_unit(&s[..u])?;
+    s = &s[u..];
+    if v > DURATION_LIMIT / unit {
+        return None;
+    }
+    v *= unit;
+    if f > 0 {
+        v += (f as f64 * (unit as f64 / scale)) as u64;
+        if v > DURATION_LIMIT {
+            return None;
+        }
+    }
+    Some((v, s))
+}
+
+/// `1<<63`, the bound of `time.ParseDuration`'s uint64 arithmetic.
+const DURATION_LIMIT: u64 = 1 << 63;
+
+/// Go's `leadingInt`: the value of the leading digits of `s` and their
+/// count; `None` on overflow.
+fn leading_int(s: &[u8]) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut i = 0;
+    while i < s.len() && s[i].is_ascii_digit() {
+        if v > DURATION_LIMIT / 10 {
+            return None;
+        }
+        v = v * 10 + u64::from(s[i] - b'0');
+        if v > DURATION_LIMIT {
+            return None;
+        }
+        i += 1;
+    }
+    Some((v, i))
+}
+
+/// Go's `leadingFraction`: the leading digits of `s` as a value and its
+/// scale (digits past overflow are dropped), and the digit count.
+fn leading_fraction(s: &[u8]) -> (u64, f64, usize) {
+    let mut f: u64 = 0;
+    let mut scale: f64 = 1.0;
+    let mut j = 0;
+    let mut overflow = false;
+    while j < s.len() && s[j].is_ascii_digit() {
+        if !overflow {
+            if f > (DURATION_LIMIT - 1) / 10 {
+                overflow = true;
+            } else {
+                let y = f * 10 + u64::from(s[j] - b'0');
+                if y > DURATION_LIMIT {
+                    overflow = true;
+                } else {
+                    f = y;
+                    scale *= 10.0;
+                }
+            }
+        }
+        j += 1;
+    }
+    (f, scale, j)
+}
+
+/// Go's `unitMap`: nanoseconds in a duration unit.
+fn duration_unit(u: &[u8]) -> Option<u64> {
+    match u {
+        b"ns" => Some(1),
+        b"us" | [0xC2, 0xB5, b's'] | [0xCE, 0xBC, b's'] => Some(1_000),
+        b"ms" => Some(1_000_000),
+        b"s" => Some(1_000_000_000),
+        b"m" => Some(60_000_000_000),
+        b"h" => Some(3_600_000_000_000),
+        _ => None,
+    }
 }
 
 /// strfmt `IsDuration`: Go's `time.ParseDuration` or the Scala-like syntax.
@@ -757,28 +795,9 @@ fn is_request_uri(raw: &str) -> bool {
     if raw == "*" {
         return true;
     }
-    // getScheme
-    let mut scheme_len = 0usize;
-    let mut rest: &[u8] = b;
-    for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_alphabetic() {
-            continue;
-        }
-        if c.is_ascii_digit() || c == b'+' || c == b'-' || c == b'.' {
-            if i == 0 {
-                break;
-            }
-            continue;
-        }
-        if c == b':' {
-            if i == 0 {
-                return false;
-            }
-            scheme_len = i;
-            rest = &b[i + 1..];
-        }
-        break;
-    }
+    let Some((scheme_len, mut rest)) = get_scheme(b) else {
+        return false;
+    };
     // query
     let qcount = rest.iter().filter(|&&c| c == b'?').count();
     if rest.last() == Some(&b'?') && qcount == 1 {
@@ -791,26 +810,55 @@ fn is_request_uri(raw: &str) -> bool {
         return scheme_len > 0;
     }
     if scheme_len > 0 && rest.starts_with(b"//") {
-        let after = &rest[2..];
-        let (authority, path) = match after.iter().position(|&c| c == b'/') {
-            Some(i) => (&after[..i], &after[i..]),
-            None => (after, &b""[..]),
-        };
-        let (user, host) = match authority.iter().rposition(|&c| c == b'@') {
-            Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
-            None => (None, authority),
-        };
-        if !parse_host_ok(host) {
-            return false;
-        }
-        if let Some(u) = user
-            && (!valid_userinfo(u) || !unescape_ok(u, false))
-        {
-            return false;
-        }
-        return unescape_ok(path, false);
+        return authority_and_path_ok(&rest[2..]);
     }
     unescape_ok(rest, false)
+}
+
+/// Go's `getScheme`: the scheme's length (0 if none) and the rest after its
+/// `:`; `None` for a leading `:` (missing protocol scheme).
+fn get_scheme(b: &[u8]) -> Option<(usize, &[u8])> {
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_alphabetic() {
+            continue;
+        }
+        if c.is_ascii_digit() || c == b'+' || c == b'-' || c == b'.' {
+            if i == 0 {
+                break;
+            }
+            continue;
+        }
+        if c == b':' {
+            if i == 0 {
+                return None;
+            }
+            return Some((i, &b[i + 1..]));
+        }
+        break;
+    }
+    Some((0, b))
+}
+
+/// Whether `after` (what follows `//`) parses as an authority (userinfo and
+/// host) and an escaped path.
+fn authority_and_path_ok(after: &[u8]) -> bool {
+    let (authority, path) = match after.iter().position(|&c| c == b'/') {
+        Some(i) => (&after[..i], &after[i..]),
+        None => (after, &b""[..]),
+    };
+    let (user, host) = match authority.iter().rposition(|&c| c == b'@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    if !parse_host_ok(host) {
+        return false;
+    }
+    if let Some(u) = user
+        && (!valid_userinfo(u) || !unescape_ok(u, false))
+    {
+        return false;
+    }
+    unescape_ok(path, false)
 }
 
 /// A small port of Go's `net/mail` address parser (`mail.ParseAddress`).

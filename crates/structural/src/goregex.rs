@@ -229,86 +229,11 @@ fn translate(pattern: &str) -> Result<String, GoError> {
         let c = chars[i];
         match c {
             '\\' => {
-                let next = chars.get(i + 1).copied();
-                match next {
-                    None => {
-                        return Err(GoError::new("trailing backslash at end of expression", ""));
-                    }
-                    Some('Q') => {
-                        let mut j = i + 2;
-                        let mut lit = String::new();
-                        while j < chars.len() {
-                            if chars[j] == '\\' && chars.get(j + 1) == Some(&'E') {
-                                j += 2;
-                                break;
-                            }
-                            if chars[j] == '\\' && chars.get(j + 1) == Some(&'\\') {
-                                lit.push('\\');
-                                j += 2;
-                                continue;
-                            }
-                            lit.push(chars[j]);
-                            j += 1;
-                        }
-                        for ch in lit.chars() {
-                            push_literal(&mut out, ch);
-                            last = Last::Atom;
-                        }
-                        i = j;
-                        continue;
-                    }
-                    Some('A') => {
-                        out.push_str("\\A");
-                        last = Last::Atom;
-                        i += 2;
-                    }
-                    Some('z') => {
-                        out.push_str("\\z");
-                        last = Last::Atom;
-                        i += 2;
-                    }
-                    Some('b') => {
-                        out.push_str("(?-u:\\b)");
-                        last = Last::Atom;
-                        i += 2;
-                    }
-                    Some('B') => {
-                        out.push_str("(?-u:\\B)");
-                        last = Last::Atom;
-                        i += 2;
-                    }
-                    Some('C') => {
-                        out.push_str("(?s:.)");
-                        last = Last::Atom;
-                        i += 2;
-                    }
-                    Some('p' | 'P') => {
-                        let whole = escape_text(&chars, i);
-                        let (text, used) = parse_unicode_class(&chars[i + 1..], &whole)?;
-                        out.push_str(&text);
-                        last = Last::Atom;
-                        i += 1 + used;
-                    }
-                    Some(k) if perl_class(k).is_some() => {
-                        if let Some((body, neg)) = perl_class(k) {
-                            out.push('[');
-                            if neg {
-                                out.push('^');
-                            }
-                            out.push_str(body);
-                            out.push(']');
-                        }
-                        last = Last::Atom;
-                        i += 2;
-                    }
-                    Some(_) => {
-                        let whole = escape_text(&chars, i);
-                        let (ch, used) = parse_char_escape(&chars[i + 1..], &whole)?;
-                        push_literal(&mut out, ch);
-                        last = Last::Atom;
-                        i += 1 + used;
-                    }
+                let (used, atom) = translate_backslash(&chars, i, &mut out)?;
+                if atom {
+                    last = Last::Atom;
                 }
+                i += used;
             }
             '[' => {
                 let (class, used) = translate_class(&chars[i..], pattern, i)?;
@@ -316,85 +241,14 @@ fn translate(pattern: &str) -> Result<String, GoError> {
                 last = Last::Atom;
                 i += used;
             }
-            '(' => {
-                if chars.get(i + 1) == Some(&'?') {
-                    let used = translate_group_flags(&chars[i..], &mut out)?;
-                    // `(?flags)` alone is not a group opener.
-                    if chars.get(i + used - 1) == Some(&')') {
-                        last = Last::Nothing;
-                    } else {
-                        depth += 1;
-                        last = Last::Nothing;
-                    }
-                    i += used;
-                } else {
-                    out.push('(');
-                    depth += 1;
-                    last = Last::Nothing;
-                    i += 1;
-                }
+            '(' | ')' | '|' => {
+                let (used, after) = translate_grouping(&chars[i..], pattern, &mut depth, &mut out)?;
+                last = after;
+                i += used;
             }
-            ')' => {
-                if depth == 0 {
-                    return Err(GoError::new("unexpected )", pattern));
-                }
-                depth -= 1;
-                out.push(')');
-                last = Last::Atom;
-                i += 1;
-            }
-            '|' => {
-                out.push('|');
-                last = Last::Nothing;
-                i += 1;
-            }
-            '*' | '+' | '?' => {
-                let mut op = c.to_string();
-                if chars.get(i + 1) == Some(&'?') {
-                    op.push('?');
-                }
-                match last {
-                    Last::Nothing => {
-                        return Err(GoError::new("missing argument to repetition operator", &op));
-                    }
-                    Last::Repeat => {
-                        let end = (i + 1).min(chars.len());
-                        let prev: String = chars[last_repeat_start.min(end)..end].iter().collect();
-                        return Err(GoError::new("invalid nested repetition operator", &prev));
-                    }
-                    Last::Atom => {}
-                }
-                out.push_str(&op);
-                last = Last::Repeat;
-                last_repeat_start = i;
-                i += op.chars().count();
-            }
-            '{' => match parse_repeat(&chars[i..]) {
-                Some((min, max, used)) => {
-                    let mut op: String = chars[i..i + used].iter().collect();
-                    let lazy = chars.get(i + used) == Some(&'?');
-                    if lazy {
-                        op.push('?');
-                    }
-                    if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT || m < min) {
-                        let text: String = chars[i..i + used].iter().collect();
-                        return Err(GoError::new("invalid repeat count", &text));
-                    }
-                    match last {
-                        Last::Nothing => {
-                            return Err(GoError::new(
-                                "missing argument to repetition operator",
-                                &op,
-                            ));
-                        }
-                        Last::Repeat => {
-                            let end = (i + used).min(chars.len());
-                            let prev: String =
-                                chars[last_repeat_start.min(end)..end].iter().collect();
-                            return Err(GoError::new("invalid nested repetition operator", &prev));
-                        }
-                        Last::Atom => {}
-                    }
+            '*' | '+' | '?' | '{' => match repeat_op(&chars, i)? {
+                Some((op, end)) => {
+                    check_repeat_operand(last, &op, &chars, last_repeat_start, end)?;
                     out.push_str(&op);
                     last = Last::Repeat;
                     last_repeat_start = i;
@@ -406,18 +260,8 @@ fn translate(pattern: &str) -> Result<String, GoError> {
                     i += 1;
                 }
             },
-            '}' => {
-                out.push_str("\\}");
-                last = Last::Atom;
-                i += 1;
-            }
-            '^' | '$' | '.' => {
-                out.push(c);
-                last = Last::Atom;
-                i += 1;
-            }
             other => {
-                push_literal(&mut out, other);
+                push_atom(&mut out, other);
                 last = Last::Atom;
                 i += 1;
             }
@@ -427,6 +271,197 @@ fn translate(pattern: &str) -> Result<String, GoError> {
         return Err(GoError::new("missing closing )", pattern));
     }
     Ok(out)
+}
+
+/// Translates the escape at `chars[i] == '\\'`; returns the chars consumed
+/// and whether an atom was emitted (an empty `\Q\E` emits none).
+fn translate_backslash(
+    chars: &[char],
+    i: usize,
+    out: &mut String,
+) -> Result<(usize, bool), GoError> {
+    if chars.get(i + 1) == Some(&'Q') {
+        let (end, emitted) = translate_quoted(chars, i + 2, out);
+        Ok((end - i, emitted))
+    } else {
+        Ok((translate_escape(chars, i, out)?, true))
+    }
+}
+
+/// Emits a one-char atom: `}` escaped, `^`, `$` and `.` as they are, any
+/// other char as a literal.
+fn push_atom(out: &mut String, c: char) {
+    match c {
+        '}' => out.push_str("\\}"),
+        '^' | '$' | '.' => out.push(c),
+        other => push_literal(out, other),
+    }
+}
+
+/// The repetition operator at `chars[i]` (`*`, `+`, `?` or a valid `{n,m}`,
+/// each maybe lazy) and the end of the text Go reports if it is nested;
+/// `None` if a `{` starts no repetition.
+fn repeat_op(chars: &[char], i: usize) -> Result<Option<(String, usize)>, GoError> {
+    if chars[i] != '{' {
+        let mut op = chars[i].to_string();
+        if chars.get(i + 1) == Some(&'?') {
+            op.push('?');
+        }
+        return Ok(Some((op, (i + 1).min(chars.len()))));
+    }
+    match parse_repeat(&chars[i..]) {
+        Some((min, max, used)) => {
+            let op = counted_repeat_op(chars, i, min, max, used)?;
+            Ok(Some((op, (i + used).min(chars.len()))))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Emits the literal text of `\Q...\E` starting after `\Q` at `chars[start]`;
+/// returns the index after it and whether any character was emitted.
+fn translate_quoted(chars: &[char], start: usize, out: &mut String) -> (usize, bool) {
+    let mut j = start;
+    let mut lit = String::new();
+    while j < chars.len() {
+        if chars[j] == '\\' && chars.get(j + 1) == Some(&'E') {
+            j += 2;
+            break;
+        }
+        if chars[j] == '\\' && chars.get(j + 1) == Some(&'\\') {
+            lit.push('\\');
+            j += 2;
+            continue;
+        }
+        lit.push(chars[j]);
+        j += 1;
+    }
+    for ch in lit.chars() {
+        push_literal(out, ch);
+    }
+    (j, !lit.is_empty())
+}
+
+/// Translates the escape (other than `\Q`) at `chars[i] == '\\'` into one
+/// atom; returns the chars consumed, backslash included.
+fn translate_escape(chars: &[char], i: usize, out: &mut String) -> Result<usize, GoError> {
+    let Some(next) = chars.get(i + 1).copied() else {
+        return Err(GoError::new("trailing backslash at end of expression", ""));
+    };
+    let fixed = match next {
+        'A' => Some("\\A"),
+        'z' => Some("\\z"),
+        'b' => Some("(?-u:\\b)"),
+        'B' => Some("(?-u:\\B)"),
+        'C' => Some("(?s:.)"),
+        _ => None,
+    };
+    if let Some(text) = fixed {
+        out.push_str(text);
+        return Ok(2);
+    }
+    if next == 'p' || next == 'P' {
+        let whole = escape_text(chars, i);
+        let (text, used) = parse_unicode_class(&chars[i + 1..], &whole)?;
+        out.push_str(&text);
+        return Ok(1 + used);
+    }
+    if let Some((body, neg)) = perl_class(next) {
+        out.push('[');
+        if neg {
+            out.push('^');
+        }
+        out.push_str(body);
+        out.push(']');
+        return Ok(2);
+    }
+    let whole = escape_text(chars, i);
+    let (ch, used) = parse_char_escape(&chars[i + 1..], &whole)?;
+    push_literal(out, ch);
+    Ok(1 + used)
+}
+
+/// Translates the `(`, `)` or `|` at `chars[0]`, tracking the group
+/// `depth`; returns the chars consumed and what it leaves to repeat.
+fn translate_grouping(
+    chars: &[char],
+    pattern: &str,
+    depth: &mut usize,
+    out: &mut String,
+) -> Result<(usize, Last), GoError> {
+    match chars.first() {
+        Some('(') => {
+            let (used, opened) = translate_group_open(chars, out)?;
+            if opened {
+                *depth += 1;
+            }
+            Ok((used, Last::Nothing))
+        }
+        Some(')') => {
+            if *depth == 0 {
+                return Err(GoError::new("unexpected )", pattern));
+            }
+            *depth -= 1;
+            out.push(')');
+            Ok((1, Last::Atom))
+        }
+        _ => {
+            out.push('|');
+            Ok((1, Last::Nothing))
+        }
+    }
+}
+
+/// Translates the `(` or `(?...` at `chars[0]`; returns the chars consumed
+/// and whether a group was opened (`(?flags)` alone opens none).
+fn translate_group_open(chars: &[char], out: &mut String) -> Result<(usize, bool), GoError> {
+    if chars.get(1) == Some(&'?') {
+        let used = translate_group_flags(chars, out)?;
+        Ok((used, chars.get(used - 1) != Some(&')')))
+    } else {
+        out.push('(');
+        Ok((1, true))
+    }
+}
+
+/// The text of the counted repetition `{n,m}` (plus a lazy `?`) at
+/// `chars[i]`, after Go's check of the counts.
+fn counted_repeat_op(
+    chars: &[char],
+    i: usize,
+    min: u32,
+    max: Option<u32>,
+    used: usize,
+) -> Result<String, GoError> {
+    let mut op: String = chars[i..i + used].iter().collect();
+    let lazy = chars.get(i + used) == Some(&'?');
+    if lazy {
+        op.push('?');
+    }
+    if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT || m < min) {
+        let text: String = chars[i..i + used].iter().collect();
+        return Err(GoError::new("invalid repeat count", &text));
+    }
+    Ok(op)
+}
+
+/// Go's checks that the repetition `op` has something to repeat and does
+/// not repeat a repetition (reported from `last_repeat_start` to `end`).
+fn check_repeat_operand(
+    last: Last,
+    op: &str,
+    chars: &[char],
+    last_repeat_start: usize,
+    end: usize,
+) -> Result<(), GoError> {
+    match last {
+        Last::Nothing => Err(GoError::new("missing argument to repetition operator", op)),
+        Last::Repeat => {
+            let prev: String = chars[last_repeat_start.min(end)..end].iter().collect();
+            Err(GoError::new("invalid nested repetition operator", &prev))
+        }
+        Last::Atom => Ok(()),
+    }
 }
 
 /// Parses `{n}`, `{n,}` or `{n,m}`; `None` if the text is not a repetition
@@ -551,73 +586,107 @@ fn translate_class(chars: &[char], pattern: &str, at: usize) -> Result<(String, 
         }
         first = false;
         // POSIX class [:name:]
-        if c == '[' && chars.get(i + 1) == Some(&':') {
-            let mut j = i + 2;
-            while j + 1 < chars.len() && !(chars[j] == ':' && chars[j + 1] == ']') {
-                j += 1;
-            }
-            if j + 1 < chars.len() {
-                let name: String = chars[i + 2..j].iter().collect();
-                let bare = name.trim_start_matches('^');
-                const POSIX: &[&str] = &[
-                    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower",
-                    "print", "punct", "space", "upper", "word", "xdigit",
-                ];
-                if POSIX.contains(&bare) {
-                    out.push_str(&format!("[:{name}:]"));
-                    i = j + 2;
-                    continue;
-                }
-                let text: String = chars[i..j + 2].iter().collect();
-                return Err(GoError::new("invalid character class range", &text));
-            }
+        if c == '['
+            && chars.get(i + 1) == Some(&':')
+            && let Some(next) = translate_posix_class(chars, i, &mut out)?
+        {
+            i = next;
+            continue;
         }
         // \p, \d ... inside a class
-        if c == '\\' {
-            match chars.get(i + 1) {
-                Some('p') | Some('P') => {
-                    let whole = escape_text(chars, i);
-                    let (text, used) = parse_unicode_class(&chars[i + 1..], &whole)?;
-                    out.push_str(&text);
-                    i += 1 + used;
-                    continue;
-                }
-                Some(&k) if perl_class(k).is_some() => {
-                    if let Some((body, neg)) = perl_class(k) {
-                        if neg {
-                            out.push_str(&format!("[^{body}]"));
-                        } else {
-                            out.push_str(body);
-                        }
-                    }
-                    i += 2;
-                    continue;
-                }
-                _ => {}
-            }
+        if c == '\\'
+            && let Some(used) = translate_class_escape(chars, i, &mut out)?
+        {
+            i += used;
+            continue;
         }
-        // single char or range
-        let range_start = i;
-        let (lo, used) = class_char(chars, i)?;
-        i += used;
-        let mut hi = lo;
-        if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|c| *c != ']') {
-            let (h, used2) = class_char(chars, i + 1)?;
-            i += 1 + used2;
-            hi = h;
-            if hi < lo {
-                let text: String = chars[range_start..i].iter().collect();
-                return Err(GoError::new("invalid character class range", &text));
-            }
-        }
-        push_literal(&mut out, lo);
-        if hi != lo {
-            out.push('-');
-            push_literal(&mut out, hi);
-        }
+        i += translate_class_range(chars, i, &mut out)?;
     }
     out.push(']');
     Ok((out, i))
+}
+
+/// Translates the POSIX class `[:name:]` at `chars[i]`; returns the index
+/// after it, or `None` if no `:]` closes it.
+fn translate_posix_class(
+    chars: &[char],
+    i: usize,
+    out: &mut String,
+) -> Result<Option<usize>, GoError> {
+    let mut j = i + 2;
+    while j + 1 < chars.len() && !(chars[j] == ':' && chars[j + 1] == ']') {
+        j += 1;
+    }
+    if j + 1 >= chars.len() {
+        return Ok(None);
+    }
+    let name: String = chars[i + 2..j].iter().collect();
+    let bare = name.trim_start_matches('^');
+    const POSIX: &[&str] = &[
+        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
+        "space", "upper", "word", "xdigit",
+    ];
+    if POSIX.contains(&bare) {
+        out.push_str(&format!("[:{name}:]"));
+        return Ok(Some(j + 2));
+    }
+    let text: String = chars[i..j + 2].iter().collect();
+    Err(GoError::new("invalid character class range", &text))
+}
+
+/// Translates a `\p` or Perl class escape inside a class at
+/// `chars[i] == '\\'`; returns the chars consumed, or `None` for any other
+/// escape.
+fn translate_class_escape(
+    chars: &[char],
+    i: usize,
+    out: &mut String,
+) -> Result<Option<usize>, GoError> {
+    match chars.get(i + 1) {
+        Some('p') | Some('P') => {
+            let whole = escape_text(chars, i);
+            let (text, used) = parse_unicode_class(&chars[i + 1..], &whole)?;
+            out.push_str(&text);
+            Ok(Some(1 + used))
+        }
+        Some(&k) => match perl_class(k) {
+            Some((body, neg)) => {
+                if neg {
+                    out.push_str(&format!("[^{body}]"));
+                } else {
+                    out.push_str(body);
+                }
+                Ok(Some(2))
+            }
+            None => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Translates one class character or range `lo-hi` at `chars[i]`; returns
+/// the chars consumed.
+fn translate_class_range(chars: &[char], i: usize, out: &mut String) -> Result<usize, GoError> {
+    let range_start = i;
+    let mut i = i;
+    let (lo, used) = class_char(chars, i)?;
+    i += used;
+    let mut hi = lo;
+    if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|c| *c != ']') {
+        let (h, used2) = class_char(chars, i + 1)?;
+        i += 1 + used2;
+        hi = h;
+        if hi < lo {
+            let text: String = chars[range_start..i].iter().collect();
+            return Err(GoError::new("invalid character class range", &text));
+        }
+    }
+    push_literal(out, lo);
+    if hi != lo {
+        out.push('-');
+        push_literal(out, hi);
+    }
+    Ok(i - range_start)
 }
 
 /// One class character (possibly escaped) at `chars[i]`.

@@ -132,21 +132,40 @@ fn invariants(s: &Schema, lvl: Level, p: &FPath, errs: &mut Vec<FieldError>) {
         p,
         errs,
     );
-
+    type_invariants(s, lvl, p, errs);
     let check_metadata = lvl == Level::Root || s.x_embedded_resource;
+    metadata_invariants(s, lvl, check_metadata, p, errs);
+    if s.x_embedded_resource && !s.preserves_unknown_fields() && s.properties.is_empty() {
+        errs.push(errors::required(
+            p.child("properties").str(),
+            "must not be empty if x-kubernetes-embedded-resource is true without x-kubernetes-preserve-unknown-fields",
+        ));
+    }
+}
+
+/// Pushes `Required` on `type` if it is empty, else `Invalid` with `detail`.
+fn wrong_type(s: &Schema, p: &FPath, detail: &str, errs: &mut Vec<FieldError>) {
+    if s.type_.is_empty() {
+        errs.push(errors::required(p.child("type").str(), detail));
+    } else {
+        errs.push(errors::invalid(
+            p.child("type").str(),
+            Value::String(s.type_.clone()),
+            detail,
+        ));
+    }
+}
+
+/// The invariants on `type` (and `additionalProperties`) of a node, given
+/// its level and `x-kubernetes-embedded-resource`.
+fn type_invariants(s: &Schema, lvl: Level, p: &FPath, errs: &mut Vec<FieldError>) {
     if s.x_embedded_resource && s.type_ != "object" {
-        if s.type_.is_empty() {
-            errs.push(errors::required(
-                p.child("type").str(),
-                "must be object if x-kubernetes-embedded-resource is true",
-            ));
-        } else {
-            errs.push(errors::invalid(
-                p.child("type").str(),
-                Value::String(s.type_.clone()),
-                "must be object if x-kubernetes-embedded-resource is true",
-            ));
-        }
+        wrong_type(
+            s,
+            p,
+            "must be object if x-kubernetes-embedded-resource is true",
+            errs,
+        );
     } else if s.type_.is_empty() && !s.x_int_or_string && !s.preserves_unknown_fields() {
         let detail = match lvl {
             Level::Root => "must not be empty at the root",
@@ -168,6 +187,17 @@ fn invariants(s: &Schema, lvl: Level, p: &FPath, errs: &mut Vec<FieldError>) {
             "must be object at the root",
         ));
     }
+}
+
+/// The invariants on the `kind`, `apiVersion` and `metadata` properties of
+/// the root or of an embedded resource.
+fn metadata_invariants(
+    s: &Schema,
+    lvl: Level,
+    check_metadata: bool,
+    p: &FPath,
+    errs: &mut Vec<FieldError>,
+) {
     for meta in ["kind", "apiVersion"] {
         if let Some(m) = s.properties.get(meta)
             && check_metadata
@@ -180,39 +210,34 @@ fn invariants(s: &Schema, lvl: Level, p: &FPath, errs: &mut Vec<FieldError>) {
             ));
         }
     }
-    if let Some(md) = s.properties.get("metadata") {
-        let mp = p.child("properties").key("metadata");
-        if check_metadata && md.type_ != "object" {
-            errs.push(errors::invalid(
-                mp.child("type").str(),
-                Value::String(md.type_.clone()),
-                "must be object",
+    let Some(md) = s.properties.get("metadata") else {
+        return;
+    };
+    let mp = p.child("properties").key("metadata");
+    if check_metadata && md.type_ != "object" {
+        errs.push(errors::invalid(
+            mp.child("type").str(),
+            Value::String(md.type_.clone()),
+            "must be object",
+        ));
+    }
+    if lvl == Level::Root {
+        let names: Vec<&str> = md.properties.keys().map(String::as_str).collect();
+        let props_ok = matches!(
+            names.as_slice(),
+            ["generateName", "name"] | ["name"] | ["generateName"]
+        );
+        let leftover: Vec<&str> = md
+            .non_zero_structural_fields()
+            .into_iter()
+            .filter(|f| !(matches!(*f, "type" | "default") || (*f == "properties" && props_ok)))
+            .collect();
+        if !leftover.is_empty() {
+            errs.push(errors::forbidden(
+                mp.str(),
+                "must not specify anything other than name and generateName, but metadata is implicitly specified",
             ));
         }
-        if lvl == Level::Root {
-            let names: Vec<&str> = md.properties.keys().map(String::as_str).collect();
-            let props_ok = matches!(
-                names.as_slice(),
-                ["generateName", "name"] | ["name"] | ["generateName"]
-            );
-            let leftover: Vec<&str> = md
-                .non_zero_structural_fields()
-                .into_iter()
-                .filter(|f| !(matches!(*f, "type" | "default") || (*f == "properties" && props_ok)))
-                .collect();
-            if !leftover.is_empty() {
-                errs.push(errors::forbidden(
-                    mp.str(),
-                    "must not specify anything other than name and generateName, but metadata is implicitly specified",
-                ));
-            }
-        }
-    }
-    if s.x_embedded_resource && !s.preserves_unknown_fields() && s.properties.is_empty() {
-        errs.push(errors::required(
-            p.child("properties").str(),
-            "must not be empty if x-kubernetes-embedded-resource is true without x-kubernetes-preserve-unknown-fields",
-        ));
     }
 }
 
@@ -278,100 +303,61 @@ fn nested(
             errs,
         );
     }
-    let forbid = |errs: &mut Vec<FieldError>, cond: bool, name: &str, detail: &str| {
-        if cond {
-            errs.push(errors::forbidden(p.child(name).str(), detail));
-        }
-    };
-    forbid(
-        errs,
-        !v.type_.is_empty(),
-        "type",
-        "must be empty to be structural",
-    );
-    forbid(
-        errs,
-        v.additional_properties.is_some(),
-        "additionalProperties",
-        "must be undefined to be structural",
-    );
-    forbid(
-        errs,
-        v.default.is_some(),
-        "default",
-        "must be undefined to be structural",
-    );
-    forbid(
-        errs,
-        !v.title.is_empty(),
-        "title",
-        "must be empty to be structural",
-    );
-    forbid(
-        errs,
-        !v.description.is_empty(),
-        "description",
-        "must be empty to be structural",
-    );
-    forbid(
-        errs,
-        v.nullable,
-        "nullable",
-        "must be false to be structural",
-    );
-    forbid(
-        errs,
-        v.has_external_docs,
-        "externalDocs",
-        "must be undefined to be structural",
-    );
-    forbid(
-        errs,
-        v.preserves_unknown_fields(),
-        "x-kubernetes-preserve-unknown-fields",
-        "must be false to be structural",
-    );
-    forbid(
-        errs,
-        v.x_embedded_resource,
-        "x-kubernetes-embedded-resource",
-        "must be false to be structural",
-    );
-    forbid(
-        errs,
-        v.x_int_or_string,
-        "x-kubernetes-int-or-string",
-        "must be false to be structural",
-    );
-    forbid(
-        errs,
-        !v.x_list_map_keys.is_empty(),
-        "x-kubernetes-list-map-keys",
-        "must be empty to be structural",
-    );
-    forbid(
-        errs,
-        v.x_list_type.is_some(),
-        "x-kubernetes-list-type",
-        "must be undefined to be structural",
-    );
-    forbid(
-        errs,
-        v.x_map_type.is_some(),
-        "x-kubernetes-map-type",
-        "must be undefined to be structural",
-    );
-    forbid(
-        errs,
-        !v.x_validations.is_empty(),
-        "x-kubernetes-validations",
-        "must be empty to be structural",
-    );
+    nested_forbidden(v, p, errs);
     if v.properties.contains_key("metadata") {
         errs.push(errors::forbidden(
             p.child("properties").key("metadata").str(),
             "must not be specified in a nested context",
         ));
+    }
+}
+
+/// Forbids, in a nested value validation, every field that only a
+/// structural node may set (a table of condition, field, detail).
+fn nested_forbidden(v: &Schema, p: &FPath, errs: &mut Vec<FieldError>) {
+    const EMPTY: &str = "must be empty to be structural";
+    const UNDEFINED: &str = "must be undefined to be structural";
+    const FALSE: &str = "must be false to be structural";
+    let checks: [(bool, &str, &str); 14] = [
+        (!v.type_.is_empty(), "type", EMPTY),
+        (
+            v.additional_properties.is_some(),
+            "additionalProperties",
+            UNDEFINED,
+        ),
+        (v.default.is_some(), "default", UNDEFINED),
+        (!v.title.is_empty(), "title", EMPTY),
+        (!v.description.is_empty(), "description", EMPTY),
+        (v.nullable, "nullable", FALSE),
+        (v.has_external_docs, "externalDocs", UNDEFINED),
+        (
+            v.preserves_unknown_fields(),
+            "x-kubernetes-preserve-unknown-fields",
+            FALSE,
+        ),
+        (
+            v.x_embedded_resource,
+            "x-kubernetes-embedded-resource",
+            FALSE,
+        ),
+        (v.x_int_or_string, "x-kubernetes-int-or-string", FALSE),
+        (
+            !v.x_list_map_keys.is_empty(),
+            "x-kubernetes-list-map-keys",
+            EMPTY,
+        ),
+        (v.x_list_type.is_some(), "x-kubernetes-list-type", UNDEFINED),
+        (v.x_map_type.is_some(), "x-kubernetes-map-type", UNDEFINED),
+        (
+            !v.x_validations.is_empty(),
+            "x-kubernetes-validations",
+            EMPTY,
+        ),
+    ];
+    for (cond, name, detail) in checks {
+        if cond {
+            errs.push(errors::forbidden(p.child(name).str(), detail));
+        }
     }
 }
 
@@ -519,59 +505,49 @@ fn ssv_validate(s: &Schema, p: &FPath, ssv: &Ssv, errs: &mut Vec<FieldError>) {
             format!("must not be set {reason}"),
         ));
     }
-    if !s.id.is_empty() {
-        errs.push(errors::forbidden(
-            p.child("id").str(),
-            "id is not supported",
-        ));
-    }
-    if s.has_additional_items {
-        errs.push(errors::forbidden(
-            p.child("additionalItems").str(),
+    let checks: [(bool, &str, &str); 9] = [
+        (!s.id.is_empty(), "id", "id is not supported"),
+        (
+            s.has_additional_items,
+            "additionalItems",
             "additionalItems is not supported",
-        ));
-    }
-    if s.has_pattern_properties {
-        errs.push(errors::forbidden(
-            p.child("patternProperties").str(),
+        ),
+        (
+            s.has_pattern_properties,
+            "patternProperties",
             "patternProperties is not supported",
-        ));
-    }
-    if !s.definitions.is_empty() {
-        errs.push(errors::forbidden(
-            p.child("definitions").str(),
+        ),
+        (
+            !s.definitions.is_empty(),
+            "definitions",
             "definitions is not supported",
-        ));
-    }
-    if s.has_dependencies {
-        errs.push(errors::forbidden(
-            p.child("dependencies").str(),
+        ),
+        (
+            s.has_dependencies,
+            "dependencies",
             "dependencies is not supported",
-        ));
-    }
-    if s.ref_.is_some() {
-        errs.push(errors::forbidden(
-            p.child("$ref").str(),
-            "$ref is not supported",
-        ));
-    }
-    if s.type_ == "null" {
-        errs.push(errors::forbidden(
-            p.child("type").str(),
+        ),
+        (s.ref_.is_some(), "$ref", "$ref is not supported"),
+        (
+            s.type_ == "null",
+            "type",
             "type cannot be set to null, use nullable as an alternative",
-        ));
-    }
-    if s.items_array.as_ref().is_some_and(|a| !a.is_empty()) {
-        errs.push(errors::forbidden(
-            p.child("items").str(),
+        ),
+        (
+            s.items_array.as_ref().is_some_and(|a| !a.is_empty()),
+            "items",
             "items must be a schema object and not an array",
-        ));
-    }
-    if ssv.inside_resource_meta && s.x_embedded_resource {
-        errs.push(errors::forbidden(
-            p.child("x-kubernetes-embedded-resource").str(),
+        ),
+        (
+            ssv.inside_resource_meta && s.x_embedded_resource,
+            "x-kubernetes-embedded-resource",
             "must not be used inside of resource meta",
-        ));
+        ),
+    ];
+    for (cond, name, detail) in checks {
+        if cond {
+            errs.push(errors::forbidden(p.child(name).str(), detail));
+        }
     }
 }
 
@@ -589,6 +565,44 @@ fn openapi_schema(s: &Schema, p: &FPath, ssv: &Ssv, is_root: bool, errs: &mut Ve
             "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
         ));
     }
+    openapi_subschemas(s, p, ssv, is_root, errs);
+    if s.x_preserve_unknown_fields == Some(false) {
+        errs.push(errors::invalid(
+            p.child("x-kubernetes-preserve-unknown-fields").str(),
+            Value::Bool(false),
+            "must be true or undefined",
+        ));
+    }
+    if let Some(mt) = &s.x_map_type {
+        map_type(s, mt, p, errs);
+    }
+    if let Some(lt) = &s.x_list_type {
+        list_type(s, lt, p, errs);
+    }
+    if !s.x_list_map_keys.is_empty() {
+        match &s.x_list_type {
+            None => errs.push(errors::required(
+                p.child("x-kubernetes-list-type").str(),
+                "must be map if x-kubernetes-list-map-keys is non-empty",
+            )),
+            Some(lt) if lt != "map" => errs.push(errors::invalid(
+                p.child("x-kubernetes-list-type").str(),
+                Value::String(lt.clone()),
+                "must be map if x-kubernetes-list-map-keys is non-empty",
+            )),
+            _ => {}
+        }
+    }
+    if s.x_list_type.as_deref() == Some("map") {
+        list_type_map(s, p, errs);
+    }
+    map_list_keys_map_set(s, p, errs);
+    x_validations(s, p, errs);
+}
+
+/// Checks `additionalProperties` against `properties`, then recurses into
+/// every subschema with the context (`Ssv`) each one inherits.
+fn openapi_subschemas(s: &Schema, p: &FPath, ssv: &Ssv, is_root: bool, errs: &mut Vec<FieldError>) {
     if let Some(ap) = &s.additional_properties {
         let conflicting = matches!(
             ap,
@@ -642,152 +656,136 @@ fn openapi_schema(s: &Schema, p: &FPath, ssv: &Ssv, is_root: bool, errs: &mut Ve
             openapi_schema(it, &p.child("items").index(i), ssv, false, errs);
         }
     }
-    if s.x_preserve_unknown_fields == Some(false) {
-        errs.push(errors::invalid(
-            p.child("x-kubernetes-preserve-unknown-fields").str(),
-            Value::Bool(false),
-            "must be true or undefined",
+}
+
+/// The checks of `x-kubernetes-map-type`: an object's, `atomic` or `granular`.
+fn map_type(s: &Schema, mt: &str, p: &FPath, errs: &mut Vec<FieldError>) {
+    if s.type_ != "object" {
+        wrong_type(
+            s,
+            p,
+            "must be object if x-kubernetes-map-type is specified",
+            errs,
+        );
+    }
+    if mt != "atomic" && mt != "granular" {
+        errs.push(errors::not_supported(
+            p.child("x-kubernetes-map-type").str(),
+            Value::String(mt.to_string()),
+            &["atomic".to_string(), "granular".to_string()],
         ));
     }
-    if let Some(mt) = &s.x_map_type {
-        if s.type_ != "object" {
-            if s.type_.is_empty() {
-                errs.push(errors::required(
-                    p.child("type").str(),
-                    "must be object if x-kubernetes-map-type is specified",
-                ));
-            } else {
+}
+
+/// The checks of `x-kubernetes-list-type`: an array's, with atomic items
+/// for `set`, one of `atomic`, `set` or `map`.
+fn list_type(s: &Schema, lt: &str, p: &FPath, errs: &mut Vec<FieldError>) {
+    if s.type_ != "array" {
+        wrong_type(
+            s,
+            p,
+            "must be array if x-kubernetes-list-type is specified",
+            errs,
+        );
+    } else if lt == "set"
+        && let Some(is) = &s.items
+    {
+        match is.type_.as_str() {
+            "array" if is.x_list_type.as_deref().is_some_and(|t| t != "atomic") => {
                 errs.push(errors::invalid(
-                    p.child("type").str(),
-                    Value::String(s.type_.clone()),
-                    "must be object if x-kubernetes-map-type is specified",
+                    p.child("items").child("x-kubernetes-list-type").str(),
+                    opt_str(&is.x_list_type),
+                    "must be atomic as item of a list with x-kubernetes-list-type=set",
                 ));
             }
-        }
-        if mt != "atomic" && mt != "granular" {
-            errs.push(errors::not_supported(
-                p.child("x-kubernetes-map-type").str(),
-                Value::String(mt.clone()),
-                &["atomic".to_string(), "granular".to_string()],
-            ));
-        }
-    }
-    if let Some(lt) = &s.x_list_type {
-        if s.type_ != "array" {
-            if s.type_.is_empty() {
-                errs.push(errors::required(
-                    p.child("type").str(),
-                    "must be array if x-kubernetes-list-type is specified",
-                ));
-            } else {
+            "object" if is.x_map_type.as_deref() != Some("atomic") => {
+                // Kubernetes reports the items' list type here, not the map type.
                 errs.push(errors::invalid(
-                    p.child("type").str(),
-                    Value::String(s.type_.clone()),
-                    "must be array if x-kubernetes-list-type is specified",
+                    p.child("items").child("x-kubernetes-map-type").str(),
+                    opt_str(&is.x_list_type),
+                    "must be atomic as item of a list with x-kubernetes-list-type=set",
                 ));
             }
-        } else if lt == "set"
-            && let Some(is) = &s.items
-        {
-            match is.type_.as_str() {
-                "array" if is.x_list_type.as_deref().is_some_and(|t| t != "atomic") => {
-                    errs.push(errors::invalid(
-                        p.child("items").child("x-kubernetes-list-type").str(),
-                        opt_str(&is.x_list_type),
-                        "must be atomic as item of a list with x-kubernetes-list-type=set",
-                    ));
-                }
-                "object" if is.x_map_type.as_deref() != Some("atomic") => {
-                    // Kubernetes reports the items' list type here, not the map type.
-                    errs.push(errors::invalid(
-                        p.child("items").child("x-kubernetes-map-type").str(),
-                        opt_str(&is.x_list_type),
-                        "must be atomic as item of a list with x-kubernetes-list-type=set",
-                    ));
-                }
-                _ => {}
-            }
-        }
-        if lt != "atomic" && lt != "set" && lt != "map" {
-            errs.push(errors::not_supported(
-                p.child("x-kubernetes-list-type").str(),
-                Value::String(lt.clone()),
-                &["atomic".to_string(), "set".to_string(), "map".to_string()],
-            ));
-        }
-    }
-    if !s.x_list_map_keys.is_empty() {
-        match &s.x_list_type {
-            None => errs.push(errors::required(
-                p.child("x-kubernetes-list-type").str(),
-                "must be map if x-kubernetes-list-map-keys is non-empty",
-            )),
-            Some(lt) if lt != "map" => errs.push(errors::invalid(
-                p.child("x-kubernetes-list-type").str(),
-                Value::String(lt.clone()),
-                "must be map if x-kubernetes-list-map-keys is non-empty",
-            )),
             _ => {}
         }
     }
-    if s.x_list_type.as_deref() == Some("map") {
-        if s.x_list_map_keys.is_empty() {
-            errs.push(errors::required(
-                p.child("x-kubernetes-list-map-keys").str(),
-                "must not be empty if x-kubernetes-list-type is map",
-            ));
-        }
-        if s.items.is_none() && s.items_array.is_none() {
-            errs.push(errors::required(
-                p.child("items").str(),
-                "must have a schema if x-kubernetes-list-type is map",
-            ));
-        }
-        if let Some(is) = &s.items {
-            if is.type_ != "object" {
-                errs.push(errors::invalid(
-                    p.child("items").child("type").str(),
-                    Value::String(is.type_.clone()),
-                    "must be object if parent array's x-kubernetes-list-type is map",
-                ));
-            } else {
-                let keys_value = Value::Array(
-                    s.x_list_map_keys
-                        .iter()
-                        .map(|k| Value::String(k.clone()))
-                        .collect(),
-                );
-                let mut seen: Vec<&str> = Vec::new();
-                for k in &s.x_list_map_keys {
-                    match is.properties.get(k) {
-                        Some(ks) if ks.type_ == "array" || ks.type_ == "object" => {
-                            errs.push(errors::invalid(
-                                p.child("items").child("properties").key(k).child("type").str(),
-                                Value::String(is.type_.clone()),
-                                "must be a scalar type if parent array's x-kubernetes-list-type is map",
-                            ));
-                        }
-                        Some(_) => {}
-                        None => errs.push(errors::invalid(
-                            p.child("x-kubernetes-list-map-keys").str(),
-                            keys_value.clone(),
-                            "entries must all be names of item properties",
-                        )),
-                    }
-                    if seen.contains(&k.as_str()) {
-                        errs.push(errors::invalid(
-                            p.child("x-kubernetes-list-map-keys").str(),
-                            keys_value.clone(),
-                            "must not contain duplicate entries",
-                        ));
-                    }
-                    seen.push(k);
-                }
-            }
-        }
+    if lt != "atomic" && lt != "set" && lt != "map" {
+        errs.push(errors::not_supported(
+            p.child("x-kubernetes-list-type").str(),
+            Value::String(lt.to_string()),
+            &["atomic".to_string(), "set".to_string(), "map".to_string()],
+        ));
     }
-    map_list_keys_map_set(s, p, errs);
-    x_validations(s, p, errs);
+}
+
+/// The checks of `x-kubernetes-list-type: map`: keys are given and items
+/// are objects holding the keys.
+fn list_type_map(s: &Schema, p: &FPath, errs: &mut Vec<FieldError>) {
+    if s.x_list_map_keys.is_empty() {
+        errs.push(errors::required(
+            p.child("x-kubernetes-list-map-keys").str(),
+            "must not be empty if x-kubernetes-list-type is map",
+        ));
+    }
+    if s.items.is_none() && s.items_array.is_none() {
+        errs.push(errors::required(
+            p.child("items").str(),
+            "must have a schema if x-kubernetes-list-type is map",
+        ));
+    }
+    let Some(is) = &s.items else {
+        return;
+    };
+    if is.type_ != "object" {
+        errs.push(errors::invalid(
+            p.child("items").child("type").str(),
+            Value::String(is.type_.clone()),
+            "must be object if parent array's x-kubernetes-list-type is map",
+        ));
+        return;
+    }
+    list_map_keys_in_items(s, is, p, errs);
+}
+
+/// For `x-kubernetes-list-type: map` with object items: each list-map key
+/// names a scalar item property and is listed once.
+fn list_map_keys_in_items(s: &Schema, is: &Schema, p: &FPath, errs: &mut Vec<FieldError>) {
+    let keys_value = Value::Array(
+        s.x_list_map_keys
+            .iter()
+            .map(|k| Value::String(k.clone()))
+            .collect(),
+    );
+    let mut seen: Vec<&str> = Vec::new();
+    for k in &s.x_list_map_keys {
+        match is.properties.get(k) {
+            Some(ks) if ks.type_ == "array" || ks.type_ == "object" => {
+                errs.push(errors::invalid(
+                    p.child("items")
+                        .child("properties")
+                        .key(k)
+                        .child("type")
+                        .str(),
+                    Value::String(is.type_.clone()),
+                    "must be a scalar type if parent array's x-kubernetes-list-type is map",
+                ));
+            }
+            Some(_) => {}
+            None => errs.push(errors::invalid(
+                p.child("x-kubernetes-list-map-keys").str(),
+                keys_value.clone(),
+                "entries must all be names of item properties",
+            )),
+        }
+        if seen.contains(&k.as_str()) {
+            errs.push(errors::invalid(
+                p.child("x-kubernetes-list-map-keys").str(),
+                keys_value.clone(),
+                "must not contain duplicate entries",
+            ));
+        }
+        seen.push(k);
+    }
 }
 
 /// `validateMapListKeysMapSet`.
@@ -827,75 +825,90 @@ fn map_list_keys_map_set(s: &Schema, p: &FPath, errs: &mut Vec<FieldError>) {
 
 /// The static (non-CEL) checks of `x-kubernetes-validations` rules.
 fn x_validations(s: &Schema, p: &FPath, errs: &mut Vec<FieldError>) {
+    for (i, rule) in s.x_validations.iter().enumerate() {
+        let rp = p.child("x-kubernetes-validations").index(i);
+        x_validation_rule(rule, &rp, errs);
+    }
+}
+
+/// The static checks of one `x-kubernetes-validations` rule at `rp`.
+fn x_validation_rule(rule: &Value, rp: &FPath, errs: &mut Vec<FieldError>) {
     const REASONS: [&str; 4] = [
         "FieldValueDuplicate",
         "FieldValueForbidden",
         "FieldValueInvalid",
         "FieldValueRequired",
     ];
-    for (i, rule) in s.x_validations.iter().enumerate() {
-        let rp = p.child("x-kubernetes-validations").index(i);
-        let get = |k: &str| rule.get(k).and_then(Value::as_str).unwrap_or("");
-        let (r, msg, msg_expr, fpath) = (
-            get("rule"),
-            get("message"),
-            get("messageExpression"),
-            get("fieldPath"),
-        );
-        let has_newlines = |t: &str| t.contains('\n') || t.contains('\r');
-        if r.trim().is_empty() {
-            errs.push(errors::required(
-                rp.child("rule").str(),
-                "rule is not specified",
-            ));
-        } else if !msg.is_empty() && msg.trim().is_empty() {
-            errs.push(errors::invalid(
-                rp.child("message").str(),
-                Value::String(msg.to_string()),
-                "message must be non-empty if specified",
-            ));
-        } else if has_newlines(msg.trim()) {
-            errs.push(errors::invalid(
-                rp.child("message").str(),
-                Value::String(msg.to_string()),
-                "message must not contain line breaks",
-            ));
-        } else if has_newlines(r.trim()) && msg.trim().is_empty() {
-            errs.push(errors::required(
-                rp.child("message").str(),
-                "message must be specified if rule contains line breaks",
-            ));
-        }
-        if !msg_expr.is_empty() && msg_expr.trim().is_empty() {
-            errs.push(errors::required(
-                rp.child("messageExpression").str(),
-                "messageExpression must be non-empty if specified",
-            ));
-        }
-        if let Some(reason) = rule.get("reason").and_then(Value::as_str)
-            && !REASONS.contains(&reason)
-        {
-            let valid: Vec<String> = REASONS.iter().map(|r| r.to_string()).collect();
-            errs.push(errors::not_supported(
-                rp.child("reason").str(),
-                Value::String(reason.to_string()),
-                &valid,
-            ));
-        }
-        if !fpath.is_empty() && fpath.trim().is_empty() {
-            errs.push(errors::invalid(
-                rp.child("fieldPath").str(),
-                Value::String(fpath.to_string()),
-                "fieldPath must be non-empty if specified",
-            ));
-        }
-        if has_newlines(fpath) {
-            errs.push(errors::invalid(
-                rp.child("fieldPath").str(),
-                Value::String(fpath.to_string()),
-                "fieldPath must not contain line breaks",
-            ));
-        }
+    let get = |k: &str| rule.get(k).and_then(Value::as_str).unwrap_or("");
+    let (r, msg, msg_expr, fpath) = (
+        get("rule"),
+        get("message"),
+        get("messageExpression"),
+        get("fieldPath"),
+    );
+    rule_and_message(r, msg, rp, errs);
+    if !msg_expr.is_empty() && msg_expr.trim().is_empty() {
+        errs.push(errors::required(
+            rp.child("messageExpression").str(),
+            "messageExpression must be non-empty if specified",
+        ));
+    }
+    if let Some(reason) = rule.get("reason").and_then(Value::as_str)
+        && !REASONS.contains(&reason)
+    {
+        let valid: Vec<String> = REASONS.iter().map(|r| r.to_string()).collect();
+        errs.push(errors::not_supported(
+            rp.child("reason").str(),
+            Value::String(reason.to_string()),
+            &valid,
+        ));
+    }
+    if !fpath.is_empty() && fpath.trim().is_empty() {
+        errs.push(errors::invalid(
+            rp.child("fieldPath").str(),
+            Value::String(fpath.to_string()),
+            "fieldPath must be non-empty if specified",
+        ));
+    }
+    if has_newlines(fpath) {
+        errs.push(errors::invalid(
+            rp.child("fieldPath").str(),
+            Value::String(fpath.to_string()),
+            "fieldPath must not contain line breaks",
+        ));
+    }
+}
+
+/// Whether `t` contains a line break.
+fn has_newlines(t: &str) -> bool {
+    t.contains('\n') || t.contains('\r')
+}
+
+/// The first failing check of a rule's `rule` and `message` (at most one
+/// error, as in Kubernetes).
+fn rule_and_message(r: &str, msg: &str, rp: &FPath, errs: &mut Vec<FieldError>) {
+    if r.trim().is_empty() {
+        errs.push(errors::required(
+            rp.child("rule").str(),
+            "rule is not specified",
+        ));
+    } else if !msg.is_empty() && msg.trim().is_empty() {
+        errs.push(errors::invalid(
+            rp.child("message").str(),
+            Value::String(msg.to_string()),
+            "message must be non-empty if specified",
+        ));
+    } else if has_newlines(msg.trim()) {
+        errs.push(errors::invalid(
+            rp.child("message").str(),
+            Value::String(msg.to_string()),
+            "message must not contain line breaks",
+        ));
+    } else if has_newlines(r.trim()) && msg.trim().is_empty() {
+        errs.push(errors::required(
+            rp.child("message").str(),
+            "message must be specified if rule contains line breaks",
+        ));
     }
 }
 

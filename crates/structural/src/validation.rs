@@ -186,35 +186,9 @@ fn to_field_errors(base: Option<&str>, errs: Vec<KErr>) -> Vec<FieldError> {
                 } else {
                     base_str()
                 };
-                let non_nil = || {
-                    value
-                        .clone()
-                        .unwrap_or_else(|| Value::String(String::new()))
-                };
-                let fe = match code {
-                    Code::Required => errors::required(field, ""),
-                    Code::Enum => {
-                        let valid: Vec<String> = values
-                            .iter()
-                            .map(|v| match v {
-                                Value::String(s) => s.clone(),
-                                other => gofmt::json_marshal(other),
-                            })
-                            .collect();
-                        errors::not_supported(field, value.clone().unwrap_or(Value::Null), &valid)
-                    }
-                    Code::TooLong => errors::too_long(field, valid.unwrap_or(-1)),
-                    Code::MaxItems | Code::TooManyProperties => {
-                        let actual = match &value {
-                            Some(Value::Number(n)) => n.as_i64().unwrap_or(-1),
-                            _ => -1,
-                        };
-                        errors::too_many(field, actual, valid.unwrap_or(-1))
-                    }
-                    Code::InvalidType => errors::type_invalid(field, non_nil(), message),
-                    Code::Other => errors::invalid(field, non_nil(), message),
-                };
-                out.push(fe);
+                out.push(validation_field_error(
+                    code, field, value, valid, message, &values,
+                ));
             }
             KErr::Composite(message) => {
                 out.push(errors::invalid(
@@ -236,6 +210,46 @@ fn to_field_errors(base: Option<&str>, errs: Vec<KErr>) -> Vec<FieldError> {
         }
     }
     out
+}
+
+/// The field error for a kube-openapi `*errors.Validation` on `field`,
+/// chosen by its code.
+fn validation_field_error(
+    code: Code,
+    field: String,
+    value: Option<Value>,
+    valid: Option<i64>,
+    message: String,
+    values: &[Value],
+) -> FieldError {
+    let non_nil = || {
+        value
+            .clone()
+            .unwrap_or_else(|| Value::String(String::new()))
+    };
+    match code {
+        Code::Required => errors::required(field, ""),
+        Code::Enum => {
+            let valid: Vec<String> = values
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => gofmt::json_marshal(other),
+                })
+                .collect();
+            errors::not_supported(field, value.clone().unwrap_or(Value::Null), &valid)
+        }
+        Code::TooLong => errors::too_long(field, valid.unwrap_or(-1)),
+        Code::MaxItems | Code::TooManyProperties => {
+            let actual = match &value {
+                Some(Value::Number(n)) => n.as_i64().unwrap_or(-1),
+                _ => -1,
+            };
+            errors::too_many(field, actual, valid.unwrap_or(-1))
+        }
+        Code::InvalidType => errors::type_invalid(field, non_nil(), message),
+        Code::Other => errors::invalid(field, non_nil(), message),
+    }
 }
 
 /// `ValidateCustomResource(fldPath, obj, validator)`: validates `obj`
@@ -436,113 +450,134 @@ fn num_value(n: GoNumber) -> Value {
 fn number_validate(s: &Schema, path: &str, n: &Number) -> Res {
     let data = go_number(n);
     let mut res = Res::default();
-    let mut r_mult = Res::default();
-    let mut r_min = Res::default();
-    let mut r_max = Res::default();
     let bad = Some(num_value(data));
-
-    if let Some(factor) = s.multiple_of {
-        let failed: Option<(String, bool)> = match data {
-            GoNumber::Int(i) if f64_to_i64(factor) != 0 => {
-                let fi = f64_to_i64(factor);
-                if fi < 0 {
-                    Some((fi.to_string(), true))
-                } else if i.wrapping_div(fi).wrapping_mul(fi) != i {
-                    Some((fi.to_string(), false))
-                } else {
-                    None
-                }
-            }
-            other => {
-                // Float data (or an integer factor truncating to 0, where Go
-                // would divide by zero): the float64 path.
-                let f = match other {
-                    GoNumber::Int(i) => i as f64,
-                    GoNumber::Float(f) => f,
-                };
-                if factor < 0.0 {
-                    Some((gofmt::float_v(factor), true))
-                } else {
-                    let mult = if factor < 1.0 {
-                        1.0 / factor * f
-                    } else {
-                        f / factor
-                    };
-                    if is_float64_a_json_integer(mult) {
-                        None
-                    } else {
-                        Some((gofmt::float_v(factor), false))
-                    }
-                }
-            }
-        };
-        if let Some((fs, negative)) = failed {
-            if negative {
-                r_mult.add(verr(
-                    Code::Other,
-                    path,
-                    Some(Value::String(fs.clone())),
-                    format!("factor MultipleOf declared for {path} must be positive: {fs}"),
-                ));
-            } else {
-                r_mult.add(verr(
-                    Code::Other,
-                    path,
-                    bad.clone(),
-                    format!("{path} in {IN} should be a multiple of {fs}"),
-                ));
-            }
-        }
-    }
-
-    if let Some(max) = s.maximum {
-        let excl = s.exclusive_maximum;
-        let (fail, shown) = match data {
-            GoNumber::Int(i) => {
-                let m = f64_to_i64(max);
-                ((!excl && i > m) || (excl && i >= m), m.to_string())
-            }
-            GoNumber::Float(f) => (
-                (!excl && f > max) || (excl && f >= max),
-                gofmt::float_v(max),
-            ),
-        };
-        if fail {
-            let msg = if excl {
-                format!("{path} in {IN} should be less than {shown}")
-            } else {
-                format!("{path} in {IN} should be less than or equal to {shown}")
-            };
-            r_max.add(verr(Code::Other, path, bad.clone(), msg));
-        }
-    }
-
-    if let Some(min) = s.minimum {
-        let excl = s.exclusive_minimum;
-        let (fail, shown) = match data {
-            GoNumber::Int(i) => {
-                let m = f64_to_i64(min);
-                ((!excl && i < m) || (excl && i <= m), m.to_string())
-            }
-            GoNumber::Float(f) => (
-                (!excl && f < min) || (excl && f <= min),
-                gofmt::float_v(min),
-            ),
-        };
-        if fail {
-            let msg = if excl {
-                format!("{path} in {IN} should be greater than {shown}")
-            } else {
-                format!("{path} in {IN} should be greater than or equal to {shown}")
-            };
-            r_min.add(verr(Code::Other, path, bad.clone(), msg));
-        }
-    }
+    let r_mult = s
+        .multiple_of
+        .map(|factor| multiple_of_validate(factor, data, path, &bad))
+        .unwrap_or_default();
+    let r_max = s
+        .maximum
+        .map(|max| maximum_validate(max, s.exclusive_maximum, data, path, &bad))
+        .unwrap_or_default();
+    let r_min = s
+        .minimum
+        .map(|min| minimum_validate(min, s.exclusive_minimum, data, path, &bad))
+        .unwrap_or_default();
     res.merge(r_mult);
     res.merge(r_min);
     res.merge(r_max);
     res.inc();
     res
+}
+
+/// The `multipleOf` check of `numberValidator.Validate`.
+fn multiple_of_validate(factor: f64, data: GoNumber, path: &str, bad: &Option<Value>) -> Res {
+    let mut r_mult = Res::default();
+    if let Some((fs, negative)) = multiple_of_failure(factor, data) {
+        if negative {
+            r_mult.add(verr(
+                Code::Other,
+                path,
+                Some(Value::String(fs.clone())),
+                format!("factor MultipleOf declared for {path} must be positive: {fs}"),
+            ));
+        } else {
+            r_mult.add(verr(
+                Code::Other,
+                path,
+                bad.clone(),
+                format!("{path} in {IN} should be a multiple of {fs}"),
+            ));
+        }
+    }
+    r_mult
+}
+
+/// Why `data` fails `multipleOf: factor`, if it does: the factor as Go
+/// prints it and whether the failure is a negative factor.
+fn multiple_of_failure(factor: f64, data: GoNumber) -> Option<(String, bool)> {
+    match data {
+        GoNumber::Int(i) if f64_to_i64(factor) != 0 => {
+            let fi = f64_to_i64(factor);
+            if fi < 0 {
+                Some((fi.to_string(), true))
+            } else if i.wrapping_div(fi).wrapping_mul(fi) != i {
+                Some((fi.to_string(), false))
+            } else {
+                None
+            }
+        }
+        other => {
+            // Float data (or an integer factor truncating to 0, where Go
+            // would divide by zero): the float64 path.
+            let f = match other {
+                GoNumber::Int(i) => i as f64,
+                GoNumber::Float(f) => f,
+            };
+            if factor < 0.0 {
+                Some((gofmt::float_v(factor), true))
+            } else {
+                let mult = if factor < 1.0 {
+                    1.0 / factor * f
+                } else {
+                    f / factor
+                };
+                if is_float64_a_json_integer(mult) {
+                    None
+                } else {
+                    Some((gofmt::float_v(factor), false))
+                }
+            }
+        }
+    }
+}
+
+/// The `maximum`/`exclusiveMaximum` check of `numberValidator.Validate`.
+fn maximum_validate(max: f64, excl: bool, data: GoNumber, path: &str, bad: &Option<Value>) -> Res {
+    let mut r_max = Res::default();
+    let (fail, shown) = match data {
+        GoNumber::Int(i) => {
+            let m = f64_to_i64(max);
+            ((!excl && i > m) || (excl && i >= m), m.to_string())
+        }
+        GoNumber::Float(f) => (
+            (!excl && f > max) || (excl && f >= max),
+            gofmt::float_v(max),
+        ),
+    };
+    if fail {
+        let msg = if excl {
+            format!("{path} in {IN} should be less than {shown}")
+        } else {
+            format!("{path} in {IN} should be less than or equal to {shown}")
+        };
+        r_max.add(verr(Code::Other, path, bad.clone(), msg));
+    }
+    r_max
+}
+
+/// The `minimum`/`exclusiveMinimum` check of `numberValidator.Validate`.
+fn minimum_validate(min: f64, excl: bool, data: GoNumber, path: &str, bad: &Option<Value>) -> Res {
+    let mut r_min = Res::default();
+    let (fail, shown) = match data {
+        GoNumber::Int(i) => {
+            let m = f64_to_i64(min);
+            ((!excl && i < m) || (excl && i <= m), m.to_string())
+        }
+        GoNumber::Float(f) => (
+            (!excl && f < min) || (excl && f <= min),
+            gofmt::float_v(min),
+        ),
+    };
+    if fail {
+        let msg = if excl {
+            format!("{path} in {IN} should be greater than {shown}")
+        } else {
+            format!("{path} in {IN} should be greater than or equal to {shown}")
+        };
+        r_min.add(verr(Code::Other, path, bad.clone(), msg));
+    }
+    r_min
 }
 
 /// Go's `reflect.DeepEqual` on unstructured values (`int64` and `float64`
@@ -711,6 +746,35 @@ fn object_validate(s: &Schema, path: &str, m: &Map<String, Value>, depth: usize)
             values: Vec::new(),
         });
     }
+    additional_properties_validate(s, path, m, depth, &mut res);
+    for (name, ps) in &s.properties {
+        if let Some(v) = m.get(name) {
+            res.merge(validate_schema(ps, &child_path(path, name), v, depth + 1));
+        }
+    }
+    for k in &s.required {
+        if !m.contains_key(k) {
+            let name = format!("{path}.{k}");
+            res.add(verr(
+                Code::Required,
+                &name,
+                None,
+                format!("{name} in {IN} is required"),
+            ));
+        }
+    }
+    res
+}
+
+/// The `additionalProperties` part of `objectValidator.Validate`: forbids
+/// or validates the properties `properties` does not name.
+fn additional_properties_validate(
+    s: &Schema,
+    path: &str,
+    m: &Map<String, Value>,
+    depth: usize,
+    res: &mut Res,
+) {
     match &s.additional_properties {
         Some(AdditionalProperties::Bool(false)) => {
             for k in m.keys() {
@@ -733,114 +797,21 @@ fn object_validate(s: &Schema, path: &str, m: &Map<String, Value>, depth: usize)
         }
         _ => {}
     }
-    for (name, ps) in &s.properties {
-        if let Some(v) = m.get(name) {
-            res.merge(validate_schema(ps, &child_path(path, name), v, depth + 1));
-        }
-    }
-    for k in &s.required {
-        if !m.contains_key(k) {
-            let name = format!("{path}.{k}");
-            res.add(verr(
-                Code::Required,
-                &name,
-                None,
-                format!("{name} in {IN} is required"),
-            ));
-        }
-    }
-    res
 }
 
 /// `schemaPropsValidator.Validate` (allOf, anyOf, oneOf, not).
 fn props_validate(s: &Schema, path: &str, data: &Value, depth: usize) -> Res {
     let mut main = Res::default();
     let qpath = gofmt::quote(path);
-
     if !s.any_of.is_empty() {
-        let mut best: Option<Res> = None;
-        let mut first_success: Option<Res> = None;
-        let mut succeeded = false;
-        for sub in &s.any_of {
-            let r = validate_schema(sub, path, data, depth + 1);
-            if r.is_valid() {
-                best = None;
-                succeeded = true;
-                first_success = Some(r);
-                break;
-            }
-            if best.as_ref().is_none_or(|b| r.match_count > b.match_count) {
-                best = Some(r);
-            }
-        }
-        if !succeeded {
-            main.add(KErr::Composite(format!(
-                "{qpath} must validate at least one schema (anyOf)"
-            )));
-        }
-        if let Some(b) = best {
-            main.merge(b);
-        } else if let Some(f) = first_success {
-            main.merge(f);
-        }
+        any_of_validate(&s.any_of, path, &qpath, data, depth, &mut main);
     }
-
     if !s.one_of.is_empty() {
-        let mut best: Option<Res> = None;
-        let mut first_success: Option<Res> = None;
-        let mut validated = 0usize;
-        for sub in &s.one_of {
-            let r = validate_schema(sub, path, data, depth + 1);
-            if r.is_valid() {
-                validated += 1;
-                best = None;
-                if first_success.is_none() {
-                    first_success = Some(r);
-                }
-                continue;
-            }
-            if validated == 0 && best.as_ref().is_none_or(|b| r.match_count > b.match_count) {
-                best = Some(r);
-            }
-        }
-        if validated != 1 {
-            let additional = if validated == 0 {
-                "Found none valid".to_string()
-            } else {
-                format!("Found {validated} valid alternatives")
-            };
-            main.add(KErr::Composite(format!(
-                "{qpath} must validate one and only one schema (oneOf). {additional}"
-            )));
-            if let Some(b) = best {
-                main.merge(b);
-            }
-        } else if let Some(f) = first_success {
-            main.merge(f);
-        }
+        one_of_validate(&s.one_of, path, &qpath, data, depth, &mut main);
     }
-
     if !s.all_of.is_empty() {
-        let mut validated = 0usize;
-        for sub in &s.all_of {
-            let r = validate_schema(sub, path, data, depth + 1);
-            if r.is_valid() {
-                validated += 1;
-            }
-            main.merge(r);
-        }
-        if validated != s.all_of.len() {
-            let additional = if validated == 0 {
-                ". None validated"
-            } else {
-                ""
-            };
-            main.add(KErr::Composite(format!(
-                "{qpath} must validate all the schemas (allOf){additional}"
-            )));
-        }
+        all_of_validate(&s.all_of, path, &qpath, data, depth, &mut main);
     }
-
     if let Some(not) = &s.not {
         let r = validate_schema(not, path, data, depth + 1);
         if r.is_valid() {
@@ -849,9 +820,119 @@ fn props_validate(s: &Schema, path: &str, data: &Value, depth: usize) -> Res {
             )));
         }
     }
-
     main.inc();
     main
+}
+
+/// The `anyOf` part of `schemaPropsValidator.Validate`: keeps the first
+/// success, else the best failure.
+fn any_of_validate(
+    any_of: &[Schema],
+    path: &str,
+    qpath: &str,
+    data: &Value,
+    depth: usize,
+    main: &mut Res,
+) {
+    let mut best: Option<Res> = None;
+    let mut first_success: Option<Res> = None;
+    let mut succeeded = false;
+    for sub in any_of {
+        let r = validate_schema(sub, path, data, depth + 1);
+        if r.is_valid() {
+            best = None;
+            succeeded = true;
+            first_success = Some(r);
+            break;
+        }
+        if best.as_ref().is_none_or(|b| r.match_count > b.match_count) {
+            best = Some(r);
+        }
+    }
+    if !succeeded {
+        main.add(KErr::Composite(format!(
+            "{qpath} must validate at least one schema (anyOf)"
+        )));
+    }
+    if let Some(b) = best {
+        main.merge(b);
+    } else if let Some(f) = first_success {
+        main.merge(f);
+    }
+}
+
+/// The `oneOf` part of `schemaPropsValidator.Validate`: exactly one
+/// subschema must validate.
+fn one_of_validate(
+    one_of: &[Schema],
+    path: &str,
+    qpath: &str,
+    data: &Value,
+    depth: usize,
+    main: &mut Res,
+) {
+    let mut best: Option<Res> = None;
+    let mut first_success: Option<Res> = None;
+    let mut validated = 0usize;
+    for sub in one_of {
+        let r = validate_schema(sub, path, data, depth + 1);
+        if r.is_valid() {
+            validated += 1;
+            best = None;
+            if first_success.is_none() {
+                first_success = Some(r);
+            }
+            continue;
+        }
+        if validated == 0 && best.as_ref().is_none_or(|b| r.match_count > b.match_count) {
+            best = Some(r);
+        }
+    }
+    if validated != 1 {
+        let additional = if validated == 0 {
+            "Found none valid".to_string()
+        } else {
+            format!("Found {validated} valid alternatives")
+        };
+        main.add(KErr::Composite(format!(
+            "{qpath} must validate one and only one schema (oneOf). {additional}"
+        )));
+        if let Some(b) = best {
+            main.merge(b);
+        }
+    } else if let Some(f) = first_success {
+        main.merge(f);
+    }
+}
+
+/// The `allOf` part of `schemaPropsValidator.Validate`: merges every
+/// subschema's result.
+fn all_of_validate(
+    all_of: &[Schema],
+    path: &str,
+    qpath: &str,
+    data: &Value,
+    depth: usize,
+    main: &mut Res,
+) {
+    let mut validated = 0usize;
+    for sub in all_of {
+        let r = validate_schema(sub, path, data, depth + 1);
+        if r.is_valid() {
+            validated += 1;
+        }
+        main.merge(r);
+    }
+    if validated != all_of.len() {
+        let additional = if validated == 0 {
+            ". None validated"
+        } else {
+            ""
+        };
+        main.add(KErr::Composite(format!(
+            "{qpath} must validate all the schemas (allOf){additional}"
+        )));
+    }
 }
 
 #[cfg(test)]
