@@ -29,12 +29,12 @@ pub fn to_storage(rt: &ResourceType, mut obj: Value) -> Value {
 
 /// The stored object as a client of `rt`'s version reads it.
 pub fn from_storage(rt: &ResourceType, stored: &Value) -> Value {
-    to_version(rt, stored.clone())
+    into_version(rt, stored.clone())
 }
 
 /// [`from_storage`] of an object as the store keeps it.
 pub fn from_stored(rt: &ResourceType, stored: &Stored) -> Value {
-    to_version(rt, stored.value())
+    into_version(rt, stored.value())
 }
 
 /// The stored object's JSON after its type (as [`Stored::item_json`]) when
@@ -52,7 +52,8 @@ pub fn read_as_stored(rt: &ResourceType, stored: &Stored) -> bool {
     unconverted(rt, stored, &type_prefix(&rt.api_version(), &rt.kind)).is_some()
 }
 
-fn to_version(rt: &ResourceType, mut obj: Value) -> Value {
+/// [`from_storage`] of an object the caller owns.
+pub fn into_version(rt: &ResourceType, mut obj: Value) -> Value {
     if rt.builtin == Some(Builtin::Event) {
         rename(&mut obj, |(new, old)| (*old, *new));
     }

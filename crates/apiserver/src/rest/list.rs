@@ -169,25 +169,7 @@ impl Rest {
         let storage = rt.storage_key();
         let requested_rv = opts.resource_version()?;
         let (at, after, items) = self.store.read(|state| -> ApiResult<_> {
-            let current = state.revision();
-            let (at, after) = match &opts.continue_token {
-                Some(token) => {
-                    let (rv, key) = ContinueToken::decode(token)?;
-                    (rv, Some(key))
-                }
-                None => match (requested_rv, opts.resource_version_match.as_deref()) {
-                    (Some(rv), Some("Exact")) => {
-                        if rv > current {
-                            return Err(ApiError::too_large_resource_version(rv));
-                        }
-                        (rv, None)
-                    }
-                    (Some(rv), _) if rv > current => {
-                        return Err(ApiError::too_large_resource_version(rv));
-                    }
-                    _ => (current, None),
-                },
-            };
+            let (at, after) = read_point(opts, requested_rv, state.revision())?;
             let items = state.list_at(&storage, ns.as_deref(), at).map_err(|e| {
                 if opts.continue_token.is_some() {
                     ApiError::continue_expired()
@@ -197,27 +179,19 @@ impl Rest {
             })?;
             Ok((at, after, items))
         })?;
-        let mut out = Vec::new();
-        let mut last_key = None;
-        let mut remaining = 0usize;
-        let mut more = false;
-        for (key, stored) in items {
-            if after.as_ref().is_some_and(|a| key <= *a) {
-                continue;
-            }
-            if !filter.matches_stored(rt, &key, &stored) {
-                continue;
-            }
-            if opts.limit > 0 && out.len() == opts.limit {
-                more = true;
-                remaining += 1;
-                continue;
-            }
-            last_key = Some(key);
-            out.push(stored);
-        }
+        let mut items = items
+            .into_iter()
+            .filter(|(key, _)| after.as_ref().is_none_or(|a| key > a))
+            .filter(|(key, stored)| filter.matches_stored(rt, key, stored));
+        let out: Vec<(ObjectKey, Stored)> = match opts.limit {
+            0 => items.by_ref().collect(),
+            limit => items.by_ref().take(limit).collect(),
+        };
+        let remaining = items.count();
         let mut metadata = json!({"resourceVersion": at.to_string()});
-        if more && let Some(k) = &last_key {
+        if remaining > 0
+            && let Some((k, _)) = out.last()
+        {
             metadata["continue"] = ContinueToken::encode(at, k).into();
             if !filter.selects() {
                 metadata["remainingItemCount"] = remaining.into();
@@ -225,8 +199,27 @@ impl Rest {
         }
         Ok(Listed {
             metadata,
-            items: out,
+            items: out.into_iter().map(|(_, stored)| stored).collect(),
         })
+    }
+}
+
+/// The revision a list reads at and the key it continues after: the
+/// continue token's, else the requested resourceVersion (refused when
+/// ahead of `current`), else `current`.
+fn read_point(
+    opts: &ListOptions,
+    requested_rv: Option<u64>,
+    current: u64,
+) -> ApiResult<(u64, Option<ObjectKey>)> {
+    if let Some(token) = &opts.continue_token {
+        let (rv, key) = ContinueToken::decode(token)?;
+        return Ok((rv, Some(key)));
+    }
+    match (requested_rv, opts.resource_version_match.as_deref()) {
+        (Some(rv), Some("Exact")) if rv <= current => Ok((rv, None)),
+        (Some(rv), _) if rv > current => Err(ApiError::too_large_resource_version(rv)),
+        _ => Ok((current, None)),
     }
 }
 

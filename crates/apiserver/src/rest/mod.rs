@@ -224,63 +224,9 @@ impl Rest {
         let ns = scoped_namespace(rt, ns);
         let mut obj = check_type(rt, body)?;
         let warnings = strict::check(rt, &mut obj, origin, opts.field_validation)?;
-        if rt.namespaced {
-            match meta::namespace(&obj) {
-                Some(body_ns) if body_ns != ns => {
-                    return Err(ApiError::bad_request(
-                        "the namespace of the provided object does not match the namespace sent on the request",
-                    ));
-                }
-                _ => {
-                    meta::metadata_mut(&mut obj).insert("namespace".into(), ns.into());
-                }
-            }
-        } else {
-            meta::metadata_mut(&mut obj).remove("namespace");
-        }
-        if meta::name(&obj).is_none() {
-            match meta::str_field(&obj, "generateName").filter(|g| !g.is_empty()) {
-                Some(prefix) => {
-                    let name = format!("{prefix}{}", meta::random_suffix());
-                    meta::metadata_mut(&mut obj).insert("name".into(), name.into());
-                }
-                None => {
-                    return Err(ApiError::invalid(
-                        &rt.kind,
-                        &rt.group,
-                        "",
-                        vec![Cause {
-                            reason: "FieldValueRequired".into(),
-                            message: "Required value: name or generateName is required".into(),
-                            field: "metadata.name".into(),
-                        }],
-                    ));
-                }
-            }
-        }
-        if meta::str_field(&obj, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
-            return Err(ApiError::internal(
-                "resourceVersion should not be set on objects to be created",
-            ));
-        }
-        let name = meta::name(&obj).unwrap_or_default().to_owned();
-        {
-            let m = meta::metadata_mut(&mut obj);
-            for f in SERVER_OWNED_METADATA {
-                m.remove(*f);
-            }
-            m.insert("uid".into(), meta::new_uid().into());
-            m.insert("creationTimestamp".into(), meta::now().into());
-            if rt.generation || rt.custom.is_some() {
-                m.insert("generation".into(), 1.into());
-            }
-        }
-        if rt.status_subresource
-            && rt.custom.is_some()
-            && let Value::Object(m) = &mut obj
-        {
-            m.remove("status");
-        }
+        place_in_namespace(rt, ns, &mut obj)?;
+        let name = name_new(rt, &mut obj)?;
+        stamp_new(rt, &mut obj);
         admission::admit(rt, &mut obj, None, Operation::Create)?;
         match applied {
             Some(config) => {
@@ -289,14 +235,26 @@ impl Rest {
             }
             None => fieldmanager::record_update(rt, None, &mut obj, &opts.manager(), None),
         }
+        let stored = self.store_new(rt, &ObjectKey::new(ns, &name), obj, opts)?;
+        Ok((convert::into_version(rt, stored), warnings))
+    }
+
+    /// Stores a new object at `key` (nothing there yet), after the checks
+    /// that need the store: its namespace, escalation, allocations.
+    fn store_new(
+        &self,
+        rt: &ResourceType,
+        key: &ObjectKey,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
         let storage = rt.storage_key();
-        let key = ObjectKey::new(ns, &name);
-        let stored = self.store.write(|state| {
+        self.store.write(|state| {
             if rt.namespaced {
-                check_namespace_accepts(state, rt, ns, &name)?;
+                check_namespace_accepts(state, rt, &key.namespace, &key.name)?;
             }
-            if state.get(&storage, &key).is_some() {
-                return Err(ApiError::already_exists(target(rt, &name)));
+            if state.get(&storage, key).is_some() {
+                return Err(ApiError::already_exists(target(rt, &key.name)));
             }
             self.check_escalation(state, rt, opts, &obj, true)?;
             let obj = admission::allocate(rt, state, obj)?;
@@ -304,14 +262,13 @@ impl Rest {
             if opts.dry_run {
                 return Ok(obj);
             }
-            let stored = state.put_fitting(&storage, &key, obj)?;
+            let stored = state.put_fitting(&storage, key, obj)?;
             if rt.builtin == Some(Builtin::CustomResourceDefinition) {
                 let (registry, crd) = (self.registry.clone(), stored.clone());
                 state.on_commit(move || crate::resources::crd::register(&registry, &crd));
             }
             Ok(stored)
-        })?;
-        Ok((convert::from_storage(rt, &stored), warnings))
+        })
     }
 
     /// PUT of the object or its status.
@@ -392,25 +349,7 @@ impl Rest {
         config: &[u8],
         opts: &WriteOptions,
     ) -> ApiResult<Patched> {
-        if opts.field_manager.is_none() {
-            return Err(ApiError::bad_request(
-                "PATCH, application/apply-patch+yaml requires fieldManager to be set",
-            ));
-        }
-        let applied = patch::parse_apply(config)?;
-        let mut applied = check_type(rt, applied)?;
-        let strict = strict::check(
-            rt,
-            &mut applied,
-            strict::Origin::Apply(config),
-            opts.field_validation,
-        )?;
-        if meta::name(&applied).is_some_and(|n| n != name) {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({}) does not match the name on the URL ({name})",
-                meta::name(&applied).unwrap_or_default()
-            )));
-        }
+        let (applied, strict) = read_apply_config(rt, name, config, opts)?;
         let exists = self.store.read(|s| {
             s.get(
                 &rt.storage_key(),
@@ -470,58 +409,33 @@ impl Rest {
             let current_view = convert::from_storage(rt, &current);
             let (requested, warnings) = f(&current_view)?;
             let current_rv = meta::resource_version(&current).unwrap_or_default();
-            match meta::str_field(&requested, "resourceVersion").filter(|s| !s.is_empty()) {
-                None if !rt.unconditional_update => {
-                    return Err(ApiError::invalid(
-                        &rt.kind,
-                        &rt.group,
-                        name,
-                        vec![Cause {
-                            reason: "FieldValueInvalid".into(),
-                            message: "Invalid value: 0x0: must be specified for an update".into(),
-                            field: "metadata.resourceVersion".into(),
-                        }],
-                    ));
-                }
-                None => {}
-                Some(rv) if rv.parse::<u64>().ok() == Some(current_rv) => {}
-                Some(_) => return Err(ApiError::conflict(target(rt, name), ApiError::MODIFIED)),
-            }
+            check_update_version(rt, name, &requested, current_rv)?;
             let mut new = merge_update(rt, sub, &current_view, requested);
-            if meta::is_deleting(&current_view) {
-                let old: Vec<String> = meta::finalizers(&current_view);
-                let added: Vec<String> = meta::finalizers(&new).into_iter().filter(|f| !old.contains(f)).collect();
-                if !added.is_empty() {
-                    return Err(ApiError::invalid(
-                        &rt.kind,
-                        &rt.group,
-                        name,
-                        vec![Cause {
-                            reason: "FieldValueForbidden".into(),
-                            message: format!(
-                                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                                added.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ")
-                            ),
-                            field: "metadata.finalizers".into(),
-                        }],
-                    ));
-                }
-            }
+            check_no_new_finalizers(rt, name, &current_view, &new)?;
             admission::admit(rt, &mut new, Some(&current_view), Operation::Update)?;
             self.check_escalation(state, rt, opts, &new, false)?;
             let subresource = (sub == Subresource::Status).then_some("status");
             match applied {
                 Some(config) => {
-                    new = fieldmanager::apply(rt, Some(&current_view), config, new, &opts.manager(), opts.force, subresource)?;
+                    new = fieldmanager::apply(
+                        rt,
+                        Some(&current_view),
+                        config,
+                        new,
+                        &opts.manager(),
+                        opts.force,
+                        subresource,
+                    )?;
                 }
-                None => fieldmanager::record_update(rt, Some(&current_view), &mut new, &opts.manager(), subresource),
+                None => fieldmanager::record_update(
+                    rt,
+                    Some(&current_view),
+                    &mut new,
+                    &opts.manager(),
+                    subresource,
+                ),
             }
-            if (rt.generation || rt.custom.is_some())
-                && generation_relevant(rt, &new) != generation_relevant(rt, &current_view)
-            {
-                let g = meta::generation(&current_view).unwrap_or(0) + 1;
-                meta::metadata_mut(&mut new).insert("generation".into(), g.into());
-            }
+            bump_generation(rt, &current_view, &mut new);
             let new = convert::to_storage(rt, new);
             let mut unchanged = new.clone();
             meta::set_resource_version(&mut unchanged, current_rv);
@@ -531,23 +445,39 @@ impl Rest {
             if opts.dry_run {
                 return Ok((new, warnings));
             }
-            let is_crd = rt.builtin == Some(Builtin::CustomResourceDefinition);
-            if released(&storage, &new) {
-                let gone = state.remove(&storage, &key).unwrap_or(current);
-                if is_crd {
-                    let (registry, name) = (self.registry.clone(), name.to_owned());
-                    state.on_commit(move || registry.remove_crd(&name));
-                }
-                return Ok((gone, warnings));
-            }
-            let stored = state.put_fitting(&storage, &key, new)?;
-            if is_crd && !meta::is_deleting(&stored) {
-                let (registry, crd) = (self.registry.clone(), stored.clone());
-                state.on_commit(move || crate::resources::crd::register(&registry, &crd));
-            }
+            let stored = self.replace_in(state, rt, &key, current, new)?;
             Ok((stored, warnings))
         })?;
-        Ok((convert::from_storage(rt, &stored), warnings))
+        Ok((convert::into_version(rt, stored), warnings))
+    }
+
+    /// Replaces `current` at `key` by `new` inside a write, or removes it
+    /// when `new` is released (no finalizer left on a deleted object);
+    /// keeps the served CRDs in step. Returns what is stored (or was last).
+    fn replace_in(
+        &self,
+        state: &mut State,
+        rt: &ResourceType,
+        key: &ObjectKey,
+        current: Value,
+        new: Value,
+    ) -> ApiResult<Value> {
+        let storage = rt.storage_key();
+        let is_crd = rt.builtin == Some(Builtin::CustomResourceDefinition);
+        if released(&storage, &new) {
+            let gone = state.remove(&storage, key).unwrap_or(current);
+            if is_crd {
+                let (registry, name) = (self.registry.clone(), key.name.clone());
+                state.on_commit(move || registry.remove_crd(&name));
+            }
+            return Ok(gone);
+        }
+        let stored = state.put_fitting(&storage, key, new)?;
+        if is_crd && !meta::is_deleting(&stored) {
+            let (registry, crd) = (self.registry.clone(), stored.clone());
+            state.on_commit(move || crate::resources::crd::register(&registry, &crd));
+        }
+        Ok(stored)
     }
 
     /// DELETE of a collection: every object the list options select.
@@ -646,87 +576,122 @@ pub fn delete_in(
     let current = state
         .value(storage, key)
         .ok_or_else(|| ApiError::not_found(target(rt, &key.name)))?;
+    check_delete_preconditions(rt, &key.name, &current, opts)?;
+    let how = graceful::decide(rt, &current, opts);
+    if how == Graceful::Pending {
+        return Ok(Deleted::Pending(current));
+    }
+    let policy = opts.propagation.unwrap_or(Propagation::Background);
+    let finalizers = finalizers_for(&current, policy);
+    let mut obj = current.clone();
+    if matches!(how, Graceful::Start(_) | Graceful::Shorten(_)) {
+        let period = graceful::mark(&mut obj, how);
+        meta::set_finalizers(&mut obj, &finalizers);
+        if period == 0 && !held(storage, &obj, &finalizers) {
+            return Ok(remove_now(state, storage, key, current, opts.dry_run));
+        }
+        let pending = keep_pending(state, storage, key, obj, opts.dry_run);
+        return Ok(Deleted::Pending(pending));
+    }
+    if !held(storage, &obj, &finalizers) {
+        return Ok(remove_now(state, storage, key, current, opts.dry_run));
+    }
+    let already = meta::is_deleting(&obj);
+    if already && finalizers == meta::finalizers(&obj) {
+        return Ok(Deleted::Pending(current));
+    }
+    if !already {
+        mark_deleting(rt, &mut obj);
+    }
+    meta::set_finalizers(&mut obj, &finalizers);
+    let pending = keep_pending(state, storage, key, obj, opts.dry_run);
+    Ok(Deleted::Pending(pending))
+}
+
+/// Refuses a delete whose UID or resourceVersion precondition `current`
+/// does not meet.
+fn check_delete_preconditions(
+    rt: &ResourceType,
+    name: &str,
+    current: &Value,
+    opts: &DeleteOptions,
+) -> ApiResult<()> {
     if let Some(uid) = &opts.precondition_uid
-        && meta::uid(&current) != Some(uid.as_str())
+        && meta::uid(current) != Some(uid.as_str())
     {
         return Err(ApiError::conflict(
-            target(rt, &key.name),
+            target(rt, name),
             &format!(
                 "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                meta::uid(&current).unwrap_or_default()
+                meta::uid(current).unwrap_or_default()
             ),
         ));
     }
     if let Some(rv) = &opts.precondition_rv {
-        let actual = meta::str_field(&current, "resourceVersion").unwrap_or_default();
+        let actual = meta::str_field(current, "resourceVersion").unwrap_or_default();
         if rv != actual {
             return Err(ApiError::conflict(
-                target(rt, &key.name),
+                target(rt, name),
                 &format!(
                     "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
                 ),
             ));
         }
     }
-    let mut obj = current.clone();
-    let mut finalizers = meta::finalizers(&obj);
-    let policy = opts.propagation.unwrap_or(Propagation::Background);
-    let add = |fs: &mut Vec<String>, f: &str| {
-        if !fs.iter().any(|x| x == f) {
-            fs.push(f.to_owned());
-        }
+    Ok(())
+}
+
+/// The object's finalizers with the one its propagation policy adds.
+fn finalizers_for(obj: &Value, policy: Propagation) -> Vec<String> {
+    let mut finalizers = meta::finalizers(obj);
+    let added = match policy {
+        Propagation::Foreground => FOREGROUND_FINALIZER,
+        Propagation::Orphan => ORPHAN_FINALIZER,
+        Propagation::Background => return finalizers,
     };
-    let how = graceful::decide(rt, &current, opts);
-    if how == Graceful::Pending {
-        return Ok(Deleted::Pending(current));
+    if !finalizers.iter().any(|f| f == added) {
+        finalizers.push(added.to_owned());
     }
-    match policy {
-        Propagation::Foreground => add(&mut finalizers, FOREGROUND_FINALIZER),
-        Propagation::Orphan => add(&mut finalizers, ORPHAN_FINALIZER),
-        Propagation::Background => {}
+    finalizers
+}
+
+/// Removes the object at `key` (nothing on a dry run): deleted now, as its
+/// last state.
+fn remove_now(
+    state: &mut State,
+    storage: &StorageKey,
+    key: &ObjectKey,
+    current: Value,
+    dry_run: bool,
+) -> Deleted {
+    if dry_run {
+        return Deleted::Now(current);
     }
-    if matches!(how, Graceful::Start(_) | Graceful::Shorten(_)) {
-        let period = graceful::mark(&mut obj, how);
-        meta::set_finalizers(&mut obj, &finalizers);
-        if period == 0 && !held(storage, &obj, &finalizers) {
-            if opts.dry_run {
-                return Ok(Deleted::Now(current));
-            }
-            let gone = state.remove(storage, key).unwrap_or(current);
-            return Ok(Deleted::Now(gone));
-        }
-        if opts.dry_run {
-            return Ok(Deleted::Pending(obj));
-        }
-        let stored = state.put(storage, key, obj);
-        return Ok(Deleted::Pending(stored));
+    Deleted::Now(state.remove(storage, key).unwrap_or(current))
+}
+
+/// Stores `obj`, marked for deletion but held (nothing on a dry run).
+fn keep_pending(
+    state: &mut State,
+    storage: &StorageKey,
+    key: &ObjectKey,
+    obj: Value,
+    dry_run: bool,
+) -> Value {
+    if dry_run {
+        return obj;
     }
-    if !held(storage, &obj, &finalizers) {
-        if opts.dry_run {
-            return Ok(Deleted::Now(current));
-        }
-        let gone = state.remove(storage, key).unwrap_or(current);
-        return Ok(Deleted::Now(gone));
+    state.put(storage, key, obj)
+}
+
+/// Sets the deletion timestamp (and a namespace's Terminating phase).
+fn mark_deleting(rt: &ResourceType, obj: &mut Value) {
+    let m = meta::metadata_mut(obj);
+    m.insert("deletionTimestamp".into(), meta::now().into());
+    m.insert("deletionGracePeriodSeconds".into(), 0.into());
+    if rt.builtin == Some(Builtin::Namespace) {
+        obj["status"] = json!({"phase": "Terminating"});
     }
-    let already = meta::is_deleting(&obj);
-    let changed_finalizers = finalizers != meta::finalizers(&obj);
-    if already && !changed_finalizers {
-        return Ok(Deleted::Pending(current));
-    }
-    if !already {
-        let m = meta::metadata_mut(&mut obj);
-        m.insert("deletionTimestamp".into(), meta::now().into());
-        m.insert("deletionGracePeriodSeconds".into(), 0.into());
-        if rt.builtin == Some(Builtin::Namespace) {
-            obj["status"] = json!({"phase": "Terminating"});
-        }
-    }
-    meta::set_finalizers(&mut obj, &finalizers);
-    if opts.dry_run {
-        return Ok(Deleted::Pending(obj));
-    }
-    let stored = state.put(storage, key, obj);
-    Ok(Deleted::Pending(stored))
 }
 
 /// Whether something still keeps `obj` (with these finalizers) from being
@@ -798,6 +763,174 @@ fn merge_update(rt: &ResourceType, sub: Subresource, current: &Value, requested:
         }
     }
     new
+}
+
+/// An apply configuration, parsed and checked (type, unknown fields, name)
+/// with the warnings of its field validation.
+fn read_apply_config(
+    rt: &ResourceType,
+    name: &str,
+    config: &[u8],
+    opts: &WriteOptions,
+) -> ApiResult<(Value, Vec<String>)> {
+    if opts.field_manager.is_none() {
+        return Err(ApiError::bad_request(
+            "PATCH, application/apply-patch+yaml requires fieldManager to be set",
+        ));
+    }
+    let applied = patch::parse_apply(config)?;
+    let mut applied = check_type(rt, applied)?;
+    let strict = strict::check(
+        rt,
+        &mut applied,
+        strict::Origin::Apply(config),
+        opts.field_validation,
+    )?;
+    if meta::name(&applied).is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            meta::name(&applied).unwrap_or_default()
+        )));
+    }
+    Ok((applied, strict))
+}
+
+/// Refuses an update whose `resourceVersion` is not the current one, or
+/// that has none where the kind requires it.
+fn check_update_version(
+    rt: &ResourceType,
+    name: &str,
+    requested: &Value,
+    current_rv: u64,
+) -> ApiResult<()> {
+    match meta::str_field(requested, "resourceVersion").filter(|s| !s.is_empty()) {
+        None if !rt.unconditional_update => Err(ApiError::invalid(
+            &rt.kind,
+            &rt.group,
+            name,
+            vec![Cause {
+                reason: "FieldValueInvalid".into(),
+                message: "Invalid value: 0x0: must be specified for an update".into(),
+                field: "metadata.resourceVersion".into(),
+            }],
+        )),
+        None => Ok(()),
+        Some(rv) if rv.parse::<u64>().ok() == Some(current_rv) => Ok(()),
+        Some(_) => Err(ApiError::conflict(target(rt, name), ApiError::MODIFIED)),
+    }
+}
+
+/// Refuses finalizers added to an object being deleted.
+fn check_no_new_finalizers(
+    rt: &ResourceType,
+    name: &str,
+    current: &Value,
+    new: &Value,
+) -> ApiResult<()> {
+    if !meta::is_deleting(current) {
+        return Ok(());
+    }
+    let old: Vec<String> = meta::finalizers(current);
+    let added: Vec<String> = meta::finalizers(new)
+        .into_iter()
+        .filter(|f| !old.contains(f))
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        &rt.kind,
+        &rt.group,
+        name,
+        vec![Cause {
+            reason: "FieldValueForbidden".into(),
+            message: format!(
+                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                added
+                    .iter()
+                    .map(|f| format!("{f:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            field: "metadata.finalizers".into(),
+        }],
+    ))
+}
+
+/// Increments `metadata.generation` when the update changes what it counts.
+fn bump_generation(rt: &ResourceType, current: &Value, new: &mut Value) {
+    if (rt.generation || rt.custom.is_some())
+        && generation_relevant(rt, new) != generation_relevant(rt, current)
+    {
+        let g = meta::generation(current).unwrap_or(0) + 1;
+        meta::metadata_mut(new).insert("generation".into(), g.into());
+    }
+}
+
+/// Sets a new object's namespace to the request's (refusing a body naming
+/// another), or removes it for a cluster-scoped kind.
+fn place_in_namespace(rt: &ResourceType, ns: &str, obj: &mut Value) -> ApiResult<()> {
+    if !rt.namespaced {
+        meta::metadata_mut(obj).remove("namespace");
+        return Ok(());
+    }
+    match meta::namespace(obj) {
+        Some(body_ns) if body_ns != ns => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        _ => {
+            meta::metadata_mut(obj).insert("namespace".into(), ns.into());
+            Ok(())
+        }
+    }
+}
+
+/// A new object's name: its own, or one generated from `generateName`;
+/// refuses one without either, or with a resourceVersion set.
+fn name_new(rt: &ResourceType, obj: &mut Value) -> ApiResult<String> {
+    if meta::name(obj).is_none() {
+        let Some(prefix) = meta::str_field(obj, "generateName").filter(|g| !g.is_empty()) else {
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                "",
+                vec![Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value: name or generateName is required".into(),
+                    field: "metadata.name".into(),
+                }],
+            ));
+        };
+        let name = format!("{prefix}{}", meta::random_suffix());
+        meta::metadata_mut(obj).insert("name".into(), name.into());
+    }
+    if meta::str_field(obj, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+        return Err(ApiError::internal(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
+    Ok(meta::name(obj).unwrap_or_default().to_owned())
+}
+
+/// Replaces what the server owns in a new object's metadata (uid, creation
+/// time, generation) and drops a custom resource's status when it has a
+/// status subresource.
+fn stamp_new(rt: &ResourceType, obj: &mut Value) {
+    let m = meta::metadata_mut(obj);
+    for f in SERVER_OWNED_METADATA {
+        m.remove(*f);
+    }
+    m.insert("uid".into(), meta::new_uid().into());
+    m.insert("creationTimestamp".into(), meta::now().into());
+    if rt.generation || rt.custom.is_some() {
+        m.insert("generation".into(), 1.into());
+    }
+    if rt.status_subresource
+        && rt.custom.is_some()
+        && let Value::Object(m) = obj
+    {
+        m.remove("status");
+    }
 }
 
 /// Checks `apiVersion` and `kind` of a request body against the endpoint and
