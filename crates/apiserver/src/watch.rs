@@ -132,33 +132,11 @@ pub fn watch(
     };
     let revision_rx = store.subscribe_revision();
     let prefix = type_prefix(&rt.api_version(), &rt.kind);
-    let mut pending = std::collections::VecDeque::new();
-    let cursor;
-    let mut expired = None;
-    if send_initial {
-        let storage = rt.storage_key();
-        let (rv, items) = store.read(|s| (s.revision(), s.list(&storage, filter.namespace())));
-        for (key, stored) in items {
-            if filter.matches_stored(&rt, &key, &stored) {
-                pending.push_back(Sent::of(&rt, &prefix, "ADDED", &stored));
-            }
-        }
-        if opts.send_initial_events == Some(true) {
-            pending.push_back(Sent::Built(bookmark(&rt, rv, true)));
-        }
-        cursor = rv.max(requested.unwrap_or(0));
+    let (cursor, pending) = if send_initial {
+        initial_events(&store, &rt, &filter, &prefix, opts, requested)
     } else {
-        let rv = requested.unwrap_or(0);
-        if let Err(e) = store.events_after(rv, 0) {
-            expired = Some(e);
-        }
-        cursor = rv;
-    }
-    if let Some(e) = expired {
-        pending.push_back(Sent::Built(
-            json!({"type": "ERROR", "object": e.to_status()}),
-        ));
-    }
+        resumed(&store, requested)
+    };
     let now = Instant::now();
     let timeout = opts
         .timeout_seconds
@@ -182,6 +160,44 @@ pub fn watch(
     Ok(futures::stream::unfold(watcher, |mut w| async move {
         w.next().await.map(|event| (event, w))
     }))
+}
+
+/// The events a watch that starts with the current state sends first: ADDED
+/// for each matching object, then (for `sendInitialEvents=true`) the
+/// bookmark that ends them; with the revision the watch goes on after.
+fn initial_events(
+    store: &Store,
+    rt: &ResourceType,
+    filter: &Filter,
+    prefix: &str,
+    opts: &ListOptions,
+    requested: Option<u64>,
+) -> (u64, std::collections::VecDeque<Sent>) {
+    let mut pending = std::collections::VecDeque::new();
+    let storage = rt.storage_key();
+    let (rv, items) = store.read(|s| (s.revision(), s.list(&storage, filter.namespace())));
+    for (key, stored) in items {
+        if filter.matches_stored(rt, &key, &stored) {
+            pending.push_back(Sent::of(rt, prefix, "ADDED", &stored));
+        }
+    }
+    if opts.send_initial_events == Some(true) {
+        pending.push_back(Sent::Built(bookmark(rt, rv, true)));
+    }
+    (rv.max(requested.unwrap_or(0)), pending)
+}
+
+/// Where a watch without initial events starts (`requested`, or 0), with the
+/// ERROR event it ends on if that revision is no longer in the log.
+fn resumed(store: &Store, requested: Option<u64>) -> (u64, std::collections::VecDeque<Sent>) {
+    let rv = requested.unwrap_or(0);
+    let mut pending = std::collections::VecDeque::new();
+    if let Err(e) = store.events_after(rv, 0) {
+        pending.push_back(Sent::Built(
+            json!({"type": "ERROR", "object": e.to_status()}),
+        ));
+    }
+    (rv, pending)
 }
 
 fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {

@@ -188,6 +188,33 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The request body, collected up to [`MAX_BODY`]; 413 if it is longer or
+/// cannot be read.
+async fn read_body(body: Incoming) -> ApiResult<Bytes> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(ApiError {
+            code: 413,
+            reason: "RequestEntityTooLarge",
+            message: format!("Request entity too large: limit is {MAX_BODY}"),
+            details: None,
+        }),
+    }
+}
+
+/// The namespace and name of a POST to one object's subresource; 405 for any
+/// other method, or a path without both.
+fn posted_to_object<'p>(p: &'p ResourcePath, method: &Method) -> ApiResult<(&'p str, &'p str)> {
+    match (
+        p.namespace.as_deref(),
+        p.name.as_deref(),
+        *method == Method::POST,
+    ) {
+        (Some(ns), Some(name), true) => Ok((ns, name)),
+        _ => Err(ApiError::method_not_allowed(method.as_str())),
+    }
+}
+
 impl App {
     /// Serves one request; `certificate` is the user of the connection's
     /// verified client certificate, if it presented one.
@@ -203,14 +230,7 @@ impl App {
         let user_agent = header_str(&parts.headers, header::USER_AGENT)
             .unwrap_or_default()
             .to_owned();
-        let user = match self
-            .auth
-            .authenticate(
-                certificate.as_deref(),
-                header_str(&parts.headers, header::AUTHORIZATION),
-            )
-            .and_then(|u| crate::authz::impersonate(&self.authz, u, &parts.headers))
-        {
+        let user = match self.authenticate(&parts.headers, certificate.as_deref()) {
             Ok(u) => u,
             Err(e) => return error_response(&e),
         };
@@ -226,16 +246,9 @@ impl App {
         }
         let result = match route {
             Some(Route::Resource(p)) => {
-                let body = match Limited::new(body, MAX_BODY).collect().await {
-                    Ok(b) => b.to_bytes(),
-                    Err(_) => {
-                        return error_response(&ApiError {
-                            code: 413,
-                            reason: "RequestEntityTooLarge",
-                            message: format!("Request entity too large: limit is {MAX_BODY}"),
-                            details: None,
-                        });
-                    }
+                let body = match read_body(body).await {
+                    Ok(b) => b,
+                    Err(e) => return error_response(&e),
                 };
                 self.clone().resource(&parts, p, query, body, &user).await
             }
@@ -252,6 +265,14 @@ impl App {
                 error_response(&e)
             }
         }
+    }
+
+    /// Who sent the request: its client certificate's user, else its
+    /// credentials', as any impersonation headers turn it into.
+    fn authenticate(&self, headers: &HeaderMap, certificate: Option<&User>) -> ApiResult<User> {
+        self.auth
+            .authenticate(certificate, header_str(headers, header::AUTHORIZATION))
+            .and_then(|u| crate::authz::impersonate(&self.authz, u, headers))
     }
 
     /// Requests answered without the REST verbs: reviews, TokenRequests, pod
@@ -289,19 +310,13 @@ impl App {
                 )?)
             }
             Some(Builtin::Pod) if p.subresource.as_deref() == Some("binding") => {
-                let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
-                else {
-                    return Err(ApiError::method_not_allowed(method.as_str()));
-                };
+                let (ns, name) = posted_to_object(p, method)?;
                 let binding = decode(body, content_type, Some(("v1", "Binding")))?;
                 let opts = write_options()?;
                 answer(&self.rest.bind(rt, ns, name, &binding, &opts)?)
             }
             Some(Builtin::Pod) if p.subresource.as_deref() == Some("eviction") => {
-                let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
-                else {
-                    return Err(ApiError::method_not_allowed(method.as_str()));
-                };
+                let (ns, name) = posted_to_object(p, method)?;
                 let eviction = decode(body, content_type, Some(("policy/v1", "Eviction")))?;
                 let mut delete =
                     DeleteOptions::parse(&Query::new(), eviction.get("deleteOptions"))?;
@@ -310,10 +325,7 @@ impl App {
                 answer(&self.rest.evict(rt, ns, name, &eviction, &delete)?)
             }
             Some(Builtin::ServiceAccount) if p.subresource.as_deref() == Some("token") => {
-                let (Some(ns), Some(name), true) = (ns, p.name.as_deref(), *method == Method::POST)
-                else {
-                    return Err(ApiError::method_not_allowed(method.as_str()));
-                };
+                let (ns, name) = posted_to_object(p, method)?;
                 let token_request = ("authentication.k8s.io/v1", "TokenRequest");
                 let asked = decode(body, content_type, Some(token_request))?;
                 answer(&self.service_accounts.token_request(ns, name, &asked)?)
@@ -384,26 +396,9 @@ impl App {
         user: &User,
     ) -> ApiResult<http::Response<Body>> {
         let (method, headers) = (&parts.method, &parts.headers);
-        let user_agent = header_str(headers, header::USER_AGENT).unwrap_or_default();
         let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
-        let write_options = || -> ApiResult<WriteOptions> {
-            let mut o = WriteOptions::parse(&query)?;
-            o.user_agent = user_agent.to_owned();
-            // JSON and YAML bodies are scanned for repeated fields; protobuf
-            // cannot repeat one.
-            if !content_type.contains("protobuf") {
-                o.raw_body = Some(body.clone());
-            }
-            o.user = Some(user.clone());
-            Ok(o)
-        };
-        let rt = self
-            .registry
-            .get(&Gvr::new(&p.group, &p.version, &p.resource))
-            .ok_or_else(ApiError::path_not_found)?;
-        if !rt.namespaced && p.namespace.is_some() {
-            return Err(ApiError::path_not_found());
-        }
+        let write_options = || Self::write_options(headers, &query, &body, user);
+        let rt = self.resource_type(&p)?;
         let ns = p.namespace.as_deref();
         let own = protobuf_type(&rt);
         let (shape, encoding) = negotiate::shape(
@@ -421,13 +416,7 @@ impl App {
         if let Some(answered) = self.answered(&rt, &p, request, &write_options)? {
             return Ok(answered);
         }
-        let read_only = matches!(
-            rt.builtin,
-            Some(Builtin::ComponentStatus | Builtin::APIService)
-        );
-        if read_only && (p.legacy_watch || crate::rest::options::watch_requested(&query)) {
-            return Err(ApiError::method_not_allowed("WATCH"));
-        }
+        Self::refuse_read_only_watch(&rt, &p, &query)?;
         let at = (ns, p.name.as_deref(), p.subresource.as_deref());
         if let Some(answered) = self.subresource(&rt, at, request, &write_options)? {
             return Ok(answered);
@@ -435,12 +424,7 @@ impl App {
         if rt.namespaced && ns.is_none() && p.name.is_some() {
             return Err(ApiError::path_not_found());
         }
-        let sub = match p.subresource.as_deref() {
-            None => Subresource::Main,
-            Some("status") if rt.status_subresource => Subresource::Status,
-            Some("finalize") if rt.builtin == Some(Builtin::Namespace) => Subresource::Main,
-            Some(_) => return Err(ApiError::path_not_found()),
-        };
+        let sub = Self::rest_subresource(&rt, &p)?;
         let call = Call {
             rt,
             p: &p,
@@ -457,6 +441,63 @@ impl App {
             (Method::DELETE, name) => self.remove(&call, name),
             (m, name) => self.write(&call, &m, name, &write_options),
         }
+    }
+
+    /// The options of a write: the query's, with who wrote it and (for the
+    /// scan for repeated fields) the raw body.
+    fn write_options(
+        headers: &HeaderMap,
+        query: &Query,
+        body: &Bytes,
+        user: &User,
+    ) -> ApiResult<WriteOptions> {
+        let user_agent = header_str(headers, header::USER_AGENT).unwrap_or_default();
+        let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
+        let mut o = WriteOptions::parse(query)?;
+        o.user_agent = user_agent.to_owned();
+        // JSON and YAML bodies are scanned for repeated fields; protobuf
+        // cannot repeat one.
+        if !content_type.contains("protobuf") {
+            o.raw_body = Some(body.clone());
+        }
+        o.user = Some(user.clone());
+        Ok(o)
+    }
+
+    /// The served type a path names; 404 for one not served, or a
+    /// cluster-scoped one under a namespace.
+    fn resource_type(&self, p: &ResourcePath) -> ApiResult<Arc<ResourceType>> {
+        let rt = self
+            .registry
+            .get(&Gvr::new(&p.group, &p.version, &p.resource))
+            .ok_or_else(ApiError::path_not_found)?;
+        if !rt.namespaced && p.namespace.is_some() {
+            return Err(ApiError::path_not_found());
+        }
+        Ok(rt)
+    }
+
+    /// 405 for a watch of the read-only ComponentStatuses and APIServices.
+    fn refuse_read_only_watch(rt: &ResourceType, p: &ResourcePath, query: &Query) -> ApiResult<()> {
+        let read_only = matches!(
+            rt.builtin,
+            Some(Builtin::ComponentStatus | Builtin::APIService)
+        );
+        if read_only && (p.legacy_watch || crate::rest::options::watch_requested(query)) {
+            return Err(ApiError::method_not_allowed("WATCH"));
+        }
+        Ok(())
+    }
+
+    /// The part of the object the REST verbs read or write at the path's
+    /// subresource; 404 for a subresource they do not serve.
+    fn rest_subresource(rt: &ResourceType, p: &ResourcePath) -> ApiResult<Subresource> {
+        Ok(match p.subresource.as_deref() {
+            None => Subresource::Main,
+            Some("status") if rt.status_subresource => Subresource::Status,
+            Some("finalize") if rt.builtin == Some(Builtin::Namespace) => Subresource::Main,
+            Some(_) => return Err(ApiError::path_not_found()),
+        })
     }
 
     /// GET: a list, an object, or a watch of either.

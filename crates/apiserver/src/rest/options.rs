@@ -314,16 +314,7 @@ impl DeleteOptions {
             .map(|s| parse_propagation(s))
             .transpose()?;
         let mut orphan = flag(q, "orphanDependents")?;
-        let mut grace_period = q
-            .get("gracePeriodSeconds")
-            .map(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "invalid value {v:?} for parameter gracePeriodSeconds: must be an integer"
-                    ))
-                })
-            })
-            .transpose()?;
+        let mut grace_period = grace_period_param(q)?;
         let mut uid = None;
         let mut rv = None;
         if let Some(b) = body.filter(|b| !b.is_null()) {
@@ -348,26 +339,48 @@ impl DeleteOptions {
                 rv = p.resource_version;
             }
         }
-        if let Some(o) = orphan {
-            if propagation.is_some() {
-                return Err(ApiError::bad_request(
-                    "orphanDependents and propagationPolicy cannot both be set",
-                ));
-            }
-            propagation = Some(if o {
-                Propagation::Orphan
-            } else {
-                Propagation::Background
-            });
-        }
         Ok(Self {
             dry_run: dry,
-            propagation,
+            propagation: with_orphan(propagation, orphan)?,
             precondition_uid: uid,
             precondition_rv: rv,
             grace_period,
         })
     }
+}
+
+/// The query's `gracePeriodSeconds`; 400 unless it is an integer.
+fn grace_period_param(q: &Query) -> ApiResult<Option<i64>> {
+    q.get("gracePeriodSeconds")
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value {v:?} for parameter gracePeriodSeconds: must be an integer"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The propagation with `orphanDependents` (the older way to ask for one)
+/// turned into its policy; 400 if both are set.
+fn with_orphan(
+    propagation: Option<Propagation>,
+    orphan: Option<bool>,
+) -> ApiResult<Option<Propagation>> {
+    let Some(o) = orphan else {
+        return Ok(propagation);
+    };
+    if propagation.is_some() {
+        return Err(ApiError::bad_request(
+            "orphanDependents and propagationPolicy cannot both be set",
+        ));
+    }
+    Ok(Some(if o {
+        Propagation::Orphan
+    } else {
+        Propagation::Background
+    }))
 }
 
 /// A forbidden `resourceVersionMatch`, with kube-apiserver's `detail`.

@@ -99,46 +99,12 @@ fn problems(rt: &ResourceType, origin: Origin<'_>, unknown: &[String]) -> Vec<St
             .iter()
             .map(|p| scan::Problem::Unknown(p.clone()).message())
     };
-    let duplicates = |raw: &[u8]| -> Vec<scan::Problem> {
-        match yaml::is_json(raw) {
-            true => scan::scan(raw, &HashSet::new()),
-            false => yaml::duplicates(raw),
-        }
-    };
     match origin {
         Origin::Body(Some(raw)) if !yaml::is_json(raw) => {
-            let lines: Vec<String> = yaml::duplicates(raw)
-                .iter()
-                .filter_map(yaml_duplicate)
-                .collect();
-            let converting = (!lines.is_empty()).then(|| {
-                format!(
-                    "error converting YAML to JSON: yaml: unmarshal errors:\n  {}",
-                    lines.join("\n  ")
-                )
-            });
+            let converting = yaml_converting_error(raw);
             unknown_messages().chain(converting).collect()
         }
-        Origin::Body(Some(raw)) if rt.builtin.is_some() => {
-            let set: HashSet<String> = unknown.iter().cloned().collect();
-            let found = scan::scan(raw, &set);
-            let said: HashSet<&str> = found
-                .iter()
-                .filter_map(|p| match p {
-                    scan::Problem::Unknown(path) => Some(path.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let rest = unknown.iter().filter(|p| !said.contains(p.as_str()));
-            let rest: Vec<String> = rest
-                .map(|p| scan::Problem::Unknown(p.clone()).message())
-                .collect();
-            found
-                .iter()
-                .map(scan::Problem::message)
-                .chain(rest)
-                .collect()
-        }
+        Origin::Body(Some(raw)) if rt.builtin.is_some() => typed_body_problems(raw, unknown),
         Origin::Body(raw) => {
             let dups = raw.map(duplicates).unwrap_or_default();
             dups.iter()
@@ -161,6 +127,53 @@ fn problems(rt: &ResourceType, origin: Origin<'_>, unknown: &[String]) -> Vec<St
             .chain(unknown_messages())
             .collect(),
     }
+}
+
+/// The fields a JSON or YAML body gives twice.
+fn duplicates(raw: &[u8]) -> Vec<scan::Problem> {
+    match yaml::is_json(raw) {
+        true => scan::scan(raw, &HashSet::new()),
+        false => yaml::duplicates(raw),
+    }
+}
+
+/// The error kube-apiserver's YAML serializer adds after the JSON decoding
+/// of a YAML body that repeats keys: one message listing them by line.
+fn yaml_converting_error(raw: &[u8]) -> Option<String> {
+    let lines: Vec<String> = yaml::duplicates(raw)
+        .iter()
+        .filter_map(yaml_duplicate)
+        .collect();
+    (!lines.is_empty()).then(|| {
+        format!(
+            "error converting YAML to JSON: yaml: unmarshal errors:\n  {}",
+            lines.join("\n  ")
+        )
+    })
+}
+
+/// A built-in kind's JSON body's problems, from one pass in document order
+/// (a field both unknown and duplicated once, as unknown); unknown fields the
+/// pass did not meet come last.
+fn typed_body_problems(raw: &[u8], unknown: &[String]) -> Vec<String> {
+    let set: HashSet<String> = unknown.iter().cloned().collect();
+    let found = scan::scan(raw, &set);
+    let said: HashSet<&str> = found
+        .iter()
+        .filter_map(|p| match p {
+            scan::Problem::Unknown(path) => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let rest = unknown.iter().filter(|p| !said.contains(p.as_str()));
+    let rest: Vec<String> = rest
+        .map(|p| scan::Problem::Unknown(p.clone()).message())
+        .collect();
+    found
+        .iter()
+        .map(scan::Problem::message)
+        .chain(rest)
+        .collect()
 }
 
 /// A duplicate as the YAML decoder of apply bodies reports it.
