@@ -23,7 +23,7 @@ const NAMESPACE_FINALIZER: &str = "kubernetes";
 type Place = (StorageKey, ObjectKey);
 
 /// The controllers, as one follower of the event log (`follow`).
-pub fn follower(store: Arc<Store>, registry: Arc<Registry>) -> Box<dyn Follower> {
+pub(crate) fn follower(store: Arc<Store>, registry: Arc<Registry>) -> Box<dyn Follower> {
     Box::new(Controllers::new(store, registry))
 }
 

@@ -5,62 +5,62 @@ use serde_json::{Value, json};
 
 /// Where a field error points, as Kubernetes reports it in `details.causes`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cause {
+pub(crate) struct Cause {
     /// Machine-readable reason, e.g. `FieldValueRequired`.
-    pub reason: String,
+    pub(crate) reason: String,
     /// Human-readable message, e.g. `Required value`.
-    pub message: String,
+    pub(crate) message: String,
     /// The field, e.g. `spec.commonName`.
-    pub field: String,
+    pub(crate) field: String,
 }
 
 /// An error the API answers with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     /// HTTP status code.
-    pub code: u16,
+    pub(crate) code: u16,
     /// `StatusReason`, e.g. `NotFound`.
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// Message shown to people.
-    pub message: String,
+    pub(crate) message: String,
     /// `details` of the Status: name, group, kind, causes.
-    pub details: Option<Box<Details>>,
+    pub(crate) details: Option<Box<Details>>,
 }
 
 /// `details` of a Status.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Details {
+pub(crate) struct Details {
     /// Name of the object concerned.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// API group of the object concerned.
-    pub group: Option<String>,
+    pub(crate) group: Option<String>,
     /// Resource (plural) or kind of the object concerned.
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// UID of the object concerned.
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
     /// Field causes.
-    pub causes: Vec<Cause>,
+    pub(crate) causes: Vec<Cause>,
     /// Seconds a client should wait before retrying.
-    pub retry_after_seconds: Option<u32>,
+    pub(crate) retry_after_seconds: Option<u32>,
 }
 
 /// Result of an API operation.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Identifies an object in messages: its group-qualified resource and name.
 #[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// API group ("" for core).
-    pub group: &'a str,
+    pub(crate) group: &'a str,
     /// Resource (plural), e.g. `configmaps`.
-    pub resource: &'a str,
+    pub(crate) resource: &'a str,
     /// Object name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
 }
 
 impl Target<'_> {
     /// `configmaps` or `deployments.apps`, as Kubernetes writes a group-resource.
-    pub fn qualified(&self) -> String {
+    pub(crate) fn qualified(&self) -> String {
         if self.group.is_empty() {
             self.resource.to_owned()
         } else {
@@ -94,7 +94,7 @@ impl ApiError {
     }
 
     /// 404 for an object that does not exist.
-    pub fn not_found(t: Target<'_>) -> Self {
+    pub(crate) fn not_found(t: Target<'_>) -> Self {
         Self::new(
             404,
             "NotFound",
@@ -104,7 +104,7 @@ impl ApiError {
     }
 
     /// 404 for a path the server does not serve.
-    pub fn path_not_found() -> Self {
+    pub(crate) fn path_not_found() -> Self {
         Self::new(
             404,
             "NotFound",
@@ -114,7 +114,7 @@ impl ApiError {
     }
 
     /// 409 on create of an existing object.
-    pub fn already_exists(t: Target<'_>) -> Self {
+    pub(crate) fn already_exists(t: Target<'_>) -> Self {
         Self::new(
             409,
             "AlreadyExists",
@@ -125,7 +125,7 @@ impl ApiError {
 
     /// 429 for a request refused for now (an eviction a disruption budget
     /// does not allow), with the cause.
-    pub fn too_many_requests(message: impl Into<String>, cause: Cause) -> Self {
+    pub(crate) fn too_many_requests(message: impl Into<String>, cause: Cause) -> Self {
         Self::new(429, "TooManyRequests", message).with_details(Details {
             causes: vec![cause],
             ..Details::default()
@@ -133,12 +133,12 @@ impl ApiError {
     }
 
     /// 409 with a message of its own.
-    pub fn conflict_message(message: String) -> Self {
+    pub(crate) fn conflict_message(message: String) -> Self {
         Self::new(409, "Conflict", message)
     }
 
     /// 409 on a stale resourceVersion or a failed precondition.
-    pub fn conflict(t: Target<'_>, why: &str) -> Self {
+    pub(crate) fn conflict(t: Target<'_>, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
@@ -152,10 +152,10 @@ impl ApiError {
     }
 
     /// The Conflict message for a stale resourceVersion.
-    pub const MODIFIED: &'static str = "the object has been modified; please apply your changes to the latest version and try again";
+    pub(crate) const MODIFIED: &'static str = "the object has been modified; please apply your changes to the latest version and try again";
 
     /// 422 with field causes.
-    pub fn invalid(kind: &str, group: &str, name: &str, causes: Vec<Cause>) -> Self {
+    pub(crate) fn invalid(kind: &str, group: &str, name: &str, causes: Vec<Cause>) -> Self {
         let list = causes
             .iter()
             .map(|c| {
@@ -191,12 +191,12 @@ impl ApiError {
     }
 
     /// 400 for a malformed request.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
     /// 403 for a forbidden operation.
-    pub fn forbidden(t: Target<'_>, why: &str) -> Self {
+    pub(crate) fn forbidden(t: Target<'_>, why: &str) -> Self {
         Self::new(
             403,
             "Forbidden",
@@ -208,7 +208,7 @@ impl ApiError {
     /// 403 for a resource request the authorizer refused, as kube-apiserver's
     /// `NewForbidden`: `pods "p" is forbidden: <why>` (or `pods is forbidden`
     /// without a name).
-    pub fn forbidden_resource(resource: &str, group: &str, name: &str, why: &str) -> Self {
+    pub(crate) fn forbidden_resource(resource: &str, group: &str, name: &str, why: &str) -> Self {
         let qualified = match group {
             "" => resource.to_owned(),
             g => format!("{resource}.{g}"),
@@ -226,17 +226,17 @@ impl ApiError {
     }
 
     /// 403 for a non-resource path: `forbidden: <why>`.
-    pub fn forbidden_path(why: String) -> Self {
+    pub(crate) fn forbidden_path(why: String) -> Self {
         Self::new(403, "Forbidden", format!("forbidden: {why}")).with_details(Details::default())
     }
 
     /// 401 for a request without valid credentials.
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
     /// 405 for a verb the resource does not support.
-    pub fn method_not_allowed(method: &str) -> Self {
+    pub(crate) fn method_not_allowed(method: &str) -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
@@ -246,7 +246,7 @@ impl ApiError {
     }
 
     /// 406 for an Accept header the server cannot satisfy.
-    pub fn not_acceptable(accept: &str) -> Self {
+    pub(crate) fn not_acceptable(accept: &str) -> Self {
         Self::new(
             406,
             "NotAcceptable",
@@ -257,7 +257,7 @@ impl ApiError {
     }
 
     /// 415 for an unsupported Content-Type (for example an unknown patch type).
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
@@ -270,7 +270,7 @@ impl ApiError {
     /// 415 for a create, update or delete body in a format this server does
     /// not decode for the resource (CBOR, `text/plain`, protobuf for a custom
     /// resource, ...), listing what it does decode.
-    pub fn unsupported_body_type(protobuf: bool) -> Self {
+    pub(crate) fn unsupported_body_type(protobuf: bool) -> Self {
         let mut accepted = String::from("application/json, application/yaml");
         if protobuf {
             accepted.push_str(", application/vnd.kubernetes.protobuf");
@@ -285,12 +285,12 @@ impl ApiError {
     }
 
     /// 410 for a resourceVersion older than the history kept.
-    pub fn expired(message: impl Into<String>) -> Self {
+    pub(crate) fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }
 
     /// 410 for a continue token older than the history kept.
-    pub fn continue_expired() -> Self {
+    pub(crate) fn continue_expired() -> Self {
         Self::expired(
             "The provided continue parameter is too old to display a consistent list result. \
              You can start a new list without the continue parameter, or use the continue token \
@@ -302,24 +302,24 @@ impl ApiError {
     }
 
     /// 500 for a failure inside the server (for example a failed disk write).
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
     }
 
     /// 500 without a reason, as kube-apiserver answers an error that is not
     /// a Status (the reason is `StatusReasonUnknown`, which is omitted).
-    pub fn untyped_internal(message: impl Into<String>) -> Self {
+    pub(crate) fn untyped_internal(message: impl Into<String>) -> Self {
         Self::new(500, "", message)
     }
 
     /// 500 for an object larger than etcd accepts in one request, with the
     /// message kube-apiserver passes on from etcd (and, as there, no reason).
-    pub fn request_too_large_for_storage() -> Self {
+    pub(crate) fn request_too_large_for_storage() -> Self {
         Self::new(500, "", "etcdserver: request is too large")
     }
 
     /// 504 for a resourceVersion the server has not reached in time.
-    pub fn too_large_resource_version(rv: u64) -> Self {
+    pub(crate) fn too_large_resource_version(rv: u64) -> Self {
         Self::new(
             504,
             "Timeout",
@@ -337,7 +337,7 @@ impl ApiError {
     }
 
     /// The `Status` object of this error.
-    pub fn to_status(&self) -> Value {
+    pub(crate) fn to_status(&self) -> Value {
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",

@@ -21,10 +21,10 @@ use crate::meta;
 use crate::resources::ResourceType;
 
 /// A path to a field, as FieldsV1 element strings.
-pub type Path = Vec<String>;
+pub(crate) type Path = Vec<String>;
 
 /// A set of owned paths (nodes and leaves).
-pub type FieldSet = BTreeSet<Path>;
+pub(crate) type FieldSet = BTreeSet<Path>;
 
 const MAX_DEPTH: usize = 64;
 
@@ -434,7 +434,7 @@ fn write_entries(obj: &mut Value, entries: &[Entry]) {
 
 /// The manager of a write: `fieldManager`, else the User-Agent up to its first
 /// `/`, as kube-apiserver names it.
-pub fn manager_name(field_manager: Option<&str>, user_agent: &str) -> String {
+pub(crate) fn manager_name(field_manager: Option<&str>, user_agent: &str) -> String {
     match field_manager {
         Some(m) => m.to_owned(),
         None => user_agent
@@ -448,7 +448,7 @@ pub fn manager_name(field_manager: Option<&str>, user_agent: &str) -> String {
 
 /// Records an update (create, PUT, non-apply PATCH) of `old` into `new` by
 /// `manager`: it takes the fields it changed from everyone else.
-pub fn record_update(
+pub(crate) fn record_update(
     rt: &ResourceType,
     old: Option<&Value>,
     new: &mut Value,
@@ -504,7 +504,7 @@ pub fn record_update(
 /// Server-side apply of `config` by `manager` onto `live` (whose merge with the
 /// configuration is `merged`): checks conflicts, moves ownership when forced,
 /// removes fields the manager no longer applies, and records the apply.
-pub fn apply(
+pub(crate) fn apply(
     rt: &ResourceType,
     live: Option<&Value>,
     config: &Value,
@@ -654,7 +654,11 @@ fn record_apply(
 /// apps/v1, Kind=Deployment): .spec.bogus: field not declared in schema`.
 /// `unknown` are the fields' paths as strict decoding names them
 /// (`spec.containers[0].bogus`); list items are named by their keys here.
-pub fn untyped_apply_error(rt: &ResourceType, applied: &Value, unknown: &[String]) -> ApiError {
+pub(crate) fn untyped_apply_error(
+    rt: &ResourceType,
+    applied: &Value,
+    unknown: &[String],
+) -> ApiError {
     let shape = Shape { rt };
     let mut errors: Vec<String> = unknown
         .iter()

@@ -17,7 +17,7 @@ use crate::store::{Event, Store};
 const BATCH: usize = 1024;
 
 /// Something that follows the event log.
-pub trait Follower: Send {
+pub(crate) trait Follower: Send {
     /// Looks at the whole current state: at the start, and after the log
     /// moved past what the follower had seen. A change may then also arrive
     /// through [`Follower::observe`]; followers act idempotently.
@@ -31,7 +31,7 @@ pub trait Follower: Send {
 }
 
 /// Runs `followers` until `shutdown` turns true, ticking every `tick`.
-pub async fn run(
+pub(crate) async fn run(
     store: Arc<Store>,
     mut followers: Vec<Box<dyn Follower>>,
     tick: Duration,

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 
 /// Decodes `s`; the error is the offset Go reports.
-pub fn decode(s: &str) -> Result<Vec<u8>, usize> {
+pub(crate) fn decode(s: &str) -> Result<Vec<u8>, usize> {
     let src = s.as_bytes();
     let mut out = Vec::with_capacity(src.len() / 4 * 3);
     let mut si = 0;
@@ -29,12 +29,12 @@ pub fn decode(s: &str) -> Result<Vec<u8>, usize> {
 
 /// `value` re-encoded canonically (as Kubernetes returns `[]byte` fields), or
 /// the offset of Go's decoding error.
-pub fn canonical(value: &str) -> Result<String, usize> {
+pub(crate) fn canonical(value: &str) -> Result<String, usize> {
     decode(value).map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// Go's message for a decoding error at `offset`.
-pub fn error_message(offset: usize) -> String {
+pub(crate) fn error_message(offset: usize) -> String {
     format!("illegal base64 data at input byte {offset}")
 }
 

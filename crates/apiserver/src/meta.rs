@@ -11,18 +11,18 @@ use serde_json::{Map, Value};
 pub const READY: &str = operatorkit_query::printers::READY;
 
 /// `metadata` of `obj`, if it is an object.
-pub fn metadata(obj: &Value) -> Option<&Map<String, Value>> {
+pub(crate) fn metadata(obj: &Value) -> Option<&Map<String, Value>> {
     obj.get("metadata").and_then(Value::as_object)
 }
 
 /// `metadata` of `obj`, created if missing (and replaced if not an object).
-pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
+pub(crate) fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     object_field_mut(obj, "metadata")
 }
 
 /// The object at `key` of `v`, created if missing; `v` and the field are made
 /// objects when they are not.
-pub fn object_field_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+pub(crate) fn object_field_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     if !v.is_object() {
         *v = Value::Object(Map::new());
     }
@@ -33,7 +33,10 @@ pub fn object_field_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, 
 }
 
 /// The object at `key` of `m`, created if missing (and replaced if not an object).
-pub fn map_field_mut<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+pub(crate) fn map_field_mut<'a>(
+    m: &'a mut Map<String, Value>,
+    key: &str,
+) -> &'a mut Map<String, Value> {
     let entry = m.entry(key).or_insert_with(|| Value::Object(Map::new()));
     if !entry.is_object() {
         *entry = Value::Object(Map::new());
@@ -45,42 +48,42 @@ pub fn map_field_mut<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Ma
 }
 
 /// A string field of `metadata`.
-pub fn str_field<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+pub(crate) fn str_field<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     metadata(obj)?.get(field)?.as_str()
 }
 
 /// `metadata.name`.
-pub fn name(obj: &Value) -> Option<&str> {
+pub(crate) fn name(obj: &Value) -> Option<&str> {
     str_field(obj, "name").filter(|s| !s.is_empty())
 }
 
 /// `metadata.namespace`.
-pub fn namespace(obj: &Value) -> Option<&str> {
+pub(crate) fn namespace(obj: &Value) -> Option<&str> {
     str_field(obj, "namespace").filter(|s| !s.is_empty())
 }
 
 /// `metadata.uid`.
-pub fn uid(obj: &Value) -> Option<&str> {
+pub(crate) fn uid(obj: &Value) -> Option<&str> {
     str_field(obj, "uid").filter(|s| !s.is_empty())
 }
 
 /// `metadata.resourceVersion` as a number.
-pub fn resource_version(obj: &Value) -> Option<u64> {
+pub(crate) fn resource_version(obj: &Value) -> Option<u64> {
     str_field(obj, "resourceVersion")?.parse().ok()
 }
 
 /// Sets `metadata.resourceVersion`.
-pub fn set_resource_version(obj: &mut Value, rv: u64) {
+pub(crate) fn set_resource_version(obj: &mut Value, rv: u64) {
     metadata_mut(obj).insert("resourceVersion".into(), Value::String(rv.to_string()));
 }
 
 /// `metadata.generation`.
-pub fn generation(obj: &Value) -> Option<i64> {
+pub(crate) fn generation(obj: &Value) -> Option<i64> {
     metadata(obj)?.get("generation")?.as_i64()
 }
 
 /// A string map field of `metadata` (`labels`, `annotations`).
-pub fn string_map(obj: &Value, field: &str) -> BTreeMap<String, String> {
+pub(crate) fn string_map(obj: &Value, field: &str) -> BTreeMap<String, String> {
     metadata(obj)
         .and_then(|m| m.get(field))
         .and_then(Value::as_object)
@@ -93,17 +96,17 @@ pub fn string_map(obj: &Value, field: &str) -> BTreeMap<String, String> {
 }
 
 /// `metadata.labels`.
-pub fn labels(obj: &Value) -> BTreeMap<String, String> {
+pub(crate) fn labels(obj: &Value) -> BTreeMap<String, String> {
     string_map(obj, "labels")
 }
 
 /// `metadata.finalizers`.
-pub fn finalizers(obj: &Value) -> Vec<String> {
+pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
     strings(metadata(obj).and_then(|m| m.get("finalizers")))
 }
 
 /// The strings of a JSON array (others skipped); none if it is not one.
-pub fn strings(list: Option<&Value>) -> Vec<String> {
+pub(crate) fn strings(list: Option<&Value>) -> Vec<String> {
     list.and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -114,7 +117,7 @@ pub fn strings(list: Option<&Value>) -> Vec<String> {
 }
 
 /// The array at JSON `pointer` in `v` (a copy), or an empty one.
-pub fn array_at(v: &Value, pointer: &str) -> Vec<Value> {
+pub(crate) fn array_at(v: &Value, pointer: &str) -> Vec<Value> {
     v.pointer(pointer)
         .and_then(Value::as_array)
         .cloned()
@@ -122,7 +125,7 @@ pub fn array_at(v: &Value, pointer: &str) -> Vec<Value> {
 }
 
 /// The string at JSON `pointer` in `v`, or "".
-pub fn string_at(v: &Value, pointer: &str) -> String {
+pub(crate) fn string_at(v: &Value, pointer: &str) -> String {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -130,7 +133,7 @@ pub fn string_at(v: &Value, pointer: &str) -> String {
 }
 
 /// Sets `metadata.finalizers` (removing the field when empty).
-pub fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
+pub(crate) fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
     let meta = metadata_mut(obj);
     if finalizers.is_empty() {
         meta.remove("finalizers");
@@ -143,12 +146,12 @@ pub fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
 }
 
 /// Whether `metadata.deletionTimestamp` is set.
-pub fn is_deleting(obj: &Value) -> bool {
+pub(crate) fn is_deleting(obj: &Value) -> bool {
     metadata(obj).is_some_and(|m| m.get("deletionTimestamp").is_some_and(|v| !v.is_null()))
 }
 
 /// `metadata.ownerReferences`.
-pub fn owner_references(obj: &Value) -> Vec<Value> {
+pub(crate) fn owner_references(obj: &Value) -> Vec<Value> {
     metadata(obj)
         .and_then(|m| m.get("ownerReferences"))
         .and_then(Value::as_array)
@@ -157,7 +160,7 @@ pub fn owner_references(obj: &Value) -> Vec<Value> {
 }
 
 /// Now, as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     let now = jiff::Timestamp::now();
     // Kubernetes' metav1.Time has second precision.
     let secs = now.as_second();
@@ -168,13 +171,13 @@ pub fn now() -> String {
 }
 
 /// Now plus `seconds`, as a `metav1.Time` (second precision).
-pub fn now_plus(seconds: i64) -> String {
+pub(crate) fn now_plus(seconds: i64) -> String {
     let secs = jiff::Timestamp::now().as_second();
     format_seconds(secs.saturating_add(seconds)).unwrap_or_else(now)
 }
 
 /// The `metav1.Time` `time` moved by `seconds`; `None` if it is not one.
-pub fn shift(time: &str, seconds: i64) -> Option<String> {
+pub(crate) fn shift(time: &str, seconds: i64) -> Option<String> {
     let t: jiff::Timestamp = time.parse().ok()?;
     format_seconds(t.as_second().saturating_add(seconds))
 }
@@ -185,13 +188,13 @@ fn format_seconds(secs: i64) -> Option<String> {
 }
 
 /// A new random UID.
-pub fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
 /// A random 5-character suffix for `generateName`, from the alphabet Kubernetes
 /// uses (no vowels, no confusable characters).
-pub fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     uuid::Uuid::new_v4()
         .as_bytes()
@@ -235,7 +238,7 @@ mod tests {
 
 /// Sets (or with `None` removes) the value at JSON pointer `p` of `obj`,
 /// making the objects on the way (replacing what is not an object).
-pub fn set_pointer(obj: &mut Value, p: &str, value: Option<Value>) {
+pub(crate) fn set_pointer(obj: &mut Value, p: &str, value: Option<Value>) {
     let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
     let Some((last, path)) = parts.split_last() else {
         return;

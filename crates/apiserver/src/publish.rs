@@ -28,27 +28,27 @@ use crate::rest::{Rest, Subresource};
 use crate::store::{Event, EventKind};
 
 /// The ConfigMap the root CA is published in.
-pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+pub(crate) const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
 /// kube-apiserver's Service for itself, in `default`.
-pub const KUBERNETES_SERVICE: &str = "kubernetes";
+pub(crate) const KUBERNETES_SERVICE: &str = "kubernetes";
 /// The first address of the Service range, the `kubernetes` Service's.
 const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
 /// How often the `kubernetes` Service and its endpoints are checked, as
 /// kube-apiserver's endpoint reconciler does.
-pub const RECONCILE_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 const ROOT_CA_DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
 /// What is published: where the server is, and the CA it is verified with.
-pub struct Published {
+pub(crate) struct Published {
     /// The server's address (an unspecified one is published as loopback).
-    pub address: SocketAddr,
+    pub(crate) address: SocketAddr,
     /// PEM of the CA clients verify the server with.
-    pub ca_pem: String,
+    pub(crate) ca_pem: String,
 }
 
 /// Publishes everything at once, then keeps it current, as a follower of
 /// the event log that checks the `kubernetes` Service on every tick.
-pub fn follower(rest: Rest, published: Published) -> Box<dyn Follower> {
+pub(crate) fn follower(rest: Rest, published: Published) -> Box<dyn Follower> {
     Box::new(Publisher { rest, published })
 }
 

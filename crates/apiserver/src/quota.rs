@@ -20,7 +20,7 @@ use crate::rest::{Rest, Subresource};
 use crate::store::{Event, State, StorageKey};
 
 /// Keeps every quota's status current, as a follower of the event log.
-pub fn follower(rest: Rest) -> Box<dyn Follower> {
+pub(crate) fn follower(rest: Rest) -> Box<dyn Follower> {
     Box::new(Quotas {
         rest,
         dirty: BTreeSet::new(),

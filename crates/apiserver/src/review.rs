@@ -14,7 +14,7 @@ use crate::resources::Builtin;
 use crate::user::User;
 
 /// Answers review `kind` asked by `user` (in `namespace` for a local one).
-pub fn answer(
+pub(crate) fn answer(
     kind: Builtin,
     body: &Value,
     user: &User,

@@ -6,16 +6,16 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// User name (`system:anonymous` when anonymous).
-    pub name: String,
+    pub(crate) name: String,
     /// UID from the token file.
-    pub uid: String,
+    pub(crate) uid: String,
     /// Groups (`system:authenticated` added for token users).
-    pub groups: Vec<String>,
+    pub(crate) groups: Vec<String>,
 }
 
 impl User {
     /// The user of ServiceAccount `name` in `namespace`.
-    pub fn service_account(namespace: &str, name: &str, uid: &str) -> Self {
+    pub(crate) fn service_account(namespace: &str, name: &str, uid: &str) -> Self {
         Self {
             name: format!("system:serviceaccount:{namespace}:{name}"),
             uid: uid.to_owned(),
@@ -28,7 +28,7 @@ impl User {
     }
 
     /// `system:anonymous`, in `system:unauthenticated`.
-    pub fn anonymous() -> Self {
+    pub(crate) fn anonymous() -> Self {
         Self {
             name: "system:anonymous".into(),
             uid: String::new(),

@@ -23,15 +23,15 @@ use crate::store::{EventKind, ObjectKey, Store, Stored, type_prefix};
 
 /// Annotation on the BOOKMARK that ends the initial events of a
 /// `sendInitialEvents=true` watch.
-pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
+pub(crate) const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
 
 /// Tuning of watches.
 #[derive(Debug, Clone, Copy)]
-pub struct WatchConfig {
+pub(crate) struct WatchConfig {
     /// How often a watch that asked for bookmarks gets one.
-    pub bookmark_interval: Duration,
+    pub(crate) bookmark_interval: Duration,
     /// Longest a watch runs when the client sets no `timeoutSeconds`.
-    pub default_timeout: Duration,
+    pub(crate) default_timeout: Duration,
 }
 
 impl Default for WatchConfig {
@@ -47,7 +47,7 @@ impl Default for WatchConfig {
 const BATCH: usize = 512;
 
 /// One event of a watch.
-pub enum Sent {
+pub(crate) enum Sent {
     /// Built as JSON.
     Built(Value),
     /// ADDED or MODIFIED with an object whose stored JSON is what the
@@ -70,7 +70,7 @@ impl Sent {
     }
 
     /// The event as JSON `{"type", "object"}`.
-    pub fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         match self {
             Sent::Built(event) => event,
             Sent::Stored(kind, object) => json!({"type": kind, "object": object.value()}),
@@ -78,7 +78,7 @@ impl Sent {
     }
 
     /// The event as one line of a JSON watch stream.
-    pub fn to_json_line(&self) -> Vec<u8> {
+    pub(crate) fn to_json_line(&self) -> Vec<u8> {
         match self {
             Sent::Built(event) => {
                 let mut line = serde_json::to_vec(event).unwrap_or_default();
@@ -111,7 +111,7 @@ struct Watcher {
 }
 
 /// Starts a watch of `rt` in `ns` as a stream of watch-event JSON objects.
-pub fn watch(
+pub(crate) fn watch(
     store: Arc<Store>,
     rt: Arc<ResourceType>,
     ns: Option<&str>,

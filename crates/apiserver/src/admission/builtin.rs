@@ -70,7 +70,7 @@ fn default_stateful_set_strategy(spec: &mut Map<String, Value>) {
 }
 
 /// Applies the defaults of kind `b`.
-pub fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) {
+pub(crate) fn default(b: Builtin, obj: &mut Value, old: Option<&Value>, op: Operation) {
     match b {
         Builtin::Namespace => default_namespace(obj, op),
         Builtin::Secret => default_secret(obj),
@@ -458,7 +458,7 @@ fn data_too_long(field: &str) -> FieldError {
 }
 
 /// Validates kind-specific fields of `obj`.
-pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
+pub(crate) fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
     match b {
         Builtin::Secret => validate_secret(obj, old, errors),
         Builtin::ConfigMap => validate_config_map(obj, errors),
@@ -798,7 +798,7 @@ fn validate_workload(obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldErr
 }
 
 /// Allocates cluster IPs and node ports of a new Service.
-pub fn allocate(b: Builtin, state: &State, mut obj: Value) -> ApiResult<Value> {
+pub(crate) fn allocate(b: Builtin, state: &State, mut obj: Value) -> ApiResult<Value> {
     if b != Builtin::Service {
         return Ok(obj);
     }

@@ -10,10 +10,10 @@ use super::FieldError;
 use crate::meta;
 
 /// Finalizer that keeps a deleted CRD until its custom resources are gone.
-pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+pub(crate) const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
 
 /// Checks the parts of a CRD the server relies on.
-pub fn validate(crd: &Value) -> Vec<FieldError> {
+pub(crate) fn validate(crd: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let spec = crd.get("spec").cloned().unwrap_or(Value::Null);
     validate_names(crd, &spec, &mut errors);
@@ -134,7 +134,7 @@ fn cel_compilation_errors(
 
 /// Fills the server-owned parts of a CRD being stored: the cleanup finalizer and
 /// the status that reports its names accepted and established.
-pub fn prepare(crd: &mut Value) {
+pub(crate) fn prepare(crd: &mut Value) {
     let mut finalizers = meta::finalizers(crd);
     if !meta::is_deleting(crd) && !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) {
         finalizers.push(CLEANUP_FINALIZER.to_owned());

@@ -11,7 +11,7 @@ use crate::resources::CustomVersion;
 use operatorkit_structural as schema;
 
 /// Admits a custom resource against its version's schema.
-pub fn admit(
+pub(crate) fn admit(
     version: &CustomVersion,
     obj: &mut Value,
     old: Option<&Value>,

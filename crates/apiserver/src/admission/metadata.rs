@@ -9,12 +9,12 @@ use crate::resources::{Builtin, ResourceType};
 use operatorkit_query::labels;
 
 /// RFC 1123 DNS label (namespace names).
-pub fn is_dns_label(s: &str) -> bool {
+pub(crate) fn is_dns_label(s: &str) -> bool {
     s.len() <= 63 && labels::is_dns1123_label(s)
 }
 
 /// RFC 1035 DNS label (Service names: must start with a letter).
-pub fn is_dns1035_label(s: &str) -> bool {
+pub(crate) fn is_dns1035_label(s: &str) -> bool {
     is_dns_label(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
@@ -56,7 +56,7 @@ fn invalid_each(errors: &mut Vec<FieldError>, field: &str, value: &Value, proble
 }
 
 /// Validates `metadata` of `obj` as an object of `rt`.
-pub fn validate(rt: &ResourceType, obj: &Value, errors: &mut Vec<FieldError>) {
+pub(crate) fn validate(rt: &ResourceType, obj: &Value, errors: &mut Vec<FieldError>) {
     let Some(meta) = crate::meta::metadata(obj) else {
         errors.push(FieldError::required("metadata", ""));
         return;

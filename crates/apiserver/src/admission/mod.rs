@@ -4,12 +4,12 @@
 //! allocation of values that need the store (Service cluster IPs, node ports).
 
 mod builtin;
-pub mod crd;
+pub(crate) mod crd;
 mod custom;
 mod metadata;
 mod policy;
 
-pub use self::policy::SYSTEM_PRIORITY_CLASSES;
+pub(crate) use self::policy::SYSTEM_PRIORITY_CLASSES;
 
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ use crate::store::State;
 
 /// Which write is admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
+pub(crate) enum Operation {
     /// A create.
     Create,
     /// An update (PUT, PATCH, apply, status).
@@ -29,18 +29,18 @@ pub enum Operation {
 
 /// A field error before it becomes part of a 422.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     /// The field, e.g. `metadata.name`.
-    pub field: String,
+    pub(crate) field: String,
     /// Status cause reason, e.g. `FieldValueInvalid`.
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// The message after the field, e.g. `Required value`.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl FieldError {
     /// `Required value`.
-    pub fn required(field: impl Into<String>, detail: &str) -> Self {
+    pub(crate) fn required(field: impl Into<String>, detail: &str) -> Self {
         let message = if detail.is_empty() {
             "Required value".to_owned()
         } else {
@@ -54,7 +54,7 @@ impl FieldError {
     }
 
     /// `Invalid value: <value>: <detail>`.
-    pub fn invalid(field: impl Into<String>, value: &Value, detail: &str) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, value: &Value, detail: &str) -> Self {
         Self {
             field: field.into(),
             reason: "FieldValueInvalid",
@@ -63,7 +63,7 @@ impl FieldError {
     }
 
     /// `Forbidden: <detail>`.
-    pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
+    pub(crate) fn forbidden(field: impl Into<String>, detail: &str) -> Self {
         Self {
             field: field.into(),
             reason: "FieldValueForbidden",
@@ -72,7 +72,11 @@ impl FieldError {
     }
 
     /// `Unsupported value: <value>: supported values: ...`.
-    pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[&str]) -> Self {
+    pub(crate) fn not_supported(
+        field: impl Into<String>,
+        value: &Value,
+        supported: &[&str],
+    ) -> Self {
         let list = supported
             .iter()
             .map(|s| operatorkit_gofmt::quote(s))
@@ -89,7 +93,7 @@ impl FieldError {
     }
 
     /// `Duplicate value: <value>`.
-    pub fn duplicate(field: impl Into<String>, value: &Value) -> Self {
+    pub(crate) fn duplicate(field: impl Into<String>, value: &Value) -> Self {
         Self {
             field: field.into(),
             reason: "FieldValueDuplicate",
@@ -99,7 +103,7 @@ impl FieldError {
 }
 
 /// A value printed as Kubernetes prints it in field errors (strings quoted).
-pub fn go_value(v: &Value) -> String {
+pub(crate) fn go_value(v: &Value) -> String {
     match v {
         Value::String(s) => operatorkit_gofmt::quote(s),
         Value::Null => "null".to_owned(),
@@ -110,7 +114,7 @@ pub fn go_value(v: &Value) -> String {
 }
 
 /// Turns field errors into a 422 Invalid for `obj`.
-pub fn into_invalid(rt: &ResourceType, obj: &Value, errors: Vec<FieldError>) -> ApiError {
+pub(crate) fn into_invalid(rt: &ResourceType, obj: &Value, errors: Vec<FieldError>) -> ApiError {
     ApiError::invalid(
         &rt.kind,
         &rt.group,
@@ -128,7 +132,7 @@ pub fn into_invalid(rt: &ResourceType, obj: &Value, errors: Vec<FieldError>) -> 
 
 /// Admits `obj` (mutating it with defaults). Unknown fields were dropped and
 /// reported before (strict decoding, in the REST layer).
-pub fn admit(
+pub(crate) fn admit(
     rt: &ResourceType,
     obj: &mut Value,
     old: Option<&Value>,
@@ -151,7 +155,7 @@ pub fn admit(
 }
 
 /// Fills values that need the store (cluster IPs, node ports) into a new object.
-pub fn allocate(rt: &ResourceType, state: &State, obj: Value) -> ApiResult<Value> {
+pub(crate) fn allocate(rt: &ResourceType, state: &State, obj: Value) -> ApiResult<Value> {
     match rt.builtin {
         Some(b) => builtin::allocate(b, state, obj),
         None => Ok(obj),

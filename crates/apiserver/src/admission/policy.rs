@@ -16,13 +16,18 @@ use crate::resources::Builtin;
 /// The largest priority a user's PriorityClass may have.
 const HIGHEST_USER_PRIORITY: i64 = 1_000_000_000;
 /// The PriorityClasses every cluster has, with their values.
-pub const SYSTEM_PRIORITY_CLASSES: [(&str, i64); 2] = [
+pub(crate) const SYSTEM_PRIORITY_CLASSES: [(&str, i64); 2] = [
     ("system-cluster-critical", 2_000_000_000),
     ("system-node-critical", 2_000_001_000),
 ];
 
 /// Applies the defaults of kind `b`; `template` defaults a pod template.
-pub fn default(b: Builtin, obj: &mut Value, op: Operation, template: fn(&mut Map<String, Value>)) {
+pub(crate) fn default(
+    b: Builtin,
+    obj: &mut Value,
+    op: Operation,
+    template: fn(&mut Map<String, Value>),
+) {
     match b {
         Builtin::ReplicationController => default_replication_controller(obj, op, template),
         Builtin::ResourceQuota if op == Operation::Create => {
@@ -154,7 +159,7 @@ fn default_webhooks(obj: &mut Value, mutating: bool) {
 }
 
 /// The checks of kind `b` (`old` on update).
-pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
+pub(crate) fn validate(b: Builtin, obj: &Value, old: Option<&Value>, errors: &mut Vec<FieldError>) {
     match b {
         Builtin::PriorityClass => validate_priority_class(obj, old, errors),
         Builtin::StorageClass => {

@@ -8,8 +8,8 @@
 //! Every request is authenticated here into a [`User`] before authorization
 //! (`authz`) and its handler.
 
-pub mod serviceaccount;
-pub mod x509;
+pub(crate) mod serviceaccount;
+pub(crate) mod x509;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +20,7 @@ use crate::user::User;
 
 /// Authenticates requests.
 #[derive(Clone)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     tokens: HashMap<String, User>,
     anonymous: bool,
     service_accounts: Option<Arc<serviceaccount::ServiceAccounts>>,
@@ -48,11 +48,11 @@ pub enum TokenFileError {
 }
 
 /// Name of the user the server's own admin token authenticates as.
-pub const ADMIN_USER: &str = "operatorkit:admin";
+pub(crate) const ADMIN_USER: &str = "operatorkit:admin";
 
 impl Authenticator {
     /// Adds the server's admin token: user [`ADMIN_USER`] in `system:masters`.
-    pub fn with_admin_token(mut self, token: &str) -> Self {
+    pub(crate) fn with_admin_token(mut self, token: &str) -> Self {
         self.tokens.insert(
             token.to_owned(),
             User {
@@ -66,13 +66,13 @@ impl Authenticator {
 
     /// Everyone is `system:anonymous`.
     #[cfg(test)]
-    pub fn anonymous() -> Self {
+    pub(crate) fn anonymous() -> Self {
         Self::without_tokens(true)
     }
 
     /// No token users; requests without credentials are anonymous if
     /// `anonymous` is set, else refused.
-    pub fn without_tokens(anonymous: bool) -> Self {
+    pub(crate) fn without_tokens(anonymous: bool) -> Self {
         Self {
             tokens: HashMap::new(),
             anonymous,
@@ -81,14 +81,17 @@ impl Authenticator {
     }
 
     /// Also accepts ServiceAccount tokens issued by `accounts`.
-    pub fn with_service_accounts(mut self, accounts: Arc<serviceaccount::ServiceAccounts>) -> Self {
+    pub(crate) fn with_service_accounts(
+        mut self,
+        accounts: Arc<serviceaccount::ServiceAccounts>,
+    ) -> Self {
         self.service_accounts = Some(accounts);
         self
     }
 
     /// Users from a token file; requests without a token are anonymous if
     /// `anonymous` is set, else refused.
-    pub fn from_token_file(path: &Path, anonymous: bool) -> Result<Self, TokenFileError> {
+    pub(crate) fn from_token_file(path: &Path, anonymous: bool) -> Result<Self, TokenFileError> {
         let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Read {
             path: path.display().to_string(),
             source,
@@ -140,7 +143,7 @@ impl Authenticator {
 
     /// The user of a request: its verified client certificate's, else its
     /// `Authorization` header's, else anonymous (if allowed); 401 otherwise.
-    pub fn authenticate(
+    pub(crate) fn authenticate(
         &self,
         certificate: Option<&User>,
         authorization: Option<&str>,
@@ -180,7 +183,7 @@ impl Authenticator {
     /// Whether `token` authenticates for one of `audiences` (the API's when
     /// empty): its user and the audiences it is valid for (TokenReview).
     /// Token-file tokens are valid for any audience, as kube-apiserver's.
-    pub fn authenticate_token(
+    pub(crate) fn authenticate_token(
         &self,
         token: &str,
         audiences: &[String],

@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult, Target};
 use crate::store::{ObjectKey, StorageKey, Store};
 
 /// The issuer and API audience of the tokens, as a real cluster's default.
-pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+pub(crate) const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
 /// Shortest lifetime a TokenRequest may ask for.
 const MIN_EXPIRATION_SECONDS: i64 = 600;
@@ -34,7 +34,7 @@ const DEFAULT_EXPIRATION_SECONDS: i64 = 3600;
 const KEY_FILE: &str = "service-account.key";
 
 /// Issues and verifies ServiceAccount tokens.
-pub struct ServiceAccounts {
+pub(crate) struct ServiceAccounts {
     encoding: EncodingKey,
     decoding: DecodingKey,
     store: Arc<Store>,
@@ -88,7 +88,7 @@ pub enum KeyError {
 impl ServiceAccounts {
     /// Tokens signed with the key kept in `data_dir` (made on first use), or
     /// with a key made now.
-    pub fn new(store: Arc<Store>, data_dir: Option<&Path>) -> Result<Self, KeyError> {
+    pub(crate) fn new(store: Arc<Store>, data_dir: Option<&Path>) -> Result<Self, KeyError> {
         let key = match data_dir {
             Some(dir) => load_or_create(&dir.join(KEY_FILE))?,
             None => rcgen::KeyPair::generate().map_err(|e| KeyError::Key(e.to_string()))?,
@@ -105,7 +105,12 @@ impl ServiceAccounts {
     }
 
     /// Answers a TokenRequest for ServiceAccount `name` in `namespace`.
-    pub fn token_request(&self, namespace: &str, name: &str, body: &Value) -> ApiResult<Value> {
+    pub(crate) fn token_request(
+        &self,
+        namespace: &str,
+        name: &str,
+        body: &Value,
+    ) -> ApiResult<Value> {
         let account = self
             .get("serviceaccounts", namespace, name)
             .ok_or_else(|| {
@@ -161,14 +166,14 @@ impl ServiceAccounts {
 
     /// The user of a ServiceAccount token for the API, or `None` if it is not
     /// one of ours (`Err` for one of ours that is no longer valid).
-    pub fn authenticate(&self, token: &str) -> Option<ApiResult<User>> {
+    pub(crate) fn authenticate(&self, token: &str) -> Option<ApiResult<User>> {
         self.authenticate_for(token, &[ISSUER.to_owned()])
             .map(|r| r.map(|(user, _)| user))
     }
 
     /// Like [`ServiceAccounts::authenticate`], for a token meant for one of
     /// `audiences`; also returns the audiences it is valid for (TokenReview).
-    pub fn authenticate_for(
+    pub(crate) fn authenticate_for(
         &self,
         token: &str,
         audiences: &[String],

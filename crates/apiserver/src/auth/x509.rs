@@ -11,7 +11,7 @@ use super::User;
 
 /// Why the client CA could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientCaError {
+pub(crate) enum ClientCaError {
     /// It holds no usable CA certificate.
     #[error("client CA: {0}")]
     Invalid(String),
@@ -20,7 +20,7 @@ pub enum ClientCaError {
 /// A verifier that accepts clients with a certificate chaining to a CA in
 /// the PEM bundle `pem`, and clients without one (they authenticate
 /// otherwise).
-pub fn verifier(
+pub(crate) fn verifier(
     pem: &[u8],
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, ClientCaError> {
@@ -46,7 +46,7 @@ fn rustls_pemfile_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Stri
 }
 
 /// The user of a verified client certificate (DER).
-pub fn user(der: &[u8]) -> Option<User> {
+pub(crate) fn user(der: &[u8]) -> Option<User> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let subject = cert.subject();
     let name = subject.iter_common_name().next()?.as_str().ok()?.to_owned();

@@ -16,7 +16,7 @@ fn cluster_roles() -> StorageKey {
 
 /// Brings every aggregated ClusterRole's rules up to date; aggregated roles
 /// that select aggregated roles settle within a few passes.
-pub fn reconcile(store: &Store) {
+pub(crate) fn reconcile(store: &Store) {
     for _ in 0..8 {
         if !pass(store) {
             return;

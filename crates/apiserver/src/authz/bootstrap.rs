@@ -93,7 +93,7 @@ fn rules(verbs: &[&str], sets: &[(&str, Vec<&str>)]) -> Vec<Value> {
 }
 
 /// Every bootstrap ClusterRole and ClusterRoleBinding.
-pub fn policy() -> Vec<Value> {
+pub(crate) fn policy() -> Vec<Value> {
     let view = {
         let mut r = rules(&READ, &workloads());
         r.extend(rules(

@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::user::User;
 
 /// The user a request acts as: `user`, or whom its headers impersonate.
-pub fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<User> {
+pub(crate) fn apply(authz: &Authorizer, user: User, headers: &HeaderMap) -> ApiResult<User> {
     let values = |name: &str| -> Vec<String> {
         headers
             .get_all(name)

@@ -27,9 +27,9 @@ use crate::error::ApiError;
 use crate::store::Store;
 use crate::user::User;
 
-pub use self::aggregation::reconcile as aggregate;
-pub use self::bootstrap::policy as bootstrap_policy;
-pub use self::impersonate::apply as impersonate;
+pub(crate) use self::aggregation::reconcile as aggregate;
+pub(crate) use self::bootstrap::policy as bootstrap_policy;
+pub(crate) use self::impersonate::apply as impersonate;
 pub use self::rules::Rule;
 
 /// `--authorization-mode`.

@@ -52,7 +52,7 @@ pub(super) struct Index {
 }
 
 /// The RBAC authorizer over a store.
-pub struct Rbac {
+pub(crate) struct Rbac {
     store: Arc<Store>,
     index: RwLock<Arc<Index>>,
     /// The revision up to which the log was checked for RBAC changes.
@@ -61,7 +61,7 @@ pub struct Rbac {
 
 impl Rbac {
     /// An authorizer reading `store`.
-    pub fn new(store: Arc<Store>) -> Self {
+    pub(crate) fn new(store: Arc<Store>) -> Self {
         Self {
             store,
             index: RwLock::new(Arc::new(Index::default())),
@@ -70,13 +70,13 @@ impl Rbac {
     }
 
     /// The grant that allows `attrs` for `user`, if any.
-    pub fn allows(&self, user: &User, attrs: &Attributes) -> Option<Grant> {
+    pub(crate) fn allows(&self, user: &User, attrs: &Attributes) -> Option<Grant> {
         self.current().allows(user, attrs)
     }
 
     /// Every rule that applies to `user` in `namespace` ("" for cluster-wide
     /// rules only), as escalation checks and rules reviews need them.
-    pub fn rules_for(&self, user: &User, namespace: &str) -> Vec<Rule> {
+    pub(crate) fn rules_for(&self, user: &User, namespace: &str) -> Vec<Rule> {
         self.current().rules_for(user, namespace)
     }
 }

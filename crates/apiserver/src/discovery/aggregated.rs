@@ -11,7 +11,7 @@ use crate::resources::Registry;
 
 /// The aggregated discovery formats kube-apiserver serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// `apidiscovery.k8s.io/v2`.
     V2,
     /// `apidiscovery.k8s.io/v2beta1`: the same document, its own apiVersion.
@@ -27,12 +27,12 @@ impl Format {
     }
 
     /// The document's `apiVersion`.
-    pub fn api_version(self) -> String {
+    pub(crate) fn api_version(self) -> String {
         format!("apidiscovery.k8s.io/{}", self.version())
     }
 
     /// The response's `Content-Type`.
-    pub fn content_type(self) -> String {
+    pub(crate) fn content_type(self) -> String {
         format!(
             "application/json;g=apidiscovery.k8s.io;v={};as=APIGroupDiscoveryList",
             self.version()
@@ -44,7 +44,7 @@ impl Format {
 /// legacy document (`None`). Media ranges are taken by quality, then in the
 /// order given; the first one served here decides (protobuf is not, so a
 /// client listing it first gets its next choice).
-pub fn negotiate(accept: Option<&str>) -> Option<Format> {
+pub(crate) fn negotiate(accept: Option<&str>) -> Option<Format> {
     let mut ranges: Vec<(f32, MediaRange)> = accept
         .unwrap_or_default()
         .split(',')
@@ -103,14 +103,14 @@ impl MediaRange {
 }
 
 /// `/api`: the core group.
-pub fn core(registry: &Registry, format: Format) -> Value {
+pub(crate) fn core(registry: &Registry, format: Format) -> Value {
     let versions = vec![version_json(&in_group_version(registry, "", "v1"), "v1")];
     let group = json!({"metadata": {"creationTimestamp": null}, "versions": versions});
     list(format, vec![group])
 }
 
 /// `/apis`: every other group, in kube-apiserver's order.
-pub fn groups(registry: &Registry, format: Format) -> Value {
+pub(crate) fn groups(registry: &Registry, format: Format) -> Value {
     let items = ordered_groups(registry)
         .into_iter()
         .map(|(name, versions)| {

@@ -5,9 +5,9 @@
 //! are rendered from one model of what is served ([`Served`],
 //! [`ordered_groups`]), so they cannot disagree.
 
-pub mod aggregated;
-pub mod openapi;
-pub mod openapi_pb;
+pub(crate) mod aggregated;
+pub(crate) mod openapi;
+pub(crate) mod openapi_pb;
 mod schemas;
 
 use std::cmp::Ordering;
@@ -33,7 +33,7 @@ const SUB_VERBS: &[&str] = &["get", "patch", "update"];
 
 /// A document's hash as kube-apiserver makes its ETags and OpenAPI v3
 /// `?hash=` values: the SHA-512 of its JSON, in upper-case hex.
-pub fn hash(body: &[u8]) -> String {
+pub(crate) fn hash(body: &[u8]) -> String {
     Sha512::digest(body)
         .iter()
         .map(|b| format!("{b:02X}"))
@@ -42,7 +42,7 @@ pub fn hash(body: &[u8]) -> String {
 
 /// Kubernetes' version priority: GA before beta before alpha, higher numbers
 /// first, non-Kubernetes-looking versions last alphabetically.
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
+pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
     fn parse(v: &str) -> Option<(u32, u8, u32)> {
         let rest = v.strip_prefix('v')?;
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -98,7 +98,7 @@ fn group_priority(group: &str) -> u32 {
 /// The served groups (not core), each with its versions, in the order
 /// kube-apiserver lists them: by group priority, then by name; versions
 /// GA before beta before alpha (the first is the preferred version).
-pub fn ordered_groups(registry: &Registry) -> Vec<(String, Vec<String>)> {
+pub(crate) fn ordered_groups(registry: &Registry) -> Vec<(String, Vec<String>)> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for rt in registry.all() {
         if rt.group.is_empty() {
@@ -119,28 +119,28 @@ pub fn ordered_groups(registry: &Registry) -> Vec<(String, Vec<String>)> {
 
 /// A subresource as discovery shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subresource {
+pub(crate) struct Subresource {
     /// `status`, `eviction`, ...
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Group of the kind it takes and answers.
-    pub group: String,
+    pub(crate) group: String,
     /// Version of that kind.
-    pub version: String,
+    pub(crate) version: String,
     /// That kind.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Its verbs.
-    pub verbs: &'static [&'static str],
+    pub(crate) verbs: &'static [&'static str],
 }
 
 /// A served resource as discovery shows it.
 #[derive(Debug, Clone)]
-pub struct Served {
+pub(crate) struct Served {
     /// The resource.
-    pub rt: Arc<ResourceType>,
+    pub(crate) rt: Arc<ResourceType>,
     /// Its verbs.
-    pub verbs: &'static [&'static str],
+    pub(crate) verbs: &'static [&'static str],
     /// Its subresources, by name.
-    pub subresources: Vec<Subresource>,
+    pub(crate) subresources: Vec<Subresource>,
 }
 
 impl Served {
@@ -198,7 +198,7 @@ fn subresources(rt: &ResourceType) -> Vec<Subresource> {
 }
 
 /// The resources served in `group`/`version`, by name.
-pub fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<Served> {
+pub(crate) fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<Served> {
     registry
         .all()
         .into_iter()
@@ -217,7 +217,7 @@ fn group_json(name: &str, versions: &[String]) -> Value {
 }
 
 /// `/api`.
-pub fn core_versions(server_address: &str) -> Value {
+pub(crate) fn core_versions(server_address: &str) -> Value {
     json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -226,7 +226,7 @@ pub fn core_versions(server_address: &str) -> Value {
 }
 
 /// `/apis`.
-pub fn group_list(registry: &Registry) -> Value {
+pub(crate) fn group_list(registry: &Registry) -> Value {
     let groups: Vec<Value> = ordered_groups(registry)
         .iter()
         .map(|(g, vs)| group_json(g, vs))
@@ -235,7 +235,7 @@ pub fn group_list(registry: &Registry) -> Value {
 }
 
 /// `/apis/<group>`, if served.
-pub fn group(registry: &Registry, name: &str) -> Option<Value> {
+pub(crate) fn group(registry: &Registry, name: &str) -> Option<Value> {
     let groups = ordered_groups(registry);
     let (_, versions) = groups.iter().find(|(g, _)| g == name)?;
     let mut g = group_json(name, versions);
@@ -280,7 +280,7 @@ fn legacy_resources(served: &Served) -> Vec<Value> {
 }
 
 /// `/api/v1` or `/apis/<g>/<v>`, if served.
-pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let served = in_group_version(registry, group, version);
     if served.is_empty() {
         return None;

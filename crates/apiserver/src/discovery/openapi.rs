@@ -23,11 +23,11 @@ const INFO_VERSION: &str = "v1.33.0";
 /// and hashed once: kubectl reads the index at every command, and the index
 /// carries every document's hash.
 #[derive(Default)]
-pub struct Cache(Mutex<Option<Arc<V3Documents>>>);
+pub(crate) struct Cache(Mutex<Option<Arc<V3Documents>>>);
 
 impl Cache {
     /// The documents of what `registry` serves now.
-    pub fn get(&self, registry: &Registry) -> Arc<V3Documents> {
+    pub(crate) fn get(&self, registry: &Registry) -> Arc<V3Documents> {
         let generation = registry.generation();
         let mut cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = cached.as_ref().filter(|c| c.generation == generation) {
@@ -40,7 +40,7 @@ impl Cache {
 }
 
 /// Every v3 document (JSON and hash, by path) and the index of them.
-pub struct V3Documents {
+pub(crate) struct V3Documents {
     generation: u64,
     documents: BTreeMap<String, (Bytes, String)>,
     index: Bytes,
@@ -66,19 +66,19 @@ impl V3Documents {
     }
 
     /// `/openapi/v3`, as JSON.
-    pub fn index(&self) -> Bytes {
+    pub(crate) fn index(&self) -> Bytes {
         self.index.clone()
     }
 
     /// The JSON and hash of the document at `path`, if served.
-    pub fn document(&self, path: &str) -> Option<(Bytes, &str)> {
+    pub(crate) fn document(&self, path: &str) -> Option<(Bytes, &str)> {
         let (body, hash) = self.documents.get(path)?;
         Some((body.clone(), hash.as_str()))
     }
 }
 
 /// Every served group-version, core first, the others in discovery's order.
-pub fn group_versions(registry: &Registry) -> Vec<(String, String)> {
+pub(crate) fn group_versions(registry: &Registry) -> Vec<(String, String)> {
     let mut versions = vec![(String::new(), "v1".to_owned())];
     for (g, vs) in ordered_groups(registry) {
         versions.extend(vs.into_iter().map(|v| (g.clone(), v)));
@@ -89,7 +89,7 @@ pub fn group_versions(registry: &Registry) -> Vec<(String, String)> {
 /// `/openapi/v3`: one entry per group-version document, given as its path
 /// and hash, the URL carrying the hash (as kube-apiserver's does, so clients
 /// may cache the document for good).
-pub fn index<'a>(documents: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+pub(crate) fn index<'a>(documents: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
     let mut paths = Map::new();
     for (path, hash) in documents {
         let key = path.trim_start_matches("/openapi/v3/").to_owned();
@@ -100,7 +100,7 @@ pub fn index<'a>(documents: impl IntoIterator<Item = (&'a str, &'a str)>) -> Val
 }
 
 /// The path of the v3 document of `group`/`version`.
-pub fn v3_path(group: &str, version: &str) -> String {
+pub(crate) fn v3_path(group: &str, version: &str) -> String {
     if group.is_empty() {
         format!("/openapi/v3/api/{version}")
     } else {
@@ -109,7 +109,7 @@ pub fn v3_path(group: &str, version: &str) -> String {
 }
 
 /// `/openapi/v3/...` of one group-version, if served.
-pub fn v3(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn v3(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let served = in_group_version(registry, group, version);
     if served.is_empty() {
         return None;
@@ -145,7 +145,7 @@ pub fn v3(registry: &Registry, group: &str, version: &str) -> Option<Value> {
 
 /// `/openapi/v2`: every served path and every schema, custom resources'
 /// converted to what Swagger 2.0 can say.
-pub fn v2(registry: &Registry) -> Value {
+pub(crate) fn v2(registry: &Registry) -> Value {
     let flavor = Flavor::V2;
     let mut definitions = schemas::builtin(flavor).clone();
     definitions.insert(PATCH.to_owned(), patch_schema());
@@ -329,7 +329,7 @@ impl Ops<'_> {
 const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 
 /// `meta/v1.Patch`, as kube-apiserver describes it.
-pub fn patch_schema() -> Value {
+pub(crate) fn patch_schema() -> Value {
     json!({
         "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.",
         "type": "object",

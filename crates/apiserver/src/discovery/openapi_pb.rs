@@ -11,11 +11,11 @@ use serde_json::{Map, Value};
 /// The media type the protobuf document is answered with, as kube-openapi
 /// writes it (the `@` spelling clients ask for is no valid Content-Type: Go's
 /// `mime` refuses it).
-pub const MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+pub(crate) const MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// Whether `media` (without parameters) names the protobuf document, in
 /// either spelling.
-pub fn is_media_type(media: &str) -> bool {
+pub(crate) fn is_media_type(media: &str) -> bool {
     matches!(
         media,
         MEDIA_TYPE | "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
@@ -24,7 +24,7 @@ pub fn is_media_type(media: &str) -> bool {
 
 /// The forms `/openapi/v2` is served in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
+pub(crate) enum Form {
     /// Swagger 2.0 JSON.
     Json,
     /// gnostic's protobuf.
@@ -33,7 +33,7 @@ pub enum Form {
 
 /// The form `accept` asks for: its first media range served here (JSON
 /// without a header); `None` if it takes neither.
-pub fn negotiate(accept: Option<&str>) -> Option<Form> {
+pub(crate) fn negotiate(accept: Option<&str>) -> Option<Form> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Some(Form::Json);
     };
@@ -125,7 +125,7 @@ impl Writer {
 }
 
 /// The protobuf form of a Swagger 2.0 document.
-pub fn encode(doc: &Value) -> Vec<u8> {
+pub(crate) fn encode(doc: &Value) -> Vec<u8> {
     let mut w = Writer::default();
     let Some(d) = doc.as_object() else {
         return w.0;

@@ -21,7 +21,7 @@ use operatorkit_strategic_merge::{FieldType, PatchMeta, Strategy};
 /// Which OpenAPI the schemas are for: where `$ref`s point, and whether a
 /// `$ref` with a description is wrapped in `allOf` (v3) or not (v2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
+pub(crate) enum Flavor {
     /// OpenAPI 3.0 (`#/components/schemas/`).
     V3,
     /// Swagger 2.0 (`#/definitions/`).
@@ -30,7 +30,7 @@ pub enum Flavor {
 
 impl Flavor {
     /// The prefix of a `$ref` to a named schema.
-    pub fn ref_prefix(self) -> &'static str {
+    pub(crate) fn ref_prefix(self) -> &'static str {
         match self {
             Flavor::V3 => "#/components/schemas/",
             Flavor::V2 => "#/definitions/",
@@ -38,12 +38,12 @@ impl Flavor {
     }
 
     /// A `$ref` to `name`.
-    pub fn reference(self, name: &str) -> Value {
+    pub(crate) fn reference(self, name: &str) -> Value {
         json!({"$ref": format!("{}{name}", self.ref_prefix())})
     }
 
     /// A `$ref` to `name` with a description, as kube-apiserver writes one.
-    pub fn described_reference(self, name: &str, description: &str) -> Value {
+    pub(crate) fn described_reference(self, name: &str, description: &str) -> Value {
         match self {
             Flavor::V3 => json!({"allOf": [self.reference(name)], "description": description}),
             Flavor::V2 => {
@@ -56,7 +56,7 @@ impl Flavor {
 /// The name kube-apiserver gives the schema of `rt`'s kind: the Go package
 /// path for built-ins, the reversed group for custom resources
 /// (`com.example.v1.Widget`).
-pub fn schema_name(rt: &ResourceType) -> String {
+pub(crate) fn schema_name(rt: &ResourceType) -> String {
     if let Some(b) = rt.builtin {
         return types::visit(b, Name);
     }
@@ -74,23 +74,23 @@ impl KindVisitor for Name {
 }
 
 /// The schema name of `ObjectMeta`.
-pub fn object_meta_name() -> String {
+pub(crate) fn object_meta_name() -> String {
     ObjectMeta::schema_name().into_owned()
 }
 
 /// The schema name of `Status`.
-pub fn status_name() -> String {
+pub(crate) fn status_name() -> String {
     Status::schema_name().into_owned()
 }
 
 /// The schema name of `ListMeta`.
-pub fn list_meta_name() -> String {
+pub(crate) fn list_meta_name() -> String {
     ListMeta::schema_name().into_owned()
 }
 
 /// Every built-in kind's schema, its list's, and every schema they refer to,
 /// by name; generated once per flavor.
-pub fn builtin(flavor: Flavor) -> &'static Map<String, Value> {
+pub(crate) fn builtin(flavor: Flavor) -> &'static Map<String, Value> {
     static V3: OnceLock<Map<String, Value>> = OnceLock::new();
     static V2: OnceLock<Map<String, Value>> = OnceLock::new();
     let cell = match flavor {
@@ -174,7 +174,7 @@ fn as_kube_apiserver_writes(defs: &mut Map<String, Value>, flavor: Flavor) {
 }
 
 /// The schema of `<kind>List`, whose items are of the schema `item`.
-pub fn list_schema(flavor: Flavor, item: &str, kind: &str) -> Value {
+pub(crate) fn list_schema(flavor: Flavor, item: &str, kind: &str) -> Value {
     json!({
         "description": format!("{kind}List is a list of {kind} objects."),
         "type": "object",
@@ -193,11 +193,11 @@ pub fn list_schema(flavor: Flavor, item: &str, kind: &str) -> Value {
 }
 
 /// kube-apiserver's description of `apiVersion`.
-pub const API_VERSION: &str = "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources";
+pub(crate) const API_VERSION: &str = "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources";
 /// kube-apiserver's description of `kind`.
-pub const KIND: &str = "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
+pub(crate) const KIND: &str = "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
 /// kube-apiserver's description of an object's `metadata`.
-pub const METADATA: &str = "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+pub(crate) const METADATA: &str = "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 const LIST_METADATA: &str = "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
 
 /// Adds the patch markers of every served kind the strategic merge table
@@ -285,7 +285,11 @@ fn referenced(property: &Value, prefix: &str) -> Option<String> {
 }
 
 /// The schemas named `roots` and every schema they refer to, from `defs`.
-pub fn reachable(defs: &Map<String, Value>, roots: &[String], prefix: &str) -> Map<String, Value> {
+pub(crate) fn reachable(
+    defs: &Map<String, Value>,
+    roots: &[String],
+    prefix: &str,
+) -> Map<String, Value> {
     let mut out = Map::new();
     let mut todo: Vec<String> = roots.to_vec();
     while let Some(name) = todo.pop() {
@@ -304,7 +308,7 @@ pub fn reachable(defs: &Map<String, Value>, roots: &[String], prefix: &str) -> M
 }
 
 /// The names `$ref`ed anywhere in `v`.
-pub fn collect_refs(v: &Value, prefix: &str, out: &mut BTreeSet<String>, depth: usize) {
+pub(crate) fn collect_refs(v: &Value, prefix: &str, out: &mut BTreeSet<String>, depth: usize) {
     if depth > 64 {
         return;
     }

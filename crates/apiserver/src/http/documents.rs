@@ -17,10 +17,10 @@ use crate::rest::options::Query;
 
 /// What the answers are computed from.
 pub(super) struct Served<'a> {
-    pub registry: &'a Registry,
-    pub openapi: &'a openapi::Cache,
+    pub(crate) registry: &'a Registry,
+    pub(crate) openapi: &'a openapi::Cache,
     /// `host:port` clients reach the server at.
-    pub address: &'a str,
+    pub(crate) address: &'a str,
 }
 
 /// The answer to a discovery or OpenAPI `route` (404 for any other).

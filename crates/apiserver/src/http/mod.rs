@@ -7,7 +7,7 @@ mod attributes;
 mod documents;
 mod negotiate;
 mod protobuf;
-pub mod route;
+pub(crate) mod route;
 mod subresources;
 
 use std::collections::HashMap;
@@ -36,7 +36,7 @@ use crate::user::User;
 use crate::watch::{WatchConfig, watch};
 
 /// Response body: a full buffer or a stream of watch events.
-pub type Body = BoxBody<Bytes, Infallible>;
+pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 /// Largest request body accepted, as kube-apiserver's limit for JSON.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -82,29 +82,29 @@ impl RequestCounter {
 }
 
 /// Everything a request needs.
-pub struct App {
+pub(crate) struct App {
     /// The REST verbs.
-    pub rest: Rest,
+    pub(crate) rest: Rest,
     /// Where objects live.
-    pub store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     /// What is served.
-    pub registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     /// Who is asking.
-    pub auth: Authenticator,
+    pub(crate) auth: Authenticator,
     /// Whether they may.
-    pub authz: Arc<crate::authz::Authorizer>,
+    pub(crate) authz: Arc<crate::authz::Authorizer>,
     /// Issues ServiceAccount tokens.
-    pub service_accounts: Arc<crate::auth::serviceaccount::ServiceAccounts>,
+    pub(crate) service_accounts: Arc<crate::auth::serviceaccount::ServiceAccounts>,
     /// Watch tuning.
-    pub watch: WatchConfig,
+    pub(crate) watch: WatchConfig,
     /// Turns true on shutdown; ends watches.
-    pub shutdown: watch::Receiver<bool>,
+    pub(crate) shutdown: watch::Receiver<bool>,
     /// `host:port` clients reach the server at.
-    pub address: String,
+    pub(crate) address: String,
     /// Requests served.
-    pub requests: RequestCounter,
+    pub(crate) requests: RequestCounter,
     /// The OpenAPI v3 documents of the registry's current state.
-    pub openapi: crate::discovery::openapi::Cache,
+    pub(crate) openapi: crate::discovery::openapi::Cache,
 }
 
 fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> http::Response<Body> {
@@ -218,7 +218,7 @@ fn posted_to_object<'p>(p: &'p ResourcePath, method: &Method) -> ApiResult<(&'p 
 impl App {
     /// Serves one request; `certificate` is the user of the connection's
     /// verified client certificate, if it presented one.
-    pub async fn handle(
+    pub(crate) async fn handle(
         self: Arc<Self>,
         req: http::Request<Incoming>,
         certificate: Option<Arc<User>>,

@@ -11,7 +11,7 @@ use operatorkit_query::table;
 
 /// What the response body should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// The objects themselves.
     Object,
     /// A `meta.k8s.io/v1` Table.
@@ -22,7 +22,7 @@ pub enum Shape {
 
 /// How the response body is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     /// `application/json`.
     Json,
     /// `application/vnd.kubernetes.protobuf`.
@@ -32,7 +32,7 @@ pub enum Encoding {
 /// The encoding of the first media type in `accept` this server writes, for
 /// answers outside the negotiated REST verbs (errors, reviews). Protobuf
 /// only if `protobuf` (the kind has a protobuf form).
-pub fn encoding(accept: Option<&str>, protobuf: bool) -> Encoding {
+pub(crate) fn encoding(accept: Option<&str>, protobuf: bool) -> Encoding {
     match shape(accept, None, protobuf) {
         Ok((_, e)) => e,
         Err(_) => Encoding::Json,
@@ -42,7 +42,7 @@ pub fn encoding(accept: Option<&str>, protobuf: bool) -> Encoding {
 /// The shape and encoding asked for by `accept` (and `includeObject` for
 /// tables); protobuf is offered only if `protobuf` (the kind has a protobuf
 /// form), except for PartialObjectMetadata, which every kind has.
-pub fn shape(
+pub(crate) fn shape(
     accept: Option<&str>,
     include_object: Option<&str>,
     protobuf: bool,
@@ -92,7 +92,7 @@ pub fn shape(
 }
 
 /// One object in `shape`.
-pub fn object(rt: &ResourceType, shape: Shape, obj: Value) -> Value {
+pub(crate) fn object(rt: &ResourceType, shape: Shape, obj: Value) -> Value {
     match shape {
         Shape::Object => obj,
         Shape::Metadata => partial(&obj),
@@ -104,7 +104,7 @@ pub fn object(rt: &ResourceType, shape: Shape, obj: Value) -> Value {
 }
 
 /// A list in `shape`.
-pub fn list(rt: &ResourceType, shape: Shape, list: Value) -> Value {
+pub(crate) fn list(rt: &ResourceType, shape: Shape, list: Value) -> Value {
     match shape {
         Shape::Object => list,
         Shape::Metadata => {
@@ -125,7 +125,7 @@ pub fn list(rt: &ResourceType, shape: Shape, list: Value) -> Value {
 
 /// A watch event's object in `shape`; tables carry column definitions only in
 /// the first event, as kube-apiserver sends them.
-pub fn watch_event(rt: &ResourceType, shape: Shape, mut event: Value, first: bool) -> Value {
+pub(crate) fn watch_event(rt: &ResourceType, shape: Shape, mut event: Value, first: bool) -> Value {
     if event["type"] == "ERROR" || event["type"] == "BOOKMARK" {
         return event;
     }

@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
-pub use operatorkit_protobuf::{MEDIA_TYPE, WATCH_MEDIA_TYPE};
+pub(crate) use operatorkit_protobuf::{MEDIA_TYPE, WATCH_MEDIA_TYPE};
 
 /// A protobuf body as JSON; `default` (apiVersion, kind) is the type assumed
 /// when the envelope names none.
-pub fn decode(body: &[u8], default: (&str, &str)) -> ApiResult<Value> {
+pub(crate) fn decode(body: &[u8], default: (&str, &str)) -> ApiResult<Value> {
     operatorkit_protobuf::decode(body, default).map_err(|e| match e {
         operatorkit_protobuf::Error::UnknownKind { .. } => ApiError::unsupported_body_type(false),
         e => ApiError::bad_request(format!("decoding protobuf: {e}")),
@@ -22,7 +22,7 @@ pub fn decode(body: &[u8], default: (&str, &str)) -> ApiResult<Value> {
 
 /// `value` as a protobuf body, or `None` when it has no protobuf form (the
 /// caller answers JSON then, and logs why).
-pub fn encode(value: &Value) -> Option<Vec<u8>> {
+pub(crate) fn encode(value: &Value) -> Option<Vec<u8>> {
     operatorkit_protobuf::encode(value)
         .map_err(|e| {
             tracing::warn!(
@@ -35,13 +35,13 @@ pub fn encode(value: &Value) -> Option<Vec<u8>> {
 }
 
 /// A watch frame of `event` (`{"type", "object"}`), or `None` as [`encode`].
-pub fn watch_frame(event: &Value) -> Option<Vec<u8>> {
+pub(crate) fn watch_frame(event: &Value) -> Option<Vec<u8>> {
     let object = encode(&event["object"])?;
     let kind = event["type"].as_str().unwrap_or_default();
     Some(operatorkit_protobuf::watch_frame(kind, object))
 }
 
 /// Whether kind `kind` of `api_version` has a protobuf form.
-pub fn supports(api_version: &str, kind: &str) -> bool {
+pub(crate) fn supports(api_version: &str, kind: &str) -> bool {
     operatorkit_protobuf::supports(api_version, kind)
 }

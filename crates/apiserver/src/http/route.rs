@@ -2,7 +2,7 @@
 
 /// What a request path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// `/version`.
     Version,
     /// `/healthz`, `/livez`, `/readyz` and their sub-checks.
@@ -37,25 +37,25 @@ pub enum Route {
 
 /// A resource endpoint: a collection, an object or an object's subresource.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourcePath {
+pub(crate) struct ResourcePath {
     /// Group ("" for core).
-    pub group: String,
+    pub(crate) group: String,
     /// Version.
-    pub version: String,
+    pub(crate) version: String,
     /// Resource (plural).
-    pub resource: String,
+    pub(crate) resource: String,
     /// Namespace in the path, if any.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Object name, if any.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Subresource (`status`, `finalize`, ...), if any.
-    pub subresource: Option<String>,
+    pub(crate) subresource: Option<String>,
     /// The legacy `/watch/` prefix was used.
-    pub legacy_watch: bool,
+    pub(crate) legacy_watch: bool,
 }
 
 /// Parses a request path (without query).
-pub fn parse(path: &str) -> Option<Route> {
+pub(crate) fn parse(path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["version"] => Some(Route::Version),

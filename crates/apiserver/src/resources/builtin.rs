@@ -7,7 +7,7 @@ use crate::store::StorageKey;
 /// A built-in kind; selects its defaulting and validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs, reason = "variant names are the Kubernetes kinds")]
-pub enum Builtin {
+pub(crate) enum Builtin {
     Namespace,
     ConfigMap,
     Secret,
@@ -69,7 +69,7 @@ pub enum Builtin {
 
 impl Builtin {
     /// Whether this kind is a review: only `create`, answered and not stored.
-    pub fn is_review(self) -> bool {
+    pub(crate) fn is_review(self) -> bool {
         matches!(
             self,
             Builtin::TokenReview
@@ -83,7 +83,7 @@ impl Builtin {
 
     /// Where objects of this kind are kept. Both Event APIs share one collection,
     /// as they do in kube-apiserver.
-    pub fn storage_key(self) -> StorageKey {
+    pub(crate) fn storage_key(self) -> StorageKey {
         let d = descriptor(self);
         match self {
             Builtin::Event => StorageKey::new("", "events"),
@@ -106,7 +106,7 @@ struct Descriptor {
 }
 
 /// Every built-in kind.
-pub const ALL_KINDS: [Builtin; 48] = [
+pub(crate) const ALL_KINDS: [Builtin; 48] = [
     Builtin::Namespace,
     Builtin::ConfigMap,
     Builtin::Secret,

@@ -6,9 +6,9 @@ use kube::core::cel::{CompiledSchema, compile_schema};
 use serde_json::Value;
 
 /// A CRD version's schema prepared for admission: CEL rules compiled once.
-pub struct Compiled {
+pub(crate) struct Compiled {
     /// The compiled rules, if the schema has any.
-    pub cel: Option<CompiledSchema>,
+    pub(crate) cel: Option<CompiledSchema>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -20,7 +20,7 @@ impl std::fmt::Debug for Compiled {
 }
 
 /// Compiles the CEL rules of a version's schema.
-pub fn compile_version(schema: Option<&Value>) -> Compiled {
+pub(crate) fn compile_version(schema: Option<&Value>) -> Compiled {
     Compiled {
         cel: schema
             .filter(|s| s.to_string().contains("x-kubernetes-validations"))

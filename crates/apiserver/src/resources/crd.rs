@@ -13,7 +13,7 @@ use super::{CustomVersion, Registry, ResourceType};
 use crate::meta;
 
 /// Serves every served version of `crd` (replacing what was served before).
-pub fn register(registry: &Registry, crd: &Value) {
+pub(crate) fn register(registry: &Registry, crd: &Value) {
     let name = meta::name(crd).unwrap_or_default().to_owned();
     registry.remove_crd(&name);
     let spec = crd.get("spec").cloned().unwrap_or(Value::Null);

@@ -3,8 +3,8 @@
 
 mod builtin;
 mod compiled;
-pub mod crd;
-pub mod types;
+pub(crate) mod crd;
+pub(crate) mod types;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,74 +12,74 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-pub use self::builtin::{ALL_KINDS, Builtin};
-pub use self::compiled::Compiled;
+pub(crate) use self::builtin::{ALL_KINDS, Builtin};
+pub(crate) use self::compiled::Compiled;
 use crate::store::StorageKey;
 
 /// A served resource: one version of one resource.
 #[derive(Debug, Clone)]
-pub struct ResourceType {
+pub(crate) struct ResourceType {
     /// API group, "" for core.
-    pub group: String,
+    pub(crate) group: String,
     /// Version, e.g. `v1`.
-    pub version: String,
+    pub(crate) version: String,
     /// Kind, e.g. `ConfigMap`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Resource (plural), e.g. `configmaps`.
-    pub plural: String,
+    pub(crate) plural: String,
     /// Singular name, e.g. `configmap`.
-    pub singular: String,
+    pub(crate) singular: String,
     /// Short names for kubectl.
-    pub short_names: Vec<String>,
+    pub(crate) short_names: Vec<String>,
     /// Categories (`all`, `operatorkit`, ...).
-    pub categories: Vec<String>,
+    pub(crate) categories: Vec<String>,
     /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
+    pub(crate) namespaced: bool,
     /// Whether `/status` is a subresource (the main endpoint then ignores status).
-    pub status_subresource: bool,
+    pub(crate) status_subresource: bool,
     /// Whether spec changes bump `metadata.generation`.
-    pub generation: bool,
+    pub(crate) generation: bool,
     /// Whether PUT without `metadata.resourceVersion` is allowed.
-    pub unconditional_update: bool,
+    pub(crate) unconditional_update: bool,
     /// Built-in behaviour (defaults, validation), if a built-in kind.
-    pub builtin: Option<Builtin>,
+    pub(crate) builtin: Option<Builtin>,
     /// For a custom resource: the CRD version's schema, columns and names.
-    pub custom: Option<Arc<CustomVersion>>,
+    pub(crate) custom: Option<Arc<CustomVersion>>,
 }
 
 /// What a CRD says about one of its versions.
 #[derive(Debug)]
-pub struct CustomVersion {
+pub(crate) struct CustomVersion {
     /// Name of the CRD (`<plural>.<group>`).
-    pub crd_name: String,
+    pub(crate) crd_name: String,
     /// `openAPIV3Schema`, if the version has one.
-    pub schema: Option<Value>,
+    pub(crate) schema: Option<Value>,
     /// `additionalPrinterColumns`.
-    pub printer_columns: Vec<Value>,
+    pub(crate) printer_columns: Vec<Value>,
     /// `selectableFields[].jsonPath`, without the leading dot.
-    pub selectable_fields: Vec<String>,
+    pub(crate) selectable_fields: Vec<String>,
     /// Whether this is the storage version.
-    pub storage: bool,
+    pub(crate) storage: bool,
     /// The schema prepared for admission (CEL rules compiled once).
-    pub compiled: Compiled,
+    pub(crate) compiled: Compiled,
     /// `subresources.scale`, if declared.
-    pub scale: Option<ScalePaths>,
+    pub(crate) scale: Option<ScalePaths>,
 }
 
 /// A CRD version's `subresources.scale`: JSONPaths such as `.spec.replicas`.
 #[derive(Debug, Clone)]
-pub struct ScalePaths {
+pub(crate) struct ScalePaths {
     /// `specReplicasPath`.
-    pub spec_replicas_path: String,
+    pub(crate) spec_replicas_path: String,
     /// `statusReplicasPath`.
-    pub status_replicas_path: String,
+    pub(crate) status_replicas_path: String,
     /// `labelSelectorPath`, if given.
-    pub label_selector_path: Option<String>,
+    pub(crate) label_selector_path: Option<String>,
 }
 
 impl ResourceType {
     /// `group/version`, or `version` for core.
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.clone()
         } else {
@@ -88,7 +88,7 @@ impl ResourceType {
     }
 
     /// Where objects of this resource are kept (shared by all its versions).
-    pub fn storage_key(&self) -> StorageKey {
+    pub(crate) fn storage_key(&self) -> StorageKey {
         match self.builtin {
             Some(b) => b.storage_key(),
             None => StorageKey::new(&self.group, &self.plural),
@@ -96,25 +96,25 @@ impl ResourceType {
     }
 
     /// `<Kind>List`.
-    pub fn list_kind(&self) -> String {
+    pub(crate) fn list_kind(&self) -> String {
         format!("{}List", self.kind)
     }
 }
 
 /// Key of a served resource.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Gvr {
+pub(crate) struct Gvr {
     /// API group.
-    pub group: String,
+    pub(crate) group: String,
     /// Version.
-    pub version: String,
+    pub(crate) version: String,
     /// Resource (plural).
-    pub resource: String,
+    pub(crate) resource: String,
 }
 
 impl Gvr {
     /// A key.
-    pub fn new(group: &str, version: &str, resource: &str) -> Self {
+    pub(crate) fn new(group: &str, version: &str, resource: &str) -> Self {
         Self {
             group: group.to_owned(),
             version: version.to_owned(),
@@ -125,7 +125,7 @@ impl Gvr {
 
 /// Every served resource; CRDs come and go at run time.
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     types: RwLock<BTreeMap<Gvr, Arc<ResourceType>>>,
     /// Bumped by every change, so documents computed from the registry know
     /// when they are stale.
@@ -134,7 +134,7 @@ pub struct Registry {
 
 impl Registry {
     /// A registry with the built-in kinds.
-    pub fn with_builtins() -> Self {
+    pub(crate) fn with_builtins() -> Self {
         let registry = Self::default();
         for rt in builtin::all() {
             registry.insert(rt);
@@ -156,37 +156,37 @@ impl Registry {
     }
 
     /// Serves `rt`.
-    pub fn insert(&self, rt: ResourceType) {
+    pub(crate) fn insert(&self, rt: ResourceType) {
         let key = Gvr::new(&rt.group, &rt.version, &rt.plural);
         self.write().insert(key, Arc::new(rt));
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Stops serving every version of the CRD named `crd_name`.
-    pub fn remove_crd(&self, crd_name: &str) {
+    pub(crate) fn remove_crd(&self, crd_name: &str) {
         self.write()
             .retain(|_, rt| rt.custom.as_ref().is_none_or(|c| c.crd_name != crd_name));
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A number that changes whenever what is served changes.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
     /// The resource at `gvr`.
-    pub fn get(&self, gvr: &Gvr) -> Option<Arc<ResourceType>> {
+    pub(crate) fn get(&self, gvr: &Gvr) -> Option<Arc<ResourceType>> {
         self.read().get(gvr).cloned()
     }
 
     /// Every served resource.
-    pub fn all(&self) -> Vec<Arc<ResourceType>> {
+    pub(crate) fn all(&self) -> Vec<Arc<ResourceType>> {
         self.read().values().cloned().collect()
     }
 
     /// The storage version's resource of the collection `storage` (for internal
     /// controllers that act on stored objects).
-    pub fn for_storage(&self, storage: &StorageKey) -> Option<Arc<ResourceType>> {
+    pub(crate) fn for_storage(&self, storage: &StorageKey) -> Option<Arc<ResourceType>> {
         let all = self.read();
         let mut candidates = all.values().filter(|rt| rt.storage_key() == *storage);
         let first = candidates.next()?.clone();
@@ -199,7 +199,7 @@ impl Registry {
     }
 
     /// The resource of built-in kind `b`.
-    pub fn builtin(&self, b: Builtin) -> Option<Arc<ResourceType>> {
+    pub(crate) fn builtin(&self, b: Builtin) -> Option<Arc<ResourceType>> {
         self.read()
             .values()
             .find(|rt| rt.builtin == Some(b))
@@ -207,7 +207,7 @@ impl Registry {
     }
 
     /// The resource of `apiVersion` + `kind` (for owner references).
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
+    pub(crate) fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
         self.read()
             .values()
             .find(|rt| rt.kind == kind && rt.api_version() == api_version)

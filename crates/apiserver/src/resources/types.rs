@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use super::Builtin;
 
 /// Something done with a built-in kind's Rust type.
-pub trait KindVisitor {
+pub(crate) trait KindVisitor {
     /// What it gives.
     type Output;
     /// Does it with `T`.
@@ -17,7 +17,7 @@ pub trait KindVisitor {
 }
 
 /// Calls `v` with the k8s-openapi type of `b`.
-pub fn visit<V: KindVisitor>(b: Builtin, v: V) -> V::Output {
+pub(crate) fn visit<V: KindVisitor>(b: Builtin, v: V) -> V::Output {
     use api::admissionregistration::v1 as admission;
     use api::{apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz};
     use api::{batch::v1 as batch, core::v1 as core, networking::v1 as networking};

@@ -14,7 +14,7 @@ use crate::resources::ResourceType;
 impl Rest {
     /// Binds pod `name` in `ns` to the node the `binding` names; the
     /// `Status` to answer.
-    pub fn bind(
+    pub(crate) fn bind(
         &self,
         pods: &ResourceType,
         ns: &str,

@@ -19,7 +19,7 @@ const EVENT_FIELDS: &[(&str, &str)] = &[
 ];
 
 /// The object as the store keeps it.
-pub fn to_storage(rt: &ResourceType, mut obj: Value) -> Value {
+pub(crate) fn to_storage(rt: &ResourceType, mut obj: Value) -> Value {
     if rt.builtin == Some(Builtin::Event) {
         rename(&mut obj, |(new, old)| (*new, *old));
         set_type(&mut obj, "v1", "Event");
@@ -28,19 +28,23 @@ pub fn to_storage(rt: &ResourceType, mut obj: Value) -> Value {
 }
 
 /// The stored object as a client of `rt`'s version reads it.
-pub fn from_storage(rt: &ResourceType, stored: &Value) -> Value {
+pub(crate) fn from_storage(rt: &ResourceType, stored: &Value) -> Value {
     into_version(rt, stored.clone())
 }
 
 /// [`from_storage`] of an object as the store keeps it.
-pub fn from_stored(rt: &ResourceType, stored: &Stored) -> Value {
+pub(crate) fn from_stored(rt: &ResourceType, stored: &Stored) -> Value {
     into_version(rt, stored.value())
 }
 
 /// The stored object's JSON after its type (as [`Stored::item_json`]) when
 /// it is already what a client of `rt` reads, `prefix` being `rt`'s
 /// [`crate::store::type_prefix`]; `None` when it needs converting.
-pub fn unconverted<'a>(rt: &ResourceType, stored: &'a Stored, prefix: &str) -> Option<&'a str> {
+pub(crate) fn unconverted<'a>(
+    rt: &ResourceType,
+    stored: &'a Stored,
+    prefix: &str,
+) -> Option<&'a str> {
     if rt.builtin == Some(Builtin::Event) {
         return None;
     }
@@ -48,12 +52,12 @@ pub fn unconverted<'a>(rt: &ResourceType, stored: &'a Stored, prefix: &str) -> O
 }
 
 /// Whether the stored object's JSON is already what a client of `rt` reads.
-pub fn read_as_stored(rt: &ResourceType, stored: &Stored) -> bool {
+pub(crate) fn read_as_stored(rt: &ResourceType, stored: &Stored) -> bool {
     unconverted(rt, stored, &type_prefix(&rt.api_version(), &rt.kind)).is_some()
 }
 
 /// [`from_storage`] of an object the caller owns.
-pub fn into_version(rt: &ResourceType, mut obj: Value) -> Value {
+pub(crate) fn into_version(rt: &ResourceType, mut obj: Value) -> Value {
     if rt.builtin == Some(Builtin::Event) {
         rename(&mut obj, |(new, old)| (*old, *new));
     }

@@ -46,7 +46,7 @@ use operatorkit_query::labels;
 impl Rest {
     /// Evicts pod `name` in `ns` as `eviction` (a policy/v1 Eviction) asks;
     /// the `Status` to answer.
-    pub fn evict(
+    pub(crate) fn evict(
         &self,
         pods: &ResourceType,
         ns: &str,

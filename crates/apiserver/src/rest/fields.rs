@@ -15,7 +15,7 @@ use crate::resources::ResourceType;
 impl Rest {
     /// Sets a pod's `spec.ephemeralContainers` to `asked`'s (a Pod); a
     /// container already there must stay as it is.
-    pub fn update_ephemeral_containers(
+    pub(crate) fn update_ephemeral_containers(
         &self,
         pods: &ResourceType,
         ns: &str,
@@ -51,7 +51,7 @@ impl Rest {
 
     /// Sets a CertificateSigningRequest's `status.conditions` to `asked`'s,
     /// each with `lastUpdateTime` and `lastTransitionTime` (now, unless given).
-    pub fn update_approval(
+    pub(crate) fn update_approval(
         &self,
         csrs: &ResourceType,
         name: &str,

@@ -30,7 +30,7 @@ const DEFAULT_POD_GRACE: i64 = 30;
 
 /// What a `DELETE` does to an object's deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Graceful {
+pub(crate) enum Graceful {
     /// Not graceful: remove now, or hold for finalizers with a zero grace period.
     No,
     /// Start terminating: `deletionTimestamp` is now plus this many seconds.
@@ -42,7 +42,7 @@ pub enum Graceful {
 }
 
 /// How a `DELETE` with `opts` treats `obj`.
-pub fn decide(rt: &ResourceType, obj: &Value, opts: &DeleteOptions) -> Graceful {
+pub(crate) fn decide(rt: &ResourceType, obj: &Value, opts: &DeleteOptions) -> Graceful {
     let asked = opts.grace_period.map(|g| if g < 0 { 1 } else { g });
     if meta::is_deleting(obj) {
         return match grace_period(obj) {
@@ -79,14 +79,14 @@ pub fn decide(rt: &ResourceType, obj: &Value, opts: &DeleteOptions) -> Graceful 
 }
 
 /// `metadata.deletionGracePeriodSeconds`.
-pub fn grace_period(obj: &Value) -> Option<i64> {
+pub(crate) fn grace_period(obj: &Value) -> Option<i64> {
     obj.pointer("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64)
 }
 
 /// Sets the deletion timestamp and grace period for `how` (`Start` or
 /// `Shorten`); returns the grace period set.
-pub fn mark(obj: &mut Value, how: Graceful) -> i64 {
+pub(crate) fn mark(obj: &mut Value, how: Graceful) -> i64 {
     let (deadline, period) = match how {
         Graceful::Start(p) => (meta::now_plus(p), p),
         Graceful::Shorten(p) => {

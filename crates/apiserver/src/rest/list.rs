@@ -14,7 +14,7 @@ use crate::store::{ObjectKey, Stored, type_prefix};
 use operatorkit_query::{fields, labels};
 
 /// Which objects a list or watch returns.
-pub struct Filter {
+pub(crate) struct Filter {
     namespace: Option<String>,
     group: String,
     kind: String,
@@ -25,7 +25,7 @@ pub struct Filter {
 
 impl Filter {
     /// The filter of a list or watch request on `rt` in `ns`.
-    pub fn new(rt: &ResourceType, ns: Option<&str>, opts: &ListOptions) -> ApiResult<Self> {
+    pub(crate) fn new(rt: &ResourceType, ns: Option<&str>, opts: &ListOptions) -> ApiResult<Self> {
         let labels = opts
             .label_selector
             .as_deref()
@@ -62,19 +62,24 @@ impl Filter {
     }
 
     /// The namespace the request is limited to.
-    pub fn namespace(&self) -> Option<&str> {
+    pub(crate) fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
     }
 
     /// Whether the request's selectors select at all (a paged list then has no
     /// `remainingItemCount`).
-    pub fn selects(&self) -> bool {
+    pub(crate) fn selects(&self) -> bool {
         self.labels.is_some() || self.fields.is_some()
     }
 
     /// Whether a stored object of `rt` passes, decoding it only when a field
     /// selector reads it.
-    pub fn matches_stored(&self, rt: &ResourceType, key: &ObjectKey, stored: &Stored) -> bool {
+    pub(crate) fn matches_stored(
+        &self,
+        rt: &ResourceType,
+        key: &ObjectKey,
+        stored: &Stored,
+    ) -> bool {
         if self.fields.is_some() {
             return self.matches(key, &convert::from_stored(rt, stored));
         }
@@ -91,7 +96,7 @@ impl Filter {
     }
 
     /// Whether `obj` (in the form the client reads) passes.
-    pub fn matches(&self, key: &ObjectKey, obj: &Value) -> bool {
+    pub(crate) fn matches(&self, key: &ObjectKey, obj: &Value) -> bool {
         if self
             .namespace
             .as_deref()
@@ -122,7 +127,7 @@ impl Filter {
 
 /// Where a paged list continues: the revision it reads at and the last key sent.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct ContinueToken {
+pub(crate) struct ContinueToken {
     /// Token format version.
     v: String,
     /// Revision the list reads at.
@@ -158,7 +163,7 @@ impl ContinueToken {
 
 impl Rest {
     /// LIST of `rt` in `ns` (or every namespace).
-    pub fn list(
+    pub(crate) fn list(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
@@ -226,14 +231,14 @@ fn read_point(
 /// What a LIST selected: the objects as the store keeps them, and the list's
 /// metadata. Its JSON splices their stored bytes; other shapes decode them.
 #[derive(Debug)]
-pub struct Listed {
+pub(crate) struct Listed {
     metadata: Value,
     items: Vec<Stored>,
 }
 
 impl Listed {
     /// The list as a client of `rt` reads it.
-    pub fn into_value(self, rt: &ResourceType) -> Value {
+    pub(crate) fn into_value(self, rt: &ResourceType) -> Value {
         let items: Vec<Value> = self
             .items
             .iter()
@@ -249,7 +254,7 @@ impl Listed {
 
     /// [`Listed::into_value`] as JSON, written from the stored bytes of every
     /// item already in `rt`'s version.
-    pub fn to_json(&self, rt: &ResourceType) -> Vec<u8> {
+    pub(crate) fn to_json(&self, rt: &ResourceType) -> Vec<u8> {
         let size: usize = self.items.iter().map(Stored::len).sum();
         let mut out = Vec::with_capacity(size + 256);
         out.extend_from_slice(b"{\"apiVersion\":");

@@ -6,12 +6,12 @@
 //! changes nothing is not stored and does not move the resourceVersion.
 
 mod binding;
-pub mod convert;
+pub(crate) mod convert;
 mod eviction;
 mod fields;
 mod graceful;
 mod list;
-pub mod options;
+pub(crate) mod options;
 mod patch;
 mod scale;
 mod strict;
@@ -21,10 +21,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use self::graceful::Graceful;
-pub use self::list::Filter;
+pub(crate) use self::list::Filter;
 use self::options::{DeleteOptions, Propagation, WriteOptions};
-pub use self::patch::{PatchType, apply as apply_patch};
-pub use self::scale::has_scale;
+pub(crate) use self::patch::{PatchType, apply as apply_patch};
+pub(crate) use self::scale::has_scale;
 use crate::admission::{self, Operation};
 use crate::error::{ApiError, ApiResult, Cause, Target};
 use crate::fieldmanager;
@@ -34,16 +34,16 @@ use crate::store::{ObjectKey, State, StorageKey, Store, Stored};
 use crate::user::User;
 
 /// Finalizer the server adds for `propagationPolicy=Foreground`.
-pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+pub(crate) const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 /// Finalizer the server adds for `propagationPolicy=Orphan`.
-pub const ORPHAN_FINALIZER: &str = "orphan";
+pub(crate) const ORPHAN_FINALIZER: &str = "orphan";
 /// Namespaces that cannot be deleted (kube-apiserver's NamespaceLifecycle
 /// admission plugin: `immortalNamespaces`).
 const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 /// Which endpoint of an object a write goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subresource {
+pub(crate) enum Subresource {
     /// The object itself.
     Main,
     /// `/status`: only `status` changes.
@@ -55,13 +55,13 @@ pub enum Subresource {
 
 /// What a PATCH wrote.
 #[derive(Debug)]
-pub struct Patched {
+pub(crate) struct Patched {
     /// The object as stored.
-    pub object: Value,
+    pub(crate) object: Value,
     /// Warnings for the client.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Whether the patch (a server-side apply) created the object.
-    pub created: bool,
+    pub(crate) created: bool,
 }
 
 /// The existing object (or its status) a write addresses.
@@ -74,7 +74,7 @@ struct Existing<'a> {
 
 /// What a delete did.
 #[derive(Debug)]
-pub enum Deleted {
+pub(crate) enum Deleted {
     /// The object is gone; here is its last state.
     Now(Value),
     /// Finalizers keep it; here it is with its deletionTimestamp.
@@ -82,18 +82,18 @@ pub enum Deleted {
 }
 
 /// The REST layer over one store and registry.
-pub struct Rest {
+pub(crate) struct Rest {
     /// Where objects live.
-    pub store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     /// What is served.
-    pub registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     /// Checks RBAC writes for escalation, when the server authorizes.
     escalation: Option<Arc<dyn EscalationCheck>>,
 }
 
 /// RBAC's escalation check on writes of roles and bindings, which the
 /// authorizer above this layer gives it ([`Rest::with_escalation_check`]).
-pub trait EscalationCheck: Send + Sync {
+pub(crate) trait EscalationCheck: Send + Sync {
     /// Refuses `obj` (a role or binding of `kind`, its group and resource,
     /// about to be stored by `user`) if it grants more than `user` holds, judged on
     /// `state` (the store under the write's lock). `creating` tells a create
@@ -109,7 +109,7 @@ pub trait EscalationCheck: Send + Sync {
 }
 
 /// The namespace an object of `rt` lives in, given the request's.
-pub fn scoped_namespace<'a>(rt: &ResourceType, ns: Option<&'a str>) -> &'a str {
+pub(crate) fn scoped_namespace<'a>(rt: &ResourceType, ns: Option<&'a str>) -> &'a str {
     if rt.namespaced { ns.unwrap_or("") } else { "" }
 }
 
@@ -152,7 +152,7 @@ const SERVER_OWNED_METADATA: &[&str] = &[
 
 impl Rest {
     /// A REST layer.
-    pub fn new(store: Arc<Store>, registry: Arc<Registry>) -> Self {
+    pub(crate) fn new(store: Arc<Store>, registry: Arc<Registry>) -> Self {
         Self {
             store,
             registry,
@@ -162,7 +162,7 @@ impl Rest {
 
     /// Checks writes of roles and bindings by requesting users with `check`
     /// (RBAC's escalation check).
-    pub fn with_escalation_check(mut self, check: Arc<dyn EscalationCheck>) -> Self {
+    pub(crate) fn with_escalation_check(mut self, check: Arc<dyn EscalationCheck>) -> Self {
         self.escalation = Some(check);
         self
     }
@@ -186,12 +186,17 @@ impl Rest {
     }
 
     /// GET of one object.
-    pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+    pub(crate) fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Value> {
         Ok(convert::from_stored(rt, &self.get_stored(rt, ns, name)?))
     }
 
     /// GET of one object as the store keeps it (see [`convert`]).
-    pub fn get_stored(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Stored> {
+    pub(crate) fn get_stored(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Stored> {
         let key = ObjectKey::new(scoped_namespace(rt, ns), name);
         self.store
             .read(|s| s.get(&rt.storage_key(), &key))
@@ -199,7 +204,7 @@ impl Rest {
     }
 
     /// POST: creates an object in `ns`.
-    pub fn create(
+    pub(crate) fn create(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
@@ -272,7 +277,7 @@ impl Rest {
     }
 
     /// PUT of the object or its status.
-    pub fn update(
+    pub(crate) fn update(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
@@ -306,7 +311,7 @@ impl Rest {
     }
 
     /// PATCH of the object or its status.
-    pub fn patch(
+    pub(crate) fn patch(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
@@ -481,7 +486,7 @@ impl Rest {
     }
 
     /// DELETE of a collection: every object the list options select.
-    pub fn delete_collection(
+    pub(crate) fn delete_collection(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
@@ -513,7 +518,7 @@ impl Rest {
     }
 
     /// DELETE of one object.
-    pub fn delete(
+    pub(crate) fn delete(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
@@ -560,7 +565,7 @@ fn check_patched_name(
 
 /// Deletes the object at `key` inside a write: marks it (finalizers pending) or
 /// removes it.
-pub fn delete_in(
+pub(crate) fn delete_in(
     state: &mut State,
     rt: &ResourceType,
     storage: &StorageKey,
@@ -709,7 +714,7 @@ fn held(storage: &StorageKey, obj: &Value, finalizers: &[String]) -> bool {
 /// Whether a stored object being deleted has nothing left holding it and must
 /// now be removed: no finalizer, and no grace period left (a terminating pod
 /// waits for its kubelet).
-pub fn released(storage: &StorageKey, obj: &Value) -> bool {
+pub(crate) fn released(storage: &StorageKey, obj: &Value) -> bool {
     meta::is_deleting(obj)
         && !held(storage, obj, &meta::finalizers(obj))
         && graceful::grace_period(obj).unwrap_or(0) == 0

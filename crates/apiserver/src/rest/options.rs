@@ -9,40 +9,40 @@ use crate::error::{ApiError, ApiResult, Cause};
 /// What every write takes besides the object: its parameters and the body as
 /// sent.
 #[derive(Debug, Clone, Default)]
-pub struct WriteOptions {
+pub(crate) struct WriteOptions {
     /// The create or update body as sent, for what strict decoding sees only
     /// there (fields given twice).
-    pub raw_body: Option<bytes::Bytes>,
+    pub(crate) raw_body: Option<bytes::Bytes>,
     /// `dryRun=All`: validate and answer, store nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `fieldManager`.
-    pub field_manager: Option<String>,
+    pub(crate) field_manager: Option<String>,
     /// `force` (server-side apply).
-    pub force: bool,
+    pub(crate) force: bool,
     /// `fieldValidation`: Strict, Warn or Ignore.
-    pub field_validation: FieldValidation,
+    pub(crate) field_validation: FieldValidation,
     /// The client's User-Agent (names the field manager when `fieldManager` is unset).
-    pub user_agent: String,
+    pub(crate) user_agent: String,
     /// Who asks, when the server authorizes (RBAC's escalation check).
-    pub user: Option<crate::user::User>,
+    pub(crate) user: Option<crate::user::User>,
     /// Authorizes the create a server-side apply makes when the object does
     /// not exist (kube-apiserver authorizes such a patch as a create too);
     /// asked only then, and recorded like every decision.
-    pub create_check: Option<CreateCheck>,
+    pub(crate) create_check: Option<CreateCheck>,
 }
 
 /// The authorization of the create an apply makes: `Some` 403 when refused.
 #[derive(Clone)]
-pub struct CreateCheck(std::sync::Arc<dyn Fn() -> Option<ApiError> + Send + Sync>);
+pub(crate) struct CreateCheck(std::sync::Arc<dyn Fn() -> Option<ApiError> + Send + Sync>);
 
 impl CreateCheck {
     /// A check that asks `refused`.
-    pub fn new(refused: impl Fn() -> Option<ApiError> + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(refused: impl Fn() -> Option<ApiError> + Send + Sync + 'static) -> Self {
         Self(std::sync::Arc::new(refused))
     }
 
     /// The 403, if the create is refused.
-    pub fn refused(&self) -> Option<ApiError> {
+    pub(crate) fn refused(&self) -> Option<ApiError> {
         (self.0)()
     }
 }
@@ -55,7 +55,7 @@ impl std::fmt::Debug for CreateCheck {
 
 /// What to do with fields the schema does not know.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum FieldValidation {
+pub(crate) enum FieldValidation {
     /// Drop them silently.
     Ignore,
     /// Drop them and warn (the default).
@@ -67,47 +67,47 @@ pub enum FieldValidation {
 
 /// Parameters of list and watch.
 #[derive(Debug, Clone, Default)]
-pub struct ListOptions {
+pub(crate) struct ListOptions {
     /// `labelSelector`.
-    pub label_selector: Option<String>,
+    pub(crate) label_selector: Option<String>,
     /// `fieldSelector`.
-    pub field_selector: Option<String>,
+    pub(crate) field_selector: Option<String>,
     /// `limit` (0: no limit).
-    pub limit: usize,
+    pub(crate) limit: usize,
     /// `continue`.
-    pub continue_token: Option<String>,
+    pub(crate) continue_token: Option<String>,
     /// `resourceVersion`.
-    pub resource_version: Option<String>,
+    pub(crate) resource_version: Option<String>,
     /// `resourceVersionMatch`.
-    pub resource_version_match: Option<String>,
+    pub(crate) resource_version_match: Option<String>,
     /// `watch`.
-    pub watch: bool,
+    pub(crate) watch: bool,
     /// `allowWatchBookmarks`.
-    pub allow_bookmarks: bool,
+    pub(crate) allow_bookmarks: bool,
     /// `timeoutSeconds`.
-    pub timeout_seconds: Option<u64>,
+    pub(crate) timeout_seconds: Option<u64>,
     /// `sendInitialEvents`.
-    pub send_initial_events: Option<bool>,
+    pub(crate) send_initial_events: Option<bool>,
 }
 
 /// Parameters of delete.
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     /// `dryRun=All`.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `propagationPolicy`.
-    pub propagation: Option<Propagation>,
+    pub(crate) propagation: Option<Propagation>,
     /// `preconditions.uid`.
-    pub precondition_uid: Option<String>,
+    pub(crate) precondition_uid: Option<String>,
     /// `preconditions.resourceVersion`.
-    pub precondition_rv: Option<String>,
+    pub(crate) precondition_rv: Option<String>,
     /// `gracePeriodSeconds` (query or body): how long a pod may take to stop.
-    pub grace_period: Option<i64>,
+    pub(crate) grace_period: Option<i64>,
 }
 
 /// How dependents are treated when their owner is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagation {
+pub(crate) enum Propagation {
     /// Delete the owner now, dependents in the background.
     Background,
     /// Delete dependents first, then the owner.
@@ -117,7 +117,7 @@ pub enum Propagation {
 }
 
 /// Raw query parameters.
-pub type Query = HashMap<String, String>;
+pub(crate) type Query = HashMap<String, String>;
 
 fn flag(q: &Query, key: &str) -> ApiResult<Option<bool>> {
     match q.get(key).map(String::as_str) {
@@ -133,7 +133,7 @@ fn flag(q: &Query, key: &str) -> ApiResult<Option<bool>> {
 /// Whether a GET asks for a watch, as kube-apiserver's request-info resolver
 /// reads it (any value but `false` or `0`): one reading for authorization,
 /// counting and serving.
-pub fn watch_requested(q: &Query) -> bool {
+pub(crate) fn watch_requested(q: &Query) -> bool {
     q.get("watch")
         .is_some_and(|w| !matches!(w.to_ascii_lowercase().as_str(), "false" | "0"))
 }
@@ -150,12 +150,12 @@ fn dry_run(q: &Query) -> ApiResult<bool> {
 
 impl WriteOptions {
     /// The field manager of this write.
-    pub fn manager(&self) -> String {
+    pub(crate) fn manager(&self) -> String {
         crate::fieldmanager::manager_name(self.field_manager.as_deref(), &self.user_agent)
     }
 
     /// Parses the write parameters of `q`.
-    pub fn parse(q: &Query) -> ApiResult<Self> {
+    pub(crate) fn parse(q: &Query) -> ApiResult<Self> {
         let field_validation = match q.get("fieldValidation").map(String::as_str) {
             None | Some("" | "Warn") => FieldValidation::Warn,
             Some("Ignore") => FieldValidation::Ignore,
@@ -181,7 +181,7 @@ impl WriteOptions {
 
 impl ListOptions {
     /// Parses the list/watch parameters of `q`.
-    pub fn parse(q: &Query) -> ApiResult<Self> {
+    pub(crate) fn parse(q: &Query) -> ApiResult<Self> {
         let limit = match q.get("limit").map(String::as_str) {
             None | Some("") => 0,
             Some(s) => s
@@ -218,7 +218,7 @@ impl ListOptions {
 
     /// Checks the options as kube-apiserver's `ValidateListOptions` does: a
     /// 422 `ListOptions.meta.k8s.io "" is invalid` listing each problem.
-    pub fn validate(&self) -> ApiResult<()> {
+    pub(crate) fn validate(&self) -> ApiResult<()> {
         let mut causes = Vec::new();
         if self.watch {
             self.validate_watch(&mut causes);
@@ -294,7 +294,7 @@ impl ListOptions {
     }
 
     /// `resourceVersion` as a number; `None` for "" (most recent). "0" is 0.
-    pub fn resource_version(&self) -> ApiResult<Option<u64>> {
+    pub(crate) fn resource_version(&self) -> ApiResult<Option<u64>> {
         self.resource_version
             .as_deref()
             .map(|s| {
@@ -307,7 +307,7 @@ impl ListOptions {
 
 impl DeleteOptions {
     /// Parses delete parameters from the query and the optional DeleteOptions body.
-    pub fn parse(q: &Query, body: Option<&serde_json::Value>) -> ApiResult<Self> {
+    pub(crate) fn parse(q: &Query, body: Option<&serde_json::Value>) -> ApiResult<Self> {
         let mut dry = dry_run(q)?;
         let mut propagation = q
             .get("propagationPolicy")

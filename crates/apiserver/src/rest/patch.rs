@@ -9,7 +9,7 @@ use crate::resources::{Builtin, ResourceType};
 
 /// A patch's Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchType {
+pub(crate) enum PatchType {
     /// `application/json-patch+json`.
     Json,
     /// `application/merge-patch+json`.
@@ -22,7 +22,7 @@ pub enum PatchType {
 
 impl PatchType {
     /// The patch type of a Content-Type header; 415 for anything else.
-    pub fn from_content_type(ct: &str) -> ApiResult<Self> {
+    pub(crate) fn from_content_type(ct: &str) -> ApiResult<Self> {
         match ct.split(';').next().unwrap_or_default().trim() {
             "application/json-patch+json" => Ok(Self::Json),
             "application/merge-patch+json" => Ok(Self::Merge),
@@ -34,7 +34,7 @@ impl PatchType {
 }
 
 /// Applies a JSON, merge or strategic patch to `current`.
-pub fn apply(
+pub(crate) fn apply(
     rt: &ResourceType,
     patch_type: PatchType,
     current: &Value,
@@ -104,7 +104,7 @@ fn strategic(rt: &ResourceType, doc: &Value, patch: &Value) -> ApiResult<Value> 
 }
 
 /// Parses an apply configuration (YAML or JSON).
-pub fn parse_apply(body: &[u8]) -> ApiResult<Value> {
+pub(crate) fn parse_apply(body: &[u8]) -> ApiResult<Value> {
     let value: Value = serde_yaml::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !value.is_object() {
@@ -118,7 +118,7 @@ pub fn parse_apply(body: &[u8]) -> ApiResult<Value> {
 /// Merges an applied configuration into the current object: maps merge, lists
 /// keyed in the schema (`x-kubernetes-list-type: map`, or merge keys of built-in
 /// kinds) merge by key, other lists are replaced.
-pub fn apply_merge(rt: &ResourceType, current: &Value, applied: &Value) -> Value {
+pub(crate) fn apply_merge(rt: &ResourceType, current: &Value, applied: &Value) -> Value {
     if rt.custom.is_none()
         && let Ok(mut v) = strategic(rt, current, applied)
     {

@@ -56,7 +56,7 @@ fn paths(rt: &ResourceType) -> Option<Paths> {
 }
 
 /// Whether `rt` has a scale subresource.
-pub fn has_scale(rt: &ResourceType) -> bool {
+pub(crate) fn has_scale(rt: &ResourceType) -> bool {
     paths(rt).is_some()
 }
 
@@ -96,13 +96,18 @@ fn scale_of(obj: &Value, p: &Paths) -> Value {
 
 impl Rest {
     /// GET of the Scale of `name`.
-    pub fn get_scale(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+    pub(crate) fn get_scale(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Value> {
         let p = paths(rt).ok_or_else(ApiError::path_not_found)?;
         Ok(scale_of(&self.get(rt, ns, name)?, &p))
     }
 
     /// PUT of a Scale: the parent's desired replicas become the Scale's.
-    pub fn update_scale(
+    pub(crate) fn update_scale(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
@@ -135,7 +140,7 @@ impl Rest {
     }
 
     /// PATCH of a Scale (JSON, merge or strategic merge patch on the Scale).
-    pub fn patch_scale(
+    pub(crate) fn patch_scale(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// What happened to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     /// Created.
     Added,
     /// Changed.
@@ -21,18 +21,18 @@ pub enum EventKind {
 #[derive(Debug)]
 pub struct Event {
     /// Revision of the change.
-    pub rv: u64,
+    pub(crate) rv: u64,
     /// What happened.
-    pub kind: EventKind,
+    pub(crate) kind: EventKind,
     /// Collection of the object.
-    pub storage: StorageKey,
+    pub(crate) storage: StorageKey,
     /// The object's key.
-    pub key: ObjectKey,
+    pub(crate) key: ObjectKey,
     /// The object after the change (for a deletion: its last state, carrying the
     /// deletion's resourceVersion).
-    pub object: Stored,
+    pub(crate) object: Stored,
     /// The object before the change, if it existed.
-    pub prev: Option<Stored>,
+    pub(crate) prev: Option<Stored>,
 }
 
 /// Events in revision order, at most `capacity` of them.

@@ -9,7 +9,7 @@
 
 mod log;
 mod stored;
-pub mod wal;
+pub(crate) mod wal;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use self::log::{Event, EventKind};
-pub use self::stored::{Stored, type_prefix};
+pub(crate) use self::log::{Event, EventKind};
+pub(crate) use self::stored::{Stored, type_prefix};
 use self::wal::{Record, Wal};
 use crate::error::{ApiError, ApiResult};
 

@@ -61,7 +61,7 @@ impl Serialize for TypeFirst<'_> {
 
 impl Stored {
     /// The object's JSON, type first.
-    pub fn encode(object: &Value) -> Self {
+    pub(crate) fn encode(object: &Value) -> Self {
         let raw = match object {
             Value::Object(map) => serde_json::value::to_raw_value(&TypeFirst(map)),
             other => serde_json::value::to_raw_value(other),
@@ -74,23 +74,23 @@ impl Stored {
     }
 
     /// The object's JSON.
-    pub fn json(&self) -> &str {
+    pub(crate) fn json(&self) -> &str {
         self.0.get()
     }
 
     /// The object's size in bytes as JSON.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.json().len()
     }
 
     /// The object, decoded.
-    pub fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         decode(self.json())
     }
 
     /// Its `metadata.labels`, as [`crate::meta::labels`] reads them, decoding
     /// nothing else.
-    pub fn labels(&self) -> BTreeMap<String, String> {
+    pub(crate) fn labels(&self) -> BTreeMap<String, String> {
         #[derive(Deserialize)]
         struct Head {
             metadata: Option<Metadata>,
@@ -120,7 +120,7 @@ impl Stored {
     /// carries it, when its type is `prefix` ([`type_prefix`]); `None` when
     /// it is another (the caller decodes and converts instead). Returned
     /// without the opening brace: the caller writes `{` then this.
-    pub fn item_json(&self, prefix: &str) -> Option<&str> {
+    pub(crate) fn item_json(&self, prefix: &str) -> Option<&str> {
         let rest = self.json().strip_prefix(prefix)?;
         match rest.strip_prefix(',') {
             Some(fields) => Some(fields),
@@ -128,16 +128,10 @@ impl Stored {
             None => None,
         }
     }
-
-    /// Whether this object's type is `prefix` ([`type_prefix`]), so that its
-    /// JSON is already what a client of that version reads.
-    pub fn is_typed(&self, prefix: &str) -> bool {
-        self.item_json(prefix).is_some()
-    }
 }
 
 /// How a stored object of `api_version` and `kind` begins.
-pub fn type_prefix(api_version: &str, kind: &str) -> String {
+pub(crate) fn type_prefix(api_version: &str, kind: &str) -> String {
     format!(
         "{{\"apiVersion\":{},\"kind\":{}",
         Value::from(api_version),
@@ -189,9 +183,8 @@ mod tests {
             stored.item_json(&type_prefix("v1", "ConfigMap")),
             Some(r#""data":{"k":"v"},"metadata":{"name":"a"}}"#)
         );
-        assert!(stored.is_typed(&type_prefix("v1", "ConfigMap")));
-        assert!(!stored.is_typed(&type_prefix("v2", "ConfigMap")));
-        assert!(!stored.is_typed(&type_prefix("v1", "Config")));
+        assert!(stored.item_json(&type_prefix("v2", "ConfigMap")).is_none());
+        assert!(stored.item_json(&type_prefix("v1", "Config")).is_none());
     }
 
     #[test]

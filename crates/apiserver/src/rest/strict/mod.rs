@@ -42,7 +42,7 @@ use crate::rest::options::FieldValidation;
 
 /// Where an object came from, which decides what is checked and how it is said.
 #[derive(Debug, Clone, Copy)]
-pub enum Origin<'a> {
+pub(crate) enum Origin<'a> {
     /// The body of a create or update, as sent (`None` when there is none,
     /// e.g. objects the server writes itself).
     Body(Option<&'a [u8]>),
@@ -56,7 +56,7 @@ pub enum Origin<'a> {
 
 /// Drops what `obj` has that its kind does not declare; returns the warnings
 /// to send, or the 400 that `Strict` (or undecodable bytes) gives.
-pub fn check(
+pub(crate) fn check(
     rt: &ResourceType,
     obj: &mut Value,
     origin: Origin<'_>,

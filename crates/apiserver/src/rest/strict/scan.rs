@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 /// A field strict decoding reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     /// Not in the schema (reported once, its subtree skipped).
     Unknown(String),
     /// Given again in the same object, at this line of the body.
@@ -17,7 +17,7 @@ pub enum Problem {
 impl Problem {
     /// The message kube-apiserver gives: `unknown field "spec.foo"`,
     /// `duplicate field "spec.paused"`.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Problem::Unknown(p) => format!("unknown field \"{p}\""),
             Problem::Duplicate { path, .. } => format!("duplicate field \"{path}\""),
@@ -31,7 +31,7 @@ const MAX_DEPTH: usize = 128;
 /// The problems of `body` in document order: fields in `unknown` (by path),
 /// and fields given twice that are not unknown. A body that is not JSON
 /// yields what was found before the point it stops parsing.
-pub fn scan(body: &[u8], unknown: &HashSet<String>) -> Vec<Problem> {
+pub(crate) fn scan(body: &[u8], unknown: &HashSet<String>) -> Vec<Problem> {
     let mut s = Scanner {
         b: body,
         i: 0,

@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 128;
 
 /// Drops the fields of `obj` that kind `b` does not declare; returns their
 /// paths in the order a decoder meets them (keys sorted, as stored).
-pub fn prune(b: Builtin, obj: &mut Value) -> Vec<String> {
+pub(crate) fn prune(b: Builtin, obj: &mut Value) -> Vec<String> {
     let Some(root) = schemas().kinds.get(&b) else {
         return Vec::new();
     };
@@ -30,7 +30,7 @@ pub fn prune(b: Builtin, obj: &mut Value) -> Vec<String> {
 
 /// Drops the fields of `obj.metadata` that `ObjectMeta` does not declare (a
 /// custom resource's metadata is typed, whatever its schema).
-pub fn prune_metadata(obj: &mut Value) -> Vec<String> {
+pub(crate) fn prune_metadata(obj: &mut Value) -> Vec<String> {
     let root = &schemas().object_meta;
     let mut walk = Walk::new(root);
     if let Some(meta) = obj.get_mut("metadata") {

@@ -13,7 +13,7 @@ use super::scan::Problem;
 /// The keys `body` repeats, in document order (of its first document). A
 /// body that is not YAML yields what was found before the point it stops
 /// parsing.
-pub fn duplicates(body: &[u8]) -> Vec<Problem> {
+pub(crate) fn duplicates(body: &[u8]) -> Vec<Problem> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Vec::new();
     };
@@ -24,7 +24,7 @@ pub fn duplicates(body: &[u8]) -> Vec<Problem> {
 
 /// Whether `body` is JSON rather than block YAML (JSON is YAML too, but is
 /// scanned as JSON, which knows more).
-pub fn is_json(body: &[u8]) -> bool {
+pub(crate) fn is_json(body: &[u8]) -> bool {
     body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 

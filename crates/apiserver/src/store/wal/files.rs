@@ -20,23 +20,23 @@ use super::{Entry, Record, frame};
 use crate::store::{ObjectKey, StorageKey, Stored};
 
 /// The snapshot's name.
-pub const SNAPSHOT: &str = "snapshot";
+pub(crate) const SNAPSHOT: &str = "snapshot";
 /// The high-water mark: the revision of the last snapshot or recovery, in
 /// decimal. Recovery jumps past it, so a damaged snapshot header or log
 /// cannot make revisions go back below it.
-pub const HIGH_WATER: &str = "high-water";
+pub(crate) const HIGH_WATER: &str = "high-water";
 /// The file locked while a server uses the directory.
-pub const LOCK: &str = "LOCK";
+pub(crate) const LOCK: &str = "LOCK";
 /// The log of format 1, replaced by checksummed segments.
-pub const OLD_LOG: &str = "wal.jsonl";
+pub(crate) const OLD_LOG: &str = "wal.jsonl";
 
 /// A segment's path.
-pub fn segment(dir: &Path, seq: u64) -> PathBuf {
+pub(crate) fn segment(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("wal-{seq:020}.log"))
 }
 
 /// Every segment of `dir`, oldest first.
-pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -55,19 +55,19 @@ pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
 }
 
 /// Makes the directory's entries (creations, renames, removals) durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// Cuts `path` to `len` bytes, durably.
-pub fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
+pub(crate) fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
     let file = OpenOptions::new().write(true).open(path)?;
     file.set_len(len)?;
     file.sync_all()
 }
 
 /// A new directory, `damaged-<unix seconds>[-n]`, to move originals into.
-pub fn aside_dir(dir: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn aside_dir(dir: &Path) -> std::io::Result<PathBuf> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -90,7 +90,7 @@ pub fn aside_dir(dir: &Path) -> std::io::Result<PathBuf> {
 /// Keeps `path` in `aside` under its own name: a hard link (the original's
 /// bytes stay as they are whatever later replaces `path`), or a copy where
 /// links are not supported. The caller syncs both directories.
-pub fn keep_aside(path: &Path, aside: &Path) -> std::io::Result<()> {
+pub(crate) fn keep_aside(path: &Path, aside: &Path) -> std::io::Result<()> {
     let target = aside.join(path.file_name().unwrap_or_default());
     if fs::hard_link(path, &target).is_ok() {
         return Ok(());
@@ -100,7 +100,7 @@ pub fn keep_aside(path: &Path, aside: &Path) -> std::io::Result<()> {
 }
 
 /// The high-water mark, if one was kept and is readable.
-pub fn read_high_water(dir: &Path) -> Option<u64> {
+pub(crate) fn read_high_water(dir: &Path) -> Option<u64> {
     fs::read_to_string(dir.join(HIGH_WATER))
         .ok()?
         .trim()
@@ -109,7 +109,7 @@ pub fn read_high_water(dir: &Path) -> Option<u64> {
 }
 
 /// Keeps `revision` as the high-water mark, durably.
-pub fn write_high_water(dir: &Path, revision: u64) -> std::io::Result<()> {
+pub(crate) fn write_high_water(dir: &Path, revision: u64) -> std::io::Result<()> {
     write_new(&dir.join(HIGH_WATER), revision.to_string().as_bytes())?;
     sync_dir(dir)
 }
@@ -126,7 +126,7 @@ fn ours_temporary(path: &Path) -> bool {
 
 /// Removes what an interrupted step left: its temporary files, and segments
 /// below `first_segment` (covered by the snapshot); durably.
-pub fn remove_leftovers(dir: &Path, first_segment: u64) -> std::io::Result<()> {
+pub(crate) fn remove_leftovers(dir: &Path, first_segment: u64) -> std::io::Result<()> {
     let mut removed = false;
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
@@ -150,7 +150,7 @@ pub fn remove_leftovers(dir: &Path, first_segment: u64) -> std::io::Result<()> {
 
 /// Writes `bytes` as `path` (temporary file, fsync, rename; the caller syncs
 /// the directory).
-pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp)?;
     file.write_all(bytes)?;
@@ -161,7 +161,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Writes every object at `revision` as the directory's snapshot, crash-safe,
 /// naming `segment` as the first log segment it does not cover; returns its
 /// size.
-pub fn write_snapshot(
+pub(crate) fn write_snapshot(
     dir: &Path,
     revision: u64,
     segment: u64,
@@ -207,7 +207,7 @@ fn write_snapshot_file(
 }
 
 /// Removes every segment numbered below `seq`, durably.
-pub fn remove_segments_before(dir: &Path, seq: u64) -> std::io::Result<()> {
+pub(crate) fn remove_segments_before(dir: &Path, seq: u64) -> std::io::Result<()> {
     for (n, path) in segments(dir)? {
         if n < seq {
             fs::remove_file(path)?;

@@ -26,24 +26,24 @@
 //!   in the middle of a log, or in the last complete frame, is damage.
 
 /// Bytes before the payload.
-pub const HEADER: usize = 12;
+pub(crate) const HEADER: usize = 12;
 
 /// Frames larger than this are not written (a record is one write's objects,
 /// each at most the 1.5 MiB etcd accepts), and a header claiming more is damage.
-pub const MAX_PAYLOAD: usize = 1 << 30;
+pub(crate) const MAX_PAYLOAD: usize = 1 << 30;
 
 /// The longest run of zero bytes at the end of a log that is taken for one
 /// append cut short: the largest object etcd stores (1.5 MiB) twice over,
 /// with room for the rest of a write, rounded to pages. A longer run would
 /// be more than one write lost: damage. (A write larger than this that is cut
 /// short is refused as damage too, which is safe: recovery keeps the rest.)
-pub const MAX_TORN_ZEROS: usize = 4 << 20;
+pub(crate) const MAX_TORN_ZEROS: usize = 4 << 20;
 
 /// The unit a disk writes whole, or not at all.
 const SECTOR: usize = 512;
 
 /// `payload` framed.
-pub fn encode(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn encode(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + payload.len());
     // Payloads are bounded by MAX_PAYLOAD (< u32::MAX), checked by the caller.
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
@@ -57,7 +57,7 @@ pub fn encode(payload: &[u8]) -> Vec<u8> {
 
 /// How a scan ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// Every byte belongs to a whole, sound frame.
     Clean,
     /// An incomplete frame starts at this offset and runs to the end.
@@ -67,15 +67,15 @@ pub enum End {
 }
 
 /// The sound frames of a file, and how the scan ended.
-pub struct Scan<'a> {
+pub(crate) struct Scan<'a> {
     /// Each frame's offset and payload, in file order.
-    pub frames: Vec<(u64, &'a [u8])>,
+    pub(crate) frames: Vec<(u64, &'a [u8])>,
     /// How the scan ended.
-    pub end: End,
+    pub(crate) end: End,
 }
 
 /// Splits `bytes` into frames, stopping at the first one that is not sound.
-pub fn scan(bytes: &[u8]) -> Scan<'_> {
+pub(crate) fn scan(bytes: &[u8]) -> Scan<'_> {
     let mut frames = Vec::new();
     let mut at = 0usize;
     let end = loop {
@@ -151,7 +151,7 @@ fn has_zero_chunk(bytes: &[u8], from: usize, to: usize) -> bool {
 
 /// The payloads of every sound frame in `bytes`, found by their checksums
 /// wherever they start: what can still be read past damage.
-pub fn salvage(bytes: &[u8]) -> Vec<&[u8]> {
+pub(crate) fn salvage(bytes: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut at = 0usize;
     while at + HEADER <= bytes.len() {

@@ -451,9 +451,9 @@ pub(crate) mod faults {
     #[derive(Default)]
     pub(crate) struct Faults {
         /// Bytes that still fit on the "disk"; `None` is unlimited.
-        pub space: Option<u64>,
+        pub(crate) space: Option<u64>,
         /// Fail every fsync.
-        pub fail_sync: bool,
+        pub(crate) fail_sync: bool,
     }
 
     impl super::Wal {

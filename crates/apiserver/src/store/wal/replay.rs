@@ -34,15 +34,15 @@ use crate::store::{ObjectKey, StorageKey, Stored};
 /// What a data directory held.
 #[derive(Default)]
 pub(super) struct Loaded {
-    pub revision: u64,
-    pub objects: BTreeMap<(StorageKey, ObjectKey), Stored>,
+    pub(crate) revision: u64,
+    pub(crate) objects: BTreeMap<(StorageKey, ObjectKey), Stored>,
     /// Size of the snapshot file (0 without one).
-    pub snapshot_bytes: u64,
+    pub(crate) snapshot_bytes: u64,
     /// The first segment the snapshot does not cover (segments below it are
     /// leftovers of a compaction, removed once the start succeeds).
-    pub first_segment: u64,
+    pub(crate) first_segment: u64,
     /// The last segment's number and sound length, if there is one.
-    pub last_segment: Option<(u64, u64)>,
+    pub(crate) last_segment: Option<(u64, u64)>,
     /// How the next record must follow the revision reached.
     order: Order,
     /// A damaged snapshot to rebuild once every segment is read.
