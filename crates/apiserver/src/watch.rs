@@ -80,16 +80,19 @@ impl Sent {
     /// The event as one line of a JSON watch stream.
     pub(crate) fn to_json_line(&self) -> Vec<u8> {
         match self {
-            Sent::Built(event) => {
-                let mut line = serde_json::to_vec(event).unwrap_or_default();
-                line.push(b'\n');
-                line
-            }
+            Sent::Built(event) => json_line(event),
             Sent::Stored(kind, object) => {
                 format!("{{\"type\":\"{kind}\",\"object\":{}}}\n", object.json()).into_bytes()
             }
         }
     }
+}
+
+/// `event` as one line of a JSON watch stream.
+pub(crate) fn json_line(event: &Value) -> Vec<u8> {
+    let mut line = serde_json::to_vec(event).unwrap_or_default();
+    line.push(b'\n');
+    line
 }
 
 /// A watch being served.

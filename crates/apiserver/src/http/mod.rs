@@ -33,7 +33,7 @@ use crate::rest::options::{CreateCheck, DeleteOptions, ListOptions, Query, Write
 use crate::rest::{Deleted, PatchType, Rest, Subresource, convert};
 use crate::store::Store;
 use crate::user::User;
-use crate::watch::{WatchConfig, watch};
+use crate::watch::{WatchConfig, json_line, watch};
 
 /// Response body: a full buffer or a stream of watch events.
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
@@ -626,11 +626,7 @@ impl App {
                 // kind has one) is left out rather than sent as JSON inside a
                 // protobuf stream; `protobuf::encode` logs it.
                 Encoding::Protobuf => protobuf::watch_frame(&event).unwrap_or_default(),
-                Encoding::Json => {
-                    let mut line = serde_json::to_vec(&event).unwrap_or_default();
-                    line.push(b'\n');
-                    line
-                }
+                Encoding::Json => json_line(&event),
             };
             Ok::<_, Infallible>(Frame::data(Bytes::from(frame)))
         });

@@ -198,19 +198,29 @@ impl State {
         self.collections.get(s).and_then(|c| c.get(key)).cloned()
     }
 
-    /// Every object of a collection, in key order, optionally in one namespace.
-    pub fn list(&self, s: &StorageKey, namespace: Option<&str>) -> Vec<(ObjectKey, Stored)> {
+    /// The objects of a collection in key order, optionally in one namespace.
+    fn entries<'a>(
+        &'a self,
+        s: &StorageKey,
+        namespace: Option<&'a str>,
+    ) -> Box<dyn Iterator<Item = (&'a ObjectKey, &'a Stored)> + 'a> {
         let Some(c) = self.collections.get(s) else {
-            return Vec::new();
+            return Box::new(std::iter::empty());
         };
         match namespace {
-            Some(ns) => c
-                .range(ObjectKey::new(ns, "")..)
-                .take_while(|(k, _)| k.namespace == ns)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            None => c.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Some(ns) => Box::new(
+                c.range(ObjectKey::new(ns, "")..)
+                    .take_while(move |(k, _)| k.namespace == ns),
+            ),
+            None => Box::new(c.iter()),
         }
+    }
+
+    /// Every object of a collection, in key order, optionally in one namespace.
+    pub fn list(&self, s: &StorageKey, namespace: Option<&str>) -> Vec<(ObjectKey, Stored)> {
+        self.entries(s, namespace)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// The object at `key`, decoded, if any.
@@ -221,27 +231,14 @@ impl State {
     /// Every object of a collection, decoded, in key order, optionally in
     /// one namespace.
     pub fn values(&self, s: &StorageKey, namespace: Option<&str>) -> Vec<(ObjectKey, Value)> {
-        let Some(c) = self.collections.get(s) else {
-            return Vec::new();
-        };
-        let decode = |(k, v): (&ObjectKey, &Stored)| (k.clone(), v.value());
-        match namespace {
-            Some(ns) => c
-                .range(ObjectKey::new(ns, "")..)
-                .take_while(|(k, _)| k.namespace == ns)
-                .map(decode)
-                .collect(),
-            None => c.iter().map(decode).collect(),
-        }
+        self.entries(s, namespace)
+            .map(|(k, v)| (k.clone(), v.value()))
+            .collect()
     }
 
     /// How many objects a collection holds in `namespace`.
     pub fn count(&self, s: &StorageKey, namespace: &str) -> usize {
-        self.collections.get(s).map_or(0, |c| {
-            c.range(ObjectKey::new(namespace, "")..)
-                .take_while(|(k, _)| k.namespace == namespace)
-                .count()
-        })
+        self.entries(s, Some(namespace)).count()
     }
 
     /// The collection as it was at revision `rv`, rebuilt by undoing later events;

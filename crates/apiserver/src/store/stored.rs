@@ -23,6 +23,14 @@ use serde_json::{Map, Value};
 /// The fields written first, in this order.
 const TYPE_KEYS: [&str; 2] = ["apiVersion", "kind"];
 
+/// The part of `metadata` [`Stored::head`] reads.
+#[derive(Deserialize, Default)]
+struct Metadata {
+    labels: Option<BTreeMap<String, Value>>,
+    #[serde(rename = "resourceVersion")]
+    resource_version: Option<String>,
+}
+
 /// A stored object's JSON. Cheap to clone.
 #[derive(Clone)]
 pub struct Stored(Arc<RawValue>);
@@ -88,31 +96,41 @@ impl Stored {
         decode(self.json())
     }
 
-    /// Its `metadata.labels`, as [`crate::meta::labels`] reads them, decoding
-    /// nothing else.
-    pub(crate) fn labels(&self) -> BTreeMap<String, String> {
+    /// The metadata fields the store reads without decoding the object:
+    /// `None` when metadata or these fields have another JSON type.
+    fn head(&self) -> Option<Metadata> {
         #[derive(Deserialize)]
         struct Head {
             metadata: Option<Metadata>,
         }
-        #[derive(Deserialize)]
-        struct Metadata {
-            labels: Option<BTreeMap<String, Value>>,
-        }
-        match serde_json::from_str::<Head>(self.json()) {
-            Ok(head) => head
-                .metadata
-                .and_then(|m| m.labels)
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| match v {
-                    Value::String(v) => Some((k, v)),
-                    _ => None,
-                })
-                .collect(),
+        let head = serde_json::from_str::<Head>(self.json()).ok()?;
+        Some(head.metadata.unwrap_or_default())
+    }
+
+    /// Its `metadata.labels`, as [`crate::meta::labels`] reads them, decoding
+    /// nothing else.
+    pub(crate) fn labels(&self) -> BTreeMap<String, String> {
+        let Some(head) = self.head() else {
             // Metadata or labels of another JSON type: read as the whole
             // object reads them.
-            Err(_) => crate::meta::labels(&self.value()),
+            return crate::meta::labels(&self.value());
+        };
+        head.labels
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| match v {
+                Value::String(v) => Some((k, v)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Its `metadata.resourceVersion`, as [`crate::meta::resource_version`]
+    /// reads it, decoding nothing else.
+    pub(crate) fn resource_version(&self) -> Option<u64> {
+        match self.head() {
+            Some(head) => head.resource_version?.parse().ok(),
+            None => crate::meta::resource_version(&self.value()),
         }
     }
 
@@ -193,6 +211,29 @@ mod tests {
         assert_eq!(stored.item_json(&type_prefix("v1", "List")), Some("}"));
         let untyped = Stored::encode(&json!({"metadata": {}}));
         assert_eq!(untyped.item_json(&type_prefix("v1", "List")), None);
+    }
+
+    #[test]
+    fn labels_and_resource_version_read_as_the_whole_object_reads_them() {
+        let cases = [
+            json!({"metadata": {"labels": {"a": "1", "n": 2}, "resourceVersion": "7"}}),
+            json!({"metadata": {"labels": "odd", "resourceVersion": 7}}),
+            json!({"metadata": null}),
+            json!({"spec": {}}),
+        ];
+        for object in cases {
+            let stored = Stored::encode(&object);
+            assert_eq!(stored.labels(), crate::meta::labels(&object), "{object}");
+            assert_eq!(
+                stored.resource_version(),
+                crate::meta::resource_version(&object),
+                "{object}"
+            );
+        }
+        let cm =
+            Stored::encode(&json!({"metadata": {"labels": {"a": "1"}, "resourceVersion": "7"}}));
+        assert_eq!(cm.resource_version(), Some(7));
+        assert_eq!(cm.labels().get("a").map(String::as_str), Some("1"));
     }
 
     #[test]

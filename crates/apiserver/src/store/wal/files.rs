@@ -196,7 +196,7 @@ fn write_snapshot_file(
     };
     put(&Entry::Begin { revision, segment })?;
     for (s, k, v) in objects {
-        let rv = crate::meta::resource_version(&v.value()).unwrap_or(revision);
+        let rv = v.resource_version().unwrap_or(revision);
         put(&Entry::Object(Record::put(rv, s, k, v)))?;
     }
     put(&Entry::End {
