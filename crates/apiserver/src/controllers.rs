@@ -54,13 +54,15 @@ impl Follower for Controllers {
         let objects = self.store.read(|s| {
             let mut all = Vec::new();
             for storage in s.collections() {
-                for (k, v) in s.values(&storage, None) {
+                for (k, v) in s.list(&storage, None) {
                     all.push((storage.clone(), k, v));
                 }
             }
             all
         });
+        // Decoded outside the store's lock.
         for (s, k, v) in objects {
+            let v = v.value();
             self.index(&s, &k, &v);
             self.classify(&s, &k, &v);
         }
@@ -387,7 +389,7 @@ impl Controllers {
                     }
                 }
             }
-            if !state.values(&storage, None).is_empty() {
+            if !state.list(&storage, None).is_empty() {
                 mark_terminating(state, &crd_storage, &crd_key);
                 return Ok(false);
             }

@@ -128,41 +128,42 @@ fn counts(state: &State, ns: &str, quotas: &[&Value]) -> BTreeMap<String, i64> {
     out
 }
 
-/// The count of `resource` in `ns`, if it is a counted resource.
+/// The count of `resource` in `ns`, if it is a counted resource. Only pods
+/// and Services are decoded (their phase and type decide whether they
+/// count); other kinds are counted in the store.
 fn count(state: &State, ns: &str, resource: &str) -> Option<i64> {
-    let objects =
+    let decoded =
         |group: &str, plural: &str| state.values(&StorageKey::new(group, plural), Some(ns));
-    let n = |v: Vec<_>| i64::try_from(v.len()).unwrap_or(i64::MAX);
+    let stored = |group: &str, plural: &str| state.count(&StorageKey::new(group, plural), ns);
     let services_of = |ty: &str| {
-        objects("", "services")
+        decoded("", "services")
             .into_iter()
             .filter(|(_, s)| s.pointer("/spec/type").and_then(Value::as_str) == Some(ty))
             .count()
     };
-    Some(match resource {
-        "pods" => n(objects("", "pods")
+    let n = match resource {
+        "pods" => decoded("", "pods")
             .into_iter()
             .filter(|(_, p)| {
                 let phase = p.pointer("/status/phase").and_then(Value::as_str);
                 !matches!(phase, Some("Succeeded" | "Failed"))
             })
-            .collect()),
-        "services.loadbalancers" => i64::try_from(services_of("LoadBalancer")).unwrap_or(i64::MAX),
-        "services.nodeports" => {
-            i64::try_from(services_of("NodePort") + services_of("LoadBalancer")).unwrap_or(i64::MAX)
-        }
+            .count(),
+        "services.loadbalancers" => services_of("LoadBalancer"),
+        "services.nodeports" => services_of("NodePort") + services_of("LoadBalancer"),
         "services"
         | "secrets"
         | "configmaps"
         | "persistentvolumeclaims"
         | "replicationcontrollers"
-        | "resourcequotas" => n(objects("", resource)),
+        | "resourcequotas" => stored("", resource),
         other => {
             let counted = other.strip_prefix("count/")?;
             let (plural, group) = counted.split_once('.').unwrap_or((counted, ""));
-            n(objects(group, plural))
+            stored(group, plural)
         }
-    })
+    };
+    Some(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
