@@ -22,4 +22,5 @@ pub mod moto;
 pub mod openbao;
 pub mod rbac;
 pub mod support;
+pub mod system;
 pub mod widget;

@@ -12,6 +12,8 @@ use k8s_openapi::api::rbac::v1::{
 };
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::config::AuthInfo;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
 
 use super::{TestEnv, TestError};
 
@@ -22,6 +24,8 @@ pub struct ServiceAccountIdentity {
     name: String,
     namespace: String,
     cluster_roles: Vec<String>,
+    /// The bearer token (also in `config`), for kubeconfig files.
+    token: String,
 }
 
 impl ServiceAccountIdentity {
@@ -120,7 +124,7 @@ impl TestEnv {
         let token = issued.status.map(|s| s.token).unwrap_or_default();
         let mut config = self.config.clone();
         config.auth_info = AuthInfo {
-            token: Some(token.into()),
+            token: Some(token.clone().into()),
             ..AuthInfo::default()
         };
         Ok(ServiceAccountIdentity {
@@ -128,8 +132,54 @@ impl TestEnv {
             name: name.to_owned(),
             namespace: self.namespace.clone(),
             cluster_roles: created,
+            token,
         })
     }
+
+    /// Writes a kubeconfig file (mode 0600: it holds the token) that
+    /// authenticates as `identity` to the environment's cluster: the
+    /// environment's kubeconfig ([`TestEnv::kubeconfig_path`]) with the user
+    /// of its current context replaced by the account's token. An operator
+    /// started as a separate process with `--kubeconfig <path>` then runs
+    /// with exactly the rights it has in production.
+    pub fn write_kubeconfig_as(
+        &self,
+        identity: &ServiceAccountIdentity,
+        path: &Path,
+    ) -> Result<(), TestError> {
+        let source = self.kubeconfig_path()?;
+        let bad =
+            |e: &dyn std::fmt::Display| TestError::Kubeconfig(format!("{}: {e}", source.display()));
+        let text = std::fs::read_to_string(&source).map_err(|e| bad(&e))?;
+        let mut kubeconfig: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| bad(&e))?;
+        let user =
+            current_user(&kubeconfig).ok_or_else(|| bad(&"no current context with a user"))?;
+        let account = serde_yaml::to_value(serde_json::json!({
+            "name": user,
+            "user": {"token": identity.token},
+        }))
+        .map_err(|e| bad(&e))?;
+        kubeconfig["users"] = serde_yaml::Value::Sequence(vec![account]);
+        let text = serde_yaml::to_string(&kubeconfig).map_err(|e| bad(&e))?;
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+        written.map_err(|e| TestError::Kubeconfig(format!("writing {}: {e}", path.display())))
+    }
+}
+
+/// The user of the kubeconfig's current context.
+fn current_user(kubeconfig: &serde_yaml::Value) -> Option<String> {
+    let current = kubeconfig["current-context"].as_str()?;
+    let contexts = kubeconfig["contexts"].as_sequence()?;
+    let context = contexts
+        .iter()
+        .find(|c| c["name"].as_str() == Some(current))?;
+    context["context"]["user"].as_str().map(str::to_owned)
 }
 
 fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {

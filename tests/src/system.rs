@@ -1,0 +1,591 @@
+//! The whole system as it runs in production, on one machine: the five
+//! operators as separate processes built from their crates, each
+//! authenticated as its own ServiceAccount bound to the roles of its
+//! `manifests/<operator>/` (a token from the TokenRequest API in a
+//! kubeconfig of its own), with leader election on its Lease as its
+//! Deployment runs it; etcd for flannel-operator, moto for aws-operator,
+//! the host ingress controller's objects and IngressClass for
+//! ingress-operator and kvm-operator, and the simulated cluster (nodes,
+//! kubelets, guest control planes) for the VMs.
+//!
+//! ```text
+//!   test ──kubectl apply──▶ API server (TestEnv) ◀── simulation (nodes, pods, guest APIs)
+//!                               ▲   ▲   ▲   ▲   ▲
+//!          cert- flannel- ingress- kvm- aws-operator   (processes, one ServiceAccount each)
+//!                    │                         │
+//!                   etcd                      moto
+//! ```
+//!
+//! The binaries are built once per test process with `cargo build` into the
+//! target directory the test itself runs from, so a test never runs an
+//! operator older than its sources (`cargo xtask test` builds them before
+//! the tests run, so there this finds nothing to do). Each process logs (JSON) to its own
+//! file; [`System::logs`] gives the ends of them for a failure message.
+//! Processes still running when the [`System`] drops are killed.
+
+// Test support: a failed step must fail the test that called it, plainly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use apiextensions::{AWSConfig, CertConfig, FlannelConfig, IngressConfig, KVMConfig};
+use kube::CustomResourceExt;
+use operatorkit::testing::{SimulationOptions, TestEnv};
+
+use crate::etcd::Etcd;
+use crate::moto::Moto;
+use crate::support;
+
+/// The operators, in the order they start (the ones others ask first).
+pub const OPERATORS: [&str; 5] = [
+    "cert-operator",
+    "flannel-operator",
+    "ingress-operator",
+    "kvm-operator",
+    "aws-operator",
+];
+
+/// How long a started process may take to answer on `/readyz`.
+const READY: Duration = Duration::from_secs(60);
+
+/// The directory of the operator binaries, built on first use (panics,
+/// failing the test, with cargo's output when the build fails).
+pub fn binaries() -> &'static Path {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match BUILT.get_or_init(build) {
+        Ok(dir) => dir,
+        Err(e) => panic!("building the operators: {e}"),
+    }
+}
+
+/// `cargo build` of the operators into the target directory this test
+/// binary lives in (`<target>/<profile>/deps/<test>`).
+fn build() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("the test binary is not in <target>/<profile>/deps")?;
+    let target = profile_dir.parent().ok_or("no target directory")?;
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("debug");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(crate::examples::repo_root())
+        // The whole workspace with its tests, as `cargo test --workspace`
+        // builds it: the same features everywhere, so nothing already built
+        // is built again with other ones (only the binaries are added).
+        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
+        .arg("--target-dir")
+        .arg(target);
+    match profile {
+        "debug" => {}
+        "release" => {
+            command.arg("--release");
+        }
+        other => {
+            command.args(["--profile", other]);
+        }
+    }
+    let out = command.output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(profile_dir.to_path_buf())
+}
+
+/// What a [`System`] runs on.
+pub struct Options {
+    /// Simulated nodes.
+    pub nodes: usize,
+    /// Replicas of every operator (leader election picks one).
+    pub replicas: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            nodes: 3,
+            replicas: 1,
+        }
+    }
+}
+
+/// One operator process.
+struct Replica {
+    operator: &'static str,
+    child: Child,
+    metrics: String,
+    log: PathBuf,
+}
+
+/// The system: the environment, etcd, moto and the operator processes.
+pub struct System {
+    /// The API server and the test's namespace.
+    pub env: TestEnv,
+    /// flannel-operator's etcd.
+    pub etcd: Etcd,
+    /// aws-operator's AWS.
+    pub moto: Moto,
+    /// Where the kubeconfigs and logs are.
+    dir: PathBuf,
+    /// Each operator's kubeconfig (its ServiceAccount's token).
+    kubeconfigs: BTreeMap<&'static str, PathBuf>,
+    /// Running replicas.
+    replicas: Replicas,
+    /// Replicas started so far, for fresh names.
+    started: Mutex<usize>,
+}
+
+impl System {
+    /// Starts everything: etcd, moto (with the example's hosted zone), the
+    /// API server with the five CRDs, the simulated cluster, the ingress
+    /// controller's objects and IngressClass, each operator's ServiceAccount
+    /// and `options.replicas` processes of each operator; returns once every
+    /// process answers on `/readyz`.
+    pub async fn start(options: Options) -> Self {
+        let bin = binaries();
+        assert!(bin.join(OPERATORS[0]).is_file(), "no binaries in {bin:?}");
+        let etcd = Etcd::start().await.unwrap();
+        let moto = Moto::start().await.unwrap();
+        crate::aws::hosted_zone(&moto, crate::aws::EXAMPLE_ZONE).await;
+        let env = environment(options.nodes).await;
+        let dir = std::env::temp_dir().join(format!("system-{}", env.namespace()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut kubeconfigs = BTreeMap::new();
+        for operator in OPERATORS {
+            let (cluster_roles, roles) = crate::manifests::rbac_roles(operator);
+            let identity = env
+                .service_account(operator, cluster_roles, roles)
+                .await
+                .unwrap();
+            let path = dir.join(format!("{operator}.kubeconfig"));
+            env.write_kubeconfig_as(&identity, &path).unwrap();
+            kubeconfigs.insert(operator, path);
+        }
+        let system = Self {
+            env,
+            etcd,
+            moto,
+            dir,
+            kubeconfigs,
+            replicas: Replicas::default(),
+            started: Mutex::default(),
+        };
+        for operator in OPERATORS {
+            for _ in 0..options.replicas {
+                system.start_replica(operator).await;
+            }
+        }
+        system
+    }
+
+    /// Starts one more process of `operator` and waits until it answers on
+    /// `/readyz`; returns its name.
+    pub async fn start_replica(&self, operator: &'static str) -> String {
+        let n = {
+            let mut started = self.started.lock().unwrap();
+            *started += 1;
+            *started
+        };
+        let name = format!("{operator}-{n}");
+        let port = support::free_port().unwrap();
+        let metrics = format!("127.0.0.1:{port}");
+        let log = self.dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(binaries().join(operator))
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfigs[operator])
+            .args(["--metrics-address", &metrics])
+            .args([
+                "--leader-elect",
+                "--lease-name",
+                &format!("{operator}-leader"),
+            ])
+            .args(["--lease-namespace", self.env.namespace()])
+            .args(["--shutdown-timeout", "5s", "--log-format", "json"])
+            .args(self.flags(operator))
+            .env("POD_NAME", &name)
+            .env("LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {operator}: {e}"));
+        let replica = Replica {
+            operator,
+            child,
+            metrics,
+            log,
+        };
+        self.wait_answering(&name, &replica).await;
+        self.replicas.lock().unwrap().insert(name.clone(), replica);
+        name
+    }
+
+    /// Each operator's own flags here.
+    fn flags(&self, operator: &str) -> Vec<String> {
+        match operator {
+            "flannel-operator" => vec!["--etcd-endpoints".into(), self.etcd.endpoint()],
+            "ingress-operator" => vec![
+                "--controller-namespace".into(),
+                self.env.namespace().to_owned(),
+            ],
+            "kvm-operator" => vec![
+                // The simulated nodes' taint (KWOK's); the guest APIs answer
+                // where the simulation publishes them.
+                "--tolerate-taints=kwok.x-k8s.io/node".into(),
+                // The ingress controller ingress-operator serves.
+                format!("--ingress-namespace={}", self.env.namespace()),
+                format!(
+                    "--guest-api-address-annotation={}",
+                    operatorkit_simulation::keys::GUEST_API_ADDRESS
+                ),
+            ],
+            "aws-operator" => vec!["--endpoint-url".into(), self.moto.endpoint()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Waits until `replica` answers on `/readyz`; fails with its log when
+    /// it exits or does not answer in time.
+    async fn wait_answering(&self, name: &str, replica: &Replica) {
+        let url = format!("http://{}/readyz", replica.metrics);
+        let deadline = tokio::time::Instant::now() + READY;
+        loop {
+            if answers(&url).await {
+                return;
+            }
+            let log = std::fs::read_to_string(&replica.log).unwrap_or_default();
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} did not answer on {url} within {READY:?}:\n{}",
+                support::last_lines(&log, 30).join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The names of the running replicas of `operator`.
+    pub fn replicas_of(&self, operator: &str) -> Vec<String> {
+        let replicas = self.replicas.lock().unwrap();
+        replicas
+            .iter()
+            .filter(|(_, r)| r.operator == operator)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Kills replica `name` with SIGKILL (no shutdown, no cleanup) and
+    /// reaps it.
+    pub fn kill(&self, name: &str) {
+        let replica = self.replicas.lock().unwrap().remove(name);
+        if let Some(mut replica) = replica {
+            let _ = replica.child.kill();
+            let _ = replica.child.wait();
+        }
+    }
+
+    /// Replicas that exited on their own, with the end of their logs.
+    pub fn exited(&self) -> Vec<String> {
+        let mut replicas = self.replicas.lock().unwrap();
+        replicas
+            .iter_mut()
+            .filter_map(|(name, r)| match r.child.try_wait() {
+                Ok(Some(status)) => Some(format!("{name} exited ({status}):\n{}", tail(&r.log))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The last lines of every replica's log, for a failure message.
+    pub fn logs(&self) -> String {
+        let replicas = self.replicas.lock().unwrap();
+        replicas
+            .iter()
+            .map(|(name, r)| format!("--- {name}\n{}", tail(&r.log)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Stops every replica (SIGKILL: nothing of the test depends on a
+    /// graceful stop) and the environment.
+    pub async fn stop(self) {
+        let names: Vec<String> = self.replicas.lock().unwrap().keys().cloned().collect();
+        for name in names {
+            self.kill(&name);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        self.env.stop().await;
+    }
+}
+
+/// The running replicas by name (`<operator>-<n>`); whatever still runs
+/// when they drop is killed.
+#[derive(Default)]
+struct Replicas(Mutex<BTreeMap<String, Replica>>);
+
+impl std::ops::Deref for Replicas {
+    type Target = Mutex<BTreeMap<String, Replica>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        let replicas = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (_, mut replica) in replicas {
+            let _ = replica.child.kill();
+            let _ = replica.child.wait();
+        }
+    }
+}
+
+/// Whether `url` answers 200 (not yet listening is not an error).
+async fn answers(url: &str) -> bool {
+    let answer = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    answer.is_ok_and(|a| a.status().is_success())
+}
+
+/// The last lines of a log file.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    support::last_lines(&text, 20).join("\n")
+}
+
+/// The API server with the five CRDs, a simulated cluster of `nodes` with
+/// guest control planes, the ingress controller's objects (in the test's
+/// namespace, which plays ingress-nginx's) and its IngressClass.
+async fn environment(nodes: usize) -> TestEnv {
+    if let Ok(filter) = std::env::var("SYSTEM_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    }
+    // HTTPS, as kubectl expects of a server (it downloads the OpenAPI
+    // document over it to validate what it applies).
+    let config = operatorkit::testing::ServerConfig {
+        tls: true,
+        ..operatorkit::testing::ServerConfig::default()
+    };
+    let env = TestEnv::start_with(config).await.unwrap();
+    env.install_crds([
+        CertConfig::crd(),
+        FlannelConfig::crd(),
+        IngressConfig::crd(),
+        KVMConfig::crd(),
+        AWSConfig::crd(),
+    ])
+    .await
+    .unwrap();
+    env.simulate(SimulationOptions {
+        nodes,
+        ..crate::kvm::simulation()
+    })
+    .await
+    .unwrap();
+    crate::ingress::controller_objects(&env).await;
+    crate::kvm::ingress_class(&env).await;
+    env
+}
+
+impl System {
+    /// kubectl as the test's admin, in the test's namespace.
+    pub fn kubectl(&self) -> crate::kubectl::Kubectl {
+        crate::kubectl::Kubectl {
+            kubeconfig: self.env.kubeconfig_path().unwrap(),
+            namespace: self.env.namespace().to_owned(),
+        }
+    }
+
+    /// `kubectl apply -f` of `object` (written to a file of the system's).
+    pub fn apply(&self, object: &impl serde::Serialize) {
+        let path = self.dir.join(format!("apply-{}.yaml", fastrand::u32(..)));
+        std::fs::write(&path, serde_yaml::to_string(object).unwrap()).unwrap();
+        self.kubectl().ok(&["apply", "-f", path.to_str().unwrap()]);
+    }
+
+    /// What is left of guest cluster `cluster` anywhere in the API server:
+    /// every object of every listable kind (found by discovery) that is
+    /// labelled with the cluster, named after it or carries a finalizer of
+    /// an operator of this repository; the entries of its ingress in the
+    /// controller's ConfigMaps and Service; its keys in etcd. Empty when
+    /// the cluster is gone without a trace.
+    pub async fn leftovers(&self, cluster: &str) -> Vec<String> {
+        let mut left = api_leftovers(&self.env, cluster).await;
+        left.extend(self.ingress_leftovers(cluster).await);
+        let mut etcd = crate::flannel::client(&self.etcd).await;
+        for key in crate::flannel::keys(&mut etcd, "/").await {
+            if key.contains(cluster) {
+                left.push(format!("etcd key {key}"));
+            }
+        }
+        left
+    }
+
+    /// The cluster's entries in the ingress controller's ConfigMaps and
+    /// ports of its Service.
+    async fn ingress_leftovers(&self, cluster: &str) -> Vec<String> {
+        let mut left = Vec::new();
+        for map in [crate::ingress::TCP, crate::ingress::UDP] {
+            for (port, target) in crate::ingress::entries(&self.env, map).await {
+                if target.contains(cluster) {
+                    left.push(format!("{map} entry {port}: {target}"));
+                }
+            }
+        }
+        let ports = crate::ingress::service_ports(&self.env).await;
+        if ports != crate::ingress::chart_ports() {
+            left.push(format!("controller Service ports {ports:?}"));
+        }
+        left
+    }
+
+    /// What moto still holds of AWS guest cluster `cluster`: EC2 resources
+    /// tagged with it, stacks not deleted, its bucket, its key alias and
+    /// keys tagged with it not scheduled for deletion.
+    pub async fn aws_leftovers(&self, cluster: &str) -> Vec<String> {
+        let mut left = crate::aws::tagged_leftovers(&self.moto, cluster).await;
+        let account = crate::aws::account(&self.moto).await;
+        let stacks = account
+            .cloudformation
+            .describe_stacks()
+            .send()
+            .await
+            .unwrap();
+        for stack in stacks.stacks() {
+            let name = stack.stack_name().unwrap_or_default();
+            if name.contains(cluster) {
+                left.push(format!("stack {name} {:?}", stack.stack_status()));
+            }
+        }
+        let buckets = account.s3.list_buckets().send().await.unwrap();
+        for bucket in buckets.buckets() {
+            let name = bucket.name().unwrap_or_default();
+            if name.contains(cluster) {
+                left.push(format!("bucket {name}"));
+            }
+        }
+        let aliases = account.kms.list_aliases().send().await.unwrap();
+        for alias in aliases.aliases() {
+            let name = alias.alias_name().unwrap_or_default();
+            if name.contains(cluster) {
+                left.push(format!("key alias {name}"));
+            }
+        }
+        left.extend(live_keys(&account, cluster).await);
+        left
+    }
+}
+
+/// KMS keys tagged with `cluster` that are not scheduled for deletion (a
+/// key cannot be deleted at once: it waits its 7 days, as AWS's).
+async fn live_keys(account: &aws_operator::aws::Account, cluster: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let keys = account.kms.list_keys().send().await.unwrap();
+    for key in keys.keys() {
+        let id = key.key_id().unwrap_or_default();
+        let tags = account
+            .kms
+            .list_resource_tags()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap();
+        if !tags.tags().iter().any(|t| t.tag_value() == cluster) {
+            continue;
+        }
+        let described = account.kms.describe_key().key_id(id).send().await.unwrap();
+        let state = described.key_metadata().and_then(|m| m.key_state());
+        if state != Some(&aws_sdk_kms::types::KeyState::PendingDeletion) {
+            left.push(format!("key {id} {state:?}"));
+        }
+    }
+    left
+}
+
+/// Objects of every listable kind, in any namespace, that belong to
+/// `cluster` (its label, its name) or carry a finalizer of this
+/// repository's operators (`*.operatorkit.dev/*`).
+pub async fn api_leftovers(env: &TestEnv, cluster: &str) -> Vec<String> {
+    use kube::api::{Api, DynamicObject, ListParams};
+    use kube::discovery::{Discovery, verbs};
+    let client = env.client();
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let mut left = Vec::new();
+    for group in discovery.groups() {
+        for (resource, caps) in group.recommended_resources() {
+            if !caps.supports_operation(verbs::LIST) {
+                continue;
+            }
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            let Ok(list) = api.list(&ListParams::default()).await else {
+                continue;
+            };
+            for object in list.items {
+                let meta = &object.metadata;
+                let labelled = meta
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(apiextensions::keys::CLUSTER_LABEL))
+                    .is_some_and(|c| c == cluster);
+                let named = meta.name.as_deref() == Some(cluster)
+                    || meta.namespace.as_deref() == Some(cluster);
+                let finalizers: Vec<&String> = meta
+                    .finalizers
+                    .iter()
+                    .flatten()
+                    .filter(|f| f.contains("operatorkit.dev"))
+                    .collect();
+                if labelled || named || !finalizers.is_empty() {
+                    left.push(format!(
+                        "{} {}/{} finalizers {finalizers:?}",
+                        resource.kind,
+                        meta.namespace.clone().unwrap_or_default(),
+                        meta.name.clone().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    left
+}
+
+/// Waits until `what()` is empty; fails with what is left and the
+/// operators' logs after `timeout`.
+pub async fn wait_empty<F, Fut>(system: &System, what: &str, timeout: Duration, mut left: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let now = left().await;
+        if now.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: left after {timeout:?}: {now:#?}\n{}",
+            system.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
