@@ -7,6 +7,7 @@ mod bench;
 mod cmd;
 mod crds;
 mod dev;
+mod diagrams;
 mod package;
 mod protobuf;
 mod scaffold;
@@ -34,6 +35,9 @@ enum Task {
     Crds(crds::Args),
     /// Run the whole system on this machine against the embedded API server.
     Dev(dev::Args),
+    /// Render docs/diagrams/*.dot to SVG with Graphviz (or check the SVGs
+    /// are up to date).
+    Diagrams(diagrams::Args),
     /// Write a new operator on operatorkit: into this workspace, or with
     /// `--out` as a project of its own.
     NewOperator(scaffold::Args),
@@ -53,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench(args) => bench::run(&args),
         Task::Crds(args) => crds::run(&args),
         Task::Dev(args) => dev::run(&args),
+        Task::Diagrams(args) => diagrams::run(&args),
         Task::NewOperator(args) => scaffold::run(&args, &workspace::root()).map(|_| ()),
         Task::ProtobufSchema(args) => protobuf::run(&args, &workspace::root()),
         Task::Semver => semver::check(&cmd::cargo(), &workspace::root()),

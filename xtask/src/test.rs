@@ -1,7 +1,8 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 //!
 //! Installs missing tools, then: `cargo fmt --check`, clippy with warnings denied,
-//! the documentation with rustdoc warnings denied, the CRD drift check,
+//! the documentation with rustdoc warnings denied, the CRD drift check, the
+//! check that docs/diagrams' SVGs are fresh renderings of their Graphviz sources,
 //! Kubernetes schema validation of the generated manifests, every test of the
 //! workspace, `cargo package` of the crates outside operators depend on,
 //! cargo-semver-checks against operatorkit's last release tag (once one
@@ -13,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::{cmd, crds, package, scaffold_check, semver, tools, workspace};
+use crate::{cmd, crds, diagrams, package, scaffold_check, semver, tools, workspace};
 
 /// Arguments of `cargo xtask test`.
 #[derive(clap::Args)]
@@ -53,6 +54,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     package::docs(&cargo, &root)?;
     eprintln!("==> crds --check");
     crds::run_check()?;
+    eprintln!("==> diagrams --check");
+    diagrams::run_check()?;
 
     let mut manifests: Vec<_> = std::fs::read_dir(workspace::crds_dir())?
         .filter_map(Result::ok)

@@ -50,6 +50,11 @@ const DEBIAN_PACKAGES: &[DebianPackage] = &[
         check: &["promtool", "--version"],
         needed_by: "`promtool check metrics` on every operator's /metrics",
     },
+    DebianPackage {
+        name: "graphviz",
+        check: &["dot", "-V"],
+        needed_by: "`cargo xtask diagrams`: docs/diagrams/*.svg rendered from their .dot sources",
+    },
 ];
 
 /// Python packages of the venv, pinned so every machine tests against the same.
