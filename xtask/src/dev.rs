@@ -226,7 +226,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .arg(&data_dir)
             .args(["--authorization-mode", "RBAC"])
             .stdout(Stdio::piped())
-            .stderr(log_file(&logs, "apiserver")?),
+            .stderr(log_file(&logs, "apiserver")?.1),
         // It stops gracefully on Ctrl-C (SIGINT) only.
         "INT",
         GRACE,
@@ -246,14 +246,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
 
     eprintln!("==> dev: starting the simulated cluster ({SIMULATED_NODES} fake nodes)");
+    let (out, err) = log_file(&logs, "simulation")?;
     procs.spawn(
         "simulation",
         Command::new(bin.join("operatorkit-simulation"))
             .current_dir(&root)
             .env("KUBECONFIG", &kubeconfig)
             .args(["--nodes", &SIMULATED_NODES.to_string(), "--guest-clusters"])
-            .stdout(log_file(&logs, "simulation")?)
-            .stderr(log_file(&logs, "simulation")?),
+            .stdout(out)
+            .stderr(err),
         "TERM",
         GRACE,
     )?;
@@ -279,7 +280,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 .args(["--initial-advertise-peer-urls", &peer])
                 .args(["--initial-cluster", &format!("dev={peer}")])
                 .stdout(Stdio::null())
-                .stderr(log_file(&logs, "etcd")?),
+                .stderr(log_file(&logs, "etcd")?.1),
             "TERM",
             GRACE,
         )
@@ -294,7 +295,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Command::new(venv.join("moto_server"))
                 .args(["-H", "127.0.0.1", "-p", &ports.moto.to_string()])
                 .stdout(Stdio::null())
-                .stderr(log_file(&logs, "moto")?),
+                .stderr(log_file(&logs, "moto")?.1),
             "TERM",
             GRACE,
         )
@@ -308,6 +309,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     for (name, port) in OPERATORS.iter().zip(&ports.metrics) {
         let account = accounts::set_up(&root, &kubectl, &kubeconfig, name, &operators_dir)?;
         let metrics = format!("127.0.0.1:{port}");
+        let (out, err) = log_file(&logs, name)?;
         procs.spawn(
             name,
             Command::new(bin.join(name))
@@ -321,8 +323,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 .arg(format!("--lease-name={name}-leader"))
                 .arg(format!("--shutdown-timeout={OPERATOR_SHUTDOWN}"))
                 .args(operator_flags(name, &ports))
-                .stdout(log_file(&logs, name)?)
-                .stderr(log_file(&logs, name)?),
+                .stdout(out)
+                .stderr(err),
             "TERM",
             OPERATOR_GRACE,
         )?;
@@ -331,12 +333,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
+    let mut denials = Denials::default();
     let state = watch_progress(
         &kube,
         &mut procs,
         &stop,
         &running,
         &logs,
+        &mut denials,
         Duration::from_secs(args.ready_timeout_seconds),
     )?;
     if stop.requested() {
@@ -354,8 +358,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!("{}", summary.render());
     let _ = std::io::stdout().flush();
 
-    // Until Ctrl-C, or until the server or the simulation stops.
+    // Until Ctrl-C, or until the server or the simulation stops; what
+    // stops or is refused later is said as it happens.
     let mut reported = Vec::new();
+    let mut denied: Vec<(String, String)> = state
+        .operators
+        .iter()
+        .flat_map(|o| o.denied.iter().map(|d| (o.name.clone(), d.clone())))
+        .collect();
     while !stop.requested() {
         for name in ["apiserver", "simulation"] {
             if let Some(status) = procs.exited(name) {
@@ -374,6 +384,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     logs.join(format!("{name}.log")).display()
                 );
                 reported.push(name);
+            }
+            for d in denials.of(&logs.join(format!("{name}.log"))) {
+                let key = ((*name).to_owned(), d);
+                if !denied.contains(&key) {
+                    eprintln!("==> dev: {name}: RBAC denied: {}", key.1);
+                    denied.push(key);
+                }
             }
         }
         stop.sleep(Duration::from_millis(500));
@@ -402,14 +419,13 @@ fn build(root: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// `<logs>/<name>.log`, appended to.
-fn log_file(logs: &Path, name: &str) -> anyhow::Result<std::fs::File> {
+/// `<logs>/<name>.log`, made anew (each run has its own logs), as stdout
+/// and stderr.
+fn log_file(logs: &Path, name: &str) -> anyhow::Result<(std::fs::File, std::fs::File)> {
     let path = logs.join(format!("{name}.log"));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("making {}", path.display()))?;
+    Ok((file.try_clone()?, file))
 }
 
 /// The kubeconfig path the server prints first on its stdout (None if it
@@ -587,12 +603,45 @@ fn last_line(path: &Path) -> String {
     progress::fit(line.trim(), 200)
 }
 
+/// What the operators' logs say the API server refused them, read as the
+/// logs grow.
+#[derive(Default)]
+struct Denials {
+    /// Per log: the bytes read (whole lines) and what was refused.
+    read: std::collections::BTreeMap<PathBuf, (u64, Vec<String>)>,
+}
+
+impl Denials {
+    /// The refusals in `log` so far.
+    fn of(&mut self, log: &Path) -> Vec<String> {
+        use std::io::Seek;
+        let (offset, denied) = self.read.entry(log.to_path_buf()).or_default();
+        let mut new = Vec::new();
+        if let Ok(mut file) = std::fs::File::open(log)
+            && file.seek(std::io::SeekFrom::Start(*offset)).is_ok()
+            && file.read_to_end(&mut new).is_ok()
+        {
+            // Whole lines only: the rest is read next time.
+            let end = new.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            *offset += end as u64;
+            for d in progress::forbidden(&String::from_utf8_lossy(&new[..end])) {
+                if !denied.contains(&d) {
+                    denied.push(d);
+                }
+            }
+            denied.sort();
+        }
+        denied.clone()
+    }
+}
+
 /// What is running now.
 fn observe(
     kube: &Kube,
     procs: &mut Processes,
     running: &[(&str, String, accounts::Account)],
     logs: &Path,
+    denials: &mut Denials,
 ) -> progress::State {
     let kinds = "kvmconfigs,awsconfigs,certconfigs,flannelconfigs,ingressconfigs";
     let resources = kube
@@ -615,6 +664,7 @@ fn observe(
                 name: (*name).to_owned(),
                 metrics: format!("http://{metrics}"),
                 process,
+                denied: denials.of(&logs.join(format!("{name}.log"))),
             }
         })
         .collect();
@@ -646,6 +696,7 @@ fn watch_progress(
     stop: &Stop,
     running: &[(&str, String, accounts::Account)],
     logs: &Path,
+    denials: &mut Denials,
     timeout: Duration,
 ) -> anyhow::Result<progress::State> {
     let terminal = std::io::stderr().is_terminal();
@@ -656,7 +707,7 @@ fn watch_progress(
         logs.display()
     );
     loop {
-        let state = observe(kube, procs, running, logs);
+        let state = observe(kube, procs, running, logs, denials);
         let header = format!(
             "waiting for the examples to be Ready ({}s); Ctrl-C stops everything",
             started.elapsed().as_secs()

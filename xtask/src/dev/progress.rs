@@ -63,6 +63,63 @@ pub struct Operator {
     pub name: String,
     pub metrics: String,
     pub process: Process,
+    /// What the API server refused it ([`forbidden`] of its log): a rule
+    /// missing from its ClusterRole or Role.
+    pub denied: Vec<String>,
+}
+
+impl Operator {
+    /// Running, ready, and refused nothing.
+    pub fn ready(&self) -> bool {
+        self.process == Process::Running { ready: Some(true) } && self.denied.is_empty()
+    }
+}
+
+/// `text` without ANSI escape sequences (a log written in colour).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, then one final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The requests the API server refused, from an operator's log: each
+/// `cannot <verb> resource "<resource>" in API group "<group>"` of its
+/// Forbidden errors, once, sorted (the object and namespace left out, so
+/// that a missing rule is one entry however many objects it hits).
+pub fn forbidden(log: &str) -> Vec<String> {
+    let log = strip_ansi(log);
+    let mut out: Vec<String> = Vec::new();
+    for line in log.lines().filter(|l| l.contains("forbidden")) {
+        let mut rest = line;
+        while let Some(start) = rest.find("cannot ") {
+            let tail = &rest[start..];
+            let group = "in API group \"";
+            let end = tail.find(group).and_then(|g| {
+                let after = g + group.len();
+                tail[after..].find('"').map(|q| after + q + 1)
+            });
+            let Some(end) = end else { break };
+            let phrase = tail[..end].replace("\\\"", "\"");
+            if !out.contains(&phrase) {
+                out.push(phrase);
+            }
+            rest = &tail[end..];
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Everything shown.
@@ -78,10 +135,7 @@ impl State {
     pub fn all_ready(&self) -> bool {
         !self.resources.is_empty()
             && self.resources.iter().all(Resource::ready)
-            && self
-                .operators
-                .iter()
-                .all(|o| o.process == Process::Running { ready: Some(true) })
+            && self.operators.iter().all(Operator::ready)
     }
 
     /// One short phrase per thing that is not ready.
@@ -92,12 +146,13 @@ impl State {
             .filter(|r| !r.ready())
             .map(|r| format!("{} {}/{}", r.kind, r.namespace, r.name))
             .collect();
-        out.extend(
-            self.operators
-                .iter()
-                .filter(|o| o.process != Process::Running { ready: Some(true) })
-                .map(|o| o.name.clone()),
-        );
+        out.extend(self.operators.iter().filter(|o| !o.ready()).map(|o| {
+            if o.denied.is_empty() {
+                o.name.clone()
+            } else {
+                format!("{} (RBAC denied: {})", o.name, o.denied.join(", "))
+            }
+        }));
         out
     }
 }
@@ -188,6 +243,14 @@ fn conditions(r: &Resource) -> String {
 
 /// What an operator is doing, in words.
 fn process(o: &Operator) -> String {
+    let mut s = process_state(o);
+    if !o.denied.is_empty() {
+        s.push_str(&format!(", RBAC DENIED: {}", o.denied.join(", ")));
+    }
+    s
+}
+
+fn process_state(o: &Operator) -> String {
     match &o.process {
         Process::Running { ready: Some(true) } => "running, ready".to_owned(),
         Process::Running { ready: Some(false) } => "running, not ready (/readyz)".to_owned(),
@@ -335,6 +398,7 @@ mod tests {
             name: name.into(),
             metrics: "http://127.0.0.1:8084".into(),
             process,
+            denied: Vec::new(),
         }
     }
 
@@ -412,6 +476,40 @@ mod tests {
                 "CertConfig default/abc12-api",
                 "aws-operator"
             ]
+        );
+    }
+
+    #[test]
+    fn forbidden_requests_once_each() {
+        let log = "\x1b[33m WARN\x1b[0m reconcile failed error=writing status: ApiError: certconfigs.core.operatorkit.dev \"a\" is forbidden: User \"system:serviceaccount:operatorkit-system:cert-operator\" cannot patch resource \"certconfigs/status\" in API group \"core.operatorkit.dev\" in the namespace \"default\": Forbidden (Status { message: \"certconfigs.core.operatorkit.dev \\\"a\\\" is forbidden: User \\\"x\\\" cannot patch resource \\\"certconfigs/status\\\" in API group \\\"core.operatorkit.dev\\\" in the namespace \\\"default\\\"\" })
+ INFO fine
+ WARN list: secrets is forbidden: User \"u\" cannot list resource \"secrets\" in API group \"\" at the cluster scope
+";
+        assert_eq!(
+            forbidden(log),
+            [
+                "cannot list resource \"secrets\" in API group \"\"",
+                "cannot patch resource \"certconfigs/status\" in API group \"core.operatorkit.dev\"",
+            ]
+        );
+        assert!(forbidden("all good\n").is_empty());
+    }
+
+    #[test]
+    fn a_denied_operator_is_not_ready() {
+        let mut o = operator("cert-operator", Process::Running { ready: Some(true) });
+        o.denied = vec!["cannot list resource \"secrets\" in API group \"\"".into()];
+        let state = State {
+            resources: vec![],
+            operators: vec![o],
+        };
+        assert_eq!(
+            lines(&state)[0].text,
+            "cert-operator  running, ready, RBAC DENIED: cannot list resource \"secrets\" in API group \"\" (metrics http://127.0.0.1:8084)"
+        );
+        assert_eq!(
+            state.not_ready(),
+            ["cert-operator (RBAC denied: cannot list resource \"secrets\" in API group \"\")"]
         );
     }
 
