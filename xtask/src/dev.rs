@@ -70,14 +70,15 @@ struct Ports {
 impl Ports {
     /// The fixed ones (not etcd's 2379/2380 nor moto's 5000, so that those
     /// running on the machine are left alone), checked to be free.
-    fn fixed() -> anyhow::Result<Self> {
+    fn fixed(api: u16) -> anyhow::Result<Self> {
         let ports = Self {
             etcd_client: 23790,
             etcd_peer: 23800,
             moto: 50050,
             metrics: (8081..).take(OPERATORS.len()).collect(),
         };
-        for (what, port) in ports.named() {
+        let api = ("the API server".to_owned(), api);
+        for (what, port) in std::iter::once(api).chain(ports.named()) {
             if TcpListener::bind(("127.0.0.1", port)).is_err() {
                 bail!(
                     "port {port} ({what}) is taken: is another `cargo xtask dev` running? \
@@ -191,6 +192,17 @@ fn kubectl_program() -> String {
 /// API server or the simulation stops.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let stop = Stop::install()?;
+    match run_until_stopped(args, &stop) {
+        // Ctrl-C while starting: everything started is stopped already.
+        Err(_) if stop.requested() => {
+            eprintln!("==> dev: interrupted");
+            Ok(())
+        }
+        result => result,
+    }
+}
+
+fn run_until_stopped(args: &Args, stop: &Stop) -> anyhow::Result<()> {
     let root = workspace::root();
     let data_dir = match &args.data_dir {
         Some(d) => std::path::absolute(d)?,
@@ -204,7 +216,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let ports = if args.port == 0 {
         Ports::free()?
     } else {
-        Ports::fixed()?
+        Ports::fixed(args.port)?
     };
     build(&root)?;
     stop.check()?;
@@ -258,7 +270,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "TERM",
         GRACE,
     )?;
-    wait_for_nodes(&kube, &stop)?;
+    wait_for_nodes(&kube, stop)?;
     kube.run("kubectl get nodes", &["get", "nodes", "-o", "wide"])?;
     install(&kube)?;
     stop.check()?;
@@ -285,7 +297,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             GRACE,
         )
         .context("run `cargo xtask tools` to install etcd")?;
-    wait_for_port(&mut procs, &stop, "etcd", ports.etcd_client)?;
+    wait_for_port(&mut procs, stop, "etcd", ports.etcd_client)?;
 
     eprintln!("==> dev: starting moto (AWS) on {}", ports.moto_url());
     let venv = workspace::target_dir().join("tools/venv/bin");
@@ -300,7 +312,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             GRACE,
         )
         .context("run `cargo xtask tools` to install moto")?;
-    wait_for_port(&mut procs, &stop, "moto", ports.moto)?;
+    wait_for_port(&mut procs, stop, "moto", ports.moto)?;
     hosted_zone(&venv, &ports.moto_url())?;
     stop.check()?;
 
@@ -337,7 +349,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let state = watch_progress(
         &kube,
         &mut procs,
-        &stop,
+        stop,
         &running,
         &logs,
         &mut denials,
