@@ -71,6 +71,12 @@ pub enum ArgsError {
 impl Args {
     /// A client from `--kubeconfig`/`--context`, or the environment.
     pub async fn client(&self) -> Result<Client, ArgsError> {
+        Ok(Client::try_from(self.config().await?)?)
+    }
+
+    /// The client configuration from `--kubeconfig`/`--context`, or the
+    /// environment.
+    async fn config(&self) -> Result<kube::Config, ArgsError> {
         let options = KubeConfigOptions {
             context: self.context.clone(),
             ..Default::default()
@@ -90,6 +96,17 @@ impl Args {
                 .await
                 .map_err(|e| ArgsError::Kubeconfig(e.to_string()))?,
         };
+        Ok(config)
+    }
+
+    /// [`Args::client`], sending `user_agent` as the User-Agent of every
+    /// request, so that the API server's audit log and metrics tell this
+    /// operator (and this replica) from the other clients of its account.
+    pub async fn client_with_agent(&self, user_agent: &str) -> Result<Client, ArgsError> {
+        let mut config = self.config().await?;
+        let value = http::HeaderValue::from_str(user_agent)
+            .map_err(|e| ArgsError::Kubeconfig(format!("user agent {user_agent:?}: {e}")))?;
+        config.headers.push((http::header::USER_AGENT, value));
         Ok(Client::try_from(config)?)
     }
 

@@ -32,6 +32,7 @@ use clap::{CommandFactory, FromArgMatches};
 use kube::CustomResourceExt;
 
 use crate::args::Args;
+use crate::keys::OperatorName;
 use crate::kind::OperatorKind;
 use crate::operator::Operator;
 use crate::step::BoxError;
@@ -157,8 +158,9 @@ fn run_main<K: OperatorKind, E: clap::Args>(
         .map_err(MainError::Runtime)?;
     runtime.block_on(async move {
         let operator = build(run.own).map_err(MainError::Build)?;
-        let client = args.client().await?;
         let settings = args.settings(operator.name());
+        let agent = user_agent(operator.name(), operator.version(), &settings.instance);
+        let client = args.client_with_agent(&agent).await?;
         tracing::info!(
             operator = %operator.name(),
             version = operator.version(),
@@ -173,10 +175,26 @@ fn run_main<K: OperatorKind, E: clap::Args>(
     })
 }
 
+/// The User-Agent of an operator's requests: `<operator>/<version>
+/// (<instance>)`, as client-go's `<binary>/<version> (<os>/<arch>)` names
+/// the program, with the replica instead of the platform.
+fn user_agent(name: &OperatorName, version: &str, instance: &str) -> String {
+    format!("{name}/{version} ({instance})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn the_user_agent_names_operator_version_and_replica() {
+        let name = OperatorName::new("cert-operator").unwrap();
+        assert_eq!(
+            user_agent(&name, "0.2.0", "cert-operator-7d9f-x2k4q"),
+            "cert-operator/0.2.0 (cert-operator-7d9f-x2k4q)"
+        );
+    }
 
     #[derive(clap::Args, Debug)]
     struct Own {

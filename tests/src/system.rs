@@ -36,6 +36,7 @@ use apiextensions::{AWSConfig, CertConfig, FlannelConfig, IngressConfig, KVMConf
 use kube::CustomResourceExt;
 use operatorkit::testing::{SimulationOptions, TestEnv};
 
+use crate::aws_proxy::FaultProxy;
 use crate::etcd::Etcd;
 use crate::moto::Moto;
 use crate::support;
@@ -79,14 +80,16 @@ fn build() -> Result<PathBuf, String> {
     let mut command = Command::new(cargo);
     command
         .current_dir(crate::examples::repo_root())
-        // The whole workspace with its tests, as `cargo test --workspace`
-        // builds it: the same features everywhere, so nothing already built
-        // is built again with other ones (only the binaries are added).
-        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
-        .arg("--target-dir")
+        .args(["build", "--quiet", "--workspace", "--bins", "--target-dir"])
         .arg(target);
     match profile {
-        "debug" => {}
+        // With the tests, as `cargo test --workspace` builds them: the same
+        // features everywhere, so nothing it built is built again with
+        // other ones (only the binaries are added).
+        "debug" => {
+            command.arg("--tests");
+        }
+        // A benchmark: the binaries only.
         "release" => {
             command.arg("--release");
         }
@@ -134,6 +137,8 @@ pub struct System {
     pub etcd: Etcd,
     /// aws-operator's AWS.
     pub moto: Moto,
+    /// Between aws-operator and moto: counts its AWS calls by action.
+    pub aws: FaultProxy,
     /// Where the kubeconfigs and logs are.
     dir: PathBuf,
     /// Each operator's kubeconfig (its ServiceAccount's token).
@@ -142,7 +147,13 @@ pub struct System {
     replicas: Replicas,
     /// Replicas started so far, for fresh names.
     started: Mutex<usize>,
+    /// This system's turn: one system runs at a time in a test process
+    /// (each is five operators, a server and a simulation on two cores).
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Whose turn it is to run a system.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl System {
     /// Starts everything: etcd, moto (with the example's hosted zone), the
@@ -151,10 +162,12 @@ impl System {
     /// and `options.replicas` processes of each operator; returns once every
     /// process answers on `/readyz`.
     pub async fn start(options: Options) -> Self {
+        let turn = TURN.lock().await;
         let bin = binaries();
         assert!(bin.join(OPERATORS[0]).is_file(), "no binaries in {bin:?}");
         let etcd = Etcd::start().await.unwrap();
         let moto = Moto::start().await.unwrap();
+        let aws = FaultProxy::start(moto.endpoint()).await;
         crate::aws::hosted_zone(&moto, crate::aws::EXAMPLE_ZONE).await;
         let env = environment(options.nodes).await;
         let dir = std::env::temp_dir().join(format!("system-{}", env.namespace()));
@@ -174,10 +187,12 @@ impl System {
             env,
             etcd,
             moto,
+            aws,
             dir,
             kubeconfigs,
             replicas: Replicas::default(),
             started: Mutex::default(),
+            _turn: turn,
         };
         for operator in OPERATORS {
             for _ in 0..options.replicas {
@@ -250,7 +265,7 @@ impl System {
                     operatorkit_simulation::keys::GUEST_API_ADDRESS
                 ),
             ],
-            "aws-operator" => vec!["--endpoint-url".into(), self.moto.endpoint()],
+            "aws-operator" => vec!["--endpoint-url".into(), self.aws.endpoint()],
             _ => Vec::new(),
         }
     }
@@ -292,6 +307,42 @@ impl System {
             let _ = replica.child.kill();
             let _ = replica.child.wait();
         }
+    }
+
+    /// The process ID of replica `name`, while it runs.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.replicas
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|r| r.child.id())
+    }
+
+    /// The resident memory of replica `name` in bytes (`VmRSS` of
+    /// `/proc/<pid>/status`).
+    pub fn resident_bytes(&self, name: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid(name)?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// The requests the API server has had from `operator` (all its
+    /// replicas; with `replica`, only that one), by verb: the operators
+    /// send `<operator>/<version> (<replica>-<suffix>)` as their
+    /// User-Agent. `None` against a real cluster (the counts are the
+    /// embedded server's).
+    pub fn api_requests(
+        &self,
+        operator: &str,
+        replica: Option<&str>,
+    ) -> Option<std::collections::HashMap<String, u64>> {
+        let server = self.env.embedded()?;
+        let prefix = match replica {
+            Some(r) => format!("{operator}/{} ({r}-", env!("CARGO_PKG_VERSION")),
+            None => format!("{operator}/"),
+        };
+        Some(server.requests().by_user_agent(&prefix))
     }
 
     /// Replicas that exited on their own, with the end of their logs.
