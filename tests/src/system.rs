@@ -235,14 +235,16 @@ impl System {
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {operator}: {e}"));
+        let url = format!("http://{metrics}/readyz");
         let replica = Replica {
             operator,
             child,
             metrics,
-            log,
+            log: log.clone(),
         };
-        self.wait_answering(&name, &replica).await;
+        // Kept before the wait, so that a failed start is killed too.
         self.replicas.lock().unwrap().insert(name.clone(), replica);
+        wait_answering(&name, &url, &log).await;
         name
     }
 
@@ -270,25 +272,6 @@ impl System {
         }
     }
 
-    /// Waits until `replica` answers on `/readyz`; fails with its log when
-    /// it exits or does not answer in time.
-    async fn wait_answering(&self, name: &str, replica: &Replica) {
-        let url = format!("http://{}/readyz", replica.metrics);
-        let deadline = tokio::time::Instant::now() + READY;
-        loop {
-            if answers(&url).await {
-                return;
-            }
-            let log = std::fs::read_to_string(&replica.log).unwrap_or_default();
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{name} did not answer on {url} within {READY:?}:\n{}",
-                support::last_lines(&log, 30).join("\n")
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     /// The names of the running replicas of `operator`.
     pub fn replicas_of(&self, operator: &str) -> Vec<String> {
         let replicas = self.replicas.lock().unwrap();
@@ -307,6 +290,15 @@ impl System {
             let _ = replica.child.kill();
             let _ = replica.child.wait();
         }
+    }
+
+    /// Where replica `name` serves `/metrics`, `/healthz` and `/readyz`.
+    pub fn metrics_address(&self, name: &str) -> Option<String> {
+        self.replicas
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|r| r.metrics.clone())
     }
 
     /// The process ID of replica `name`, while it runs.
@@ -343,6 +335,39 @@ impl System {
             None => format!("{operator}/"),
         };
         Some(server.requests().by_user_agent(&prefix))
+    }
+
+    /// The writes (create, update, patch, delete) the API server has had
+    /// from `operator` (or only its `replica`), by resource; `None` against
+    /// a real cluster.
+    pub fn api_writes(
+        &self,
+        operator: &str,
+        replica: Option<&str>,
+    ) -> Option<BTreeMap<String, u64>> {
+        let server = self.env.embedded()?;
+        let prefix = match replica {
+            Some(r) => format!("{operator}/{} ({r}-", env!("CARGO_PKG_VERSION")),
+            None => format!("{operator}/"),
+        };
+        let mut writes = BTreeMap::new();
+        for ((verb, resource), n) in server.requests().by_user_agent_and_resource(&prefix) {
+            if operatorkit::testing::is_write(&verb) {
+                *writes.entry(resource).or_default() += n;
+            }
+        }
+        Some(writes)
+    }
+
+    /// The replica holding `operator`'s Lease.
+    pub async fn leader(&self, operator: &str) -> Option<String> {
+        let leases = self.env.api::<k8s_openapi::api::coordination::v1::Lease>();
+        let lease = leases.get_opt(&format!("{operator}-leader")).await.ok()??;
+        let holder = lease.spec?.holder_identity?;
+        // `<replica>-<six random characters>` (operatorkit's instance).
+        holder
+            .rsplit_once('-')
+            .map(|(replica, _)| replica.to_owned())
     }
 
     /// Replicas that exited on their own, with the end of their logs.
@@ -404,6 +429,23 @@ impl Drop for Replicas {
             let _ = replica.child.kill();
             let _ = replica.child.wait();
         }
+    }
+}
+
+/// Waits until replica `name` answers 200 on `url`; fails with the end of
+/// its `log` when it does not in time.
+async fn wait_answering(name: &str, url: &str, log: &Path) {
+    let deadline = tokio::time::Instant::now() + READY;
+    loop {
+        if answers(url).await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} did not answer on {url} within {READY:?}:\n{}",
+            tail(log)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod chaos;
 mod cmd;
 mod crds;
 mod dev;
@@ -31,6 +32,8 @@ struct Cli {
 enum Task {
     /// Run the criterion benchmarks (all, or one by name).
     Bench(bench::Args),
+    /// The system's chaos test with 100 kills (or --kills), seeded (--seed).
+    Chaos(chaos::Args),
     /// Write manifests/crds/ from the Rust types (or check it is up to date).
     Crds(crds::Args),
     /// Run the whole system on this machine against the embedded API server.
@@ -55,6 +58,7 @@ enum Task {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Bench(args) => bench::run(&args),
+        Task::Chaos(args) => chaos::run(&args),
         Task::Crds(args) => crds::run(&args),
         Task::Dev(args) => dev::run(&args),
         Task::Diagrams(args) => diagrams::run(&args),

@@ -41,35 +41,48 @@ pub(crate) type Body = BoxBody<Bytes, Infallible>;
 /// Largest request body accepted, as kube-apiserver's limit for JSON.
 const MAX_BODY: usize = 3 * 1024 * 1024;
 
-/// Counts of requests, by user agent and verb, for tests that assert how many
-/// calls a client made.
+/// Counts of requests, by user agent, verb and resource, for tests that
+/// assert how many calls a client made.
 #[derive(Default)]
 pub struct RequestCounter {
-    counts: std::sync::Mutex<HashMap<(String, String), u64>>,
+    /// By (user agent, verb, resource); the resource is `<resource>` or
+    /// `<resource>/<subresource>`, "" for a non-resource path.
+    counts: std::sync::Mutex<HashMap<(String, String, String), u64>>,
     total: AtomicU64,
 }
 
 impl RequestCounter {
-    fn record(&self, user_agent: &str, verb: &str) {
+    fn record(&self, user_agent: &str, verb: &str, resource: String) {
         self.total.fetch_add(1, Ordering::Relaxed);
         let mut c = self
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *c.entry((user_agent.to_owned(), verb.to_owned()))
+        *c.entry((user_agent.to_owned(), verb.to_owned(), resource))
             .or_default() += 1;
     }
 
     /// Requests so far whose User-Agent starts with `prefix`, by verb.
     pub fn by_user_agent(&self, prefix: &str) -> HashMap<String, u64> {
+        let mut out = HashMap::new();
+        for ((verb, _), n) in self.by_user_agent_and_resource(prefix) {
+            *out.entry(verb).or_default() += n;
+        }
+        out
+    }
+
+    /// Requests so far whose User-Agent starts with `prefix`, by verb and
+    /// resource (`<resource>` or `<resource>/<subresource>`; "" for a
+    /// non-resource path such as `/version`).
+    pub fn by_user_agent_and_resource(&self, prefix: &str) -> HashMap<(String, String), u64> {
         let c = self
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = HashMap::new();
-        for ((ua, verb), n) in c.iter() {
+        for ((ua, verb, resource), n) in c.iter() {
             if ua.starts_with(prefix) {
-                *out.entry(verb.clone()).or_default() += n;
+                *out.entry((verb.clone(), resource.clone())).or_default() += n;
             }
         }
         out
@@ -78,6 +91,15 @@ impl RequestCounter {
     /// Every request so far.
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
+    }
+}
+
+/// `<resource>` or `<resource>/<subresource>` of a request; "" for a path.
+fn resource_of(attributes: &crate::authz::Attributes) -> String {
+    match &attributes.target {
+        crate::authz::Target::Resource(r) if r.subresource.is_empty() => r.resource.clone(),
+        crate::authz::Target::Resource(r) => format!("{}/{}", r.resource, r.subresource),
+        crate::authz::Target::Path(_) => String::new(),
     }
 }
 
@@ -237,9 +259,12 @@ impl App {
         let path = parts.uri.path().to_owned();
         let query = parse_query(parts.uri.query());
         let route = route::parse(&path);
-        self.requests
-            .record(&user_agent, verb_of(&parts.method, route.as_ref(), &query));
         let attributes = attributes::of_request(&parts.method, &path, route.as_ref(), &query);
+        self.requests.record(
+            &user_agent,
+            verb_of(&parts.method, route.as_ref(), &query),
+            resource_of(&attributes),
+        );
         if let Err(e) = self.authz.authorize(&user, &attributes) {
             tracing::debug!(user = %user.name, ?attributes, "request forbidden");
             return error_response(&e);

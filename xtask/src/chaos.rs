@@ -1,0 +1,47 @@
+//! `cargo xtask chaos`: the system's chaos test at full strength.
+//!
+//! `cargo xtask test` runs `tests/tests/system.rs`'s chaos test with a
+//! reduced number of kills; this runs the same test with 100 (or
+//! `--kills N`), seeded by `--seed` to replay a failure (else a fresh seed,
+//! printed by the test), with its report shown.
+
+use std::process::Command;
+
+use crate::{cmd, tools, workspace};
+
+/// Arguments of `cargo xtask chaos`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Operator processes killed (kill -9) while the guest clusters come and go.
+    #[arg(long, default_value_t = 100)]
+    kills: usize,
+    /// Seed of the kills and pauses (default: a fresh one, printed).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// The chaos test of `tests/tests/system.rs`.
+const TEST: &str = "guest_clusters_come_and_go_while_operators_are_killed_at_random";
+
+/// Runs the chaos test with `args`.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let tools = tools::ensure()?;
+    let mut test = Command::new(cmd::cargo());
+    test.current_dir(workspace::root())
+        .args([
+            "test",
+            "--package",
+            "e2e",
+            "--test",
+            "system",
+            "--",
+            "--exact",
+        ])
+        .args([TEST, "--nocapture"])
+        .env("CHAOS_KILLS", args.kills.to_string())
+        .env("PATH", tools::path_with(&tools.venv_bin)?);
+    if let Some(seed) = args.seed {
+        test.env("CHAOS_SEED", seed.to_string());
+    }
+    cmd::run("chaos", &mut test)
+}
