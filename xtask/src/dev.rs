@@ -203,146 +203,29 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 fn run_until_stopped(args: &Args, stop: &Stop) -> anyhow::Result<()> {
-    let root = workspace::root();
-    let data_dir = match &args.data_dir {
-        Some(d) => std::path::absolute(d)?,
-        None => workspace::target_dir().join("dev"),
-    };
-    let logs = data_dir.join("logs");
-    let operators_dir = data_dir.join("operators");
-    for dir in [&data_dir, &logs, &operators_dir] {
-        std::fs::create_dir_all(dir).with_context(|| format!("making {}", dir.display()))?;
-    }
+    let dirs = Dirs::make(args)?;
     let ports = if args.port == 0 {
         Ports::free()?
     } else {
         Ports::fixed(args.port)?
     };
-    build(&root)?;
+    build(&dirs.root)?;
     stop.check()?;
-    let bin = workspace::target_dir().join("debug");
-    let mut procs = Processes::new(data_dir.join("pids"));
-
-    eprintln!(
-        "==> dev: starting the embedded API server (RBAC; data in {}, log in {})",
-        data_dir.display(),
-        logs.join("apiserver.log").display()
-    );
-    let server = procs.spawn(
-        "apiserver",
-        Command::new(bin.join("operatorkit-apiserver"))
-            .current_dir(&root)
-            .arg("--port")
-            .arg(args.port.to_string())
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["--authorization-mode", "RBAC"])
-            .stdout(Stdio::piped())
-            .stderr(log_file(&logs, "apiserver")?.1),
-        // It stops gracefully on Ctrl-C (SIGINT) only.
-        "INT",
-        GRACE,
-    )?;
-    let kubeconfig = read_kubeconfig_path(server)?;
-    let Some(kubeconfig) = kubeconfig else {
-        let status = procs.exited("apiserver");
-        bail!(
-            "the API server stopped before it was ready ({status:?}); see {}",
-            logs.join("apiserver.log").display()
-        );
-    };
+    let mut procs = Processes::new(dirs.data.join("pids"));
+    let kubeconfig = start_server(&dirs, args.port, &mut procs)?;
     let server_url = server_url(&kubeconfig)?;
     let kube = Kube {
-        root: root.clone(),
+        root: dirs.root.clone(),
         kubeconfig: kubeconfig.clone(),
     };
-
-    eprintln!("==> dev: starting the simulated cluster ({SIMULATED_NODES} fake nodes)");
-    let (out, err) = log_file(&logs, "simulation")?;
-    procs.spawn(
-        "simulation",
-        Command::new(bin.join("operatorkit-simulation"))
-            .current_dir(&root)
-            .env("KUBECONFIG", &kubeconfig)
-            .args(["--nodes", &SIMULATED_NODES.to_string(), "--guest-clusters"])
-            .stdout(out)
-            .stderr(err),
-        "TERM",
-        GRACE,
-    )?;
+    start_simulation(&dirs, &kubeconfig, &mut procs)?;
     wait_for_nodes(&kube, stop)?;
     kube.run("kubectl get nodes", &["get", "nodes", "-o", "wide"])?;
     install(&kube)?;
     stop.check()?;
-
-    eprintln!("==> dev: starting etcd on {}", ports.etcd_url());
-    let etcd_dir = data_dir.join("etcd");
-    let client = ports.etcd_url();
-    let peer = format!("http://127.0.0.1:{}", ports.etcd_peer);
-    procs
-        .spawn(
-            "etcd",
-            Command::new("etcd")
-                .arg("--data-dir")
-                .arg(&etcd_dir)
-                .args(["--name", "dev"])
-                .args(["--listen-client-urls", &client])
-                .args(["--advertise-client-urls", &client])
-                .args(["--listen-peer-urls", &peer])
-                .args(["--initial-advertise-peer-urls", &peer])
-                .args(["--initial-cluster", &format!("dev={peer}")])
-                .stdout(Stdio::null())
-                .stderr(log_file(&logs, "etcd")?.1),
-            "TERM",
-            GRACE,
-        )
-        .context("run `cargo xtask tools` to install etcd")?;
-    wait_for_port(&mut procs, stop, "etcd", ports.etcd_client)?;
-
-    eprintln!("==> dev: starting moto (AWS) on {}", ports.moto_url());
-    let venv = workspace::target_dir().join("tools/venv/bin");
-    procs
-        .spawn(
-            "moto",
-            Command::new(venv.join("moto_server"))
-                .args(["-H", "127.0.0.1", "-p", &ports.moto.to_string()])
-                .stdout(Stdio::null())
-                .stderr(log_file(&logs, "moto")?.1),
-            "TERM",
-            GRACE,
-        )
-        .context("run `cargo xtask tools` to install moto")?;
-    wait_for_port(&mut procs, stop, "moto", ports.moto)?;
-    hosted_zone(&venv, &ports.moto_url())?;
-    stop.check()?;
-
-    let kubectl = kubectl_program();
-    let mut running = Vec::new();
-    for (name, port) in OPERATORS.iter().zip(&ports.metrics) {
-        let account = accounts::set_up(&root, &kubectl, &kubeconfig, name, &operators_dir)?;
-        let metrics = format!("127.0.0.1:{port}");
-        let (out, err) = log_file(&logs, name)?;
-        procs.spawn(
-            name,
-            Command::new(bin.join(name))
-                .current_dir(&root)
-                .env("POD_NAMESPACE", accounts::NAMESPACE)
-                .env("POD_NAME", format!("{name}-dev"))
-                .arg("--kubeconfig")
-                .arg(&account.kubeconfig)
-                .arg(format!("--metrics-address={metrics}"))
-                .arg("--leader-elect")
-                .arg(format!("--lease-name={name}-leader"))
-                .arg(format!("--shutdown-timeout={OPERATOR_SHUTDOWN}"))
-                .args(operator_flags(name, &ports))
-                .stdout(out)
-                .stderr(err),
-            "TERM",
-            OPERATOR_GRACE,
-        )?;
-        running.push((*name, metrics, account));
-        stop.check()?;
-    }
+    start_etcd(&dirs, &ports, &mut procs, stop)?;
+    start_moto(&dirs, &ports, &mut procs, stop)?;
+    let running = start_operators(&dirs, &ports, &kubeconfig, &mut procs, stop)?;
 
     let started = Instant::now();
     let mut denials = Denials::default();
@@ -351,7 +234,7 @@ fn run_until_stopped(args: &Args, stop: &Stop) -> anyhow::Result<()> {
         &mut procs,
         stop,
         &running,
-        &logs,
+        &dirs.logs,
         &mut denials,
         Duration::from_secs(args.ready_timeout_seconds),
     )?;
@@ -361,7 +244,7 @@ fn run_until_stopped(args: &Args, stop: &Stop) -> anyhow::Result<()> {
     let summary = Summary {
         server_url: &server_url,
         kubeconfig: &kubeconfig,
-        data_dir: &data_dir,
+        data_dir: &dirs.data,
         ports: &ports,
         operators: &running,
         state: &state,
@@ -369,35 +252,234 @@ fn run_until_stopped(args: &Args, stop: &Stop) -> anyhow::Result<()> {
     };
     println!("{}", summary.render());
     let _ = std::io::stdout().flush();
-
-    // Until Ctrl-C, or until the server or the simulation stops; what
-    // stops or is refused later is said as it happens.
-    let mut reported = Vec::new();
-    let mut denied: Vec<(String, String)> = state
+    let denied = state
         .operators
         .iter()
         .flat_map(|o| o.denied.iter().map(|d| (o.name.clone(), d.clone())))
         .collect();
+    watch_until_stopped(&dirs, &running, &mut procs, stop, denials, denied)
+}
+
+/// The repository, the data directory and where logs and the operators'
+/// kubeconfigs go.
+struct Dirs {
+    root: PathBuf,
+    data: PathBuf,
+    logs: PathBuf,
+    operators: PathBuf,
+}
+
+impl Dirs {
+    /// `--data-dir` (else `target/dev`) and its `logs/` and `operators/`,
+    /// made if missing.
+    fn make(args: &Args) -> anyhow::Result<Self> {
+        let data = match &args.data_dir {
+            Some(d) => std::path::absolute(d)?,
+            None => workspace::target_dir().join("dev"),
+        };
+        let dirs = Self {
+            root: workspace::root(),
+            logs: data.join("logs"),
+            operators: data.join("operators"),
+            data,
+        };
+        for dir in [&dirs.data, &dirs.logs, &dirs.operators] {
+            std::fs::create_dir_all(dir).with_context(|| format!("making {}", dir.display()))?;
+        }
+        Ok(dirs)
+    }
+
+    /// Where `name`'s log is.
+    fn log(&self, name: &str) -> PathBuf {
+        self.logs.join(format!("{name}.log"))
+    }
+}
+
+/// The built binaries.
+fn bin() -> PathBuf {
+    workspace::target_dir().join("debug")
+}
+
+/// Starts the API server on `port` and returns the path of the admin
+/// kubeconfig it writes.
+fn start_server(dirs: &Dirs, port: u16, procs: &mut Processes) -> anyhow::Result<PathBuf> {
+    eprintln!(
+        "==> dev: starting the embedded API server (RBAC; data in {}, log in {})",
+        dirs.data.display(),
+        dirs.log("apiserver").display()
+    );
+    let server = procs.spawn(
+        "apiserver",
+        Command::new(bin().join("operatorkit-apiserver"))
+            .current_dir(&dirs.root)
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--data-dir")
+            .arg(&dirs.data)
+            .args(["--authorization-mode", "RBAC"])
+            .stdout(Stdio::piped())
+            .stderr(log_file(&dirs.logs, "apiserver")?.1),
+        // It stops gracefully on Ctrl-C (SIGINT) only.
+        "INT",
+        GRACE,
+    )?;
+    match read_kubeconfig_path(server)? {
+        Some(kubeconfig) => Ok(kubeconfig),
+        None => {
+            let status = procs.exited("apiserver");
+            bail!(
+                "the API server stopped before it was ready ({status:?}); see {}",
+                dirs.log("apiserver").display()
+            )
+        }
+    }
+}
+
+/// Starts the simulated cluster against the server of `kubeconfig`.
+fn start_simulation(dirs: &Dirs, kubeconfig: &Path, procs: &mut Processes) -> anyhow::Result<()> {
+    eprintln!("==> dev: starting the simulated cluster ({SIMULATED_NODES} fake nodes)");
+    let (out, err) = log_file(&dirs.logs, "simulation")?;
+    procs.spawn(
+        "simulation",
+        Command::new(bin().join("operatorkit-simulation"))
+            .current_dir(&dirs.root)
+            .env("KUBECONFIG", kubeconfig)
+            .args(["--nodes", &SIMULATED_NODES.to_string(), "--guest-clusters"])
+            .stdout(out)
+            .stderr(err),
+        "TERM",
+        GRACE,
+    )?;
+    Ok(())
+}
+
+/// Starts etcd (data in `<data-dir>/etcd`) and waits until it listens.
+fn start_etcd(
+    dirs: &Dirs,
+    ports: &Ports,
+    procs: &mut Processes,
+    stop: &Stop,
+) -> anyhow::Result<()> {
+    eprintln!("==> dev: starting etcd on {}", ports.etcd_url());
+    let client = ports.etcd_url();
+    let peer = format!("http://127.0.0.1:{}", ports.etcd_peer);
+    procs
+        .spawn(
+            "etcd",
+            Command::new("etcd")
+                .arg("--data-dir")
+                .arg(dirs.data.join("etcd"))
+                .args(["--name", "dev"])
+                .args(["--listen-client-urls", &client])
+                .args(["--advertise-client-urls", &client])
+                .args(["--listen-peer-urls", &peer])
+                .args(["--initial-advertise-peer-urls", &peer])
+                .args(["--initial-cluster", &format!("dev={peer}")])
+                .stdout(Stdio::null())
+                .stderr(log_file(&dirs.logs, "etcd")?.1),
+            "TERM",
+            GRACE,
+        )
+        .context("run `cargo xtask tools` to install etcd")?;
+    wait_for_port(procs, stop, "etcd", ports.etcd_client)
+}
+
+/// Starts moto, waits until it listens and makes the example's hosted zone.
+fn start_moto(
+    dirs: &Dirs,
+    ports: &Ports,
+    procs: &mut Processes,
+    stop: &Stop,
+) -> anyhow::Result<()> {
+    eprintln!("==> dev: starting moto (AWS) on {}", ports.moto_url());
+    let venv = workspace::target_dir().join("tools/venv/bin");
+    procs
+        .spawn(
+            "moto",
+            Command::new(venv.join("moto_server"))
+                .args(["-H", "127.0.0.1", "-p", &ports.moto.to_string()])
+                .stdout(Stdio::null())
+                .stderr(log_file(&dirs.logs, "moto")?.1),
+            "TERM",
+            GRACE,
+        )
+        .context("run `cargo xtask tools` to install moto")?;
+    wait_for_port(procs, stop, "moto", ports.moto)?;
+    hosted_zone(&venv, &ports.moto_url())?;
+    stop.check()
+}
+
+/// Starts every operator as its ServiceAccount; returns each with its
+/// metrics address and account.
+fn start_operators(
+    dirs: &Dirs,
+    ports: &Ports,
+    kubeconfig: &Path,
+    procs: &mut Processes,
+    stop: &Stop,
+) -> anyhow::Result<Vec<(&'static str, String, accounts::Account)>> {
+    let kubectl = kubectl_program();
+    let mut running = Vec::new();
+    for (name, port) in OPERATORS.iter().zip(&ports.metrics) {
+        let account = accounts::set_up(&dirs.root, &kubectl, kubeconfig, name, &dirs.operators)?;
+        let metrics = format!("127.0.0.1:{port}");
+        let (out, err) = log_file(&dirs.logs, name)?;
+        procs.spawn(
+            name,
+            Command::new(bin().join(name))
+                .current_dir(&dirs.root)
+                .env("POD_NAMESPACE", accounts::NAMESPACE)
+                .env("POD_NAME", format!("{name}-dev"))
+                .arg("--kubeconfig")
+                .arg(&account.kubeconfig)
+                .arg(format!("--metrics-address={metrics}"))
+                .arg("--leader-elect")
+                .arg(format!("--lease-name={name}-leader"))
+                .arg(format!("--shutdown-timeout={OPERATOR_SHUTDOWN}"))
+                .args(operator_flags(name, ports))
+                .stdout(out)
+                .stderr(err),
+            "TERM",
+            OPERATOR_GRACE,
+        )?;
+        running.push((*name, metrics, account));
+        stop.check()?;
+    }
+    Ok(running)
+}
+
+/// Until Ctrl-C, or until the server or the simulation stops (an error);
+/// an operator that stops, or a request refused to it, is said as it
+/// happens (`denied`: the refusals the summary showed already).
+fn watch_until_stopped(
+    dirs: &Dirs,
+    running: &[(&'static str, String, accounts::Account)],
+    procs: &mut Processes,
+    stop: &Stop,
+    mut denials: Denials,
+    mut denied: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let mut reported = Vec::new();
     while !stop.requested() {
         for name in ["apiserver", "simulation"] {
             if let Some(status) = procs.exited(name) {
                 bail!(
                     "{name} stopped ({status}); see {}",
-                    logs.join(format!("{name}.log")).display()
+                    dirs.log(name).display()
                 );
             }
         }
-        for (name, _, _) in &running {
+        for (name, _, _) in running {
             if !reported.contains(name)
                 && let Some(status) = procs.exited(name)
             {
                 eprintln!(
                     "==> dev: {name} stopped ({status}); see {}",
-                    logs.join(format!("{name}.log")).display()
+                    dirs.log(name).display()
                 );
-                reported.push(name);
+                reported.push(*name);
             }
-            for d in denials.of(&logs.join(format!("{name}.log"))) {
+            for d in denials.of(&dirs.log(name)) {
                 let key = ((*name).to_owned(), d);
                 if !denied.contains(&key) {
                     eprintln!("==> dev: {name}: RBAC denied: {}", key.1);
