@@ -19,7 +19,11 @@
 //! The binaries are built once per test process with `cargo build` into the
 //! target directory the test itself runs from, so a test never runs an
 //! operator older than its sources (`cargo xtask test` builds them before
-//! the tests run, so there this finds nothing to do). Each process logs (JSON) to its own
+//! the tests run, so there this finds nothing to do). A benchmark runs from
+//! `target/release`, so there it is `cargo build --release --workspace
+//! --bins` (`cargo xtask bench system`, `tests/benches/system.rs`: the
+//! first release build of the binaries takes minutes; later ones find
+//! nothing to do). Each process logs (JSON) to its own
 //! file; [`System::logs`] gives the ends of them for a failure message.
 //! Processes still running when the [`System`] drops are killed.
 
@@ -522,31 +526,56 @@ impl System {
     /// controller's ConfigMaps and Service; its keys in etcd. Empty when
     /// the cluster is gone without a trace.
     pub async fn leftovers(&self, cluster: &str) -> Vec<String> {
-        let mut left = api_leftovers(&self.env, cluster).await;
-        left.extend(self.ingress_leftovers(cluster).await);
+        let clusters = [cluster.to_owned()];
+        self.leftovers_of(&clusters)
+            .await
+            .remove(cluster)
+            .unwrap_or_default()
+    }
+
+    /// [`System::leftovers`] of each of `clusters`, in one pass over the API
+    /// server, the ingress controller's objects and etcd (a benchmark of
+    /// many clusters polls this; a pass per cluster would load the server
+    /// it measures). The controller Service's ports are one set for all:
+    /// while they differ from the chart's, every cluster has them left.
+    pub async fn leftovers_of(&self, clusters: &[String]) -> BTreeMap<String, Vec<String>> {
+        let mut left = api_leftovers_of(&self.env, clusters).await;
+        let ingress = self.ingress_leftovers(clusters).await;
         let mut etcd = crate::flannel::client(&self.etcd).await;
-        for key in crate::flannel::keys(&mut etcd, "/").await {
-            if key.contains(cluster) {
-                left.push(format!("etcd key {key}"));
+        let keys = crate::flannel::keys(&mut etcd, "/").await;
+        for cluster in clusters {
+            let mine = left.entry(cluster.clone()).or_default();
+            mine.extend(ingress.get(cluster).into_iter().flatten().cloned());
+            for key in &keys {
+                if key.contains(cluster.as_str()) {
+                    mine.push(format!("etcd key {key}"));
+                }
             }
         }
         left
     }
 
-    /// The cluster's entries in the ingress controller's ConfigMaps and
+    /// The clusters' entries in the ingress controller's ConfigMaps and
     /// ports of its Service.
-    async fn ingress_leftovers(&self, cluster: &str) -> Vec<String> {
-        let mut left = Vec::new();
+    async fn ingress_leftovers(&self, clusters: &[String]) -> BTreeMap<String, Vec<String>> {
+        let mut left: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut entries = Vec::new();
         for map in [crate::ingress::TCP, crate::ingress::UDP] {
             for (port, target) in crate::ingress::entries(&self.env, map).await {
-                if target.contains(cluster) {
-                    left.push(format!("{map} entry {port}: {target}"));
-                }
+                entries.push((map, port, target));
             }
         }
         let ports = crate::ingress::service_ports(&self.env).await;
-        if ports != crate::ingress::chart_ports() {
-            left.push(format!("controller Service ports {ports:?}"));
+        for cluster in clusters {
+            let mine = left.entry(cluster.clone()).or_default();
+            for (map, port, target) in &entries {
+                if target.contains(cluster.as_str()) {
+                    mine.push(format!("{map} entry {port}: {target}"));
+                }
+            }
+            if ports != crate::ingress::chart_ports() {
+                mine.push(format!("controller Service ports {ports:?}"));
+            }
         }
         left
     }
@@ -618,11 +647,22 @@ async fn live_keys(account: &aws_operator::aws::Account, cluster: &str) -> Vec<S
 /// `cluster` (its label, its name) or carry a finalizer of this
 /// repository's operators (`*.operatorkit.dev/*`).
 pub async fn api_leftovers(env: &TestEnv, cluster: &str) -> Vec<String> {
+    let clusters = [cluster.to_owned()];
+    api_leftovers_of(env, &clusters)
+        .await
+        .remove(cluster)
+        .unwrap_or_default()
+}
+
+/// [`api_leftovers`] of each of `clusters`, in one pass (an object with a
+/// finalizer of ours but of none of them counts for every one).
+pub async fn api_leftovers_of(env: &TestEnv, clusters: &[String]) -> BTreeMap<String, Vec<String>> {
     use kube::api::{Api, DynamicObject, ListParams};
     use kube::discovery::{Discovery, verbs};
     let client = env.client();
     let discovery = Discovery::new(client.clone()).run().await.unwrap();
-    let mut left = Vec::new();
+    let mut left: BTreeMap<String, Vec<String>> =
+        clusters.iter().map(|c| (c.clone(), Vec::new())).collect();
     for group in discovery.groups() {
         for (resource, caps) in group.recommended_resources() {
             if !caps.supports_operation(verbs::LIST) {
@@ -634,26 +674,28 @@ pub async fn api_leftovers(env: &TestEnv, cluster: &str) -> Vec<String> {
             };
             for object in list.items {
                 let meta = &object.metadata;
-                let labelled = meta
+                let label = meta
                     .labels
                     .as_ref()
-                    .and_then(|l| l.get(apiextensions::keys::CLUSTER_LABEL))
-                    .is_some_and(|c| c == cluster);
-                let named = meta.name.as_deref() == Some(cluster)
-                    || meta.namespace.as_deref() == Some(cluster);
+                    .and_then(|l| l.get(apiextensions::keys::CLUSTER_LABEL));
                 let finalizers: Vec<&String> = meta
                     .finalizers
                     .iter()
                     .flatten()
                     .filter(|f| f.contains("operatorkit.dev"))
                     .collect();
-                if labelled || named || !finalizers.is_empty() {
-                    left.push(format!(
-                        "{} {}/{} finalizers {finalizers:?}",
-                        resource.kind,
-                        meta.namespace.clone().unwrap_or_default(),
-                        meta.name.clone().unwrap_or_default()
-                    ));
+                for (cluster, mine) in left.iter_mut() {
+                    let labelled = label == Some(cluster);
+                    let named = meta.name.as_ref() == Some(cluster)
+                        || meta.namespace.as_ref() == Some(cluster);
+                    if labelled || named || !finalizers.is_empty() {
+                        mine.push(format!(
+                            "{} {}/{} finalizers {finalizers:?}",
+                            resource.kind,
+                            meta.namespace.clone().unwrap_or_default(),
+                            meta.name.clone().unwrap_or_default()
+                        ));
+                    }
                 }
             }
         }

@@ -4,6 +4,9 @@
 //! The benchmarks are the workspace's `[[bench]]` targets, found with
 //! `cargo metadata`, so an operator added by `cargo xtask new-operator` is
 //! benchmarked as `cargo xtask bench <its name>` with nothing to register.
+//! `cargo xtask bench system` (the `e2e` package's `system` target) runs the
+//! whole system, five operator processes included, with 20 KVM guest
+//! clusters; its figures are in `docs/performance.md`.
 
 use std::process::Command;
 
@@ -15,7 +18,9 @@ use crate::{cmd, workspace};
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark, e.g. `apiserver`, `operator` or `issue` (default: all).
+    /// Which benchmark, e.g. `apiserver`, `operator`, `issue` or `system`
+    /// (the whole system: `tests/benches/system.rs`, figures in
+    /// `docs/performance.md`) (default: all).
     name: Option<String>,
 }
 
@@ -124,5 +129,20 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_system_benchmark_is_found_in_the_workspace() -> anyhow::Result<()> {
+        let found = benches(&workspace::metadata(&workspace::root())?);
+        let system = found.iter().find(|b| b.name == "system");
+        assert_eq!(
+            system,
+            Some(&Bench {
+                name: "system".into(),
+                package: "e2e".into(),
+                features: vec![],
+            })
+        );
+        Ok(())
     }
 }
