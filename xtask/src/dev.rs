@@ -590,7 +590,7 @@ fn wait_for_nodes(kube: &Kube, stop: &Stop) -> anyhow::Result<()> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                .any(|c| c["type"] == apiextensions::status::READY && c["status"] == "True")
         };
         if let Ok(nodes) = &nodes
             && let Some(items) = nodes["items"].as_array()

@@ -44,7 +44,7 @@ impl Resource {
     pub fn ready(&self) -> bool {
         self.conditions
             .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+            .any(|c| c.type_ == apiextensions::status::READY && c.status == "True")
     }
 }
 
