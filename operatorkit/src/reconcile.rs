@@ -156,7 +156,16 @@ pub(crate) async fn reconcile<K: OperatorKind>(
         object = %object.name_any(),
         namespace = %object.namespace().unwrap_or_default(),
     );
-    let result = AssertUnwindSafe(run(object, &env).instrument(span))
+    // Debug lines bracketing the loop, in its span (controller, object,
+    // namespace): who reconciled what when, for a person reading the logs
+    // and for the system's upgrade test.
+    let bracketed = async {
+        tracing::debug!("loop started");
+        let result = run(object, &env).await;
+        tracing::debug!(ok = result.is_ok(), "loop ended");
+        result
+    };
+    let result = AssertUnwindSafe(bracketed.instrument(span))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {

@@ -30,7 +30,7 @@ use apiextensions::{FlannelConfig, IngressConfig, KVMConfig, OperatorStatus};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use operatorkit::testing::{
     OperatorRun, SimulationOptions, TestEnv, is_write, min_mean_max, wait_for_count,
 };
@@ -174,17 +174,7 @@ async fn setup() -> (TestEnv, (OperatorRun, OperatorRun)) {
 
 /// Marks every object of kind `K` Ready for its generation when it is not
 /// yet, as its operator would.
-async fn serve<K>(api: Api<K>)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
+async fn serve<K: e2e::support::NamespacedKind>(api: Api<K>) {
     let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
     futures::pin_mut!(stream);
     while let Ok(Some(object)) = stream.try_next().await {

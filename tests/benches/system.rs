@@ -240,7 +240,7 @@ async fn bench() {
     let started = Instant::now();
     let system = System::start(Options {
         nodes: NODES,
-        replicas: 1,
+        ..Options::default()
     })
     .await;
     println!(

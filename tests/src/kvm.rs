@@ -251,17 +251,7 @@ pub async fn wait_gone(env: &TestEnv, name: &str) {
 
 /// Marks `kind`'s object `name` Ready for its generation, as its operator
 /// would (flannel-operator, ingress-operator) when the test does not run it.
-pub async fn mark_ready<K>(env: &TestEnv, name: &str)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
+pub async fn mark_ready<K: crate::support::NamespacedKind>(env: &TestEnv, name: &str) {
     let api: Api<K> = env.api();
     let object = wait_for(&api, name, WAIT, |o| o.is_some())
         .await

@@ -3,6 +3,32 @@
 use std::time::Duration;
 
 use operatorkit::keys::OperatorName;
+
+/// A namespaced kind the tests read and write in their namespace: what
+/// `Api::namespaced`, `wait_for` and a JSON dump of it need.
+pub trait NamespacedKind:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> NamespacedKind for K where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
 use operatorkit::testing::{ServiceAccountIdentity, TestEnv};
 
 /// The settings an operator runs with in a test as `identity`: leader

@@ -43,7 +43,7 @@ use operatorkit::testing::{SimulationOptions, TestEnv};
 use crate::aws_proxy::FaultProxy;
 use crate::etcd::Etcd;
 use crate::moto::Moto;
-use crate::support;
+use crate::support::{self, NamespacedKind};
 
 /// The operators, in the order they start (the ones others ask first).
 pub const OPERATORS: [&str; 5] = [
@@ -56,6 +56,99 @@ pub const OPERATORS: [&str; 5] = [
 
 /// How long a started process may take to answer on `/readyz`.
 const READY: Duration = Duration::from_secs(60);
+
+/// The version the upgrade test's "v2" serves: the `next-<operator>`
+/// binaries (`tests/src/bin/`) are the operators' own code labelled with
+/// another version.
+pub const NEXT_VERSION: &str = "2.0.0";
+
+/// The variable the `next-<operator>` binaries read their version from.
+const NEXT_VERSION_VAR: &str = "NEXT_OPERATOR_VERSION";
+
+/// The version a `next-<operator>` binary serves (`$NEXT_OPERATOR_VERSION`).
+///
+/// # Errors
+/// When the variable is unset, empty or the crate's own version.
+pub fn next_version() -> Result<String, String> {
+    match std::env::var(NEXT_VERSION_VAR) {
+        Ok(v) if !v.is_empty() && v != env!("CARGO_PKG_VERSION") => Ok(v),
+        Ok(v) => Err(format!(
+            "{NEXT_VERSION_VAR}={v:?}: a version other than {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        Err(e) => Err(format!("{NEXT_VERSION_VAR}: {e}")),
+    }
+}
+
+/// How to start one operator process.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// Which operator.
+    pub operator: &'static str,
+    /// `None`: its own binary, serving the crate's version. `Some(v)`:
+    /// `next-<operator>`, serving `v` (cert-, flannel- and ingress-operator
+    /// only), as its own ServiceAccount `<operator>-next` with a Lease of its
+    /// own, as a second Deployment beside the first would run.
+    pub version: Option<&'static str>,
+    /// Flags after the system's own for the operator (a later one wins).
+    pub flags: Vec<String>,
+    /// `LOG_LEVEL` (a level or tracing directives).
+    pub log_level: &'static str,
+}
+
+impl Launch {
+    /// The operator's own build, as the system starts it.
+    pub fn of(operator: &'static str) -> Self {
+        Self {
+            operator,
+            version: None,
+            flags: Vec::new(),
+            log_level: "info",
+        }
+    }
+
+    /// The version label it serves.
+    pub fn version(&self) -> &str {
+        self.version.unwrap_or(env!("CARGO_PKG_VERSION"))
+    }
+
+    /// The Lease its replicas elect a leader on: the shipped
+    /// `<operator>-leader`, or `<operator>-<version>-leader`.
+    pub fn lease(&self) -> String {
+        match self.version {
+            None => format!("{}-leader", self.operator),
+            Some(v) => format!("{}-{v}-leader", self.operator),
+        }
+    }
+
+    fn account(&self) -> String {
+        match self.version {
+            None => self.operator.to_owned(),
+            Some(_) => format!("{}-next", self.operator),
+        }
+    }
+
+    fn binary(&self) -> String {
+        match self.version {
+            None => self.operator.to_owned(),
+            Some(_) => format!("next-{}", self.operator),
+        }
+    }
+}
+
+/// The User-Agent prefix of `operator`'s requests: all of them, those of
+/// one version, or those of one replica of a version (operatorkit sends
+/// `<operator>/<version> (<replica>-<suffix>)`).
+pub fn agent(operator: &str, version: Option<&str>, replica: Option<&str>) -> String {
+    match (version, replica) {
+        (None, None) => format!("{operator}/"),
+        (Some(v), None) => format!("{operator}/{v} ("),
+        (v, Some(r)) => format!(
+            "{operator}/{} ({r}-",
+            v.unwrap_or(env!("CARGO_PKG_VERSION"))
+        ),
+    }
+}
 
 /// The directory of the operator binaries, built on first use (panics,
 /// failing the test, with cargo's output when the build fails).
@@ -114,6 +207,8 @@ pub struct Options {
     pub nodes: usize,
     /// Replicas of every operator (leader election picks one).
     pub replicas: usize,
+    /// Their `LOG_LEVEL`.
+    pub log_level: &'static str,
 }
 
 impl Default for Options {
@@ -121,6 +216,7 @@ impl Default for Options {
         Self {
             nodes: 3,
             replicas: 1,
+            log_level: "info",
         }
     }
 }
@@ -128,6 +224,8 @@ impl Default for Options {
 /// One operator process.
 struct Replica {
     operator: &'static str,
+    /// The version label it serves.
+    version: String,
     child: Child,
     metrics: String,
     log: PathBuf,
@@ -145,8 +243,8 @@ pub struct System {
     pub aws: FaultProxy,
     /// Where the kubeconfigs and logs are.
     dir: PathBuf,
-    /// Each operator's kubeconfig (its ServiceAccount's token).
-    kubeconfigs: BTreeMap<&'static str, PathBuf>,
+    /// The kubeconfig of each ServiceAccount (its token), by account name.
+    kubeconfigs: Mutex<BTreeMap<String, PathBuf>>,
     /// Running replicas.
     replicas: Replicas,
     /// Replicas started so far, for fresh names.
@@ -176,64 +274,103 @@ impl System {
         let env = environment(options.nodes).await;
         let dir = std::env::temp_dir().join(format!("system-{}", env.namespace()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut kubeconfigs = BTreeMap::new();
-        for operator in OPERATORS {
-            let (cluster_roles, roles) = crate::manifests::rbac_roles(operator);
-            let identity = env
-                .service_account(operator, cluster_roles, roles)
-                .await
-                .unwrap();
-            let path = dir.join(format!("{operator}.kubeconfig"));
-            env.write_kubeconfig_as(&identity, &path).unwrap();
-            kubeconfigs.insert(operator, path);
-        }
         let system = Self {
             env,
             etcd,
             moto,
             aws,
             dir,
-            kubeconfigs,
+            kubeconfigs: Mutex::default(),
             replicas: Replicas::default(),
             started: Mutex::default(),
             _turn: turn,
         };
         for operator in OPERATORS {
+            system.kubeconfig(&Launch::of(operator)).await;
+        }
+        for operator in OPERATORS {
             for _ in 0..options.replicas {
-                system.start_replica(operator).await;
+                let launch = Launch {
+                    log_level: options.log_level,
+                    ..Launch::of(operator)
+                };
+                system.launch(launch).await;
             }
         }
         system
     }
 
+    /// The kubeconfig of `launch`'s ServiceAccount, made on first use: the
+    /// operator's ClusterRole and leader-election Role from its
+    /// `manifests/<operator>/`, the Role granting the Lease of `launch`'s
+    /// version (another version needs a Lease of its own, as a second
+    /// Deployment would).
+    async fn kubeconfig(&self, launch: &Launch) -> PathBuf {
+        let account = launch.account();
+        if let Some(path) = self.kubeconfigs.lock().unwrap().get(&account) {
+            return path.clone();
+        }
+        let (cluster_roles, mut roles) = crate::manifests::rbac_roles(launch.operator);
+        let shipped = Launch::of(launch.operator).lease();
+        for rule in roles.iter_mut().flat_map(|r| r.rules.iter_mut().flatten()) {
+            for name in rule.resource_names.iter_mut().flatten() {
+                if *name == shipped {
+                    name.clone_from(&launch.lease());
+                }
+            }
+        }
+        let identity = self
+            .env
+            .service_account(&account, cluster_roles, roles)
+            .await
+            .unwrap();
+        let path = self.dir.join(format!("{account}.kubeconfig"));
+        self.env.write_kubeconfig_as(&identity, &path).unwrap();
+        self.kubeconfigs
+            .lock()
+            .unwrap()
+            .insert(account, path.clone());
+        path
+    }
+
     /// Starts one more process of `operator` and waits until it answers on
     /// `/readyz`; returns its name.
     pub async fn start_replica(&self, operator: &'static str) -> String {
+        self.launch(Launch::of(operator)).await
+    }
+
+    /// Starts a process as `launch` says and waits until it answers on
+    /// `/readyz` (a standby is ready too); returns its name
+    /// (`<operator>-<n>`, its `POD_NAME`).
+    pub async fn launch(&self, launch: Launch) -> String {
+        let kubeconfig = self.kubeconfig(&launch).await;
         let n = {
             let mut started = self.started.lock().unwrap();
             *started += 1;
             *started
         };
+        let operator = launch.operator;
         let name = format!("{operator}-{n}");
         let port = support::free_port().unwrap();
         let metrics = format!("127.0.0.1:{port}");
         let log = self.dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(binaries().join(operator))
+        let mut command = Command::new(binaries().join(launch.binary()));
+        if let Some(version) = launch.version {
+            command.env(NEXT_VERSION_VAR, version);
+        }
+        let child = command
             .arg("run")
             .arg("--kubeconfig")
-            .arg(&self.kubeconfigs[operator])
+            .arg(&kubeconfig)
             .args(["--metrics-address", &metrics])
-            .args([
-                "--leader-elect",
-                "--lease-name",
-                &format!("{operator}-leader"),
-            ])
+            .args(["--leader-elect", "--lease-name", &launch.lease()])
             .args(["--lease-namespace", self.env.namespace()])
             .args(["--shutdown-timeout", "5s", "--log-format", "json"])
             .args(self.flags(operator))
+            .args(&launch.flags)
             .env("POD_NAME", &name)
-            .env("LOG_LEVEL", "info")
+            .env("LOG_LEVEL", launch.log_level)
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -242,6 +379,7 @@ impl System {
         let url = format!("http://{metrics}/readyz");
         let replica = Replica {
             operator,
+            version: launch.version().to_owned(),
             child,
             metrics,
             log: log.clone(),
@@ -283,6 +421,16 @@ impl System {
             .iter()
             .filter(|(_, r)| r.operator == operator)
             .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The versions `operator` runs now (one entry per running replica).
+    pub fn versions_of(&self, operator: &str) -> Vec<String> {
+        let replicas = self.replicas.lock().unwrap();
+        replicas
+            .values()
+            .filter(|r| r.operator == operator)
+            .map(|r| r.version.clone())
             .collect()
     }
 
@@ -334,11 +482,11 @@ impl System {
         replica: Option<&str>,
     ) -> Option<std::collections::HashMap<String, u64>> {
         let server = self.env.embedded()?;
-        let prefix = match replica {
-            Some(r) => format!("{operator}/{} ({r}-", env!("CARGO_PKG_VERSION")),
-            None => format!("{operator}/"),
-        };
-        Some(server.requests().by_user_agent(&prefix))
+        Some(
+            server
+                .requests()
+                .by_user_agent(&agent(operator, None, replica)),
+        )
     }
 
     /// The writes (create, update, patch, delete) the API server has had
@@ -349,13 +497,15 @@ impl System {
         operator: &str,
         replica: Option<&str>,
     ) -> Option<BTreeMap<String, u64>> {
+        self.api_writes_by(&agent(operator, None, replica))
+    }
+
+    /// The writes of every client whose User-Agent starts with `prefix`
+    /// ([`agent`]), by resource; `None` against a real cluster.
+    pub fn api_writes_by(&self, prefix: &str) -> Option<BTreeMap<String, u64>> {
         let server = self.env.embedded()?;
-        let prefix = match replica {
-            Some(r) => format!("{operator}/{} ({r}-", env!("CARGO_PKG_VERSION")),
-            None => format!("{operator}/"),
-        };
         let mut writes = BTreeMap::new();
-        for ((verb, resource), n) in server.requests().by_user_agent_and_resource(&prefix) {
+        for ((verb, resource), n) in server.requests().by_user_agent_and_resource(prefix) {
             if operatorkit::testing::is_write(&verb) {
                 *writes.entry(resource).or_default() += n;
             }
@@ -363,15 +513,54 @@ impl System {
         Some(writes)
     }
 
-    /// The replica holding `operator`'s Lease.
+    /// The replica holding `operator`'s shipped Lease.
     pub async fn leader(&self, operator: &str) -> Option<String> {
+        self.holder(&format!("{operator}-leader")).await
+    }
+
+    /// The replica holding Lease `lease`.
+    pub async fn holder(&self, lease: &str) -> Option<String> {
         let leases = self.env.api::<k8s_openapi::api::coordination::v1::Lease>();
-        let lease = leases.get_opt(&format!("{operator}-leader")).await.ok()??;
+        let lease = leases.get_opt(lease).await.ok()??;
         let holder = lease.spec?.holder_identity?;
         // `<replica>-<six random characters>` (operatorkit's instance).
         holder
             .rsplit_once('-')
             .map(|(replica, _)| replica.to_owned())
+    }
+
+    /// Stops replica `name` as a rollout does: SIGTERM, then waits (up to
+    /// 30 s) until it exited: its loops finish, it releases its Lease.
+    pub async fn stop_replica(&self, name: &str) {
+        let Some(pid) = self.pid(name) else { return };
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid} ({name})");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let exited = {
+                let mut replicas = self.replicas.lock().unwrap();
+                let replica = replicas.get_mut(name).unwrap();
+                replica.child.try_wait().unwrap().is_some()
+            };
+            if exited {
+                self.replicas.lock().unwrap().remove(name);
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} did not stop within 30 s of SIGTERM:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The log file of replica `name` (also after it stopped).
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.log"))
     }
 
     /// Replicas that exited on their own, with the end of their logs.
@@ -504,6 +693,40 @@ async fn environment(nodes: usize) -> TestEnv {
 }
 
 impl System {
+    /// Waits (up to `timeout`) until `name` of kind `K` satisfies `done`;
+    /// fails with its last state, the replicas that exited and the
+    /// operators' logs.
+    pub async fn wait_until<K: NamespacedKind>(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(Option<&K>) -> bool,
+    ) -> Option<K> {
+        let api = self.env.api::<K>();
+        match operatorkit::testing::wait_for(&api, name, timeout, done).await {
+            Ok(found) => found,
+            Err(e) => {
+                let last = api.get_opt(name).await.ok().flatten();
+                panic!(
+                    "{name}: never {what}: {e}\nlast: {}\nexited: {:#?}\n{}",
+                    serde_json::to_string_pretty(&last).unwrap(),
+                    self.exited(),
+                    self.logs()
+                )
+            }
+        }
+    }
+
+    /// `kubectl delete <resource> <name>`, then waits (up to `timeout`)
+    /// until it is gone.
+    pub async fn delete<K: NamespacedKind>(&self, resource: &str, name: &str, timeout: Duration) {
+        self.kubectl()
+            .ok(&["delete", resource, name, "--wait=false"]);
+        self.wait_until::<K>(name, "deleted", timeout, |c| c.is_none())
+            .await;
+    }
+
     /// kubectl as the test's admin, in the test's namespace.
     pub fn kubectl(&self) -> crate::kubectl::Kubectl {
         crate::kubectl::Kubectl {

@@ -15,67 +15,31 @@ use std::time::Duration;
 
 use apiextensions::certificates::{KUBECONFIG_KEY, kubeconfig_secret_name};
 use apiextensions::{AWSConfig, CertConfig, FlannelConfig, IngressConfig, KVMConfig};
+use e2e::support::NamespacedKind;
 use e2e::system::{OPERATORS, Options, System, wait_empty};
 use e2e::{aws, flannel, ingress, kvm};
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use operatorkit::testing::wait_for;
 
 /// How long a guest cluster may take to come up or go away here: five
 /// processes share two cores with the server and the simulation.
 const WAIT: Duration = Duration::from_secs(180);
 
-/// Waits until `name` of kind `K` satisfies `done`; fails with its status
-/// and the operators' logs.
-async fn wait_until<K>(
+/// Waits until `name` of kind `K` satisfies `done` (up to [`WAIT`]).
+async fn wait_until<K: NamespacedKind>(
     system: &System,
     name: &str,
     what: &str,
     done: impl Fn(Option<&K>) -> bool,
-) -> Option<K>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let api = system.env.api::<K>();
-    match wait_for(&api, name, WAIT, done).await {
-        Ok(found) => found,
-        Err(e) => {
-            let last = api.get_opt(name).await.ok().flatten();
-            let exited = system.exited();
-            panic!(
-                "{name}: never {what}: {e}\nlast: {}\nexited: {exited:#?}\n{}",
-                serde_json::to_string_pretty(&last).unwrap(),
-                system.logs()
-            )
-        }
-    }
+) -> Option<K> {
+    system.wait_until(name, what, WAIT, done).await
 }
 
 /// `kubectl delete <resource> <name>`, and waits until it is gone.
-async fn delete<K>(system: &System, resource: &str, name: &str)
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    system
-        .kubectl()
-        .ok(&["delete", resource, name, "--wait=false"]);
-    wait_until::<K>(system, name, "deleted", |c| c.is_none()).await;
+async fn delete<K: NamespacedKind>(system: &System, resource: &str, name: &str) {
+    system.delete::<K>(resource, name, WAIT).await;
 }
 
 /// The guest's admin kubeconfig (Secret `<cluster>-kubeconfig`): a
