@@ -21,6 +21,7 @@ pub mod manifests;
 pub mod moto;
 pub mod openbao;
 pub mod rbac;
+pub mod server_process;
 pub mod support;
 pub mod system;
 pub mod widget;

@@ -43,6 +43,7 @@ use operatorkit::testing::{SimulationOptions, TestEnv};
 use crate::aws_proxy::FaultProxy;
 use crate::etcd::Etcd;
 use crate::moto::Moto;
+use crate::server_process::ServerProcess;
 use crate::support::{self, NamespacedKind};
 
 /// The operators, in the order they start (the ones others ask first).
@@ -209,6 +210,10 @@ pub struct Options {
     pub replicas: usize,
     /// Their `LOG_LEVEL`.
     pub log_level: &'static str,
+    /// The API server as a process of its own with its data on disk, which
+    /// [`System::restart_server`] kills and starts again; else embedded in
+    /// the test (its request counts are then available).
+    pub restartable_server: bool,
 }
 
 impl Default for Options {
@@ -217,6 +222,7 @@ impl Default for Options {
             nodes: 3,
             replicas: 1,
             log_level: "info",
+            restartable_server: false,
         }
     }
 }
@@ -235,6 +241,11 @@ struct Replica {
 pub struct System {
     /// The API server and the test's namespace.
     pub env: TestEnv,
+    /// The API server's process, when it is one ([`Options::restartable_server`]).
+    server: Option<ServerProcess>,
+    /// The simulated cluster, when the server is a process (an embedded
+    /// server's is the environment's).
+    simulation: Option<operatorkit_simulation::Simulation>,
     /// flannel-operator's etcd.
     pub etcd: Etcd,
     /// aws-operator's AWS.
@@ -271,11 +282,13 @@ impl System {
         let moto = Moto::start().await.unwrap();
         let aws = FaultProxy::start(moto.endpoint()).await;
         crate::aws::hosted_zone(&moto, crate::aws::EXAMPLE_ZONE).await;
-        let env = environment(options.nodes).await;
-        let dir = std::env::temp_dir().join(format!("system-{}", env.namespace()));
+        let dir = std::env::temp_dir().join(format!("system-{:08x}", fastrand::u32(..)));
         std::fs::create_dir_all(&dir).unwrap();
+        let (env, server, simulation) = environment(&options, &dir).await;
         let system = Self {
             env,
+            server,
+            simulation,
             etcd,
             moto,
             aws,
@@ -558,31 +571,48 @@ impl System {
         }
     }
 
+    /// `kill -9` of the API server process, `pause`, and a start on the
+    /// same data, port, certificate and tokens; returns once it serves.
+    /// Panics when the server is embedded ([`Options::restartable_server`]).
+    pub async fn restart_server(&self, pause: Duration) {
+        let server = self.server.as_ref().expect("a restartable server");
+        server.kill();
+        tokio::time::sleep(pause).await;
+        server.restart().await;
+    }
+
     /// The log file of replica `name` (also after it stopped).
     pub fn log_file(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.log"))
     }
 
-    /// Replicas that exited on their own, with the end of their logs.
+    /// Replicas (and the API server process) that exited on their own,
+    /// with the end of their logs.
     pub fn exited(&self) -> Vec<String> {
         let mut replicas = self.replicas.lock().unwrap();
-        replicas
+        let mut exited: Vec<String> = replicas
             .iter_mut()
             .filter_map(|(name, r)| match r.child.try_wait() {
                 Ok(Some(status)) => Some(format!("{name} exited ({status}):\n{}", tail(&r.log))),
                 _ => None,
             })
-            .collect()
+            .collect();
+        exited.extend(self.server.as_ref().and_then(ServerProcess::exited));
+        exited
     }
 
-    /// The last lines of every replica's log, for a failure message.
+    /// The last lines of every replica's log (and the API server
+    /// process's), for a failure message.
     pub fn logs(&self) -> String {
         let replicas = self.replicas.lock().unwrap();
-        replicas
+        let mut logs: Vec<String> = replicas
             .iter()
             .map(|(name, r)| format!("--- {name}\n{}", tail(&r.log)))
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        if let Some(server) = &self.server {
+            logs.push(format!("--- apiserver\n{}", server.log_tail()));
+        }
+        logs.join("\n")
     }
 
     /// Stops every replica (SIGKILL: nothing of the test depends on a
@@ -592,8 +622,12 @@ impl System {
         for name in names {
             self.kill(&name);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(simulation) = self.simulation {
+            simulation.stop();
+        }
         self.env.stop().await;
+        drop(self.server);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -658,20 +692,44 @@ fn tail(log: &Path) -> String {
     support::last_lines(&text, 20).join("\n")
 }
 
-/// The API server with the five CRDs, a simulated cluster of `nodes` with
-/// guest control planes, the ingress controller's objects (in the test's
-/// namespace, which plays ingress-nginx's) and its IngressClass.
-async fn environment(nodes: usize) -> TestEnv {
+/// The API server (embedded, or a process of its own in `dir`) with the
+/// five CRDs, a simulated cluster of `options.nodes` with guest control
+/// planes, the ingress controller's objects (in the test's namespace, which
+/// plays ingress-nginx's) and its IngressClass.
+async fn environment(
+    options: &Options,
+    dir: &Path,
+) -> (
+    TestEnv,
+    Option<ServerProcess>,
+    Option<operatorkit_simulation::Simulation>,
+) {
     if let Ok(filter) = std::env::var("SYSTEM_TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
-    // HTTPS, as kubectl expects of a server (it downloads the OpenAPI
-    // document over it to validate what it applies).
-    let config = operatorkit::testing::ServerConfig {
-        tls: true,
-        ..operatorkit::testing::ServerConfig::default()
+    let simulation = SimulationOptions {
+        nodes: options.nodes,
+        ..crate::kvm::simulation()
     };
-    let env = TestEnv::start_with(config).await.unwrap();
+    let (env, server, simulation) = if options.restartable_server {
+        let binary = binaries().join("operatorkit-apiserver");
+        let server = ServerProcess::start(&binary, &dir.join("apiserver")).await;
+        let env = TestEnv::connect(&server.kubeconfig(), None).await.unwrap();
+        let simulation = operatorkit_simulation::Simulation::start(env.client(), simulation)
+            .await
+            .unwrap();
+        (env, Some(server), Some(simulation))
+    } else {
+        // HTTPS, as kubectl expects of a server (it downloads the OpenAPI
+        // document over it to validate what it applies).
+        let config = operatorkit::testing::ServerConfig {
+            tls: true,
+            ..operatorkit::testing::ServerConfig::default()
+        };
+        let env = TestEnv::start_with(config).await.unwrap();
+        env.simulate(simulation).await.unwrap();
+        (env, None, None)
+    };
     env.install_crds([
         CertConfig::crd(),
         FlannelConfig::crd(),
@@ -681,21 +739,16 @@ async fn environment(nodes: usize) -> TestEnv {
     ])
     .await
     .unwrap();
-    env.simulate(SimulationOptions {
-        nodes,
-        ..crate::kvm::simulation()
-    })
-    .await
-    .unwrap();
     crate::ingress::controller_objects(&env).await;
     crate::kvm::ingress_class(&env).await;
-    env
+    (env, server, simulation)
 }
 
 impl System {
-    /// Waits (up to `timeout`) until `name` of kind `K` satisfies `done`;
-    /// fails with its last state, the replicas that exited and the
-    /// operators' logs.
+    /// Waits (up to `timeout`) until `name` of kind `K` satisfies `done`,
+    /// looking every 250 ms (a failed request, as while the API server
+    /// restarts, is tried again); fails with its last state, the processes
+    /// that exited and the operators' logs.
     pub async fn wait_until<K: NamespacedKind>(
         &self,
         name: &str,
@@ -704,18 +757,23 @@ impl System {
         done: impl Fn(Option<&K>) -> bool,
     ) -> Option<K> {
         let api = self.env.api::<K>();
-        match operatorkit::testing::wait_for(&api, name, timeout, done).await {
-            Ok(found) => found,
-            Err(e) => {
-                let last = api.get_opt(name).await.ok().flatten();
-                panic!(
-                    "{name}: never {what}: {e}\nlast: {}\nexited: {:#?}\n{}",
-                    serde_json::to_string_pretty(&last).unwrap(),
-                    self.exited(),
-                    self.logs()
-                )
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last = Ok(None);
+        while tokio::time::Instant::now() < deadline {
+            last = api.get_opt(name).await;
+            if let Ok(found) = &last
+                && done(found.as_ref())
+            {
+                return found.clone();
             }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        let last = last.map(|found| serde_json::to_string_pretty(&found).unwrap());
+        panic!(
+            "{name}: never {what} within {timeout:?}\nlast: {last:?}\nexited: {:#?}\n{}",
+            self.exited(),
+            self.logs()
+        )
     }
 
     /// `kubectl delete <resource> <name>`, then waits (up to `timeout`)

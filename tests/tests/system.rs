@@ -6,7 +6,10 @@
 //! deleted to nothing (no object labelled with it or named after it, no
 //! finalizer of ours anywhere, no etcd key, no ingress entry, no
 //! CertConfig); an AWS guest cluster the same against moto (nothing
-//! tagged with its ID left).
+//! tagged with its ID left). Two replicas of each operator with their
+//! leaders killed; ten guest clusters and five minutes without a write;
+//! guest clusters coming and going while operator processes and the API
+//! server (then a process with its data on disk) are killed at random.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,6 +21,7 @@ use apiextensions::{AWSConfig, CertConfig, FlannelConfig, IngressConfig, KVMConf
 use e2e::support::NamespacedKind;
 use e2e::system::{OPERATORS, Options, System, wait_empty};
 use e2e::{aws, flannel, ingress, kvm};
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::ListParams;
@@ -482,6 +486,131 @@ fn chaos_kills() -> usize {
         .unwrap_or(12)
 }
 
+/// How many guest clusters come and go during the chaos test (every fifth
+/// on AWS, the others KVM): `CHAOS_CLUSTERS`, else 4 (`cargo xtask chaos`
+/// asks for 10).
+fn chaos_clusters() -> usize {
+    std::env::var("CHAOS_CLUSTERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4)
+}
+
+/// Creates `object`, awaits `up`, deletes `object`: each request tried
+/// again (for up to [`WAIT`]) while it fails, as while the API server
+/// restarts; a create or delete that took effect before its answer was
+/// lost counts as done.
+async fn create_and_delete<K, F>(system: &System, object: &K, up: impl FnOnce() -> F)
+where
+    K: NamespacedKind,
+    F: std::future::Future,
+{
+    let api = system.env.api::<K>();
+    let name = object.name_any();
+    retry(&format!("creating {name}"), || async {
+        match api.create(&Default::default(), object).await {
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            done => done.map(drop),
+        }
+    })
+    .await;
+    up().await;
+    retry(&format!("deleting {name}"), || async {
+        match api.delete(&name, &Default::default()).await {
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            done => done.map(drop),
+        }
+    })
+    .await;
+}
+
+/// Calls `call` until it succeeds, for up to [`WAIT`].
+async fn retry<F>(what: &str, call: impl Fn() -> F)
+where
+    F: std::future::Future<Output = Result<(), kube::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match call().await {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("{what}: {e}; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+}
+
+/// A guest cluster of the chaos test: its object's name and cluster ID.
+enum Guest {
+    Kvm(String, String),
+    Aws(String, String),
+}
+
+impl Guest {
+    /// The `i`th guest cluster: every fifth (from the fourth) on AWS.
+    fn nth(env: &operatorkit::testing::TestEnv, i: usize) -> Self {
+        if i % 5 == 3 {
+            Self::Aws(env.name("aws"), aws::cluster_id(env, "ch"))
+        } else {
+            Self::Kvm(env.name("kvm"), kvm::cluster_id(env, "ch"))
+        }
+    }
+
+    /// Creates it, waits until it is Ready, deletes it (without waiting
+    /// for it to go). Requests are tried again while the API server
+    /// restarts.
+    async fn come_and_go(&self, system: &System, i: usize, credentials: &str) {
+        let env = &system.env;
+        match self {
+            Self::Kvm(name, cluster) => {
+                let (vni, port) = (500 + i as i32, 31500 + i as i32);
+                let config = kvm::kvm_config(name, cluster, vni, &["m1"], &["w1"], &[port]);
+                create_and_delete(system, &config, || {
+                    system.wait_until::<KVMConfig>(name, "Ready", WAIT, |c| {
+                        ready(c.and_then(|c| c.status.as_ref()))
+                    })
+                })
+                .await;
+            }
+            Self::Aws(name, cluster) => {
+                let config = aws::aws_config(env, name, cluster, credentials);
+                create_and_delete(system, &config, || {
+                    system.wait_until::<AWSConfig>(name, "Ready", WAIT, |c| {
+                        ready(c.and_then(|c| c.status.as_ref()))
+                    })
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Waits until it and everything made for it are gone.
+    async fn wait_gone(&self, system: &System) {
+        match self {
+            Self::Kvm(name, cluster) => {
+                wait_until::<KVMConfig>(system, name, "deleted", |c| c.is_none()).await;
+                wait_empty(system, "a guest cluster", WAIT, || {
+                    system.leftovers(cluster)
+                })
+                .await;
+            }
+            Self::Aws(name, cluster) => {
+                wait_until::<AWSConfig>(system, name, "deleted", |c| c.is_none()).await;
+                wait_empty(system, "an AWS guest cluster", WAIT, || {
+                    system.aws_leftovers(cluster)
+                })
+                .await;
+                wait_empty(system, "an AWS guest cluster's objects", WAIT, || {
+                    e2e::system::api_leftovers(&system.env, cluster)
+                })
+                .await;
+            }
+        }
+    }
+}
+
 /// Every certificate (`tls.crt`) each Secret of the namespace has held, by
 /// Secret, sampled until `done` is set.
 async fn collect_certificates(
@@ -505,32 +634,46 @@ async fn collect_certificates(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn guest_clusters_come_and_go_while_operators_are_killed_at_random() {
+async fn guest_clusters_come_and_go_while_operators_and_the_api_server_are_killed_at_random() {
     let seed = chaos_seed();
     let kills = chaos_kills();
     eprintln!("chaos: seed {seed} (CHAOS_SEED={seed} replays it), {kills} kills");
     let mut rng = fastrand::Rng::with_seed(seed);
-    let system = System::start(Options::default()).await;
+    let system = System::start(Options {
+        restartable_server: true,
+        ..Options::default()
+    })
+    .await;
     let env = &system.env;
     let secret = env.name("aws-creds");
     aws::credentials(env, &secret, &aws::moto_credentials()).await;
-    let kvm_clusters: Vec<(String, String)> = (0..3)
-        .map(|_| (env.name("kvm"), kvm::cluster_id(env, "ch")))
-        .collect();
-    let aws_cluster = (env.name("aws"), aws::cluster_id(env, "ch"));
+    let guests: Vec<Guest> = (0..chaos_clusters()).map(|i| Guest::nth(env, i)).collect();
     let pauses: Vec<(Duration, usize, Duration)> = (0..kills)
         .map(|_| {
             let before = Duration::from_millis(rng.u64(500..6_000));
             let pause = Duration::from_millis(rng.u64(0..4_000));
-            (before, rng.usize(..OPERATORS.len()), pause)
+            // One in six kills the API server.
+            (before, rng.usize(..=OPERATORS.len()), pause)
         })
         .collect();
+
+    let mut victims: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, victim, _) in &pauses {
+        *victims
+            .entry(OPERATORS.get(*victim).copied().unwrap_or("apiserver"))
+            .or_default() += 1;
+    }
+    eprintln!("chaos: kills by process: {victims:?}");
 
     let done = std::sync::atomic::AtomicBool::new(false);
     let chaos = async {
         for (before, victim, pause) in &pauses {
             tokio::time::sleep(*before).await;
-            let op = OPERATORS[*victim];
+            let Some(op) = OPERATORS.get(*victim) else {
+                // The API server: killed, restarted on its data after the pause.
+                system.restart_server(*pause).await;
+                continue;
+            };
             for replica in system.replicas_of(op) {
                 system.kill(&replica);
             }
@@ -538,33 +681,10 @@ async fn guest_clusters_come_and_go_while_operators_are_killed_at_random() {
             system.start_replica(op).await;
         }
     };
-    let work = async {
-        for (i, (name, cluster)) in kvm_clusters.iter().enumerate() {
-            let port = 31500 + i as i32;
-            let config = kvm::kvm_config(name, cluster, 500 + i as i32, &["m1"], &["w1"], &[port]);
-            kvm::create(env, &config).await;
-        }
-        let (name, cluster) = &aws_cluster;
-        aws::create(env, &aws::aws_config(env, name, cluster, &secret)).await;
-        for (name, _) in &kvm_clusters {
-            wait_until::<KVMConfig>(&system, name, "Ready", |c| {
-                ready(c.and_then(|c| c.status.as_ref()))
-            })
-            .await;
-        }
-        wait_until::<AWSConfig>(&system, name, "Ready", |c| {
-            ready(c.and_then(|c| c.status.as_ref()))
-        })
-        .await;
-        for (name, _) in &kvm_clusters {
-            system
-                .kubectl()
-                .ok(&["delete", "kvmconfig", name, "--wait=false"]);
-        }
-        system
-            .kubectl()
-            .ok(&["delete", "awsconfig", name, "--wait=false"]);
-    };
+    // Two guest clusters at a time, each created, waited Ready and
+    // deleted: the later ones come and go while the kills go on.
+    let work = futures::stream::iter(guests.iter().enumerate())
+        .for_each_concurrent(2, |(i, guest)| guest.come_and_go(&system, i, &secret));
     let watched = collect_certificates(env, &done);
     let finish = async {
         tokio::join!(chaos, work);
@@ -572,34 +692,22 @@ async fn guest_clusters_come_and_go_while_operators_are_killed_at_random() {
     };
     let ((), seen) = tokio::join!(finish, watched);
 
-    // Everything converges after the last kill.
-    let last_kill = tokio::time::Instant::now();
-    for (name, cluster) in &kvm_clusters {
-        wait_until::<KVMConfig>(&system, name, "deleted", |c| c.is_none()).await;
-        wait_empty(&system, "a guest cluster", WAIT, || {
-            system.leftovers(cluster)
-        })
-        .await;
+    // Everything converges once the kills and the deletions ended.
+    let ended = tokio::time::Instant::now();
+    for guest in &guests {
+        guest.wait_gone(&system).await;
     }
-    let (name, cluster) = &aws_cluster;
-    wait_until::<AWSConfig>(&system, name, "deleted", |c| c.is_none()).await;
-    wait_empty(&system, "the AWS guest cluster", WAIT, || {
-        system.aws_leftovers(cluster)
-    })
-    .await;
-    wait_empty(&system, "the AWS guest cluster's objects", WAIT, || {
-        e2e::system::api_leftovers(env, cluster)
-    })
-    .await;
-    let converged = last_kill.elapsed();
+    let converged = ended.elapsed();
     let twice: Vec<_> = seen
         .iter()
         .filter(|(_, certs)| certs.len() > 1)
         .map(|(s, c)| format!("{s}: {}", c.len()))
         .collect();
     eprintln!(
-        "chaos: seed {seed}, {kills} kills survived, converged {converged:?} after the last; \
+        "chaos: seed {seed}, {kills} kills survived ({victims:?}), {} guest clusters came and went, \
+         converged {converged:?} after the last kill and the last deletion; \
          {} certificates seen, issued twice: {twice:?}",
+        guests.len(),
         seen.len()
     );
     assert_eq!(

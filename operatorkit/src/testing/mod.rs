@@ -125,6 +125,8 @@ pub struct TestEnv {
     /// Cluster-scoped RBAC objects made for the environment: (resource, name).
     cluster_objects: std::sync::Mutex<Vec<(&'static str, String)>>,
     server: Option<operatorkit_apiserver::Handle>,
+    /// The kubeconfig [`TestEnv::connect`] was given.
+    kubeconfig: Option<std::path::PathBuf>,
     simulation: std::sync::Mutex<Option<operatorkit_simulation::Simulation>>,
 }
 
@@ -162,6 +164,7 @@ impl TestEnv {
             extra_namespaces: std::sync::Mutex::default(),
             cluster_objects: std::sync::Mutex::default(),
             server,
+            kubeconfig: None,
             simulation: std::sync::Mutex::default(),
         })
     }
@@ -190,6 +193,7 @@ impl TestEnv {
             extra_namespaces: std::sync::Mutex::default(),
             cluster_objects: std::sync::Mutex::default(),
             server: None,
+            kubeconfig: Some(kubeconfig.to_owned()),
             simulation: std::sync::Mutex::default(),
         })
     }
@@ -236,9 +240,13 @@ impl TestEnv {
     }
 
     /// A kubeconfig file for the environment's cluster, for tools such as
-    /// kubectl: the one `OPERATORKIT_TEST_KUBECONFIG` names, or one written for
-    /// the embedded server.
+    /// kubectl: the one [`TestEnv::connect`] was given, the one
+    /// `OPERATORKIT_TEST_KUBECONFIG` names, or one written for the embedded
+    /// server.
     pub fn kubeconfig_path(&self) -> Result<std::path::PathBuf, TestError> {
+        if let Some(path) = &self.kubeconfig {
+            return Ok(path.clone());
+        }
         match &self.server {
             None => std::env::var_os(KUBECONFIG_ENV)
                 .map(std::path::PathBuf::from)
