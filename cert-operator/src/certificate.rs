@@ -116,6 +116,12 @@ impl Certificate {
     /// loop that runs right after the one that wrote the Secret (before the
     /// Secret's watch event) sees that write: a lagging cache must not cost
     /// a second certificate.
+    ///
+    /// When that finds no usable certificate, the Secret is read again from
+    /// the API server before anything is issued: a write whose answer was
+    /// lost (the server restarting) may have landed while the cache does
+    /// not show it yet, and issuing is not idempotent. One more read per
+    /// issued certificate, none in a steady state.
     async fn current_secret(
         cx: &Context<CertConfig>,
         scope: &Scope,
@@ -123,7 +129,11 @@ impl Certificate {
         now: i64,
     ) -> Result<Option<(CertInfo, String)>, kube::Error> {
         let secret = cx.get::<Secret>(&scope.namespace, name).await?;
-        Ok(secret.and_then(|s| Self::current(&s, now)))
+        if let Some(current) = secret.and_then(|s| Self::current(&s, now)) {
+            return Ok(Some(current));
+        }
+        let live = cx.api_in::<Secret>(&scope.namespace).get_opt(name).await?;
+        Ok(live.and_then(|s| Self::current(&s, now)))
     }
 
     /// The deletions of this resource waiting for pods: map pod events

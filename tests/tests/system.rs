@@ -524,16 +524,21 @@ where
     .await;
 }
 
-/// Calls `call` until it succeeds, for up to [`WAIT`].
+/// Calls `call` until it succeeds, for up to [`WAIT`], as long as it fails
+/// as a restarting server makes it fail (no connection, 5xx, 429).
 async fn retry<F>(what: &str, call: impl Fn() -> F)
 where
     F: std::future::Future<Output = Result<(), kube::Error>>,
 {
+    let transient = |e: &kube::Error| match e {
+        kube::Error::Api(status) => status.code >= 500 || status.code == 429,
+        _ => true,
+    };
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         match call().await {
             Ok(()) => return,
-            Err(e) if tokio::time::Instant::now() < deadline => {
+            Err(e) if transient(&e) && tokio::time::Instant::now() < deadline => {
                 eprintln!("{what}: {e}; trying again");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -666,9 +671,16 @@ async fn guest_clusters_come_and_go_while_operators_and_the_api_server_are_kille
     eprintln!("chaos: kills by process: {victims:?}");
 
     let done = std::sync::atomic::AtomicBool::new(false);
+    // Kills so far: guest cluster i starts no earlier than kill
+    // i * kills / clusters, so that they come and go over the whole run.
+    let killed = std::sync::atomic::AtomicUsize::new(0);
+    // Processes that exited on their own, seen before a kill hid them.
+    let mut exits = Vec::new();
     let chaos = async {
         for (before, victim, pause) in &pauses {
             tokio::time::sleep(*before).await;
+            exits.extend(system.exited());
+            killed.fetch_add(1, std::sync::atomic::Ordering::Release);
             let Some(op) = OPERATORS.get(*victim) else {
                 // The API server: killed, restarted on its data after the pause.
                 system.restart_server(*pause).await;
@@ -681,10 +693,20 @@ async fn guest_clusters_come_and_go_while_operators_and_the_api_server_are_kille
             system.start_replica(op).await;
         }
     };
-    // Two guest clusters at a time, each created, waited Ready and
-    // deleted: the later ones come and go while the kills go on.
-    let work = futures::stream::iter(guests.iter().enumerate())
-        .for_each_concurrent(2, |(i, guest)| guest.come_and_go(&system, i, &secret));
+    // At most two guest clusters at a time, each created, waited Ready and
+    // deleted, started in step with the kills.
+    let clusters = guests.len();
+    let work =
+        futures::stream::iter(guests.iter().enumerate()).for_each_concurrent(2, |(i, guest)| {
+            let (killed, secret, system) = (&killed, &secret, &system);
+            async move {
+                let due = i * kills / clusters;
+                while killed.load(std::sync::atomic::Ordering::Acquire) < due {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                guest.come_and_go(system, i, secret).await;
+            }
+        });
     let watched = collect_certificates(env, &done);
     let finish = async {
         tokio::join!(chaos, work);
@@ -715,10 +737,7 @@ async fn guest_clusters_come_and_go_while_operators_and_the_api_server_are_kille
         Vec::<String>::new(),
         "certificates issued twice (seed {seed})"
     );
-    assert_eq!(
-        system.exited(),
-        Vec::<String>::new(),
-        "no operator exited on its own"
-    );
+    exits.extend(system.exited());
+    assert_eq!(exits, Vec::<String>::new(), "no process exited on its own");
     system.stop().await;
 }

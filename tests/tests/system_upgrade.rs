@@ -322,7 +322,7 @@ impl Snapshot {
         for version in [from, to] {
             let mut by = system
                 .api_writes_by(&agent(operator, Some(version), None))
-                .unwrap_or_default();
+                .expect("the embedded server's request counts");
             by.remove("leases");
             writes.insert(format!("{operator} {version}"), by);
         }
