@@ -237,23 +237,13 @@ async fn wait_labelled(system: &System, operator: &str, version: &str) -> Vec<St
 /// Waits until replica `name` of `operator` ran a loop on each of
 /// `objects` that acted on it and ended well.
 async fn wait_taken_over(system: &System, operator: &str, name: &str, objects: &[String]) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let what = format!("{name} ({operator}): objects it never reconciled");
+    wait_empty(system, &what, WAIT, || async {
         let loops = loops(&system.log_file(name));
-        let missing: Vec<&String> = objects
-            .iter()
-            .filter(|o| !loops.iter().any(|l| &l.object == *o && l.acted && l.ok))
-            .collect();
-        if missing.is_empty() {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} ({operator}) never reconciled {missing:?}:\n{}",
-            system.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+        let reconciled = |o: &&String| loops.iter().any(|l| &l.object == *o && l.acted && l.ok);
+        objects.iter().filter(|o| !reconciled(o)).cloned().collect()
+    })
+    .await;
 }
 
 /// Each of `operator`'s objects (in the test's namespace) with its version
