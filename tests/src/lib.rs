@@ -24,4 +24,5 @@ pub mod rbac;
 pub mod server_process;
 pub mod support;
 pub mod system;
+pub mod terms;
 pub mod widget;

@@ -526,6 +526,19 @@ impl System {
         Some(writes)
     }
 
+    /// `operator`'s leader terms of its shipped Lease and who wrote what
+    /// in each, from the embedded API server's write log (kept from the
+    /// start); `None` against a real cluster or a server process.
+    pub fn terms(&self, operator: &'static str) -> Option<crate::terms::Terms> {
+        let log = self.env.embedded()?.requests().writes();
+        let lease = Launch::of(operator).lease();
+        Some(crate::terms::Terms::of(
+            &log,
+            &agent(operator, None, None),
+            &lease,
+        ))
+    }
+
     /// The replica holding `operator`'s shipped Lease.
     pub async fn leader(&self, operator: &str) -> Option<String> {
         self.holder(&format!("{operator}-leader")).await
@@ -727,6 +740,9 @@ async fn environment(
             ..operatorkit::testing::ServerConfig::default()
         };
         let env = TestEnv::start_with(config).await.unwrap();
+        if let Some(server) = env.embedded() {
+            server.requests().start_recording_writes();
+        }
         env.simulate(simulation).await.unwrap();
         (env, None, None)
     };

@@ -135,7 +135,7 @@ mod store;
 mod user;
 mod watch;
 
-pub use self::http::RequestCounter;
+pub use self::http::{RequestCounter, Write};
 pub use self::meta::READY;
 pub use self::server::{Config, Handle, ServingCert, StartError, start};
 pub use self::store::wal::Options as DataDirOptions;

@@ -7,13 +7,15 @@ mod attributes;
 mod documents;
 mod negotiate;
 mod protobuf;
+mod requests;
 pub(crate) mod route;
 mod subresources;
 
-use std::collections::HashMap;
+use self::requests::resource_of;
+pub use self::requests::{RequestCounter, Write};
+
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -40,68 +42,6 @@ pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 /// Largest request body accepted, as kube-apiserver's limit for JSON.
 const MAX_BODY: usize = 3 * 1024 * 1024;
-
-/// Counts of requests, by user agent, verb and resource, for tests that
-/// assert how many calls a client made.
-#[derive(Default)]
-pub struct RequestCounter {
-    /// By (user agent, verb, resource); the resource is `<resource>` or
-    /// `<resource>/<subresource>`, "" for a non-resource path.
-    counts: std::sync::Mutex<HashMap<(String, String, String), u64>>,
-    total: AtomicU64,
-}
-
-impl RequestCounter {
-    fn record(&self, user_agent: &str, verb: &str, resource: String) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        let mut c = self
-            .counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *c.entry((user_agent.to_owned(), verb.to_owned(), resource))
-            .or_default() += 1;
-    }
-
-    /// Requests so far whose User-Agent starts with `prefix`, by verb.
-    pub fn by_user_agent(&self, prefix: &str) -> HashMap<String, u64> {
-        let mut out = HashMap::new();
-        for ((verb, _), n) in self.by_user_agent_and_resource(prefix) {
-            *out.entry(verb).or_default() += n;
-        }
-        out
-    }
-
-    /// Requests so far whose User-Agent starts with `prefix`, by verb and
-    /// resource (`<resource>` or `<resource>/<subresource>`; "" for a
-    /// non-resource path such as `/version`).
-    pub fn by_user_agent_and_resource(&self, prefix: &str) -> HashMap<(String, String), u64> {
-        let c = self
-            .counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut out = HashMap::new();
-        for ((ua, verb, resource), n) in c.iter() {
-            if ua.starts_with(prefix) {
-                *out.entry((verb.clone(), resource.clone())).or_default() += n;
-            }
-        }
-        out
-    }
-
-    /// Every request so far.
-    pub fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
-    }
-}
-
-/// `<resource>` or `<resource>/<subresource>` of a request; "" for a path.
-fn resource_of(attributes: &crate::authz::Attributes) -> String {
-    match &attributes.target {
-        crate::authz::Target::Resource(r) if r.subresource.is_empty() => r.resource.clone(),
-        crate::authz::Target::Resource(r) => format!("{}/{}", r.resource, r.subresource),
-        crate::authz::Target::Path(_) => String::new(),
-    }
-}
 
 /// Everything a request needs.
 pub(crate) struct App {
@@ -181,6 +121,8 @@ struct Call<'a> {
     body: &'a Bytes,
     content_type: &'a str,
     user: &'a User,
+    /// The client's User-Agent.
+    user_agent: &'a str,
     negotiated: (Shape, Encoding),
     sub: Subresource,
     /// The type a protobuf body defaults to, if the kind has a protobuf form.
@@ -457,6 +399,7 @@ impl App {
             body: &body,
             content_type,
             user,
+            user_agent: header_str(headers, header::USER_AGENT).unwrap_or_default(),
             negotiated: (shape, encoding),
             sub,
             own: pb(&own),
@@ -597,6 +540,16 @@ impl App {
             }
             (m, _) => return Err(ApiError::method_not_allowed(m.as_str())),
         };
+        if !opts.dry_run {
+            self.requests.wrote(|| Write {
+                user_agent: opts.user_agent.clone(),
+                field_manager: Some(opts.manager()),
+                verb: written_verb(method),
+                resource: resource_path(call.p),
+                namespace: ns.map(str::to_owned),
+                name: meta::name(&object).unwrap_or_default().to_owned(),
+            });
+        }
         let object = negotiate::object(rt, shape, object);
         Ok(with_warnings(respond(code, &object, encoding), &warnings))
     }
@@ -618,7 +571,18 @@ impl App {
             let list = self.rest.delete_collection(rt, ns, &list_opts, &opts)?;
             return Ok(respond(200, &negotiate::list(rt, shape, list), encoding));
         };
-        Ok(match self.rest.delete(rt, ns, name, &opts)? {
+        let deleted = self.rest.delete(rt, ns, name, &opts)?;
+        if !opts.dry_run {
+            self.requests.wrote(|| Write {
+                user_agent: call.user_agent.to_owned(),
+                field_manager: None,
+                verb: "delete",
+                resource: resource_path(call.p),
+                namespace: ns.map(str::to_owned),
+                name: name.to_owned(),
+            });
+        }
+        Ok(match deleted {
             Deleted::Pending(obj) => respond(202, &negotiate::object(rt, shape, obj), encoding),
             Deleted::Now(obj) => respond(200, &deleted_body(rt, shape, &obj), encoding),
         })
@@ -743,6 +707,23 @@ fn decode(body: &[u8], content_type: &str, protobuf: Option<(&str, &str)>) -> Ap
         }),
         (protobuf::MEDIA_TYPE, Some(default)) => protobuf::decode(body, default),
         _ => Err(ApiError::unsupported_body_type(protobuf.is_some())),
+    }
+}
+
+/// `<resource>` or `<resource>/<subresource>` of a path.
+fn resource_path(p: &ResourcePath) -> String {
+    match &p.subresource {
+        Some(sub) => format!("{}/{sub}", p.resource),
+        None => p.resource.clone(),
+    }
+}
+
+/// The verb of a write the REST verbs committed.
+fn written_verb(method: &Method) -> &'static str {
+    match *method {
+        Method::POST => "create",
+        Method::PUT => "update",
+        _ => "patch",
     }
 }
 
