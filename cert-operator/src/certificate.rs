@@ -12,10 +12,10 @@ use async_trait::async_trait;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
-use kube::api::ObjectMeta;
+use kube::api::{ListParams, ObjectMeta};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
 use operatorkit::{Context, Outcome, Step, StepError, condition};
 
 use apiextensions::CertConfig;
@@ -114,14 +114,9 @@ impl Certificate {
     /// The current certificate of the Secret `name`, if whole and valid,
     /// with the spec hash it was issued for. Read through the context, so a
     /// loop that runs right after the one that wrote the Secret (before the
-    /// Secret's watch event) sees that write: a lagging cache must not cost
-    /// a second certificate.
-    ///
-    /// When that finds no usable certificate, the Secret is read again from
-    /// the API server before anything is issued: a write whose answer was
-    /// lost (the server restarting) may have landed while the cache does
-    /// not show it yet, and issuing is not idempotent. One more read per
-    /// issued certificate, none in a steady state.
+    /// Secret's watch event) sees that write, and one after a write whose
+    /// answer was lost (the server restarting) reads the Secret live: a
+    /// lagging cache must not cost a second certificate.
     async fn current_secret(
         cx: &Context<CertConfig>,
         scope: &Scope,
@@ -129,11 +124,41 @@ impl Certificate {
         now: i64,
     ) -> Result<Option<(CertInfo, String)>, kube::Error> {
         let secret = cx.get::<Secret>(&scope.namespace, name).await?;
-        if let Some(current) = secret.and_then(|s| Self::current(&s, now)) {
-            return Ok(Some(current));
+        Ok(secret.and_then(|s| Self::current(&s, now)))
+    }
+
+    /// Whether another CertConfig, not being deleted, uses `scope`'s CA.
+    /// The cache answers first; it holds only this operator version's
+    /// CertConfigs, so when it shows none the CertConfigs of every version
+    /// are listed from the API server (during an upgrade a cluster's
+    /// CertConfigs are split between two versions, and the old one must not
+    /// delete a CA the new one's still use). One list per cluster deleted.
+    async fn ca_still_used(
+        &self,
+        cx: &Context<CertConfig>,
+        scope: &Scope,
+    ) -> Result<bool, kube::Error> {
+        let uid = cx.uid();
+        let sibling = |c: &CertConfig| {
+            c.uid().as_deref() != Some(uid.as_str())
+                && c.metadata.deletion_timestamp.is_none()
+                && c.spec.cluster_id == scope.cluster_id
+                && self.scope(c) == *scope
+        };
+        let cached = cx
+            .cache::<CertConfig>()
+            .is_some_and(|s| s.state().iter().any(|c| sibling(c)));
+        if cached {
+            return Ok(true);
         }
-        let live = cx.api_in::<Secret>(&scope.namespace).get_opt(name).await?;
-        Ok(live.and_then(|s| Self::current(&s, now)))
+        // Siblings share the Secret namespace: with one set by flag, they
+        // may live in any namespace.
+        let api = match self.settings.secret_namespace {
+            Some(_) => Api::<CertConfig>::all(cx.client()),
+            None => cx.api_in::<CertConfig>(&cx.namespace()),
+        };
+        let listed = api.list(&ListParams::default()).await?;
+        Ok(listed.items.iter().any(sibling))
     }
 
     /// The deletions of this resource waiting for pods: map pod events
@@ -395,19 +420,7 @@ impl Step<CertConfig> for Certificate {
         }
         self.metrics.forget(&cx.namespace(), &cx.name());
         // The cluster's last CertConfig takes the CA with it.
-        let uid = cx.uid();
-        let siblings = cx
-            .cache::<CertConfig>()
-            .map(|s| {
-                s.state()
-                    .iter()
-                    .filter(|c| c.uid().as_deref() != Some(uid.as_str()))
-                    .filter(|c| c.metadata.deletion_timestamp.is_none())
-                    .filter(|c| c.spec.cluster_id == scope.cluster_id && self.scope(c) == scope)
-                    .count()
-            })
-            .unwrap_or(0);
-        if siblings == 0
+        if !self.ca_still_used(cx, &scope).await?
             && let Err(e) = self.backend.delete_cluster(cx, &scope).await
         {
             self.metrics.backend_error(self.backend.name());

@@ -20,7 +20,7 @@ use crate::events::Events;
 use crate::keys::OperatorName;
 use crate::kind::{Kind, OperatorKind};
 use crate::status::{ConditionUpdate, OperatorStatus, READY, StatusChanges, condition};
-use crate::writes::{Resolved, Writes};
+use crate::writes::{Resolved, Writes, may_have_landed};
 
 /// One loop over one object, as the steps see it.
 pub struct Context<K: OperatorKind> {
@@ -101,8 +101,9 @@ impl<K: OperatorKind> Context<K> {
 
     /// The object `namespace/name` of kind `C`, as fresh as this process
     /// knows it: from the cache, unless this operator wrote it since and the
-    /// cache does not show that yet (then as written). A kind that is not
-    /// cached is read from the API server.
+    /// cache does not show that yet (then as written), or a write of it
+    /// failed in a way that may have landed (then from the API server). A
+    /// kind that is not cached is read from the API server.
     pub async fn get<C: Kind>(
         &self,
         namespace: &str,
@@ -182,10 +183,12 @@ impl<K: OperatorKind> Context<K> {
             }
         }
         let params = PatchParams::apply(self.operator.as_str()).force();
+        let name = object.name_any();
         let written = self
             .api_in::<C>(&namespace)
-            .patch(&object.name_any(), &params, &Patch::Apply(&body))
-            .await?;
+            .patch(&name, &params, &Patch::Apply(&body))
+            .await
+            .inspect_err(|e| self.record_failed_write::<C>(e, &namespace, &name))?;
         self.writes.wrote(&written);
         Ok(written)
     }
@@ -222,9 +225,24 @@ impl<K: OperatorKind> Context<K> {
                 }
             },
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                self.record_failed_write::<C>(&e, &namespace, &name);
+                return Err(e);
+            }
         }
         Ok(())
+    }
+
+    /// Remembers that a write of `namespace/name` by other means than
+    /// [`Context::apply`] and [`Context::delete`] (which do this
+    /// themselves) failed with `error`. If it may have landed (the answer
+    /// was lost, or the server answered 5xx), the next [`Context::get`] of
+    /// it reads the API server, not a cache that may not show the write
+    /// yet; a refusal (4xx) changes nothing.
+    pub fn record_failed_write<C: Kind>(&self, error: &kube::Error, namespace: &str, name: &str) {
+        if may_have_landed(error) {
+            self.writes.unsure::<C>(namespace, name);
+        }
     }
 
     /// An owner reference to this object, marking a child as controlled by it

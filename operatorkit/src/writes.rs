@@ -12,6 +12,14 @@
 //! read live instead ([`Resolved::Unknown`]). Entries are dropped once the
 //! cache caught up, and after [`EXPIRY`] in any case (a watch that far behind
 //! is re-listing, and the next loop will see its result).
+//!
+//! A write whose outcome is unknown (the connection broke before the
+//! answer came, or the server answered 5xx, as a restarting one does) may
+//! have landed without this process knowing its version: the object is
+//! remembered as unsure, and the next read through the context goes to the
+//! API server ([`Resolved::Unknown`]) instead of trusting a cache that may
+//! not show the write yet. Acting twice on a write that did land (issuing a
+//! second certificate, creating a second VM) is what this prevents.
 
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
@@ -52,19 +60,29 @@ enum Entry {
         uid: String,
         at: Instant,
     },
+    /// A write (or deletion) whose outcome is unknown.
+    Unsure {
+        at: Instant,
+    },
+}
+
+/// Whether a failed write may still have landed: anything but an answer
+/// from the API server that refused it (4xx).
+pub(crate) fn may_have_landed(e: &kube::Error) -> bool {
+    !matches!(e, kube::Error::Api(s) if (400..500).contains(&s.code))
 }
 
 impl Entry {
     fn at(&self) -> Instant {
         match self {
-            Self::Written { at, .. } | Self::Deleted { at, .. } => *at,
+            Self::Written { at, .. } | Self::Deleted { at, .. } | Self::Unsure { at } => *at,
         }
     }
 
     fn owner(&self) -> Option<&str> {
         match self {
             Self::Written { owner, .. } => owner.as_deref(),
-            Self::Deleted { .. } => None,
+            Self::Deleted { .. } | Self::Unsure { .. } => None,
         }
     }
 }
@@ -202,6 +220,14 @@ impl Writes {
         self.lock().insert(key::<C>(namespace, name), entry);
     }
 
+    /// A write to `namespace/name` failed in a way that may have landed
+    /// ([`may_have_landed`]): reads of it go to the API server until one
+    /// has.
+    pub fn unsure<C: KubeResource + 'static>(&self, namespace: &str, name: &str) {
+        let entry = Entry::Unsure { at: Instant::now() };
+        self.lock().insert(key::<C>(namespace, name), entry);
+    }
+
     /// Forgets what was written to `namespace/name` (a live read found it gone).
     pub fn forget<C: KubeResource + 'static>(&self, namespace: &str, name: &str) {
         self.lock().remove(&key::<C>(namespace, name));
@@ -259,6 +285,7 @@ where
     C: KubeResource + Send + Sync + 'static,
 {
     match entry {
+        Entry::Unsure { .. } => (Resolved::Unknown, false),
         Entry::Deleted { uid, .. } => {
             let still_cached = cached
                 .as_ref()
@@ -396,6 +423,44 @@ mod tests {
         let recreated = Some(Arc::new(cm("a", "4", "u2")));
         let r = writes.resolve("ns", "a", recreated, progress.applied());
         assert_eq!(rv(&r).as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn a_write_that_may_have_landed_asks_for_a_live_read_until_one_is_made() {
+        let writes = Writes::default();
+        writes.wrote(&cm("a", "3", "u"));
+        writes.unsure::<ConfigMap>("ns", "a");
+        // Neither the cache nor the watch's progress can say what landed.
+        let cached = Some(Arc::new(cm("a", "3", "u")));
+        assert_eq!(writes.resolve("ns", "a", cached, 100), Resolved::Unknown);
+        assert_eq!(
+            writes.resolve::<ConfigMap>("ns", "a", None, 100),
+            Resolved::Unknown
+        );
+        // The live read found the write: it is known again.
+        writes.wrote(&cm("a", "4", "u"));
+        let r = writes.resolve::<ConfigMap>("ns", "a", None, 0);
+        assert_eq!(rv(&r).as_deref(), Some("4"));
+        // Or found nothing.
+        writes.unsure::<ConfigMap>("ns", "b");
+        writes.forget::<ConfigMap>("ns", "b");
+        assert_eq!(
+            writes.resolve::<ConfigMap>("ns", "b", None, 0),
+            Resolved::Known(None)
+        );
+    }
+
+    #[test]
+    fn only_a_refusal_says_a_write_did_not_land() {
+        let status =
+            |code| kube::Error::Api(kube::core::Status::failure("", "").with_code(code).boxed());
+        assert!(!may_have_landed(&status(409)));
+        assert!(!may_have_landed(&status(422)));
+        assert!(!may_have_landed(&status(429)));
+        assert!(may_have_landed(&status(500)));
+        assert!(may_have_landed(&status(503)));
+        let broken = kube::Error::Service("connection reset".into());
+        assert!(may_have_landed(&broken));
     }
 
     #[test]

@@ -348,10 +348,42 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
             .is_some()
     );
 
-    // The last CertConfig of the cluster takes the CA with it.
+    // Mid-upgrade, a CertConfig of the cluster labelled for another
+    // version (which this operator does not see) still uses the CA: the
+    // worker's deletion leaves it.
+    let etcd = format!("{cluster}-etcd");
+    let version_label = cert_operator::OPERATOR.version_label();
+    let mut other = certconfig(&etcd, &cluster, "etcd", json!({}));
+    other
+        .labels_mut()
+        .insert(version_label.clone(), "2.0.0".into());
+    api.create(&PostParams::default(), &other).await.unwrap();
     api.delete(&format!("{cluster}-worker"), &DeleteParams::default())
         .await
         .unwrap();
+    let worker = format!("{cluster}-worker");
+    wait_for(&api, &worker, WAIT, |c: Option<&CertConfig>| c.is_none())
+        .await
+        .unwrap();
+    assert!(secrets.get_opt(&worker).await.unwrap().is_none());
+    assert!(
+        secrets
+            .get_opt(&format!("{cluster}-ca"))
+            .await
+            .unwrap()
+            .is_some(),
+        "the CA another version's CertConfig uses is kept"
+    );
+
+    // Rolled back to this version, it is issued from that CA; as the
+    // cluster's last CertConfig, it takes the CA with it.
+    let labels = serde_json::Map::from_iter([(version_label, json!(e2e::certs::VERSION))]);
+    let relabel = json!({"metadata": {"labels": labels}});
+    api.patch(&etcd, &PatchParams::default(), &Patch::Merge(&relabel))
+        .await
+        .unwrap();
+    wait_for(&api, &etcd, WAIT, ready).await.unwrap();
+    api.delete(&etcd, &DeleteParams::default()).await.unwrap();
     wait_for(
         &secrets,
         &format!("{cluster}-ca"),
@@ -360,13 +392,7 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     )
     .await
     .unwrap();
-    assert!(
-        secrets
-            .get_opt(&format!("{cluster}-worker"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(secrets.get_opt(&etcd).await.unwrap().is_none());
     assert!(
         !run.metrics()
             .encode()
