@@ -37,13 +37,13 @@ impl ServerProcess {
         std::fs::create_dir_all(dir.join("data")).unwrap();
         write_certificates(dir);
         let token = format!("admin-{:016x}", fastrand::u64(..));
-        std::fs::write(
-            dir.join("tokens.csv"),
-            format!("{token},admin,admin,\"system:masters\"\n"),
-        )
-        .unwrap();
+        let tokens = format!("{token},admin,admin,\"system:masters\"\n");
+        write_private(&dir.join("tokens.csv"), &tokens);
         let port = crate::support::free_port().unwrap();
-        std::fs::write(dir.join("admin.kubeconfig"), kubeconfig(dir, port, &token)).unwrap();
+        write_private(
+            &dir.join("admin.kubeconfig"),
+            &kubeconfig(dir, port, &token),
+        );
         let server = Self {
             binary: binary.to_owned(),
             dir: dir.to_owned(),
@@ -185,5 +185,19 @@ fn write_certificates(dir: &Path) {
     let server_cert = server.signed_by(&server_key, &issuer).unwrap();
     std::fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
     std::fs::write(dir.join("tls.crt"), server_cert.pem()).unwrap();
-    std::fs::write(dir.join("tls.key"), server_key.serialize_pem()).unwrap();
+    write_private(&dir.join("tls.key"), &server_key.serialize_pem());
+}
+
+/// Writes `text` to `path`, readable by this user only: keys and tokens.
+fn write_private(path: &Path, text: &str) {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
 }

@@ -38,8 +38,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .args([
             "test",
             "--release",
-            "--package",
-            "e2e",
+            // The workspace's features, as the test's own build of the
+            // operator binaries (`cargo build --release --workspace
+            // --bins`) selects them: `--package e2e` would build every
+            // shared dependency a second time with other features.
+            "--workspace",
             "--test",
             "system",
             "--",
