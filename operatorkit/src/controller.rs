@@ -74,8 +74,8 @@ pub(crate) async fn run<K: OperatorKind>(
     let progress = WatchProgress::default();
     let trigger = watcher(api, config)
         .default_backoff()
-        .map(listed)
         .reflect(writer)
+        .map(listed)
         .map(observed(progress.clone()))
         .applied_objects()
         .predicate_filter(trigger_hash::<K>, PredicateConfig::default())
@@ -106,9 +106,13 @@ pub(crate) async fn run<K: OperatorKind>(
     }
     let health = shared.health.clone();
     let name = operator.name.clone();
+    // Loops wait for this (`Env::caches_listed`); the sender goes with the
+    // task, so an aborted wait lets them go.
+    let (listed_tx, caches_listed) = tokio::sync::watch::channel(false);
     let readiness = tokio::spawn(async move {
         futures::future::join_all(synced).await;
         tracing::info!(controller = %name, "caches synced; ready");
+        listed_tx.send_replace(true);
         health.set_ready(true);
     });
     let unselected = (operator.selection == Selection::VersionLabel).then(|| {
@@ -132,6 +136,7 @@ pub(crate) async fn run<K: OperatorKind>(
         caches,
         writes: Arc::new(Writes::default()),
         pending,
+        caches_listed,
     });
     let name = operator.name.clone();
     let loops = controller
@@ -152,6 +157,8 @@ pub(crate) async fn run<K: OperatorKind>(
     tokio::select! {
         () = &mut loops => {}
         () = stop => {
+            // Loops still waiting for the caches end at once.
+            readiness.abort();
             if !main_listed.load(std::sync::atomic::Ordering::Acquire) {
                 // The main watch never listed (refused or failing): no object
                 // was seen, no loop ran, and kube-runtime's applier, waiting

@@ -131,6 +131,19 @@ pub(crate) struct Env<K: OperatorKind> {
     pub caches: Caches,
     pub writes: Arc<Writes>,
     pub pending: Pending<K>,
+    /// True once every cache (the kind's and each child kind's) has listed.
+    pub caches_listed: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<K: OperatorKind> Env<K> {
+    /// Waits until every cache has listed once; false if the controller
+    /// stops first. A loop that read a child cache before its first list
+    /// would take "not there" for the truth and act on it (issue a second
+    /// certificate, create a second VM): as controller-runtime waits for
+    /// its caches to sync before any worker starts, no loop runs before.
+    async fn caches_listed(&self) -> bool {
+        self.caches_listed.clone().wait_for(|l| *l).await.is_ok()
+    }
 }
 
 /// How a loop ended, when it did not fail with a retryable error.
@@ -146,6 +159,9 @@ pub(crate) async fn reconcile<K: OperatorKind>(
     object: Arc<K>,
     env: Arc<Env<K>>,
 ) -> Result<Action, ReconcileError> {
+    if !env.caches_listed().await {
+        return Ok(Action::await_change());
+    }
     let key = ObjectRef::from_obj(object.as_ref());
     env.pending.remove(&key);
     let _active = env.metrics.reconcile_started();
@@ -158,22 +174,22 @@ pub(crate) async fn reconcile<K: OperatorKind>(
     );
     // Debug lines bracketing the loop, in its span (controller, object,
     // namespace): who reconciled what when, for a person reading the logs
-    // and for the system's upgrade test.
+    // and for the system's upgrade test. A loop that panics ends too.
     let bracketed = async {
         tracing::debug!("loop started");
-        let result = run(object, &env).await;
+        let result = AssertUnwindSafe(run(object, &env))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(ReconcileError::Panic {
+                    step: "operatorkit".into(),
+                    message: panic_message(panic.as_ref()),
+                })
+            });
         tracing::debug!(ok = result.is_ok(), "loop ended");
         result
     };
-    let result = AssertUnwindSafe(bracketed.instrument(span))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
-            Err(ReconcileError::Panic {
-                step: "operatorkit".into(),
-                message: panic_message(panic.as_ref()),
-            })
-        });
+    let result = bracketed.instrument(span).await;
     let (result, action) = match result {
         Ok(End::Requeue(requeue)) => {
             env.backoff.succeeded(&key);

@@ -132,8 +132,8 @@ impl<K: Kind> ChildWatch<K> {
                 let mapper = mapper.clone();
                 let stream = watcher(api, config.clone())
                     .default_backoff()
-                    .map(listed)
                     .reflect(writer)
+                    .map(listed)
                     .map(observed(progress))
                     .touched_objects();
                 args.controller.watches_stream(stream, move |child: C| {
@@ -213,6 +213,8 @@ pub(crate) fn synced_signal<K>() -> (
         let _ = rx.wait_for(|listed| *listed).await;
     }
     .boxed();
+    // Called after the reflector applied the event: whoever wakes on the
+    // signal finds the store already swapped in.
     let listed = move |event: WatchResult<K>| {
         if matches!(event, Ok(watcher::Event::InitDone)) {
             tx.send_replace(true);

@@ -15,6 +15,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use operatorkit::testing::{SimulationOptions, wait_for};
@@ -399,6 +400,83 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
             .unwrap()
             .contains(&format!("certconfig=\"{cluster}-api\""))
     );
+    run.stop().await;
+    env.stop().await;
+}
+
+/// Loops cert-operator has run, whatever their result.
+fn loops(run: &operatorkit::testing::OperatorRun) -> f64 {
+    e2e::widget::metric(run, "operatorkit_reconcile_total", &[])
+}
+
+/// A (re)started cert-operator runs no loop before its caches have listed:
+/// one that read the Secret cache before its first list would find no
+/// certificate and issue a second one. As a ServiceAccount that may not
+/// list Secrets yet, the CertConfig waits untouched; once it may, the loop
+/// keeps the certificate it finds.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_loop_runs_before_the_caches_have_listed() {
+    let env = env().await;
+    let api: Api<CertConfig> = env.api();
+    let secrets: Api<Secret> = env.api();
+    let cluster = env.name("c");
+    // The CertConfig and its Secret.
+    let name = format!("{cluster}-api");
+    let run = start(&env, &args("720h")).await;
+    api.create(
+        &PostParams::default(),
+        &certconfig(&name, &cluster, "api", json!({})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    run.stop().await;
+    let issued = field(&secrets.get(&name).await.unwrap(), "tls.crt");
+
+    let (shipped, roles) = e2e::manifests::rbac_roles("cert-operator");
+    let mut unlisted = shipped.clone();
+    for rule in unlisted
+        .iter_mut()
+        .flat_map(|r| r.rules.iter_mut().flatten())
+    {
+        if rule.resources.iter().flatten().any(|r| r == "secrets") {
+            rule.verbs.retain(|v| v != "list" && v != "watch");
+        }
+    }
+    let identity = env
+        .service_account("unlisted", unlisted, roles)
+        .await
+        .unwrap();
+    let run = e2e::certs::start_as(&env, &identity, &args("720h"), false).await;
+    // The CertConfig cache lists at once; the Secret cache cannot.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        loops(&run),
+        0.0,
+        "a loop ran before the Secret cache listed"
+    );
+    let now_held = field(&secrets.get(&name).await.unwrap(), "tls.crt");
+    assert_eq!(now_held, issued, "the certificate was issued again");
+
+    // Allowed to list: the Secret watch lists on its next try, the loop runs.
+    let roles: Api<ClusterRole> = Api::all(env.client());
+    let mut role = roles.get(&identity.cluster_roles()[0]).await.unwrap();
+    role.rules.clone_from(&shipped[0].rules);
+    roles
+        .replace(&role.name_any(), &PostParams::default(), &role)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + 2 * WAIT;
+    while loops(&run) == 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no loop once listed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for(&api, &name, WAIT, ready).await.unwrap();
+    let kept = field(&secrets.get(&name).await.unwrap(), "tls.crt");
+    assert_eq!(kept, issued, "the certificate was issued again");
     run.stop().await;
     env.stop().await;
 }
