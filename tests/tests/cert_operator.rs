@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use apiextensions::CertConfig;
+use cert_operator::backend::builtin::ca_secret_name;
 use cert_operator::certificate::PODS_RECHECK;
 use cert_operator::pki::{Ca, CertRequest, verify_bundle};
 use k8s_openapi::ByteString;
@@ -341,13 +342,8 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
     .await
     .unwrap();
     assert!(secrets.get_opt(&api_name).await.unwrap().is_none());
-    assert!(
-        secrets
-            .get_opt(&format!("{cluster}-ca"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let ca = ca_secret_name(&cluster);
+    assert!(secrets.get_opt(&ca).await.unwrap().is_some());
 
     // Mid-upgrade, a CertConfig of the cluster labelled for another
     // version (which this operator does not see) still uses the CA: the
@@ -368,11 +364,7 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
         .unwrap();
     assert!(secrets.get_opt(&worker).await.unwrap().is_none());
     assert!(
-        secrets
-            .get_opt(&format!("{cluster}-ca"))
-            .await
-            .unwrap()
-            .is_some(),
+        secrets.get_opt(&ca).await.unwrap().is_some(),
         "the CA another version's CertConfig uses is kept"
     );
 
@@ -385,14 +377,9 @@ async fn deletion_waits_for_the_clusters_pods_and_the_last_certconfig_takes_the_
         .unwrap();
     wait_for(&api, &etcd, WAIT, ready).await.unwrap();
     api.delete(&etcd, &DeleteParams::default()).await.unwrap();
-    wait_for(
-        &secrets,
-        &format!("{cluster}-ca"),
-        WAIT,
-        |s: Option<&Secret>| s.is_none(),
-    )
-    .await
-    .unwrap();
+    wait_for(&secrets, &ca, WAIT, |s: Option<&Secret>| s.is_none())
+        .await
+        .unwrap();
     assert!(secrets.get_opt(&etcd).await.unwrap().is_none());
     assert!(
         !run.metrics()
