@@ -176,6 +176,15 @@ fn build() -> Result<PathBuf, String> {
         .unwrap_or("debug");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
+    // Not the variables cargo set for this test as package e2e's process:
+    // build scripts that rerun when they change (ring's names
+    // `CARGO_PKG_NAME`) would rebuild everything above them here, and again
+    // in the next `cargo test` (as `cargo xtask`'s `cmd::cargo` does).
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(package_var) {
+            command.env_remove(name);
+        }
+    }
     command
         .current_dir(crate::examples::repo_root())
         .args(["build", "--quiet", "--workspace", "--bins", "--target-dir"])
@@ -200,6 +209,22 @@ fn build() -> Result<PathBuf, String> {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     Ok(profile_dir.to_path_buf())
+}
+
+/// Whether cargo set variable `name` for this process to describe its
+/// package (rather than to configure builds, as `CARGO_HOME` does).
+fn package_var(name: &str) -> bool {
+    const SET_FOR_A_RUN: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    name.starts_with("CARGO_PKG_") || SET_FOR_A_RUN.contains(&name)
 }
 
 /// What a [`System`] runs on.

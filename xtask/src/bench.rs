@@ -8,8 +8,6 @@
 //! whole system, five operator processes included, with 20 KVM guest
 //! clusters; its figures are in `docs/performance.md`.
 
-use std::process::Command;
-
 use anyhow::bail;
 use serde_json::Value;
 
@@ -35,7 +33,6 @@ struct Bench {
 
 /// Runs the benchmarks.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let cargo = cmd::cargo();
     let benches = benches(&workspace::metadata(&workspace::root())?);
     let selected: Vec<&Bench> = match &args.name {
         None => benches.iter().collect(),
@@ -52,7 +49,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         },
     };
     for bench in selected {
-        let mut command = Command::new(&cargo);
+        let mut command = cmd::cargo();
         command.current_dir(workspace::root()).args([
             "bench",
             "--package",

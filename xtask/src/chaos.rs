@@ -7,8 +7,6 @@
 //! (else a fresh seed, printed by the test), with its report shown. It
 //! runs in release, as the benchmarks do: the operators as they ship.
 
-use std::process::Command;
-
 use crate::{cmd, tools, workspace};
 
 /// Arguments of `cargo xtask chaos`.
@@ -33,7 +31,7 @@ const TEST: &str =
 /// Runs the chaos test with `args`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let tools = tools::ensure()?;
-    let mut test = Command::new(cmd::cargo());
+    let mut test = cmd::cargo();
     test.current_dir(workspace::root())
         .args([
             "test",

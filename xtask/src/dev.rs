@@ -495,7 +495,7 @@ fn watch_until_stopped(
 
 /// Builds the server, the simulation and the operators in one cargo run.
 fn build(root: &Path) -> anyhow::Result<()> {
-    let mut build = Command::new(cmd::cargo());
+    let mut build = cmd::cargo();
     build.current_dir(root).args([
         "build",
         "--quiet",

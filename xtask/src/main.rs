@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         Task::Diagrams(args) => diagrams::run(&args),
         Task::NewOperator(args) => scaffold::run(&args, &workspace::root()).map(|_| ()),
         Task::ProtobufSchema(args) => protobuf::run(&args, &workspace::root()),
-        Task::Semver => semver::check(&cmd::cargo(), &workspace::root()),
+        Task::Semver => semver::check(&workspace::root()),
         Task::Test(args) => test::run(&args),
         Task::Tools => tools::ensure().map(|_| ()),
     }

@@ -25,9 +25,9 @@ pub const CRATES: &[(&str, &str)] = &[
 ];
 
 /// `cargo package` (with verification) of every crate in [`CRATES`].
-pub fn check(cargo: &str, root: &Path) -> anyhow::Result<()> {
+pub fn check(root: &Path) -> anyhow::Result<()> {
     for (i, (name, _)) in CRATES.iter().enumerate() {
-        let mut command = Command::new(cargo);
+        let mut command = cmd::cargo();
         command
             .current_dir(root)
             .args(["package", "--allow-dirty", "--all-features", "-p", name]);
@@ -41,10 +41,10 @@ pub fn check(cargo: &str, root: &Path) -> anyhow::Result<()> {
 }
 
 /// `cargo doc --no-deps` of the workspace with every rustdoc warning an error.
-pub fn docs(cargo: &str, root: &Path) -> anyhow::Result<()> {
+pub fn docs(root: &Path) -> anyhow::Result<()> {
     cmd::run(
         "docs",
-        Command::new(cargo)
+        cmd::cargo()
             .current_dir(root)
             .args(["doc", "--no-deps", "--workspace", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings"),

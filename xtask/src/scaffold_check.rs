@@ -18,20 +18,20 @@ use crate::tools::Tools;
 use crate::{cmd, test, workspace};
 
 /// Scaffolds both layouts under the target directory and checks them.
-pub fn check(cargo: &str, root: &Path, tools: &Tools) -> anyhow::Result<()> {
+pub fn check(root: &Path, tools: &Tools) -> anyhow::Result<()> {
     let base = workspace::target_dir().join("scaffold-check");
     if base.exists() {
         std::fs::remove_dir_all(&base).with_context(|| format!("removing {}", base.display()))?;
     }
-    let project = standalone(cargo, root, &base.join("standalone"))?;
+    let project = standalone(root, &base.join("standalone"))?;
     validate_manifests(&project.join("manifests/widget-operator"), tools)?;
-    in_workspace(cargo, root, &base.join("workspace"))?;
+    in_workspace(root, &base.join("workspace"))?;
     std::fs::remove_dir_all(&base).with_context(|| format!("removing {}", base.display()))
 }
 
 /// `--out`: a project of its own, pointed at this checkout the way a user
 /// would, with `[patch.crates-io]` in its Cargo.toml.
-fn standalone(cargo: &str, root: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+fn standalone(root: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     let args = Args {
         name: "widget-operator".to_owned(),
         kind: "Widget".to_owned(),
@@ -47,7 +47,7 @@ fn standalone(cargo: &str, root: &Path, out: &Path) -> anyhow::Result<PathBuf> {
     // (so their compiled artifacts are reused), not whatever was released
     // since. A user's first build resolves afresh.
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"))?;
-    build_and_test(cargo, &dir, None)?;
+    build_and_test(&dir, None)?;
     Ok(dir)
 }
 
@@ -67,7 +67,7 @@ fn validate_manifests(dir: &Path, tools: &Tools) -> anyhow::Result<()> {
 }
 
 /// No `--out`: a crate of a copy of this workspace.
-fn in_workspace(cargo: &str, root: &Path, copy: &Path) -> anyhow::Result<()> {
+fn in_workspace(root: &Path, copy: &Path) -> anyhow::Result<()> {
     copy_workspace(root, copy)?;
     let args = Args {
         name: "gadget-operator".to_owned(),
@@ -76,23 +76,23 @@ fn in_workspace(cargo: &str, root: &Path, copy: &Path) -> anyhow::Result<()> {
         out: None,
     };
     scaffold::run(&args, copy)?;
-    build_and_test(cargo, copy, Some(&args.name))
+    build_and_test(copy, Some(&args.name))
 }
 
 /// fmt, clippy with warnings denied, and the tests, in `dir` (of `package`).
-fn build_and_test(cargo: &str, dir: &Path, package: Option<&str>) -> anyhow::Result<()> {
+fn build_and_test(dir: &Path, package: Option<&str>) -> anyhow::Result<()> {
     let select: Vec<&str> = package.map_or_else(Vec::new, |p| vec!["-p", p]);
     let what = package.unwrap_or("standalone");
     cmd::run(
         &format!("scaffold {what}: format"),
-        Command::new(cargo)
+        cmd::cargo()
             .current_dir(dir)
             .args(["fmt", "--all", "--check"]),
     )?;
     cmd::run(
         &format!("scaffold {what}: clippy"),
         shared(
-            Command::new(cargo)
+            cmd::cargo()
                 .current_dir(dir)
                 .arg("clippy")
                 .args(&select)
@@ -101,12 +101,7 @@ fn build_and_test(cargo: &str, dir: &Path, package: Option<&str>) -> anyhow::Res
     )?;
     cmd::run(
         &format!("scaffold {what}: tests"),
-        shared(
-            Command::new(cargo)
-                .current_dir(dir)
-                .arg("test")
-                .args(&select),
-        ),
+        shared(cmd::cargo().current_dir(dir).arg("test").args(&select)),
     )
 }
 

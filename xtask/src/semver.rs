@@ -19,16 +19,16 @@ pub const TAG_PREFIX: &str = "operatorkit-v";
 const SEMVER_CHECKS_VERSION: &str = "0.51.0";
 
 /// Runs cargo-semver-checks against the newest release tag, if there is one.
-pub fn check(cargo: &str, root: &Path) -> anyhow::Result<()> {
+pub fn check(root: &Path) -> anyhow::Result<()> {
     let tags = git_tags(root)?;
     let Some(tag) = newest_release(&tags) else {
         eprintln!("==> semver: no release tag {TAG_PREFIX}* yet; nothing to compare with");
         return Ok(());
     };
-    let bin = ensure_installed(cargo)?;
+    let bin = ensure_installed()?;
     cmd::run(
         &format!("semver against {tag}"),
-        Command::new(cargo)
+        cmd::cargo()
             .current_dir(root)
             .args(["semver-checks", "check-release", "-p", "operatorkit"])
             .args(["--baseline-rev", &tag])
@@ -68,7 +68,7 @@ fn newest_release(tags: &[String]) -> Option<String> {
 }
 
 /// The directory holding `cargo-semver-checks`, installed if missing.
-fn ensure_installed(cargo: &str) -> anyhow::Result<std::path::PathBuf> {
+fn ensure_installed() -> anyhow::Result<std::path::PathBuf> {
     let root = workspace::target_dir().join("tools").join("cargo");
     let bin = root.join("bin");
     let installed = Command::new(bin.join("cargo-semver-checks"))
@@ -80,7 +80,7 @@ fn ensure_installed(cargo: &str) -> anyhow::Result<std::path::PathBuf> {
     if !installed {
         cmd::run(
             "install cargo-semver-checks",
-            Command::new(cargo)
+            cmd::cargo()
                 .args(["install", "--locked", "cargo-semver-checks"])
                 .args(["--version", SEMVER_CHECKS_VERSION, "--root"])
                 .arg(&root),

@@ -32,17 +32,16 @@ const KUBERNETES_VERSION: &str = "1.33.0";
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let tools = tools::ensure()?;
     let root = workspace::root();
-    let cargo = cmd::cargo();
 
     cmd::run(
         "format",
-        Command::new(&cargo)
+        cmd::cargo()
             .current_dir(&root)
             .args(["fmt", "--all", "--check"]),
     )?;
     cmd::run(
         "clippy",
-        Command::new(&cargo).current_dir(&root).args([
+        cmd::cargo().current_dir(&root).args([
             "clippy",
             "--workspace",
             "--all-targets",
@@ -51,7 +50,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "warnings",
         ]),
     )?;
-    package::docs(&cargo, &root)?;
+    package::docs(&root)?;
     eprintln!("==> crds --check");
     crds::run_check()?;
     eprintln!("==> diagrams --check");
@@ -68,7 +67,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         kubernetes_validate(&tools).args(&manifests),
     )?;
 
-    let mut tests = Command::new(&cargo);
+    let mut tests = cmd::cargo();
     tests
         .current_dir(&root)
         // Every test binary runs even after one fails: a failure must not
@@ -77,9 +76,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .args(&args.cargo_test_args)
         .env("PATH", tools::path_with(&tools.venv_bin)?);
     run_and_tally(&mut tests)?;
-    package::check(&cargo, &root)?;
-    semver::check(&cargo, &root)?;
-    scaffold_check::check(&cargo, &root, &tools)
+    package::check(&root)?;
+    semver::check(&root)?;
+    scaffold_check::check(&root, &tools)
 }
 
 /// kubernetes-validate, strict, against [`KUBERNETES_VERSION`]: add the

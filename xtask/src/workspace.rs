@@ -1,7 +1,6 @@
 //! Where things are in the repository.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::Context;
 
@@ -30,7 +29,7 @@ pub fn target_dir() -> PathBuf {
 pub fn metadata(root: &Path) -> anyhow::Result<serde_json::Value> {
     let out = cmd::stdout(
         "cargo metadata",
-        Command::new(cmd::cargo()).current_dir(root).args([
+        cmd::cargo().current_dir(root).args([
             "metadata",
             "--no-deps",
             "--format-version",
