@@ -25,9 +25,11 @@
 //! # Caveats
 //! - The guest is read on every reconcile of its KVMConfig (VM pod events,
 //!   `--recheck`), never watched.
-//! - An unreachable guest never blocks for long: the status falls back to
-//!   the VM pods' readiness at once; a drain waits 5 minutes for the guest
-//!   to answer, then the VM goes undrained (`GuestAPIAvailable` says why).
+//! - An unreachable guest never blocks for long: Ready waits for it up to
+//!   `--guest-api-wait` (2 minutes) after the first master VM became
+//!   ready, then the status falls back to the VM pods' readiness; a drain
+//!   waits 5 minutes for the guest to answer, then the VM goes undrained
+//!   (`GuestAPIAvailable` says why).
 //! - A Node that is not Ready is drained once its pods are evicted: with
 //!   its kubelet gone, nothing would confirm their deletion.
 

@@ -19,10 +19,13 @@
 //! 4. The Services, the Ingresses and the PodDisruptionBudgets; the admin
 //!    kubeconfig Secret ([`crate::kubeconfig`]).
 //! 5. Status: one entry per node from its pod, `readyMasters` and
-//!    `readyWorkers` counting the guest Nodes that are Ready (the VM pods'
-//!    readiness while the guest API does not answer: `GuestAPIAvailable`
-//!    says which), `Progressing`; Ready once every VM is up to date and
-//!    ready and, where the guest answers, its Node is Ready.
+//!    `readyWorkers` counting the guest Nodes that are Ready, `Progressing`;
+//!    Ready once every VM is up to date and ready and its guest Node is
+//!    Ready. A guest API that does not answer is waited for up to
+//!    `--guest-api-wait` after the first master VM became ready (no Node
+//!    counts as joined meanwhile); after that, readiness falls back to the
+//!    VM pods' (`GuestAPIAvailable` says which), so that a guest out of
+//!    kvm-operator's reach does not keep its cluster from Ready forever.
 //!
 //! Every object is applied only when it drifted
 //! ([`operatorkit::crud::is_applied`]): a steady state writes nothing.
@@ -121,8 +124,43 @@ const UNREACHABLE_GRACE: Duration = Duration::from_secs(300);
 
 /// The guest API as one pass found it: a client, and its Nodes by name.
 struct Reached {
+    url: String,
     api: GuestApi,
     nodes: BTreeMap<String, NodeState>,
+}
+
+/// How the guest API answered one pass.
+enum GuestView {
+    /// It answers.
+    Reached(Reached),
+    /// It does not answer yet, and the first master VM became ready less
+    /// than `--guest-api-wait` ago: readiness waits for it, as for a guest
+    /// with no Node Ready yet.
+    Awaited,
+    /// No master VM is ready, or the guest has not answered for longer
+    /// than `--guest-api-wait`: readiness falls back to the VM pods.
+    FallBack,
+}
+
+/// The guest Nodes of a guest whose API is awaited: none yet.
+static NO_NODES: BTreeMap<String, NodeState> = BTreeMap::new();
+
+impl GuestView {
+    fn reached(&self) -> Option<&Reached> {
+        match self {
+            Self::Reached(r) => Some(r),
+            Self::Awaited | Self::FallBack => None,
+        }
+    }
+
+    /// The guest Nodes readiness counts; `None`: the VM pods' readiness.
+    fn nodes(&self) -> Option<&BTreeMap<String, NodeState>> {
+        match self {
+            Self::Reached(r) => Some(&r.nodes),
+            Self::Awaited => Some(&NO_NODES),
+            Self::FallBack => None,
+        }
+    }
 }
 
 /// The step of the VMs.
@@ -205,6 +243,27 @@ fn pod_ready(pod: &Pod) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == READY && c.status == "True"))
 }
 
+/// Since when a master VM is ready: the earliest Ready transition of the
+/// ready master pods (the Unix epoch for one that does not say); `None`
+/// while none is ready.
+fn masters_ready_since(pods: &[Arc<Pod>]) -> Option<jiff::Timestamp> {
+    pods.iter()
+        .filter(|p| p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some("master"))
+        .filter_map(|p| {
+            let conditions = p.status.as_ref()?.conditions.as_ref()?;
+            let ready = conditions
+                .iter()
+                .find(|c| c.type_ == READY && c.status == "True")?;
+            Some(
+                ready
+                    .last_transition_time
+                    .as_ref()
+                    .map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0),
+            )
+        })
+        .min()
+}
+
 impl Vms {
     /// Step 1: namespace, ServiceAccount, boot Secrets, etcd claims.
     async fn ensure_base(
@@ -264,7 +323,7 @@ impl Vms {
         cx: &Context<KVMConfig>,
         guest: &Guest<'_>,
         objects: &Objects<'_>,
-        reached: Option<&Reached>,
+        view: &GuestView,
     ) -> Result<(Vec<VmState>, Option<(&'static str, String)>), StepError> {
         let owner = guest.owner();
         let ns = guest.namespace();
@@ -302,8 +361,10 @@ impl Vms {
         let removed = self.removed_nodes(cx, guest, &nodes);
         // Ready VMs whose guest Nodes are Ready too (where the guest
         // answers): the next VM is replaced only then (etcd quorum).
-        let joined =
-            |n: &Node<'_>| reached.is_none_or(|r| r.nodes.get(&n.name()).is_some_and(|s| s.ready));
+        let joined = |n: &Node<'_>| {
+            view.nodes()
+                .is_none_or(|nodes| nodes.get(&n.name()).is_some_and(|s| s.ready))
+        };
         let settled = nodes.iter().zip(&states).all(|(n, s)| s.ready && joined(n));
         let all_ready = settled && removed.iter().all(|(_, ready)| *ready);
         let progress = if !created.is_empty() {
@@ -313,7 +374,7 @@ impl Vms {
             ))
         } else if let Some((node, desired)) = changed.first() {
             let drain = match all_ready {
-                true => Some(drained(cx, reached, &node.name()).await?),
+                true => Some(drained(cx, view.reached(), &node.name()).await?),
                 false => None,
             };
             if drain == Some(Drain::Done) {
@@ -330,7 +391,7 @@ impl Vms {
                 format!("removing {} (no longer in the spec)", name),
             );
             if all_ready || settled {
-                match drained(cx, reached, name).await? {
+                match drained(cx, view.reached(), name).await? {
                     Drain::Done => self.remove_node(cx, guest, name).await?,
                     Drain::Waiting(why) => progress = (reasons::DRAINING, why),
                 }
@@ -434,9 +495,10 @@ impl Vms {
         Ok(())
     }
 
-    /// Step 5: the status of every node from its pod and, where the guest
-    /// answers, its guest Node; the nodes whose VM is ready but whose guest
-    /// Node is not (yet).
+    /// Step 5: the status of every node from its pod and, where `joined`
+    /// gives the guest's Nodes (it answers, or is awaited: none yet), its
+    /// guest Node; the nodes whose VM is ready but whose guest Node is not
+    /// (yet).
     fn report(
         &self,
         cx: &Context<KVMConfig>,
@@ -524,30 +586,70 @@ impl Vms {
 
     /// Reaches the guest API (once a master VM is ready) with kvm-operator's
     /// own certificate, reads its Nodes and deletes those of VMs that are
-    /// gone; says how it went in `GuestAPIAvailable`. `None` when it does
-    /// not answer: the status falls back to the VM pods.
+    /// gone; says how it went in `GuestAPIAvailable`. Where it does not
+    /// answer, readiness waits for it up to `--guest-api-wait` after the
+    /// first master VM became ready, then falls back to the VM pods.
     async fn reach(
         &self,
         cx: &Context<KVMConfig>,
         guest: &Guest<'_>,
         certs: &Certificates,
         endpoint: Option<&Endpoint>,
-    ) -> Option<Reached> {
+    ) -> GuestView {
         let said = |ok: bool, reason: &str, message: String| {
             cx.set_condition(condition(GUEST_API).is(ok).because(reason).message(message));
         };
         let pods = cached::<Pod>(cx, guest.namespace(), &guest.owner());
-        let master_up = pods.iter().any(|p| {
-            p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some("master") && pod_ready(p)
-        });
-        if !master_up {
+        let Some(up_since) = masters_ready_since(&pods) else {
             said(
                 false,
                 reasons::MASTERS_NOT_READY,
                 "no master VM is ready yet".into(),
             );
-            return None;
+            return GuestView::FallBack;
+        };
+        let (reason, why) = match self.answer(guest, certs, endpoint).await {
+            Ok(reached) => {
+                let ready = reached.nodes.values().filter(|n| n.ready).count();
+                let message = format!(
+                    "the guest API at {} answers: {} nodes, {ready} Ready",
+                    reached.url,
+                    reached.nodes.len()
+                );
+                said(true, reasons::ANSWERING, message);
+                self.forget_gone(cx, guest, &reached).await;
+                return GuestView::Reached(reached);
+            }
+            Err(unanswered) => unanswered,
+        };
+        let waited = jiff::Timestamp::now().duration_since(up_since);
+        let wait = self.flags.guest_api_wait;
+        if waited < jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::MAX) {
+            let message = format!(
+                "{why}; Ready waits for it up to {}s after the first master VM became ready ({}s ago)",
+                wait.as_secs(),
+                waited.as_secs()
+            );
+            said(false, reason, message);
+            GuestView::Awaited
+        } else {
+            said(
+                false,
+                reason,
+                format!("{why}; readiness falls back to the VM pods"),
+            );
+            GuestView::FallBack
         }
+    }
+
+    /// The guest API's Nodes, or why it did not answer: a condition reason
+    /// and message.
+    async fn answer(
+        &self,
+        guest: &Guest<'_>,
+        certs: &Certificates,
+        endpoint: Option<&Endpoint>,
+    ) -> Result<Reached, (&'static str, String)> {
         let Some(url) = endpoint.map(|e| e.operator.clone()) else {
             let annotation = self.flags.guest_api_address_annotation.as_deref();
             let message = format!(
@@ -555,38 +657,29 @@ impl Vms {
                 guest.namespace(),
                 annotation.unwrap_or_default()
             );
-            said(false, reasons::ADDRESS_UNKNOWN, message);
-            return None;
+            return Err((reasons::ADDRESS_UNKNOWN, message));
         };
-        let own = certs.get(&OWN_CERTIFICATE)?;
+        let Some(own) = certs.get(&OWN_CERTIFICATE) else {
+            let message = "kvm-operator's own certificate is missing".to_owned();
+            return Err((reasons::UNREACHABLE, message));
+        };
         let listed = match GuestApi::new(guest, &url, own).await {
             Ok(api) => api
                 .nodes()
                 .await
-                .map(|nodes| Reached { api, nodes })
+                .map(|nodes| Reached {
+                    url: url.clone(),
+                    api,
+                    nodes,
+                })
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        match listed {
-            Ok(reached) => {
-                let ready = reached.nodes.values().filter(|n| n.ready).count();
-                let message = format!(
-                    "the guest API at {url} answers: {} nodes, {ready} Ready",
-                    reached.nodes.len()
-                );
-                said(true, reasons::ANSWERING, message);
-                self.forget_gone(cx, guest, &reached).await;
-                Some(reached)
-            }
-            Err(e) => {
-                tracing::info!(cluster = guest.id, %url, error = %e, "the guest API does not answer");
-                let message = format!(
-                    "the guest API at {url} does not answer ({e}); readiness falls back to the VM pods"
-                );
-                said(false, reasons::UNREACHABLE, message);
-                None
-            }
-        }
+        listed.map_err(|e| {
+            tracing::info!(cluster = guest.id, %url, error = %e, "the guest API does not answer");
+            let message = format!("the guest API at {url} does not answer ({e})");
+            (reasons::UNREACHABLE, message)
+        })
     }
 
     /// Deletes the guest Nodes of VMs that are gone: not in the spec and
@@ -827,27 +920,27 @@ impl Step<KVMConfig> for Vms {
         };
         self.ensure_base(cx, &guest, &objects, &certs).await?;
         let endpoint = self.endpoint(cx, &guest).await?;
-        let reached = self.reach(cx, &guest, &certs, endpoint.as_ref()).await;
-        let (states, progress) = self
-            .ensure_vms(cx, &guest, &objects, reached.as_ref())
-            .await?;
+        let view = self.reach(cx, &guest, &certs, endpoint.as_ref()).await;
+        let (states, progress) = self.ensure_vms(cx, &guest, &objects, &view).await?;
         self.ensure_network(cx, &guest, &objects).await?;
         self.ensure_kubeconfig(cx, &guest, &certs, endpoint.as_ref())
             .await?;
-        let joined = reached.as_ref().map(|r| &r.nodes);
-        let (masters, workers, joining) = self.report(cx, &guest, &states, joined);
-        if let Some(r) = &reached {
+        let (masters, workers, joining) = self.report(cx, &guest, &states, view.nodes());
+        if let Some(r) = view.reached() {
             uncordon_replaced(r, &guest, &states).await?;
         }
         let all_ready = states.iter().all(|s| s.current && s.ready);
         let progress = match progress {
-            None if all_ready && !joining.is_empty() => Some((
-                reasons::JOINING,
-                format!(
-                    "VMs ready; waiting for guest nodes {} to be Ready",
-                    joining.join(", ")
-                ),
-            )),
+            None if all_ready && !joining.is_empty() => {
+                let awaited = match view {
+                    GuestView::Awaited => "the guest API to answer and ",
+                    GuestView::Reached(_) | GuestView::FallBack => "",
+                };
+                let nodes = joining.join(", ");
+                let message =
+                    format!("VMs ready; waiting for {awaited}guest nodes {nodes} to be Ready");
+                Some((reasons::JOINING, message))
+            }
             progress => progress,
         };
         match progress {
@@ -860,8 +953,10 @@ impl Step<KVMConfig> for Vms {
                             "{masters} masters and {workers} workers up to date and ready"
                         )),
                 );
-                let recheck = match reached {
-                    None if masters > 0 => UNREACHABLE_RECHECK.min(self.flags.recheck),
+                let recheck = match view {
+                    GuestView::FallBack if masters > 0 => {
+                        UNREACHABLE_RECHECK.min(self.flags.recheck)
+                    }
                     _ => self.flags.recheck,
                 };
                 Ok(Outcome::RecheckAfter(recheck))

@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use apiextensions::keys::{CLUSTER_LABEL, MANAGED_BY_LABEL};
-use apiextensions::{CertConfig, FlannelConfig, IngressConfig, KVMConfig};
+use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL, MANAGED_BY_LABEL};
+use apiextensions::{CertConfig, FlannelConfig, IngressConfig, KVMConfig, OperatorStatus};
 use e2e::kvm::{
     self, create, kvm_config, serve_network_and_ingress, wait_gone, wait_ready, wait_reason,
 };
@@ -1023,4 +1023,96 @@ async fn the_guest_api_answers_with_issued_certificates_and_a_removed_worker_is_
     assert_eq!(ready.status.unwrap().ready_workers, Some(1));
     let _ = std::fs::remove_file(&path);
     delete_and_check_nothing_left(&env, &name, &cluster).await;
+}
+
+/// When the first master VM (`master-m1`'s pod) of `cluster` became Ready.
+async fn master_ready_since(env: &TestEnv, cluster: &str) -> jiff::Timestamp {
+    let pods = Api::<Pod>::namespaced(env.client(), cluster)
+        .list(&ListParams::default().labels(&format!("{COMPONENT_LABEL}=master")))
+        .await
+        .unwrap();
+    let pod = pods.items.first().expect("the master VM's pod");
+    let conditions = pod.status.as_ref().unwrap().conditions.as_ref().unwrap();
+    let ready = conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!(ready.status, "True");
+    ready.last_transition_time.as_ref().unwrap().0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_waits_for_a_silent_guest_api_then_falls_back_to_the_vm_pods() {
+    use kvm_operator::vms::{GUEST_API, reasons as vm_reasons};
+    let env = kvm::env().await;
+    let _certs = kvm::start_cert_operator(&env).await;
+    // An annotation nothing publishes: the guest's address stays unknown.
+    let flags = kvm_operator::settings::parse(&[
+        "kvm-operator",
+        "--tolerate-taints=kwok.x-k8s.io/node",
+        "--guest-api-address-annotation=test.operatorkit.dev/never-published",
+        "--guest-api-wait=8s",
+    ])
+    .unwrap();
+    let identity = kvm::service_account(&env).await;
+    let _kvm = kvm::start_as(&env, &identity, flags, false).await;
+    let cluster = kvm::cluster_id(&env, "silent");
+    let name = env.name("kvm");
+    create(
+        &env,
+        &kvm_config(&name, &cluster, 108, &["m1"], &["w1"], &[]),
+    )
+    .await;
+    kvm::mark_ready::<FlannelConfig>(&env, &cluster).await;
+
+    // While the guest is awaited, its VMs are ready and Ready is not.
+    let awaited = wait_until_message(&env, &name, "Progressing", "the guest API to answer").await;
+    assert!(!awaited.status.as_ref().unwrap().is_ready());
+    let progressing = kvm::condition(Some(&awaited), "Progressing").unwrap();
+    assert_eq!(
+        progressing.reason,
+        vm_reasons::JOINING,
+        "{}",
+        progressing.message
+    );
+    let status = awaited.status.as_ref().unwrap();
+    assert_eq!(
+        (status.ready_masters, status.ready_workers),
+        (Some(0), Some(0))
+    );
+
+    // Then readiness falls back to the VM pods, no earlier than the wait.
+    let ready = wait_ready(&env, &name).await;
+    let guest_api = kvm::condition(Some(&ready), GUEST_API).unwrap();
+    assert_eq!(
+        (guest_api.status.as_str(), guest_api.reason.as_str()),
+        ("False", vm_reasons::ADDRESS_UNKNOWN)
+    );
+    assert!(
+        guest_api.message.contains("falls back to the VM pods"),
+        "{}",
+        guest_api.message
+    );
+    let status = ready.status.as_ref().unwrap();
+    assert_eq!(
+        (status.ready_masters, status.ready_workers),
+        (Some(1), Some(1))
+    );
+    let since = master_ready_since(&env, &cluster).await;
+    let ready_at = kvm::condition(Some(&ready), "Ready")
+        .unwrap()
+        .last_transition_time
+        .0;
+    let waited = ready_at.duration_since(since);
+    assert!(
+        waited >= jiff::SignedDuration::from_secs(8),
+        "Ready {waited:?} after the master VM, before --guest-api-wait=8s"
+    );
+    delete_and_check_nothing_left(&env, &name, &cluster).await;
+}
+
+/// Waits until `name`'s condition `type_` says `text` in its message.
+async fn wait_until_message(env: &TestEnv, name: &str, type_: &str, text: &str) -> KVMConfig {
+    kvm::wait_until(env, name, &format!("{type_} saying {text:?}"), |c| {
+        kvm::condition(c, type_).is_some_and(|c| c.message.contains(text))
+    })
+    .await
+    .unwrap()
 }

@@ -652,7 +652,8 @@ impl Guest {
 }
 
 /// Every certificate (`tls.crt`) each Secret of the namespace has held, by
-/// Secret, sampled until `done` is set.
+/// Secret and the CertConfig spec it was issued for (cert-operator's
+/// spec-hash annotation: one request), sampled until `done` is set.
 async fn collect_certificates(
     env: &operatorkit::testing::TestEnv,
     done: &std::sync::atomic::AtomicBool,
@@ -662,9 +663,13 @@ async fn collect_certificates(
         if let Ok(list) = env.api::<Secret>().list(&ListParams::default()).await {
             for secret in list.items {
                 if let Some(crt) = secret.data.as_ref().and_then(|d| d.get("tls.crt")) {
-                    seen.entry(secret.name_any())
-                        .or_default()
-                        .insert(crt.0.clone());
+                    let spec = secret.annotations().get(cert_operator::HASH_ANNOTATION);
+                    let request = format!(
+                        "{} (spec {})",
+                        secret.name_any(),
+                        spec.map_or("-", String::as_str)
+                    );
+                    seen.entry(request).or_default().insert(crt.0.clone());
                 }
             }
         }
