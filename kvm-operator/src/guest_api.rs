@@ -26,7 +26,7 @@
 //! - The guest is read on every reconcile of its KVMConfig (VM pod events,
 //!   `--recheck`), never watched.
 //! - An unreachable guest never blocks for long: Ready waits for it up to
-//!   `--guest-api-wait` (2 minutes) after the first master VM became
+//!   `--guest-api-wait` (2 minutes) after the master VMs became
 //!   ready, then the status falls back to the VM pods' readiness; a drain
 //!   waits 5 minutes for the guest to answer, then the VM goes undrained
 //!   (`GuestAPIAvailable` says why).

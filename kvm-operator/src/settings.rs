@@ -83,7 +83,7 @@ pub struct KvmArgs {
     #[arg(long)]
     pub guest_api_address_annotation: Option<String>,
     /// How long a guest cluster's Ready waits for its API to answer after
-    /// the first master VM became ready (its Nodes count as not joined
+    /// the master VMs became ready (its Nodes count as not joined
     /// yet), before readiness falls back to the VM pods, e.g. `2m`.
     #[arg(long, default_value = "2m", value_parser = operatorkit::duration::parse_arg)]
     pub guest_api_wait: Duration,

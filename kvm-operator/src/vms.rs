@@ -22,7 +22,7 @@
 //!    `readyWorkers` counting the guest Nodes that are Ready, `Progressing`;
 //!    Ready once every VM is up to date and ready and its guest Node is
 //!    Ready. A guest API that does not answer is waited for up to
-//!    `--guest-api-wait` after the first master VM became ready (no Node
+//!    `--guest-api-wait` after the master VMs became ready (no Node
 //!    counts as joined meanwhile); after that, readiness falls back to the
 //!    VM pods' (`GuestAPIAvailable` says which), so that a guest out of
 //!    kvm-operator's reach does not keep its cluster from Ready forever.
@@ -105,7 +105,8 @@ pub mod reasons {
     pub const MASTERS_NOT_READY: &str = "MastersNotReady";
     /// The masters' Service does not say where the guest API answers yet.
     pub const ADDRESS_UNKNOWN: &str = "AddressUnknown";
-    /// The guest API does not answer: the status falls back to the VM pods.
+    /// The guest API does not answer (Ready waits for it up to
+    /// `--guest-api-wait`, then the status falls back to the VM pods).
     pub const UNREACHABLE: &str = "Unreachable";
 }
 
@@ -133,9 +134,10 @@ struct Reached {
 enum GuestView {
     /// It answers.
     Reached(Reached),
-    /// It does not answer yet, and the first master VM became ready less
-    /// than `--guest-api-wait` ago: readiness waits for it, as for a guest
-    /// with no Node Ready yet.
+    /// It does not answer yet, and the master VMs became ready less than
+    /// `--guest-api-wait` ago ([`masters_ready_since`]): readiness waits
+    /// for it, as for a guest with no Node Ready yet, and so do VM
+    /// replacements and removals.
     Awaited,
     /// No master VM is ready, or the guest has not answered for longer
     /// than `--guest-api-wait`: readiness falls back to the VM pods.
@@ -243,9 +245,10 @@ fn pod_ready(pod: &Pod) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == READY && c.status == "True"))
 }
 
-/// Since when a master VM is ready: the earliest Ready transition of the
-/// ready master pods (the Unix epoch for one that does not say); `None`
-/// while none is ready.
+/// Since when the master VMs are ready: the earliest Ready transition of
+/// the master pods that are Ready now (the Unix epoch for one that does not
+/// say); `None` while none is ready. A guest that never answers is waited
+/// for again once every master VM has restarted.
 fn masters_ready_since(pods: &[Arc<Pod>]) -> Option<jiff::Timestamp> {
     pods.iter()
         .filter(|p| p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some("master"))
@@ -625,10 +628,11 @@ impl Vms {
         let waited = jiff::Timestamp::now().duration_since(up_since);
         let wait = self.flags.guest_api_wait;
         if waited < jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::MAX) {
+            // No running count in the message: it would be a status write
+            // on every pass of the wait.
             let message = format!(
-                "{why}; Ready waits for it up to {}s after the first master VM became ready ({}s ago)",
-                wait.as_secs(),
-                waited.as_secs()
+                "{why}; Ready waits for it up to {}s after the master VMs became ready",
+                wait.as_secs()
             );
             said(false, reason, message);
             GuestView::Awaited
@@ -982,7 +986,10 @@ impl Step<KVMConfig> for Vms {
                         .message(message.clone()),
                 );
                 cx.not_ready(reason, message);
-                let guest_paced = [reasons::DRAINING, reasons::JOINING].contains(&reason);
+                // A change held while the guest is awaited goes on once the
+                // wait ends, which no event announces.
+                let guest_paced = [reasons::DRAINING, reasons::JOINING].contains(&reason)
+                    || matches!(view, GuestView::Awaited);
                 Ok(Outcome::Wait(if guest_paced {
                     GUEST_RECHECK
                 } else {

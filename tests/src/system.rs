@@ -214,7 +214,8 @@ fn build() -> Result<PathBuf, String> {
 /// Whether cargo set variable `name` for this process to describe its
 /// package (rather than to configure builds, as `CARGO_HOME` does).
 fn package_var(name: &str) -> bool {
-    const SET_FOR_A_RUN: [&str; 8] = [
+    const SET_FOR_A_RUN: [&str; 9] = [
+        "CARGO_RUSTC_CURRENT_DIR",
         "CARGO_MANIFEST_DIR",
         "CARGO_MANIFEST_PATH",
         "CARGO_MANIFEST_LINKS",
