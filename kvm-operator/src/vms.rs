@@ -239,10 +239,22 @@ fn rolled_out(d: &Deployment) -> bool {
 
 /// A pod's Ready condition.
 fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == READY && c.status == "True"))
+    ready_since(pod).is_some()
+}
+
+/// Since when a pod is Ready (the Unix epoch if its condition does not
+/// say); `None` while it is not.
+fn ready_since(pod: &Pod) -> Option<jiff::Timestamp> {
+    let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+    let ready = conditions
+        .iter()
+        .find(|c| c.type_ == READY && c.status == "True")?;
+    Some(
+        ready
+            .last_transition_time
+            .as_ref()
+            .map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0),
+    )
 }
 
 /// Since when the master VMs are ready: the earliest Ready transition of
@@ -252,18 +264,7 @@ fn pod_ready(pod: &Pod) -> bool {
 fn masters_ready_since(pods: &[Arc<Pod>]) -> Option<jiff::Timestamp> {
     pods.iter()
         .filter(|p| p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some("master"))
-        .filter_map(|p| {
-            let conditions = p.status.as_ref()?.conditions.as_ref()?;
-            let ready = conditions
-                .iter()
-                .find(|c| c.type_ == READY && c.status == "True")?;
-            Some(
-                ready
-                    .last_transition_time
-                    .as_ref()
-                    .map_or(jiff::Timestamp::UNIX_EPOCH, |t| t.0),
-            )
-        })
+        .filter_map(|p| ready_since(p))
         .min()
 }
 
@@ -591,7 +592,8 @@ impl Vms {
     /// own certificate, reads its Nodes and deletes those of VMs that are
     /// gone; says how it went in `GuestAPIAvailable`. Where it does not
     /// answer, readiness waits for it up to `--guest-api-wait` after the
-    /// first master VM became ready, then falls back to the VM pods.
+    /// master VMs became ready ([`masters_ready_since`]), then falls back to
+    /// the VM pods.
     async fn reach(
         &self,
         cx: &Context<KVMConfig>,
