@@ -387,7 +387,7 @@ impl Vms {
             }
             Some(match drain {
                 Some(Drain::Waiting(why)) => (reasons::DRAINING, why),
-                _ => self.replacing(node, changed.len(), all_ready),
+                _ => replacing(&node.name(), changed.len(), all_ready, view),
             })
         } else if let Some((name, _)) = removed.first() {
             let mut progress = (
@@ -405,21 +405,6 @@ impl Vms {
             None
         };
         Ok((states, progress))
-    }
-
-    fn replacing(&self, node: &Node<'_>, count: usize, started: bool) -> (&'static str, String) {
-        let message = if started {
-            format!(
-                "replacing the VM of {} ({count} nodes changed; one at a time, masters first)",
-                node.name()
-            )
-        } else {
-            format!(
-                "{count} nodes changed; waiting until every VM is ready before replacing {}",
-                node.name()
-            )
-        };
-        (reasons::REPLACING, message)
     }
 
     /// Deployments of the cluster whose node is not in the spec, with
@@ -1010,5 +995,49 @@ impl Step<KVMConfig> for Vms {
             return Ok(outcome);
         }
         Ok(Outcome::Done)
+    }
+}
+
+/// The `Replacing` progress of `count` changed nodes, `node` next: being
+/// replaced once `started`, else what the replacement waits for.
+fn replacing(node: &str, count: usize, started: bool, view: &GuestView) -> (&'static str, String) {
+    let changed = match count {
+        1 => "1 node changed".to_owned(),
+        n => format!("{n} nodes changed"),
+    };
+    let message = if started {
+        format!("replacing the VM of {node} ({changed}; one at a time, masters first)")
+    } else {
+        let awaited = match view {
+            GuestView::Awaited => "the guest API to answer",
+            GuestView::Reached(_) => "every VM and its guest Node to be ready",
+            GuestView::FallBack => "every VM to be ready",
+        };
+        format!("{changed}; waiting for {awaited} before replacing {node}")
+    };
+    (reasons::REPLACING, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_replacement_says_what_it_waits_for() {
+        let (reason, started) = replacing("master-m1", 2, true, &GuestView::FallBack);
+        assert_eq!(reason, reasons::REPLACING);
+        assert_eq!(
+            started,
+            "replacing the VM of master-m1 (2 nodes changed; one at a time, masters first)"
+        );
+        let held = |view| replacing("worker-w1", 1, false, &view).1;
+        assert_eq!(
+            held(GuestView::Awaited),
+            "1 node changed; waiting for the guest API to answer before replacing worker-w1"
+        );
+        assert_eq!(
+            held(GuestView::FallBack),
+            "1 node changed; waiting for every VM to be ready before replacing worker-w1"
+        );
     }
 }
