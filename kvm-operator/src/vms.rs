@@ -23,7 +23,8 @@
 //!    Ready once every VM is up to date and ready and its guest Node is
 //!    Ready. A guest API that does not answer is waited for up to
 //!    `--guest-api-wait` after the master VMs became ready (no Node
-//!    counts as joined meanwhile); after that, readiness falls back to the
+//!    counts as joined meanwhile, nor while no master VM is ready); after
+//!    that, readiness falls back to the
 //!    VM pods' (`GuestAPIAvailable` says which), so that a guest out of
 //!    kvm-operator's reach does not keep its cluster from Ready forever.
 //!
@@ -139,8 +140,14 @@ enum GuestView {
     /// for it, as for a guest with no Node Ready yet, and so do VM
     /// replacements and removals.
     Awaited,
-    /// No master VM is ready, or the guest has not answered for longer
-    /// than `--guest-api-wait`: readiness falls back to the VM pods.
+    /// No master VM is ready: the guest API cannot answer, so no guest
+    /// Node counts as joined (as while it is awaited; counting the VM pods
+    /// instead would count workers up, then down again once a master is
+    /// ready and the guest is awaited).
+    NoMaster,
+    /// The guest has not answered for longer than `--guest-api-wait`
+    /// after the master VMs became ready: readiness falls back to the VM
+    /// pods.
     FallBack,
 }
 
@@ -151,7 +158,7 @@ impl GuestView {
     fn reached(&self) -> Option<&Reached> {
         match self {
             Self::Reached(r) => Some(r),
-            Self::Awaited | Self::FallBack => None,
+            Self::Awaited | Self::NoMaster | Self::FallBack => None,
         }
     }
 
@@ -159,7 +166,7 @@ impl GuestView {
     fn nodes(&self) -> Option<&BTreeMap<String, NodeState>> {
         match self {
             Self::Reached(r) => Some(&r.nodes),
-            Self::Awaited => Some(&NO_NODES),
+            Self::Awaited | Self::NoMaster => Some(&NO_NODES),
             Self::FallBack => None,
         }
     }
@@ -596,7 +603,7 @@ impl Vms {
                 reasons::MASTERS_NOT_READY,
                 "no master VM is ready yet".into(),
             );
-            return GuestView::FallBack;
+            return GuestView::NoMaster;
         };
         let (reason, why) = match self.answer(guest, certs, endpoint).await {
             Ok(reached) => {
@@ -925,7 +932,7 @@ impl Step<KVMConfig> for Vms {
             None if all_ready && !joining.is_empty() => {
                 let awaited = match view {
                     GuestView::Awaited => "the guest API to answer and ",
-                    GuestView::Reached(_) | GuestView::FallBack => "",
+                    GuestView::Reached(_) | GuestView::NoMaster | GuestView::FallBack => "",
                 };
                 let nodes = joining.join(", ");
                 let message =
@@ -1011,7 +1018,7 @@ fn replacing(node: &str, count: usize, started: bool, view: &GuestView) -> (&'st
         let awaited = match view {
             GuestView::Awaited => "the guest API to answer",
             GuestView::Reached(_) => "every VM and its guest Node to be ready",
-            GuestView::FallBack => "every VM to be ready",
+            GuestView::NoMaster | GuestView::FallBack => "every VM to be ready",
         };
         format!("{changed}; waiting for {awaited} before replacing {node}")
     };

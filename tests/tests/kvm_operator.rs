@@ -130,6 +130,34 @@ async fn pods(env: &TestEnv, cluster: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Records KVMConfig `name`'s (readyMasters, readyWorkers, Ready) at
+/// every write of its status that changes them, from a watch.
+async fn record_counts(
+    api: Api<KVMConfig>,
+    name: String,
+    into: std::sync::Arc<std::sync::Mutex<Vec<(i32, i32, bool)>>>,
+) {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let events = watcher(api, watcher::Config::default()).default_backoff();
+    let mut configs = std::pin::pin!(events.applied_objects());
+    while let Some(event) = configs.next().await {
+        let Ok(config) = event else { continue };
+        let Some(s) = config.status.as_ref().filter(|_| config.name_any() == name) else {
+            continue;
+        };
+        let counts = (
+            s.ready_masters.unwrap_or(0),
+            s.ready_workers.unwrap_or(0),
+            s.is_ready(),
+        );
+        let mut history = into.lock().unwrap();
+        if history.last() != Some(&counts) {
+            history.push(counts);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_kvmconfig_becomes_a_running_guest_cluster_and_goes_without_a_trace() {
     let env = kvm::env().await;
@@ -164,6 +192,12 @@ async fn a_kvmconfig_becomes_a_running_guest_cluster_and_goes_without_a_trace() 
         vms(&env, &cluster).await.is_empty(),
         "no VM before every input is served"
     );
+    let history = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = tokio::spawn(record_counts(
+        env.api::<KVMConfig>(),
+        name.clone(),
+        history.clone(),
+    ));
     serve_network_and_ingress(&env, &cluster).await;
     let guest_api = kvm_operator::vms::GUEST_API;
     wait_reason(
@@ -174,6 +208,15 @@ async fn a_kvmconfig_becomes_a_running_guest_cluster_and_goes_without_a_trace() 
     )
     .await;
     let ready = wait_ready(&env, &name).await;
+    recorder.abort();
+    // While it came up, the counts only rose and Ready did not go back.
+    let history = history.lock().unwrap().clone();
+    assert!(
+        history
+            .windows(2)
+            .all(|w| w[1].0 >= w[0].0 && w[1].1 >= w[0].1 && (w[1].2 || !w[0].2)),
+        "(readyMasters, readyWorkers, Ready) went back: {history:?}"
+    );
     let status = ready.status.as_ref().unwrap();
     assert_eq!(
         (status.ready_masters, status.ready_workers),
