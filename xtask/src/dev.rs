@@ -808,6 +808,7 @@ fn watch_progress(
         );
         display.show(&header, &progress::lines(&state));
         if state.all_ready() || stop.requested() || started.elapsed() > timeout {
+            display.finish();
             return Ok(state);
         }
         stop.sleep(Duration::from_secs(1));

@@ -3,8 +3,9 @@
 //! conditions and state.
 //!
 //! [`lines`] is a pure function from the [`State`] to the lines; [`Display`]
-//! shows them: redrawn in place (ANSI cursor movement) on a terminal, and
-//! only the lines that changed, as plain lines, when stderr is not one.
+//! shows them: redrawn in place (ANSI cursor movement) on a terminal; when
+//! stderr is not one it stays quiet and prints the last state once, as
+//! plain lines, when the wait ends ([`Display::finish`]).
 
 use std::io::Write;
 
@@ -202,14 +203,6 @@ pub fn parse_resources(list: &serde_json::Value) -> Vec<Resource> {
     out
 }
 
-/// One line of the display: `key` names the row (what "changed" means
-/// when only changes are printed), `text` is what is shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Line {
-    pub key: String,
-    pub text: String,
-}
-
 /// The conditions of an object: `Type=Status` of each, and the reason and
 /// message of the first that is not True.
 fn conditions(r: &Resource) -> String {
@@ -264,15 +257,13 @@ fn process_state(o: &Operator) -> String {
 
 /// The lines showing `state`: the objects (guest clusters first), then the
 /// operators, each with its first column padded to the widest.
-pub fn lines(state: &State) -> Vec<Line> {
-    let mut rows: Vec<(String, String, String)> = state
+pub fn lines(state: &State) -> Vec<String> {
+    let mut rows: Vec<(String, String)> = state
         .resources
         .iter()
         .map(|r| {
-            let label = format!("{} {}/{}", r.kind, r.namespace, r.name);
             (
-                format!("{}/{}/{}", r.kind, r.namespace, r.name),
-                label,
+                format!("{} {}/{}", r.kind, r.namespace, r.name),
                 conditions(r),
             )
         })
@@ -280,20 +271,16 @@ pub fn lines(state: &State) -> Vec<Line> {
     rows.extend(state.operators.iter().map(|o| {
         (
             o.name.clone(),
-            o.name.clone(),
             format!("{} (metrics {})", process(o), o.metrics),
         )
     }));
     let width = rows
         .iter()
-        .map(|(_, l, _)| l.chars().count())
+        .map(|(l, _)| l.chars().count())
         .max()
         .unwrap_or(0);
     rows.into_iter()
-        .map(|(key, label, status)| Line {
-            key,
-            text: format!("{label:<width$}  {status}"),
-        })
+        .map(|(label, status)| format!("{label:<width$}  {status}"))
         .collect()
 }
 
@@ -312,12 +299,13 @@ pub fn fit(text: &str, columns: usize) -> String {
 pub struct Display {
     terminal: bool,
     columns: usize,
-    /// Lines drawn last (terminal), or the last text printed per key.
-    drawn: Vec<Line>,
+    /// The lines drawn (terminal) or held for [`Display::finish`] last.
+    drawn: Vec<String>,
 }
 
 impl Display {
-    /// A display redrawn in place if `terminal`, else printing changes only.
+    /// A display redrawn in place if `terminal`, else quiet until
+    /// [`Display::finish`].
     pub fn new(terminal: bool, columns: usize) -> Self {
         Self {
             terminal,
@@ -326,16 +314,33 @@ impl Display {
         }
     }
 
-    /// Shows `lines` under `header` (the header only on a terminal: it
-    /// changes every time).
-    pub fn show(&mut self, header: &str, lines: &[Line]) {
+    /// Shows `lines` under `header` on a terminal; elsewhere only keeps
+    /// them for [`Display::finish`].
+    pub fn show(&mut self, header: &str, lines: &[String]) {
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(self.render(header, lines).as_bytes());
         let _ = err.flush();
     }
 
+    /// Ends the display: when stderr is not a terminal, the last lines
+    /// shown, once (a terminal has them on screen).
+    pub fn finish(&mut self) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(self.finished().as_bytes());
+        let _ = err.flush();
+    }
+
+    /// What [`Display::finish`] writes.
+    fn finished(&self) -> String {
+        if self.terminal {
+            return String::new();
+        }
+        let lines = self.drawn.iter();
+        lines.map(|l| format!("dev: {l}\n")).collect()
+    }
+
     /// What [`Display::show`] writes (pure but for the lines remembered).
-    pub fn render(&mut self, header: &str, lines: &[Line]) -> String {
+    pub fn render(&mut self, header: &str, lines: &[String]) -> String {
         let mut out = String::new();
         if self.terminal {
             if !self.drawn.is_empty() {
@@ -344,27 +349,12 @@ impl Display {
             }
             out.push_str(&format!("\r\x1b[2K{}\n", fit(header, self.columns)));
             for line in lines {
-                out.push_str(&format!("\r\x1b[2K{}\n", fit(&line.text, self.columns)));
+                out.push_str(&format!("\r\x1b[2K{}\n", fit(line, self.columns)));
             }
             // Clear what is left of a longer previous drawing.
             out.push_str("\x1b[J");
-            self.drawn = lines.to_vec();
-        } else {
-            for line in lines {
-                let before = self.drawn.iter_mut().find(|l| l.key == line.key);
-                match before {
-                    Some(l) if l.text == line.text => {}
-                    Some(l) => {
-                        l.text.clone_from(&line.text);
-                        out.push_str(&format!("dev: {}\n", line.text));
-                    }
-                    None => {
-                        self.drawn.push(line.clone());
-                        out.push_str(&format!("dev: {}\n", line.text));
-                    }
-                }
-            }
         }
+        self.drawn = lines.to_vec();
         out
     }
 }
@@ -457,7 +447,7 @@ mod tests {
                 ),
             ],
         };
-        let text: Vec<String> = lines(&state).into_iter().map(|l| l.text).collect();
+        let text: Vec<String> = lines(&state);
         assert_eq!(
             text,
             [
@@ -504,7 +494,7 @@ mod tests {
             operators: vec![o],
         };
         assert_eq!(
-            lines(&state)[0].text,
+            lines(&state)[0],
             "cert-operator  running, ready, RBAC DENIED: cannot list resource \"secrets\" in API group \"\" (metrics http://127.0.0.1:8084)"
         );
         assert_eq!(
@@ -533,10 +523,7 @@ mod tests {
     #[test]
     fn terminal_redraws_in_place() {
         let mut display = Display::new(true, 20);
-        let one = vec![Line {
-            key: "a".into(),
-            text: "a line longer than twenty".into(),
-        }];
+        let one = vec!["a line longer than twenty".to_owned()];
         let first = display.render("head", &one);
         assert_eq!(
             first,
@@ -547,21 +534,12 @@ mod tests {
     }
 
     #[test]
-    fn not_a_terminal_prints_changes_only() {
+    fn not_a_terminal_is_quiet_until_the_end() {
         let mut display = Display::new(false, 20);
-        let a = |text: &str| Line {
-            key: "a".into(),
-            text: text.into(),
-        };
-        let b = Line {
-            key: "b".into(),
-            text: "b".into(),
-        };
-        assert_eq!(
-            display.render("0s", &[a("one"), b.clone()]),
-            "dev: one\ndev: b\n"
-        );
-        assert_eq!(display.render("1s", &[a("one"), b.clone()]), "");
-        assert_eq!(display.render("2s", &[a("two"), b]), "dev: two\n");
+        let line = |text: &str| text.to_owned();
+        assert_eq!(display.render("0s", &[line("one"), line("b")]), "");
+        assert_eq!(display.render("1s", &[line("two"), line("b")]), "");
+        assert_eq!(display.finished(), "dev: two\ndev: b\n");
+        assert_eq!(Display::new(true, 20).finished(), "");
     }
 }
