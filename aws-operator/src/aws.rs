@@ -115,7 +115,10 @@ impl Connector {
             .clone()
     }
 
-    fn sdk_config(&self, credentials: Credentials, region: &str) -> SdkConfig {
+    /// The SDK configuration [`Connector::account`]'s clients are built
+    /// from (rate limit, timeouts, endpoint), without its call counter:
+    /// for a client of a service [`Account`] does not hold.
+    pub fn sdk_config(&self, credentials: Credentials, region: &str) -> SdkConfig {
         let limiter = self.limiter(credentials.access_key_id());
         let mut builder = SdkConfig::builder()
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())

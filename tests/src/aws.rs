@@ -266,16 +266,117 @@ pub async fn account(moto: &Moto) -> Account {
         1000,
         metrics,
     );
+    connector
+        .account(moto_account_credentials(), REGION, "test")
+        .await
+        .unwrap()
+}
+
+/// What `moto` still holds of AWS guest cluster `cluster`, as `<kind>
+/// <id>`: EC2 resources tagged with it ([`ec2_leftovers`]) and what its
+/// stacks made outside EC2 ([`stack_leftovers`]).
+pub async fn tagged_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
+    let mut left = ec2_leftovers(moto, cluster).await;
+    left.extend(stack_leftovers(moto, cluster).await);
+    left
+}
+
+/// The load balancers, Auto Scaling groups, IAM roles and instance
+/// profiles of `cluster`'s stacks and the Route53 records naming it that
+/// `moto` still holds, as `<kind> <name>`. By name (CloudFormation names
+/// them `<stack>-<logical id>-<suffix>`, and a stack's name holds the
+/// cluster ID): moto's CloudFormation drops a load balancer's tags, IAM
+/// is not in the Tagging API, and records carry no tags.
+pub async fn stack_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
+    let account = account(moto).await;
+    let config = Connector::new(
+        Some(moto.endpoint()),
+        Duration::from_secs(10),
+        1000,
+        CallMetrics::new().unwrap(),
+    )
+    .sdk_config(moto_account_credentials(), REGION);
+    let mut left = Vec::new();
+    let mut add = |kind: &str, names: Vec<&str>| {
+        let mine = names.into_iter().filter(|n| n.contains(cluster));
+        left.extend(mine.map(|n| format!("{kind} {n}")));
+    };
+    let elb = aws_sdk_elasticloadbalancing::Client::new(&config);
+    let balancers = elb.describe_load_balancers().into_paginator().items();
+    let balancers = balancers.send().try_collect().await.unwrap();
+    add(
+        "load-balancer",
+        balancers
+            .iter()
+            .filter_map(|b| b.load_balancer_name())
+            .collect(),
+    );
+    let groups = account.autoscaling.describe_auto_scaling_groups();
+    let groups = groups.into_paginator().items().send().try_collect().await;
+    add(
+        "auto-scaling-group",
+        groups
+            .unwrap()
+            .iter()
+            .filter_map(|g| g.auto_scaling_group_name())
+            .collect(),
+    );
+    let iam = aws_sdk_iam::Client::new(&config);
+    let roles = iam.list_roles().into_paginator().items().send();
+    let roles = roles.try_collect().await.unwrap();
+    add("iam-role", roles.iter().map(|r| r.role_name()).collect());
+    let profiles = iam.list_instance_profiles().into_paginator().items().send();
+    let profiles = profiles.try_collect().await.unwrap();
+    add(
+        "instance-profile",
+        profiles.iter().map(|p| p.instance_profile_name()).collect(),
+    );
+    for name in record_names(&account).await {
+        add("record", vec![name.as_str()]);
+    }
+    left
+}
+
+/// The names of every Route53 record set of every hosted zone.
+async fn record_names(account: &Account) -> Vec<String> {
+    let zones = account.route53.list_hosted_zones().into_paginator().send();
+    let zones = zones.try_collect().await.unwrap();
+    let mut names = Vec::new();
+    for zone in zones.iter().flat_map(|page| page.hosted_zones()) {
+        let mut start: Option<(String, aws_sdk_route53::types::RrType)> = None;
+        loop {
+            let mut list = account.route53.list_resource_record_sets();
+            list = list.hosted_zone_id(zone.id());
+            if let Some((name, kind)) = start.take() {
+                list = list.start_record_name(name).start_record_type(kind);
+            }
+            let page = list.send().await.unwrap();
+            let sets = page.resource_record_sets().iter();
+            names.extend(sets.map(|r| r.name().to_owned()));
+            match (
+                page.is_truncated(),
+                page.next_record_name(),
+                page.next_record_type(),
+            ) {
+                (true, Some(name), Some(kind)) => start = Some((name.to_owned(), kind.clone())),
+                _ => break,
+            }
+        }
+    }
+    names
+}
+
+/// moto's credentials, as the SDK takes them.
+fn moto_account_credentials() -> aws_credential_types::Credentials {
     let [(_, id), (_, secret)] = moto_credentials();
-    let creds = aws_credential_types::Credentials::new(id, secret, None, None, "test");
-    connector.account(creds, REGION, "test").await.unwrap()
+    aws_credential_types::Credentials::new(id, secret, None, None, "test")
 }
 
 /// What EC2 in `moto` still holds tagged with `cluster`, as `<kind>
 /// <id>`: terminated instances and deleted NAT gateways do not count (AWS
 /// forgets them). Each kind is listed by its own Describe call with a tag
 /// filter (moto's DescribeTags keeps tags of deleted resources).
-pub async fn tagged_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
+pub async fn ec2_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
     use aws_sdk_ec2::types::{Filter, InstanceStateName, NatGatewayState};
     let ec2 = account(moto).await.ec2;
     let tag = Filter::builder()

@@ -409,7 +409,8 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // Before deletion, the cluster's tag is found on what the stack made.
+    // Before deletion, what the stack made is found: in EC2 by the
+    // cluster's tag, the rest by the stack's name.
     let tagged = aws::tagged_leftovers(&moto, &cluster).await;
     assert!(tagged.contains(&format!("vpc {vpc}")), "{tagged:?}");
     for kind in [
@@ -418,6 +419,11 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
         "instance",
         "nat-gateway",
         "route-table",
+        "load-balancer",
+        "auto-scaling-group",
+        "iam-role",
+        "instance-profile",
+        "record",
     ] {
         assert!(
             tagged.iter().any(|t| t.starts_with(kind)),
