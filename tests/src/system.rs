@@ -904,8 +904,10 @@ impl System {
     }
 
     /// What moto still holds of AWS guest cluster `cluster`: EC2 resources
-    /// tagged with it, stacks not deleted, its bucket, its key alias and
-    /// keys tagged with it not scheduled for deletion.
+    /// tagged with it, its stacks' load balancers, Auto Scaling groups, IAM
+    /// roles and instance profiles and its Route53 records
+    /// ([`crate::aws::tagged_leftovers`]), stacks not deleted, its bucket,
+    /// its key alias and keys tagged with it not scheduled for deletion.
     pub async fn aws_leftovers(&self, cluster: &str) -> Vec<String> {
         let mut left = crate::aws::tagged_leftovers(&self.moto, cluster).await;
         let account = crate::aws::account(&self.moto).await;
@@ -992,8 +994,18 @@ pub async fn api_leftovers_of(env: &TestEnv, clusters: &[String]) -> BTreeMap<St
                 continue;
             }
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-            let Ok(list) = api.list(&ListParams::default()).await else {
-                continue;
+            let list = match api.list(&ListParams::default()).await {
+                Ok(list) => list,
+                // Gone since discovery (a CRD deleted meanwhile).
+                Err(kube::Error::Api(e)) if e.code == 404 => continue,
+                // Not looked at is not nothing left: it counts until a
+                // list succeeds.
+                Err(e) => {
+                    for mine in left.values_mut() {
+                        mine.push(format!("{} not listed: {e}", resource.kind));
+                    }
+                    continue;
+                }
             };
             for object in list.items {
                 let meta = &object.metadata;

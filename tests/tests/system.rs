@@ -5,8 +5,8 @@
 //! in etcd, flanneld DaemonSet, ingress entries, VM pods, status) and is
 //! deleted to nothing (no object labelled with it or named after it, no
 //! finalizer of ours anywhere, no etcd key, no ingress entry, no
-//! CertConfig); an AWS guest cluster the same against moto (nothing
-//! tagged with its ID left). Two replicas of each operator with their
+//! CertConfig); an AWS guest cluster the same against moto (nothing of
+//! it left, `System::aws_leftovers`). Two replicas of each operator with their
 //! leaders killed (the API server's write log shows every write coming from
 //! the Lease holder of the time); ten guest clusters and five minutes
 //! without a write;
@@ -653,27 +653,37 @@ impl Guest {
 
 /// Every certificate (`tls.crt`) each Secret of the namespace has held, by
 /// Secret and the CertConfig spec it was issued for (cert-operator's
-/// spec-hash annotation: one request), sampled until `done` is set.
+/// spec-hash annotation: one request), until `done` is set.
+///
+/// A watch, not a poll: it sees every write of a Secret while connected,
+/// also a certificate overwritten at once. When the API server is killed
+/// the watcher resumes from the last version it saw once the server is
+/// back, or lists again if writes it had not seen were made before the
+/// kill (a restarted server keeps no history older than its start);
+/// nothing is written while the server is down.
 async fn collect_certificates(
     env: &operatorkit::testing::TestEnv,
     done: &std::sync::atomic::AtomicBool,
 ) -> BTreeMap<String, std::collections::BTreeSet<Vec<u8>>> {
+    use kube::runtime::{WatchStreamExt, watcher};
     let mut seen: BTreeMap<String, std::collections::BTreeSet<Vec<u8>>> = BTreeMap::new();
+    let mut secrets =
+        std::pin::pin!(watcher(env.api::<Secret>(), watcher::Config::default()).default_backoff());
     while !done.load(std::sync::atomic::Ordering::Relaxed) {
-        if let Ok(list) = env.api::<Secret>().list(&ListParams::default()).await {
-            for secret in list.items {
-                if let Some(crt) = secret.data.as_ref().and_then(|d| d.get("tls.crt")) {
-                    let spec = secret.annotations().get(cert_operator::HASH_ANNOTATION);
-                    let request = format!(
-                        "{} (spec {})",
-                        secret.name_any(),
-                        spec.map_or("-", String::as_str)
-                    );
-                    seen.entry(request).or_default().insert(crt.0.clone());
-                }
-            }
+        let next = tokio::time::timeout(Duration::from_millis(250), secrets.next()).await;
+        let Ok(Some(Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret)))) = next
+        else {
+            continue;
+        };
+        if let Some(crt) = secret.data.as_ref().and_then(|d| d.get("tls.crt")) {
+            let spec = secret.annotations().get(cert_operator::HASH_ANNOTATION);
+            let request = format!(
+                "{} (spec {})",
+                secret.name_any(),
+                spec.map_or("-", String::as_str)
+            );
+            seen.entry(request).or_default().insert(crt.0.clone());
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     seen
 }
@@ -750,16 +760,16 @@ async fn guest_clusters_come_and_go_while_operators_and_the_api_server_are_kille
     let watched = collect_certificates(env, &done);
     let finish = async {
         tokio::join!(chaos, work);
+        // Everything converges once the kills and the deletions ended;
+        // certificates are watched until then.
+        let ended = tokio::time::Instant::now();
+        for guest in &guests {
+            guest.wait_gone(&system).await;
+        }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
+        ended.elapsed()
     };
-    let ((), seen) = tokio::join!(finish, watched);
-
-    // Everything converges once the kills and the deletions ended.
-    let ended = tokio::time::Instant::now();
-    for guest in &guests {
-        guest.wait_gone(&system).await;
-    }
-    let converged = ended.elapsed();
+    let (converged, seen) = tokio::join!(finish, watched);
     let twice: Vec<_> = seen
         .iter()
         .filter(|(_, certs)| certs.len() > 1)

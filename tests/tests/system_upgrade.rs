@@ -15,6 +15,9 @@
 //!   that found the object labelled for another version and left it alone
 //!   does not count), and the new version ran a loop on every object it
 //!   took over;
+//! - the old version found every object relabelled and left it alone
+//!   (its `not labelled for this version` debug line), and none of its
+//!   loops that started once every object was relabelled acted;
 //! - during a switch neither version writes to the API server (Leases
 //!   apart) or to etcd: no certificate is reissued (the Secrets are the
 //!   same byte for byte), no network re-claimed, no ingress entry
@@ -152,6 +155,7 @@ impl<'a> Upgrade<'a> {
 
         let before = Snapshot::take(system, from, to, operator).await;
         let started = tokio::time::Instant::now();
+        let switch_began = jiff::Timestamp::now();
         self.pinned.insert(operator, to);
         roll_out(system, "kvm-operator", self.flags()).await;
         if operator == CERT_OPERATOR.as_str() {
@@ -159,8 +163,15 @@ impl<'a> Upgrade<'a> {
             roll_out(system, "aws-operator", vec![flag]).await;
         }
         let objects = wait_labelled(system, operator, to).await;
+        let labelled = jiff::Timestamp::now();
         wait_taken_over(system, operator, &new, &objects).await;
         let took = started.elapsed();
+        wait_left_alone(system, &old, &objects, switch_began).await;
+        assert_eq!(
+            acted_after(system, &old, &objects, labelled),
+            Vec::<String>::new(),
+            "{operator} {from} acted on objects labelled {to}"
+        );
         let after = Snapshot::take(system, from, to, operator).await;
         assert_eq!(
             after.since(&before),
@@ -244,6 +255,49 @@ async fn wait_taken_over(system: &System, operator: &str, name: &str, objects: &
         objects.iter().filter(|o| !reconciled(o)).cloned().collect()
     })
     .await;
+}
+
+/// Waits until the old version's replicas `old` found each of `objects`
+/// relabelled since `since` and left it alone (a loop that did not act).
+async fn wait_left_alone(
+    system: &System,
+    old: &[String],
+    objects: &[String],
+    since: jiff::Timestamp,
+) {
+    let what = format!("objects {old:?} never left alone");
+    wait_empty(system, &what, WAIT, || async {
+        let loops: Vec<Loop> = old
+            .iter()
+            .flat_map(|name| loops(&system.log_file(name)))
+            .collect();
+        let left = |o: &&String| {
+            loops
+                .iter()
+                .any(|l| &l.object == *o && !l.acted && l.start >= since)
+        };
+        objects.iter().filter(|o| !left(o)).cloned().collect()
+    })
+    .await;
+}
+
+/// Loops of the old version's replicas `old` that started after every
+/// one of `objects` was labelled for the new version (`labelled`) and
+/// acted on one of them: none may.
+fn acted_after(
+    system: &System,
+    old: &[String],
+    objects: &[String],
+    labelled: jiff::Timestamp,
+) -> Vec<String> {
+    old.iter()
+        .flat_map(|name| {
+            loops(&system.log_file(name))
+                .into_iter()
+                .filter(|l| l.acted && l.start > labelled && objects.contains(&l.object))
+                .map(move |l| format!("{} by {name} from {}", l.object, l.start))
+        })
+        .collect()
 }
 
 /// Each of `operator`'s objects (in the test's namespace) with its version
