@@ -264,6 +264,21 @@ fn ready_since(pod: &Pod) -> Option<jiff::Timestamp> {
     )
 }
 
+/// Whether the guest API answered since `up_since` (the master VMs
+/// ready), by the last pass's `GuestAPIAvailable`: True, or turned False
+/// since then (its transition time moves only on a change of status, and
+/// it was False until the guest first answered). A guest that answered is
+/// not waited for again: a failed request falls back to the VM pods
+/// rather than taking `Ready` back for up to `--guest-api-wait`.
+fn answered_since(config: &KVMConfig, up_since: jiff::Timestamp) -> bool {
+    let conditions = config.status.as_ref().map(|s| s.conditions.as_slice());
+    conditions
+        .unwrap_or_default()
+        .iter()
+        .find(|c| c.type_ == GUEST_API)
+        .is_some_and(|c| c.status == "True" || c.last_transition_time.0 >= up_since)
+}
+
 /// Since when the master VMs are ready: the earliest Ready transition of
 /// the master pods that are Ready now (the Unix epoch for one that does not
 /// say); `None` while none is ready. A guest that never answers is waited
@@ -621,7 +636,9 @@ impl Vms {
         };
         let waited = jiff::Timestamp::now().duration_since(up_since);
         let wait = self.flags.guest_api_wait;
-        if waited < jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::MAX) {
+        let waiting =
+            waited < jiff::SignedDuration::try_from(wait).unwrap_or(jiff::SignedDuration::MAX);
+        if waiting && !answered_since(cx.object(), up_since) {
             // No running count in the message: it would be a status write
             // on every pass of the wait.
             let message = format!(
@@ -1017,8 +1034,10 @@ fn replacing(node: &str, count: usize, started: bool, view: &GuestView) -> (&'st
     } else {
         let awaited = match view {
             GuestView::Awaited => "the guest API to answer",
-            GuestView::Reached(_) => "every VM and its guest Node to be ready",
-            GuestView::NoMaster | GuestView::FallBack => "every VM to be ready",
+            GuestView::NoMaster | GuestView::Reached(_) => {
+                "every VM and its guest Node to be ready"
+            }
+            GuestView::FallBack => "every VM to be ready",
         };
         format!("{changed}; waiting for {awaited} before replacing {node}")
     };
@@ -1046,5 +1065,38 @@ mod tests {
             held(GuestView::FallBack),
             "1 node changed; waiting for every VM to be ready before replacing worker-w1"
         );
+        assert_eq!(
+            held(GuestView::NoMaster),
+            "1 node changed; waiting for every VM and its guest Node to be ready before replacing worker-w1"
+        );
+    }
+
+    /// A KVMConfig whose `GuestAPIAvailable` is `status` since second `at`.
+    fn with_guest_api(status: &str, at: i64) -> KVMConfig {
+        let mut config = crate::guest::tests::example();
+        let condition = k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+            type_: GUEST_API.into(),
+            status: status.into(),
+            reason: "Any".into(),
+            message: String::new(),
+            observed_generation: None,
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                jiff::Timestamp::from_second(at).unwrap(),
+            ),
+        };
+        config.status.get_or_insert_default().conditions = vec![condition];
+        config
+    }
+
+    #[test]
+    fn a_guest_that_answered_since_the_masters_were_ready_is_not_awaited_again() {
+        let up = jiff::Timestamp::from_second(200).unwrap();
+        // Never answered: False since before the masters were ready.
+        assert!(!answered_since(&with_guest_api("False", 100), up));
+        assert!(!answered_since(&crate::guest::tests::example(), up));
+        // Answers, or answered and then failed after the masters were ready.
+        assert!(answered_since(&with_guest_api("True", 100), up));
+        assert!(answered_since(&with_guest_api("True", 300), up));
+        assert!(answered_since(&with_guest_api("False", 300), up));
     }
 }

@@ -283,10 +283,12 @@ pub async fn tagged_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
 
 /// The load balancers, Auto Scaling groups, IAM roles and instance
 /// profiles of `cluster`'s stacks and the Route53 records naming it that
-/// `moto` still holds, as `<kind> <name>`. By name (CloudFormation names
-/// them `<stack>-<logical id>-<suffix>`, and a stack's name holds the
-/// cluster ID): moto's CloudFormation drops a load balancer's tags, IAM
-/// is not in the Tagging API, and records carry no tags.
+/// `moto` still holds, as `<kind> <name>`. By name (moto's CloudFormation
+/// names them `<stack>-<logical id>-<suffix>`, and a stack's name holds the
+/// cluster ID; real CloudFormation cuts a classic load balancer's name to
+/// 32 characters, which this does not allow for): moto's CloudFormation
+/// drops a load balancer's tags, IAM is not in the Tagging API, and
+/// records carry no tags.
 pub async fn stack_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
     let account = account(moto).await;
     let config = Connector::new(

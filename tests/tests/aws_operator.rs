@@ -426,7 +426,7 @@ async fn an_awsconfig_gets_its_kms_key_and_encrypted_bucket_and_takes_them_away(
         "record",
     ] {
         assert!(
-            tagged.iter().any(|t| t.starts_with(kind)),
+            tagged.iter().any(|t| t.starts_with(&format!("{kind} "))),
             "no {kind}: {tagged:?}"
         );
     }

@@ -658,9 +658,10 @@ impl Guest {
 /// A watch, not a poll: it sees every write of a Secret while connected,
 /// also a certificate overwritten at once. When the API server is killed
 /// the watcher resumes from the last version it saw once the server is
-/// back, or lists again if writes it had not seen were made before the
-/// kill (a restarted server keeps no history older than its start);
-/// nothing is written while the server is down.
+/// back (its backoff may wait some seconds), or lists again if writes it
+/// had not seen were made before the kill (a restarted server keeps no
+/// history older than its start): then only the last of those writes is
+/// seen. Nothing is written while the server is down.
 async fn collect_certificates(
     env: &operatorkit::testing::TestEnv,
     done: &std::sync::atomic::AtomicBool,

@@ -15,8 +15,9 @@
 //!   that found the object labelled for another version and left it alone
 //!   does not count), and the new version ran a loop on every object it
 //!   took over;
-//! - no loop of the old version that started once every object was
-//!   relabelled acted on one of them;
+//! - no loop of the old version that started between the moment every
+//!   object carried the new label (as the test saw it, polling every
+//!   200 ms) and the old version's stop acted on one of them;
 //! - during a switch neither version writes to the API server (Leases
 //!   apart) or to etcd: no certificate is reissued (the Secrets are the
 //!   same byte for byte), no network re-claimed, no ingress entry
@@ -164,20 +165,21 @@ impl<'a> Upgrade<'a> {
         let labelled = jiff::Timestamp::now();
         wait_taken_over(system, operator, &new, &objects).await;
         let took = started.elapsed();
-        assert_eq!(
-            acted_after(system, &old, &objects, labelled),
-            Vec::<String>::new(),
-            "{operator} {from} acted on objects labelled {to}"
-        );
         let after = Snapshot::take(system, from, to, operator).await;
         assert_eq!(
             after.since(&before),
             Vec::<String>::new(),
             "{operator} {from} -> {to}"
         );
-        for name in old {
-            system.stop_replica(&name).await;
+        for name in &old {
+            system.stop_replica(name).await;
         }
+        // Its logs are complete now, up to its stop.
+        assert_eq!(
+            acted_after(system, &old, &objects, labelled),
+            Vec::<String>::new(),
+            "{operator} {from} acted on objects labelled {to}"
+        );
         self.report.push(format!(
             "{operator} {from} -> {to}: {} objects taken over in {:.1} s, nothing written",
             objects.len(),
