@@ -50,6 +50,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apiextensions::KVMConfig;
+use apiextensions::OperatorStatus;
 use apiextensions::keys::{CLUSTER_LABEL, COMPONENT_LABEL};
 use apiextensions::provider::kvm_config::{KVMNodeStatus, NodeRole};
 use apiextensions::status::READY;
@@ -60,6 +61,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Api, Resource, ResourceExt};
 use operatorkit::crud::is_applied;
@@ -271,12 +273,13 @@ fn ready_since(pod: &Pod) -> Option<jiff::Timestamp> {
 /// not waited for again: a failed request falls back to the VM pods
 /// rather than taking `Ready` back for up to `--guest-api-wait`.
 fn answered_since(config: &KVMConfig, up_since: jiff::Timestamp) -> bool {
-    let conditions = config.status.as_ref().map(|s| s.conditions.as_slice());
-    conditions
-        .unwrap_or_default()
-        .iter()
-        .find(|c| c.type_ == GUEST_API)
+    guest_api_condition(config)
         .is_some_and(|c| c.status == "True" || c.last_transition_time.0 >= up_since)
+}
+
+/// The last pass's `GuestAPIAvailable`, if any.
+fn guest_api_condition(config: &KVMConfig) -> Option<&Condition> {
+    config.status.as_ref()?.condition(GUEST_API)
 }
 
 /// Since when the master VMs are ready: the earliest Ready transition of
@@ -853,12 +856,7 @@ async fn drained(
     if let Some(r) = reached {
         return Ok(r.api.drain(name).await?);
     }
-    let previous = cx
-        .object()
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == GUEST_API));
-    let down_since = match previous {
+    let down_since = match guest_api_condition(cx.object()) {
         Some(c) if c.status == "True" => None,
         Some(c) => Some(c.last_transition_time.0),
         None => Some(jiff::Timestamp::UNIX_EPOCH),
