@@ -259,17 +259,21 @@ pub async fn wait_gone(env: &TestEnv, name: &str) {
 
 /// moto's account, to look at what the operator made.
 pub async fn account(moto: &Moto) -> Account {
+    connector(moto)
+        .account(moto_account_credentials(), REGION, "test")
+        .await
+        .unwrap()
+}
+
+/// A connector to `moto` (calls counted in metrics of its own).
+fn connector(moto: &Moto) -> Connector {
     let metrics = CallMetrics::new().unwrap();
-    let connector = Connector::new(
+    Connector::new(
         Some(moto.endpoint()),
         Duration::from_secs(10),
         1000,
         metrics,
-    );
-    connector
-        .account(moto_account_credentials(), REGION, "test")
-        .await
-        .unwrap()
+    )
 }
 
 /// What `moto` still holds of AWS guest cluster `cluster`, as `<kind>
@@ -291,13 +295,7 @@ pub async fn tagged_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
 /// records carry no tags.
 pub async fn stack_leftovers(moto: &Moto, cluster: &str) -> Vec<String> {
     let account = account(moto).await;
-    let config = Connector::new(
-        Some(moto.endpoint()),
-        Duration::from_secs(10),
-        1000,
-        CallMetrics::new().unwrap(),
-    )
-    .sdk_config(moto_account_credentials(), REGION);
+    let config = connector(moto).sdk_config(moto_account_credentials(), REGION);
     let mut left = Vec::new();
     let mut add = |kind: &str, names: Vec<&str>| {
         let mine = names.into_iter().filter(|n| n.contains(cluster));
