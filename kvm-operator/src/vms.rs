@@ -10,7 +10,10 @@
 //!    [`VM_HASH_ANNOTATION`](crate::VM_HASH_ANNOTATION)) is replaced one at
 //!    a time, masters before workers, and only while every other VM is
 //!    ready: never more than one VM down, which is what the
-//!    PodDisruptionBudgets allow.
+//!    PodDisruptionBudgets allow. A changed node whose VM is down already
+//!    (crashed, or never up: too big for every host node, which the
+//!    progress message says with the scheduler's reason) is replaced at
+//!    once, undrained: that takes no other VM down.
 //! 3. A node no longer in the spec is removed (its Deployment, then its
 //!    boot Secret and volume), one at a time, only while the others are
 //!    ready, and only once its guest Node is drained ([`crate::guest_api`]);
@@ -282,6 +285,32 @@ fn guest_api_condition(config: &KVMConfig) -> Option<&Condition> {
     config.status.as_ref()?.condition(GUEST_API)
 }
 
+/// Why no node takes a VM pod: the scheduler's `PodScheduled=False`
+/// message (`0/20 nodes are available: 20 Insufficient memory.`) of the
+/// pod of node `id`, if any.
+fn unschedulable<'p>(pods: &'p [Arc<Pod>], id: &str) -> Option<&'p str> {
+    pods.iter()
+        .filter(|p| p.labels().get(NODE_LABEL).map(String::as_str) == Some(id))
+        .filter_map(|p| p.status.as_ref()?.conditions.as_ref())
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .map(|c| c.message.as_deref().unwrap_or("not scheduled"))
+}
+
+/// The progress message while the VMs of `nodes` are not ready, each with
+/// the scheduler's reason where no host node takes its pod: a VM too big
+/// for every node says so rather than waiting in silence.
+fn waiting_for(nodes: &[Node<'_>], pods: &[Arc<Pod>]) -> String {
+    let vms: Vec<String> = nodes
+        .iter()
+        .map(|n| match unschedulable(pods, n.id) {
+            Some(why) => format!("{} (unschedulable: {why})", n.name()),
+            None => n.name(),
+        })
+        .collect();
+    format!("waiting for VMs {} to be ready", vms.join(", "))
+}
+
 /// Since when the master VMs are ready: the earliest Ready transition of
 /// the master pods that are Ready now (the Unix epoch for one that does not
 /// say); `None` while none is ready. A guest that never answers is waited
@@ -358,7 +387,8 @@ impl Vms {
         let ns = guest.namespace();
         let nodes = guest.nodes();
         let mut states = Vec::with_capacity(nodes.len());
-        let mut changed: Vec<(Node<'_>, Deployment)> = Vec::new();
+        // Changed nodes: the desired Deployment, and whether the VM is up.
+        let mut changed: Vec<(Node<'_>, Deployment, bool)> = Vec::new();
         let mut created = Vec::new();
         for node in &nodes {
             let desired = objects.deployment(node).map_err(render_error)?;
@@ -368,10 +398,11 @@ impl Vms {
                     return Err(not_ours("Deployment", ns, &node.name()));
                 }
                 Some(c) if applied_hash(&c) != applied_hash(&desired) => {
-                    changed.push((*node, desired));
+                    let ready = rolled_out(&c);
+                    changed.push((*node, desired, ready));
                     states.push(VmState {
                         current: false,
-                        ready: rolled_out(&c),
+                        ready,
                     });
                     continue;
                 }
@@ -401,7 +432,17 @@ impl Vms {
                 reasons::CREATING,
                 format!("creating VMs {}", created.join(", ")),
             ))
-        } else if let Some((node, desired)) = changed.first() {
+        } else if let Some((node, desired, _)) = changed.iter().find(|(_, _, up)| !up) {
+            // Its VM is down already (crashed, or never up: too big for
+            // every host node): replacing it takes no other VM down, and
+            // waiting for it to be ready first might wait forever.
+            cx.apply(desired).await?;
+            tracing::info!(
+                node = node.name(),
+                "replacing the VM of a changed node that is down"
+            );
+            Some(replacing_down(&node.name(), changed.len()))
+        } else if let Some((node, desired, _)) = changed.first() {
             let drain = match all_ready {
                 true => Some(drained(cx, view.reached(), &node.name()).await?),
                 false => None,
@@ -976,17 +1017,15 @@ impl Step<KVMConfig> for Vms {
             }
             progress => {
                 let (reason, message) = progress.unwrap_or_else(|| {
-                    let waiting: Vec<String> = guest
+                    let pods = cached::<Pod>(cx, guest.namespace(), &guest.owner());
+                    let waiting: Vec<Node<'_>> = guest
                         .nodes()
-                        .iter()
+                        .into_iter()
                         .zip(&states)
                         .filter(|(_, s)| !s.ready)
-                        .map(|(n, _)| n.name())
+                        .map(|(n, _)| n)
                         .collect();
-                    (
-                        reasons::VMS_NOT_READY,
-                        format!("waiting for VMs {} to be ready", waiting.join(", ")),
-                    )
+                    (reasons::VMS_NOT_READY, waiting_for(&waiting, &pods))
                 });
                 cx.set_condition(
                     condition(PROGRESSING)
@@ -1023,10 +1062,7 @@ impl Step<KVMConfig> for Vms {
 /// The `Replacing` progress of `count` changed nodes, `node` next: being
 /// replaced once `started`, else what the replacement waits for.
 fn replacing(node: &str, count: usize, started: bool, view: &GuestView) -> (&'static str, String) {
-    let changed = match count {
-        1 => "1 node changed".to_owned(),
-        n => format!("{n} nodes changed"),
-    };
+    let changed = nodes_changed(count);
     let message = if started {
         format!("replacing the VM of {node} ({changed}; one at a time, masters first)")
     } else {
@@ -1039,6 +1075,22 @@ fn replacing(node: &str, count: usize, started: bool, view: &GuestView) -> (&'st
         };
         format!("{changed}; waiting for {awaited} before replacing {node}")
     };
+    (reasons::REPLACING, message)
+}
+
+/// `1 node changed`, `2 nodes changed`.
+fn nodes_changed(count: usize) -> String {
+    match count {
+        1 => "1 node changed".to_owned(),
+        n => format!("{n} nodes changed"),
+    }
+}
+
+/// The `Replacing` progress of `count` changed nodes, `node` next, whose
+/// VM is down.
+fn replacing_down(node: &str, count: usize) -> (&'static str, String) {
+    let changed = nodes_changed(count);
+    let message = format!("replacing the VM of {node}, which is down ({changed})");
     (reasons::REPLACING, message)
 }
 
@@ -1064,8 +1116,49 @@ mod tests {
             "1 node changed; waiting for every VM to be ready before replacing worker-w1"
         );
         assert_eq!(
+            replacing_down("worker-w1", 2).1,
+            "replacing the VM of worker-w1, which is down (2 nodes changed)"
+        );
+        assert_eq!(
             held(GuestView::NoMaster),
             "1 node changed; waiting for every VM and its guest Node to be ready before replacing worker-w1"
+        );
+    }
+
+    /// A VM pod of node `id` with a `PodScheduled` condition.
+    fn pod(id: &str, scheduled: &str, message: Option<&str>) -> Arc<Pod> {
+        let mut pod = Pod::default();
+        pod.metadata.labels = Some([(NODE_LABEL.to_owned(), id.to_owned())].into());
+        pod.status = Some(k8s_openapi::api::core::v1::PodStatus {
+            conditions: Some(vec![k8s_openapi::api::core::v1::PodCondition {
+                type_: "PodScheduled".into(),
+                status: scheduled.into(),
+                message: message.map(Into::into),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        Arc::new(pod)
+    }
+
+    #[test]
+    fn a_vm_no_node_takes_says_why() {
+        let config = crate::guest::tests::example();
+        let nodes = Guest::new(&config).nodes();
+        let full = "0/20 nodes are available: 20 Insufficient memory.";
+        let pods = [
+            pod("m1", "True", None),
+            pod("w1", "False", Some(full)),
+            pod("w2", "False", None),
+        ];
+        assert_eq!(
+            waiting_for(&nodes, &pods),
+            "waiting for VMs master-m1, worker-w1 (unschedulable: 0/20 nodes are available: \
+             20 Insufficient memory.), worker-w2 (unschedulable: not scheduled) to be ready"
+        );
+        assert_eq!(
+            waiting_for(&nodes[..1], &[]),
+            "waiting for VMs master-m1 to be ready"
         );
     }
 

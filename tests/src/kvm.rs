@@ -147,7 +147,6 @@ pub fn kvm_config(
     workers: &[&str],
     node_ports: &[i32],
 ) -> KVMConfig {
-    let node = |id: &&str| json!({"id": id, "cpus": 2, "memory": "4Gi", "disk": "20Gi"});
     let mappings: Vec<_> = node_ports
         .iter()
         .enumerate()
@@ -170,13 +169,31 @@ pub fn kvm_config(
                 "version": "1.33.4",
                 "baseDomain": "k8s.example.com",
             },
-            "masters": masters.iter().map(node).collect::<Vec<_>>(),
-            "workers": workers.iter().map(node).collect::<Vec<_>>(),
+            "masters": masters.iter().map(|id| node(id)).collect::<Vec<_>>(),
+            "workers": workers.iter().map(|id| node(id)).collect::<Vec<_>>(),
             "flannel": {"vni": vni},
             "portMappings": mappings,
         },
     }))
     .unwrap()
+}
+
+/// Node `id` of a KVMConfig: 2 CPUs, 4Gi of memory, a 20Gi disk.
+pub fn node(id: &str) -> serde_json::Value {
+    json!({"id": id, "cpus": 2, "memory": "4Gi", "disk": "20Gi"})
+}
+
+/// Sets the workers of KVMConfig `name` to nodes `ids` (a merge patch).
+pub async fn set_workers(env: &TestEnv, name: &str, ids: &[&str]) {
+    let workers: Vec<_> = ids.iter().map(|id| node(id)).collect();
+    env.api::<KVMConfig>()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"workers": workers}})),
+        )
+        .await
+        .unwrap();
 }
 
 /// Creates it.

@@ -523,18 +523,7 @@ async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_
     assert_eq!(before.len(), 4);
 
     // Remove w2 from the middle: w2 goes, w1 and w3 stay as they were.
-    let api = env.api::<KVMConfig>();
-    let patch = |workers: &[&str]| {
-        let node = |id: &&str| json!({"id": id, "cpus": 2, "memory": "4Gi", "disk": "20Gi"});
-        json!({"spec": {"workers": workers.iter().map(node).collect::<Vec<_>>()}})
-    };
-    api.patch(
-        &name,
-        &PatchParams::default(),
-        &Patch::Merge(patch(&["w1", "w3"])),
-    )
-    .await
-    .unwrap();
+    kvm::set_workers(&env, &name, &["w1", "w3"]).await;
     let deployments = Api::<Deployment>::namespaced(env.client(), &cluster);
     wait_for(&deployments, "worker-w2", kvm::WAIT, |d| d.is_none())
         .await
@@ -553,13 +542,7 @@ async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_
     );
 
     // Scale up: w4 is added.
-    api.patch(
-        &name,
-        &PatchParams::default(),
-        &Patch::Merge(patch(&["w1", "w3", "w4"])),
-    )
-    .await
-    .unwrap();
+    kvm::set_workers(&env, &name, &["w1", "w3", "w4"]).await;
     let ready = wait_ready(&env, &name).await;
     assert_eq!(ready.status.unwrap().ready_workers, Some(3));
 
@@ -570,6 +553,7 @@ async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_
     let (kubeconfig, guest) = guest_kubeconfig(&env, &cluster).await;
     let guest_nodes = Api::<k8s_openapi::api::core::v1::Node>::all(guest);
     let mut cordoned = std::collections::BTreeSet::new();
+    let api = env.api::<KVMConfig>();
     api.patch(
         &name,
         &PatchParams::default(),
@@ -856,7 +840,7 @@ async fn masters_and_the_storage_type_stay_as_created() {
     )
     .await;
     let api = env.api::<KVMConfig>();
-    let node = |id: &str| json!({"id": id, "cpus": 2, "memory": "4Gi", "disk": "20Gi"});
+    let node = kvm::node;
     let refusals = [
         (
             json!({"spec": {"masters": [node("m1"), node("m2"), node("m4")]}}),
@@ -892,6 +876,37 @@ async fn masters_and_the_storage_type_stay_as_created() {
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn a_vm_too_big_for_every_node_says_why_and_is_replaced_once_it_fits() {
+    use kvm_operator::vms::{PROGRESSING, reasons as vm_reasons};
+    let env = kvm::env().await;
+    let _certs = kvm::start_cert_operator(&env).await;
+    let _kvm = kvm::start(&env).await;
+    let cluster = kvm::cluster_id(&env, "toobig");
+    let name = env.name("kvm");
+    let mut config = kvm_config(&name, &cluster, 109, &["m1"], &["w1"], &[]);
+    // The simulated nodes have 256Gi each.
+    config.spec.workers[0].memory =
+        k8s_openapi::apimachinery::pkg::api::resource::Quantity("1Ti".into());
+    create(&env, &config).await;
+    kvm::mark_ready::<FlannelConfig>(&env, &cluster).await;
+
+    let waiting = wait_until_message(&env, &name, PROGRESSING, "worker-w1 (unschedulable: ").await;
+    let message = &kvm::condition(Some(&waiting), PROGRESSING).unwrap().message;
+    assert!(message.contains("Insufficient memory"), "{message}");
+    assert!(!message.contains("master-m1 (unschedulable"), "{message}");
+    assert!(!waiting.status.as_ref().unwrap().is_ready());
+
+    // Made to fit, its VM (down, never up) is replaced at once rather than
+    // held until it is ready.
+    kvm::set_workers(&env, &name, &["w1"]).await;
+    let ready = wait_ready(&env, &name).await;
+    assert_eq!(ready.status.as_ref().unwrap().ready_workers, Some(1));
+    let progressing = kvm::condition(Some(&ready), PROGRESSING).unwrap();
+    assert_eq!(progressing.reason, vm_reasons::COMPLETE);
+    delete_and_check_nothing_left(&env, &name, &cluster).await;
 }
 
 /// The guest's admin kubeconfig from its Secret, as a file and as a client.

@@ -22,9 +22,8 @@ use e2e::rbac::{
     Roles, assert_enough_and_used, decisions_of, expect_refusal, forget_leader, refused_for,
     rules_of, without_rule_identity,
 };
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::DeleteParams;
 use operatorkit::testing::TestEnv;
-use serde_json::json;
 
 /// Paths a run does not reliably take: re-reads after a conflict, reads the
 /// cache could not answer, the series of a repeated Event.
@@ -74,15 +73,7 @@ async fn the_manifests_roles_are_enough_and_every_verb_is_used() {
     kvm::serve_network_and_ingress(&env, &cluster).await;
     wait_ready(&env, &name).await;
     // A worker removed: its Deployment, boot Secret go.
-    let node = json!({"id": "w1", "cpus": 2, "memory": "4Gi", "disk": "20Gi"});
-    env.api::<KVMConfig>()
-        .patch(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"workers": [node]}})),
-        )
-        .await
-        .unwrap();
+    kvm::set_workers(&env, &name, &["w1"]).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     wait_ready(&env, &name).await;
     env.api::<KVMConfig>()
