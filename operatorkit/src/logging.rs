@@ -1,5 +1,8 @@
 //! Structured logging with tracing-subscriber, as text or JSON lines; spans
-//! carry the controller, the object and the resource.
+//! carry the controller, the object and the resource. Text is coloured only
+//! on a terminal: a pod's log (`kubectl logs`) or a file gets plain lines.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -29,13 +32,16 @@ pub enum LoggingError {
     AlreadySet(String),
 }
 
-/// Installs the global subscriber: `filter` is a level or tracing directives.
+/// Installs the global subscriber, writing to stdout: `filter` is a level
+/// or tracing directives.
 pub fn init(filter: &str, format: LogFormat) -> Result<(), LoggingError> {
     let env_filter = EnvFilter::try_new(filter).map_err(|e| LoggingError::Filter {
         filter: filter.to_owned(),
         reason: e.to_string(),
     })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(env_filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(env_filter)
+        .with_ansi(std::io::stdout().is_terminal());
     let result = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder

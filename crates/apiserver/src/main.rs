@@ -1,6 +1,7 @@
 //! `apiserver`: runs the embedded Kubernetes API server, writes a kubeconfig for
 //! it and prints that file's path.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -65,6 +66,8 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(&args.log)
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a log file gets plain lines.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let serving_cert = serving_cert(&args)?;
     let config = operatorkit_apiserver::Config {

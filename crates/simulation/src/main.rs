@@ -1,6 +1,8 @@
 //! `operatorkit-simulation`: runs the simulated cluster against the API
 //! server a kubeconfig names, until Ctrl-C.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 
 /// Fake nodes, a scheduler, kubelets and workload controllers for a Kubernetes
@@ -31,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     tracing_subscriber::fmt()
         .with_env_filter(flags.log.as_str())
+        // Colour only on a terminal: a log file gets plain lines.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let client = kube::Client::try_default().await?;
     let options = operatorkit_simulation::Options {
