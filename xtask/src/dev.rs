@@ -257,7 +257,14 @@ fn run_until_stopped(args: &Args, stop: &Stop) -> anyhow::Result<()> {
         .iter()
         .flat_map(|o| o.denied.iter().map(|d| (o.name.clone(), d.clone())))
         .collect();
-    watch_until_stopped(&dirs, &running, &mut procs, stop, denials, denied)
+    let exited = state
+        .operators
+        .iter()
+        .filter(|o| matches!(o.process, progress::Process::Exited { .. }))
+        .map(|o| o.name.clone())
+        .collect();
+    let said = Said { exited, denied };
+    watch_until_stopped(&dirs, &running, &mut procs, stop, denials, said)
 }
 
 /// The repository, the data directory and where logs and the operators'
@@ -448,18 +455,29 @@ fn start_operators(
     Ok(running)
 }
 
+/// What the wait for the examples said already, not to be said again.
+struct Said {
+    /// The operators seen exited.
+    exited: Vec<String>,
+    /// (operator, refusal) of the requests seen refused.
+    denied: Vec<(String, String)>,
+}
+
 /// Until Ctrl-C, or until the server or the simulation stops (an error);
 /// an operator that stops, or a request refused to it, is said as it
-/// happens (`denied`: the refusals the summary showed already).
+/// happens, unless the wait for the examples said it (`said`).
 fn watch_until_stopped(
     dirs: &Dirs,
     running: &[(&'static str, String, accounts::Account)],
     procs: &mut Processes,
     stop: &Stop,
     mut denials: Denials,
-    mut denied: Vec<(String, String)>,
+    said: Said,
 ) -> anyhow::Result<()> {
-    let mut reported = Vec::new();
+    let Said {
+        exited: mut reported,
+        mut denied,
+    } = said;
     while !stop.requested() {
         for name in ["apiserver", "simulation"] {
             if let Some(status) = procs.exited(name) {
@@ -470,14 +488,14 @@ fn watch_until_stopped(
             }
         }
         for (name, _, _) in running {
-            if !reported.contains(name)
+            if !reported.iter().any(|r| r == name)
                 && let Some(status) = procs.exited(name)
             {
                 eprintln!(
                     "==> dev: {name} stopped ({status}); see {}",
                     dirs.log(name).display()
                 );
-                reported.push(*name);
+                reported.push((*name).to_owned());
             }
             for d in denials.of(&dirs.log(name)) {
                 let key = ((*name).to_owned(), d);
@@ -806,7 +824,7 @@ fn watch_progress(
             "waiting for the examples to be Ready ({}s); Ctrl-C stops everything",
             started.elapsed().as_secs()
         );
-        display.show(&header, &progress::lines(&state));
+        display.show(&header, &state);
         if state.all_ready() || stop.requested() || started.elapsed() > timeout {
             display.finish();
             return Ok(state);

@@ -4,8 +4,9 @@
 //!
 //! [`lines`] is a pure function from the [`State`] to the lines; [`Display`]
 //! shows them: redrawn in place (ANSI cursor movement) on a terminal; when
-//! stderr is not one it stays quiet and prints the last state once, as
-//! plain lines, when the wait ends ([`Display::finish`]).
+//! stderr is not one it prints only the [`alarms`] (an operator exited, a
+//! request refused) as they happen, and the last state once, as plain
+//! lines, when the wait ends ([`Display::finish`]).
 
 use std::io::Write;
 
@@ -257,7 +258,7 @@ fn process_state(o: &Operator) -> String {
 
 /// The lines showing `state`: the objects (guest clusters first), then the
 /// operators, each with its first column padded to the widest.
-pub fn lines(state: &State) -> Vec<String> {
+fn lines(state: &State) -> Vec<String> {
     let mut rows: Vec<(String, String)> = state
         .resources
         .iter()
@@ -284,6 +285,25 @@ pub fn lines(state: &State) -> Vec<String> {
         .collect()
 }
 
+/// What needs a person at once, one line each: an operator that exited
+/// (with the last line of its log), a request the API server refused one.
+/// On a terminal they show on the operators' lines; elsewhere
+/// [`Display`] prints each once, as it happens.
+pub fn alarms(state: &State) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in &state.operators {
+        if matches!(o.process, Process::Exited { .. }) {
+            out.push(format!("{}: {}", o.name, process_state(o)));
+        }
+        out.extend(
+            o.denied
+                .iter()
+                .map(|d| format!("{}: RBAC denied: {d}", o.name)),
+        );
+    }
+    out
+}
+
 /// `text` cut to `columns` characters (an ellipsis marks the cut), so that
 /// no line wraps and moving the cursor up by the number of lines is right.
 pub fn fit(text: &str, columns: usize) -> String {
@@ -301,25 +321,46 @@ pub struct Display {
     columns: usize,
     /// The lines drawn (terminal) or held for [`Display::finish`] last.
     drawn: Vec<String>,
+    /// The [`alarms`] printed so far (not a terminal).
+    alarmed: Vec<String>,
 }
 
 impl Display {
-    /// A display redrawn in place if `terminal`, else quiet until
-    /// [`Display::finish`].
+    /// A display redrawn in place if `terminal`, else quiet but for the
+    /// alarms until [`Display::finish`].
     pub fn new(terminal: bool, columns: usize) -> Self {
         Self {
             terminal,
             columns,
             drawn: Vec::new(),
+            alarmed: Vec::new(),
         }
     }
 
-    /// Shows `lines` under `header` on a terminal; elsewhere only keeps
-    /// them for [`Display::finish`].
-    pub fn show(&mut self, header: &str, lines: &[String]) {
+    /// Shows `state` under `header` on a terminal; elsewhere prints its new
+    /// [`alarms`] and keeps its lines for [`Display::finish`].
+    pub fn show(&mut self, header: &str, state: &State) {
+        let mut out = self.alarm(&alarms(state));
+        out.push_str(&self.render(header, &lines(state)));
         let mut err = std::io::stderr().lock();
-        let _ = err.write_all(self.render(header, lines).as_bytes());
+        let _ = err.write_all(out.as_bytes());
         let _ = err.flush();
+    }
+
+    /// The `alarms` not printed before, when stderr is not a terminal (a
+    /// terminal shows them on the operators' lines).
+    fn alarm(&mut self, alarms: &[String]) -> String {
+        if self.terminal {
+            return String::new();
+        }
+        let mut out = String::new();
+        for a in alarms {
+            if !self.alarmed.contains(a) {
+                out.push_str(&format!("dev: {a}\n"));
+                self.alarmed.push(a.clone());
+            }
+        }
+        out
     }
 
     /// Ends the display: when stderr is not a terminal, the last lines
@@ -339,8 +380,9 @@ impl Display {
         lines.map(|l| format!("dev: {l}\n")).collect()
     }
 
-    /// What [`Display::show`] writes (pure but for the lines remembered).
-    pub fn render(&mut self, header: &str, lines: &[String]) -> String {
+    /// What [`Display::show`] writes of the lines (pure but for the lines
+    /// remembered).
+    fn render(&mut self, header: &str, lines: &[String]) -> String {
         let mut out = String::new();
         if self.terminal {
             if !self.drawn.is_empty() {
@@ -541,5 +583,31 @@ mod tests {
         assert_eq!(display.render("1s", &[line("two"), line("b")]), "");
         assert_eq!(display.finished(), "dev: two\ndev: b\n");
         assert_eq!(Display::new(true, 20).finished(), "");
+    }
+
+    #[test]
+    fn not_a_terminal_says_each_alarm_once_as_it_happens() {
+        let mut o = operator("cert-operator", Process::Running { ready: Some(true) });
+        let mut state = State {
+            resources: vec![],
+            operators: vec![o.clone()],
+        };
+        assert!(alarms(&state).is_empty());
+        o.denied = vec!["cannot list resource \"secrets\" in API group \"\"".into()];
+        o.process = Process::Exited {
+            status: "exit status: 1".into(),
+            last_log: "gave up".into(),
+        };
+        state.operators = vec![o];
+        let said = [
+            "cert-operator: EXITED (exit status: 1): gave up",
+            "cert-operator: RBAC denied: cannot list resource \"secrets\" in API group \"\"",
+        ];
+        assert_eq!(alarms(&state), said);
+        let mut display = Display::new(false, 20);
+        let first = display.alarm(&alarms(&state));
+        assert_eq!(first, format!("dev: {}\ndev: {}\n", said[0], said[1]));
+        assert_eq!(display.alarm(&alarms(&state)), "");
+        assert_eq!(Display::new(true, 20).alarm(&alarms(&state)), "");
     }
 }
