@@ -9,11 +9,12 @@
 //!    changed (size, Kubernetes version, image: the pod template hash in
 //!    [`VM_HASH_ANNOTATION`](crate::VM_HASH_ANNOTATION)) is replaced one at
 //!    a time, masters before workers, and only while every other VM is
-//!    ready: never more than one VM down, which is what the
-//!    PodDisruptionBudgets allow. A changed node whose VM is down already
-//!    (crashed, or never up: too big for every host node, which the
-//!    progress message says with the scheduler's reason) is replaced at
-//!    once, undrained: that takes no other VM down.
+//!    ready and its guest Node Ready: never more than one VM down, which
+//!    is what the PodDisruptionBudgets allow. So a changed node whose own
+//!    VM is down (crashed, or never up: too big for every host node, which
+//!    the progress message says with the scheduler's reason) is replaced
+//!    too, first, once every other is up (`next_replacement`); it is
+//!    drained only through a guest that answers.
 //! 3. A node no longer in the spec is removed (its Deployment, then its
 //!    boot Secret and volume), one at a time, only while the others are
 //!    ready, and only once its guest Node is drained ([`crate::guest_api`]);
@@ -387,10 +388,10 @@ impl Vms {
         let ns = guest.namespace();
         let nodes = guest.nodes();
         let mut states = Vec::with_capacity(nodes.len());
-        // Changed nodes: the desired Deployment, and whether the VM is up.
-        let mut changed: Vec<(Node<'_>, Deployment, bool)> = Vec::new();
+        // Changed nodes: the index into `nodes` and the desired Deployment.
+        let mut changed: Vec<(usize, Deployment)> = Vec::new();
         let mut created = Vec::new();
-        for node in &nodes {
+        for (i, node) in nodes.iter().enumerate() {
             let desired = objects.deployment(node).map_err(render_error)?;
             let current = cx.get::<Deployment>(ns, &node.name()).await?;
             let current = match current {
@@ -398,11 +399,10 @@ impl Vms {
                     return Err(not_ours("Deployment", ns, &node.name()));
                 }
                 Some(c) if applied_hash(&c) != applied_hash(&desired) => {
-                    let ready = rolled_out(&c);
-                    changed.push((*node, desired, ready));
+                    changed.push((i, desired));
                     states.push(VmState {
                         current: false,
-                        ready,
+                        ready: rolled_out(&c),
                     });
                     continue;
                 }
@@ -425,36 +425,39 @@ impl Vms {
             view.nodes()
                 .is_none_or(|nodes| nodes.get(&n.name()).is_some_and(|s| s.ready))
         };
+        // While no master VM is ready the guest cannot say who joined: the
+        // VMs alone say whether the others are up for the one master that
+        // is down to be replaced.
+        let settled_each: Vec<bool> = nodes
+            .iter()
+            .zip(&states)
+            .map(|(n, s)| s.ready && (joined(n) || matches!(view, GuestView::NoMaster)))
+            .collect();
         let settled = nodes.iter().zip(&states).all(|(n, s)| s.ready && joined(n));
-        let all_ready = settled && removed.iter().all(|(_, ready)| *ready);
+        let removed_ready = removed.iter().all(|(_, ready)| *ready);
+        let all_ready = settled && removed_ready;
+        let changed_at: Vec<usize> = changed.iter().map(|(i, _)| *i).collect();
+        let next = next_replacement(&settled_each, &changed_at, removed_ready);
         let progress = if !created.is_empty() {
             Some((
                 reasons::CREATING,
                 format!("creating VMs {}", created.join(", ")),
             ))
-        } else if let Some((node, desired, _)) = changed.iter().find(|(_, _, up)| !up) {
-            // Its VM is down already (crashed, or never up: too big for
-            // every host node): replacing it takes no other VM down, and
-            // waiting for it to be ready first might wait forever.
-            cx.apply(desired).await?;
-            tracing::info!(
-                node = node.name(),
-                "replacing the VM of a changed node that is down"
-            );
-            Some(replacing_down(&node.name(), changed.len()))
-        } else if let Some((node, desired, _)) = changed.first() {
-            let drain = match all_ready {
-                true => Some(drained(cx, view.reached(), &node.name()).await?),
-                false => None,
-            };
-            if drain == Some(Drain::Done) {
-                cx.apply(desired).await?;
-                tracing::info!(node = node.name(), "replacing the VM of a changed node");
+        } else if let Some(&(first, _)) = changed.first() {
+            match next.and_then(|i| changed.iter().find(|(at, _)| *at == i)) {
+                Some((i, desired)) => {
+                    self.replace(
+                        cx,
+                        view,
+                        &nodes[*i],
+                        desired,
+                        states[*i].ready,
+                        changed.len(),
+                    )
+                    .await?
+                }
+                None => Some(replacing(&nodes[first].name(), changed.len(), false, view)),
             }
-            Some(match drain {
-                Some(Drain::Waiting(why)) => (reasons::DRAINING, why),
-                _ => replacing(&node.name(), changed.len(), all_ready, view),
-            })
         } else if let Some((name, _)) = removed.first() {
             let mut progress = (
                 reasons::REMOVING,
@@ -471,6 +474,32 @@ impl Vms {
             None
         };
         Ok((states, progress))
+    }
+
+    /// Replaces the VM of changed `node` with `desired`, once its guest
+    /// Node is drained (`up`: its VM is ready; a VM that is down and a
+    /// guest that does not answer leave nothing to drain); the progress.
+    async fn replace(
+        &self,
+        cx: &Context<KVMConfig>,
+        view: &GuestView,
+        node: &Node<'_>,
+        desired: &Deployment,
+        up: bool,
+        count: usize,
+    ) -> Result<Option<(&'static str, String)>, StepError> {
+        let name = node.name();
+        if (up || view.reached().is_some())
+            && let Drain::Waiting(why) = drained(cx, view.reached(), &name).await?
+        {
+            return Ok(Some((reasons::DRAINING, why)));
+        }
+        cx.apply(desired).await?;
+        tracing::info!(node = name, up, "replacing the VM of a changed node");
+        Ok(Some(match up {
+            true => replacing(&name, count, true, view),
+            false => replacing_down(&name, count),
+        }))
     }
 
     /// Deployments of the cluster whose node is not in the spec, with
@@ -1069,13 +1098,33 @@ fn replacing(node: &str, count: usize, started: bool, view: &GuestView) -> (&'st
         let awaited = match view {
             GuestView::Awaited => "the guest API to answer",
             GuestView::NoMaster | GuestView::Reached(_) => {
-                "every VM and its guest Node to be ready"
+                "every other VM and its guest Node to be ready"
             }
-            GuestView::FallBack => "every VM to be ready",
+            GuestView::FallBack => "every other VM to be ready",
         };
         format!("{changed}; waiting for {awaited} before replacing {node}")
     };
     (reasons::REPLACING, message)
+}
+
+/// Which changed node's VM is replaced now (an index into the nodes, as
+/// `settled` and `changed` are): the first of `changed` whose replacement
+/// leaves every other node settled (VM ready, guest Node Ready) and the
+/// VMs being removed ready, so never more than one VM is down. With every
+/// node settled that is the first changed node (masters first); with one
+/// not, only it can be, even if its VM is down (crashed, or never up: too
+/// big for every host node), since replacing it takes no other down.
+fn next_replacement(settled: &[bool], changed: &[usize], removed_ready: bool) -> Option<usize> {
+    let others_settled = |i: usize| {
+        settled
+            .iter()
+            .enumerate()
+            .all(|(j, settled)| *settled || j == i)
+    };
+    changed
+        .iter()
+        .copied()
+        .find(|&i| removed_ready && others_settled(i))
 }
 
 /// `1 node changed`, `2 nodes changed`.
@@ -1113,7 +1162,7 @@ mod tests {
         );
         assert_eq!(
             held(GuestView::FallBack),
-            "1 node changed; waiting for every VM to be ready before replacing worker-w1"
+            "1 node changed; waiting for every other VM to be ready before replacing worker-w1"
         );
         assert_eq!(
             replacing_down("worker-w1", 2).1,
@@ -1121,7 +1170,7 @@ mod tests {
         );
         assert_eq!(
             held(GuestView::NoMaster),
-            "1 node changed; waiting for every VM and its guest Node to be ready before replacing worker-w1"
+            "1 node changed; waiting for every other VM and its guest Node to be ready before replacing worker-w1"
         );
     }
 
@@ -1139,6 +1188,27 @@ mod tests {
             ..Default::default()
         });
         Arc::new(pod)
+    }
+
+    #[test]
+    fn one_vm_down_at_most() {
+        // Everything settled: the first changed node, masters first.
+        assert_eq!(
+            next_replacement(&[true, true, true], &[0, 2], true),
+            Some(0)
+        );
+        // A changed node that is down (or not joined) is the one.
+        assert_eq!(
+            next_replacement(&[true, true, false], &[0, 2], true),
+            Some(2)
+        );
+        // A node down that is not changed holds every replacement, and two
+        // down hold both (a master replaced while another fails its probe).
+        assert_eq!(next_replacement(&[true, false, true], &[0, 2], true), None);
+        assert_eq!(next_replacement(&[false, false, true], &[0, 1], true), None);
+        // So does a VM being removed that is not ready.
+        assert_eq!(next_replacement(&[true, true, false], &[2], false), None);
+        assert_eq!(next_replacement(&[true, true], &[], true), None);
     }
 
     #[test]

@@ -586,19 +586,10 @@ async fn workers_scale_up_and_down_by_id_and_a_version_change_rolls_one_vm_at_a_
                 replaced_order.push(node);
             }
         }
-        let ready = pods
-            .iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            })
-            .count();
+        let up = vms_up(&env, &cluster).await;
         assert!(
-            ready >= 3,
-            "more than one of 4 VMs down at once: {ready} ready"
+            up.len() >= 3,
+            "more than one of 4 VMs down at once: only {up:?} up"
         );
         let done = api.get(&name).await.unwrap();
         if kvm::has(Some(&done), "Ready", "Reconciled")
@@ -886,27 +877,81 @@ async fn a_vm_too_big_for_every_node_says_why_and_is_replaced_once_it_fits() {
     let _kvm = kvm::start(&env).await;
     let cluster = kvm::cluster_id(&env, "toobig");
     let name = env.name("kvm");
-    let mut config = kvm_config(&name, &cluster, 109, &["m1"], &["w1"], &[]);
     // The simulated nodes have 256Gi each.
-    config.spec.workers[0].memory =
-        k8s_openapi::apimachinery::pkg::api::resource::Quantity("1Ti".into());
+    let too_big = |id: &str| {
+        let mut node = kvm::node(id);
+        node["memory"] = json!("1Ti");
+        node
+    };
+    let mut config = kvm_config(&name, &cluster, 109, &["m1"], &["w1", "w2"], &[]);
+    config.spec.workers[1] = serde_json::from_value(too_big("w2")).unwrap();
     create(&env, &config).await;
     kvm::mark_ready::<FlannelConfig>(&env, &cluster).await;
 
-    let waiting = wait_until_message(&env, &name, PROGRESSING, "worker-w1 (unschedulable: ").await;
+    let waiting = wait_until_message(&env, &name, PROGRESSING, "worker-w2 (unschedulable: ").await;
     let message = &kvm::condition(Some(&waiting), PROGRESSING).unwrap().message;
     assert!(message.contains("Insufficient memory"), "{message}");
-    assert!(!message.contains("master-m1 (unschedulable"), "{message}");
+    assert!(!message.contains("m1 (unschedulable"), "{message}");
+    assert!(!message.contains("w1 (unschedulable"), "{message}");
     assert!(!waiting.status.as_ref().unwrap().is_ready());
+    wait_until_message(&env, &name, PROGRESSING, "waiting for VMs worker-w2 (").await;
 
-    // Made to fit, its VM (down, never up) is replaced at once rather than
-    // held until it is ready.
-    kvm::set_workers(&env, &name, &["w1"]).await;
+    // w2 made to fit and w1 made too big: w2, down, goes first (held until
+    // it was ready, it never would be); w1 only once w2 is up, so never
+    // are two VMs down.
+    let workers = json!({"spec": {"workers": [too_big("w1"), kvm::node("w2")]}});
+    let api = env.api::<KVMConfig>();
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&workers))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + kvm::WAIT;
+    loop {
+        let up = vms_up(&env, &cluster).await;
+        assert!(up.len() >= 2, "two of 3 VMs down at once: only {up:?} up");
+        let message = kvm::condition(api.get(&name).await.ok().as_ref(), PROGRESSING)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        if message.contains("waiting for VMs worker-w1 (unschedulable: ") {
+            assert_eq!(up, ["master-m1", "worker-w2"], "{message}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "w1 never replaced: {message}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Made to fit, w1's VM (down, never up) is replaced.
+    kvm::set_workers(&env, &name, &["w1", "w2"]).await;
     let ready = wait_ready(&env, &name).await;
-    assert_eq!(ready.status.as_ref().unwrap().ready_workers, Some(1));
+    assert_eq!(ready.status.as_ref().unwrap().ready_workers, Some(2));
     let progressing = kvm::condition(Some(&ready), PROGRESSING).unwrap();
     assert_eq!(progressing.reason, vm_reasons::COMPLETE);
     delete_and_check_nothing_left(&env, &name, &cluster).await;
+}
+
+/// The nodes of `cluster` whose VM pod is Ready (and not terminating).
+async fn vms_up(env: &TestEnv, cluster: &str) -> Vec<String> {
+    let pods = Api::<Pod>::namespaced(env.client(), cluster)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let mut up: Vec<String> = pods
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .map(|p| format!("{}-{}", p.labels()[COMPONENT_LABEL], p.labels()[NODE_LABEL]))
+        .collect();
+    up.sort();
+    up.dedup();
+    up
 }
 
 /// The guest's admin kubeconfig from its Secret, as a file and as a client.
