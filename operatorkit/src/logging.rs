@@ -1,6 +1,7 @@
 //! Structured logging with tracing-subscriber, as text or JSON lines; spans
 //! carry the controller, the object and the resource. Text is coloured only
-//! on a terminal: a pod's log (`kubectl logs`) or a file gets plain lines.
+//! on a terminal and without `NO_COLOR` (<https://no-color.org>): a pod's
+//! log (`kubectl logs`) or a file gets plain lines.
 
 use std::io::IsTerminal;
 
@@ -41,7 +42,10 @@ pub fn init(filter: &str, format: LogFormat) -> Result<(), LoggingError> {
     })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_ansi(
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        );
     let result = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder

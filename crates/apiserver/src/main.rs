@@ -66,8 +66,12 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(&args.log)
         .with_writer(std::io::stderr)
-        // Colour only on a terminal: a log file gets plain lines.
-        .with_ansi(std::io::stderr().is_terminal())
+        // Colour only on a terminal, and not with NO_COLOR set: a log file
+        // gets plain lines.
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let serving_cert = serving_cert(&args)?;
     let config = operatorkit_apiserver::Config {

@@ -33,8 +33,12 @@ async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     tracing_subscriber::fmt()
         .with_env_filter(flags.log.as_str())
-        // Colour only on a terminal: a log file gets plain lines.
-        .with_ansi(std::io::stdout().is_terminal())
+        // Colour only on a terminal, and not with NO_COLOR set: a log file
+        // gets plain lines.
+        .with_ansi(
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let client = kube::Client::try_default().await?;
     let options = operatorkit_simulation::Options {
