@@ -445,8 +445,8 @@ impl Vms {
             ))
         } else if let Some(&(first, _)) = changed.first() {
             match next.and_then(|i| changed.iter().find(|(at, _)| *at == i)) {
-                Some((i, desired)) => {
-                    self.replace(
+                Some((i, desired)) => Some(
+                    replace_vm(
                         cx,
                         view,
                         &nodes[*i],
@@ -454,8 +454,8 @@ impl Vms {
                         states[*i].ready,
                         changed.len(),
                     )
-                    .await?
-                }
+                    .await?,
+                ),
                 None => Some(replacing(&nodes[first].name(), changed.len(), false, view)),
             }
         } else if let Some((name, _)) = removed.first() {
@@ -474,32 +474,6 @@ impl Vms {
             None
         };
         Ok((states, progress))
-    }
-
-    /// Replaces the VM of changed `node` with `desired`, once its guest
-    /// Node is drained (`up`: its VM is ready; a VM that is down and a
-    /// guest that does not answer leave nothing to drain); the progress.
-    async fn replace(
-        &self,
-        cx: &Context<KVMConfig>,
-        view: &GuestView,
-        node: &Node<'_>,
-        desired: &Deployment,
-        up: bool,
-        count: usize,
-    ) -> Result<Option<(&'static str, String)>, StepError> {
-        let name = node.name();
-        if (up || view.reached().is_some())
-            && let Drain::Waiting(why) = drained(cx, view.reached(), &name).await?
-        {
-            return Ok(Some((reasons::DRAINING, why)));
-        }
-        cx.apply(desired).await?;
-        tracing::info!(node = name, up, "replacing the VM of a changed node");
-        Ok(Some(match up {
-            true => replacing(&name, count, true, view),
-            false => replacing_down(&name, count),
-        }))
     }
 
     /// Deployments of the cluster whose node is not in the spec, with
@@ -912,6 +886,31 @@ impl Vms {
         );
         Ok(Some(Outcome::Wait(NAMESPACE_RECHECK)))
     }
+}
+
+/// Replaces the VM of changed `node` with `desired`, once its guest
+/// Node is drained (`up`: its VM is ready; a VM that is down and a
+/// guest that does not answer leave nothing to drain); the progress.
+async fn replace_vm(
+    cx: &Context<KVMConfig>,
+    view: &GuestView,
+    node: &Node<'_>,
+    desired: &Deployment,
+    up: bool,
+    count: usize,
+) -> Result<(&'static str, String), StepError> {
+    let name = node.name();
+    if (up || view.reached().is_some())
+        && let Drain::Waiting(why) = drained(cx, view.reached(), &name).await?
+    {
+        return Ok((reasons::DRAINING, why));
+    }
+    cx.apply(desired).await?;
+    tracing::info!(node = name, up, "replacing the VM of a changed node");
+    Ok(match up {
+        true => replacing(&name, count, true, view),
+        false => replacing_down(&name, count),
+    })
 }
 
 /// Whether node `name` is drained in the guest. Where the guest does not
