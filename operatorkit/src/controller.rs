@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::operator::{Operator, Selection};
 use crate::reconcile::{Env, error_policy, reconcile};
 use crate::unselected;
-use crate::watch::{Attach, Pending, observed, synced_signal, trigger_hash};
+use crate::watch::{Attach, Pending, SeparateBackoffs, observed, synced_signal, trigger_hash};
 use crate::writes::Writes;
 
 /// What a controller run shares with the rest of the operator.
@@ -93,7 +93,11 @@ pub(crate) async fn run<K: OperatorKind>(
     let mut caches = Caches::default();
     // Steps may read the operator's own kind too (siblings of an object).
     caches.insert(reader.clone(), progress);
-    let mut controller = Controller::for_stream(trigger, reader);
+    // Each watch backs off on its own (`default_backoff` above and in
+    // `watch`); the controller's own backoff over all of them together
+    // would let one failing watch hold back every other (see
+    // `SeparateBackoffs`).
+    let mut controller = Controller::for_stream(trigger, reader).trigger_backoff(SeparateBackoffs);
     for child in &operator.children {
         controller = child.attach(Attach {
             controller,

@@ -163,6 +163,33 @@ pub(crate) enum WatchScope {
     All,
 }
 
+/// The controller-wide trigger backoff operatorkit gives kube-runtime's
+/// `Controller`: none, because every watch stream already has its own
+/// (`default_backoff`, 0.8 s doubling to 30 s, plus jitter).
+///
+/// kube-runtime's default wraps the merged stream of *all* watches in one
+/// more backoff, which grows with every error of any watch and resets only
+/// when an event arrives. After an API server restart, each of a
+/// controller's watches reports one error (the refused connection, then the
+/// 410 of its old resourceVersion) and the shared backoff doubles each time:
+/// with a dozen watches no watch was polled for minutes, so objects created
+/// meanwhile went unseen (the chaos test's "never Ready within 180s"; a
+/// KVMConfig never got its finalizer).
+pub(crate) struct SeparateBackoffs;
+
+impl Iterator for SeparateBackoffs {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Some: `None` would end the stream of triggers.
+        Some(std::time::Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for SeparateBackoffs {
+    fn reset(&mut self) {}
+}
+
 /// One item of a watch stream.
 type WatchResult<K> = watcher::Result<watcher::Event<K>>;
 
