@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
@@ -18,7 +18,7 @@ use crate::backoff::Backoff;
 use crate::cache::{Caches, WatchProgress};
 use crate::events::Events;
 use crate::http::Health;
-use crate::kind::OperatorKind;
+use crate::kind::{Kind, OperatorKind};
 use crate::metrics::Metrics;
 use crate::operator::{Operator, Selection};
 use crate::reconcile::{Env, error_policy, reconcile};
@@ -93,11 +93,7 @@ pub(crate) async fn run<K: OperatorKind>(
     let mut caches = Caches::default();
     // Steps may read the operator's own kind too (siblings of an object).
     caches.insert(reader.clone(), progress);
-    // Each watch backs off on its own (`default_backoff` above and in
-    // `watch`); the controller's own backoff over all of them together
-    // would let one failing watch hold back every other (see
-    // `SeparateBackoffs`).
-    let mut controller = Controller::for_stream(trigger, reader).trigger_backoff(SeparateBackoffs);
+    let mut controller = controller_for(trigger, reader);
     for child in &operator.children {
         controller = child.attach(Attach {
             controller,
@@ -189,4 +185,77 @@ pub(crate) async fn run<K: OperatorKind>(
         .watched
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+}
+
+/// kube-runtime's `Controller` on `trigger`, with operatorkit's backoffs:
+/// each watch backs off on its own (`default_backoff` on the main watch and
+/// in `watch`), and the controller adds none over all of them together,
+/// which would let one failing watch hold back every other (see
+/// `SeparateBackoffs`).
+fn controller_for<K: Kind>(
+    trigger: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    reader: reflector::Store<K>,
+) -> Controller<K> {
+    Controller::for_stream(trigger, reader).trigger_backoff(SeparateBackoffs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+    use kube::runtime::controller::Action;
+    use std::convert::Infallible;
+
+    /// A watch that fails again and again (refused connections, then a 410,
+    /// as after an API server restart) does not delay what the controller's
+    /// other watches bring: the object behind eight errors is reconciled at
+    /// once, where kube-runtime's default trigger backoff first sleeps 0.8 s
+    /// doubling to 30 s after each error, over 100 s for eight. Tokio's clock
+    /// is paused and moves only when every task waits on a timer, so the
+    /// time read here is the sleeps the controller put in, not this
+    /// machine's speed.
+    #[tokio::test(start_paused = true)]
+    async fn errors_of_one_watch_do_not_delay_the_others() {
+        let object = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("a".into()),
+                namespace: Some("ns".into()),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        };
+        let (reader, mut writer) = reflector::store::<ConfigMap>();
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitApply(object.clone()));
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let errors = futures::stream::iter((0..8).map(|_| Err(watcher::Error::NoResourceVersion)));
+        let trigger = errors
+            .chain(futures::stream::iter([Ok(object)]))
+            .chain(futures::stream::pending());
+        let start = tokio::time::Instant::now();
+        let results = controller_for(trigger, reader).run(
+            |_, _| async { Ok::<_, Infallible>(Action::await_change()) },
+            |_, _: &Infallible, _| Action::await_change(),
+            Arc::new(()),
+        );
+        let mut results = std::pin::pin!(results);
+        let mut errors_seen = 0;
+        loop {
+            match results.next().await {
+                Some(Err(controller::Error::QueueError(_))) => errors_seen += 1,
+                Some(Ok((reconciled, _))) => {
+                    assert_eq!(reconciled.name, "a");
+                    break;
+                }
+                other => panic!("unexpected controller output: {other:?}"),
+            }
+        }
+        assert_eq!(errors_seen, 8, "every error reaches the controller");
+        let waited = start.elapsed();
+        assert!(
+            waited < Duration::from_secs(1),
+            "the object waited {waited:?} behind the other watch's errors"
+        );
+    }
 }
