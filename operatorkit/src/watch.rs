@@ -171,10 +171,10 @@ pub(crate) enum WatchScope {
 /// more backoff, which grows with every error of any watch and resets only
 /// when an event arrives. After an API server restart, each of a
 /// controller's watches reports an error or two (the refused connection,
-/// then the 410 of its old resourceVersion) and the shared backoff doubles each time:
-/// with a dozen watches no watch was polled for minutes, so objects created
-/// meanwhile went unseen (the chaos test's "never Ready within 180s"; a
-/// KVMConfig never got its finalizer).
+/// then the 410 of its old resourceVersion) and the shared backoff doubles
+/// each time: with a dozen watches no watch was polled for minutes, so
+/// objects created meanwhile went unseen (the chaos test's "never Ready
+/// within 180s"; a KVMConfig never got its finalizer).
 pub(crate) struct SeparateBackoffs;
 
 impl Iterator for SeparateBackoffs {
